@@ -1,0 +1,102 @@
+// Composes the HTTP surface: Keyport's own routes in a Koa app, and oidc-provider
+// (itself a Koa app) for the token endpoint, JWKS and discovery. A small
+// dispatcher picks one per request, so that token requests do not pay for the
+// admin app's middleware.
+import { randomUUID } from 'node:crypto';
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import { bodyParser } from '@koa/bodyparser';
+import Koa from 'koa';
+import type Provider from 'oidc-provider';
+import type { Domain } from './domain/index.ts';
+import type { Logger } from './log.ts';
+import type { Metrics } from './http/metrics.ts';
+import { opsRouter } from './http/ops.ts';
+import type { AccessTokenVerifier } from './oauth/access-tokens.ts';
+import { OAUTH_ROUTES } from './oauth/provider.ts';
+import { tokenEndpointsRouter } from './oauth/token-endpoints.ts';
+
+export interface AppParts {
+  domain: Domain;
+  provider: Provider;
+  verifier: AccessTokenVerifier;
+  metrics: Metrics;
+  log: Logger;
+  ping: () => Promise<boolean>;
+  issuer: string;
+}
+
+const OWN_OAUTH_PATHS = new Set<string>([OAUTH_ROUTES.introspection, OAUTH_ROUTES.revocation]);
+
+function createKeyportApp(parts: AppParts): Koa {
+  const app = new Koa();
+  app.proxy = false;
+  app.silent = true;
+  app.on('error', (err: Error) => parts.log.error({ err: { message: err.message, stack: err.stack } }, 'unhandled error'));
+
+  app.use(async (ctx, next) => {
+    const started = performance.now();
+    ctx.state.requestId = randomUUID();
+    ctx.set('X-Request-Id', ctx.state.requestId);
+    try {
+      await next();
+    } finally {
+      parts.log.info({ requestId: ctx.state.requestId, method: ctx.method, path: ctx.path, status: ctx.status, ms: Math.round(performance.now() - started) }, 'request');
+    }
+  });
+  app.use(bodyParser({ enableTypes: ['json', 'form'], jsonLimit: '64kb', formLimit: '16kb', encoding: 'utf-8' }));
+
+  const ops = opsRouter({ ping: parts.ping, metrics: parts.metrics });
+  const oauth = tokenEndpointsRouter(parts.domain, parts.verifier);
+  app.use(ops.routes()).use(ops.allowedMethods());
+  app.use(oauth.routes()).use(oauth.allowedMethods());
+  app.use(async (ctx, next) => {
+    await next();
+    if (ctx.path === '/' && ctx.method === 'GET' && ctx.status === 404) {
+      ctx.body = {
+        service: 'keyport',
+        issuer: parts.issuer,
+        discovery: `${parts.issuer}/.well-known/oauth-authorization-server`,
+        token_endpoint: `${parts.issuer}${OAUTH_ROUTES.token}`,
+        jwks_uri: `${parts.issuer}${OAUTH_ROUTES.jwks}`,
+      };
+    }
+  });
+  return app;
+}
+
+/** Wraps oidc-provider with the token endpoint's metrics. */
+function instrumentProvider(provider: Provider, metrics: Metrics): void {
+  provider.use(async (ctx, next) => {
+    if (ctx.path !== OAUTH_ROUTES.token) return next();
+    const stop = metrics.tokenLatency.startTimer();
+    try {
+      await next();
+    } finally {
+      stop();
+      const body = ctx.body as { error?: string } | undefined;
+      metrics.tokenRequests.inc({ outcome: ctx.status === 200 ? 'issued' : body?.error ?? String(ctx.status) });
+    }
+  });
+}
+
+export function createRequestHandler(parts: AppParts): (req: IncomingMessage, res: ServerResponse) => void {
+  instrumentProvider(parts.provider, parts.metrics);
+  const appHandler = createKeyportApp(parts).callback();
+  const providerHandler = parts.provider.callback();
+  return (req, res) => {
+    const url = req.url ?? '/';
+    const q = url.indexOf('?');
+    const path = q === -1 ? url : url.slice(0, q);
+    if (path === '/.well-known/oauth-authorization-server') {
+      // RFC 8414 metadata: the same document as OpenID discovery.
+      req.url = `/.well-known/openid-configuration${q === -1 ? '' : url.slice(q)}`;
+      providerHandler(req, res);
+    } else if (OWN_OAUTH_PATHS.has(path)) {
+      appHandler(req, res);
+    } else if (path.startsWith('/oauth/') || path.startsWith('/.well-known/')) {
+      providerHandler(req, res);
+    } else {
+      appHandler(req, res);
+    }
+  };
+}

@@ -1,0 +1,164 @@
+// Loads Keyport's configuration: config/default.json, then an optional JSON file
+// named by KEYPORT_CONFIG_FILE, then environment variables; validated once at
+// start so that a bad setting stops the process with a message naming it.
+import { readFileSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
+import { z } from 'zod';
+
+const DEFAULTS_FILE = fileURLToPath(new URL('../config/default.json', import.meta.url));
+
+const scopeLevel = z.enum(['account', 'environment']);
+
+const scopeName = z.string().regex(/^[\x21\x23-\x5b\x5d-\x7e]+$/, 'a scope is printable ASCII without spaces, quotes or backslashes');
+
+const configSchema = z.strictObject({
+  server: z.strictObject({
+    host: z.string().min(1),
+    port: z.number().int().min(0).max(65535),
+    issuer: z.url().nullable(),
+    workers: z.number().int().min(1).max(64),
+  }),
+  database: z.strictObject({
+    uri: z.string().regex(/^mongodb(\+srv)?:\/\//, 'must start with mongodb:// or mongodb+srv://').nullable(),
+    dataDir: z.string().min(1),
+    ferretdbBin: z.string().min(1).nullable(),
+  }),
+  secrets: z.strictObject({
+    pepper: z.string().min(32, 'must be at least 32 characters (use `openssl rand -base64 32`)').nullable(),
+    keyEncryptionKey: z.string().regex(/^[A-Za-z0-9_-]{43}$/, 'must be 32 bytes in base64url (43 characters): `node -e "console.log(crypto.randomBytes(32).toString(\'base64url\'))"`').nullable(),
+  }),
+  tokens: z.strictObject({
+    ttlSeconds: z.number().int().min(30).max(86_400),
+    defaultAudience: z.url(),
+    resources: z.array(z.url()).min(1),
+  }),
+  lockout: z.strictObject({
+    mode: z.enum(['temporary', 'permanent']),
+    maxFailures: z.number().int().min(1).max(1000),
+    durationSeconds: z.number().int().min(1),
+    maxTemporaryLocks: z.number().int().min(1).max(100),
+  }),
+  scopes: z.array(z.strictObject({
+    name: scopeName,
+    description: z.string(),
+    levels: z.array(scopeLevel).min(1),
+  })).min(1),
+  log: z.strictObject({
+    level: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']),
+  }),
+}).superRefine((config, ctx) => {
+  if (!config.tokens.resources.includes(config.tokens.defaultAudience)) {
+    ctx.addIssue({ code: 'custom', path: ['tokens', 'defaultAudience'], message: 'must be one of tokens.resources' });
+  }
+  const names = config.scopes.map((s) => s.name);
+  const duplicate = names.find((name, i) => names.indexOf(name) !== i);
+  if (duplicate) ctx.addIssue({ code: 'custom', path: ['scopes'], message: `scope ${duplicate} is listed twice` });
+});
+
+export type KeyportConfig = z.infer<typeof configSchema>;
+export type ScopeLevel = z.infer<typeof scopeLevel>;
+
+/** Environment variables and the config path each one sets. */
+export const ENVIRONMENT_VARIABLES: Record<string, { path: string[]; type: 'string' | 'int' | 'list' }> = {
+  KEYPORT_HOST: { path: ['server', 'host'], type: 'string' },
+  KEYPORT_PORT: { path: ['server', 'port'], type: 'int' },
+  KEYPORT_ISSUER: { path: ['server', 'issuer'], type: 'string' },
+  KEYPORT_WORKERS: { path: ['server', 'workers'], type: 'int' },
+  MONGODB_URI: { path: ['database', 'uri'], type: 'string' },
+  KEYPORT_DATA_DIR: { path: ['database', 'dataDir'], type: 'string' },
+  FERRETDB_BIN: { path: ['database', 'ferretdbBin'], type: 'string' },
+  KEYPORT_SECRET_PEPPER: { path: ['secrets', 'pepper'], type: 'string' },
+  KEYPORT_KEY_ENCRYPTION_KEY: { path: ['secrets', 'keyEncryptionKey'], type: 'string' },
+  KEYPORT_TOKEN_TTL: { path: ['tokens', 'ttlSeconds'], type: 'int' },
+  KEYPORT_DEFAULT_AUDIENCE: { path: ['tokens', 'defaultAudience'], type: 'string' },
+  KEYPORT_RESOURCES: { path: ['tokens', 'resources'], type: 'list' },
+  KEYPORT_LOCKOUT_MODE: { path: ['lockout', 'mode'], type: 'string' },
+  KEYPORT_LOCKOUT_MAX_FAILURES: { path: ['lockout', 'maxFailures'], type: 'int' },
+  KEYPORT_LOCKOUT_DURATION: { path: ['lockout', 'durationSeconds'], type: 'int' },
+  KEYPORT_LOCKOUT_MAX_TEMPORARY_LOCKS: { path: ['lockout', 'maxTemporaryLocks'], type: 'int' },
+  KEYPORT_LOG_LEVEL: { path: ['log', 'level'], type: 'string' },
+};
+
+export class ConfigError extends Error {
+  override name = 'ConfigError';
+}
+
+type Json = Record<string, unknown>;
+
+function isPlainObject(value: unknown): value is Json {
+  return typeof value === 'object' && value !== null && !Array.isArray(value);
+}
+
+/** Objects merge key by key; arrays and scalars are replaced whole. */
+function deepMerge(base: Json, override: Json): Json {
+  const out: Json = { ...base };
+  for (const [key, value] of Object.entries(override)) {
+    if (key === '__proto__' || key === 'constructor') continue;
+    out[key] = isPlainObject(value) && isPlainObject(out[key]) ? deepMerge(out[key], value) : value;
+  }
+  return out;
+}
+
+function readJson(file: string): Json {
+  try {
+    const parsed: unknown = JSON.parse(readFileSync(file, 'utf8'));
+    if (!isPlainObject(parsed)) throw new Error('the top level must be an object');
+    delete parsed.$comment;
+    return parsed;
+  } catch (err) {
+    throw new ConfigError(`cannot read config file ${file}: ${(err as Error).message}`);
+  }
+}
+
+function fromEnvironment(env: NodeJS.ProcessEnv): Json {
+  const out: Json = {};
+  for (const [name, { path, type }] of Object.entries(ENVIRONMENT_VARIABLES)) {
+    const raw = env[name];
+    if (raw === undefined || raw === '') continue;
+    let value: unknown = raw;
+    if (type === 'int') {
+      if (!/^\d+$/.test(raw.trim())) throw new ConfigError(`${name} must be a whole number, got "${raw}"`);
+      value = Number(raw);
+    } else if (type === 'list') {
+      value = raw.split(',').map((s) => s.trim()).filter(Boolean);
+    }
+    let node = out;
+    for (const key of path.slice(0, -1)) {
+      node[key] = isPlainObject(node[key]) ? node[key] : {};
+      node = node[key] as Json;
+    }
+    node[path.at(-1)!] = value;
+  }
+  return out;
+}
+
+function envNameFor(path: PropertyKey[]): string | undefined {
+  const dotted = path.join('.');
+  return Object.entries(ENVIRONMENT_VARIABLES).find(([, v]) => v.path.join('.') === dotted)?.[0];
+}
+
+/**
+ * Builds the configuration. `overrides` (deep-merged last) lets tests and the
+ * benchmark start Keyport with settings of their own without touching process.env.
+ */
+export function loadConfig(env: NodeJS.ProcessEnv = process.env, overrides: Json = {}): KeyportConfig {
+  let merged = readJson(DEFAULTS_FILE);
+  if (env.KEYPORT_CONFIG_FILE) merged = deepMerge(merged, readJson(env.KEYPORT_CONFIG_FILE));
+  merged = deepMerge(merged, fromEnvironment(env));
+  merged = deepMerge(merged, overrides);
+  const result = configSchema.safeParse(merged);
+  if (!result.success) {
+    const lines = result.error.issues.map((issue) => {
+      const where = issue.path.join('.') || '(root)';
+      const envName = envNameFor(issue.path);
+      return `  ${where}${envName ? ` (${envName})` : ''}: ${issue.message}`;
+    });
+    throw new ConfigError(`invalid configuration:\n${lines.join('\n')}`);
+  }
+  return result.data;
+}
+
+/** The issuer: configured, or derived from the listening port for local use. */
+export function issuerOf(config: KeyportConfig, port: number): string {
+  return config.server.issuer ?? `http://localhost:${port}`;
+}

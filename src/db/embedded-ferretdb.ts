@@ -1,0 +1,155 @@
+// Starts FerretDB (SQLite handler) as Keyport's embedded database when no
+// MONGODB_URI is configured. Data lives under <dataDir>/ferretdb.
+//
+// Several Keyport processes may share one data directory (the server and the
+// `keyport` CLI, or cluster workers): the first one starts FerretDB and records
+// its port in <dataDir>/ferretdb.json; the others connect to it. Only the
+// process that started FerretDB stops it.
+import { spawn, type ChildProcess } from 'node:child_process';
+import { mkdirSync, readFileSync, rmSync, writeFileSync, openSync, closeSync } from 'node:fs';
+import { createConnection, createServer } from 'node:net';
+import { join, resolve } from 'node:path';
+import { findFerretdbBinary, FerretdbMissingError, missingGoMessage } from './ferretdb-build.ts';
+
+export interface EmbeddedDatabase {
+  uri: string;
+  /** True when this process started FerretDB (and so must stop it). */
+  owned: boolean;
+  stop(): Promise<void>;
+}
+
+interface RuntimeFile { pid: number; port: number }
+
+const READY_TIMEOUT_MS = 20_000;
+
+function freePort(): Promise<number> {
+  return new Promise((resolvePort, reject) => {
+    const server = createServer();
+    server.unref();
+    server.on('error', reject);
+    server.listen(0, '127.0.0.1', () => {
+      const address = server.address();
+      server.close(() => (typeof address === 'object' && address ? resolvePort(address.port) : reject(new Error('no port'))));
+    });
+  });
+}
+
+function canConnect(port: number): Promise<boolean> {
+  return new Promise((resolveConnect) => {
+    const socket = createConnection({ host: '127.0.0.1', port });
+    socket.setTimeout(500);
+    socket.once('connect', () => { socket.destroy(); resolveConnect(true); });
+    socket.once('error', () => resolveConnect(false));
+    socket.once('timeout', () => { socket.destroy(); resolveConnect(false); });
+  });
+}
+
+function isAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+function readRuntimeFile(file: string): RuntimeFile | null {
+  try {
+    const parsed = JSON.parse(readFileSync(file, 'utf8')) as RuntimeFile;
+    return Number.isInteger(parsed.pid) && Number.isInteger(parsed.port) ? parsed : null;
+  } catch {
+    return null;
+  }
+}
+
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+function uriFor(port: number): string {
+  return `mongodb://127.0.0.1:${port}/keyport`;
+}
+
+async function waitForPort(child: ChildProcess, port: number, output: () => string): Promise<void> {
+  const deadline = Date.now() + READY_TIMEOUT_MS;
+  while (Date.now() < deadline) {
+    if (child.exitCode !== null) throw new Error(`FerretDB exited with code ${child.exitCode} before it was ready:\n${output()}`);
+    if (await canConnect(port)) return;
+    await sleep(50);
+  }
+  child.kill('SIGKILL');
+  throw new Error(`FerretDB did not accept connections within ${READY_TIMEOUT_MS / 1000} s:\n${output()}`);
+}
+
+function stopChild(child: ChildProcess): Promise<void> {
+  if (child.exitCode !== null || child.signalCode !== null) return Promise.resolve();
+  return new Promise((resolveStop) => {
+    const killer = setTimeout(() => child.kill('SIGKILL'), 5_000);
+    child.once('exit', () => { clearTimeout(killer); resolveStop(); });
+    child.kill('SIGTERM');
+  });
+}
+
+/** Connects to the data directory's running FerretDB, or starts one. */
+export async function startEmbeddedFerretdb(options: { dataDir: string; ferretdbBin: string | null }): Promise<EmbeddedDatabase> {
+  const dataDir = resolve(options.dataDir);
+  const storage = join(dataDir, 'ferretdb');
+  const runtimeFile = join(dataDir, 'ferretdb.json');
+  const lockFile = join(dataDir, 'ferretdb.lock');
+  mkdirSync(storage, { recursive: true, mode: 0o700 });
+
+  for (let attempt = 0; attempt < 100; attempt++) {
+    const running = readRuntimeFile(runtimeFile);
+    if (running && isAlive(running.pid) && await canConnect(running.port)) {
+      return { uri: uriFor(running.port), owned: false, stop: async () => {} };
+    }
+    // Exclusive create: only one process starts FerretDB for a data directory.
+    let lock: number;
+    try {
+      lock = openSync(lockFile, 'wx');
+    } catch {
+      const holder = Number(readFileSync(lockFile, 'utf8') || 0);
+      if (holder && !isAlive(holder)) rmSync(lockFile, { force: true });
+      await sleep(100);
+      continue;
+    }
+    writeFileSync(lockFile, String(process.pid));
+    closeSync(lock);
+    try {
+      return await launch(options.ferretdbBin, storage, runtimeFile);
+    } finally {
+      rmSync(lockFile, { force: true });
+    }
+  }
+  throw new Error(`could not start or reach the embedded database in ${dataDir} (is ${lockFile} left over from a crash?)`);
+}
+
+async function launch(configuredBin: string | null, storage: string, runtimeFile: string): Promise<EmbeddedDatabase> {
+  const bin = findFerretdbBinary(configuredBin);
+  if (!bin) throw new FerretdbMissingError(`${missingGoMessage()}\n(The embedded database is used because MONGODB_URI is not set.)`);
+  const port = await freePort();
+  const child = spawn(bin, [
+    '--handler=sqlite',
+    `--sqlite-url=file:${storage}/`,
+    `--state-dir=${storage}`,
+    `--listen-addr=127.0.0.1:${port}`,
+    '--debug-addr=-',
+    '--telemetry=disable',
+    '--log-level=warn',
+    '--log-format=json',
+  ], { stdio: ['ignore', 'ignore', 'pipe'] });
+  let stderr = '';
+  child.stderr?.on('data', (chunk: Buffer) => { stderr = (stderr + chunk.toString()).slice(-4000); });
+  await waitForPort(child, port, () => stderr);
+  writeFileSync(runtimeFile, JSON.stringify({ pid: child.pid!, port } satisfies RuntimeFile));
+  // If this process dies without stop(), do not leave the database running.
+  const onExit = () => child.kill('SIGTERM');
+  process.once('exit', onExit);
+  return {
+    uri: uriFor(port),
+    owned: true,
+    async stop() {
+      process.off('exit', onExit);
+      if (readRuntimeFile(runtimeFile)?.pid === child.pid) rmSync(runtimeFile, { force: true });
+      await stopChild(child);
+    },
+  };
+}

@@ -1,0 +1,27 @@
+// The audit trail. Never holds a secret, a hash or a token.
+import { Schema, Types } from 'mongoose';
+
+export interface AuditEventDoc {
+  _id: Types.ObjectId;
+  at: Date;
+  /** 'user:<id>', 'keypair:<id>', 'cli' or 'system'. */
+  actor: string;
+  action: string;
+  accountId: string | null;
+  environmentId: string | null;
+  keypairId: string | null;
+  details: Record<string, unknown>;
+}
+
+export const auditEventSchema = new Schema<AuditEventDoc>({
+  at: { type: Date, required: true },
+  actor: { type: String, required: true },
+  action: { type: String, required: true },
+  accountId: { type: String, default: null },
+  environmentId: { type: String, default: null },
+  keypairId: { type: String, default: null },
+  details: { type: Schema.Types.Mixed, default: {} },
+}, { versionKey: false, strict: 'throw', minimize: false });
+auditEventSchema.index({ accountId: 1, at: -1 });
+auditEventSchema.index({ environmentId: 1, at: -1 });
+auditEventSchema.index({ keypairId: 1, at: -1 });

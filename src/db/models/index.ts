@@ -1,0 +1,32 @@
+// Registers every model on a connection; one module per model beside this one.
+import type { Connection, Model } from 'mongoose';
+import { auditEventSchema, type AuditEventDoc } from './audit-event.ts';
+import { keypairSchema, type KeypairDoc } from './keypair.ts';
+import { accountSchema, environmentSchema, type AccountDoc, type EnvironmentDoc } from './owner.ts';
+import { revokedTokenSchema, type RevokedTokenDoc } from './revoked-token.ts';
+import { signingKeySchema, type SigningKeyDoc } from './signing-key.ts';
+import { membershipSchema, userSchema, type MembershipDoc, type UserDoc } from './user.ts';
+
+export interface Models {
+  Account: Model<AccountDoc>;
+  Environment: Model<EnvironmentDoc>;
+  User: Model<UserDoc>;
+  Membership: Model<MembershipDoc>;
+  Keypair: Model<KeypairDoc>;
+  AuditEvent: Model<AuditEventDoc>;
+  SigningKey: Model<SigningKeyDoc>;
+  RevokedToken: Model<RevokedTokenDoc>;
+}
+
+export function registerModels(connection: Connection): Models {
+  return {
+    Account: connection.model<AccountDoc>('Account', accountSchema, 'accounts'),
+    Environment: connection.model<EnvironmentDoc>('Environment', environmentSchema, 'environments'),
+    User: connection.model<UserDoc>('User', userSchema, 'users'),
+    Membership: connection.model<MembershipDoc>('Membership', membershipSchema, 'memberships'),
+    Keypair: connection.model<KeypairDoc>('Keypair', keypairSchema, 'keypairs'),
+    AuditEvent: connection.model<AuditEventDoc>('AuditEvent', auditEventSchema, 'audit_events'),
+    SigningKey: connection.model<SigningKeyDoc>('SigningKey', signingKeySchema, 'signing_keys'),
+    RevokedToken: connection.model<RevokedTokenDoc>('RevokedToken', revokedTokenSchema, 'revoked_tokens'),
+  };
+}

@@ -1,0 +1,37 @@
+// Accounts and environments: the two kinds of owner of keypairs and memberships.
+import { Schema } from 'mongoose';
+
+export type OwnerStatus = 'active' | 'closing' | 'closed';
+export const OWNER_STATUSES: OwnerStatus[] = ['active', 'closing', 'closed'];
+
+export interface AccountDoc {
+  _id: string;
+  name: string;
+  status: OwnerStatus;
+  createdAt: Date;
+  closingAt: Date | null;
+  closedAt: Date | null;
+}
+
+export interface EnvironmentDoc extends AccountDoc {
+  accountId: string;
+}
+
+const ownerFields = {
+  _id: { type: String, required: true },
+  name: { type: String, required: true },
+  status: { type: String, enum: OWNER_STATUSES, required: true, default: 'active' },
+  createdAt: { type: Date, required: true },
+  closingAt: { type: Date, default: null },
+  closedAt: { type: Date, default: null },
+} as const;
+
+export const accountSchema = new Schema<AccountDoc>({ ...ownerFields }, { versionKey: false, strict: 'throw' });
+accountSchema.index({ status: 1 });
+
+export const environmentSchema = new Schema<EnvironmentDoc>({
+  ...ownerFields,
+  accountId: { type: String, required: true },
+}, { versionKey: false, strict: 'throw' });
+environmentSchema.index({ accountId: 1, createdAt: 1 });
+environmentSchema.index({ status: 1 });

@@ -1,0 +1,95 @@
+// The shape of Keyport's credentials (DESIGN.md §3): random identifiers, secrets
+// that carry a checksum, and how secrets are hashed and compared.
+import { createHmac, randomBytes, timingSafeEqual } from 'node:crypto';
+import { crc32 } from 'node:zlib';
+
+const BASE62 = '0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz';
+
+/** Uniform base62 from crypto.randomBytes (bytes ≥ 248 are dropped to avoid modulo bias). */
+export function randomBase62(length: number): string {
+  let out = '';
+  while (out.length < length) {
+    for (const byte of randomBytes(length * 2)) {
+      if (byte < 248) out += BASE62[byte % 62];
+      if (out.length === length) break;
+    }
+  }
+  return out;
+}
+
+function base62Fixed(value: number, width: number): string {
+  let out = '';
+  let rest = value;
+  for (let i = 0; i < width; i++) {
+    out = BASE62[rest % 62] + out;
+    rest = Math.floor(rest / 62);
+  }
+  return out;
+}
+
+export const KEY_ID_PATTERN = /^kp_[0-9A-Za-z]{24}$/;
+const SECRET_PATTERN = /^kps_[0-9A-Za-z]{43}[0-9A-Za-z]{6}$/;
+const SECRET_BODY_LENGTH = 4 + 43;
+
+export function newKeyId(): string {
+  return `kp_${randomBase62(24)}`;
+}
+
+/** An id for accounts (acc_), environments (env_), users (usr_), memberships (mem_). */
+export function newId(prefix: 'acc' | 'env' | 'usr' | 'mem'): string {
+  return `${prefix}_${randomBase62(16)}`;
+}
+
+function checksum(body: string): string {
+  // CRC32 fits in 6 base62 digits (62^6 > 2^32).
+  return base62Fixed(crc32(body), 6);
+}
+
+/** `kps_` + 43 base62 characters (256 bits) + a 6-character CRC32 checksum. */
+export function newSecret(): string {
+  const body = `kps_${randomBase62(43)}`;
+  return body + checksum(body);
+}
+
+/** True when the string has the secret format and its checksum matches: a cheap check before any database work. */
+export function isWellFormedSecret(value: string): boolean {
+  return SECRET_PATTERN.test(value) && checksum(value.slice(0, SECRET_BODY_LENGTH)) === value.slice(SECRET_BODY_LENGTH);
+}
+
+export function isWellFormedKeyId(value: string): boolean {
+  return KEY_ID_PATTERN.test(value);
+}
+
+/**
+ * HMAC-SHA-256 under a server-side pepper. A slow password hash buys nothing
+ * for 256-bit random secrets and would cap the token endpoint (DESIGN.md §13).
+ */
+export class SecretHasher {
+  readonly #pepper: Buffer;
+  readonly #dummy: Buffer;
+
+  constructor(pepper: string) {
+    this.#pepper = Buffer.from(pepper, 'utf8');
+    this.#dummy = this.#digest(newSecret());
+  }
+
+  #digest(secret: string): Buffer {
+    return createHmac('sha256', this.#pepper).update(secret, 'utf8').digest();
+  }
+
+  hash(secret: string): string {
+    return this.#digest(secret).toString('base64url');
+  }
+
+  /** Constant-time comparison of a presented secret with a stored hash. */
+  matches(secret: string, storedHash: string): boolean {
+    const expected = Buffer.from(storedHash, 'base64url');
+    const actual = this.#digest(secret);
+    return expected.length === actual.length && timingSafeEqual(expected, actual);
+  }
+
+  /** The same work as a real comparison, for unknown key ids (DESIGN.md §14). */
+  burn(secret: string): void {
+    timingSafeEqual(this.#dummy, this.#digest(secret));
+  }
+}

@@ -1,0 +1,47 @@
+// Wires the domain services together. HTTP layers, the CLI and the OAuth layer
+// all go through this object; none of them touches a model directly.
+import type { KeyportConfig } from '../config.ts';
+import type { Models } from '../db/models/index.ts';
+import { AuditLog } from './audit.ts';
+import { systemClock, type Clock } from './clock.ts';
+import { SecretHasher } from './credentials.ts';
+import { KeypairService } from './keypairs.ts';
+import { OwnerService } from './owners.ts';
+import { RevocationList } from './revocations.ts';
+import { ScopeCatalog } from './scope-catalog.ts';
+import { UserService } from './users.ts';
+
+export interface Domain {
+  audit: AuditLog;
+  owners: OwnerService;
+  users: UserService;
+  keypairs: KeypairService;
+  scopes: ScopeCatalog;
+  revocations: RevocationList;
+  clock: Clock;
+}
+
+export function createDomain(options: { models: Models; config: KeyportConfig; pepper: string; clock?: Clock }): Domain {
+  const clock = options.clock ?? systemClock;
+  const audit = new AuditLog(options.models, clock);
+  const owners = new OwnerService(options.models, audit, clock);
+  const scopes = new ScopeCatalog(options.config.scopes);
+  const keypairs = new KeypairService({
+    models: options.models,
+    owners,
+    scopes,
+    hasher: new SecretHasher(options.pepper),
+    audit,
+    clock,
+    lockout: options.config.lockout,
+  });
+  return {
+    audit,
+    owners,
+    users: new UserService(options.models, audit, clock),
+    keypairs,
+    scopes,
+    revocations: new RevocationList(options.models, audit, clock),
+    clock,
+  };
+}

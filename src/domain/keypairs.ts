@@ -1,0 +1,341 @@
+// API keypairs: creation, the lifecycle of DESIGN.md §5, and the secret check
+// with lockout (§6) that the token endpoint relies on. No HTTP in here.
+import type { KeyportConfig } from '../config.ts';
+import type { Models } from '../db/models/index.ts';
+import type { KeypairDoc, StoredSecret } from '../db/models/keypair.ts';
+import type { Actor, AuditLog } from './audit.ts';
+import type { Clock } from './clock.ts';
+import { isWellFormedKeyId, isWellFormedSecret, newKeyId, newSecret, type SecretHasher } from './credentials.ts';
+import { DomainError, invalidInput, notFound } from './errors.ts';
+import { validName, type Owner, type OwnerService } from './owners.ts';
+import type { ScopeCatalog } from './scope-catalog.ts';
+
+/** Grace periods offered for a rotation; '0' is a regeneration (the old secret stops at once). */
+export const GRACE_PERIODS = { '0': 0, '1h': 3_600_000, '3h': 10_800_000, '24h': 86_400_000, '48h': 172_800_000, '72h': 259_200_000 } as const;
+export type GracePeriod = keyof typeof GRACE_PERIODS;
+export const DEFAULT_GRACE: GracePeriod = '24h';
+
+export type KeypairStatus = 'enabled' | 'disabled' | 'locked';
+
+export interface KeypairView {
+  keyId: string;
+  name: string;
+  comment: string;
+  scopes: string[];
+  ownerType: 'account' | 'environment';
+  accountId: string;
+  environmentId: string | null;
+  status: KeypairStatus;
+  enabled: boolean;
+  locked: boolean;
+  lockedUntil: string | null;
+  lockedPermanently: boolean;
+  failedAttempts: number;
+  secrets: { state: 'current' | 'previous'; createdAt: string; expiresAt: string | null }[];
+  createdAt: string;
+  createdBy: string;
+  lastUsedAt: string | null;
+  lastRotatedAt: string | null;
+}
+
+/** A keypair with the one secret that was just issued: the only time a secret leaves Keyport. */
+export interface IssuedKeypair {
+  keypair: KeypairView;
+  secret: string;
+}
+
+export type AuthenticationFailure = 'unknown_key' | 'malformed_secret' | 'wrong_secret' | 'locked' | 'disabled' | 'owner_inactive';
+export type AuthenticationResult =
+  | { ok: true; keypair: KeypairDoc }
+  | { ok: false; reason: AuthenticationFailure };
+
+const COMMENT_MAX = 1000;
+const LAST_USED_INTERVAL_MS = 60_000;
+
+function isLocked(doc: Pick<KeypairDoc, 'lockedPermanently' | 'lockedUntil'>, now: Date): boolean {
+  return doc.lockedPermanently || (doc.lockedUntil !== null && doc.lockedUntil > now);
+}
+
+/** Secrets that authenticate at `now`: the current one, and a previous one still inside its grace period. */
+export function liveSecrets(doc: Pick<KeypairDoc, 'secrets'>, now: Date): StoredSecret[] {
+  return doc.secrets.filter((s) => s.expiresAt === null || s.expiresAt > now);
+}
+
+export class KeypairService {
+  readonly #models: Models;
+  readonly #owners: OwnerService;
+  readonly #scopes: ScopeCatalog;
+  readonly #hasher: SecretHasher;
+  readonly #audit: AuditLog;
+  readonly #clock: Clock;
+  readonly #lockout: KeyportConfig['lockout'];
+  /** Per key: when lastUsedAt was last written by this process (at most once a minute). */
+  readonly #lastUsedWrites = new Map<string, number>();
+
+  constructor(deps: { models: Models; owners: OwnerService; scopes: ScopeCatalog; hasher: SecretHasher; audit: AuditLog; clock: Clock; lockout: KeyportConfig['lockout'] }) {
+    this.#models = deps.models;
+    this.#owners = deps.owners;
+    this.#scopes = deps.scopes;
+    this.#hasher = deps.hasher;
+    this.#audit = deps.audit;
+    this.#clock = deps.clock;
+    this.#lockout = deps.lockout;
+  }
+
+  view(doc: KeypairDoc): KeypairView {
+    const now = this.#clock.now();
+    const locked = isLocked(doc, now);
+    return {
+      keyId: doc._id,
+      name: doc.name,
+      comment: doc.comment,
+      scopes: doc.scopes,
+      ownerType: doc.ownerType,
+      accountId: doc.accountId,
+      environmentId: doc.environmentId,
+      status: locked ? 'locked' : doc.enabled ? 'enabled' : 'disabled',
+      enabled: doc.enabled,
+      locked,
+      lockedUntil: locked && !doc.lockedPermanently && doc.lockedUntil ? doc.lockedUntil.toISOString() : null,
+      lockedPermanently: doc.lockedPermanently,
+      failedAttempts: doc.failedAttempts,
+      secrets: liveSecrets(doc, now).map((s) => ({
+        state: s.expiresAt === null ? 'current' : 'previous',
+        createdAt: s.createdAt.toISOString(),
+        expiresAt: s.expiresAt?.toISOString() ?? null,
+      })),
+      createdAt: doc.createdAt.toISOString(),
+      createdBy: doc.createdBy,
+      lastUsedAt: doc.lastUsedAt?.toISOString() ?? null,
+      lastRotatedAt: doc.lastRotatedAt?.toISOString() ?? null,
+    };
+  }
+
+  async create(ownerRef: { accountId?: string; environmentId?: string }, input: { name: string; comment?: string; scopes?: string[] }, actor: Actor): Promise<IssuedKeypair> {
+    const owner = await this.#owners.resolveActiveOwner(ownerRef);
+    const name = validName(input.name);
+    const comment = this.#validComment(input.comment ?? '');
+    const scopes = this.#scopes.assertGrantable(input.scopes ?? [], owner.type);
+    const now = this.#clock.now();
+    const secret = newSecret();
+    const doc = await this.#models.Keypair.create({
+      _id: newKeyId(),
+      ownerType: owner.type,
+      accountId: owner.accountId,
+      environmentId: owner.environmentId,
+      name,
+      comment,
+      scopes,
+      enabled: true,
+      secrets: [{ hash: this.#hasher.hash(secret), createdAt: now, expiresAt: null }],
+      createdAt: now,
+      createdBy: actor,
+      updatedAt: now,
+    });
+    await this.#audit.record({ actor, action: 'keypair.created', ...this.#target(doc), details: { name, scopes } });
+    return { keypair: this.view(doc.toObject()), secret };
+  }
+
+  async get(keyId: string): Promise<KeypairView> {
+    return this.view(await this.#load(keyId));
+  }
+
+  /** The raw record, for the OAuth layer (it never leaves the process). */
+  async findForAuthentication(keyId: string): Promise<KeypairDoc | null> {
+    if (!isWellFormedKeyId(keyId)) return null;
+    return this.#models.Keypair.findById(keyId).lean<KeypairDoc>();
+  }
+
+  async list(owner: Owner, page: { limit: number; offset: number; status?: KeypairStatus }): Promise<{ items: KeypairView[]; total: number }> {
+    const filter: Record<string, unknown> = { accountId: owner.accountId, environmentId: owner.environmentId };
+    const now = this.#clock.now();
+    if (page.status === 'locked') {
+      filter.$or = [{ lockedPermanently: true }, { lockedUntil: { $gt: now } }];
+    } else if (page.status) {
+      filter.enabled = page.status === 'enabled';
+      filter.lockedPermanently = false;
+      filter.$or = [{ lockedUntil: null }, { lockedUntil: { $lte: now } }];
+    }
+    const [docs, total] = await Promise.all([
+      this.#models.Keypair.find(filter).sort({ createdAt: -1, _id: 1 }).skip(page.offset).limit(page.limit).lean<KeypairDoc[]>(),
+      this.#models.Keypair.countDocuments(filter),
+    ]);
+    return { items: docs.map((doc) => this.view(doc)), total };
+  }
+
+  async update(keyId: string, input: { name?: string; comment?: string; scopes?: string[] }, actor: Actor): Promise<KeypairView> {
+    const current = await this.#load(keyId);
+    const set: Partial<KeypairDoc> = { updatedAt: this.#clock.now() };
+    if (input.name !== undefined) set.name = validName(input.name);
+    if (input.comment !== undefined) set.comment = this.#validComment(input.comment);
+    if (input.scopes !== undefined) set.scopes = this.#scopes.assertGrantable(input.scopes, current.ownerType);
+    const doc = await this.#models.Keypair.findOneAndUpdate({ _id: keyId }, { $set: set, $inc: { revision: 1 } }, { returnDocument: 'after' }).lean<KeypairDoc>();
+    if (!doc) throw notFound('keypair');
+    const changed = Object.fromEntries(Object.entries(set).filter(([k]) => k !== 'updatedAt'));
+    await this.#audit.record({ actor, action: 'keypair.updated', ...this.#target(doc), details: changed });
+    return this.view(doc);
+  }
+
+  async setEnabled(keyId: string, enabled: boolean, actor: Actor): Promise<KeypairView> {
+    const doc = await this.#models.Keypair.findOneAndUpdate({ _id: keyId }, { $set: { enabled, updatedAt: this.#clock.now() }, $inc: { revision: 1 } }, { returnDocument: 'after' }).lean<KeypairDoc>();
+    if (!doc) throw notFound('keypair');
+    await this.#audit.record({ actor, action: enabled ? 'keypair.enabled' : 'keypair.disabled', ...this.#target(doc) });
+    return this.view(doc);
+  }
+
+  /**
+   * Issues a new secret. With a grace period the current secret stays valid
+   * until now + grace; a previous secret still in its grace period ends at once
+   * (at most two secrets). Grace '0' (regenerate) also clears a lock.
+   */
+  async rotate(keyId: string, grace: GracePeriod, actor: Actor): Promise<IssuedKeypair> {
+    if (!(grace in GRACE_PERIODS)) throw invalidInput(`grace must be one of ${Object.keys(GRACE_PERIODS).join(', ')}`);
+    const now = this.#clock.now();
+    const secret = newSecret();
+    const fresh: StoredSecret = { hash: this.#hasher.hash(secret), createdAt: now, expiresAt: null };
+    // Retry on a concurrent change: the update is conditioned on the secrets we read,
+    // so two rotations never both keep "their" previous secret.
+    for (let attempt = 0; attempt < 5; attempt++) {
+      const current = await this.#load(keyId);
+      const currentSecret = current.secrets.find((s) => s.expiresAt === null);
+      const secrets = grace === '0' || !currentSecret
+        ? [fresh]
+        : [fresh, { ...currentSecret, expiresAt: new Date(now.getTime() + GRACE_PERIODS[grace]) }];
+      const set: Partial<KeypairDoc> = { secrets, lastRotatedAt: now, updatedAt: now };
+      if (grace === '0') Object.assign(set, this.#unlockedFields());
+      const doc = await this.#models.Keypair.findOneAndUpdate(
+        { _id: keyId, revision: current.revision },
+        { $set: set, $inc: { revision: 1 } },
+        { returnDocument: 'after' },
+      ).lean<KeypairDoc>();
+      if (!doc) continue;
+      const endedPrevious = current.secrets.some((s) => s.expiresAt !== null && s.expiresAt > now);
+      await this.#audit.record({
+        actor,
+        action: grace === '0' ? 'keypair.regenerated' : 'keypair.rotated',
+        ...this.#target(doc),
+        details: { grace, previousSecretExpiresAt: secrets[1]?.expiresAt?.toISOString() ?? null, endedEarlierPreviousSecret: endedPrevious, unlocked: grace === '0' && isLocked(current, now) },
+      });
+      return { keypair: this.view(doc), secret };
+    }
+    throw new DomainError('conflict', 'the keypair changed during the rotation; try again');
+  }
+
+  async unlock(keyId: string, actor: Actor): Promise<KeypairView> {
+    const doc = await this.#models.Keypair.findOneAndUpdate({ _id: keyId }, { $set: { ...this.#unlockedFields(), updatedAt: this.#clock.now() }, $inc: { revision: 1 } }, { returnDocument: 'after' }).lean<KeypairDoc>();
+    if (!doc) throw notFound('keypair');
+    await this.#audit.record({ actor, action: 'keypair.unlocked', ...this.#target(doc) });
+    return this.view(doc);
+  }
+
+  async remove(keyId: string, actor: Actor): Promise<void> {
+    const doc = await this.#models.Keypair.findOneAndDelete({ _id: keyId }).lean<KeypairDoc>();
+    if (!doc) throw notFound('keypair');
+    await this.#audit.record({ actor, action: 'keypair.removed', ...this.#target(doc), details: { name: doc.name } });
+  }
+
+  /**
+   * Checks a presented secret. Every failure looks the same to the caller (the
+   * OAuth layer answers invalid_client); the reason is for logs and metrics.
+   * `preloaded` is the record the OAuth layer read a moment ago for the same
+   * request, so that a token request costs one database read.
+   */
+  async authenticate(keyId: string, secret: string, preloaded?: KeypairDoc | null): Promise<AuthenticationResult> {
+    const doc = preloaded !== undefined && preloaded?._id === keyId ? preloaded : await this.findForAuthentication(keyId);
+    if (!doc) {
+      this.#hasher.burn(secret);
+      return { ok: false, reason: 'unknown_key' };
+    }
+    const now = this.#clock.now();
+    // A mistyped secret fails its checksum: no hash, no database work, no lockout count.
+    if (!isWellFormedSecret(secret)) return { ok: false, reason: 'malformed_secret' };
+    const matches = liveSecrets(doc, now).map((s) => this.#hasher.matches(secret, s.hash)).includes(true);
+    if (isLocked(doc, now)) return { ok: false, reason: 'locked' };
+    if (!matches) {
+      await this.#recordFailure(doc, now);
+      return { ok: false, reason: 'wrong_secret' };
+    }
+    if (!doc.enabled) return { ok: false, reason: 'disabled' };
+    if (!(await this.#owners.isActive(doc))) return { ok: false, reason: 'owner_inactive' };
+    if (doc.failedAttempts > 0 || doc.temporaryLocks > 0) {
+      await this.#models.Keypair.updateOne({ _id: doc._id }, { $set: { failedAttempts: 0, failuresAtLastLock: 0, temporaryLocks: 0 } });
+    }
+    this.#noteUse(doc._id, now);
+    return { ok: true, keypair: doc };
+  }
+
+  /** True when tokens of this keypair may still be honoured (introspection). */
+  async isUsable(keyId: string): Promise<boolean> {
+    const doc = await this.findForAuthentication(keyId);
+    return !!doc && doc.enabled && (await this.#owners.isActive(doc));
+  }
+
+  /**
+   * Counts a wrong secret and locks the key when it reaches the threshold
+   * (DESIGN.md §6). The count is one atomic $inc on an unlocked key; the lock is
+   * a second update that only the first request past the threshold can win
+   * (it is conditioned on the number of locks it saw), so concurrent failures are
+   * never lost and a key never locks twice for the same run of failures.
+   */
+  async #recordFailure(doc: KeypairDoc, now: Date): Promise<void> {
+    const unlocked = { lockedPermanently: false, $or: [{ lockedUntil: null }, { lockedUntil: { $lte: now } }] };
+    const counted = await this.#models.Keypair.findOneAndUpdate(
+      { _id: doc._id, ...unlocked },
+      { $inc: { failedAttempts: 1 } },
+      { returnDocument: 'after', projection: { failedAttempts: 1, failuresAtLastLock: 1, temporaryLocks: 1 } },
+    ).lean<Pick<KeypairDoc, 'failedAttempts' | 'failuresAtLastLock' | 'temporaryLocks'>>();
+    if (!counted || counted.failedAttempts - counted.failuresAtLastLock < this.#lockout.maxFailures) return;
+
+    const permanent = this.#lockout.mode === 'permanent' || counted.temporaryLocks >= this.#lockout.maxTemporaryLocks;
+    const lockMs = this.#lockout.durationSeconds * 1000 * 2 ** counted.temporaryLocks;
+    const lock = permanent
+      ? { lockedPermanently: true, failuresAtLastLock: counted.failedAttempts }
+      : { lockedUntil: new Date(now.getTime() + lockMs), failuresAtLastLock: counted.failedAttempts };
+    const locked = await this.#models.Keypair.findOneAndUpdate(
+      { _id: doc._id, temporaryLocks: counted.temporaryLocks, failuresAtLastLock: counted.failuresAtLastLock, ...unlocked },
+      { $set: lock, ...(permanent ? {} : { $inc: { temporaryLocks: 1 } }) },
+      { returnDocument: 'after' },
+    ).lean<KeypairDoc>();
+    if (locked) {
+      await this.#audit.record({
+        actor: 'system',
+        action: 'keypair.locked',
+        ...this.#target(locked),
+        details: { failedAttempts: counted.failedAttempts, permanent, lockedUntil: permanent ? null : locked.lockedUntil?.toISOString() ?? null },
+      });
+    }
+  }
+
+  /** Writes lastUsedAt at most once a minute per key, after the response (never on the hot path). */
+  #noteUse(keyId: string, now: Date): void {
+    const last = this.#lastUsedWrites.get(keyId) ?? 0;
+    if (now.getTime() - last < LAST_USED_INTERVAL_MS) return;
+    this.#lastUsedWrites.set(keyId, now.getTime());
+    if (this.#lastUsedWrites.size > 100_000) this.#lastUsedWrites.clear();
+    setImmediate(() => {
+      this.#models.Keypair.updateOne(
+        { _id: keyId, $or: [{ lastUsedAt: null }, { lastUsedAt: { $lt: new Date(now.getTime() - LAST_USED_INTERVAL_MS) } }] },
+        { $set: { lastUsedAt: now } },
+      ).catch(() => { /* best effort: a lost write only makes "last used" a minute older */ });
+    });
+  }
+
+  #unlockedFields(): Partial<KeypairDoc> {
+    return { failedAttempts: 0, failuresAtLastLock: 0, temporaryLocks: 0, lockedUntil: null, lockedPermanently: false };
+  }
+
+  #validComment(comment: unknown): string {
+    if (typeof comment !== 'string' || comment.length > COMMENT_MAX) throw invalidInput(`comment must be a string of at most ${COMMENT_MAX} characters`);
+    return comment;
+  }
+
+  #target(doc: Pick<KeypairDoc, '_id' | 'accountId' | 'environmentId'>) {
+    return { accountId: doc.accountId, environmentId: doc.environmentId, keypairId: doc._id };
+  }
+
+  async #load(keyId: string): Promise<KeypairDoc> {
+    const doc = await this.findForAuthentication(keyId);
+    if (!doc) throw notFound('keypair');
+    return doc;
+  }
+}

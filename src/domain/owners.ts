@@ -1,0 +1,102 @@
+// Accounts and the environments that belong to them.
+import type { Models } from '../db/models/index.ts';
+import type { AccountDoc, EnvironmentDoc, OwnerStatus } from '../db/models/owner.ts';
+import type { Actor, AuditLog } from './audit.ts';
+import type { Clock } from './clock.ts';
+import { newId } from './credentials.ts';
+import { invalidInput, notFound } from './errors.ts';
+
+/** What owns a keypair: an account, or one environment of an account. */
+export type Owner =
+  | { type: 'account'; accountId: string; environmentId: null }
+  | { type: 'environment'; accountId: string; environmentId: string };
+
+export interface AccountView { id: string; name: string; status: OwnerStatus; createdAt: string }
+export interface EnvironmentView extends AccountView { accountId: string }
+
+export function validName(name: unknown, what = 'name'): string {
+  if (typeof name !== 'string' || !name.trim() || name.length > 100) throw invalidInput(`${what} must be 1 to 100 characters`);
+  return name.trim();
+}
+
+const accountView = (doc: AccountDoc): AccountView => ({ id: doc._id, name: doc.name, status: doc.status, createdAt: doc.createdAt.toISOString() });
+const environmentView = (doc: EnvironmentDoc): EnvironmentView => ({ ...accountView(doc), accountId: doc.accountId });
+
+export class OwnerService {
+  readonly #models: Models;
+  readonly #audit: AuditLog;
+  readonly #clock: Clock;
+
+  constructor(models: Models, audit: AuditLog, clock: Clock) {
+    this.#models = models;
+    this.#audit = audit;
+    this.#clock = clock;
+  }
+
+  async createAccount(input: { name: string }, actor: Actor): Promise<AccountView> {
+    const doc = await this.#models.Account.create({ _id: newId('acc'), name: validName(input.name), status: 'active', createdAt: this.#clock.now() });
+    await this.#audit.record({ actor, action: 'account.created', accountId: doc._id, details: { name: doc.name } });
+    return accountView(doc.toObject());
+  }
+
+  async createEnvironment(accountId: string, input: { name: string }, actor: Actor): Promise<EnvironmentView> {
+    const account = await this.#activeAccount(accountId);
+    const doc = await this.#models.Environment.create({
+      _id: newId('env'), accountId: account._id, name: validName(input.name), status: 'active', createdAt: this.#clock.now(),
+    });
+    await this.#audit.record({ actor, action: 'environment.created', accountId: account._id, environmentId: doc._id, details: { name: doc.name } });
+    return environmentView(doc.toObject());
+  }
+
+  async getAccount(accountId: string): Promise<AccountView> {
+    const doc = await this.#models.Account.findById(accountId).lean<AccountDoc>();
+    if (!doc) throw notFound('account');
+    return accountView(doc);
+  }
+
+  async getEnvironment(environmentId: string): Promise<EnvironmentView> {
+    const doc = await this.#models.Environment.findById(environmentId).lean<EnvironmentDoc>();
+    if (!doc) throw notFound('environment');
+    return environmentView(doc);
+  }
+
+  async listAccounts(): Promise<AccountView[]> {
+    const docs = await this.#models.Account.find({}).sort({ createdAt: 1 }).lean<AccountDoc[]>();
+    return docs.map(accountView);
+  }
+
+  async listEnvironments(accountId: string): Promise<EnvironmentView[]> {
+    const docs = await this.#models.Environment.find({ accountId }).sort({ createdAt: 1 }).lean<EnvironmentDoc[]>();
+    return docs.map(environmentView);
+  }
+
+  /** Resolves an owner for new keypairs: it must exist and be active. */
+  async resolveActiveOwner(ref: { accountId?: string; environmentId?: string }): Promise<Owner> {
+    if (ref.environmentId) {
+      const env = await this.#models.Environment.findById(ref.environmentId).lean<EnvironmentDoc>();
+      if (!env || (ref.accountId && env.accountId !== ref.accountId)) throw notFound('environment');
+      if (env.status !== 'active') throw invalidInput(`environment ${env._id} is ${env.status}`);
+      await this.#activeAccount(env.accountId);
+      return { type: 'environment', accountId: env.accountId, environmentId: env._id };
+    }
+    if (!ref.accountId) throw invalidInput('an account or an environment is required');
+    const account = await this.#activeAccount(ref.accountId);
+    return { type: 'account', accountId: account._id, environmentId: null };
+  }
+
+  /** True when the owner and (for an environment) its account are active: only then do its keypairs get tokens. */
+  async isActive(owner: { accountId: string; environmentId: string | null }): Promise<boolean> {
+    const [account, env] = await Promise.all([
+      this.#models.Account.findById(owner.accountId, { status: 1 }).lean<Pick<AccountDoc, 'status'>>(),
+      owner.environmentId ? this.#models.Environment.findById(owner.environmentId, { status: 1 }).lean<Pick<EnvironmentDoc, 'status'>>() : null,
+    ]);
+    return account?.status === 'active' && (!owner.environmentId || env?.status === 'active');
+  }
+
+  async #activeAccount(accountId: string): Promise<AccountDoc> {
+    const account = await this.#models.Account.findById(accountId).lean<AccountDoc>();
+    if (!account) throw notFound('account');
+    if (account.status !== 'active') throw invalidInput(`account ${account._id} is ${account.status}`);
+    return account;
+  }
+}

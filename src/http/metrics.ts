@@ -1,0 +1,28 @@
+// Prometheus metrics (GET /metrics): token requests by outcome, their latency, lockouts.
+import { Counter, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
+
+export class Metrics {
+  readonly registry = new Registry();
+  readonly tokenRequests = new Counter({
+    name: 'keyport_token_requests_total',
+    help: 'Token endpoint requests by outcome (issued, or the OAuth error code)',
+    labelNames: ['outcome'] as const,
+    registers: [this.registry],
+  });
+  readonly tokenLatency = new Histogram({
+    name: 'keyport_token_request_duration_seconds',
+    help: 'Token endpoint latency',
+    buckets: [0.001, 0.002, 0.005, 0.01, 0.02, 0.05, 0.1, 0.25, 0.5, 1],
+    registers: [this.registry],
+  });
+  readonly authenticationFailures = new Counter({
+    name: 'keyport_client_authentication_failures_total',
+    help: 'Failed keypair authentications by reason',
+    labelNames: ['reason'] as const,
+    registers: [this.registry],
+  });
+
+  constructor(options: { defaultMetrics?: boolean } = {}) {
+    if (options.defaultMetrics) collectDefaultMetrics({ register: this.registry });
+  }
+}

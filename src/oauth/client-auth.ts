@@ -1,0 +1,52 @@
+// Client authentication (RFC 6749 §2.3.1) for the endpoints Keyport serves
+// itself (introspection, revocation): HTTP Basic or client_id/client_secret in
+// the form body, never both, never in the query string.
+import type { Context } from 'koa';
+import type { Domain } from '../domain/index.ts';
+import type { KeypairDoc } from '../db/models/keypair.ts';
+import { invalidRequest, OAuthError } from './oauth-error.ts';
+
+export type FormBody = Record<string, string | string[] | undefined>;
+
+/** Reads a single-valued form parameter; a parameter given twice is invalid_request. */
+export function formParam(body: FormBody, name: string): string | undefined {
+  const value = body[name];
+  if (Array.isArray(value)) throw invalidRequest(`parameter ${name} must not be provided more than once`);
+  return value;
+}
+
+function decodeBasicPart(part: string): string {
+  // RFC 6749 §2.3.1: client_id and secret are form-urlencoded before Base64.
+  return decodeURIComponent(part.replace(/\+/g, '%20'));
+}
+
+export async function authenticateClient(ctx: Context, domain: Domain, body: FormBody): Promise<KeypairDoc> {
+  if (ctx.querystring && /(^|&)client_secret=/.test(ctx.querystring)) throw invalidRequest('client_secret must not be sent in the query string');
+  const header = ctx.get('Authorization');
+  const postId = formParam(body, 'client_id');
+  const postSecret = formParam(body, 'client_secret');
+  let keyId: string;
+  let secret: string;
+  const basic = header !== '';
+  if (basic) {
+    if (postSecret !== undefined) throw invalidRequest('client authentication must only be provided using one mechanism');
+    const match = /^Basic ([A-Za-z0-9+/]+={0,2})$/i.exec(header);
+    const decoded = match ? Buffer.from(match[1]!, 'base64').toString('utf8') : '';
+    const colon = decoded.indexOf(':');
+    if (colon < 1) throw invalidRequest('invalid authorization header value format');
+    try {
+      keyId = decodeBasicPart(decoded.slice(0, colon));
+      secret = decodeBasicPart(decoded.slice(colon + 1));
+    } catch {
+      throw invalidRequest('client_id and client_secret in the authorization header are not properly encoded');
+    }
+    if (postId !== undefined && postId !== keyId) throw invalidRequest('client_id mismatch');
+  } else {
+    if (!postId || !postSecret) throw new OAuthError(401, 'invalid_client', 'client authentication failed');
+    keyId = postId;
+    secret = postSecret;
+  }
+  const result = await domain.keypairs.authenticate(keyId, secret);
+  if (!result.ok) throw new OAuthError(401, 'invalid_client', 'client authentication failed', { basicChallenge: basic });
+  return result.keypair;
+}

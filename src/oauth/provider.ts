@@ -1,0 +1,191 @@
+// oidc-provider, set up as a client-credentials-only authorization server whose
+// clients are Keyport keypairs. Two library behaviours are replaced here
+// (DESIGN.md §4): the client secret comparison (keypairs store HMACs, not
+// secrets) and the client credentials grant (an unknown or unallowed scope is
+// invalid_scope, not silently dropped; no scope means all of the keypair's).
+import { randomBytes } from 'node:crypto';
+import Provider, { errors, type Adapter, type AdapterPayload, type Configuration, type KoaContextWithOIDC, type ResourceServer } from 'oidc-provider';
+import type { KeyportConfig } from '../config.ts';
+import type { KeypairDoc } from '../db/models/keypair.ts';
+import type { Domain } from '../domain/index.ts';
+import type { AuthenticationFailure } from '../domain/keypairs.ts';
+import { SIGNING_ALG, type SigningKeys } from './signing-keys.ts';
+
+export const OAUTH_ROUTES = {
+  token: '/oauth/token',
+  jwks: '/oauth/jwks',
+  introspection: '/oauth/introspect',
+  revocation: '/oauth/revoke',
+  authorization: '/oauth/authorize',
+  userinfo: '/oauth/userinfo',
+  end_session: '/oauth/session/end',
+  pushed_authorization_request: '/oauth/par',
+} as const;
+
+/** Client metadata fields that carry a keypair's owner into token claims. */
+const ACCOUNT_FIELD = 'keyport_account_id';
+const ENVIRONMENT_FIELD = 'keyport_environment_id';
+
+/** Per-request memo: the keypair record read by Client.find, reused by the secret check. */
+const loadedKeypair = new WeakMap<object, KeypairDoc | null>();
+
+export interface ProviderHooks {
+  onAuthenticationFailure?(reason: AuthenticationFailure, keyId: string): void;
+}
+
+function keypairClientMetadata(doc: KeypairDoc): AdapterPayload {
+  return {
+    client_id: doc._id,
+    // oidc-provider requires a secret for secret-based auth methods; the real check
+    // is compareClientSecret below, against the stored HMACs. This value is never compared.
+    client_secret: 'keyport-verifies-hashed-secrets',
+    grant_types: ['client_credentials'],
+    response_types: [],
+    redirect_uris: [],
+    token_endpoint_auth_method: 'client_secret_basic',
+    scope: doc.scopes.join(' '),
+    [ACCOUNT_FIELD]: doc.accountId,
+    ...(doc.environmentId ? { [ENVIRONMENT_FIELD]: doc.environmentId } : {}),
+  };
+}
+
+/** Storage for oidc-provider: clients come from keypairs; JWT access tokens are not stored at all. */
+function adapterFactory(domain: Domain) {
+  return (name: string): Adapter => ({
+    async find(id: string) {
+      if (name !== 'Client') return undefined;
+      const doc = await domain.keypairs.findForAuthentication(id);
+      const ctx = Provider.ctx;
+      if (ctx) loadedKeypair.set(ctx, doc);
+      return doc ? keypairClientMetadata(doc) : undefined;
+    },
+    async upsert() { /* nothing else is persisted: client credentials tokens are self-contained JWTs */ },
+    async findByUserCode() { return undefined; },
+    async findByUid() { return undefined; },
+    async consume() {},
+    async destroy() {},
+    async revokeByGrantId() {},
+  });
+}
+
+export function resourceServerInfo(config: KeyportConfig, resource: string): ResourceServer {
+  return {
+    scope: config.scopes.map((s) => s.name).join(' '),
+    audience: resource,
+    accessTokenTTL: config.tokens.ttlSeconds,
+    accessTokenFormat: 'jwt',
+    jwt: { sign: { alg: SIGNING_ALG } },
+  };
+}
+
+export function createProvider(options: { issuer: string; config: KeyportConfig; domain: Domain; signingKeys: SigningKeys; hooks?: ProviderHooks }): Provider {
+  const { issuer, config, domain, signingKeys, hooks } = options;
+  const { tokens } = config;
+
+  const configuration: Configuration = {
+    adapter: adapterFactory(domain),
+    clients: [],
+    jwks: { keys: signingKeys.privateJwks as NonNullable<Configuration['jwks']>['keys'] },
+    routes: {
+      authorization: OAUTH_ROUTES.authorization,
+      token: OAUTH_ROUTES.token,
+      jwks: OAUTH_ROUTES.jwks,
+      userinfo: OAUTH_ROUTES.userinfo,
+      end_session: OAUTH_ROUTES.end_session,
+      pushed_authorization_request: OAUTH_ROUTES.pushed_authorization_request,
+    },
+    clientAuthMethods: ['client_secret_basic', 'client_secret_post'],
+    clientDefaults: {
+      grant_types: ['client_credentials'],
+      response_types: [],
+      token_endpoint_auth_method: 'client_secret_basic',
+      id_token_signed_response_alg: SIGNING_ALG,
+    },
+    extraClientMetadata: { properties: [ACCOUNT_FIELD, ENVIRONMENT_FIELD] },
+    scopes: config.scopes.map((s) => s.name),
+    claims: { openid: ['sub'] },
+    responseTypes: ['none'],
+    features: {
+      devInteractions: { enabled: false },
+      clientCredentials: { enabled: true },
+      // Keyport answers introspection and revocation itself (src/oauth/introspection.ts):
+      // oidc-provider refuses to introspect JWT access tokens.
+      introspection: { enabled: false },
+      revocation: { enabled: false },
+      resourceIndicators: {
+        enabled: true,
+        defaultResource: () => tokens.defaultAudience,
+        useGrantedResource: () => true,
+        getResourceServerInfo: (_ctx, resource) => {
+          if (!tokens.resources.includes(resource)) throw new errors.InvalidTarget();
+          return resourceServerInfo(config, resource);
+        },
+      },
+    },
+    ttl: { ClientCredentials: tokens.ttlSeconds },
+    extraTokenClaims(ctx) {
+      const client = ctx.oidc.client as unknown as Record<string, string | undefined> | undefined;
+      const acc = client?.[ACCOUNT_FIELD];
+      const env = client?.[ENVIRONMENT_FIELD];
+      return { ...(acc ? { acc } : {}), ...(env ? { env } : {}) };
+    },
+    discovery: {
+      introspection_endpoint: `${issuer}${OAUTH_ROUTES.introspection}`,
+      introspection_endpoint_auth_methods_supported: ['client_secret_basic', 'client_secret_post'],
+      revocation_endpoint: `${issuer}${OAUTH_ROUTES.revocation}`,
+      revocation_endpoint_auth_methods_supported: ['client_secret_basic', 'client_secret_post'],
+      service_documentation: `${issuer}/`,
+    },
+    cookies: { keys: [randomBytes(32).toString('base64url')] },
+    renderError(ctx, out) {
+      ctx.type = 'application/json';
+      ctx.body = out;
+    },
+  };
+
+  const provider = new Provider(issuer, configuration);
+
+  // Keypairs store HMAC-SHA-256 hashes: verify through the domain, which also
+  // applies lockout, the enabled flag, the owner's state and the grace period.
+  provider.Client.prototype.compareClientSecret = async function compareClientSecret(this: { clientId: string }, actual: string) {
+    const ctx = Provider.ctx;
+    const preloaded = ctx && loadedKeypair.has(ctx) ? loadedKeypair.get(ctx) : undefined;
+    const result = await domain.keypairs.authenticate(this.clientId, actual, preloaded);
+    if (!result.ok) hooks?.onAuthenticationFailure?.(result.reason, this.clientId);
+    return result.ok;
+  };
+
+  provider.registerGrantType('client_credentials', clientCredentialsGrant(provider, config), ['scope', 'resource']);
+  return provider;
+}
+
+/**
+ * The client credentials grant (RFC 6749 §4.4) with Keyport's scope rules:
+ * no `scope` ⇒ every scope of the keypair; any scope outside them ⇒ invalid_scope.
+ */
+function clientCredentialsGrant(provider: Provider, config: KeyportConfig) {
+  return async function keyportClientCredentials(ctx: KoaContextWithOIDC) {
+    const client = ctx.oidc.client!;
+    const allowed = new Set((client.scope ?? '').split(' ').filter(Boolean));
+    const param = ctx.oidc.params?.scope;
+    const requested = typeof param === 'string' && param.trim() !== '' ? [...new Set(param.split(' ').filter(Boolean))] : [...allowed];
+    const refused = requested.filter((scope) => !allowed.has(scope));
+    if (refused.length) throw new errors.InvalidScope('requested scope is not allowed for this keypair', refused.join(' '));
+
+    const resourceParam = ctx.oidc.params?.resource;
+    const resource = typeof resourceParam === 'string' ? resourceParam : config.tokens.defaultAudience;
+    if (!config.tokens.resources.includes(resource)) throw new errors.InvalidTarget('resource is not a registered API');
+
+    const token = new provider.ClientCredentials({ client, scope: requested.join(' ') || undefined });
+    token.resourceServer = new provider.ResourceServer(resource, resourceServerInfo(config, resource));
+    ctx.oidc.entity('ClientCredentials', token);
+    const value = await token.save();
+
+    ctx.body = {
+      access_token: value,
+      expires_in: token.expiration,
+      token_type: 'Bearer',
+      scope: token.scope || undefined,
+    };
+  };
+}
