@@ -71,6 +71,7 @@ function instrumentProvider(provider: Provider, metrics: Metrics): void {
     const stop = metrics.tokenLatency.startTimer();
     try {
       await next();
+      ctx.set('Pragma', 'no-cache'); // RFC 6749 §5.1; oidc-provider sets only Cache-Control
     } finally {
       stop();
       const body = ctx.body as { error?: string } | undefined;

@@ -4,8 +4,9 @@ import type { KeyportConfig } from '../config.ts';
 import { startEmbeddedFerretdb, type EmbeddedDatabase } from './embedded-ferretdb.ts';
 import { registerModels, type Models } from './models/index.ts';
 
-// Admin input reaches queries: strip `$`-operators from filters and reject
-// filter fields that are not in the schema (DESIGN.md §14).
+// Admin input reaches queries: `$`-operators in filters are neutralised (wrapped
+// in $eq) and filter fields not in the schema throw (DESIGN.md §14). The domain's
+// own operators are marked with mongoose.trusted().
 mongoose.set('sanitizeFilter', true);
 mongoose.set('strictQuery', 'throw');
 

@@ -2,6 +2,7 @@
 import type { Models } from '../db/models/index.ts';
 import type { AuditEventDoc } from '../db/models/audit-event.ts';
 import type { Clock } from './clock.ts';
+import { trusted } from 'mongoose';
 
 /** Who did it: a user, a keypair (automation with a Keyport token), the CLI, or Keyport itself. */
 export type Actor = `user:${string}` | `keypair:${string}` | 'cli' | 'system';
@@ -49,7 +50,7 @@ export class AuditLog {
 
   async list(filter: { accountId?: string; environmentId?: string; keypairId?: string }, page: { limit: number; before?: Date }): Promise<AuditEventView[]> {
     const query: Record<string, unknown> = { ...filter };
-    if (page.before) query.at = { $lt: page.before };
+    if (page.before) query.at = trusted({ $lt: page.before });
     const docs = await this.#models.AuditEvent.find(query).sort({ at: -1, _id: -1 }).limit(page.limit).lean<AuditEventDoc[]>();
     return docs.map((doc) => ({
       id: String(doc._id),

@@ -9,6 +9,7 @@ import { isWellFormedKeyId, isWellFormedSecret, newKeyId, newSecret, type Secret
 import { DomainError, invalidInput, notFound } from './errors.ts';
 import { validName, type Owner, type OwnerService } from './owners.ts';
 import type { ScopeCatalog } from './scope-catalog.ts';
+import { trusted } from 'mongoose';
 
 /** Grace periods offered for a rotation; '0' is a regeneration (the old secret stops at once). */
 export const GRACE_PERIODS = { '0': 0, '1h': 3_600_000, '3h': 10_800_000, '24h': 86_400_000, '48h': 172_800_000, '72h': 259_200_000 } as const;
@@ -150,11 +151,11 @@ export class KeypairService {
     const filter: Record<string, unknown> = { accountId: owner.accountId, environmentId: owner.environmentId };
     const now = this.#clock.now();
     if (page.status === 'locked') {
-      filter.$or = [{ lockedPermanently: true }, { lockedUntil: { $gt: now } }];
+      filter.$or = [{ lockedPermanently: true }, { lockedUntil: trusted({ $gt: now }) }];
     } else if (page.status) {
       filter.enabled = page.status === 'enabled';
       filter.lockedPermanently = false;
-      filter.$or = [{ lockedUntil: null }, { lockedUntil: { $lte: now } }];
+      filter.$or = [{ lockedUntil: null }, { lockedUntil: trusted({ $lte: now }) }];
     }
     const [docs, total] = await Promise.all([
       this.#models.Keypair.find(filter).sort({ createdAt: -1, _id: 1 }).skip(page.offset).limit(page.limit).lean<KeypairDoc[]>(),
@@ -278,11 +279,12 @@ export class KeypairService {
    * never lost and a key never locks twice for the same run of failures.
    */
   async #recordFailure(doc: KeypairDoc, now: Date): Promise<void> {
-    const unlocked = { lockedPermanently: false, $or: [{ lockedUntil: null }, { lockedUntil: { $lte: now } }] };
+    const unlocked = { lockedPermanently: false, $or: [{ lockedUntil: null }, { lockedUntil: trusted({ $lte: now }) }] };
     const counted = await this.#models.Keypair.findOneAndUpdate(
       { _id: doc._id, ...unlocked },
       { $inc: { failedAttempts: 1 } },
-      { returnDocument: 'after', projection: { failedAttempts: 1, failuresAtLastLock: 1, temporaryLocks: 1 } },
+      // No projection: FerretDB v1 does not implement findAndModify's `fields`.
+      { returnDocument: 'after' },
     ).lean<Pick<KeypairDoc, 'failedAttempts' | 'failuresAtLastLock' | 'temporaryLocks'>>();
     if (!counted || counted.failedAttempts - counted.failuresAtLastLock < this.#lockout.maxFailures) return;
 
@@ -314,7 +316,7 @@ export class KeypairService {
     if (this.#lastUsedWrites.size > 100_000) this.#lastUsedWrites.clear();
     setImmediate(() => {
       this.#models.Keypair.updateOne(
-        { _id: keyId, $or: [{ lastUsedAt: null }, { lastUsedAt: { $lt: new Date(now.getTime() - LAST_USED_INTERVAL_MS) } }] },
+        { _id: keyId, $or: [{ lastUsedAt: null }, { lastUsedAt: trusted({ $lt: new Date(now.getTime() - LAST_USED_INTERVAL_MS) }) }] },
         { $set: { lastUsedAt: now } },
       ).catch(() => { /* best effort: a lost write only makes "last used" a minute older */ });
     });

@@ -3,6 +3,7 @@
 import type { Models } from '../db/models/index.ts';
 import type { Actor, AuditLog } from './audit.ts';
 import type { Clock } from './clock.ts';
+import { trusted } from 'mongoose';
 
 export class RevocationList {
   readonly #models: Models;
@@ -26,7 +27,7 @@ export class RevocationList {
     }
     // Expired entries are dead weight: drop a few on each revocation instead of
     // relying on TTL indexes (FerretDB v1 does not expire documents).
-    await this.#models.RevokedToken.deleteMany({ expiresAt: { $lt: this.#clock.now() } });
+    await this.#models.RevokedToken.deleteMany({ expiresAt: trusted({ $lt: this.#clock.now() }) });
   }
 
   async isRevoked(jti: string): Promise<boolean> {

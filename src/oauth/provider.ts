@@ -43,7 +43,8 @@ function keypairClientMetadata(doc: KeypairDoc): AdapterPayload {
     response_types: [],
     redirect_uris: [],
     token_endpoint_auth_method: 'client_secret_basic',
-    scope: doc.scopes.join(' '),
+    // oidc-provider rejects an empty scope string: a keypair without scopes has none.
+    ...(doc.scopes.length ? { scope: doc.scopes.join(' ') } : {}),
     [ACCOUNT_FIELD]: doc.accountId,
     ...(doc.environmentId ? { [ENVIRONMENT_FIELD]: doc.environmentId } : {}),
   };
