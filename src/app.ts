@@ -33,16 +33,6 @@ function createKeyportApp(parts: AppParts): Koa {
   app.silent = true;
   app.on('error', (err: Error) => parts.log.error({ err: { message: err.message, stack: err.stack } }, 'unhandled error'));
 
-  app.use(async (ctx, next) => {
-    const started = performance.now();
-    ctx.state.requestId = randomUUID();
-    ctx.set('X-Request-Id', ctx.state.requestId);
-    try {
-      await next();
-    } finally {
-      parts.log.info({ requestId: ctx.state.requestId, method: ctx.method, path: ctx.path, status: ctx.status, ms: Math.round(performance.now() - started) }, 'request');
-    }
-  });
   app.use(bodyParser({ enableTypes: ['json', 'form'], jsonLimit: '64kb', formLimit: '16kb', encoding: 'utf-8' }));
 
   const ops = opsRouter({ ping: parts.ping, metrics: parts.metrics });
@@ -64,6 +54,9 @@ function createKeyportApp(parts: AppParts): Koa {
   return app;
 }
 
+/** Which keypair a response was for, for the access log (set by the token endpoint). */
+const clientOfResponse = new WeakMap<ServerResponse, string>();
+
 /** Wraps oidc-provider with the token endpoint's metrics. */
 function instrumentProvider(provider: Provider, metrics: Metrics): void {
   provider.use(async (ctx, next) => {
@@ -74,6 +67,8 @@ function instrumentProvider(provider: Provider, metrics: Metrics): void {
       ctx.set('Pragma', 'no-cache'); // RFC 6749 §5.1; oidc-provider sets only Cache-Control
     } finally {
       stop();
+      const clientId = ctx.oidc?.client?.clientId;
+      if (clientId) clientOfResponse.set(ctx.res, clientId);
       const body = ctx.body as { error?: string } | undefined;
       metrics.tokenRequests.inc({ outcome: ctx.status === 200 ? 'issued' : body?.error ?? String(ctx.status) });
     }
@@ -85,6 +80,22 @@ export function createRequestHandler(parts: AppParts): (req: IncomingMessage, re
   const appHandler = createKeyportApp(parts).callback();
   const providerHandler = parts.provider.callback();
   return (req, res) => {
+    // One access log line per request, whichever app serves it: no query string,
+    // no headers, no body (they may hold credentials).
+    const started = performance.now();
+    const loggedPath = (req.url ?? '/').split('?')[0];
+    const requestId = randomUUID();
+    res.setHeader('X-Request-Id', requestId);
+    res.once('finish', () => {
+      parts.log.info({
+        requestId,
+        method: req.method,
+        path: loggedPath,
+        status: res.statusCode,
+        ms: Math.round((performance.now() - started) * 10) / 10,
+        clientId: clientOfResponse.get(res),
+      }, 'request');
+    });
     const url = req.url ?? '/';
     const q = url.indexOf('?');
     const path = q === -1 ? url : url.slice(0, q);

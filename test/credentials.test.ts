@@ -1,0 +1,51 @@
+// The credential formats and the secret hash (DESIGN.md §3).
+import test from 'ava';
+import { isWellFormedKeyId, isWellFormedSecret, newKeyId, newSecret, SecretHasher } from '../src/domain/credentials.ts';
+
+test('key ids are kp_ + 24 base62 characters, all different', (t) => {
+  const ids = new Set(Array.from({ length: 1000 }, newKeyId));
+  t.is(ids.size, 1000);
+  for (const id of ids) t.regex(id, /^kp_[0-9A-Za-z]{24}$/);
+});
+
+test('secrets are kps_ + 43 base62 characters + a 6-character checksum that verifies', (t) => {
+  for (let i = 0; i < 200; i++) {
+    const secret = newSecret();
+    t.regex(secret, /^kps_[0-9A-Za-z]{49}$/);
+    t.true(isWellFormedSecret(secret));
+  }
+});
+
+test('a mistyped secret fails its checksum', (t) => {
+  const secret = newSecret();
+  const swap = (s: string, i: number) => s.slice(0, i) + (s[i] === 'a' ? 'b' : 'a') + s.slice(i + 1);
+  let rejected = 0;
+  for (let i = 4; i < secret.length; i++) if (!isWellFormedSecret(swap(secret, i))) rejected++;
+  t.is(rejected, secret.length - 4, 'every single-character change is caught');
+  t.false(isWellFormedSecret(secret.slice(0, -1)));
+  t.false(isWellFormedSecret(`${secret}x`));
+  t.false(isWellFormedSecret(secret.replace('kps_', 'kpx_')));
+  t.false(isWellFormedKeyId('kp_short'));
+});
+
+test('secret characters are spread over the whole base62 alphabet (no modulo bias towards the first ones)', (t) => {
+  const counts = new Map<string, number>();
+  for (let i = 0; i < 400; i++) for (const c of newSecret().slice(4, 47)) counts.set(c, (counts.get(c) ?? 0) + 1);
+  t.is(counts.size, 62);
+  const expected = (400 * 43) / 62;
+  for (const [c, n] of counts) t.true(n > expected * 0.6 && n < expected * 1.4, `${c}: ${n}`);
+});
+
+test('hashes: HMAC under the pepper, deterministic, pepper-dependent, never the secret', (t) => {
+  const secret = newSecret();
+  const a = new SecretHasher('pepper-one-0123456789abcdef0123456789');
+  const b = new SecretHasher('pepper-two-0123456789abcdef0123456789');
+  const hash = a.hash(secret);
+  t.is(hash, a.hash(secret));
+  t.not(hash, b.hash(secret));
+  t.false(hash.includes(secret.slice(4)));
+  t.true(a.matches(secret, hash));
+  t.false(b.matches(secret, hash));
+  t.false(a.matches(newSecret(), hash));
+  t.false(a.matches(secret, 'not-a-hash'));
+});

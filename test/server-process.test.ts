@@ -1,0 +1,89 @@
+// `npm start` as a real process: it prints where to go, serves, logs no secrets,
+// stops cleanly (with its embedded database), and refuses bad configuration clearly.
+import { spawn, type ChildProcess } from 'node:child_process';
+import { existsSync, mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import test from 'ava';
+import { loadConfig } from '../src/config.ts';
+import { openKeyportDomain } from '../src/keyport.ts';
+import { getToken } from './helpers/oauth.ts';
+
+const MAIN = new URL('../src/main.ts', import.meta.url).pathname;
+
+function cleanEnv(extra: Record<string, string>): NodeJS.ProcessEnv {
+  const env = { ...process.env };
+  for (const name of Object.keys(env)) if (name.startsWith('KEYPORT_') || name === 'MONGODB_URI' || name === 'FERRETDB_BIN') delete env[name];
+  return { ...env, ...extra };
+}
+
+function startProcess(env: NodeJS.ProcessEnv): { child: ChildProcess; output: () => string; exited: Promise<number | null> } {
+  const child = spawn(process.execPath, [MAIN], { env, stdio: ['ignore', 'pipe', 'pipe'] });
+  let output = '';
+  child.stdout!.on('data', (d: Buffer) => { output += d.toString(); });
+  child.stderr!.on('data', (d: Buffer) => { output += d.toString(); });
+  const exited = new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)));
+  return { child, output: () => output, exited };
+}
+
+async function waitFor(predicate: () => RegExpMatchArray | null, what: string, ms = 30_000): Promise<RegExpMatchArray> {
+  const deadline = Date.now() + ms;
+  while (Date.now() < deadline) {
+    const match = predicate();
+    if (match) return match;
+    await new Promise((r) => setTimeout(r, 50));
+  }
+  throw new Error(`timed out waiting for ${what}`);
+}
+
+test('starts on the embedded database, prints its URL, serves, logs no secret, and stops cleanly', async (t) => {
+  const dataDir = mkdtempSync(join(tmpdir(), 'keyport-process-'));
+  const proc = startProcess(cleanEnv({ KEYPORT_DATA_DIR: dataDir, KEYPORT_PORT: '0' }));
+  try {
+    const [, url] = await waitFor(() => proc.output().match(/Keyport is ready at (http:\/\/\S+)/), 'the ready line');
+    t.regex(proc.output(), /database: embedded FerretDB/);
+    t.is((await fetch(`${url}/healthz`)).status, 200);
+    const ready = await (await fetch(`${url}/readyz`)).json() as { database: boolean };
+    t.true(ready.database);
+
+    // A second process on the same data directory shares the running database.
+    const { database, domain } = await openKeyportDomain(loadConfig(cleanEnv({ KEYPORT_DATA_DIR: dataDir })));
+    const account = await domain.owners.createAccount({ name: 'Acme' }, 'system');
+    const issued = await domain.keypairs.create({ accountId: account.id }, { name: 'ci', scopes: ['orders:read'] }, 'system');
+    await database.close();
+    const token = await getToken(url!, { keyId: issued.keypair.keyId, secret: issued.secret });
+    await getToken(url!, { keyId: issued.keypair.keyId, secret: issued.secret, method: 'post' });
+    const metrics = await (await fetch(`${url}/metrics`)).text();
+    t.regex(metrics, /keyport_token_requests_total\{outcome="issued"\} 2/);
+
+    proc.child.kill('SIGTERM');
+    t.is(await proc.exited, 0);
+    const output = proc.output();
+    t.regex(output, /"msg":"request"/, 'requests are logged as JSON');
+    t.true(output.split('\n').some((line) => line.includes('"path":"/oauth/token"') && line.includes(`"clientId":"${issued.keypair.keyId}"`)), 'token requests are logged with their key id');
+    t.false(output.includes(issued.secret), 'the secret is never logged');
+    t.false(output.includes(token), 'the token is never logged');
+    t.false(existsSync(join(dataDir, 'ferretdb.json')), 'the embedded database was stopped with the server');
+  } finally {
+    proc.child.kill('SIGKILL');
+    rmSync(dataDir, { recursive: true, force: true });
+  }
+});
+
+test('a bad setting stops the start with a message naming it', async (t) => {
+  const proc = startProcess(cleanEnv({ KEYPORT_TOKEN_TTL: '1', KEYPORT_DATA_DIR: mkdtempSync(join(tmpdir(), 'keyport-process-')) }));
+  t.is(await proc.exited, 1);
+  t.regex(proc.output(), /tokens\.ttlSeconds \(KEYPORT_TOKEN_TTL\)/);
+});
+
+test('a missing FerretDB binary gives a clear message', async (t) => {
+  const proc = startProcess(cleanEnv({ FERRETDB_BIN: '/nonexistent/ferretdb', KEYPORT_DATA_DIR: mkdtempSync(join(tmpdir(), 'keyport-process-')) }));
+  t.is(await proc.exited, 1);
+  t.regex(proc.output(), /FERRETDB_BIN points to \/nonexistent\/ferretdb, which does not exist/);
+});
+
+test('MONGODB_URI without the server secrets is refused before connecting', async (t) => {
+  const proc = startProcess(cleanEnv({ MONGODB_URI: 'mongodb://127.0.0.1:9/keyport' }));
+  t.is(await proc.exited, 1);
+  t.regex(proc.output(), /KEYPORT_SECRET_PEPPER/);
+});
