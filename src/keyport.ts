@@ -70,7 +70,8 @@ export async function startKeyport(config: KeyportConfig, options: { clock?: Clo
     }));
     const displayHost = config.server.host === '0.0.0.0' || config.server.host === '::' ? 'localhost' : config.server.host;
     return {
-      url: `http://${displayHost.includes(':') ? `[${displayHost}]` : displayHost}:${port}`,
+      // Without a configured issuer, the derived one (http://localhost:<port>) is the address to use.
+      url: config.server.issuer ? `http://${displayHost.includes(':') ? `[${displayHost}]` : displayHost}:${port}` : issuer,
       issuer,
       port,
       domain,
