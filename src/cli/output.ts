@@ -23,8 +23,15 @@ export function processIo(): CliIo {
  * characters so that a crafted name cannot move the cursor or recolour a terminal.
  */
 export function clean(value: string): string {
-  return value.replace(/[\u0000-\u001f\u007f-\u009f]/g, (c) => `\\x${c.charCodeAt(0).toString(16).padStart(2, '0')}`);
+  return value.replace(/[\u0000-\u001f\u007f-\u009f]/g, escapeChar);
 }
+
+/** The same for whole messages, keeping their line breaks. */
+export function cleanText(value: string): string {
+  return value.replace(/[\u0000-\u0009\u000b-\u001f\u007f-\u009f]/g, escapeChar);
+}
+
+const escapeChar = (c: string) => `\\x${c.charCodeAt(0).toString(16).padStart(2, '0')}`;
 
 /** ISO time to the second, readable in a table: 2026-05-01 12:34:56Z; '-' for never. */
 export function when(iso: string | null | undefined): string {

@@ -5,7 +5,7 @@ import type { Domain } from '../domain/index.ts';
 import type { Owner } from '../domain/owners.ts';
 import { UsageError } from './errors.ts';
 import { table, when } from './output.ts';
-import type { Runner } from './session.ts';
+import type { Runner, Session } from './session.ts';
 
 export type OwnerRef = { accountId: string } | { environmentId: string };
 
@@ -15,7 +15,7 @@ export function addOwnerOptions(command: Command, what: string): Command {
     .option('--environment <id>', `${what} of this environment (env_…)`);
 }
 
-/** Exactly one of --account / --environment. */
+/** Exactly one of --account / --environment (checked before the database is opened). */
 export function ownerRefOf(options: { account?: string; environment?: string }): OwnerRef {
   if (options.account && options.environment) throw new UsageError('give either --account or --environment, not both');
   if (options.account) return { accountId: options.account };
@@ -41,7 +41,9 @@ export function ownerRefOfId(id: string): OwnerRef {
 }
 
 export function registerOwnerCommands(program: Command, run: Runner): void {
-  const account = program.command('account').description('create and list accounts (customer organisations)');
+  const account = program.command('account')
+    .summary('accounts (customer organisations): create, list, close')
+    .description('Create, list and close accounts (customer organisations).');
   account.command('create')
     .description('create an account')
     .requiredOption('--name <name>', 'display name, e.g. "Acme"')
@@ -58,7 +60,11 @@ export function registerOwnerCommands(program: Command, run: Runner): void {
         : 'No accounts.\n');
     }));
 
-  const environment = program.command('environment').alias('env').description('create and list the environments of an account');
+  closeCommand(account, run, 'account', (s, id) => s.domain.closing.closeAccount(id, 'cli'), 'with all of its environments and every keypair they hold');
+
+  const environment = program.command('environment').alias('env')
+    .summary("an account's environments: create, list, close")
+    .description('Create, list and close the environments (production, staging, ...) of an account.');
   environment.command('create')
     .description('create an environment in an account')
     .requiredOption('--account <id>', 'the account (acc_…)')
@@ -77,4 +83,19 @@ export function registerOwnerCommands(program: Command, run: Runner): void {
         ? table(['ID', 'NAME', 'STATUS', 'CREATED'], environments.map((e) => [e.id, e.name, e.status, when(e.createdAt)]))
         : 'No environments.\n');
     }));
+  closeCommand(environment, run, 'environment', (s, id) => s.domain.closing.closeEnvironment(id, 'cli'), 'and every keypair it holds');
+}
+
+/** `close <id> --yes`: irreversible (DESIGN.md §7), so it asks for the flag rather than trusting a stray Enter. */
+function closeCommand(parent: Command, run: Runner, what: string, close: (s: Session, id: string) => Promise<{ id: string; status: string }>, scope: string): void {
+  parent.command('close <id>')
+    .description(`close the ${what} for good, ${scope} (their tokens stop working at once)`)
+    .option('--yes', 'confirm: closing cannot be undone')
+    .action((id: string, options: { yes?: boolean }, command: Command) => {
+      if (!options.yes) throw new UsageError(`closing ${id} removes every keypair it holds and cannot be undone: add --yes to confirm`);
+      return run(command, async (s) => {
+        const closed = await close(s, id);
+        s.print(closed, () => `Closed ${what} ${closed.id}; its keypairs have been removed.\n`);
+      });
+    });
 }

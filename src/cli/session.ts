@@ -1,11 +1,11 @@
 // Opens the domain for one command and always closes it again, so that the
 // process exits on its own (and, when the CLI had to start the embedded
 // FerretDB because no server was running, stops that FerretDB).
+import type { Command } from 'commander';
 import { loadConfig } from '../config.ts';
 import type { Database } from '../db/connection.ts';
 import type { Domain } from '../domain/index.ts';
-import { openKeyportDomain } from '../keyport.ts';
-import type { CliIo } from './output.ts';
+import { cleanText, type CliIo } from './output.ts';
 
 export interface Session {
   domain: Domain;
@@ -22,6 +22,9 @@ const SIGNAL_EXIT_CODES: Record<string, number> = { SIGINT: 130, SIGTERM: 143 };
 
 export async function withSession<T>(io: CliIo, json: boolean, work: (session: Session) => Promise<T>): Promise<T> {
   const config = loadConfig(io.env);
+  // Loaded on demand: keyport.ts brings the whole server (oidc-provider, koa), which
+  // --help and command-line mistakes do not need.
+  const { openKeyportDomain } = await import('../keyport.ts');
   const { database, domain } = await openKeyportDomain(config);
   // Ctrl-C while the database is open: close it first, or a FerretDB this
   // process started would outlive it.
@@ -36,10 +39,10 @@ export async function withSession<T>(io: CliIo, json: boolean, work: (session: S
       io,
       json,
       print(data, human) {
-        io.stdout(json ? `${JSON.stringify(data, null, 2)}\n` : human());
+        io.stdout(json ? `${JSON.stringify(data, null, 2)}\n` : cleanText(human()));
       },
       note(text) {
-        if (!json) io.stderr(`${text}\n`);
+        if (!json) io.stderr(`${cleanText(text)}\n`);
       },
     });
   } finally {
@@ -58,4 +61,4 @@ async function closeQuietly(database: Database): Promise<void> {
 }
 
 /** Runs a command's work in a session; `command` supplies the global --json flag. */
-export type Runner = (command: import('commander').Command, work: (session: Session) => Promise<void>) => Promise<void>;
+export type Runner = (command: Command, work: (session: Session) => Promise<void>) => Promise<void>;

@@ -1,0 +1,52 @@
+// Read-only views: the scope catalog and the audit trail.
+import { InvalidArgumentError, Option, type Command } from 'commander';
+import type { ScopeLevel } from '../config.ts';
+import { UsageError } from './errors.ts';
+import { table, when } from './output.ts';
+import { findOwner, ownerRefOf } from './owners.ts';
+import type { Runner, Session } from './session.ts';
+
+const auditLimit = (value: string): number => {
+  if (!/^\d+$/.test(value) || Number(value) < 1 || Number(value) > 1000) throw new InvalidArgumentError('a whole number from 1 to 1000');
+  return Number(value);
+};
+
+export function registerCatalogCommands(program: Command, run: Runner): void {
+  program.command('scopes')
+    .description('list the configured scopes and where each may be granted')
+    .addOption(new Option('--level <level>', 'only scopes grantable at this level').choices(['account', 'environment']))
+    .action((options: { level?: ScopeLevel }, command: Command) => run(command, async (s) => {
+      const scopes = options.level ? s.domain.scopes.forLevel(options.level) : s.domain.scopes.all;
+      s.print(scopes, () => table(['SCOPE', 'GRANTABLE TO', 'DESCRIPTION'], scopes.map((scope) => [scope.name, scope.levels.join(', '), scope.description])));
+    }));
+
+  program.command('audit')
+    .description('list audit events, newest first (an account includes its environments)')
+    .option('--account <id>', 'events of this account and its environments')
+    .option('--environment <id>', 'events of this environment')
+    .option('--keypair <keyId>', 'events of this keypair (also after it was removed)')
+    .option('--limit <n>', 'how many events (1 to 1000)', auditLimit, 50)
+    .action((options: { account?: string; environment?: string; keypair?: string; limit: number }, command: Command) => {
+      const given = [options.account, options.environment, options.keypair].filter(Boolean).length;
+      if (given !== 1) throw new UsageError('give exactly one of --account, --environment or --keypair');
+      return run(command, (s) => listAudit(s, options));
+    });
+}
+
+async function listAudit(s: Session, options: { account?: string; environment?: string; keypair?: string; limit: number }): Promise<void> {
+  let filter: { accountId?: string; environmentId?: string; keypairId?: string };
+  if (options.keypair) {
+    filter = { keypairId: options.keypair };
+  } else {
+    // Check the owner exists, so that a typo says "not found" instead of printing nothing.
+    const owner = await findOwner(s.domain, ownerRefOf(options));
+    filter = owner.environmentId ? { environmentId: owner.environmentId } : { accountId: owner.accountId };
+  }
+  const events = await s.domain.audit.list(filter, { limit: options.limit });
+  s.print(events, () => events.length
+    ? table(['AT', 'ACTOR', 'ACTION', 'TARGET', 'DETAILS'], events.map((e) => [
+      when(e.at), e.actor, e.action, e.keypairId ?? e.environmentId ?? e.accountId ?? '-',
+      Object.keys(e.details).length ? JSON.stringify(e.details) : '',
+    ]))
+    : 'No audit events.\n');
+}

@@ -1,0 +1,172 @@
+// The keypair commands: the lifecycle of DESIGN.md §5 from a terminal or a script.
+import { Option, type Command } from 'commander';
+import { DEFAULT_GRACE, GRACE_PERIODS, type GracePeriod, type IssuedKeypair, type KeypairStatus, type KeypairView } from '../domain/keypairs.ts';
+import { UsageError } from './errors.ts';
+import { fields, table, when } from './output.ts';
+import { addOwnerOptions, findOwner, ownerRefOf, type OwnerRef } from './owners.ts';
+import type { Runner, Session } from './session.ts';
+
+const PAGE = 200;
+
+/** --scope a --scope b, or --scope "a b" / --scope a,b: the same thing. */
+const collectScopes = (value: string, previous: string[] = []) => [...previous, ...value.split(/[\s,]+/).filter(Boolean)];
+
+function ownerLabel(k: KeypairView): string {
+  return k.environmentId ? `environment ${k.environmentId} (account ${k.accountId})` : `account ${k.accountId}`;
+}
+
+function statusLabel(k: KeypairView): string {
+  if (k.lockedPermanently) return 'locked (until unlocked or regenerated)';
+  if (k.locked) return `locked until ${when(k.lockedUntil)}`;
+  return k.status;
+}
+
+function describe(k: KeypairView): string {
+  const secrets = k.secrets.map((s): [string, string] => s.state === 'current'
+    ? ['current secret', `issued ${when(s.createdAt)}`]
+    : ['previous secret', `issued ${when(s.createdAt)}, stops working ${when(s.expiresAt)}`]);
+  return fields([
+    ['key id', k.keyId],
+    ['name', k.name],
+    ['comment', k.comment || '-'],
+    ['owner', ownerLabel(k)],
+    ['status', statusLabel(k)],
+    ['scopes', k.scopes.join(' ') || '-'],
+    ...secrets,
+    ['failed attempts', String(k.failedAttempts)],
+    ['created', `${when(k.createdAt)} by ${k.createdBy}`],
+    ['last used', when(k.lastUsedAt)],
+    ['last rotated', when(k.lastRotatedAt)],
+  ]);
+}
+
+/** The one time a secret is printed; the warning goes to stderr so that stdout can be captured. */
+function printIssued(s: Session, issued: IssuedKeypair, headline: string): void {
+  s.print({ keyId: issued.keypair.keyId, secret: issued.secret, keypair: issued.keypair }, () =>
+    `${headline}\n\n${fields([['key id', issued.keypair.keyId], ['secret', issued.secret]])}\n`);
+  s.note('Store the secret now: it is shown only this once and cannot be read back.');
+}
+
+async function listAll(s: Session, ref: OwnerRef, status: KeypairStatus | undefined): Promise<KeypairView[]> {
+  const owner = await findOwner(s.domain, ref);
+  const items: KeypairView[] = [];
+  for (;;) {
+    const page = await s.domain.keypairs.list(owner, { limit: PAGE, offset: items.length, ...(status ? { status } : {}) });
+    items.push(...page.items);
+    if (page.items.length < PAGE || items.length >= page.total) return items;
+  }
+}
+
+/** `keyport keypair <verb> KEY_ID` for the changes that return the keypair. */
+function simpleChange(keypair: Command, run: Runner, verb: string, description: string, change: (s: Session, keyId: string) => Promise<KeypairView>, done: string): void {
+  keypair.command(`${verb} <keyId>`)
+    .description(description)
+    .action((keyId: string, _options: unknown, command: Command) => run(command, async (s) => {
+      const changed = await change(s, keyId);
+      s.print(changed, () => `Keypair ${changed.keyId} ${done}.\n`);
+    }));
+}
+
+export function registerKeypairCommands(program: Command, run: Runner): void {
+  const keypair = program.command('keypair').alias('kp')
+    .summary('API keypairs: create, list, show, edit, disable, enable, unlock, rotate, regenerate, remove')
+    .description('Manage API keypairs: the credentials (OAuth client id + secret) machines exchange for access tokens.\nA secret is printed once, when it is created, rotated or regenerated, and can never be read back.');
+
+  addOwnerOptions(keypair.command('create').description('create a keypair and print its secret (once)'), 'owned by')
+    .requiredOption('--name <name>', 'what uses it, e.g. "ci-deploy"')
+    .option('--comment <text>', 'free text for administrators')
+    .option('--scope <scope>', 'a scope it may request (repeatable; see `keyport scopes`)', collectScopes)
+    .addHelpText('after', '\nExample:\n  keyport keypair create --environment env_… --name ci --scope orders:read --scope orders:write\n')
+    .action((options: { account?: string; environment?: string; name: string; comment?: string; scope?: string[] }, command: Command) => {
+      const owner = ownerRefOf(options);
+      return run(command, async (s) => {
+        const issued = await s.domain.keypairs.create(owner, {
+          name: options.name,
+          scopes: options.scope ?? [],
+          ...(options.comment !== undefined ? { comment: options.comment } : {}),
+        }, 'cli');
+        printIssued(s, issued, `Created keypair ${issued.keypair.keyId} (${issued.keypair.name}) for ${ownerLabel(issued.keypair)}`);
+      });
+    });
+
+  addOwnerOptions(keypair.command('list').description("list an account's or an environment's keypairs (never their secrets)"), 'keypairs')
+    .addOption(new Option('--status <status>', 'only keypairs in this state').choices(['enabled', 'disabled', 'locked']))
+    .action((options: { account?: string; environment?: string; status?: KeypairStatus }, command: Command) => {
+      const owner = ownerRefOf(options);
+      return run(command, async (s) => {
+        const items = await listAll(s, owner, options.status);
+        s.print(items, () => items.length
+          ? table(['KEY ID', 'NAME', 'STATUS', 'SCOPES', 'CREATED', 'LAST USED', 'LAST ROTATED'],
+            items.map((k) => [k.keyId, k.name, k.status, k.scopes.join(' ') || '-', when(k.createdAt), when(k.lastUsedAt), when(k.lastRotatedAt)]))
+          : 'No keypairs.\n');
+      });
+    });
+
+  keypair.command('show <keyId>')
+    .description('show one keypair: status, scopes, secret ages and expiry (never the secrets)')
+    .action((keyId: string, _options: unknown, command: Command) => run(command, async (s) => {
+      const found = await s.domain.keypairs.get(keyId);
+      s.print(found, () => describe(found));
+    }));
+
+  keypair.command('edit <keyId>')
+    .description('change the name, comment or scopes (new scopes apply to new tokens only)')
+    .option('--name <name>', 'new name')
+    .option('--comment <text>', 'new comment ("" clears it)')
+    .option('--scope <scope>', 'the complete new scope set (repeatable; replaces the current scopes)', collectScopes)
+    .option('--clear-scopes', 'remove every scope')
+    .action((keyId: string, options: { name?: string; comment?: string; scope?: string[]; clearScopes?: boolean }, command: Command) => {
+      if (options.scope && options.clearScopes) throw new UsageError('give either --scope or --clear-scopes, not both');
+      const scopes = options.clearScopes ? [] : options.scope;
+      if (options.name === undefined && options.comment === undefined && scopes === undefined) {
+        throw new UsageError('nothing to change: give --name, --comment, --scope or --clear-scopes');
+      }
+      return run(command, async (s) => {
+        const updated = await s.domain.keypairs.update(keyId, {
+          ...(options.name !== undefined ? { name: options.name } : {}),
+          ...(options.comment !== undefined ? { comment: options.comment } : {}),
+          ...(scopes !== undefined ? { scopes } : {}),
+        }, 'cli');
+        s.print(updated, () => `Updated keypair ${updated.keyId}.\n\n${describe(updated)}`);
+      });
+    });
+
+  simpleChange(keypair, run, 'disable', 'stop issuing tokens to it; its live tokens introspect inactive', (s, id) => s.domain.keypairs.setEnabled(id, false, 'cli'), 'disabled');
+  simpleChange(keypair, run, 'enable', 'allow it to get tokens again', (s, id) => s.domain.keypairs.setEnabled(id, true, 'cli'), 'enabled');
+  simpleChange(keypair, run, 'unlock', 'clear a lockout without changing the secret', (s, id) => s.domain.keypairs.unlock(id, 'cli'), 'unlocked');
+
+  keypair.command('rotate <keyId>')
+    .description('issue a new secret; the current one keeps working for the grace period')
+    .addOption(new Option('--grace <period>', 'how long the current secret keeps working (0 = stops now, like regenerate)')
+      .choices(Object.keys(GRACE_PERIODS)).default(DEFAULT_GRACE))
+    .action((keyId: string, options: { grace: GracePeriod }, command: Command) => run(command, (s) => rotate(s, keyId, options.grace)));
+
+  keypair.command('regenerate <keyId>')
+    .description('issue a new secret; the old one stops working at once (also clears a lockout)')
+    .action((keyId: string, _options: unknown, command: Command) => run(command, (s) => rotate(s, keyId, '0')));
+
+  keypair.command('remove <keyId>')
+    .alias('rm')
+    .description('delete the keypair for good: its tokens introspect inactive; the audit trail stays')
+    .option('--yes', 'confirm: removal cannot be undone')
+    .action((keyId: string, options: { yes?: boolean }, command: Command) => {
+      if (!options.yes) throw new UsageError(`removing ${keyId} cannot be undone: add --yes to confirm`);
+      return run(command, async (s) => {
+        await s.domain.keypairs.remove(keyId, 'cli');
+        s.print({ keyId, removed: true }, () => `Keypair ${keyId} removed.\n`);
+      });
+    });
+}
+
+async function rotate(s: Session, keyId: string, grace: GracePeriod): Promise<void> {
+  // Read first to tell the administrator when a rotation cuts short an earlier grace period (DESIGN.md §5).
+  const before = await s.domain.keypairs.get(keyId);
+  const cutShort = before.secrets.find((secret) => secret.state === 'previous');
+  const issued = await s.domain.keypairs.rotate(keyId, grace, 'cli');
+  const previous = issued.keypair.secrets.find((secret) => secret.state === 'previous');
+  printIssued(s, issued, grace === '0' ? `Regenerated the secret of ${keyId}` : `Rotated the secret of ${keyId}`);
+  s.note(previous
+    ? `The old secret keeps working until ${when(previous.expiresAt)}.`
+    : 'The old secret has stopped working.');
+  if (cutShort && grace !== '0') s.note(`The earlier previous secret (grace until ${when(cutShort.expiresAt)}) has stopped working.`);
+}

@@ -1,0 +1,254 @@
+// The `keyport` CLI as a real process (bin/keyport.js on the project's Node),
+// sharing a running server's embedded database, and on its own when no server runs.
+import anyTest, { type TestFn } from 'ava';
+import { spawn } from 'node:child_process';
+import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import type { KeyportConfig } from '../src/config.ts';
+import { startTestKeyport, type TestKeyport } from './helpers/keyport.ts';
+import { getToken, tokenRequest } from './helpers/oauth.ts';
+
+const test = anyTest as TestFn<{ kp: TestKeyport }>;
+
+const NODE = fileURLToPath(new URL('../node_modules/.bin/node', import.meta.url));
+const BIN = fileURLToPath(new URL('../bin/keyport.js', import.meta.url));
+
+interface CliResult { code: number | null; stdout: string; stderr: string }
+
+/** The environment a user would have: only the settings that point at this test's database. */
+function cliEnv(config: Pick<KeyportConfig, 'database' | 'secrets'>): NodeJS.ProcessEnv {
+  const env: NodeJS.ProcessEnv = {};
+  for (const [name, value] of Object.entries(process.env)) {
+    if (!name.startsWith('KEYPORT_') && name !== 'MONGODB_URI') env[name] = value;
+  }
+  env.KEYPORT_DATA_DIR = config.database.dataDir;
+  env.KEYPORT_LOG_LEVEL = 'silent';
+  // On CI with MongoDB the test server uses MONGODB_URI and fixed secrets: so must the CLI.
+  if (config.database.uri) env.MONGODB_URI = config.database.uri;
+  if (config.secrets.pepper) env.KEYPORT_SECRET_PEPPER = config.secrets.pepper;
+  if (config.secrets.keyEncryptionKey) env.KEYPORT_KEY_ENCRYPTION_KEY = config.secrets.keyEncryptionKey;
+  return env;
+}
+
+function runCli(env: NodeJS.ProcessEnv, args: string[], stdin = ''): Promise<CliResult> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(NODE, [BIN, ...args], { env, stdio: ['pipe', 'pipe', 'pipe'] });
+    let stdout = '';
+    let stderr = '';
+    child.stdout.on('data', (chunk: Buffer) => { stdout += chunk.toString(); });
+    child.stderr.on('data', (chunk: Buffer) => { stderr += chunk.toString(); });
+    const killer = setTimeout(() => child.kill('SIGKILL'), 60_000);
+    child.on('error', reject);
+    child.on('close', (code) => { clearTimeout(killer); resolve({ code, stdout, stderr }); });
+    child.stdin.end(stdin);
+  });
+}
+
+/** Runs a command that must succeed and returns its --json output. */
+async function cliJson<T>(env: NodeJS.ProcessEnv, args: string[], stdin?: string): Promise<T> {
+  const result = await runCli(env, ['--json', ...args], stdin);
+  if (result.code !== 0) throw new Error(`keyport ${args.join(' ')} exited with ${result.code}: ${result.stderr}`);
+  return JSON.parse(result.stdout) as T;
+}
+
+async function seedWithCli(env: NodeJS.ProcessEnv) {
+  const account = await cliJson<{ id: string }>(env, ['account', 'create', '--name', 'Acme']);
+  const environment = await cliJson<{ id: string; accountId: string }>(env, ['environment', 'create', '--account', account.id, '--name', 'production']);
+  const issued = await cliJson<{ keyId: string; secret: string; keypair: { keyId: string; scopes: string[]; status: string } }>(env, [
+    'keypair', 'create', '--environment', environment.id, '--name', 'ci', '--scope', 'orders:read', '--scope', 'orders:write',
+  ]);
+  return { accountId: account.id, environmentId: environment.id, ...issued };
+}
+
+test.before(async (t) => {
+  t.context.kp = await startTestKeyport();
+});
+test.after.always(async (t) => {
+  await t.context.kp?.close();
+});
+
+test('a keypair created with the CLI gets tokens; disable, enable and remove take effect on the running server', async (t) => {
+  const { kp } = t.context;
+  const env = cliEnv(kp.config);
+  const seed = await seedWithCli(env);
+  t.is(seed.environmentId.slice(0, 4), 'env_');
+  t.regex(seed.keyId, /^kp_[0-9A-Za-z]{24}$/);
+  t.regex(seed.secret, /^kps_[0-9A-Za-z]+$/);
+  t.is(seed.keypair.keyId, seed.keyId);
+  t.deepEqual(seed.keypair.scopes, ['orders:read', 'orders:write']);
+  t.is(seed.keypair.status, 'enabled');
+  await getToken(kp.url, seed);
+
+  const disabled = await runCli(env, ['keypair', 'disable', seed.keyId]);
+  t.is(disabled.code, 0, disabled.stderr);
+  t.true(disabled.stdout.includes(`${seed.keyId} disabled`));
+  const refused = await tokenRequest(kp.url, seed);
+  t.is(refused.status, 401);
+  t.is(((await refused.json()) as { error: string }).error, 'invalid_client');
+
+  const enabled = await runCli(env, ['keypair', 'enable', seed.keyId]);
+  t.is(enabled.code, 0, enabled.stderr);
+  await getToken(kp.url, seed);
+
+  const unconfirmed = await runCli(env, ['keypair', 'remove', seed.keyId]);
+  t.is(unconfirmed.code, 2);
+  t.true(unconfirmed.stderr.includes('--yes'));
+  await getToken(kp.url, seed);
+
+  const removed = await runCli(env, ['keypair', 'remove', seed.keyId, '--yes']);
+  t.is(removed.code, 0, removed.stderr);
+  t.is((await tokenRequest(kp.url, seed)).status, 401);
+
+  const audit = await cliJson<{ action: string; actor: string; keypairId: string | null }[]>(env, ['audit', '--environment', seed.environmentId]);
+  t.deepEqual(audit.filter((e) => e.keypairId === seed.keyId).map((e) => e.action),
+    ['keypair.removed', 'keypair.enabled', 'keypair.disabled', 'keypair.created']);
+  t.true(audit.every((e) => e.actor === 'cli'));
+});
+
+test('list and show describe the keypair and never print its secret', async (t) => {
+  const env = cliEnv(t.context.kp.config);
+  const seed = await seedWithCli(env);
+
+  const created = await runCli(env, ['keypair', 'create', '--environment', seed.environmentId, '--name', 'human', '--comment', 'made at a terminal']);
+  t.is(created.code, 0, created.stderr);
+  t.regex(created.stdout, /secret\s+kps_/, 'the human output shows the new secret once');
+  t.true(created.stderr.includes('shown only this once'), 'with a warning');
+
+  const list = await runCli(env, ['keypair', 'list', '--environment', seed.environmentId]);
+  t.is(list.code, 0, list.stderr);
+  t.regex(list.stdout, /^KEY ID\s+NAME\s+STATUS\s+SCOPES/);
+  t.regex(list.stdout, new RegExp(`${seed.keyId}\\s+ci\\s+enabled\\s+orders:read orders:write`));
+  t.true(list.stdout.includes('human'));
+  const show = await runCli(env, ['keypair', 'show', seed.keyId]);
+  t.is(show.code, 0, show.stderr);
+  t.regex(show.stdout, /status\s+enabled/);
+  t.regex(show.stdout, /current secret\s+issued /);
+  const listJson = await runCli(env, ['keypair', 'list', '--environment', seed.environmentId, '--json']);
+  t.deepEqual((JSON.parse(listJson.stdout) as { keyId: string }[]).map((k) => k.keyId).sort(), [seed.keyId, created.stdout.match(/kp_\w+/)![0]].sort());
+  const showJson = await runCli(env, ['--json', 'keypair', 'show', seed.keyId]);
+
+  for (const output of [list, show, listJson, showJson]) {
+    t.false(output.stdout.includes(seed.secret));
+    t.false(/kps_/.test(output.stdout + output.stderr), 'no secret of any keypair');
+  }
+
+  const filtered = await cliJson<unknown[]>(env, ['keypair', 'list', '--environment', seed.environmentId, '--status', 'disabled']);
+  t.deepEqual(filtered, []);
+});
+
+test('rotate keeps the old secret for the grace period; regenerate ends it at once', async (t) => {
+  const { kp } = t.context;
+  const env = cliEnv(kp.config);
+  const seed = await seedWithCli(env);
+
+  const rotated = await cliJson<{ keyId: string; secret: string; keypair: { secrets: { state: string; expiresAt: string | null }[] } }>(env, ['keypair', 'rotate', seed.keyId, '--grace', '1h']);
+  t.is(rotated.keyId, seed.keyId);
+  t.not(rotated.secret, seed.secret);
+  const previous = rotated.keypair.secrets.find((s) => s.state === 'previous');
+  t.truthy(previous?.expiresAt);
+  t.true(Math.abs(Date.parse(previous!.expiresAt!) - Date.now() - 3_600_000) < 60_000);
+  await getToken(kp.url, seed);
+  await getToken(kp.url, { keyId: seed.keyId, secret: rotated.secret });
+
+  const regenerated = await cliJson<{ secret: string }>(env, ['keypair', 'regenerate', seed.keyId]);
+  t.is((await tokenRequest(kp.url, seed)).status, 401);
+  t.is((await tokenRequest(kp.url, { keyId: seed.keyId, secret: rotated.secret })).status, 401);
+  await getToken(kp.url, { keyId: seed.keyId, secret: regenerated.secret });
+
+  const badGrace = await runCli(env, ['keypair', 'rotate', seed.keyId, '--grace', '2h']);
+  t.is(badGrace.code, 2);
+  t.true(badGrace.stderr.includes('0, 1h, 3h, 24h, 48h, 72h'));
+});
+
+test('edit changes name, comment and scopes; the next token carries the new scopes', async (t) => {
+  const { kp } = t.context;
+  const env = cliEnv(kp.config);
+  const seed = await seedWithCli(env);
+  const edited = await cliJson<{ name: string; comment: string; scopes: string[] }>(env, ['keypair', 'edit', seed.keyId, '--name', 'deploy', '--comment', 'from CI', '--scope', 'orders:read']);
+  t.deepEqual([edited.name, edited.comment, edited.scopes], ['deploy', 'from CI', ['orders:read']]);
+  const response = await tokenRequest(kp.url, seed);
+  t.is(((await response.json()) as { scope: string }).scope, 'orders:read');
+
+  const refused = await runCli(env, ['keypair', 'edit', seed.keyId, '--scope', 'reports:read']);
+  t.is(refused.code, 1);
+  t.is(refused.stderr.trim(), 'error: scopes not grantable to environment keypairs: reports:read');
+});
+
+test('closing an environment with the CLI removes its keypairs: their secrets stop working', async (t) => {
+  const { kp } = t.context;
+  const env = cliEnv(kp.config);
+  const seed = await seedWithCli(env);
+  const unconfirmed = await runCli(env, ['environment', 'close', seed.environmentId]);
+  t.is(unconfirmed.code, 2);
+  await getToken(kp.url, seed);
+
+  const closed = await cliJson<{ id: string; status: string }>(env, ['environment', 'close', seed.environmentId, '--yes']);
+  t.deepEqual(closed, { ...closed, id: seed.environmentId, status: 'closed' });
+  t.is((await tokenRequest(kp.url, seed)).status, 401);
+  t.deepEqual(await cliJson<unknown[]>(env, ['keypair', 'list', '--environment', seed.environmentId]), []);
+});
+
+test('user create reads the password from stdin and grants the roles', async (t) => {
+  const { kp } = t.context;
+  const env = cliEnv(kp.config);
+  const account = await cliJson<{ id: string }>(env, ['account', 'create', '--name', 'Globex']);
+  const created = await cliJson<{ user: { id: string; email: string }; granted: { role: string; ownerId: string }[] }>(env,
+    ['user', 'create', '--email', 'Admin@Globex.example', '--password-stdin', '--admin-of', account.id], 'a long enough password\n');
+  t.is(created.user.email, 'admin@globex.example');
+  t.deepEqual(created.granted, [{ role: 'admin', ownerType: 'account', ownerId: account.id }]);
+  t.is((await kp.keyport.domain.users.findByEmail('admin@globex.example'))?.id, created.user.id);
+  const memberships = await kp.keyport.domain.users.membershipsOf(created.user.id);
+  t.deepEqual(memberships.map((m) => [m.accountId, m.environmentId ?? null, m.role]), [[account.id, null, 'admin']]);
+
+  // A mistyped owner fails before the user is created.
+  const typo = await runCli(env, ['user', 'create', '--email', 'other@globex.example', '--password', 'another long password', '--admin-of', 'acc_doesnotexist']);
+  t.is(typo.code, 1);
+  t.is(typo.stderr.trim(), 'error: account not found');
+  t.is(await kp.keyport.domain.users.findByEmail('other@globex.example'), null);
+});
+
+test('a wrong command line exits 2 with a clear message; a failed operation exits 1 with one line', async (t) => {
+  const env = cliEnv(t.context.kp.config);
+  const unknown = await runCli(env, ['frobnicate']);
+  t.is(unknown.code, 2);
+  t.true(unknown.stderr.includes("unknown command 'frobnicate'"));
+
+  const noOwner = await runCli(env, ['keypair', 'create', '--name', 'x']);
+  t.is(noOwner.code, 2);
+  t.true(noOwner.stderr.includes('--account <id> or --environment <id> is required'));
+
+  const missing = await runCli(env, ['keypair', 'show', 'kp_000000000000000000000000']);
+  t.is(missing.code, 1);
+  t.is(missing.stderr, 'error: keypair not found\n');
+  t.is(missing.stdout, '');
+
+  const help = await runCli(env, ['--help']);
+  t.is(help.code, 0);
+  for (const command of ['account', 'environment', 'user', 'keypair', 'scopes', 'audit']) t.true(help.stdout.includes(command));
+});
+
+test('the CLI works with no server running: it starts and stops its own embedded database', async (t) => {
+  const dataDir = mkdtempSync(join(tmpdir(), 'keyport-cli-'));
+  t.teardown(() => rmSync(dataDir, { recursive: true, force: true }));
+  const env = cliEnv({ database: { dataDir, uri: null, ferretdbBin: null }, secrets: { pepper: null, keyEncryptionKey: null } });
+
+  const account = await cliJson<{ id: string }>(env, ['account', 'create', '--name', 'Offline']);
+  const accounts = await cliJson<{ id: string }[]>(env, ['account', 'list']);
+  t.deepEqual(accounts.map((a) => a.id), [account.id], 'the data outlives the command');
+  const scopes = await cliJson<{ name: string }[]>(env, ['scopes', '--level', 'account']);
+  t.true(scopes.some((s) => s.name === 'keyport:manage'));
+
+  t.false(existsSync(join(dataDir, 'ferretdb.json')), 'no embedded database is left registered');
+  if (existsSync('/proc')) {
+    const stillRunning = readdirSync('/proc').filter((pid) => /^\d+$/.test(pid)).some((pid) => {
+      try {
+        return readFileSync(`/proc/${pid}/cmdline`, 'utf8').includes(dataDir);
+      } catch {
+        return false;
+      }
+    });
+    t.false(stillRunning, 'the FerretDB the CLI started has stopped');
+  }
+});
