@@ -1,7 +1,7 @@
 // Opens the database: MongoDB at MONGODB_URI, or the embedded FerretDB.
 import mongoose, { type Connection } from 'mongoose';
 import type { KeyportConfig } from '../config.ts';
-import { startEmbeddedFerretdb, type EmbeddedDatabase } from './embedded-ferretdb.ts';
+import { startEmbeddedFerretdb, type DatabaseRole, type EmbeddedDatabase } from './embedded-ferretdb.ts';
 import { registerModels, type Models } from './models/index.ts';
 
 // Admin input reaches queries: `$`-operators in filters are neutralised (wrapped
@@ -20,11 +20,11 @@ export interface Database {
   close(): Promise<void>;
 }
 
-export async function openDatabase(config: KeyportConfig): Promise<Database> {
+export async function openDatabase(config: KeyportConfig, role: DatabaseRole = 'server'): Promise<Database> {
   let embedded: EmbeddedDatabase | null = null;
   let uri = config.database.uri;
   if (!uri) {
-    embedded = await startEmbeddedFerretdb({ dataDir: config.database.dataDir, ferretdbBin: config.database.ferretdbBin });
+    embedded = await startEmbeddedFerretdb({ dataDir: config.database.dataDir, ferretdbBin: config.database.ferretdbBin, role });
     uri = embedded.uri;
   }
   let connection: Connection;

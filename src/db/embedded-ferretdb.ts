@@ -18,9 +18,17 @@ export interface EmbeddedDatabase {
   stop(): Promise<void>;
 }
 
-interface RuntimeFile { pid: number; port: number }
+/**
+ * 'server': a long-running Keyport server. 'tool': a short-lived process such
+ * as the CLI. A server never attaches to a tool's FerretDB (it would lose it
+ * when the tool exits): it waits for the tool to finish, then starts its own.
+ */
+export type DatabaseRole = 'server' | 'tool';
+
+interface RuntimeFile { pid: number; port: number; role?: DatabaseRole }
 
 const READY_TIMEOUT_MS = 20_000;
+const TOOL_WAIT_MS = 60_000;
 
 function freePort(): Promise<number> {
   return new Promise((resolvePort, reject) => {
@@ -89,16 +97,22 @@ function stopChild(child: ChildProcess): Promise<void> {
 }
 
 /** Connects to the data directory's running FerretDB, or starts one. */
-export async function startEmbeddedFerretdb(options: { dataDir: string; ferretdbBin: string | null }): Promise<EmbeddedDatabase> {
+export async function startEmbeddedFerretdb(options: { dataDir: string; ferretdbBin: string | null; role?: DatabaseRole }): Promise<EmbeddedDatabase> {
+  const role = options.role ?? 'server';
   const dataDir = resolve(options.dataDir);
   const storage = join(dataDir, 'ferretdb');
   const runtimeFile = join(dataDir, 'ferretdb.json');
   const lockFile = join(dataDir, 'ferretdb.lock');
   mkdirSync(storage, { recursive: true, mode: 0o700 });
 
-  for (let attempt = 0; attempt < 100; attempt++) {
+  const deadline = Date.now() + TOOL_WAIT_MS;
+  while (Date.now() < deadline) {
     const running = readRuntimeFile(runtimeFile);
     if (running && isAlive(running.pid) && await canConnect(running.port)) {
+      if (role === 'server' && running.role === 'tool') {
+        await sleep(100);
+        continue;
+      }
       return { uri: uriFor(running.port), owned: false, stop: async () => {} };
     }
     // Exclusive create: only one process starts FerretDB for a data directory.
@@ -114,7 +128,7 @@ export async function startEmbeddedFerretdb(options: { dataDir: string; ferretdb
     writeFileSync(lockFile, String(process.pid));
     closeSync(lock);
     try {
-      return await launch(options.ferretdbBin, storage, runtimeFile);
+      return await launch(options.ferretdbBin, storage, runtimeFile, role);
     } finally {
       rmSync(lockFile, { force: true });
     }
@@ -122,7 +136,7 @@ export async function startEmbeddedFerretdb(options: { dataDir: string; ferretdb
   throw new Error(`could not start or reach the embedded database in ${dataDir} (is ${lockFile} left over from a crash?)`);
 }
 
-async function launch(configuredBin: string | null, storage: string, runtimeFile: string): Promise<EmbeddedDatabase> {
+async function launch(configuredBin: string | null, storage: string, runtimeFile: string, role: DatabaseRole): Promise<EmbeddedDatabase> {
   const bin = findFerretdbBinary(configuredBin);
   if (!bin) throw new FerretdbMissingError(`${missingGoMessage()}\n(The embedded database is used because MONGODB_URI is not set.)`);
   const port = await freePort();
@@ -139,7 +153,7 @@ async function launch(configuredBin: string | null, storage: string, runtimeFile
   let stderr = '';
   child.stderr?.on('data', (chunk: Buffer) => { stderr = (stderr + chunk.toString()).slice(-4000); });
   await waitForPort(child, port, () => stderr);
-  writeFileSync(runtimeFile, JSON.stringify({ pid: child.pid!, port } satisfies RuntimeFile));
+  writeFileSync(runtimeFile, JSON.stringify({ pid: child.pid!, port, role } satisfies RuntimeFile));
   // If this process dies without stop(), do not leave the database running.
   const onExit = () => child.kill('SIGTERM');
   process.once('exit', onExit);
