@@ -9,6 +9,7 @@ import { isWellFormedKeyId, isWellFormedSecret, newKeyId, newSecret, type Secret
 import { DomainError, invalidInput, notFound } from './errors.ts';
 import { validName, type Owner, type OwnerService } from './owners.ts';
 import type { ScopeCatalog } from './scope-catalog.ts';
+import { SerialWrites } from './serial-writes.ts';
 import { trusted } from 'mongoose';
 
 /** Grace periods offered for a rotation; '0' is a regeneration (the old secret stops at once). */
@@ -72,6 +73,8 @@ export class KeypairService {
   readonly #lockout: KeyportConfig['lockout'];
   /** Per key: when lastUsedAt was last written by this process (at most once a minute). */
   readonly #lastUsedWrites = new Map<string, number>();
+  /** Every write of a keypair document goes through here (see serial-writes.ts: FerretDB v1 updates are not atomic). */
+  readonly #writes: SerialWrites;
 
   constructor(deps: { models: Models; owners: OwnerService; scopes: ScopeCatalog; hasher: SecretHasher; audit: AuditLog; clock: Clock; lockout: KeyportConfig['lockout'] }) {
     this.#models = deps.models;
@@ -81,6 +84,7 @@ export class KeypairService {
     this.#audit = deps.audit;
     this.#clock = deps.clock;
     this.#lockout = deps.lockout;
+    this.#writes = new SerialWrites(deps.models.Keypair.db, 'keypair_write_leases');
   }
 
   view(doc: KeypairDoc): KeypairView {
@@ -170,7 +174,7 @@ export class KeypairService {
     if (input.name !== undefined) set.name = validName(input.name);
     if (input.comment !== undefined) set.comment = this.#validComment(input.comment);
     if (input.scopes !== undefined) set.scopes = this.#scopes.assertGrantable(input.scopes, current.ownerType);
-    const doc = await this.#models.Keypair.findOneAndUpdate({ _id: keyId }, { $set: set, $inc: { revision: 1 } }, { returnDocument: 'after' }).lean<KeypairDoc>();
+    const doc = await this.#serialized(keyId, () => this.#models.Keypair.findOneAndUpdate({ _id: keyId }, { $set: set, $inc: { revision: 1 } }, { returnDocument: 'after' }).lean<KeypairDoc>());
     if (!doc) throw notFound('keypair');
     const changed = Object.fromEntries(Object.entries(set).filter(([k]) => k !== 'updatedAt'));
     await this.#audit.record({ actor, action: 'keypair.updated', ...this.#target(doc), details: changed });
@@ -178,7 +182,7 @@ export class KeypairService {
   }
 
   async setEnabled(keyId: string, enabled: boolean, actor: Actor): Promise<KeypairView> {
-    const doc = await this.#models.Keypair.findOneAndUpdate({ _id: keyId }, { $set: { enabled, updatedAt: this.#clock.now() }, $inc: { revision: 1 } }, { returnDocument: 'after' }).lean<KeypairDoc>();
+    const doc = await this.#serialized(keyId, () => this.#models.Keypair.findOneAndUpdate({ _id: keyId }, { $set: { enabled, updatedAt: this.#clock.now() }, $inc: { revision: 1 } }, { returnDocument: 'after' }).lean<KeypairDoc>());
     if (!doc) throw notFound('keypair');
     await this.#audit.record({ actor, action: enabled ? 'keypair.enabled' : 'keypair.disabled', ...this.#target(doc) });
     return this.view(doc);
@@ -190,47 +194,51 @@ export class KeypairService {
    * (at most two secrets). Grace '0' (regenerate) also clears a lock.
    */
   async rotate(keyId: string, grace: GracePeriod, actor: Actor): Promise<IssuedKeypair> {
-    if (!(grace in GRACE_PERIODS)) throw invalidInput(`grace must be one of ${Object.keys(GRACE_PERIODS).join(', ')}`);
-    const now = this.#clock.now();
+    if (!Object.hasOwn(GRACE_PERIODS, grace)) throw invalidInput(`grace must be one of ${Object.keys(GRACE_PERIODS).join(', ')}`);
     const secret = newSecret();
-    const fresh: StoredSecret = { hash: this.#hasher.hash(secret), createdAt: now, expiresAt: null };
-    // Retry on a concurrent change: the update is conditioned on the secrets we read,
-    // so two rotations never both keep "their" previous secret.
-    for (let attempt = 0; attempt < 5; attempt++) {
-      const current = await this.#load(keyId);
-      const currentSecret = current.secrets.find((s) => s.expiresAt === null);
-      const secrets = grace === '0' || !currentSecret
-        ? [fresh]
-        : [fresh, { ...currentSecret, expiresAt: new Date(now.getTime() + GRACE_PERIODS[grace]) }];
-      const set: Partial<KeypairDoc> = { secrets, lastRotatedAt: now, updatedAt: now };
-      if (grace === '0') Object.assign(set, this.#unlockedFields());
-      const doc = await this.#models.Keypair.findOneAndUpdate(
-        { _id: keyId, revision: current.revision },
-        { $set: set, $inc: { revision: 1 } },
-        { returnDocument: 'after' },
-      ).lean<KeypairDoc>();
-      if (!doc) continue;
-      const endedPrevious = current.secrets.some((s) => s.expiresAt !== null && s.expiresAt > now);
-      await this.#audit.record({
-        actor,
-        action: grace === '0' ? 'keypair.regenerated' : 'keypair.rotated',
-        ...this.#target(doc),
-        details: { grace, previousSecretExpiresAt: secrets[1]?.expiresAt?.toISOString() ?? null, endedEarlierPreviousSecret: endedPrevious, unlocked: grace === '0' && isLocked(current, now) },
-      });
-      return { keypair: this.view(doc), secret };
-    }
-    throw new DomainError('conflict', 'the keypair changed during the rotation; try again');
+    const hash = this.#hasher.hash(secret);
+    const result = await this.#serialized(keyId, async () => {
+      // Another process may rotate at the same time: the update is conditioned on the
+      // revision we read, so two rotations never both keep "their" previous secret.
+      for (let attempt = 0; attempt < 5; attempt++) {
+        const now = this.#clock.now();
+        const current = await this.#load(keyId);
+        const currentSecret = current.secrets.find((s) => s.expiresAt === null);
+        const fresh: StoredSecret = { hash, createdAt: now, expiresAt: null };
+        const secrets = grace === '0' || !currentSecret
+          ? [fresh]
+          : [fresh, { ...currentSecret, expiresAt: new Date(now.getTime() + GRACE_PERIODS[grace]) }];
+        const set: Partial<KeypairDoc> = { secrets, lastRotatedAt: now, updatedAt: now };
+        if (grace === '0') Object.assign(set, this.#unlockedFields());
+        const doc = await this.#models.Keypair.findOneAndUpdate(
+          { _id: keyId, revision: current.revision },
+          { $set: set, $inc: { revision: 1 } },
+          { returnDocument: 'after' },
+        ).lean<KeypairDoc>();
+        if (doc) return { doc, current, secrets, now };
+      }
+      throw new DomainError('conflict', 'the keypair changed during the rotation; try again');
+    });
+    const { doc, current, secrets, now } = result;
+    const endedPrevious = current.secrets.some((s) => s.expiresAt !== null && s.expiresAt > now);
+    await this.#audit.record({
+      actor,
+      action: grace === '0' ? 'keypair.regenerated' : 'keypair.rotated',
+      ...this.#target(doc),
+      details: { grace, previousSecretExpiresAt: secrets[1]?.expiresAt?.toISOString() ?? null, endedEarlierPreviousSecret: endedPrevious, unlocked: grace === '0' && isLocked(current, now) },
+    });
+    return { keypair: this.view(doc), secret };
   }
 
   async unlock(keyId: string, actor: Actor): Promise<KeypairView> {
-    const doc = await this.#models.Keypair.findOneAndUpdate({ _id: keyId }, { $set: { ...this.#unlockedFields(), updatedAt: this.#clock.now() }, $inc: { revision: 1 } }, { returnDocument: 'after' }).lean<KeypairDoc>();
+    const doc = await this.#serialized(keyId, () => this.#models.Keypair.findOneAndUpdate({ _id: keyId }, { $set: { ...this.#unlockedFields(), updatedAt: this.#clock.now() }, $inc: { revision: 1 } }, { returnDocument: 'after' }).lean<KeypairDoc>());
     if (!doc) throw notFound('keypair');
     await this.#audit.record({ actor, action: 'keypair.unlocked', ...this.#target(doc) });
     return this.view(doc);
   }
 
   async remove(keyId: string, actor: Actor): Promise<void> {
-    const doc = await this.#models.Keypair.findOneAndDelete({ _id: keyId }).lean<KeypairDoc>();
+    const doc = await this.#serialized(keyId, () => this.#models.Keypair.findOneAndDelete({ _id: keyId }).lean<KeypairDoc>());
     if (!doc) throw notFound('keypair');
     await this.#audit.record({ actor, action: 'keypair.removed', ...this.#target(doc), details: { name: doc.name } });
   }
@@ -251,6 +259,7 @@ export class KeypairService {
     // A mistyped secret fails its checksum: no hash, no database work, no lockout count.
     if (!isWellFormedSecret(secret)) return { ok: false, reason: 'malformed_secret' };
     const matches = liveSecrets(doc, now).map((s) => this.#hasher.matches(secret, s.hash)).includes(true);
+    // Locked: refused like a wrong secret, and not counted (a failure never extends a lock).
     if (isLocked(doc, now)) return { ok: false, reason: 'locked' };
     if (!matches) {
       await this.#recordFailure(doc, now);
@@ -258,9 +267,7 @@ export class KeypairService {
     }
     if (!doc.enabled) return { ok: false, reason: 'disabled' };
     if (!(await this.#owners.isActive(doc))) return { ok: false, reason: 'owner_inactive' };
-    if (doc.failedAttempts > 0 || doc.temporaryLocks > 0) {
-      await this.#models.Keypair.updateOne({ _id: doc._id }, { $set: { failedAttempts: 0, failuresAtLastLock: 0, temporaryLocks: 0 } });
-    }
+    if (doc.failedAttempts > 0 || doc.temporaryLocks > 0) await this.#recordSuccess(doc._id, now);
     this.#noteUse(doc._id, now);
     return { ok: true, keypair: doc };
   }
@@ -272,40 +279,66 @@ export class KeypairService {
   }
 
   /**
-   * Counts a wrong secret and locks the key when it reaches the threshold
-   * (DESIGN.md §6). The count is one atomic $inc on an unlocked key; the lock is
-   * a second update that only the first request past the threshold can win
-   * (it is conditioned on the number of locks it saw), so concurrent failures are
-   * never lost and a key never locks twice for the same run of failures.
+   * Counts a wrong secret and, at the threshold, locks the key in the same
+   * single-document update (DESIGN.md §6, §14: the count and the lock are one
+   * atomic update). Below the threshold the update is a plain $inc that cannot
+   * cross it; at the threshold it is conditioned on the exact count, lock number
+   * and unlocked state it saw, so among concurrent failures exactly one locks and
+   * the others (arriving on a locked key) are not counted. Nothing is lost, and a
+   * key never locks twice for the same run of failures. A changed state (a
+   * concurrent lock, success, unlock or rotation) makes the update match nothing:
+   * re-read and decide again.
    */
   async #recordFailure(doc: KeypairDoc, now: Date): Promise<void> {
-    const unlocked = { lockedPermanently: false, $or: [{ lockedUntil: null }, { lockedUntil: trusted({ $lte: now }) }] };
-    const counted = await this.#models.Keypair.findOneAndUpdate(
-      { _id: doc._id, ...unlocked },
-      { $inc: { failedAttempts: 1 } },
-      // No projection: FerretDB v1 does not implement findAndModify's `fields`.
-      { returnDocument: 'after' },
-    ).lean<Pick<KeypairDoc, 'failedAttempts' | 'failuresAtLastLock' | 'temporaryLocks'>>();
-    if (!counted || counted.failedAttempts - counted.failuresAtLastLock < this.#lockout.maxFailures) return;
+    const { maxFailures } = this.#lockout;
+    const fields = { failedAttempts: 1, failuresAtLastLock: 1, temporaryLocks: 1, lockedUntil: 1, lockedPermanently: 1 } as const;
+    type Counters = Pick<KeypairDoc, 'failedAttempts' | 'failuresAtLastLock' | 'temporaryLocks' | 'lockedUntil' | 'lockedPermanently'>;
+    // A fresh filter per query: mongoose casts (and so rewrites) the filter objects it is given.
+    const unlocked = () => ({ lockedPermanently: false, $or: [{ lockedUntil: null }, { lockedUntil: trusted({ $lte: now }) }] });
+    await this.#serialized(doc._id, async () => {
+      let seen: Counters | null = doc;
+      for (let attempt = 0; attempt < 10 && seen && !isLocked(seen, now); attempt++) {
+        const lastLock = seen.failuresAtLastLock;
+        if (seen.failedAttempts + 1 - lastLock < maxFailures) {
+          const counted = await this.#models.Keypair.findOneAndUpdate(
+            { _id: doc._id, ...unlocked(), failuresAtLastLock: lastLock, failedAttempts: trusted({ $lt: lastLock + maxFailures - 1 }) },
+            { $inc: { failedAttempts: 1 } },
+            // No projection: FerretDB v1 does not implement findAndModify's `fields`.
+            { returnDocument: 'after' },
+          ).lean<Counters>();
+          if (counted) return;
+        } else {
+          const permanent = this.#lockout.mode === 'permanent' || seen.temporaryLocks >= this.#lockout.maxTemporaryLocks;
+          const lockedUntil = new Date(now.getTime() + this.#lockout.durationSeconds * 1000 * 2 ** seen.temporaryLocks);
+          const failedAttempts = seen.failedAttempts + 1;
+          const locked = await this.#models.Keypair.findOneAndUpdate(
+            { _id: doc._id, ...unlocked(), failuresAtLastLock: lastLock, failedAttempts: seen.failedAttempts, temporaryLocks: seen.temporaryLocks },
+            permanent
+              ? { $set: { failedAttempts, failuresAtLastLock: failedAttempts, lockedPermanently: true } }
+              : { $set: { failedAttempts, failuresAtLastLock: failedAttempts, lockedUntil }, $inc: { temporaryLocks: 1 } },
+            { returnDocument: 'after' },
+          ).lean<KeypairDoc>();
+          if (locked) {
+            await this.#audit.record({
+              actor: 'system',
+              action: 'keypair.locked',
+              ...this.#target(locked),
+              details: { failedAttempts, permanent, lockedUntil: permanent ? null : lockedUntil.toISOString(), lockNumber: permanent ? null : locked.temporaryLocks },
+            });
+            return;
+          }
+        }
+        seen = await this.#models.Keypair.findById(doc._id, fields).lean<Counters>();
+      }
+    });
+  }
 
-    const permanent = this.#lockout.mode === 'permanent' || counted.temporaryLocks >= this.#lockout.maxTemporaryLocks;
-    const lockMs = this.#lockout.durationSeconds * 1000 * 2 ** counted.temporaryLocks;
-    const lock = permanent
-      ? { lockedPermanently: true, failuresAtLastLock: counted.failedAttempts }
-      : { lockedUntil: new Date(now.getTime() + lockMs), failuresAtLastLock: counted.failedAttempts };
-    const locked = await this.#models.Keypair.findOneAndUpdate(
-      { _id: doc._id, temporaryLocks: counted.temporaryLocks, failuresAtLastLock: counted.failuresAtLastLock, ...unlocked },
-      { $set: lock, ...(permanent ? {} : { $inc: { temporaryLocks: 1 } }) },
-      { returnDocument: 'after' },
-    ).lean<KeypairDoc>();
-    if (locked) {
-      await this.#audit.record({
-        actor: 'system',
-        action: 'keypair.locked',
-        ...this.#target(locked),
-        details: { failedAttempts: counted.failedAttempts, permanent, lockedUntil: permanent ? null : locked.lockedUntil?.toISOString() ?? null },
-      });
-    }
+  /** A success ends a run of failures: the counters start over (a lock in force stays). */
+  async #recordSuccess(keyId: string, now: Date): Promise<void> {
+    await this.#serialized(keyId, () => this.#models.Keypair.updateOne(
+      { _id: keyId, lockedPermanently: false, $or: [{ lockedUntil: null }, { lockedUntil: trusted({ $lte: now }) }] },
+      { $set: { failedAttempts: 0, failuresAtLastLock: 0, temporaryLocks: 0 } },
+    ));
   }
 
   /** Writes lastUsedAt at most once a minute per key, after the response (never on the hot path). */
@@ -315,11 +348,16 @@ export class KeypairService {
     this.#lastUsedWrites.set(keyId, now.getTime());
     if (this.#lastUsedWrites.size > 100_000) this.#lastUsedWrites.clear();
     setImmediate(() => {
-      this.#models.Keypair.updateOne(
-        { _id: keyId, $or: [{ lastUsedAt: null }, { lastUsedAt: trusted({ $lt: new Date(now.getTime() - LAST_USED_INTERVAL_MS) }) }] },
+      this.#serialized(keyId, () => this.#models.Keypair.updateOne(
+        { _id: keyId, $or: [{ lastUsedAt: null }, { lastUsedAt: trusted({ $lte: new Date(now.getTime() - LAST_USED_INTERVAL_MS) }) }] },
         { $set: { lastUsedAt: now } },
-      ).catch(() => { /* best effort: a lost write only makes "last used" a minute older */ });
+      )).catch(() => { /* best effort: a lost write only makes "last used" a minute older */ });
     });
+  }
+
+  /** Runs one write of a keypair document after every earlier one (serial-writes.ts). */
+  #serialized<T>(keyId: string, write: () => PromiseLike<T>): Promise<T> {
+    return this.#writes.run(keyId, write);
   }
 
   #unlockedFields(): Partial<KeypairDoc> {
