@@ -9,6 +9,7 @@ import Koa from 'koa';
 import type Provider from 'oidc-provider';
 import type { Domain } from './domain/index.ts';
 import type { Logger } from './log.ts';
+import { adminApi, apiBoundary } from './http/api/index.ts';
 import type { Metrics } from './http/metrics.ts';
 import { opsRouter } from './http/ops.ts';
 import type { AccessTokenVerifier } from './oauth/access-tokens.ts';
@@ -23,6 +24,8 @@ export interface AppParts {
   log: Logger;
   ping: () => Promise<boolean>;
   issuer: string;
+  /** The database connection (mongoose), for the admin sign-in throttle's store; memory when absent. */
+  throttleConnection?: unknown;
 }
 
 const OWN_OAUTH_PATHS = new Set<string>([OAUTH_ROUTES.introspection, OAUTH_ROUTES.revocation]);
@@ -33,12 +36,19 @@ function createKeyportApp(parts: AppParts): Koa {
   app.silent = true;
   app.on('error', (err: Error) => parts.log.error({ err: { message: err.message, stack: err.stack } }, 'unhandled error'));
 
+  app.use(apiBoundary()); // the admin API's JSON errors cover body parsing too
   app.use(bodyParser({ enableTypes: ['json', 'form'], jsonLimit: '64kb', formLimit: '16kb', encoding: 'utf-8' }));
 
   const ops = opsRouter({ ping: parts.ping, metrics: parts.metrics });
   const oauth = tokenEndpointsRouter(parts.domain, parts.verifier);
   app.use(ops.routes()).use(ops.allowedMethods());
   app.use(oauth.routes()).use(oauth.allowedMethods());
+  app.use(adminApi(app, {
+    domain: parts.domain,
+    verifier: parts.verifier,
+    throttleConnection: parts.throttleConnection,
+    secureCookies: parts.issuer.startsWith('https:'),
+  }));
   app.use(async (ctx, next) => {
     await next();
     if (ctx.path === '/' && ctx.method === 'GET' && ctx.status === 404) {

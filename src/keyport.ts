@@ -5,9 +5,11 @@ import type { AddressInfo } from 'node:net';
 import { createRequestHandler } from './app.ts';
 import { issuerOf, type KeyportConfig } from './config.ts';
 import { openDatabase, type Database } from './db/connection.ts';
+import type { DatabaseRole } from './db/embedded-ferretdb.ts';
 import type { Clock } from './domain/clock.ts';
 import { createDomain, type Domain } from './domain/index.ts';
 import { Metrics } from './http/metrics.ts';
+import { LoginThrottle } from './http/session/throttle.ts';
 import { createLogger, type Logger } from './log.ts';
 import { AccessTokenVerifier } from './oauth/access-tokens.ts';
 import { createProvider } from './oauth/provider.ts';
@@ -35,9 +37,9 @@ function listen(server: Server, port: number, host: string): Promise<number> {
 }
 
 /** Opens the database and builds the domain: shared by the server and the CLI. */
-export async function openKeyportDomain(config: KeyportConfig, clock?: Clock): Promise<{ database: Database; domain: Domain; keyEncryptionKey: Uint8Array }> {
+export async function openKeyportDomain(config: KeyportConfig, clock?: Clock, role: DatabaseRole = 'server'): Promise<{ database: Database; domain: Domain; keyEncryptionKey: Uint8Array }> {
   const secrets = resolveServerSecrets(config);
-  const database = await openDatabase(config);
+  const database = await openDatabase(config, role);
   const domain = createDomain({ models: database.models, config, pepper: secrets.pepper, ...(clock ? { clock } : {}) });
   return { database, domain, keyEncryptionKey: secrets.keyEncryptionKey };
 }
@@ -47,6 +49,10 @@ export async function startKeyport(config: KeyportConfig, options: { clock?: Clo
   const { database, domain, keyEncryptionKey } = await openKeyportDomain(config, options.clock);
   const server = createServer();
   try {
+    // Finish any account or environment left 'closing' (DESIGN.md §7) before serving.
+    const resumed = await domain.closing.resumePending();
+    if (resumed.accounts.length || resumed.environments.length) log.info(resumed, 'finished closing owners left half-way');
+    await LoginThrottle.prepare(database.connection);
     const signingKeys = await loadSigningKeys(database.models, keyEncryptionKey);
     const port = await listen(server, config.server.port, config.server.host);
     const issuer = issuerOf(config, port);
@@ -67,6 +73,7 @@ export async function startKeyport(config: KeyportConfig, options: { clock?: Clo
       log,
       ping: () => database.ping(),
       issuer,
+      throttleConnection: database.connection,
     }));
     const displayHost = config.server.host === '0.0.0.0' || config.server.host === '::' ? 'localhost' : config.server.host;
     return {

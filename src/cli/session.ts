@@ -25,7 +25,8 @@ export async function withSession<T>(io: CliIo, json: boolean, work: (session: S
   // Loaded on demand: keyport.ts brings the whole server (oidc-provider, koa), which
   // --help and command-line mistakes do not need.
   const { openKeyportDomain } = await import('../keyport.ts');
-  const { database, domain } = await openKeyportDomain(config);
+  // 'tool': a server started meanwhile waits for this command instead of attaching to its FerretDB.
+  const { database, domain } = await openKeyportDomain(config, undefined, 'tool');
   // Ctrl-C while the database is open: close it first, or a FerretDB this
   // process started would outlive it.
   const onSignal = (signal: NodeJS.Signals) => {

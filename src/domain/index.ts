@@ -2,13 +2,16 @@
 // all go through this object; none of them touches a model directly.
 import type { KeyportConfig } from '../config.ts';
 import type { Models } from '../db/models/index.ts';
+import { AccessService } from './access.ts';
 import { AuditLog } from './audit.ts';
 import { systemClock, type Clock } from './clock.ts';
 import { SecretHasher } from './credentials.ts';
+import { OwnerClosing } from './closing.ts';
 import { KeypairService } from './keypairs.ts';
 import { OwnerService } from './owners.ts';
 import { RevocationList } from './revocations.ts';
 import { ScopeCatalog } from './scope-catalog.ts';
+import { AdminSessionStore } from './sessions.ts';
 import { UserService } from './users.ts';
 
 export interface Domain {
@@ -18,6 +21,9 @@ export interface Domain {
   keypairs: KeypairService;
   scopes: ScopeCatalog;
   revocations: RevocationList;
+  access: AccessService;
+  closing: OwnerClosing;
+  sessions: AdminSessionStore;
   clock: Clock;
 }
 
@@ -35,11 +41,15 @@ export function createDomain(options: { models: Models; config: KeyportConfig; p
     clock,
     lockout: options.config.lockout,
   });
+  const users = new UserService(options.models, audit, clock);
   return {
     audit,
     owners,
-    users: new UserService(options.models, audit, clock),
+    users,
     keypairs,
+    access: new AccessService({ users, owners, keypairs }),
+    closing: new OwnerClosing({ models: options.models, owners, keypairs, audit, clock }),
+    sessions: new AdminSessionStore(options.models, clock),
     scopes,
     revocations: new RevocationList(options.models, audit, clock),
     clock,

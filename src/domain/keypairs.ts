@@ -247,10 +247,10 @@ export class KeypairService {
    * Checks a presented secret. Every failure looks the same to the caller (the
    * OAuth layer answers invalid_client); the reason is for logs and metrics.
    * `preloaded` is the record the OAuth layer read a moment ago for the same
-   * request, so that a token request costs one database read.
+   * request (null: it found none), so that a token request costs one database read.
    */
   async authenticate(keyId: string, secret: string, preloaded?: KeypairDoc | null): Promise<AuthenticationResult> {
-    const doc = preloaded !== undefined && preloaded?._id === keyId ? preloaded : await this.findForAuthentication(keyId);
+    const doc = preloaded === null || preloaded?._id === keyId ? preloaded : await this.findForAuthentication(keyId);
     if (!doc) {
       this.#hasher.burn(secret);
       return { ok: false, reason: 'unknown_key' };

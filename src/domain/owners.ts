@@ -1,4 +1,5 @@
 // Accounts and the environments that belong to them.
+import { trusted } from 'mongoose';
 import type { Models } from '../db/models/index.ts';
 import type { AccountDoc, EnvironmentDoc, OwnerStatus } from '../db/models/owner.ts';
 import type { Actor, AuditLog } from './audit.ts';
@@ -68,6 +69,31 @@ export class OwnerService {
   async listEnvironments(accountId: string): Promise<EnvironmentView[]> {
     const docs = await this.#models.Environment.find({ accountId }).sort({ createdAt: 1 }).lean<EnvironmentDoc[]>();
     return docs.map(environmentView);
+  }
+
+  /** The accounts with these ids (the ones a user is a member of), oldest first. */
+  async accountsByIds(ids: string[]): Promise<AccountView[]> {
+    if (!ids.length) return [];
+    const docs = await this.#models.Account.find({ _id: trusted({ $in: ids.map(String) }) }).sort({ createdAt: 1, _id: 1 }).lean<AccountDoc[]>();
+    return docs.map(accountView);
+  }
+
+  async renameAccount(accountId: string, name: string, actor: Actor): Promise<AccountView> {
+    const newName = validName(name);
+    const before = await this.getAccount(accountId);
+    const doc = await this.#models.Account.findOneAndUpdate({ _id: accountId }, { $set: { name: newName } }, { returnDocument: 'after' }).lean<AccountDoc>();
+    if (!doc) throw notFound('account');
+    await this.#audit.record({ actor, action: 'account.renamed', accountId: doc._id, details: { from: before.name, to: newName } });
+    return accountView(doc);
+  }
+
+  async renameEnvironment(environmentId: string, name: string, actor: Actor): Promise<EnvironmentView> {
+    const newName = validName(name);
+    const before = await this.getEnvironment(environmentId);
+    const doc = await this.#models.Environment.findOneAndUpdate({ _id: environmentId }, { $set: { name: newName } }, { returnDocument: 'after' }).lean<EnvironmentDoc>();
+    if (!doc) throw notFound('environment');
+    await this.#audit.record({ actor, action: 'environment.renamed', accountId: doc.accountId, environmentId: doc._id, details: { from: before.name, to: newName } });
+    return environmentView(doc);
   }
 
   /** Resolves an owner for new keypairs: it must exist and be active. */

@@ -1,7 +1,8 @@
 // Administrators and members: accounts of people, with scrypt password hashes.
 import { randomBytes, scrypt as scryptCallback, timingSafeEqual, type ScryptOptions } from 'node:crypto';
 import type { Models } from '../db/models/index.ts';
-import type { Role, UserDoc } from '../db/models/user.ts';
+import { trusted } from 'mongoose';
+import type { MembershipDoc, Role, UserDoc } from '../db/models/user.ts';
 import type { Actor, AuditLog } from './audit.ts';
 import type { Clock } from './clock.ts';
 import { newId } from './credentials.ts';
@@ -36,6 +37,25 @@ export async function verifyPassword(password: string, stored: string): Promise<
 
 export interface UserView { id: string; email: string; createdAt: string }
 
+export interface MembershipView {
+  userId: string;
+  accountId: string;
+  environmentId: string | null;
+  role: Role;
+  createdAt: string;
+}
+
+export interface MemberView extends MembershipView { email: string }
+
+const ownerKeyOf = (owner: Owner) => (owner.type === 'account' ? `account:${owner.accountId}` : `environment:${owner.environmentId}`);
+const membershipView = (doc: MembershipDoc): MembershipView => ({
+  userId: doc.userId, accountId: doc.accountId, environmentId: doc.environmentId, role: doc.role, createdAt: doc.createdAt.toISOString(),
+});
+const userView = (doc: UserDoc): UserView => ({ id: doc._id, email: doc.email, createdAt: doc.createdAt.toISOString() });
+
+/** Compared against when the email is unknown, so that an unknown address costs the same scrypt work. */
+let dummyHash: Promise<string> | null = null;
+
 const EMAIL = /^[^\s@]+@[^\s@]+\.[^\s@]+$/;
 
 export class UserService {
@@ -68,6 +88,70 @@ export class UserService {
   async findByEmail(email: string): Promise<UserView | null> {
     const doc = await this.#models.User.findOne({ email: String(email).trim().toLowerCase() }).lean<UserDoc>();
     return doc ? { id: doc._id, email: doc.email, createdAt: doc.createdAt.toISOString() } : null;
+  }
+
+  async get(userId: string): Promise<UserView> {
+    const doc = await this.#models.User.findById(String(userId)).lean<UserDoc>();
+    if (!doc) throw notFound('user');
+    return userView(doc);
+  }
+
+  async findById(userId: string): Promise<UserView | null> {
+    const doc = await this.#models.User.findById(String(userId)).lean<UserDoc>();
+    return doc ? userView(doc) : null;
+  }
+
+  /**
+   * Checks an administrator's email and password (the admin sign-in). An unknown
+   * email costs the same scrypt work as a wrong password, and both are recorded
+   * in the audit trail (never the password).
+   */
+  async authenticate(email: string, password: string): Promise<UserView | null> {
+    const normalized = String(email).trim().toLowerCase();
+    const doc = await this.#models.User.findOne({ email: normalized }).lean<UserDoc>();
+    dummyHash ??= hashPassword('keyport-dummy-password-for-unknown-users');
+    const ok = await verifyPassword(String(password), doc ? doc.passwordHash : await dummyHash);
+    if (!doc || !ok) {
+      await this.#audit.record({ actor: 'system', action: 'user.sign_in_failed', details: { email: normalized, userId: doc?._id ?? null } });
+      return null;
+    }
+    await this.#audit.record({ actor: `user:${doc._id}`, action: 'user.signed_in', details: { userId: doc._id, email: doc.email } });
+    return userView(doc);
+  }
+
+  async recordSignOut(userId: string): Promise<void> {
+    await this.#audit.record({ actor: `user:${userId}`, action: 'user.signed_out', details: { userId } });
+  }
+
+  /** Every membership of a user: the input of the access policy (src/domain/access.ts). */
+  async membershipsOf(userId: string): Promise<MembershipView[]> {
+    const docs = await this.#models.Membership.find({ userId: String(userId) }).lean<MembershipDoc[]>();
+    return docs.map(membershipView);
+  }
+
+  /** The members of one account or environment (not those inherited from the account), with their emails. */
+  async listMembers(owner: Owner): Promise<MemberView[]> {
+    const docs = await this.#models.Membership.find({ ownerKey: ownerKeyOf(owner) }).sort({ createdAt: 1, _id: 1 }).lean<MembershipDoc[]>();
+    if (!docs.length) return [];
+    const users = await this.#models.User.find({ _id: trusted({ $in: docs.map((d) => d.userId) }) }).lean<UserDoc[]>();
+    const emails = new Map(users.map((u) => [u._id, u.email]));
+    return docs.map((doc) => ({ ...membershipView(doc), email: emails.get(doc.userId) ?? '' }));
+  }
+
+  async roleOn(userId: string, owner: Owner): Promise<Role | null> {
+    const doc = await this.#models.Membership.findOne({ userId: String(userId), ownerKey: ownerKeyOf(owner) }).lean<MembershipDoc>();
+    return doc?.role ?? null;
+  }
+
+  async countAdmins(owner: Owner): Promise<number> {
+    return this.#models.Membership.countDocuments({ ownerKey: ownerKeyOf(owner), role: 'admin' });
+  }
+
+  /** Removes a user's membership of an account or an environment. */
+  async revoke(userId: string, owner: Owner, actor: Actor): Promise<void> {
+    const doc = await this.#models.Membership.findOneAndDelete({ userId: String(userId), ownerKey: ownerKeyOf(owner) }).lean<MembershipDoc>();
+    if (!doc) throw notFound('membership');
+    await this.#audit.record({ actor, action: 'membership.revoked', accountId: owner.accountId, environmentId: owner.environmentId, details: { userId: doc.userId, role: doc.role } });
   }
 
   async countUsers(): Promise<number> {

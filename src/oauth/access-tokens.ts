@@ -23,8 +23,11 @@ export class AccessTokenVerifier {
     this.#keys = createLocalJWKSet(publicJwks);
   }
 
-  /** The token's claims when its signature, issuer, type and lifetime check out; null otherwise. */
-  async verify(token: string, options: { allowExpired?: boolean } = {}): Promise<AccessTokenClaims | null> {
+  /**
+   * The token's claims when its signature, issuer, type and lifetime check out
+   * (and, with `audience`, its aud names that resource); null otherwise.
+   */
+  async verify(token: string, options: { allowExpired?: boolean; audience?: string } = {}): Promise<AccessTokenClaims | null> {
     try {
       const { payload } = await jwtVerify(token, this.#keys, {
         issuer: this.#issuer,
@@ -32,6 +35,7 @@ export class AccessTokenVerifier {
         algorithms: [SIGNING_ALG],
         requiredClaims: ['jti', 'sub', 'client_id', 'exp', 'iat', 'aud'],
         ...(options.allowExpired ? { currentDate: new Date(0) } : {}),
+        ...(options.audience !== undefined ? { audience: options.audience } : {}),
       });
       return payload as AccessTokenClaims;
     } catch {

@@ -33,6 +33,17 @@ export interface ProviderHooks {
   onAuthenticationFailure?(reason: AuthenticationFailure, keyId: string): void;
 }
 
+/** The client secret a token request presents (form body or HTTP Basic), if any. */
+function presentedSecret(ctx: KoaContextWithOIDC): string | undefined {
+  const posted = ctx.oidc?.params?.client_secret;
+  if (typeof posted === 'string') return posted;
+  const match = /^Basic ([A-Za-z0-9+/]+={0,2})$/i.exec(ctx.get('authorization'));
+  if (!match) return undefined;
+  const decoded = Buffer.from(match[1]!, 'base64').toString('utf8');
+  const colon = decoded.indexOf(':');
+  return colon === -1 ? undefined : decoded.slice(colon + 1);
+}
+
 function keypairClientMetadata(doc: KeypairDoc): AdapterPayload {
   return {
     client_id: doc._id,
@@ -58,7 +69,13 @@ function adapterFactory(domain: Domain) {
       const doc = await domain.keypairs.findForAuthentication(id);
       const ctx = Provider.ctx;
       if (ctx) loadedKeypair.set(ctx, doc);
-      return doc ? keypairClientMetadata(doc) : undefined;
+      if (doc) return keypairClientMetadata(doc);
+      // oidc-provider answers "client not found" without comparing any secret:
+      // run the same check against nothing, so that an unknown key id costs the
+      // same HMAC work as a wrong secret (DESIGN.md §14).
+      const presented = ctx ? presentedSecret(ctx) : undefined;
+      if (presented !== undefined) await domain.keypairs.authenticate(id, presented, null);
+      return undefined;
     },
     async upsert() { /* nothing else is persisted: client credentials tokens are self-contained JWTs */ },
     async findByUserCode() { return undefined; },

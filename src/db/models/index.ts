@@ -1,5 +1,6 @@
 // Registers every model on a connection; one module per model beside this one.
 import type { Connection, Model } from 'mongoose';
+import { adminSessionSchema, type AdminSessionDoc } from './admin-session.ts';
 import { auditEventSchema, type AuditEventDoc } from './audit-event.ts';
 import { keypairSchema, type KeypairDoc } from './keypair.ts';
 import { accountSchema, environmentSchema, type AccountDoc, type EnvironmentDoc } from './owner.ts';
@@ -16,6 +17,7 @@ export interface Models {
   AuditEvent: Model<AuditEventDoc>;
   SigningKey: Model<SigningKeyDoc>;
   RevokedToken: Model<RevokedTokenDoc>;
+  AdminSession: Model<AdminSessionDoc>;
 }
 
 export function registerModels(connection: Connection): Models {
@@ -28,5 +30,6 @@ export function registerModels(connection: Connection): Models {
     AuditEvent: connection.model<AuditEventDoc>('AuditEvent', auditEventSchema, 'audit_events'),
     SigningKey: connection.model<SigningKeyDoc>('SigningKey', signingKeySchema, 'signing_keys'),
     RevokedToken: connection.model<RevokedTokenDoc>('RevokedToken', revokedTokenSchema, 'revoked_tokens'),
+    AdminSession: connection.model<AdminSessionDoc>('AdminSession', adminSessionSchema, 'admin_sessions'),
   };
 }

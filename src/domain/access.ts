@@ -1,0 +1,237 @@
+// Who may do what to which owner: the one permission policy of the admin
+// surfaces (REST API now, web UI later). DESIGN.md §2 and §8:
+//
+// - An account admin is an admin of every environment of that account. This is
+//   computed here, at request time, from the account membership; it is never
+//   copied into environment memberships.
+// - An environment admin administers that environment only: never the account's
+//   own keypairs, members or audit trail, never another environment.
+// - A member (non-admin) may see the owner, but not its API management (403).
+// - Anyone whose memberships do not reach an owner gets "not found", exactly as
+//   for an owner that does not exist (404, same message).
+// - A Keyport access token (automation) with keyport:read / keyport:manage acts
+//   as an admin of its keypair's account only, limited to what those scopes
+//   describe: keypairs and the audit trail (read, or read and manage). It never
+//   manages members, renames or closes owners, or creates environments.
+//
+// `can()` is a pure function of what the caller is and what the target is;
+// AccessService loads both (memberships, owners) once per request.
+import type { OwnerStatus } from '../db/models/owner.ts';
+import type { Role } from '../db/models/user.ts';
+import type { Actor } from './audit.ts';
+import { DomainError, invalidInput, notFound } from './errors.ts';
+import type { KeypairService, KeypairView } from './keypairs.ts';
+import type { AccountView, EnvironmentView, Owner, OwnerService } from './owners.ts';
+import type { UserService, UserView } from './users.ts';
+
+export const ADMIN_READ_SCOPE = 'keyport:read';
+export const ADMIN_MANAGE_SCOPE = 'keyport:manage';
+
+/** The caller, as authenticated by an admin surface. */
+export type Principal =
+  | { kind: 'user'; userId: string }
+  | { kind: 'keypair'; keyId: string; accountId: string; scopes: string[] };
+
+/** What the policy knows about the caller: its memberships (users) or its token's account and scopes (keypairs). */
+export interface ActorAccess {
+  principal: Principal;
+  /** How the caller appears in the audit trail. */
+  actor: Actor;
+  /** accountId → role on the account itself. */
+  accountRoles: ReadonlyMap<string, Role>;
+  /** environmentId → role on that environment itself (not inherited) and the environment's account. */
+  environmentRoles: ReadonlyMap<string, { accountId: string; role: Role }>;
+}
+
+export type Target =
+  | { type: 'account'; accountId: string; environmentId: null; status: OwnerStatus }
+  | { type: 'environment'; accountId: string; environmentId: string; status: OwnerStatus; accountStatus: OwnerStatus };
+
+export const ACTIONS = [
+  'owner.read',
+  'owner.rename',
+  'owner.close',
+  'environment.create',
+  'members.read',
+  'members.manage',
+  'keypairs.read',
+  'keypairs.manage',
+  'audit.read',
+] as const;
+export type Action = typeof ACTIONS[number];
+
+export type Decision = 'allow' | 'forbidden' | 'not_found';
+
+const READ_ACTIONS: ReadonlySet<Action> = new Set(['owner.read', 'members.read', 'keypairs.read', 'audit.read']);
+/** What a Keyport token may do at all, by scope. */
+const TOKEN_ACTIONS: Record<typeof ADMIN_READ_SCOPE | typeof ADMIN_MANAGE_SCOPE, ReadonlySet<Action>> = {
+  [ADMIN_READ_SCOPE]: new Set(['owner.read', 'keypairs.read', 'audit.read']),
+  [ADMIN_MANAGE_SCOPE]: new Set(['owner.read', 'keypairs.read', 'audit.read', 'keypairs.manage']),
+};
+
+/**
+ * How far the caller reaches an owner: 'admin' and 'member' are roles (an
+ * account role applies to every environment of the account); 'visitor' is an
+ * environment member or admin looking at the account around its environment
+ * (it may see the account's name, nothing else); null is "not reachable".
+ */
+export function reach(actor: ActorAccess, target: Pick<Target, 'type' | 'accountId' | 'environmentId'>): Role | 'visitor' | null {
+  const { principal } = actor;
+  if (principal.kind === 'keypair') return principal.accountId === target.accountId ? 'admin' : null;
+  const accountRole = actor.accountRoles.get(target.accountId) ?? null;
+  if (target.type === 'account') {
+    if (accountRole) return accountRole;
+    for (const membership of actor.environmentRoles.values()) if (membership.accountId === target.accountId) return 'visitor';
+    return null;
+  }
+  const own = actor.environmentRoles.get(target.environmentId!);
+  const environmentRole = own && own.accountId === target.accountId ? own.role : null;
+  if (accountRole === 'admin' || environmentRole === 'admin') return 'admin';
+  return accountRole ?? environmentRole;
+}
+
+/** The policy. 'not_found' must be answered exactly like an owner that does not exist. */
+export function can(actor: ActorAccess, action: Action, target: Pick<Target, 'type' | 'accountId' | 'environmentId'>): Decision {
+  const level = reach(actor, target);
+  if (level === null) return 'not_found';
+  if (action === 'owner.read') return 'allow';
+  const { principal } = actor;
+  if (principal.kind === 'keypair') {
+    const allowed = principal.scopes.some((scope) => (TOKEN_ACTIONS as Record<string, ReadonlySet<Action>>)[scope]?.has(action));
+    return allowed ? 'allow' : 'forbidden';
+  }
+  if (level !== 'admin') return 'forbidden';
+  // Changing the shape of an account (new environments, closing one) is for account admins.
+  if ((action === 'owner.close' || action === 'environment.create') && actor.accountRoles.get(target.accountId) !== 'admin') return 'forbidden';
+  return 'allow';
+}
+
+export const isReadAction = (action: Action) => READ_ACTIONS.has(action);
+
+export type TargetRef = { accountId: string } | { environmentId: string } | { keyId: string };
+
+export class AccessService {
+  readonly #users: UserService;
+  readonly #owners: OwnerService;
+  readonly #keypairs: KeypairService;
+
+  constructor(deps: { users: UserService; owners: OwnerService; keypairs: KeypairService }) {
+    this.#users = deps.users;
+    this.#owners = deps.owners;
+    this.#keypairs = deps.keypairs;
+  }
+
+  /** Loads the caller's memberships (users); a token carries its account in its claims. */
+  async actorFor(principal: Principal): Promise<ActorAccess> {
+    if (principal.kind === 'keypair') {
+      return { principal, actor: `keypair:${principal.keyId}`, accountRoles: new Map(), environmentRoles: new Map() };
+    }
+    const memberships = await this.#users.membershipsOf(principal.userId);
+    const accountRoles = new Map<string, Role>();
+    const environmentRoles = new Map<string, { accountId: string; role: Role }>();
+    for (const m of memberships) {
+      if (m.environmentId) environmentRoles.set(m.environmentId, { accountId: m.accountId, role: m.role });
+      else accountRoles.set(m.accountId, m.role);
+    }
+    return { principal, actor: `user:${principal.userId}`, accountRoles, environmentRoles };
+  }
+
+  /**
+   * Resolves the target and applies the policy: throws not_found (also for what
+   * the caller may not see), forbidden, or conflict for a change to an owner
+   * that is closing or closed. Returns the target, and the keypair for a keyId.
+   */
+  async authorize(actor: ActorAccess, action: Action, ref: TargetRef): Promise<{ target: Target; owner: Owner; keypair?: KeypairView }> {
+    let target: Target;
+    let keypair: KeypairView | undefined;
+    let what: string;
+    if ('keyId' in ref) {
+      what = 'keypair';
+      keypair = await this.#keypairs.get(ref.keyId);
+      target = keypair.environmentId
+        ? await this.#environmentTarget(keypair.environmentId)
+        : await this.#accountTarget(keypair.accountId);
+    } else if ('environmentId' in ref) {
+      what = 'environment';
+      target = await this.#environmentTarget(ref.environmentId);
+    } else {
+      what = 'account';
+      target = await this.#accountTarget(ref.accountId);
+    }
+    const decision = can(actor, action, target);
+    if (decision === 'not_found') throw notFound(what);
+    if (decision === 'forbidden') throw new DomainError('forbidden', `not allowed: ${action}`, { action });
+    if (!isReadAction(action) && action !== 'owner.close') {
+      const closed = target.status !== 'active' ? target : target.type === 'environment' && target.accountStatus !== 'active' ? { type: 'account', status: target.accountStatus } : null;
+      if (closed) throw new DomainError('conflict', `the ${closed.type} is ${closed.status}`, { status: closed.status });
+    }
+    const owner: Owner = target.type === 'account'
+      ? { type: 'account', accountId: target.accountId, environmentId: null }
+      : { type: 'environment', accountId: target.accountId, environmentId: target.environmentId };
+    return keypair ? { target, owner, keypair } : { target, owner };
+  }
+
+  /** The accounts the caller reaches (as a member, an admin, or through one of their environments). */
+  async visibleAccounts(actor: ActorAccess): Promise<AccountView[]> {
+    const { principal } = actor;
+    const ids = principal.kind === 'keypair'
+      ? [principal.accountId]
+      : [...new Set([...actor.accountRoles.keys(), ...[...actor.environmentRoles.values()].map((m) => m.accountId)])];
+    return this.#owners.accountsByIds(ids);
+  }
+
+  /** The environments of an account that the caller reaches (call after authorize(owner.read) on the account). */
+  async visibleEnvironments(actor: ActorAccess, accountId: string): Promise<EnvironmentView[]> {
+    const all = await this.#owners.listEnvironments(accountId);
+    return all.filter((env) => reach(actor, { type: 'environment', accountId, environmentId: env.id }) !== null);
+  }
+
+  /**
+   * Self-service account creation: a signed-in user who is an admin of no
+   * account yet may create one and becomes its admin. Everyone else gets their
+   * accounts from an operator (CLI) or an existing admin. Tokens never create accounts.
+   */
+  async createAccount(actor: ActorAccess, input: { name: string }): Promise<AccountView> {
+    const { principal } = actor;
+    if (principal.kind !== 'user') throw new DomainError('forbidden', 'access tokens cannot create accounts');
+    if ([...actor.accountRoles.values()].includes('admin')) {
+      throw new DomainError('forbidden', 'you are already an admin of an account; ask an operator to create further accounts');
+    }
+    const account = await this.#owners.createAccount(input, actor.actor);
+    await this.#users.grant(principal.userId, { type: 'account', accountId: account.id, environmentId: null }, 'admin', actor.actor);
+    return account;
+  }
+
+  /**
+   * Adds a user (by email) to an owner with a role, or changes their role.
+   * The user must exist already (users are created by an operator or at bootstrap).
+   */
+  async addMember(actor: ActorAccess, owner: Owner, input: { email: string; role: Role }): Promise<{ userId: string; email: string; role: Role }> {
+    const user: UserView | null = await this.#users.findByEmail(input.email);
+    if (!user) throw invalidInput('no user has this email', { email: input.email });
+    if (owner.type === 'account' && input.role === 'member' && (await this.#users.roleOn(user.id, owner)) === 'admin' && (await this.#users.countAdmins(owner)) <= 1) {
+      throw new DomainError('conflict', 'an account keeps at least one admin');
+    }
+    await this.#users.grant(user.id, owner, input.role, actor.actor);
+    return { userId: user.id, email: user.email, role: input.role };
+  }
+
+  /** Removes a membership; an account keeps at least one admin. */
+  async removeMember(actor: ActorAccess, owner: Owner, userId: string): Promise<void> {
+    if (owner.type === 'account' && (await this.#users.roleOn(userId, owner)) === 'admin' && (await this.#users.countAdmins(owner)) <= 1) {
+      throw new DomainError('conflict', 'an account keeps at least one admin');
+    }
+    await this.#users.revoke(userId, owner, actor.actor);
+  }
+
+  async #accountTarget(accountId: string): Promise<Target> {
+    const account = await this.#owners.getAccount(accountId);
+    return { type: 'account', accountId: account.id, environmentId: null, status: account.status };
+  }
+
+  async #environmentTarget(environmentId: string): Promise<Target> {
+    const env = await this.#owners.getEnvironment(environmentId);
+    const account = await this.#owners.getAccount(env.accountId);
+    return { type: 'environment', accountId: env.accountId, environmentId: env.id, status: env.status, accountStatus: account.status };
+  }
+}

@@ -1,0 +1,109 @@
+// Closing an owner (DESIGN.md §7): an environment, or an account with all of its
+// environments. Irreversible: every keypair the owner holds is removed.
+//
+// No multi-document transactions (FerretDB and standalone MongoDB have none), so
+// the cascade is a sequence of single-document atomic, idempotent steps:
+//   1. status active → closing (from here on OwnerService.isActive is false: its
+//      keypairs get no tokens and their tokens introspect inactive);
+//   2. remove the keypairs, one by one (each removal is audited);
+//   3. status closing → closed.
+// A crash anywhere leaves the owner 'closing'; resumePending() (at startup)
+// runs the remaining steps again. Running a step twice changes nothing.
+import { trusted, type Model } from 'mongoose';
+import type { Models } from '../db/models/index.ts';
+import type { AccountDoc, EnvironmentDoc } from '../db/models/owner.ts';
+import type { Actor, AuditLog } from './audit.ts';
+import type { Clock } from './clock.ts';
+import { DomainError, notFound } from './errors.ts';
+import type { KeypairService } from './keypairs.ts';
+import type { AccountView, EnvironmentView, OwnerService } from './owners.ts';
+
+export class OwnerClosing {
+  readonly #models: Models;
+  readonly #owners: OwnerService;
+  readonly #keypairs: KeypairService;
+  readonly #audit: AuditLog;
+  readonly #clock: Clock;
+
+  constructor(deps: { models: Models; owners: OwnerService; keypairs: KeypairService; audit: AuditLog; clock: Clock }) {
+    this.#models = deps.models;
+    this.#owners = deps.owners;
+    this.#keypairs = deps.keypairs;
+    this.#audit = deps.audit;
+    this.#clock = deps.clock;
+  }
+
+  /** Closes an environment. Closing one that is closing (resume) or closed (no-op) is fine. */
+  async closeEnvironment(environmentId: string, actor: Actor): Promise<EnvironmentView> {
+    const env = await this.#models.Environment.findById(String(environmentId)).lean<EnvironmentDoc>();
+    if (!env) throw notFound('environment');
+    if (env.status === 'closed') return this.#owners.getEnvironment(env._id);
+    await this.#markClosing('environment', env._id, env.accountId, actor);
+    await this.#removeKeypairs({ environmentId: env._id }, actor);
+    await this.#markClosed('environment', env._id, env.accountId, actor);
+    return this.#owners.getEnvironment(env._id);
+  }
+
+  /** Closes an account: the account first (which already stops all its keypairs), then each environment, then the account's own keypairs. */
+  async closeAccount(accountId: string, actor: Actor): Promise<AccountView> {
+    const account = await this.#models.Account.findById(String(accountId)).lean<AccountDoc>();
+    if (!account) throw notFound('account');
+    if (account.status === 'closed') return this.#owners.getAccount(account._id);
+    await this.#markClosing('account', account._id, account._id, actor);
+    const environments = await this.#models.Environment.find({ accountId: account._id, status: trusted({ $ne: 'closed' }) }).lean<EnvironmentDoc[]>();
+    for (const env of environments) await this.closeEnvironment(env._id, actor);
+    // Every keypair of the account: its own, and any an environment might still hold.
+    await this.#removeKeypairs({ accountId: account._id }, actor);
+    await this.#markClosed('account', account._id, account._id, actor);
+    return this.#owners.getAccount(account._id);
+  }
+
+  /** Finishes every cascade left half-way (a crash or a restart while closing). Returns what it finished. */
+  async resumePending(): Promise<{ accounts: string[]; environments: string[] }> {
+    const accounts = await this.#models.Account.find({ status: 'closing' }, { _id: 1 }).lean<Pick<AccountDoc, '_id'>[]>();
+    for (const account of accounts) await this.closeAccount(account._id, 'system');
+    const environments = await this.#models.Environment.find({ status: 'closing' }, { _id: 1 }).lean<Pick<EnvironmentDoc, '_id'>[]>();
+    for (const env of environments) await this.closeEnvironment(env._id, 'system');
+    return { accounts: accounts.map((a) => a._id), environments: environments.map((e) => e._id) };
+  }
+
+  async #markClosing(type: 'account' | 'environment', id: string, accountId: string, actor: Actor): Promise<void> {
+    const model = (type === 'account' ? this.#models.Account : this.#models.Environment) as unknown as Model<AccountDoc>;
+    const result = await model.updateOne(
+      { _id: id, status: 'active' },
+      { $set: { status: 'closing', closingAt: this.#clock.now() } },
+    );
+    if (result.modifiedCount) {
+      await this.#audit.record({ actor, action: `${type}.closing`, accountId, environmentId: type === 'environment' ? id : null });
+    }
+  }
+
+  async #markClosed(type: 'account' | 'environment', id: string, accountId: string, actor: Actor): Promise<void> {
+    const model = (type === 'account' ? this.#models.Account : this.#models.Environment) as unknown as Model<AccountDoc>;
+    const result = await model.updateOne(
+      { _id: id, status: 'closing' },
+      { $set: { status: 'closed', closedAt: this.#clock.now() } },
+    );
+    if (result.modifiedCount) {
+      await this.#audit.record({ actor, action: `${type}.closed`, accountId, environmentId: type === 'environment' ? id : null });
+      return;
+    }
+    const doc = await model.findById(id, { status: 1 }).lean<Pick<AccountDoc, 'status'>>();
+    if (doc?.status !== 'closed') throw new DomainError('conflict', `the ${type} could not be closed (status ${doc?.status ?? 'missing'})`);
+  }
+
+  /** Removes keypairs in batches through KeypairService.remove (one audit event each); a keypair already gone is skipped. */
+  async #removeKeypairs(filter: { accountId: string } | { environmentId: string }, actor: Actor): Promise<void> {
+    for (;;) {
+      const batch = await this.#models.Keypair.find(filter, { _id: 1 }).limit(100).lean<{ _id: string }[]>();
+      if (!batch.length) return;
+      for (const { _id } of batch) {
+        try {
+          await this.#keypairs.remove(_id, actor);
+        } catch (err) {
+          if (!(err instanceof DomainError && err.code === 'not_found')) throw err;
+        }
+      }
+    }
+  }
+}

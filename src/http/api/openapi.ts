@@ -1,0 +1,169 @@
+// The OpenAPI 3.1 document of the admin API, built from the same route table
+// that registers the routes (src/http/api/routes.ts) and the same zod schemas
+// that validate requests, so the document and the API cannot drift apart.
+import { z } from 'zod';
+import { API_ERROR_CODES } from './errors.ts';
+import type { ResponseSchema, RouteSpec } from './routes.ts';
+import { ID_PATTERNS, type IdParam } from './validation.ts';
+
+type Json = Record<string, unknown>;
+
+const ref = (name: string) => ({ $ref: `#/components/schemas/${name}` });
+const str = { type: 'string' };
+const time = { type: 'string', format: 'date-time' };
+const nullable = (schema: Json) => ({ anyOf: [schema, { type: 'null' }] });
+const status = { type: 'string', enum: ['active', 'closing', 'closed'] };
+
+const COMPONENT_SCHEMAS: Record<string, Json> = {
+  Error: {
+    type: 'object',
+    required: ['error'],
+    properties: {
+      error: {
+        type: 'object',
+        required: ['code', 'message', 'details'],
+        properties: { code: { type: 'string', enum: [...API_ERROR_CODES] }, message: str, details: {} },
+      },
+    },
+  },
+  User: { type: 'object', required: ['id', 'email', 'createdAt'], properties: { id: str, email: str, createdAt: time } },
+  Session: {
+    type: 'object',
+    required: ['csrfToken'],
+    properties: {
+      user: ref('User'),
+      keypair: { type: 'object', properties: { keyId: str, accountId: str, scopes: { type: 'array', items: str } } },
+      csrfToken: { ...nullable(str), description: 'send it as X-CSRF-Token on every state-changing request made with the session cookie' },
+    },
+  },
+  Account: { type: 'object', required: ['id', 'name', 'status', 'createdAt'], properties: { id: str, name: str, status, createdAt: time } },
+  AccountList: { type: 'object', required: ['items'], properties: { items: { type: 'array', items: ref('Account') } } },
+  Environment: { type: 'object', required: ['id', 'accountId', 'name', 'status', 'createdAt'], properties: { id: str, accountId: str, name: str, status, createdAt: time } },
+  EnvironmentList: { type: 'object', required: ['items'], properties: { items: { type: 'array', items: ref('Environment') } } },
+  Member: {
+    type: 'object',
+    required: ['userId', 'email', 'role', 'accountId', 'environmentId'],
+    properties: { userId: str, email: str, role: { type: 'string', enum: ['admin', 'member'] }, accountId: str, environmentId: nullable(str), createdAt: time },
+  },
+  MemberList: { type: 'object', required: ['items'], properties: { items: { type: 'array', items: ref('Member') } } },
+  Keypair: {
+    type: 'object',
+    description: 'A keypair. Never holds a secret or a hash.',
+    properties: {
+      keyId: str, name: str, comment: str, scopes: { type: 'array', items: str },
+      ownerType: { type: 'string', enum: ['account', 'environment'] }, accountId: str, environmentId: nullable(str),
+      status: { type: 'string', enum: ['enabled', 'disabled', 'locked'] }, enabled: { type: 'boolean' }, locked: { type: 'boolean' },
+      lockedUntil: nullable(time), lockedPermanently: { type: 'boolean' }, failedAttempts: { type: 'integer' },
+      secrets: {
+        type: 'array',
+        items: { type: 'object', properties: { state: { type: 'string', enum: ['current', 'previous'] }, createdAt: time, expiresAt: nullable(time) } },
+      },
+      createdAt: time, createdBy: str, lastUsedAt: nullable(time), lastRotatedAt: nullable(time),
+    },
+  },
+  KeypairPage: {
+    type: 'object',
+    required: ['items', 'total', 'limit', 'offset'],
+    properties: { items: { type: 'array', items: ref('Keypair') }, total: { type: 'integer' }, limit: { type: 'integer' }, offset: { type: 'integer' } },
+  },
+  IssuedKeypair: {
+    type: 'object',
+    required: ['keypair', 'secret'],
+    properties: { keypair: ref('Keypair'), secret: { type: 'string', description: 'the new secret: shown in this response only, never again' } },
+  },
+  AuditEvent: {
+    type: 'object',
+    properties: { id: str, at: time, actor: str, action: str, accountId: nullable(str), environmentId: nullable(str), keypairId: nullable(str), details: { type: 'object' } },
+  },
+  AuditPage: {
+    type: 'object',
+    required: ['items', 'nextCursor'],
+    properties: { items: { type: 'array', items: ref('AuditEvent') }, nextCursor: { ...nullable(str), description: 'pass as ?cursor= for the next (older) page' } },
+  },
+  OpenApi: { type: 'object', description: 'this document' },
+};
+
+function jsonSchemaOf(schema: z.ZodType): Json {
+  const out = z.toJSONSchema(schema, { io: 'input', unrepresentable: 'any' }) as Json;
+  delete out.$schema;
+  return out;
+}
+
+const errorResponse = (description: string) => ({ description, content: { 'application/json': { schema: ref('Error') } } });
+
+function operation(spec: RouteSpec): Json {
+  const pathParams = [...spec.path.matchAll(/:(\w+)/g)].map((m) => m[1]!);
+  const parameters: Json[] = pathParams.map((name) => ({
+    name,
+    in: 'path',
+    required: true,
+    schema: { type: 'string', ...(name in ID_PATTERNS ? { pattern: ID_PATTERNS[name as IdParam].source } : {}) },
+  }));
+  if (spec.query) {
+    const query = jsonSchemaOf(spec.query) as { properties?: Record<string, Json>; required?: string[] };
+    for (const [name, schema] of Object.entries(query.properties ?? {})) {
+      parameters.push({ name, in: 'query', required: query.required?.includes(name) ?? false, schema });
+    }
+  }
+  const responses: Json = {};
+  responses[String(spec.status)] = spec.status === 204
+    ? { description: 'done' }
+    : { description: 'success', content: { 'application/json': { schema: ref(spec.response as ResponseSchema) } } };
+  responses['400'] = errorResponse('invalid request: bad JSON, unknown fields, wrong types, operator or prototype keys');
+  if (spec.auth) {
+    responses['401'] = errorResponse('no or invalid credentials');
+    responses['403'] = errorResponse('the caller may see the target but not do this (or the CSRF token is missing)');
+  }
+  if (pathParams.length) responses['404'] = errorResponse('not found, or not visible to the caller');
+  if (spec.method !== 'get') responses['409'] = errorResponse('conflict, e.g. the owner is closing or closed');
+  if (spec.body) {
+    responses['413'] = errorResponse('the body is too large');
+    responses['415'] = errorResponse('the body is not application/json');
+  }
+  if (spec.operationId === 'signIn') responses['429'] = errorResponse('too many failed sign-ins (see Retry-After)');
+  return {
+    operationId: spec.operationId,
+    summary: spec.summary,
+    tags: [spec.tag],
+    ...(spec.action ? { 'x-keyport-permission': spec.action } : {}),
+    security: spec.auth ? [{ session: [], csrf: [] }, { bearer: [] }] : [],
+    ...(parameters.length ? { parameters } : {}),
+    ...(spec.body ? { requestBody: { required: false, content: { 'application/json': { schema: jsonSchemaOf(spec.body) } } } } : {}),
+    responses,
+  };
+}
+
+/** Koa's /accounts/:accountId → OpenAPI's /accounts/{accountId}. */
+export const openApiPath = (koaPath: string) => koaPath.replace(/:(\w+)/g, '{$1}');
+
+export function buildOpenApi(routes: RouteSpec[], prefix: string): Json {
+  const paths: Record<string, Json> = {};
+  for (const spec of routes) {
+    const path = openApiPath(`${prefix}${spec.path}`);
+    paths[path] ??= {};
+    paths[path]![spec.method] = operation(spec);
+  }
+  return {
+    openapi: '3.1.0',
+    info: {
+      title: 'Keyport admin API',
+      version: '1.0.0',
+      description: [
+        'Manage API keypairs of accounts and environments.',
+        'Authenticate with the admin session (POST /api/v1/session; send the returned CSRF token as X-CSRF-Token on every state-changing request),',
+        'or with a Keyport access token (Authorization: Bearer) requested with resource=urn:keyport:admin-api and carrying keyport:read or keyport:manage;',
+        'such a token acts for its keypair\'s account only, on keypairs and the audit trail.',
+        'Errors are { "error": { "code", "message", "details" } }. 404 also means "not visible to you".',
+      ].join(' '),
+    },
+    paths,
+    components: {
+      schemas: COMPONENT_SCHEMAS,
+      securitySchemes: {
+        session: { type: 'apiKey', in: 'cookie', name: 'keyport.sid' },
+        csrf: { type: 'apiKey', in: 'header', name: 'X-CSRF-Token' },
+        bearer: { type: 'http', scheme: 'bearer', bearerFormat: 'JWT (Keyport access token, aud urn:keyport:admin-api)' },
+      },
+    },
+  };
+}

@@ -1,0 +1,373 @@
+// The admin REST API under /api/v1 (DESIGN.md §8). Routes are thin: validate
+// the request (strict schemas, before any query), ask the access policy
+// (src/domain/access.ts), call one domain service, shape the answer. Every
+// route is declared once in ROUTES, from which both the Koa router and the
+// OpenAPI document (/api/v1/openapi.json) are built, so the two cannot differ.
+import Router from '@koa/router';
+import type { Context } from 'koa';
+import type { z } from 'zod';
+import type { Action, TargetRef } from '../../domain/access.ts';
+import type { Domain } from '../../domain/index.ts';
+import { DEFAULT_GRACE, type GracePeriod, type KeypairStatus } from '../../domain/keypairs.ts';
+import type { AccessTokenVerifier } from '../../oauth/access-tokens.ts';
+import { newCsrfToken, sessionOf } from '../session/index.ts';
+import type { LoginThrottle } from '../session/throttle.ts';
+import { apiState, requireCaller } from './auth.ts';
+import { ApiError, notFoundError } from './errors.ts';
+import { buildOpenApi } from './openapi.ts';
+import { ID_PATTERNS, parseBody, parseQuery, schemas, type IdParam } from './validation.ts';
+
+export const API_PREFIX = '/api/v1';
+
+export interface ApiDeps {
+  domain: Domain;
+  verifier: AccessTokenVerifier;
+  throttle: LoginThrottle;
+}
+
+type Method = 'get' | 'post' | 'patch' | 'delete';
+
+/** Names of response schemas in the OpenAPI document's components. */
+export type ResponseSchema =
+  | 'Session' | 'Account' | 'AccountList' | 'Environment' | 'EnvironmentList' | 'Member' | 'MemberList'
+  | 'Keypair' | 'KeypairPage' | 'IssuedKeypair' | 'AuditPage' | 'OpenApi';
+
+export interface RouteSpec {
+  method: Method;
+  /** Koa path under /api/v1, e.g. /accounts/:accountId */
+  path: string;
+  operationId: string;
+  summary: string;
+  tag: 'session' | 'accounts' | 'environments' | 'members' | 'keypairs' | 'audit' | 'meta';
+  /** false: no caller needed (sign-in, the OpenAPI document). */
+  auth: boolean;
+  body?: z.ZodType;
+  query?: z.ZodType;
+  status: 200 | 201 | 204;
+  response?: ResponseSchema;
+  /** The policy action checked against the path's owner or keypair. */
+  action?: Action;
+  /** The response holds a new secret (or a CSRF token): Cache-Control: no-store. */
+  noStore?: boolean;
+  handle(ctx: Context, input: HandlerInput, deps: ApiDeps): Promise<unknown>;
+}
+
+interface HandlerInput {
+  params: Record<string, string>;
+  // Typed by the route's schema at the call site (see the casts in each handler).
+  body: any; // eslint-disable-line @typescript-eslint/no-explicit-any
+  query: any; // eslint-disable-line @typescript-eslint/no-explicit-any
+}
+
+const NOT_FOUND_NAMES: Record<IdParam, string> = { accountId: 'account', environmentId: 'environment', userId: 'membership', keyId: 'keypair' };
+
+function refOf(params: Record<string, string>): TargetRef {
+  if (params.keyId) return { keyId: params.keyId };
+  if (params.environmentId) return { environmentId: params.environmentId };
+  return { accountId: params.accountId! };
+}
+
+/** Authorizes the route's action on the path's owner/keypair and returns what the policy resolved. */
+async function authorized(ctx: Context, deps: ApiDeps, action: Action, params: Record<string, string>) {
+  return deps.domain.access.authorize(apiState(ctx).access, action, refOf(params));
+}
+
+const actorOf = (ctx: Context) => apiState(ctx).access.actor;
+
+// ---- owner routes: the same for accounts and environments -------------------
+
+function ownerRoutes(kind: 'account' | 'environment'): RouteSpec[] {
+  const base = kind === 'account' ? '/accounts/:accountId' : '/environments/:environmentId';
+  const tag = kind === 'account' ? 'accounts' : 'environments';
+  const Kind = kind === 'account' ? 'Account' : 'Environment';
+  const get = (domain: Domain, id: string) => (kind === 'account' ? domain.owners.getAccount(id) : domain.owners.getEnvironment(id));
+  const ownerRef = (params: Record<string, string>) => (kind === 'account' ? { accountId: params.accountId! } : { environmentId: params.environmentId! });
+  return [
+    {
+      method: 'get', path: base, operationId: `get${Kind}`, summary: `Read an ${kind === 'account' ? 'account' : 'environment'}`, tag, auth: true, status: 200, response: Kind, action: 'owner.read',
+      async handle(ctx, { params }, deps) {
+        const { target } = await authorized(ctx, deps, 'owner.read', params);
+        return get(deps.domain, target.type === 'account' ? target.accountId : target.environmentId);
+      },
+    },
+    {
+      method: 'patch', path: base, operationId: `rename${Kind}`, summary: `Rename an ${kind}`, tag, auth: true, body: schemas.named, status: 200, response: Kind, action: 'owner.rename',
+      async handle(ctx, { params, body }, deps) {
+        const { target } = await authorized(ctx, deps, 'owner.rename', params);
+        const { name } = body as z.infer<typeof schemas.named>;
+        return target.type === 'account'
+          ? deps.domain.owners.renameAccount(target.accountId, name, actorOf(ctx))
+          : deps.domain.owners.renameEnvironment(target.environmentId, name, actorOf(ctx));
+      },
+    },
+    {
+      method: 'post', path: `${base}/close`, operationId: `close${Kind}`,
+      summary: kind === 'account'
+        ? 'Close an account and all its environments: every keypair is removed, irreversibly (idempotent)'
+        : 'Close an environment: every keypair it owns is removed, irreversibly (idempotent)',
+      tag, auth: true, body: schemas.empty, status: 200, response: Kind, action: 'owner.close',
+      async handle(ctx, { params }, deps) {
+        const { target } = await authorized(ctx, deps, 'owner.close', params);
+        return target.type === 'account'
+          ? deps.domain.closing.closeAccount(target.accountId, actorOf(ctx))
+          : deps.domain.closing.closeEnvironment(target.environmentId, actorOf(ctx));
+      },
+    },
+    {
+      method: 'get', path: `${base}/members`, operationId: `list${Kind}Members`, summary: `List the members of an ${kind} (direct memberships)`, tag: 'members', auth: true, status: 200, response: 'MemberList', action: 'members.read',
+      async handle(ctx, { params }, deps) {
+        const { owner } = await authorized(ctx, deps, 'members.read', params);
+        return { items: await deps.domain.users.listMembers(owner) };
+      },
+    },
+    {
+      method: 'post', path: `${base}/members`, operationId: `add${Kind}Member`, summary: `Add an existing user to an ${kind} with a role, or change their role`, tag: 'members', auth: true, body: schemas.addMember, status: 200, response: 'Member', action: 'members.manage',
+      async handle(ctx, { params, body }, deps) {
+        const { owner } = await authorized(ctx, deps, 'members.manage', params);
+        const member = await deps.domain.access.addMember(apiState(ctx).access, owner, body as z.infer<typeof schemas.addMember>);
+        return { ...member, accountId: owner.accountId, environmentId: owner.environmentId };
+      },
+    },
+    {
+      method: 'delete', path: `${base}/members/:userId`, operationId: `remove${Kind}Member`, summary: `Remove a user's membership of an ${kind}`, tag: 'members', auth: true, status: 204, action: 'members.manage',
+      async handle(ctx, { params }, deps) {
+        const { owner } = await authorized(ctx, deps, 'members.manage', params);
+        await deps.domain.access.removeMember(apiState(ctx).access, owner, params.userId!);
+        return undefined;
+      },
+    },
+    {
+      method: 'get', path: `${base}/keypairs`, operationId: `list${Kind}Keypairs`, summary: `List the keypairs of an ${kind}, newest first (paginated, filter by status)`, tag: 'keypairs', auth: true, query: schemas.listKeypairs, status: 200, response: 'KeypairPage', action: 'keypairs.read',
+      async handle(ctx, { params, query }, deps) {
+        const { owner } = await authorized(ctx, deps, 'keypairs.read', params);
+        const q = query as z.infer<typeof schemas.listKeypairs>;
+        const limit = q.limit ?? 50;
+        const offset = q.offset ?? 0;
+        const page = await deps.domain.keypairs.list(owner, { limit, offset, ...(q.status ? { status: q.status as KeypairStatus } : {}) });
+        return { items: page.items, total: page.total, limit, offset };
+      },
+    },
+    {
+      method: 'post', path: `${base}/keypairs`, operationId: `create${Kind}Keypair`, summary: `Create a keypair owned by the ${kind}; the response holds its secret, shown this once`, tag: 'keypairs', auth: true, body: schemas.createKeypair, status: 201, response: 'IssuedKeypair', action: 'keypairs.manage', noStore: true,
+      async handle(ctx, { params, body }, deps) {
+        await authorized(ctx, deps, 'keypairs.manage', params);
+        const input = body as z.infer<typeof schemas.createKeypair>;
+        return deps.domain.keypairs.create(ownerRef(params), { name: input.name, ...(input.comment !== undefined ? { comment: input.comment } : {}), ...(input.scopes ? { scopes: input.scopes } : {}) }, actorOf(ctx));
+      },
+    },
+    {
+      method: 'get', path: `${base}/audit`, operationId: `list${Kind}Audit`,
+      summary: kind === 'account' ? 'The audit trail of an account (with its environments), newest first' : 'The audit trail of an environment, newest first',
+      tag: 'audit', auth: true, query: schemas.listAudit, status: 200, response: 'AuditPage', action: 'audit.read',
+      async handle(ctx, { params, query }, deps) {
+        const { target } = await authorized(ctx, deps, 'audit.read', params);
+        const q = query as z.infer<typeof schemas.listAudit>;
+        const filter = target.type === 'account' ? { accountId: target.accountId } : { environmentId: target.environmentId };
+        return deps.domain.audit.page(filter, { limit: q.limit ?? 50, ...(q.cursor ? { cursor: q.cursor } : {}) });
+      },
+    },
+  ];
+}
+
+// ---- keypair routes -----------------------------------------------------------
+
+function keypairAction(name: 'disable' | 'enable' | 'unlock', summary: string): RouteSpec {
+  return {
+    method: 'post', path: `/keypairs/:keyId/${name}`, operationId: `${name}Keypair`, summary, tag: 'keypairs', auth: true, body: schemas.empty, status: 200, response: 'Keypair', action: 'keypairs.manage',
+    async handle(ctx, { params }, deps) {
+      await authorized(ctx, deps, 'keypairs.manage', params);
+      const keyId = params.keyId!;
+      if (name === 'unlock') return deps.domain.keypairs.unlock(keyId, actorOf(ctx));
+      return deps.domain.keypairs.setEnabled(keyId, name === 'enable', actorOf(ctx));
+    },
+  };
+}
+
+const keypairRoutes: RouteSpec[] = [
+  {
+    method: 'get', path: '/keypairs/:keyId', operationId: 'getKeypair', summary: 'Read a keypair (never its secret)', tag: 'keypairs', auth: true, status: 200, response: 'Keypair', action: 'keypairs.read',
+    async handle(ctx, { params }, deps) {
+      return (await authorized(ctx, deps, 'keypairs.read', params)).keypair;
+    },
+  },
+  {
+    method: 'patch', path: '/keypairs/:keyId', operationId: 'updateKeypair', summary: 'Edit name, comment or scopes (scopes apply to new tokens)', tag: 'keypairs', auth: true, body: schemas.updateKeypair, status: 200, response: 'Keypair', action: 'keypairs.manage',
+    async handle(ctx, { params, body }, deps) {
+      await authorized(ctx, deps, 'keypairs.manage', params);
+      const input = body as z.infer<typeof schemas.updateKeypair>;
+      return deps.domain.keypairs.update(params.keyId!, {
+        ...(input.name !== undefined ? { name: input.name } : {}),
+        ...(input.comment !== undefined ? { comment: input.comment } : {}),
+        ...(input.scopes !== undefined ? { scopes: input.scopes } : {}),
+      }, actorOf(ctx));
+    },
+  },
+  {
+    method: 'delete', path: '/keypairs/:keyId', operationId: 'removeKeypair', summary: 'Remove a keypair, irreversibly (its tokens introspect inactive; the audit trail stays)', tag: 'keypairs', auth: true, status: 204, action: 'keypairs.manage',
+    async handle(ctx, { params }, deps) {
+      await authorized(ctx, deps, 'keypairs.manage', params);
+      await deps.domain.keypairs.remove(params.keyId!, actorOf(ctx));
+      return undefined;
+    },
+  },
+  keypairAction('disable', 'Disable a keypair: no new tokens, its live tokens introspect inactive'),
+  keypairAction('enable', 'Enable a disabled keypair'),
+  keypairAction('unlock', 'Clear a lockout without changing the secret'),
+  {
+    method: 'post', path: '/keypairs/:keyId/rotate', operationId: 'rotateKeypair',
+    summary: `Issue a new secret (shown this once); the old one works for the grace period (default ${DEFAULT_GRACE}; "0" ends it at once)`,
+    tag: 'keypairs', auth: true, body: schemas.rotate, status: 200, response: 'IssuedKeypair', action: 'keypairs.manage', noStore: true,
+    async handle(ctx, { params, body }, deps) {
+      await authorized(ctx, deps, 'keypairs.manage', params);
+      const grace: GracePeriod = (body as z.infer<typeof schemas.rotate>).grace ?? DEFAULT_GRACE;
+      return deps.domain.keypairs.rotate(params.keyId!, grace, actorOf(ctx));
+    },
+  },
+  {
+    method: 'post', path: '/keypairs/:keyId/regenerate', operationId: 'regenerateKeypair', summary: 'Issue a new secret (shown this once); the old one stops at once; also unlocks', tag: 'keypairs', auth: true, body: schemas.empty, status: 200, response: 'IssuedKeypair', action: 'keypairs.manage', noStore: true,
+    async handle(ctx, { params }, deps) {
+      await authorized(ctx, deps, 'keypairs.manage', params);
+      return deps.domain.keypairs.rotate(params.keyId!, '0', actorOf(ctx));
+    },
+  },
+  {
+    method: 'get', path: '/keypairs/:keyId/audit', operationId: 'listKeypairAudit', summary: 'The audit trail of one keypair, newest first', tag: 'audit', auth: true, query: schemas.listAudit, status: 200, response: 'AuditPage', action: 'audit.read',
+    async handle(ctx, { params, query }, deps) {
+      await authorized(ctx, deps, 'audit.read', params);
+      const q = query as z.infer<typeof schemas.listAudit>;
+      return deps.domain.audit.page({ keypairId: params.keyId! }, { limit: q.limit ?? 50, ...(q.cursor ? { cursor: q.cursor } : {}) });
+    },
+  },
+];
+
+// ---- accounts, environments, session -------------------------------------------------
+
+const accountRoutes: RouteSpec[] = [
+  {
+    method: 'get', path: '/accounts', operationId: 'listAccounts', summary: 'The accounts the caller is a member of (or, for a token, its account)', tag: 'accounts', auth: true, status: 200, response: 'AccountList',
+    async handle(ctx, _input, deps) {
+      return { items: await deps.domain.access.visibleAccounts(apiState(ctx).access) };
+    },
+  },
+  {
+    method: 'post', path: '/accounts', operationId: 'createAccount', summary: 'Create an account: allowed to a signed-in user who is an admin of no account yet; they become its admin', tag: 'accounts', auth: true, body: schemas.named, status: 201, response: 'Account',
+    async handle(ctx, { body }, deps) {
+      return deps.domain.access.createAccount(apiState(ctx).access, body as z.infer<typeof schemas.named>);
+    },
+  },
+  {
+    method: 'get', path: '/accounts/:accountId/environments', operationId: 'listEnvironments', summary: 'The environments of an account that the caller reaches', tag: 'environments', auth: true, status: 200, response: 'EnvironmentList', action: 'owner.read',
+    async handle(ctx, { params }, deps) {
+      const { target } = await authorized(ctx, deps, 'owner.read', params);
+      return { items: await deps.domain.access.visibleEnvironments(apiState(ctx).access, target.accountId) };
+    },
+  },
+  {
+    method: 'post', path: '/accounts/:accountId/environments', operationId: 'createEnvironment', summary: 'Create an environment in an account', tag: 'environments', auth: true, body: schemas.named, status: 201, response: 'Environment', action: 'environment.create',
+    async handle(ctx, { params, body }, deps) {
+      const { target } = await authorized(ctx, deps, 'environment.create', params);
+      return deps.domain.owners.createEnvironment(target.accountId, body as z.infer<typeof schemas.named>, actorOf(ctx));
+    },
+  },
+];
+
+const sessionRoutes: RouteSpec[] = [
+  {
+    method: 'post', path: '/session', operationId: 'signIn', summary: 'Sign in with email and password: sets the session cookie and returns the CSRF token', tag: 'session', auth: false, body: schemas.signIn, status: 200, response: 'Session', noStore: true,
+    async handle(ctx, { body }, deps) {
+      const { email, password } = body as z.infer<typeof schemas.signIn>;
+      const wait = await deps.throttle.retryAfter(email, ctx.ip);
+      if (wait > 0) throw new ApiError(429, 'rate_limited', 'too many failed sign-ins; try again later', { retryAfterSeconds: wait });
+      const user = await deps.domain.users.authenticate(email, password);
+      if (!user) {
+        await deps.throttle.failed(email, ctx.ip);
+        throw new ApiError(401, 'unauthenticated', 'wrong email or password');
+      }
+      await deps.throttle.succeeded(email, ctx.ip);
+      const session = sessionOf(ctx);
+      if (!session) throw new ApiError(500, 'internal_error', 'sessions are not available');
+      const csrfToken = newCsrfToken();
+      session.userId = user.id;
+      session.csrf = csrfToken;
+      await session.regenerate(); // a new session key at sign-in (no session fixation)
+      return { user, csrfToken };
+    },
+  },
+  {
+    method: 'get', path: '/session', operationId: 'getSession', summary: 'The signed-in user and the CSRF token (for a bearer token: its keypair and scopes)', tag: 'session', auth: true, status: 200, response: 'Session', noStore: true,
+    async handle(ctx, _input, deps) {
+      const { access } = apiState(ctx);
+      const { principal } = access;
+      if (principal.kind === 'keypair') return { keypair: { keyId: principal.keyId, accountId: principal.accountId, scopes: principal.scopes }, csrfToken: null };
+      return { user: await deps.domain.users.get(principal.userId), csrfToken: sessionOf(ctx)?.csrf ?? null };
+    },
+  },
+  {
+    method: 'delete', path: '/session', operationId: 'signOut', summary: 'Sign out (requires the CSRF token)', tag: 'session', auth: true, status: 204,
+    async handle(ctx, _input, deps) {
+      const { principal } = apiState(ctx).access;
+      if (principal.kind !== 'user') throw new ApiError(400, 'invalid_request', 'there is no session to end: the request was made with a bearer token');
+      (ctx as unknown as { session: null }).session = null;
+      await deps.domain.users.recordSignOut(principal.userId);
+      return undefined;
+    },
+  },
+];
+
+const metaRoutes: RouteSpec[] = [
+  {
+    method: 'get', path: '/openapi.json', operationId: 'getOpenApi', summary: 'This API, as an OpenAPI 3.1 document', tag: 'meta', auth: false, status: 200, response: 'OpenApi',
+    async handle() {
+      return openApiDocument();
+    },
+  },
+];
+
+export const ROUTES: RouteSpec[] = [
+  ...sessionRoutes,
+  ...accountRoutes,
+  ...ownerRoutes('account'),
+  ...ownerRoutes('environment'),
+  ...keypairRoutes,
+  ...metaRoutes,
+];
+
+let cachedDocument: Record<string, unknown> | null = null;
+export function openApiDocument(): Record<string, unknown> {
+  cachedDocument ??= buildOpenApi(ROUTES, API_PREFIX);
+  return cachedDocument;
+}
+
+/** Path parameters must have the shape of Keyport ids; anything else is simply not found. */
+function checkParams(params: Record<string, string>): void {
+  for (const [name, value] of Object.entries(params)) {
+    const pattern = ID_PATTERNS[name as IdParam];
+    if (pattern && !pattern.test(value)) throw notFoundError(NOT_FOUND_NAMES[name as IdParam]);
+  }
+}
+
+export function createApiRouter(deps: ApiDeps): Router {
+  const router = new Router({ prefix: API_PREFIX });
+  const authenticate = requireCaller(deps.domain, deps.verifier);
+  for (const spec of ROUTES) {
+    const handler = async (ctx: Context) => {
+      const params = (ctx as unknown as { params: Record<string, string> }).params ?? {};
+      checkParams(params);
+      const input: HandlerInput = {
+        params,
+        body: spec.method === 'get' || spec.method === 'delete' ? undefined : parseBody(ctx, spec.body ?? schemas.none),
+        query: parseQuery(ctx, spec.query ?? schemas.none),
+      };
+      const result = await spec.handle(ctx, input, deps);
+      if (spec.noStore) {
+        ctx.set('Cache-Control', 'no-store');
+        ctx.set('Pragma', 'no-cache');
+      }
+      ctx.status = spec.status;
+      if (spec.status !== 204) ctx.body = result;
+    };
+    const middleware = spec.auth ? [authenticate, handler] : [handler];
+    router[spec.method](spec.path, ...(middleware as [typeof handler]));
+  }
+  return router;
+}
