@@ -56,6 +56,9 @@ const configSchema = z.strictObject({
 });
 
 export type KeyportConfig = z.infer<typeof configSchema>;
+
+/** The audience of tokens for Keyport's own admin API: always registered, whatever tokens.resources says. */
+export const ADMIN_API_RESOURCE = 'urn:keyport:admin-api';
 export type ScopeLevel = z.infer<typeof scopeLevel>;
 
 /** Environment variables and the config path each one sets. */
@@ -155,7 +158,9 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, overrides: Json
     });
     throw new ConfigError(`invalid configuration:\n${lines.join('\n')}`);
   }
-  return result.data;
+  const config = result.data;
+  if (!config.tokens.resources.includes(ADMIN_API_RESOURCE)) config.tokens.resources.push(ADMIN_API_RESOURCE);
+  return config;
 }
 
 /** The issuer: configured, or derived from the listening port for local use. */

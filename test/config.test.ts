@@ -28,7 +28,7 @@ test('environment variables override the defaults', (t) => {
   t.is(config.server.port, 8080);
   t.is(config.tokens.ttlSeconds, 300);
   t.is(config.database.uri, 'mongodb://db:27017/keyport');
-  t.deepEqual(config.tokens.resources, ['https://a.test', 'https://b.test']);
+  t.deepEqual(config.tokens.resources, ['https://a.test', 'https://b.test', 'urn:keyport:admin-api'], 'the admin API audience is always registered');
   t.is(config.lockout.mode, 'permanent');
 });
 

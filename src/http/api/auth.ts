@@ -12,7 +12,9 @@ import { CSRF_HEADER, csrfMatches, isStateChanging, sessionOf } from '../session
 import { ApiError, unauthenticated } from './errors.ts';
 
 /** The audience (RFC 8707 resource) of tokens for Keyport's own admin API; listed in config tokens.resources. */
-export const ADMIN_API_RESOURCE = 'urn:keyport:admin-api';
+import { ADMIN_API_RESOURCE } from '../../config.ts';
+
+export { ADMIN_API_RESOURCE };
 
 export interface ApiState {
   access: ActorAccess;
