@@ -96,7 +96,7 @@ test.serial('a cascade interrupted half-way is finished at the next start', asyn
   t.is((await after.Account.findById(tenant.accountId).lean())!.status, 'closed');
   t.deepEqual((await after.Environment.find({ accountId: tenant.accountId }).lean()).map((e) => e.status).sort(), ['closed', 'closed']);
   t.is(await after.Keypair.countDocuments({ accountId: tenant.accountId }), 0);
-  const audit = await tk.keyport.domain.audit.list({ accountId: tenant.accountId }, { limit: 200 });
+  const audit = (await tk.keyport.domain.audit.page({ accountId: tenant.accountId }, { limit: 200 })).items;
   t.true(audit.some((e) => e.action === 'account.closed' && e.actor === 'system'));
   t.false(audit.some((e) => e.action === 'account.closing'), 'the closing mark was made by the "crash", not by the cascade');
   // And the API shows the end state.

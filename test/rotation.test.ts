@@ -142,7 +142,7 @@ test.serial('regenerate (grace 0): the old secret fails at once; only HMACs are 
   t.regex(doc.secrets[0]!.hash, /^[A-Za-z0-9_-]{43}$/, 'an HMAC-SHA-256, base64url');
   assertNoPlainSecrets(t, doc, issued);
   // Nor does the audit trail, nor the view the admin surfaces get.
-  assertNoPlainSecrets(t, await server.keyport.domain.audit.list({ keypairId: key.keyId }, { limit: 100 }), issued);
+  assertNoPlainSecrets(t, (await server.keyport.domain.audit.page({ keypairId: key.keyId }, { limit: 100 })).items, issued);
   assertNoPlainSecrets(t, await server.keyport.domain.keypairs.get(key.keyId), issued);
   t.is((await auditActions(server, key.keyId, 'keypair.regenerated')).length, 1);
 });

@@ -42,7 +42,7 @@ async function listAudit(s: Session, options: { account?: string; environment?: 
     const owner = await findOwner(s.domain, ownerRefOf(options));
     filter = owner.environmentId ? { environmentId: owner.environmentId } : { accountId: owner.accountId };
   }
-  const events = await s.domain.audit.list(filter, { limit: options.limit });
+  const { items: events } = await s.domain.audit.page(filter, { limit: options.limit });
   s.print(events, () => events.length
     ? table(['AT', 'ACTOR', 'ACTION', 'TARGET', 'DETAILS'], events.map((e) => [
       when(e.at), e.actor, e.action, e.keypairId ?? e.environmentId ?? e.accountId ?? '-',

@@ -49,22 +49,6 @@ export class AuditLog {
     });
   }
 
-  async list(filter: { accountId?: string; environmentId?: string; keypairId?: string }, page: { limit: number; before?: Date }): Promise<AuditEventView[]> {
-    const query: Record<string, unknown> = { ...filter };
-    if (page.before) query.at = trusted({ $lt: page.before });
-    const docs = await this.#models.AuditEvent.find(query).sort({ at: -1, _id: -1 }).limit(page.limit).lean<AuditEventDoc[]>();
-    return docs.map((doc) => ({
-      id: String(doc._id),
-      at: doc.at.toISOString(),
-      actor: doc.actor,
-      action: doc.action,
-      accountId: doc.accountId,
-      environmentId: doc.environmentId,
-      keypairId: doc.keypairId,
-      details: doc.details,
-    }));
-  }
-
   /**
    * One page of events, newest first. The cursor is opaque to callers: the time
    * and id of the last event of the previous page, so that events recorded in

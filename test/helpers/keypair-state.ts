@@ -30,7 +30,7 @@ export function storedHashOf(t: TestKeyport, secret: string): string {
 
 /** Audit events of one keypair with the given action. */
 export async function auditActions(t: TestKeyport, keyId: string, action: string) {
-  const events = await t.keyport.domain.audit.list({ keypairId: keyId }, { limit: 1000 });
+  const events = (await t.keyport.domain.audit.page({ keypairId: keyId }, { limit: 1000 })).items;
   return events.filter((event) => event.action === action);
 }
 

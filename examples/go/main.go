@@ -1,0 +1,134 @@
+// Keyport quickstart for Go: get an access token with the client credentials
+// grant (golang.org/x/oauth2/clientcredentials), validate it as a resource
+// server would (go-jose: JWKS, ES256 only, typ at+jwt, issuer, audience), then
+// call the protected API with it. Exits non-zero on any failure.
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net/http"
+	"os"
+	"strings"
+	"time"
+
+	"github.com/go-jose/go-jose/v4"
+	"github.com/go-jose/go-jose/v4/jwt"
+	"golang.org/x/oauth2"
+	"golang.org/x/oauth2/clientcredentials"
+)
+
+func env(name, fallback string) string {
+	if value := os.Getenv(name); value != "" {
+		return value
+	}
+	if fallback == "" {
+		fail(fmt.Errorf("set %s", name))
+	}
+	return fallback
+}
+
+func fail(err error) {
+	fmt.Fprintln(os.Stderr, "quickstart failed:", err)
+	os.Exit(1)
+}
+
+// Authorization server metadata (RFC 8414), the fields used here.
+type metadata struct {
+	Issuer        string `json:"issuer"`
+	TokenEndpoint string `json:"token_endpoint"`
+	JWKSURI       string `json:"jwks_uri"`
+}
+
+// Keyport's access token claims beyond the registered ones (RFC 9068).
+type keyportClaims struct {
+	ClientID string `json:"client_id"`
+	Scope    string `json:"scope"`
+}
+
+var httpClient = &http.Client{Timeout: 10 * time.Second}
+
+func getJSON(url string, out any) error {
+	response, err := httpClient.Get(url)
+	if err != nil {
+		return err
+	}
+	defer response.Body.Close()
+	if response.StatusCode != http.StatusOK {
+		return fmt.Errorf("GET %s: HTTP %d", url, response.StatusCode)
+	}
+	return json.NewDecoder(response.Body).Decode(out)
+}
+
+func main() {
+	keyportURL := strings.TrimRight(env("KEYPORT_URL", ""), "/")
+	keyID := env("KEYPORT_KEY_ID", "")
+	secret := env("KEYPORT_SECRET", "")
+	apiURL := strings.TrimRight(env("API_URL", "http://localhost:4000"), "/")
+	audience := env("KEYPORT_AUDIENCE", "https://api.example.com")
+	scope := env("KEYPORT_SCOPE", "orders:read")
+	ctx := context.WithValue(context.Background(), oauth2.HTTPClient, httpClient)
+
+	// 1. Discovery (RFC 8414); the document must name the issuer we asked.
+	var meta metadata
+	if err := getJSON(keyportURL+"/.well-known/oauth-authorization-server", &meta); err != nil {
+		fail(err)
+	}
+	if meta.Issuer != keyportURL {
+		fail(fmt.Errorf("discovery names issuer %q, expected %q", meta.Issuer, keyportURL))
+	}
+
+	// 2. Client credentials grant, the keypair as HTTP Basic client credentials.
+	config := clientcredentials.Config{
+		ClientID:     keyID,
+		ClientSecret: secret,
+		TokenURL:     meta.TokenEndpoint,
+		Scopes:       strings.Fields(scope),
+		AuthStyle:    oauth2.AuthStyleInHeader,
+	}
+	token, err := config.Token(ctx)
+	if err != nil {
+		fail(fmt.Errorf("token request failed: %w", err))
+	}
+
+	// 3. Validate as a resource server: ES256 is the only algorithm accepted,
+	//    typ must be at+jwt (RFC 9068), then signature, issuer, audience, lifetime.
+	parsed, err := jwt.ParseSigned(token.AccessToken, []jose.SignatureAlgorithm{jose.ES256})
+	if err != nil {
+		fail(fmt.Errorf("token is not an ES256 JWT: %w", err))
+	}
+	if typ, _ := parsed.Headers[0].ExtraHeaders[jose.HeaderType].(string); !strings.EqualFold(typ, "at+jwt") && !strings.EqualFold(typ, "application/at+jwt") {
+		fail(fmt.Errorf("token typ is %q, expected at+jwt", typ))
+	}
+	var jwks jose.JSONWebKeySet // fetch once and keep it; refetch when a token names an unknown kid
+	if err := getJSON(meta.JWKSURI, &jwks); err != nil {
+		fail(err)
+	}
+	var claims jwt.Claims
+	var extra keyportClaims
+	if err := parsed.Claims(&jwks, &claims, &extra); err != nil {
+		fail(fmt.Errorf("signature check failed: %w", err))
+	}
+	expected := jwt.Expected{Issuer: meta.Issuer, AnyAudience: jwt.Audience{audience}, Time: time.Now()}
+	if err := claims.ValidateWithLeeway(expected, 5*time.Second); err != nil {
+		fail(fmt.Errorf("claims check failed: %w", err))
+	}
+	if claims.Subject == "" || claims.ID == "" || extra.ClientID == "" || claims.IssuedAt == nil || claims.Expiry == nil {
+		fail(fmt.Errorf("token lacks a required claim (sub, jti, client_id, iat, exp)"))
+	}
+	fmt.Printf("token valid: client_id=%s aud=%v scope=%s expires=%s\n", extra.ClientID, []string(claims.Audience), extra.Scope, claims.Expiry.Time().UTC().Format(time.RFC3339))
+
+	// 4. Call the protected API: config.Client adds (and renews) the bearer token.
+	response, err := config.Client(ctx).Get(apiURL + "/orders")
+	if err != nil {
+		fail(err)
+	}
+	defer response.Body.Close()
+	body, _ := io.ReadAll(response.Body)
+	if response.StatusCode != http.StatusOK {
+		fail(fmt.Errorf("GET /orders: HTTP %d %s %s", response.StatusCode, response.Header.Get("WWW-Authenticate"), body))
+	}
+	fmt.Printf("GET /orders -> %s\n", body)
+}

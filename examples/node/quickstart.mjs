@@ -1,0 +1,61 @@
+// Keyport quickstart for Node.js: get an access token with the client
+// credentials grant (openid-client: RFC 8414 discovery + token request),
+// validate it as a resource server would (jose: remote JWKS, ES256 only,
+// typ at+jwt, issuer, audience), then call the protected API with it.
+// Exits non-zero on any failure.
+import { createRemoteJWKSet, jwtVerify } from 'jose';
+import * as client from 'openid-client';
+
+function env(name, fallback) {
+  const value = process.env[name] || fallback;
+  if (!value) throw new Error(`set ${name}`);
+  return value;
+}
+
+async function main() {
+  const keyportUrl = new URL(env('KEYPORT_URL'));
+  const keyId = env('KEYPORT_KEY_ID');
+  const secret = env('KEYPORT_SECRET');
+  const apiUrl = env('API_URL', 'http://localhost:4000').replace(/\/+$/, '');
+  const audience = env('KEYPORT_AUDIENCE', 'https://api.example.com');
+  const scope = env('KEYPORT_SCOPE', 'orders:read');
+
+  // 1. Discovery (RFC 8414, /.well-known/oauth-authorization-server); openid-client
+  //    checks that the document names the same issuer. Plain http is for local use only.
+  const config = await client.discovery(keyportUrl, keyId, undefined, client.ClientSecretBasic(secret), {
+    algorithm: 'oauth2',
+    ...(keyportUrl.protocol === 'http:' ? { execute: [client.allowInsecureRequests] } : {}),
+  });
+  const metadata = config.serverMetadata();
+
+  // 2. Client credentials grant.
+  const tokens = await client.clientCredentialsGrant(config, { scope });
+
+  // 3. Validate as a resource server: a cached, rate-limited remote JWKS; ES256
+  //    only; typ at+jwt (RFC 9068); exact issuer; our audience.
+  const jwks = createRemoteJWKSet(new URL(metadata.jwks_uri));
+  const { payload } = await jwtVerify(tokens.access_token, jwks, {
+    issuer: metadata.issuer,
+    audience,
+    typ: 'at+jwt',
+    algorithms: ['ES256'],
+    clockTolerance: 5,
+    requiredClaims: ['iss', 'aud', 'exp', 'iat', 'sub', 'client_id', 'jti'],
+  });
+  console.log(`token valid: client_id=${payload.client_id} aud=${payload.aud} scope=${payload.scope} expires=${new Date(payload.exp * 1000).toISOString()}`);
+
+  // 4. Call the protected API with the token.
+  const response = await client.fetchProtectedResource(config, tokens.access_token, new URL(`${apiUrl}/orders`), 'GET');
+  const body = await response.text();
+  if (response.status !== 200) {
+    throw new Error(`GET /orders: HTTP ${response.status} ${response.headers.get('www-authenticate') ?? ''} ${body}`);
+  }
+  console.log(`GET /orders -> ${body}`);
+}
+
+main().catch((error) => {
+  // openid-client's errors carry the OAuth error (invalid_client, invalid_scope…) and the HTTP status.
+  const oauth = error.error ? ` [${error.status ?? ''} ${error.error}: ${error.error_description ?? ''}]` : error.status ? ` [HTTP ${error.status}]` : '';
+  console.error(`quickstart failed: ${error.name}: ${error.message}${error.code ? ` (${error.code})` : ''}${oauth}`);
+  process.exitCode = 1;
+});

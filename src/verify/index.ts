@@ -1,0 +1,408 @@
+// Resource-server kit: validates Keyport access tokens in an API that trusts
+// Keyport (`import { createVerifier, koaMiddleware } from 'keyport/verify'`).
+//
+// A token is accepted only when all of these hold (RFC 9068, RFC 8725 §3):
+// - signed with ES256 (the only algorithm accepted: `alg: none`, HS256 with the
+//   public key, RS256… are refused before any key is looked up) by a key from
+//   the issuer's JWKS, fetched from its RFC 8414 metadata, cached, and
+//   refetched at most once per cooldown (an unknown `kid` cannot make this
+//   process hammer the issuer);
+// - `typ: at+jwt`, the exact issuer, one of the configured audiences, not
+//   expired (with a small clock tolerance), and the claims Keyport always sets;
+// - every required scope is in `scope` (otherwise 403 insufficient_scope);
+// - with `introspection` configured: the issuer still says `active` (RFC 7662),
+//   so a disabled or removed keypair, a closed owner or a revoked token is
+//   refused at once rather than at `exp`. Introspection failures fail closed.
+//
+// Failures are `TokenError`s carrying the HTTP status and the RFC 6750
+// `WWW-Authenticate` challenge; the Koa and Express-style middlewares below
+// answer with them. Nothing here depends on Koa or Express.
+import { createRemoteJWKSet, customFetch, errors, jwtVerify, type FlattenedJWSInput, type JWSHeaderParameters, type JWTPayload } from 'jose';
+import { LRUCache } from 'lru-cache';
+
+/** The one signing algorithm Keyport uses and a resource server accepts. */
+export const ACCEPTED_ALGORITHMS = ['ES256'] as const;
+const ACCESS_TOKEN_TYPE = 'at+jwt';
+const REQUIRED_CLAIMS = ['iss', 'sub', 'aud', 'exp', 'iat', 'jti', 'client_id'];
+
+export type FetchLike = (url: string, init: RequestInit) => Promise<Response>;
+
+export interface VerifierOptions {
+  /** Keyport's issuer, exactly as in its tokens' `iss` (e.g. `https://auth.example.com`). */
+  issuer: string;
+  /** This API's identifier(s): the token's `aud` must contain one of them (Keyport's default is `https://api.example.com`). */
+  audience: string | string[];
+  /** Scopes every request must carry; routes can require more (see `scopes` on the middlewares). */
+  requiredScopes?: string[];
+  /** Allowed clock skew for `exp`, `iat` and `nbf`, in seconds (default 5). */
+  clockTolerance?: number;
+  /** The JWKS URL; by default it is read from the issuer's metadata (`/.well-known/oauth-authorization-server`). */
+  jwksUri?: string;
+  /** JWKS caching: keys are kept `cacheMaxAgeMs` (default 10 min) and refetched for an unknown `kid` at most once per `cooldownMs` (default 30 s). */
+  jwks?: { cooldownMs?: number; cacheMaxAgeMs?: number; timeoutMs?: number };
+  /**
+   * Ask Keyport's introspection endpoint about every token that passed the
+   * offline checks, so that revocation takes effect immediately. The
+   * credentials are a keypair of this API's own: Keyport answers for tokens of
+   * the same account when that keypair has the `keyport:introspect` scope.
+   */
+  introspection?: {
+    clientId: string;
+    clientSecret: string;
+    /** Defaults to `introspection_endpoint` from the issuer's metadata. */
+    endpoint?: string;
+    /** Remember an `active: true` answer this long (default 0: ask every time; revocation is then seen on the next request). */
+    cacheMaxAgeMs?: number;
+  };
+  /** Sent as `realm` in `WWW-Authenticate` challenges. */
+  realm?: string;
+  /** Timeout for metadata and introspection requests in ms (default 5000). */
+  timeoutMs?: number;
+  /** A fetch implementation (proxies, tests); defaults to the global fetch. */
+  fetch?: FetchLike;
+}
+
+/** The claims of a Keyport access token (RFC 9068 plus `acc` and `env`). */
+export interface KeyportAccessTokenClaims extends JWTPayload {
+  iss: string;
+  sub: string;
+  aud: string | string[];
+  exp: number;
+  iat: number;
+  jti: string;
+  client_id: string;
+  scope?: string;
+  /** The account that owns the keypair. */
+  acc?: string;
+  /** The environment that owns the keypair, for environment keypairs. */
+  env?: string;
+}
+
+/** What a request carries once its token has been accepted (`ctx.state.auth` in Koa, `req.auth` in Express). */
+export interface VerifiedToken {
+  token: string;
+  claims: KeyportAccessTokenClaims;
+  clientId: string;
+  scopes: string[];
+}
+
+export type TokenErrorCode = 'invalid_request' | 'invalid_token' | 'insufficient_scope' | 'temporarily_unavailable';
+
+/** A refused request: its status, RFC 6750 error code and challenge. */
+export class TokenError extends Error {
+  override name = 'TokenError';
+  readonly status: 400 | 401 | 403 | 503;
+  /** Absent when the request carried no token at all (RFC 6750 §3.1). */
+  readonly error: TokenErrorCode | undefined;
+  /** For insufficient_scope: the scopes the request needs. */
+  readonly scopes: string[] | undefined;
+
+  constructor(status: 400 | 401 | 403 | 503, error: TokenErrorCode | undefined, message: string, options: { cause?: unknown; scopes?: string[] } = {}) {
+    super(message, options.cause === undefined ? undefined : { cause: options.cause });
+    this.status = status;
+    this.error = error;
+    this.scopes = options.scopes;
+  }
+
+  /** The `WWW-Authenticate` value, or undefined where none is due (503). */
+  challenge(realm?: string): string | undefined {
+    if (this.status === 503) return undefined;
+    const params: string[] = [];
+    if (realm) params.push(`realm=${quote(realm)}`);
+    if (this.error) {
+      params.push(`error=${quote(this.error)}`, `error_description=${quote(this.message)}`);
+      if (this.scopes?.length) params.push(`scope=${quote(this.scopes.join(' '))}`);
+    }
+    return params.length ? `Bearer ${params.join(', ')}` : 'Bearer';
+  }
+
+  /** The JSON body of the refusal. */
+  body(): { error: string; error_description: string } | { error: string; error_description: string; scope: string } {
+    const error = this.error ?? 'unauthorized';
+    return this.scopes?.length ? { error, error_description: this.message, scope: this.scopes.join(' ') } : { error, error_description: this.message };
+  }
+}
+
+function quote(value: string): string {
+  // RFC 6750 §3: error_description and scope exclude '"' and '\'; keep the header one line.
+  return `"${value.replace(/["\\\r\n]/g, ' ')}"`;
+}
+
+export interface Verifier {
+  /** Validates a token; resolves with its claims or rejects with a TokenError. */
+  verify(token: string, options?: { scopes?: string[] }): Promise<VerifiedToken>;
+  /** Takes the `Authorization` header value(s) of a request, requires a Bearer token, and verifies it. */
+  authenticate(authorization: string | string[] | undefined, options?: { scopes?: string[] }): Promise<VerifiedToken>;
+  readonly realm: string | undefined;
+}
+
+interface Metadata {
+  issuer: string;
+  jwks_uri?: string;
+  introspection_endpoint?: string;
+}
+
+/** RFC 8414 §3: the well-known path goes between the host and the issuer's path. */
+function metadataUrl(issuer: string): string {
+  const url = new URL(issuer);
+  const path = url.pathname === '/' ? '' : url.pathname.replace(/\/$/, '');
+  return `${url.origin}/.well-known/oauth-authorization-server${path}`;
+}
+
+/** A jose failure that means "the issuer could not be asked", not "the token is bad". */
+function isUnavailable(err: unknown): boolean {
+  if (!(err instanceof errors.JOSEError)) return true; // network errors (TypeError from fetch) and the like
+  return err.code === 'ERR_JWKS_TIMEOUT' || err.code === 'ERR_JOSE_GENERIC' || err.code === 'ERR_JWKS_INVALID';
+}
+
+function describe(err: unknown): TokenError {
+  if (err instanceof TokenError) return err;
+  if (err instanceof errors.JWTExpired) return new TokenError(401, 'invalid_token', 'the access token has expired', { cause: err });
+  if (err instanceof errors.JWTClaimValidationFailed) {
+    const what: Record<string, string> = {
+      typ: 'the token is not an access token (typ must be at+jwt)',
+      iss: 'the access token was issued by another issuer',
+      aud: 'the access token is not meant for this API',
+      nbf: 'the access token is not valid yet',
+      iat: 'the access token has an invalid issue time',
+    };
+    return new TokenError(401, 'invalid_token', what[err.claim] ?? `the access token lacks a valid "${err.claim}" claim`, { cause: err });
+  }
+  if (err instanceof errors.JOSEAlgNotAllowed) return new TokenError(401, 'invalid_token', 'the access token is not signed with an accepted algorithm', { cause: err });
+  if (err instanceof errors.JWSSignatureVerificationFailed || err instanceof errors.JWKSNoMatchingKey || err instanceof errors.JWKSMultipleMatchingKeys) {
+    return new TokenError(401, 'invalid_token', 'the access token signature is not valid', { cause: err });
+  }
+  if (err instanceof errors.JOSEError && !isUnavailable(err)) return new TokenError(401, 'invalid_token', 'the access token is malformed', { cause: err });
+  return new TokenError(503, 'temporarily_unavailable', 'the token issuer cannot be reached to validate the access token', { cause: err });
+}
+
+function basicAuthorization(clientId: string, clientSecret: string): string {
+  // RFC 6749 §2.3.1: form-encode each part before base64.
+  const encode = (value: string) => encodeURIComponent(value).replace(/%20/g, '+');
+  return `Basic ${Buffer.from(`${encode(clientId)}:${encode(clientSecret)}`).toString('base64')}`;
+}
+
+/** Bearer token from an Authorization header (RFC 6750 §2.1). */
+export function bearerToken(authorization: string | string[] | undefined): string {
+  if (Array.isArray(authorization)) {
+    if (authorization.length > 1) throw new TokenError(400, 'invalid_request', 'more than one Authorization header');
+    authorization = authorization[0];
+  }
+  if (!authorization) throw new TokenError(401, undefined, 'an access token is required');
+  const match = /^Bearer +([A-Za-z0-9\-._~+/]+=*) *$/i.exec(authorization);
+  if (match) return match[1]!;
+  if (/^Bearer(\s|$)/i.test(authorization)) throw new TokenError(400, 'invalid_request', 'the Authorization header is not a valid Bearer credential');
+  throw new TokenError(401, undefined, 'an access token is required (Authorization: Bearer)');
+}
+
+export function createVerifier(options: VerifierOptions): Verifier {
+  const { issuer, audience, realm } = options;
+  if (!issuer) throw new TypeError('createVerifier: issuer is required');
+  if (!audience || (Array.isArray(audience) && audience.length === 0)) throw new TypeError('createVerifier: audience is required');
+  if (!URL.canParse(issuer)) throw new TypeError(`createVerifier: issuer must be an absolute URL, got ${JSON.stringify(issuer)}`);
+  const requiredScopes = options.requiredScopes ?? [];
+  const clockTolerance = options.clockTolerance ?? 5;
+  const timeoutMs = options.timeoutMs ?? 5000;
+  const cooldownMs = options.jwks?.cooldownMs ?? 30_000;
+  const fetchImpl: FetchLike = options.fetch ?? ((url, init) => fetch(url, init));
+  const introspection = options.introspection;
+
+  // Issuer metadata, fetched once when first needed; a failure is remembered
+  // for the cooldown so that a down issuer is not asked on every request.
+  let metadata: Promise<Metadata> | undefined;
+  let metadataFailure: { at: number; error: unknown } | undefined;
+  async function loadMetadata(): Promise<Metadata> {
+    const response = await fetchImpl(metadataUrl(issuer), { headers: { accept: 'application/json' }, redirect: 'manual', signal: AbortSignal.timeout(timeoutMs) });
+    if (response.status !== 200) throw new Error(`issuer metadata: HTTP ${response.status}`);
+    const document = await response.json() as Metadata;
+    if (document.issuer !== issuer) throw new Error(`issuer metadata names issuer ${JSON.stringify(document.issuer)}, expected ${JSON.stringify(issuer)}`);
+    return document;
+  }
+  function getMetadata(): Promise<Metadata> {
+    if (metadataFailure && Date.now() - metadataFailure.at < cooldownMs) return Promise.reject(metadataFailure.error);
+    metadata ??= loadMetadata().then((document) => {
+      metadataFailure = undefined;
+      return document;
+    }, (error: unknown) => {
+      metadata = undefined;
+      metadataFailure = { at: Date.now(), error };
+      throw error;
+    });
+    return metadata;
+  }
+
+  // The remote JWKS: jose caches the keys and refetches for an unknown kid at
+  // most once per cooldown. A failed fetch is also remembered for the
+  // cooldown (jose would otherwise retry on every request while the issuer is down).
+  let remote: ReturnType<typeof createRemoteJWKSet> | undefined;
+  let jwksFailure: { at: number; error: unknown } | undefined;
+  async function key(header: JWSHeaderParameters, token: FlattenedJWSInput) {
+    if (!remote) {
+      const uri = options.jwksUri ?? (await getMetadata()).jwks_uri;
+      if (!uri) throw new Error('the issuer metadata has no jwks_uri');
+      remote ??= createRemoteJWKSet(new URL(uri), {
+        cooldownDuration: cooldownMs,
+        cacheMaxAge: options.jwks?.cacheMaxAgeMs ?? 600_000,
+        timeoutDuration: options.jwks?.timeoutMs ?? timeoutMs,
+        [customFetch]: (url, init) => fetchImpl(url, init),
+      });
+    }
+    if (jwksFailure && Date.now() - jwksFailure.at < cooldownMs) throw jwksFailure.error;
+    try {
+      const found = await remote(header, token);
+      jwksFailure = undefined;
+      return found;
+    } catch (err) {
+      if (isUnavailable(err)) jwksFailure = { at: Date.now(), error: err };
+      throw err;
+    }
+  }
+
+  const activeCache = introspection?.cacheMaxAgeMs ? new LRUCache<string, true>({ max: 10_000, ttl: introspection.cacheMaxAgeMs }) : undefined;
+  async function isActive(token: string, claims: KeyportAccessTokenClaims): Promise<boolean> {
+    if (!introspection) return true;
+    if (activeCache?.get(claims.jti)) return true;
+    let response: Response;
+    try {
+      const endpoint = introspection.endpoint ?? (await getMetadata()).introspection_endpoint;
+      if (!endpoint) throw new Error('the issuer metadata has no introspection_endpoint');
+      response = await fetchImpl(endpoint, {
+        method: 'POST',
+        headers: {
+          authorization: basicAuthorization(introspection.clientId, introspection.clientSecret),
+          'content-type': 'application/x-www-form-urlencoded',
+          accept: 'application/json',
+        },
+        body: new URLSearchParams({ token, token_type_hint: 'access_token' }).toString(),
+        redirect: 'manual',
+        signal: AbortSignal.timeout(timeoutMs),
+      });
+    } catch (err) {
+      throw new TokenError(503, 'temporarily_unavailable', 'the token issuer cannot be reached to check the access token', { cause: err });
+    }
+    // Fail closed: wrong introspection credentials are this API's problem, never a reason to accept.
+    if (response.status !== 200) {
+      throw new TokenError(503, 'temporarily_unavailable', 'the token issuer refused to check the access token', { cause: new Error(`introspection: HTTP ${response.status} ${await response.text().catch(() => '')}`) });
+    }
+    const answer = await response.json() as { active?: unknown; jti?: unknown };
+    const active = answer.active === true && (answer.jti === undefined || answer.jti === claims.jti);
+    if (active && activeCache) {
+      const remainingMs = claims.exp * 1000 - Date.now();
+      if (remainingMs > 0) activeCache.set(claims.jti, true, { ttl: Math.min(introspection.cacheMaxAgeMs!, remainingMs) });
+    }
+    return active;
+  }
+
+  async function verify(token: string, call: { scopes?: string[] } = {}): Promise<VerifiedToken> {
+    let claims: KeyportAccessTokenClaims;
+    try {
+      const { payload } = await jwtVerify(token, key, {
+        issuer,
+        audience,
+        typ: ACCESS_TOKEN_TYPE,
+        algorithms: [...ACCEPTED_ALGORITHMS],
+        clockTolerance,
+        requiredClaims: REQUIRED_CLAIMS,
+      });
+      claims = payload as KeyportAccessTokenClaims;
+    } catch (err) {
+      throw describe(err);
+    }
+    if (typeof claims.client_id !== 'string' || typeof claims.jti !== 'string' || (claims.scope !== undefined && typeof claims.scope !== 'string')) {
+      throw new TokenError(401, 'invalid_token', 'the access token is malformed');
+    }
+    if (!(await isActive(token, claims))) throw new TokenError(401, 'invalid_token', 'the access token is no longer active');
+
+    const scopes = (claims.scope ?? '').split(' ').filter(Boolean);
+    const needed = [...new Set([...requiredScopes, ...(call.scopes ?? [])])];
+    const granted = new Set(scopes);
+    if (needed.some((scope) => !granted.has(scope))) {
+      throw new TokenError(403, 'insufficient_scope', 'the access token lacks a required scope', { scopes: needed });
+    }
+    return { token, claims, clientId: claims.client_id, scopes };
+  }
+
+  return {
+    realm,
+    verify,
+    async authenticate(authorization, call) {
+      return verify(bearerToken(authorization), call);
+    },
+  };
+}
+
+// ---- Koa ----------------------------------------------------------------
+
+/** The parts of a Koa context used here (Koa's Context satisfies it). */
+export interface KoaLikeContext {
+  get(field: string): string;
+  set(field: string, value: string): void;
+  status: number;
+  body: unknown;
+  state: Record<string, unknown>;
+}
+
+export interface MiddlewareOptions {
+  /** Scopes this route needs, on top of the verifier's `requiredScopes`. */
+  scopes?: string[];
+}
+
+function refusal(err: TokenError, realm: string | undefined): { status: number; headers: Record<string, string>; body: object } {
+  const headers: Record<string, string> = { 'cache-control': 'no-store' };
+  const challenge = err.challenge(realm);
+  if (challenge) headers['www-authenticate'] = challenge;
+  return { status: err.status, headers, body: err.body() };
+}
+
+/** Koa middleware: puts the accepted token in `ctx.state.auth` or answers 400/401/403/503. */
+export function koaMiddleware(verifier: Verifier, options: MiddlewareOptions = {}) {
+  return async function keyportAuth(ctx: KoaLikeContext, next: () => Promise<unknown>): Promise<void> {
+    let auth: VerifiedToken;
+    try {
+      auth = await verifier.authenticate(ctx.get('authorization') || undefined, options);
+    } catch (err) {
+      if (!(err instanceof TokenError)) throw err;
+      const { status, headers, body } = refusal(err, verifier.realm);
+      for (const [name, value] of Object.entries(headers)) ctx.set(name, value);
+      ctx.status = status;
+      ctx.body = body;
+      return;
+    }
+    ctx.state.auth = auth;
+    await next();
+  };
+}
+
+// ---- Express (and plain node:http) --------------------------------------
+
+/** The parts of an Express (or node:http) request used here. */
+export interface ExpressLikeRequest {
+  headers: Record<string, string | string[] | undefined>;
+  auth?: VerifiedToken;
+}
+
+/** The parts of an Express (or node:http) response used here. */
+export interface ExpressLikeResponse {
+  statusCode: number;
+  setHeader(name: string, value: string): unknown;
+  end(body?: string): unknown;
+}
+
+export type NextFunction = (err?: unknown) => void;
+
+/** Express-style middleware: puts the accepted token in `req.auth` and calls `next()`, or answers 400/401/403/503. */
+export function expressMiddleware(verifier: Verifier, options: MiddlewareOptions = {}) {
+  return function keyportAuth(req: ExpressLikeRequest, res: ExpressLikeResponse, next: NextFunction): void {
+    verifier.authenticate(req.headers.authorization, options).then((auth) => {
+      req.auth = auth;
+      next();
+    }, (err: unknown) => {
+      if (!(err instanceof TokenError)) return next(err);
+      const { status, headers, body } = refusal(err, verifier.realm);
+      res.statusCode = status;
+      for (const [name, value] of Object.entries(headers)) res.setHeader(name, value);
+      res.setHeader('content-type', 'application/json; charset=utf-8');
+      res.end(JSON.stringify(body));
+    });
+  };
+}

@@ -1,0 +1,167 @@
+// Runs every quickstart in examples/ as a child process, the way a person
+// would, against a real Keyport and the protected demo API (itself started as
+// `node examples/protected-api/server.ts`). Each ecosystem is one test: it must
+// get a token, validate it, call GET /orders and exit 0; and it must exit
+// non-zero on a wrong secret and on a token for another audience (without
+// calling the API), and when the API refuses a token without orders:read. Dependencies come from examples/setup.sh (run it first).
+import { spawn, type ChildProcess } from 'node:child_process';
+import { existsSync, readdirSync, statSync } from 'node:fs';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import test from 'ava';
+import { seedKeypair } from './helpers/oauth.ts';
+import { startTestKeyport, type TestKeyport } from './helpers/keyport.ts';
+
+const root = fileURLToPath(new URL('..', import.meta.url));
+const examples = join(root, 'examples');
+
+interface Run {
+  code: number | null;
+  signal: NodeJS.Signals | null;
+  stdout: string;
+  stderr: string;
+  ms: number;
+}
+
+function run(command: string, args: string[], env: Record<string, string>, timeoutMs = 60_000): Promise<Run> {
+  const started = performance.now();
+  return new Promise((resolve, reject) => {
+    const child = spawn(command, args, { cwd: root, env: cleanEnv(env), stdio: ['ignore', 'pipe', 'pipe'] });
+    let stdout = '';
+    let stderr = '';
+    child.stdout.setEncoding('utf8').on('data', (chunk: string) => { stdout += chunk; });
+    child.stderr.setEncoding('utf8').on('data', (chunk: string) => { stderr += chunk; });
+    const timer = setTimeout(() => child.kill('SIGKILL'), timeoutMs);
+    child.on('error', (err) => {
+      clearTimeout(timer);
+      reject(err);
+    });
+    child.on('close', (code, signal) => {
+      clearTimeout(timer);
+      resolve({ code, signal, stdout, stderr, ms: Math.round(performance.now() - started) });
+    });
+  });
+}
+
+/** The test's environment without any KEYPORT_* or API_* settings of the machine. */
+function cleanEnv(extra: Record<string, string>): NodeJS.ProcessEnv {
+  const env: NodeJS.ProcessEnv = {};
+  for (const [name, value] of Object.entries(process.env)) {
+    if (!name.startsWith('KEYPORT_') && !name.startsWith('API_') && name !== 'PORT') env[name] = value;
+  }
+  return { ...env, ...extra };
+}
+
+function newestMtime(path: string): number {
+  const stat = statSync(path);
+  if (!stat.isDirectory()) return stat.mtimeMs;
+  return Math.max(0, ...readdirSync(path).map((name) => newestMtime(join(path, name))));
+}
+
+/** How to run each quickstart, and what setup must have produced first. */
+interface Ecosystem {
+  command: string;
+  args: string[];
+  /** Built or installed by examples/setup.sh; must exist (and be newer than `sources`). */
+  artifact?: string;
+  sources?: string[];
+}
+
+const ECOSYSTEMS: Record<string, Ecosystem> = {
+  curl: { command: 'bash', args: [join(examples, 'curl/quickstart.sh')] },
+  node: { command: process.execPath, args: [join(examples, 'node/quickstart.mjs')], artifact: join(examples, 'node/node_modules/.package-lock.json'), sources: [join(examples, 'node/package-lock.json')] },
+  python: { command: join(examples, 'python/.venv/bin/python'), args: [join(examples, 'python/quickstart.py')], artifact: join(examples, 'python/.venv/.keyport-stamp'), sources: [join(examples, 'python/requirements.txt')] },
+  go: { command: join(examples, 'go/bin/quickstart'), args: [], artifact: join(examples, 'go/bin/quickstart'), sources: ['main.go', 'go.mod', 'go.sum'].map((f) => join(examples, 'go', f)) },
+  java: { command: 'java', args: ['-jar', join(examples, 'java/target/keyport-quickstart.jar')], artifact: join(examples, 'java/target/keyport-quickstart.jar'), sources: [join(examples, 'java/pom.xml'), join(examples, 'java/src')] },
+};
+
+function setupProblem(name: string, ecosystem: Ecosystem): string | undefined {
+  if (!ecosystem.artifact) return undefined;
+  if (!existsSync(ecosystem.artifact)) return `${ecosystem.artifact} is missing: run examples/setup.sh ${name}`;
+  const built = statSync(ecosystem.artifact).mtimeMs;
+  const changed = (ecosystem.sources ?? []).find((source) => newestMtime(source) > built);
+  return changed ? `${changed} changed after the last build: run examples/setup.sh ${name}` : undefined;
+}
+
+let keyport: TestKeyport;
+let api: { url: string; child: ChildProcess };
+let good: { keyId: string; secret: string };
+let wrong: { keyId: string; secret: string };
+
+function startApi(issuer: string): Promise<{ url: string; child: ChildProcess }> {
+  const child = spawn(process.execPath, [join(examples, 'protected-api/server.ts')], {
+    cwd: root,
+    env: cleanEnv({ KEYPORT_URL: issuer, PORT: '0', HOST: '127.0.0.1' }),
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  return new Promise((resolve, reject) => {
+    let output = '';
+    const timer = setTimeout(() => reject(new Error(`the protected API did not start: ${output}`)), 20_000);
+    const onData = (chunk: string) => {
+      output += chunk;
+      const match = /listening on (http:\/\/\S+)/.exec(output);
+      if (match) {
+        clearTimeout(timer);
+        resolve({ url: match[1]!, child });
+      }
+    };
+    child.stdout.setEncoding('utf8').on('data', onData);
+    child.stderr.setEncoding('utf8').on('data', onData);
+    child.on('exit', (code) => {
+      clearTimeout(timer);
+      reject(new Error(`the protected API exited with ${code}: ${output}`));
+    });
+  });
+}
+
+test.before(async () => {
+  keyport = await startTestKeyport();
+  good = await seedKeypair(keyport.keyport, { scopes: ['orders:read', 'orders:write'] });
+  // Wrong-secret runs use a keypair of their own, so that their failures never lock `good`.
+  const other = await seedKeypair(keyport.keyport, { scopes: ['orders:read'] });
+  wrong = { keyId: other.keyId, secret: `${other.secret.slice(0, -8)}AAAAAAAA` };
+  api = await startApi(keyport.url);
+});
+
+test.after.always(async () => {
+  api?.child.kill('SIGTERM');
+  await keyport?.close();
+});
+
+function describeRun(result: Run): string {
+  return `exit ${result.code ?? result.signal} after ${result.ms} ms\n--- stdout\n${result.stdout}\n--- stderr\n${result.stderr}`;
+}
+
+for (const [name, ecosystem] of Object.entries(ECOSYSTEMS)) {
+  test(`quickstart: ${name}`, async (t) => {
+    const problem = setupProblem(name, ecosystem);
+    if (problem) {
+      t.fail(problem);
+      return;
+    }
+    const base = { KEYPORT_URL: keyport.url, API_URL: api.url };
+
+    const ok = await run(ecosystem.command, ecosystem.args, { ...base, KEYPORT_KEY_ID: good.keyId, KEYPORT_SECRET: good.secret });
+    t.is(ok.code, 0, describeRun(ok));
+    t.regex(ok.stdout, /token valid/, describeRun(ok));
+    t.regex(ok.stdout, /GET \/orders -> .*ord_1001/, describeRun(ok));
+    t.true(ok.stdout.includes(good.keyId), 'the API saw the keypair as the caller');
+    t.false(`${ok.stdout}${ok.stderr}`.includes(good.secret), 'the quickstart never prints the secret');
+    t.log(`${name}: ${ok.ms} ms`);
+
+    const badSecret = await run(ecosystem.command, ecosystem.args, { ...base, KEYPORT_KEY_ID: wrong.keyId, KEYPORT_SECRET: wrong.secret });
+    t.not(badSecret.code, 0, `a wrong secret must fail: ${describeRun(badSecret)}`);
+    t.notRegex(badSecret.stdout, /GET \/orders/);
+
+    // The token is issued for the default audience; a quickstart that expects
+    // another one must refuse it (the audience pin is real) and not call the API.
+    const otherAudience = await run(ecosystem.command, ecosystem.args, { ...base, KEYPORT_KEY_ID: good.keyId, KEYPORT_SECRET: good.secret, KEYPORT_AUDIENCE: 'https://other-api.example.com' });
+    t.not(otherAudience.code, 0, `a token for another audience must be refused: ${describeRun(otherAudience)}`);
+    t.notRegex(otherAudience.stdout, /GET \/orders/);
+
+    // A valid token without orders:read: the API answers 403 insufficient_scope, the quickstart fails.
+    const noScope = await run(ecosystem.command, ecosystem.args, { ...base, KEYPORT_KEY_ID: good.keyId, KEYPORT_SECRET: good.secret, KEYPORT_SCOPE: 'orders:write' });
+    t.not(noScope.code, 0, `GET /orders without orders:read must fail: ${describeRun(noScope)}`);
+    t.regex(`${noScope.stdout}${noScope.stderr}`, /403|insufficient_scope/, describeRun(noScope));
+  });
+}

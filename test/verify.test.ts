@@ -1,0 +1,355 @@
+// The resource-server kit (keyport/verify) against a real Keyport over HTTP:
+// real tokens, and crafted ones (Keyport's own signing key with a wrong typ or
+// issuer, foreign keys, other algorithms) that must be refused for the right
+// reason; the Koa middleware through the protected demo API, the
+// Express-style middleware through node:http; revocation through introspection.
+import { createServer, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import test, { type ExecutionContext } from 'ava';
+import { errors, exportJWK, generateKeyPair, importJWK, SignJWT, type CryptoKey, type JWK, type JWTPayload } from 'jose';
+import { createVerifier, expressMiddleware, TokenError, type ExpressLikeRequest, type FetchLike, type Verifier } from 'keyport/verify';
+import { startProtectedApi, type RunningProtectedApi } from '../examples/protected-api/server.ts';
+import { loadSigningKeys } from '../src/oauth/signing-keys.ts';
+import { resolveServerSecrets } from '../src/server-secrets.ts';
+import { basic, getToken, seedKeypair } from './helpers/oauth.ts';
+import { startTestKeyport, type TestKeyport } from './helpers/keyport.ts';
+
+const AUDIENCE = 'https://api.example.com';
+const OTHER_AUDIENCE = 'https://other.example.com';
+
+let keyport: TestKeyport;
+let client: { keyId: string; secret: string; accountId: string };
+let introspector: { keyId: string; secret: string };
+let signingJwk: JWK & { kid: string };
+let plainApi: RunningProtectedApi;
+let strictApi: RunningProtectedApi;
+let expressApi: { url: string; server: Server };
+
+test.before(async () => {
+  keyport = await startTestKeyport({ overrides: { tokens: { ttlSeconds: 600, defaultAudience: AUDIENCE, resources: [AUDIENCE, OTHER_AUDIENCE] } } });
+  client = await seedKeypair(keyport.keyport, { scopes: ['orders:read', 'orders:write'] });
+  // The API's own keypair, in the same account, allowed to introspect that account's tokens.
+  const issued = await keyport.keyport.domain.keypairs.create({ accountId: client.accountId }, { name: 'orders-api', scopes: ['keyport:introspect'] }, 'system');
+  introspector = { keyId: issued.keypair.keyId, secret: issued.secret };
+  // Keyport's own private signing key, to craft tokens that are validly signed but wrong otherwise.
+  const { keyEncryptionKey } = resolveServerSecrets(keyport.config);
+  const keys = await loadSigningKeys(keyport.keyport.database.models, keyEncryptionKey);
+  signingJwk = keys.privateJwks[0] as JWK & { kid: string };
+
+  plainApi = await startProtectedApi({ issuer: keyport.url, port: 0 });
+  strictApi = await startProtectedApi({ issuer: keyport.url, port: 0, introspection: { clientId: introspector.keyId, clientSecret: introspector.secret } });
+
+  const verifier = createVerifier({ issuer: keyport.url, audience: AUDIENCE, requiredScopes: ['orders:read'], realm: 'express-api' });
+  const auth = expressMiddleware(verifier);
+  const server = createServer((req, res) => {
+    auth(req, res, (err?: unknown) => {
+      res.setHeader('content-type', 'application/json');
+      if (err) {
+        res.statusCode = 500;
+        res.end('{}');
+        return;
+      }
+      const { auth: verified } = req as ExpressLikeRequest;
+      res.end(JSON.stringify({ client_id: verified?.clientId, scopes: verified?.scopes }));
+    });
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  expressApi = { url: `http://127.0.0.1:${(server.address() as AddressInfo).port}`, server };
+});
+
+test.after.always(async () => {
+  await plainApi?.close();
+  await strictApi?.close();
+  if (expressApi) await new Promise<void>((resolve) => {
+    expressApi.server.close(() => resolve());
+    expressApi.server.closeIdleConnections();
+  });
+  await keyport?.close();
+});
+
+function token(options: { scope?: string; resource?: string; keypair?: { keyId: string; secret: string } } = {}): Promise<string> {
+  const { keypair = client, ...rest } = options;
+  return getToken(keyport.url, { keyId: keypair.keyId, secret: keypair.secret, ...rest });
+}
+
+/** Claims like Keyport's own, for crafted tokens. */
+function claims(overrides: JWTPayload = {}): JWTPayload {
+  const now = Math.floor(Date.now() / 1000);
+  return { iss: keyport.url, sub: client.keyId, client_id: client.keyId, aud: AUDIENCE, scope: 'orders:read', iat: now, exp: now + 300, jti: `crafted-${Math.random().toString(36).slice(2)}`, ...overrides };
+}
+
+async function craft(payload: JWTPayload, header: { alg: string; typ?: string; kid?: string }, key: CryptoKey | Uint8Array): Promise<string> {
+  return new SignJWT(payload).setProtectedHeader(header).sign(key);
+}
+
+async function keyportKey(): Promise<CryptoKey> {
+  return importJWK(signingJwk, 'ES256') as Promise<CryptoKey>;
+}
+
+function verifier(extra: Partial<Parameters<typeof createVerifier>[0]> = {}): Verifier {
+  return createVerifier({ issuer: keyport.url, audience: AUDIENCE, ...extra });
+}
+
+/** Asserts a refusal and returns it. */
+async function refused(t: ExecutionContext, promise: Promise<unknown>, status: TokenError['status'], error: TokenError['error']): Promise<TokenError> {
+  const err = await t.throwsAsync(promise, { instanceOf: TokenError });
+  t.is(err!.status, status, err!.message);
+  t.is(err!.error, error);
+  return err!;
+}
+
+function countingFetch(): { fetch: FetchLike; urls: string[] } {
+  const urls: string[] = [];
+  return { urls, fetch: (url, init) => { urls.push(url); return fetch(url, init); } };
+}
+
+// ---- offline validation ---------------------------------------------------
+
+test('accepts a real token and exposes its claims and scopes', async (t) => {
+  const result = await verifier({ requiredScopes: ['orders:read'] }).verify(await token());
+  t.is(result.clientId, client.keyId);
+  t.is(result.claims.iss, keyport.url);
+  t.is(result.claims.acc, client.accountId);
+  t.deepEqual(result.scopes.sort(), ['orders:read', 'orders:write']);
+});
+
+test('refuses a real token for another audience', async (t) => {
+  const err = await refused(t, verifier().verify(await token({ resource: OTHER_AUDIENCE })), 401, 'invalid_token');
+  t.is((err.cause as errors.JWTClaimValidationFailed).claim, 'aud');
+  // …which the API it was meant for accepts.
+  await t.notThrowsAsync(verifier({ audience: [OTHER_AUDIENCE] }).verify(await token({ resource: OTHER_AUDIENCE })));
+});
+
+test('refuses a token signed by Keyport\'s key for another issuer', async (t) => {
+  const forged = await craft(claims({ iss: 'https://evil.example.com' }), { alg: 'ES256', typ: 'at+jwt', kid: signingJwk.kid }, await keyportKey());
+  const err = await refused(t, verifier().verify(forged), 401, 'invalid_token');
+  t.is((err.cause as errors.JWTClaimValidationFailed).claim, 'iss');
+});
+
+test('refuses a token signed by Keyport\'s key whose typ is not at+jwt (e.g. an ID token)', async (t) => {
+  const key = await keyportKey();
+  for (const typ of ['JWT', undefined]) {
+    const header = typ ? { alg: 'ES256', typ, kid: signingJwk.kid } : { alg: 'ES256', kid: signingJwk.kid };
+    const err = await refused(t, verifier().verify(await craft(claims(), header, key)), 401, 'invalid_token');
+    t.is((err.cause as errors.JWTClaimValidationFailed).claim, 'typ', `typ ${typ}`);
+  }
+  // The same token with the right typ passes: the refusals above are for typ alone.
+  await t.notThrowsAsync(verifier().verify(await craft(claims(), { alg: 'ES256', typ: 'at+jwt', kid: signingJwk.kid }, key)));
+});
+
+test('refuses every algorithm but ES256 before looking up a key', async (t) => {
+  const { urls, fetch } = countingFetch();
+  const v = verifier({ fetch });
+  const rsa = await generateKeyPair('RS256');
+  const p384 = await generateKeyPair('ES384');
+  const publicJwk = JSON.stringify({ kty: signingJwk.kty, crv: signingJwk.crv, x: signingJwk.x, y: signingJwk.y });
+  const tokens = [
+    await craft(claims(), { alg: 'RS256', typ: 'at+jwt', kid: signingJwk.kid }, rsa.privateKey),
+    await craft(claims(), { alg: 'ES384', typ: 'at+jwt', kid: signingJwk.kid }, p384.privateKey),
+    // Algorithm confusion: HMAC keyed with the public key.
+    await craft(claims(), { alg: 'HS256', typ: 'at+jwt', kid: signingJwk.kid }, new TextEncoder().encode(publicJwk)),
+    // Unsecured JWT.
+    `${Buffer.from(JSON.stringify({ alg: 'none', typ: 'at+jwt' })).toString('base64url')}.${Buffer.from(JSON.stringify(claims())).toString('base64url')}.`,
+  ];
+  for (const forged of tokens) {
+    const err = await refused(t, v.verify(forged), 401, 'invalid_token');
+    t.true(err.cause instanceof errors.JOSEAlgNotAllowed, String(err.cause));
+  }
+  t.deepEqual(urls, [], 'no metadata or JWKS request for a token with a refused algorithm');
+});
+
+test('refuses a token signed by a foreign ES256 key, and an unknown kid refetches the JWKS at most once per cooldown', async (t) => {
+  const foreign = await generateKeyPair('ES256');
+  const { urls, fetch } = countingFetch();
+  const v = verifier({ fetch, jwks: { cooldownMs: 60_000 } });
+  // Same kid as Keyport's key: the signature check itself fails.
+  const sameKid = await craft(claims(), { alg: 'ES256', typ: 'at+jwt', kid: signingJwk.kid }, foreign.privateKey);
+  const err = await refused(t, v.verify(sameKid), 401, 'invalid_token');
+  t.true(err.cause instanceof errors.JWSSignatureVerificationFailed, String(err.cause));
+  // Unknown kids: refused, and a burst of them does not turn into a burst of JWKS requests.
+  const kid = `unknown-${(await exportJWK(foreign.publicKey)).x}`;
+  for (let i = 0; i < 20; i++) {
+    const e = await refused(t, v.verify(await craft(claims(), { alg: 'ES256', typ: 'at+jwt', kid }, foreign.privateKey)), 401, 'invalid_token');
+    t.true(e.cause instanceof errors.JWKSNoMatchingKey);
+  }
+  const jwksRequests = urls.filter((url) => url.endsWith('/oauth/jwks'));
+  t.is(urls.filter((url) => url.includes('/.well-known/')).length, 1, 'metadata fetched once');
+  t.is(jwksRequests.length, 1, `JWKS fetched once within the cooldown: ${urls.join(' ')}`);
+  // Real tokens keep working from the cache.
+  await t.notThrowsAsync(v.verify(await token()));
+  t.is(urls.length, 2);
+});
+
+test('applies the clock tolerance to exp', async (t) => {
+  const key = await keyportKey();
+  const now = Math.floor(Date.now() / 1000);
+  const header = { alg: 'ES256', typ: 'at+jwt', kid: signingJwk.kid };
+  const justExpired = await craft(claims({ iat: now - 600, exp: now - 10 }), header, key);
+  await t.notThrowsAsync(verifier({ clockTolerance: 30 }).verify(justExpired));
+  const err = await refused(t, verifier({ clockTolerance: 5 }).verify(justExpired), 401, 'invalid_token');
+  t.true(err.cause instanceof errors.JWTExpired);
+  t.regex(err.message, /expired/);
+});
+
+test('requires the claims Keyport always sets', async (t) => {
+  const key = await keyportKey();
+  const header = { alg: 'ES256', typ: 'at+jwt', kid: signingJwk.kid };
+  for (const claim of ['client_id', 'jti', 'sub', 'exp']) {
+    const payload = claims();
+    delete payload[claim];
+    const err = await refused(t, verifier().verify(await craft(payload, header, key)), 401, 'invalid_token');
+    t.is((err.cause as errors.JWTClaimValidationFailed).claim, claim);
+  }
+});
+
+test('missing scope is insufficient_scope (403), naming the scopes needed', async (t) => {
+  const readOnly = await token({ scope: 'orders:read' });
+  const err = await refused(t, verifier({ requiredScopes: ['orders:read'] }).verify(readOnly, { scopes: ['orders:write'] }), 403, 'insufficient_scope');
+  t.deepEqual(err.scopes, ['orders:read', 'orders:write']);
+  t.is(err.challenge('api'), 'Bearer realm="api", error="insufficient_scope", error_description="the access token lacks a required scope", scope="orders:read orders:write"');
+});
+
+test('an unreachable issuer is 503 and is not asked again within the cooldown', async (t) => {
+  const { urls, fetch } = countingFetch();
+  const closed = createServer();
+  await new Promise<void>((resolve) => closed.listen(0, '127.0.0.1', resolve));
+  const port = (closed.address() as AddressInfo).port;
+  await new Promise<void>((resolve) => closed.close(() => resolve()));
+  const v = createVerifier({ issuer: `http://127.0.0.1:${port}`, audience: AUDIENCE, fetch, jwks: { cooldownMs: 60_000 } });
+  const real = await token();
+  await refused(t, v.verify(real), 503, 'temporarily_unavailable');
+  await refused(t, v.verify(real), 503, 'temporarily_unavailable');
+  t.is(urls.length, 1);
+});
+
+// ---- Koa middleware (the protected demo API) -------------------------------
+
+test('koa: a valid token reaches the route', async (t) => {
+  const response = await fetch(`${plainApi.url}/orders`, { headers: { authorization: `Bearer ${await token({ scope: 'orders:read' })}` } });
+  t.is(response.status, 200);
+  const body = await response.json() as { caller: string; orders: unknown[] };
+  t.is(body.caller, client.keyId);
+  t.is(body.orders.length, 2);
+});
+
+test('koa: no token is 401 with a bare Bearer challenge', async (t) => {
+  for (const authorization of [undefined, 'Basic dXNlcjpwYXNz']) {
+    const response = await fetch(`${plainApi.url}/orders`, authorization ? { headers: { authorization } } : {});
+    t.is(response.status, 401);
+    t.is(response.headers.get('www-authenticate'), 'Bearer realm="orders-api"');
+  }
+  const health = await fetch(`${plainApi.url}/healthz`);
+  t.is(health.status, 200, 'unprotected routes stay open');
+});
+
+test('koa: a malformed Bearer header is 400 invalid_request', async (t) => {
+  const response = await fetch(`${plainApi.url}/orders`, { headers: { authorization: 'Bearer two words' } });
+  t.is(response.status, 400);
+  t.regex(response.headers.get('www-authenticate') ?? '', /error="invalid_request"/);
+});
+
+test('koa: an invalid token is 401 invalid_token', async (t) => {
+  const response = await fetch(`${plainApi.url}/orders`, { headers: { authorization: `Bearer ${await token({ resource: OTHER_AUDIENCE })}` } });
+  t.is(response.status, 401);
+  t.regex(response.headers.get('www-authenticate') ?? '', /^Bearer realm="orders-api", error="invalid_token", error_description="the access token is not meant for this API"$/);
+  t.is(response.headers.get('cache-control'), 'no-store');
+  t.is(((await response.json()) as { error: string }).error, 'invalid_token');
+});
+
+test('koa: a missing scope is 403 insufficient_scope', async (t) => {
+  const readOnly = await token({ scope: 'orders:read' });
+  const response = await fetch(`${plainApi.url}/orders`, { method: 'POST', headers: { authorization: `Bearer ${readOnly}` } });
+  t.is(response.status, 403);
+  const challenge = response.headers.get('www-authenticate') ?? '';
+  t.regex(challenge, /error="insufficient_scope"/);
+  t.regex(challenge, /scope="orders:write"/);
+  const writer = await token({ scope: 'orders:write' });
+  t.is((await fetch(`${plainApi.url}/orders`, { method: 'POST', headers: { authorization: `Bearer ${writer}` } })).status, 201);
+});
+
+// ---- Express-style middleware (node:http) ----------------------------------
+
+test('express-style: valid token ⇒ next() with req.auth; refusals answered by the middleware', async (t) => {
+  const ok = await fetch(expressApi.url, { headers: { authorization: `Bearer ${await token({ scope: 'orders:read' })}` } });
+  t.is(ok.status, 200);
+  t.deepEqual(await ok.json(), { client_id: client.keyId, scopes: ['orders:read'] });
+
+  const none = await fetch(expressApi.url);
+  t.is(none.status, 401);
+  t.is(none.headers.get('www-authenticate'), 'Bearer realm="express-api"');
+
+  const writeOnly = await fetch(expressApi.url, { headers: { authorization: `Bearer ${await token({ scope: 'orders:write' })}` } });
+  t.is(writeOnly.status, 403);
+  t.regex(writeOnly.headers.get('www-authenticate') ?? '', /error="insufficient_scope".*scope="orders:read"/);
+  t.is(((await writeOnly.json()) as { error: string }).error, 'insufficient_scope');
+
+  const forged = await craft(claims(), { alg: 'ES256', typ: 'JWT', kid: signingJwk.kid }, await keyportKey());
+  const bad = await fetch(expressApi.url, { headers: { authorization: `Bearer ${forged}` } });
+  t.is(bad.status, 401);
+  t.regex(bad.headers.get('www-authenticate') ?? '', /error="invalid_token"/);
+});
+
+// ---- introspection: immediate revocation -----------------------------------
+
+test.serial('introspection: a disabled keypair\'s live token is refused at once (offline validation still accepts it until exp)', async (t) => {
+  const own = await seedKeypair(keyport.keyport, { scopes: ['orders:read'] });
+  // A resource server of that account, allowed to introspect its tokens.
+  const rs = await keyport.keyport.domain.keypairs.create({ accountId: own.accountId }, { name: 'api', scopes: ['keyport:introspect'] }, 'system');
+  const api = await startProtectedApi({ issuer: keyport.url, port: 0, introspection: { clientId: rs.keypair.keyId, clientSecret: rs.secret } });
+  try {
+    const live = await token({ keypair: own });
+    const call = (url: string) => fetch(`${url}/orders`, { headers: { authorization: `Bearer ${live}` } });
+    t.is((await call(api.url)).status, 200);
+
+    await keyport.keyport.domain.keypairs.setEnabled(own.keyId, false, 'system');
+    const refusedCall = await call(api.url);
+    t.is(refusedCall.status, 401);
+    t.regex(refusedCall.headers.get('www-authenticate') ?? '', /error="invalid_token", error_description="the access token is no longer active"/);
+    t.is((await call(plainApi.url)).status, 200, 'without introspection the token stays valid until it expires');
+
+    await keyport.keyport.domain.keypairs.setEnabled(own.keyId, true, 'system');
+    t.is((await call(api.url)).status, 200, 'enabling the keypair again restores its tokens');
+
+    await keyport.keyport.domain.keypairs.remove(own.keyId, 'system');
+    t.is((await call(api.url)).status, 401, 'a removed keypair\'s tokens are refused');
+  } finally {
+    await api.close();
+  }
+});
+
+test.serial('introspection: a revoked token is refused at once', async (t) => {
+  const live = await token({ scope: 'orders:read' });
+  const call = () => fetch(`${strictApi.url}/orders`, { headers: { authorization: `Bearer ${live}` } });
+  t.is((await call()).status, 200);
+  const revoke = await fetch(`${keyport.url}/oauth/revoke`, {
+    method: 'POST',
+    headers: { authorization: basic(client.keyId, client.secret), 'content-type': 'application/x-www-form-urlencoded' },
+    body: new URLSearchParams({ token: live }),
+  });
+  t.is(revoke.status, 200);
+  t.is((await call()).status, 401);
+  t.is((await fetch(`${strictApi.url}/orders`, { headers: { authorization: `Bearer ${await token({ scope: 'orders:read' })}` } })).status, 200, 'other tokens of the keypair still work');
+});
+
+test('introspection: wrong API credentials fail closed (503), never open', async (t) => {
+  const v = verifier({ introspection: { clientId: introspector.keyId, clientSecret: `${introspector.secret.slice(0, -8)}AAAAAAAA` } });
+  const err = await refused(t, v.verify(await token()), 503, 'temporarily_unavailable');
+  t.is(err.challenge(), undefined);
+});
+
+test('introspection: an introspector of another account cannot vouch for the token', async (t) => {
+  const stranger = await seedKeypair(keyport.keyport, { scopes: ['orders:read'] });
+  const rs = await keyport.keyport.domain.keypairs.create({ accountId: stranger.accountId }, { name: 'api', scopes: ['keyport:introspect'] }, 'system');
+  const v = verifier({ introspection: { clientId: rs.keypair.keyId, clientSecret: rs.secret } });
+  await refused(t, v.verify(await token()), 401, 'invalid_token');
+});
+
+test('introspection: an active answer may be cached for a short while', async (t) => {
+  const { urls, fetch } = countingFetch();
+  const v = verifier({ fetch, introspection: { clientId: introspector.keyId, clientSecret: introspector.secret, cacheMaxAgeMs: 60_000 } });
+  const live = await token();
+  await v.verify(live);
+  await v.verify(live);
+  await v.verify(live);
+  t.is(urls.filter((url) => url.endsWith('/oauth/introspect')).length, 1);
+});
