@@ -12,6 +12,7 @@ import type { Logger } from './log.ts';
 import { adminApi, apiBoundary } from './http/api/index.ts';
 import type { Metrics } from './http/metrics.ts';
 import { opsRouter } from './http/ops.ts';
+import { adminUi } from './http/ui/index.ts';
 import type { AccessTokenVerifier } from './oauth/access-tokens.ts';
 import { OAUTH_ROUTES } from './oauth/provider.ts';
 import { tokenEndpointsRouter } from './oauth/token-endpoints.ts';
@@ -49,6 +50,7 @@ function createKeyportApp(parts: AppParts): Koa {
     throttleConnection: parts.throttleConnection,
     secureCookies: parts.issuer.startsWith('https:'),
   }));
+  app.use(adminUi(app, { domain: parts.domain, issuer: parts.issuer, secureCookies: parts.issuer.startsWith('https:'), throttleConnection: parts.throttleConnection }));
   app.use(async (ctx, next) => {
     await next();
     if (ctx.path === '/' && ctx.method === 'GET' && ctx.status === 404) {

@@ -4,7 +4,8 @@
 // that workers never race to create them; it restarts a worker that dies.
 import cluster, { type Worker } from 'node:cluster';
 import type { KeyportConfig } from './config.ts';
-import { openKeyportDomain, startKeyport } from './keyport.ts';
+import { issuerOf } from './config.ts';
+import { openKeyportDomain, runBootstrap, startKeyport } from './keyport.ts';
 import { createLogger } from './log.ts';
 import { loadSigningKeys } from './oauth/signing-keys.ts';
 
@@ -23,8 +24,9 @@ export async function runPrimary(config: KeyportConfig, banner: Banner): Promise
   const log = createLogger(config.log.level);
   const count = config.server.workers;
   // Holds the embedded FerretDB open for the workers (they find it through the data directory).
-  const { database, keyEncryptionKey } = await openKeyportDomain(config);
+  const { database, domain, keyEncryptionKey } = await openKeyportDomain(config);
   await loadSigningKeys(database.models, keyEncryptionKey);
+  await runBootstrap(domain, log, { issuer: issuerOf(config, config.server.port), console: config.log.level !== 'silent' });
 
   let stopping = false;
   let announced = false;

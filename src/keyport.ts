@@ -1,12 +1,15 @@
 // Starts one Keyport server: config → database → domain → signing keys →
 // oidc-provider → HTTP. Used by src/main.ts, the tests and the benchmark.
+import cluster from 'node:cluster';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { createRequestHandler } from './app.ts';
-import { issuerOf, type KeyportConfig } from './config.ts';
+import { ConfigError, issuerOf, type KeyportConfig } from './config.ts';
 import { openDatabase, type Database } from './db/connection.ts';
 import type { DatabaseRole } from './db/embedded-ferretdb.ts';
+import { bootstrapAdminFromEnv } from './domain/bootstrap.ts';
 import type { Clock } from './domain/clock.ts';
+import { DomainError } from './domain/errors.ts';
 import { createDomain, type Domain } from './domain/index.ts';
 import { Metrics } from './http/metrics.ts';
 import { LoginThrottle } from './http/session/throttle.ts';
@@ -23,7 +26,39 @@ export interface RunningKeyport {
   domain: Domain;
   database: Database;
   log: Logger;
+  /** The one-time setup link printed at start on an empty database (null when not needed). */
+  setupUrl: string | null;
   close(): Promise<void>;
+}
+
+/**
+ * First start on an empty database (src/domain/bootstrap.ts): creates the
+ * bootstrap admin from KEYPORT_BOOTSTRAP_ADMIN_EMAIL / _PASSWORD, or issues a
+ * one-time setup link, printed through the logger and on the console. Run by
+ * the one process that owns startup (a single server, or the cluster primary).
+ */
+export async function runBootstrap(domain: Domain, log: Logger, options: { issuer: string; env?: Record<string, string | undefined>; console?: boolean }): Promise<string | null> {
+  let outcome;
+  try {
+    outcome = await domain.bootstrap.atStartup(bootstrapAdminFromEnv(options.env ?? process.env));
+  } catch (err) {
+    if (err instanceof DomainError && (err.code === 'invalid_input' || err.code === 'conflict')) {
+      throw new ConfigError(`KEYPORT_BOOTSTRAP_ADMIN_EMAIL / KEYPORT_BOOTSTRAP_ADMIN_PASSWORD: ${err.message}`);
+    }
+    throw err;
+  }
+  if (outcome.kind === 'admin_created') {
+    log.info({ userId: outcome.user.id, email: outcome.user.email, accountId: outcome.account.id }, 'created the bootstrap administrator');
+    return null;
+  }
+  if (outcome.kind !== 'setup_token') return null;
+  const url = `${options.issuer}/ui/setup?token=${outcome.token}`;
+  const expires = outcome.expiresAt.toISOString();
+  log.warn({ setupUrl: url, expiresAt: expires }, 'no administrator yet: open the one-time setup link to create the first one');
+  if (options.console !== false) {
+    console.log(`\nNo administrator yet. Open this one-time setup link to create the first one (valid until ${expires}, or until used):\n\n  ${url}\n`);
+  }
+  return url;
 }
 
 function listen(server: Server, port: number, host: string): Promise<number> {
@@ -47,6 +82,8 @@ export async function openKeyportDomain(config: KeyportConfig, clock?: Clock, ro
 export async function startKeyport(config: KeyportConfig, options: { clock?: Clock; log?: Logger } = {}): Promise<RunningKeyport> {
   const log = options.log ?? createLogger(config.log.level);
   const { database, domain, keyEncryptionKey } = await openKeyportDomain(config, options.clock);
+  // Other processes' changes (CLI, workers, hosts) reach this server's caches.
+  domain.changes.start();
   const server = createServer();
   try {
     // Finish any account or environment left 'closing' (DESIGN.md §7) before serving.
@@ -56,6 +93,8 @@ export async function startKeyport(config: KeyportConfig, options: { clock?: Clo
     const signingKeys = await loadSigningKeys(database.models, keyEncryptionKey);
     const port = await listen(server, config.server.port, config.server.host);
     const issuer = issuerOf(config, port);
+    // In cluster mode the primary has done this before forking (src/cluster.ts).
+    const setupUrl = cluster.isWorker ? null : await runBootstrap(domain, log, { issuer, console: config.log.level !== 'silent' });
     const metrics = new Metrics({ defaultMetrics: true });
     const provider = createProvider({
       issuer,
@@ -84,7 +123,9 @@ export async function startKeyport(config: KeyportConfig, options: { clock?: Clo
       domain,
       database,
       log,
+      setupUrl,
       async close() {
+        domain.changes.stop();
         await new Promise<void>((resolve) => {
           server.close(() => resolve());
           server.closeIdleConnections();
@@ -94,6 +135,7 @@ export async function startKeyport(config: KeyportConfig, options: { clock?: Clo
       },
     };
   } catch (err) {
+    domain.changes.stop();
     server.close();
     await database.close();
     throw err;

@@ -18,6 +18,15 @@ const BIN = fileURLToPath(new URL('../bin/keyport.js', import.meta.url));
 interface CliResult { code: number | null; stdout: string; stderr: string }
 
 /** The environment a user would have: only the settings that point at this test's database. */
+/**
+ * The CLI is another process: the server learns of its changes through the
+ * change feed within one poll (250 ms). Poll once now so that the assertions
+ * that follow do not depend on timing (test/change-feed.test.ts covers the timer).
+ */
+async function serverCatchesUp(kp: TestKeyport): Promise<void> {
+  await kp.keyport.domain.changes.poll();
+}
+
 function cliEnv(config: Pick<KeyportConfig, 'database' | 'secrets'>): NodeJS.ProcessEnv {
   const env: NodeJS.ProcessEnv = {};
   for (const [name, value] of Object.entries(process.env)) {
@@ -82,6 +91,7 @@ test('a keypair created with the CLI gets tokens; disable, enable and remove tak
   await getToken(kp.url, seed);
 
   const disabled = await runCli(env, ['keypair', 'disable', seed.keyId]);
+  await serverCatchesUp(t.context.kp);
   t.is(disabled.code, 0, disabled.stderr);
   t.true(disabled.stdout.includes(`${seed.keyId} disabled`));
   const refused = await tokenRequest(kp.url, seed);
@@ -89,6 +99,7 @@ test('a keypair created with the CLI gets tokens; disable, enable and remove tak
   t.is(((await refused.json()) as { error: string }).error, 'invalid_client');
 
   const enabled = await runCli(env, ['keypair', 'enable', seed.keyId]);
+  await serverCatchesUp(t.context.kp);
   t.is(enabled.code, 0, enabled.stderr);
   await getToken(kp.url, seed);
 
@@ -98,6 +109,7 @@ test('a keypair created with the CLI gets tokens; disable, enable and remove tak
   await getToken(kp.url, seed);
 
   const removed = await runCli(env, ['keypair', 'remove', seed.keyId, '--yes']);
+  await serverCatchesUp(t.context.kp);
   t.is(removed.code, 0, removed.stderr);
   t.is((await tokenRequest(kp.url, seed)).status, 401);
 
@@ -144,6 +156,7 @@ test('rotate keeps the old secret for the grace period; regenerate ends it at on
   const seed = await seedWithCli(env);
 
   const rotated = await cliJson<{ keyId: string; secret: string; keypair: { secrets: { state: string; expiresAt: string | null }[] } }>(env, ['keypair', 'rotate', seed.keyId, '--grace', '1h']);
+  await serverCatchesUp(t.context.kp);
   t.is(rotated.keyId, seed.keyId);
   t.not(rotated.secret, seed.secret);
   const previous = rotated.keypair.secrets.find((s) => s.state === 'previous');
@@ -153,6 +166,7 @@ test('rotate keeps the old secret for the grace period; regenerate ends it at on
   await getToken(kp.url, { keyId: seed.keyId, secret: rotated.secret });
 
   const regenerated = await cliJson<{ secret: string }>(env, ['keypair', 'regenerate', seed.keyId]);
+  await serverCatchesUp(t.context.kp);
   t.is((await tokenRequest(kp.url, seed)).status, 401);
   t.is((await tokenRequest(kp.url, { keyId: seed.keyId, secret: rotated.secret })).status, 401);
   await getToken(kp.url, { keyId: seed.keyId, secret: regenerated.secret });
@@ -167,6 +181,7 @@ test('edit changes name, comment and scopes; the next token carries the new scop
   const env = cliEnv(kp.config);
   const seed = await seedWithCli(env);
   const edited = await cliJson<{ name: string; comment: string; scopes: string[] }>(env, ['keypair', 'edit', seed.keyId, '--name', 'deploy', '--comment', 'from CI', '--scope', 'orders:read']);
+  await serverCatchesUp(t.context.kp);
   t.deepEqual([edited.name, edited.comment, edited.scopes], ['deploy', 'from CI', ['orders:read']]);
   const response = await tokenRequest(kp.url, seed);
   t.is(((await response.json()) as { scope: string }).scope, 'orders:read');
@@ -185,6 +200,7 @@ test('closing an environment with the CLI removes its keypairs: their secrets st
   await getToken(kp.url, seed);
 
   const closed = await cliJson<{ id: string; status: string }>(env, ['environment', 'close', seed.environmentId, '--yes']);
+  await serverCatchesUp(t.context.kp);
   t.deepEqual(closed, { ...closed, id: seed.environmentId, status: 'closed' });
   t.is((await tokenRequest(kp.url, seed)).status, 401);
   t.deepEqual(await cliJson<unknown[]>(env, ['keypair', 'list', '--environment', seed.environmentId]), []);

@@ -73,6 +73,8 @@ export class OwnerClosing {
       { _id: id, status: 'active' },
       { $set: { status: 'closing', closingAt: this.#clock.now() } },
     );
+    // From here on no token for its keypairs, in any process (OwnerService.isActive).
+    await this.#owners.statusChanged(id);
     if (result.modifiedCount) {
       await this.#audit.record({ actor, action: `${type}.closing`, accountId, environmentId: type === 'environment' ? id : null });
     }
@@ -84,6 +86,7 @@ export class OwnerClosing {
       { _id: id, status: 'closing' },
       { $set: { status: 'closed', closedAt: this.#clock.now() } },
     );
+    await this.#owners.statusChanged(id);
     if (result.modifiedCount) {
       await this.#audit.record({ actor, action: `${type}.closed`, accountId, environmentId: type === 'environment' ? id : null });
       return;

@@ -4,6 +4,8 @@ import type { KeyportConfig } from '../config.ts';
 import type { Models } from '../db/models/index.ts';
 import { AccessService } from './access.ts';
 import { AuditLog } from './audit.ts';
+import { ChangeFeed } from './change-feed.ts';
+import { Bootstrap } from './bootstrap.ts';
 import { systemClock, type Clock } from './clock.ts';
 import { SecretHasher } from './credentials.ts';
 import { OwnerClosing } from './closing.ts';
@@ -24,13 +26,17 @@ export interface Domain {
   access: AccessService;
   closing: OwnerClosing;
   sessions: AdminSessionStore;
+  bootstrap: Bootstrap;
+  /** Tells every process's caches about changes; servers start() it. */
+  changes: ChangeFeed;
   clock: Clock;
 }
 
 export function createDomain(options: { models: Models; config: KeyportConfig; pepper: string; clock?: Clock }): Domain {
   const clock = options.clock ?? systemClock;
   const audit = new AuditLog(options.models, clock);
-  const owners = new OwnerService(options.models, audit, clock);
+  const changes = new ChangeFeed(options.models);
+  const owners = new OwnerService(options.models, audit, clock, changes);
   const scopes = new ScopeCatalog(options.config.scopes);
   const keypairs = new KeypairService({
     models: options.models,
@@ -40,6 +46,7 @@ export function createDomain(options: { models: Models; config: KeyportConfig; p
     audit,
     clock,
     lockout: options.config.lockout,
+    changes,
   });
   const users = new UserService(options.models, audit, clock);
   return {
@@ -52,6 +59,8 @@ export function createDomain(options: { models: Models; config: KeyportConfig; p
     sessions: new AdminSessionStore(options.models, clock),
     scopes,
     revocations: new RevocationList(options.models, audit, clock),
+    bootstrap: new Bootstrap({ models: options.models, users, owners, audit, clock }),
+    changes,
     clock,
   };
 }

@@ -4,12 +4,14 @@ import type { KeyportConfig } from '../config.ts';
 import type { Models } from '../db/models/index.ts';
 import type { KeypairDoc, StoredSecret } from '../db/models/keypair.ts';
 import type { Actor, AuditLog } from './audit.ts';
+import type { ChangeFeed } from './change-feed.ts';
 import type { Clock } from './clock.ts';
 import { isWellFormedKeyId, isWellFormedSecret, newKeyId, newSecret, type SecretHasher } from './credentials.ts';
 import { DomainError, invalidInput, notFound } from './errors.ts';
 import { validName, type Owner, type OwnerService } from './owners.ts';
 import type { ScopeCatalog } from './scope-catalog.ts';
 import { SerialWrites } from './serial-writes.ts';
+import { LRUCache } from 'lru-cache';
 import { trusted } from 'mongoose';
 
 /** Grace periods offered for a rotation; '0' is a regeneration (the old secret stops at once). */
@@ -75,8 +77,20 @@ export class KeypairService {
   readonly #lastUsedWrites = new Map<string, number>();
   /** Every write of a keypair document goes through here (see serial-writes.ts: FerretDB v1 updates are not atomic). */
   readonly #writes: SerialWrites;
+  readonly #changes: ChangeFeed;
+  /**
+   * Keypair records for authentication, read once and kept in process (oidc-provider
+   * asks for the client on every token request). Every change to a keypair goes
+   * through #changed(), which clears it here at once and, through the change feed,
+   * in every other process within a poll. The TTL is only a safety net.
+   */
+  readonly #records = new LRUCache<string, { doc: KeypairDoc | null }>({
+    max: 250_000,
+    ttl: 30_000,
+    fetchMethod: async (keyId) => ({ doc: await this.#models.Keypair.findById(keyId).lean<KeypairDoc>() }),
+  });
 
-  constructor(deps: { models: Models; owners: OwnerService; scopes: ScopeCatalog; hasher: SecretHasher; audit: AuditLog; clock: Clock; lockout: KeyportConfig['lockout'] }) {
+  constructor(deps: { models: Models; owners: OwnerService; scopes: ScopeCatalog; hasher: SecretHasher; audit: AuditLog; clock: Clock; lockout: KeyportConfig['lockout']; changes: ChangeFeed }) {
     this.#models = deps.models;
     this.#owners = deps.owners;
     this.#scopes = deps.scopes;
@@ -85,6 +99,8 @@ export class KeypairService {
     this.#clock = deps.clock;
     this.#lockout = deps.lockout;
     this.#writes = new SerialWrites(deps.models.Keypair.db, 'keypair_write_leases');
+    this.#changes = deps.changes;
+    this.#changes.onChange((kind, key) => { if (kind === 'keypair') this.#records.delete(key); });
   }
 
   view(doc: KeypairDoc): KeypairView {
@@ -137,6 +153,7 @@ export class KeypairService {
       createdBy: actor,
       updatedAt: now,
     });
+    await this.#changed(doc._id); // clears "no such key" answers cached before it existed
     await this.#audit.record({ actor, action: 'keypair.created', ...this.#target(doc), details: { name, scopes } });
     return { keypair: this.view(doc.toObject()), secret };
   }
@@ -145,10 +162,10 @@ export class KeypairService {
     return this.view(await this.#load(keyId));
   }
 
-  /** The raw record, for the OAuth layer (it never leaves the process). */
+  /** The raw record, for the OAuth layer (it never leaves the process); served from the in-process cache. */
   async findForAuthentication(keyId: string): Promise<KeypairDoc | null> {
     if (!isWellFormedKeyId(keyId)) return null;
-    return this.#models.Keypair.findById(keyId).lean<KeypairDoc>();
+    return (await this.#records.fetch(keyId))?.doc ?? null;
   }
 
   async list(owner: Owner, page: { limit: number; offset: number; status?: KeypairStatus }): Promise<{ items: KeypairView[]; total: number }> {
@@ -351,13 +368,25 @@ export class KeypairService {
       this.#serialized(keyId, () => this.#models.Keypair.updateOne(
         { _id: keyId, $or: [{ lastUsedAt: null }, { lastUsedAt: trusted({ $lte: new Date(now.getTime() - LAST_USED_INTERVAL_MS) }) }] },
         { $set: { lastUsedAt: now } },
-      )).catch(() => { /* best effort: a lost write only makes "last used" a minute older */ });
+      ), { quiet: true }).catch(() => { /* best effort: a lost write only makes "last used" a minute older */ });
     });
   }
 
-  /** Runs one write of a keypair document after every earlier one (serial-writes.ts). */
-  #serialized<T>(keyId: string, write: () => PromiseLike<T>): Promise<T> {
-    return this.#writes.run(keyId, write);
+  /**
+   * Runs one write of a keypair document after every earlier one (serial-writes.ts),
+   * then tells every process's cache (the change feed). `quiet` is for writes
+   * that authentication does not read (lastUsedAt).
+   */
+  async #serialized<T>(keyId: string, write: () => PromiseLike<T>, options: { quiet?: boolean } = {}): Promise<T> {
+    try {
+      return await this.#writes.run(keyId, write);
+    } finally {
+      if (!options.quiet) await this.#changed(keyId);
+    }
+  }
+
+  async #changed(keyId: string): Promise<void> {
+    await this.#changes.publish('keypair', keyId);
   }
 
   #unlockedFields(): Partial<KeypairDoc> {
@@ -373,8 +402,9 @@ export class KeypairService {
     return { accountId: doc.accountId, environmentId: doc.environmentId, keypairId: doc._id };
   }
 
+  /** Reads the database itself (not the cache): admin views and rotations need the latest state. */
   async #load(keyId: string): Promise<KeypairDoc> {
-    const doc = await this.findForAuthentication(keyId);
+    const doc = isWellFormedKeyId(keyId) ? await this.#models.Keypair.findById(keyId).lean<KeypairDoc>() : null;
     if (!doc) throw notFound('keypair');
     return doc;
   }

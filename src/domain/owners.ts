@@ -6,6 +6,9 @@ import type { Actor, AuditLog } from './audit.ts';
 import type { Clock } from './clock.ts';
 import { newId } from './credentials.ts';
 import { invalidInput, notFound } from './errors.ts';
+import { LRUCache } from 'lru-cache';
+import type { Model } from 'mongoose';
+import type { ChangeFeed } from './change-feed.ts';
 
 /** What owns a keypair: an account, or one environment of an account. */
 export type Owner =
@@ -27,11 +30,33 @@ export class OwnerService {
   readonly #models: Models;
   readonly #audit: AuditLog;
   readonly #clock: Clock;
+  readonly #changes: ChangeFeed;
+  /**
+   * Owner statuses, read on every token request: kept in process, cleared at once
+   * here and within a poll elsewhere when a status changes (statusChanged()).
+   * Ids are unique across kinds (acc_…, env_…).
+   */
+  readonly #statuses = new LRUCache<string, { status: OwnerStatus | null }>({
+    max: 100_000,
+    ttl: 30_000,
+    fetchMethod: async (id) => {
+      const model = (id.startsWith('env_') ? this.#models.Environment : this.#models.Account) as unknown as Model<AccountDoc>;
+      const doc = await model.findById(id, { status: 1 }).lean<Pick<AccountDoc, 'status'>>();
+      return { status: doc?.status ?? null };
+    },
+  });
 
-  constructor(models: Models, audit: AuditLog, clock: Clock) {
+  constructor(models: Models, audit: AuditLog, clock: Clock, changes: ChangeFeed) {
     this.#models = models;
     this.#audit = audit;
     this.#clock = clock;
+    this.#changes = changes;
+    this.#changes.onChange((kind, key) => { if (kind === 'owner') this.#statuses.delete(key); });
+  }
+
+  /** Called by whatever changes an account's or environment's status (closing): every process's cache forgets it. */
+  async statusChanged(ownerId: string): Promise<void> {
+    await this.#changes.publish('owner', ownerId);
   }
 
   async createAccount(input: { name: string }, actor: Actor): Promise<AccountView> {
@@ -113,8 +138,8 @@ export class OwnerService {
   /** True when the owner and (for an environment) its account are active: only then do its keypairs get tokens. */
   async isActive(owner: { accountId: string; environmentId: string | null }): Promise<boolean> {
     const [account, env] = await Promise.all([
-      this.#models.Account.findById(owner.accountId, { status: 1 }).lean<Pick<AccountDoc, 'status'>>(),
-      owner.environmentId ? this.#models.Environment.findById(owner.environmentId, { status: 1 }).lean<Pick<EnvironmentDoc, 'status'>>() : null,
+      this.#statuses.fetch(owner.accountId),
+      owner.environmentId ? this.#statuses.fetch(owner.environmentId) : null,
     ]);
     return account?.status === 'active' && (!owner.environmentId || env?.status === 'active');
   }

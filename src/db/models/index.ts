@@ -2,9 +2,11 @@
 import type { Connection, Model } from 'mongoose';
 import { adminSessionSchema, type AdminSessionDoc } from './admin-session.ts';
 import { auditEventSchema, type AuditEventDoc } from './audit-event.ts';
+import { changeSchema, type ChangeDoc } from './change.ts';
 import { keypairSchema, type KeypairDoc } from './keypair.ts';
 import { accountSchema, environmentSchema, type AccountDoc, type EnvironmentDoc } from './owner.ts';
 import { revokedTokenSchema, type RevokedTokenDoc } from './revoked-token.ts';
+import { setupTokenSchema, type SetupTokenDoc } from './setup-token.ts';
 import { signingKeySchema, type SigningKeyDoc } from './signing-key.ts';
 import { membershipSchema, userSchema, type MembershipDoc, type UserDoc } from './user.ts';
 
@@ -18,6 +20,8 @@ export interface Models {
   SigningKey: Model<SigningKeyDoc>;
   RevokedToken: Model<RevokedTokenDoc>;
   AdminSession: Model<AdminSessionDoc>;
+  SetupToken: Model<SetupTokenDoc>;
+  Change: Model<ChangeDoc>;
 }
 
 export function registerModels(connection: Connection): Models {
@@ -31,5 +35,7 @@ export function registerModels(connection: Connection): Models {
     SigningKey: connection.model<SigningKeyDoc>('SigningKey', signingKeySchema, 'signing_keys'),
     RevokedToken: connection.model<RevokedTokenDoc>('RevokedToken', revokedTokenSchema, 'revoked_tokens'),
     AdminSession: connection.model<AdminSessionDoc>('AdminSession', adminSessionSchema, 'admin_sessions'),
+    SetupToken: connection.model<SetupTokenDoc>('SetupToken', setupTokenSchema, 'setup_tokens'),
+    Change: connection.model<ChangeDoc>('Change', changeSchema, 'changes'),
   };
 }

@@ -1,0 +1,103 @@
+// Figures measured inside the benchmark process, without HTTP: what a resource
+// server pays to validate a token, and the admin listing through the domain.
+import { createLocalJWKSet, jwtVerify, type JSONWebKeySet } from 'jose';
+import type { Database } from '../src/db/connection.ts';
+import type { Domain } from '../src/domain/index.ts';
+import type { Owner } from '../src/domain/owners.ts';
+
+export interface LoopResult {
+  concurrency: number;
+  operations: number;
+  seconds: number;
+  perSecond: number;
+  latencyMs: { p50: number; p99: number };
+}
+
+const round = (n: number, digits = 2) => Math.round(n * 10 ** digits) / 10 ** digits;
+
+/** Runs `operation` back to back from `concurrency` loops for `seconds` (after `warmup` seconds unmeasured). */
+export async function timeLoop(operation: (i: number) => Promise<unknown>, options: { seconds: number; warmup: number; concurrency: number }): Promise<LoopResult> {
+  const latencies: number[] = [];
+  let i = 0;
+  const loop = async (until: number, record: boolean) => {
+    while (performance.now() < until) {
+      const started = performance.now();
+      await operation(i++);
+      if (record) latencies.push(performance.now() - started);
+    }
+  };
+  const phase = (seconds: number, record: boolean) => {
+    const until = performance.now() + seconds * 1000;
+    return Promise.all(Array.from({ length: options.concurrency }, () => loop(until, record)));
+  };
+  if (options.warmup > 0) await phase(options.warmup, false);
+  const t0 = performance.now();
+  await phase(options.seconds, true);
+  const seconds = (performance.now() - t0) / 1000;
+  const sorted = Float64Array.from(latencies).sort();
+  const at = (p: number) => sorted[Math.min(sorted.length - 1, Math.ceil((p / 100) * sorted.length) - 1)] ?? NaN;
+  return {
+    concurrency: options.concurrency,
+    operations: latencies.length,
+    seconds: round(seconds),
+    perSecond: round(latencies.length / seconds, 1),
+    latencyMs: { p50: round(at(50), 3), p99: round(at(99), 3) },
+  };
+}
+
+/**
+ * jose jwtVerify against a local JWKS fetched once, with what a resource server
+ * must pin (RFC 9068 / RFC 8725): algorithm, issuer, audience and `typ`.
+ */
+export async function measureJwtValidation(options: { jwksUrl: string; tokens: string[]; issuer: string; audience: string; seconds: number; warmup: number; concurrency: number }): Promise<LoopResult> {
+  const jwks = await (await fetch(options.jwksUrl)).json() as JSONWebKeySet;
+  const keys = createLocalJWKSet(jwks);
+  const { tokens } = options;
+  const verifyOptions = { issuer: options.issuer, audience: options.audience, typ: 'at+jwt', algorithms: ['ES256'] };
+  // Fail loudly if the tokens do not verify: a benchmark of failures would be meaningless.
+  await jwtVerify(tokens[0]!, keys, verifyOptions);
+  return timeLoop((i) => jwtVerify(tokens[i % tokens.length]!, keys, verifyOptions), options);
+}
+
+/**
+ * The admin listing of the first page of an owner's keypairs.
+ * TODO(bench): switch to GET /api/v1/… over HTTP (with a keyport:read bearer
+ * token) once the admin REST API exists (src/http/api); until then this
+ * measures the domain call the route will make, without HTTP, auth or JSON.
+ */
+export function measureListing(options: { domain: Domain; owner: Owner; seconds: number; warmup: number; concurrency: number; limit: number }): Promise<LoopResult> {
+  return timeLoop(async () => {
+    const page = await options.domain.keypairs.list(options.owner, { limit: options.limit, offset: 0 });
+    if (page.items.length !== options.limit) throw new Error(`listing returned ${page.items.length} keypairs, expected ${options.limit}`);
+  }, options);
+}
+
+/**
+ * The keypair read behind every token request (oidc-provider's Client.find →
+ * domain.keypairs.findForAuthentication), alone: the database's share of a token.
+ */
+export function measureKeypairRead(options: { domain: Domain; keyIds: string[]; seconds: number; warmup: number; concurrency: number }): Promise<LoopResult> {
+  const { keyIds } = options;
+  return timeLoop(async (i) => {
+    if (!(await options.domain.keypairs.findForAuthentication(keyIds[i % keyIds.length]!))) throw new Error('a seeded keypair was not found');
+  }, options);
+}
+
+/** The database's query plan for a keypair lookup by key id (does it use the _id index?). */
+export async function explainKeypairLookup(database: Database, keyId: string): Promise<string> {
+  try {
+    const explained = await database.connection.db!.command({ explain: { find: 'keypairs', filter: { _id: keyId }, limit: 1 }, verbosity: 'queryPlanner' }) as {
+      queryPlanner?: { Plan?: string[]; winningPlan?: unknown };
+    };
+    const planner = explained.queryPlanner ?? {};
+    // FerretDB (SQLite): the SQLite plan lines; MongoDB: the winning plan's stages.
+    if (Array.isArray(planner.Plan)) return planner.Plan.map((line) => line.replace(/^id=\d+ parent=\d+ notused=\d+ detail=/, '')).join('; ');
+    const stages: string[] = [];
+    for (let plan = planner.winningPlan as { stage?: string; inputStage?: unknown; queryPlan?: unknown } | undefined; plan; plan = (plan.inputStage ?? plan.queryPlan) as typeof plan) {
+      if (plan.stage) stages.push(plan.stage);
+    }
+    return stages.join(' ← ') || JSON.stringify(planner).slice(0, 200);
+  } catch (err) {
+    return `explain failed: ${(err as Error).message}`;
+  }
+}

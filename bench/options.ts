@@ -1,0 +1,126 @@
+// Benchmark settings: environment variables, or the same names as flags
+// (`npm run bench -- --quick --duration=5 --scales=100,10000`).
+import { parseArgs } from 'node:util';
+
+export type Figure = 'token' | 'wrong' | 'introspect' | 'jwt' | 'list' | 'queries' | 'db';
+export const ALL_FIGURES: Figure[] = ['token', 'wrong', 'introspect', 'jwt', 'list', 'queries', 'db'];
+
+export interface BenchOptions {
+  quick: boolean;
+  /** Seconds measured per point. */
+  duration: number;
+  /** Seconds of unmeasured load before each point (JIT, connection pools, caches). */
+  warmup: number;
+  /** Each paired point is measured this many times (order K,B then B,K…); the median is reported. */
+  rounds: number;
+  /** Connection counts of the token figures. */
+  connections: number[];
+  /** Connection count of the wrong-secret and introspection figures. */
+  extraConnections: number;
+  /** Keypairs in the database for each scale step, ascending. */
+  scales: number[];
+  /** Distinct keypairs the requests are spread over. */
+  hotKeys: number;
+  /** Keypairs in the one account whose first page the listing figure reads. */
+  listSize: number;
+  figures: Set<Figure>;
+  /** Keyport's log level during the run (the server default is info). */
+  keyportLogLevel: string;
+  /** Directory for V8 CPU profiles of the Keyport child, or null. */
+  cpuProfDir: string | null;
+  /** Keep the temporary data directory (or MongoDB database) at the end. */
+  keepData: boolean;
+  /** Where latest.json and latest.md go. */
+  resultsDir: string;
+}
+
+const HELP = `npm run bench [-- flags]   (every flag also works as an environment variable)
+
+  --quick            BENCH_QUICK=1           short points for development (2 s, 0.5 s warm-up, scales 100,10000)
+  --duration=S       BENCH_DURATION          seconds measured per point (default 10; quick 2)
+  --warmup=S         BENCH_WARMUP            seconds of warm-up load before each point (default 2; quick 0.5)
+  --rounds=N         BENCH_ROUNDS            measurements per paired point, median reported (default 1)
+  --connections=L    BENCH_CONNECTIONS       token figure connection counts (default 1,8,32)
+  --extra-connections=N BENCH_EXTRA_CONNECTIONS  connections for wrong-secret and introspection (default: the largest)
+  --scales=L         BENCH_SCALES            keypairs in the database per step (default 100,10000,100000)
+  --hot-keys=N       BENCH_HOT_KEYS          distinct keypairs the requests use (default 50)
+  --list-size=N      BENCH_LIST_SIZE         keypairs in the listed account (default 10000)
+  --only=L           BENCH_ONLY              subset of ${ALL_FIGURES.join(',')}
+  --log-level=X      BENCH_KEYPORT_LOG_LEVEL Keyport's log level (default info, written to /dev/null)
+  --cpu-prof=DIR     BENCH_CPU_PROF          write a V8 CPU profile of the Keyport child into DIR
+  --keep-data        BENCH_KEEP_DATA=1       keep the temporary data directory / database
+  MONGODB_URI        benchmark on MongoDB (a fresh database keyport_bench_<random>, dropped at the end)
+`;
+
+function list(value: string, name: string): number[] {
+  const out = value.split(',').map((s) => s.trim()).filter(Boolean).map(Number);
+  if (!out.length || out.some((n) => !Number.isFinite(n) || n <= 0)) throw new Error(`${name} must be a comma-separated list of positive numbers, got "${value}"`);
+  return out;
+}
+
+function positive(value: string, name: string): number {
+  const n = Number(value);
+  if (!Number.isFinite(n) || n <= 0) throw new Error(`${name} must be a positive number, got "${value}"`);
+  return n;
+}
+
+export function readOptions(argv: string[] = process.argv.slice(2), env: NodeJS.ProcessEnv = process.env): BenchOptions {
+  const { values } = parseArgs({
+    args: argv,
+    options: {
+      quick: { type: 'boolean' },
+      duration: { type: 'string' },
+      warmup: { type: 'string' },
+      rounds: { type: 'string' },
+      connections: { type: 'string' },
+      'extra-connections': { type: 'string' },
+      scales: { type: 'string' },
+      'hot-keys': { type: 'string' },
+      'list-size': { type: 'string' },
+      only: { type: 'string' },
+      'log-level': { type: 'string' },
+      'cpu-prof': { type: 'string' },
+      'keep-data': { type: 'boolean' },
+      help: { type: 'boolean', short: 'h' },
+    },
+  });
+  if (values.help) {
+    process.stdout.write(HELP);
+    process.exit(0);
+  }
+  const pick = (flag: string | undefined, name: string): string | undefined => flag ?? (env[name] === '' ? undefined : env[name]);
+  const truthy = (v: string | undefined) => v !== undefined && !['0', 'false', 'no', ''].includes(v.toLowerCase());
+
+  const quick = values.quick ?? truthy(env.BENCH_QUICK);
+  const duration = positive(pick(values.duration, 'BENCH_DURATION') ?? (quick ? '2' : '10'), 'BENCH_DURATION');
+  const warmupRaw = pick(values.warmup, 'BENCH_WARMUP') ?? (quick ? '0.5' : '2');
+  const warmup = warmupRaw === '0' ? 0 : positive(warmupRaw, 'BENCH_WARMUP');
+  const rounds = Math.round(positive(pick(values.rounds, 'BENCH_ROUNDS') ?? '1', 'BENCH_ROUNDS'));
+  const connections = list(pick(values.connections, 'BENCH_CONNECTIONS') ?? '1,8,32', 'BENCH_CONNECTIONS').map(Math.round);
+  const extraRaw = pick(values['extra-connections'], 'BENCH_EXTRA_CONNECTIONS');
+  const extraConnections = extraRaw ? Math.round(positive(extraRaw, 'BENCH_EXTRA_CONNECTIONS')) : Math.max(...connections);
+  const scales = list(pick(values.scales, 'BENCH_SCALES') ?? (quick ? '100,10000' : '100,10000,100000'), 'BENCH_SCALES').map(Math.round).sort((a, b) => a - b);
+  const hotKeys = Math.round(positive(pick(values['hot-keys'], 'BENCH_HOT_KEYS') ?? '50', 'BENCH_HOT_KEYS'));
+  const listSize = Math.round(positive(pick(values['list-size'], 'BENCH_LIST_SIZE') ?? '10000', 'BENCH_LIST_SIZE'));
+  const onlyRaw = pick(values.only, 'BENCH_ONLY');
+  const figures = new Set<Figure>(onlyRaw ? onlyRaw.split(',').map((s) => s.trim()) as Figure[] : ALL_FIGURES);
+  for (const f of figures) if (!ALL_FIGURES.includes(f)) throw new Error(`BENCH_ONLY: unknown figure "${f}" (known: ${ALL_FIGURES.join(', ')})`);
+  if (scales[0]! < hotKeys * 2) throw new Error(`the smallest scale (${scales[0]}) must hold at least twice BENCH_HOT_KEYS (${hotKeys}): the hot keys and a separate pool for wrong secrets`);
+
+  return {
+    quick,
+    duration,
+    warmup,
+    rounds,
+    connections,
+    extraConnections,
+    scales,
+    hotKeys,
+    listSize,
+    figures,
+    keyportLogLevel: pick(values['log-level'], 'BENCH_KEYPORT_LOG_LEVEL') ?? 'info',
+    cpuProfDir: pick(values['cpu-prof'], 'BENCH_CPU_PROF') ?? null,
+    keepData: values['keep-data'] ?? truthy(env.BENCH_KEEP_DATA),
+    resultsDir: new URL('./results/', import.meta.url).pathname,
+  };
+}

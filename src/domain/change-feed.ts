@@ -1,0 +1,86 @@
+// Keeps in-process caches honest across processes. A change made here is
+// applied to this process's caches at once (listeners run before publish()
+// returns) and recorded in the `changes` collection; every process polls that
+// collection and applies the changes of the others. So a disable, rotation,
+// lock, removal or owner closing takes effect at once in the process that made
+// it, and within one poll interval (250 ms by default) everywhere else.
+//
+// Why polling: MongoDB change streams need a replica set, and FerretDB v1 has
+// none. The collection stays tiny (a minute of changes), so a poll is cheap even
+// where the database scans it.
+import { randomUUID } from 'node:crypto';
+import { trusted } from 'mongoose';
+import type { Models } from '../db/models/index.ts';
+import type { ChangeDoc } from '../db/models/change.ts';
+
+export type ChangeKind = ChangeDoc['kind'];
+type Listener = (kind: ChangeKind, key: string) => void;
+
+/** How far back each poll looks: covers slow inserts and small clock differences between hosts. */
+const WINDOW_MS = 10_000;
+const KEEP_MS = 60_000;
+
+export class ChangeFeed {
+  readonly #models: Models;
+  readonly #origin = randomUUID();
+  readonly #listeners = new Set<Listener>();
+  /** Ids of other processes' changes already applied, with their time (pruned after WINDOW_MS). */
+  readonly #applied = new Map<string, number>();
+  #timer: NodeJS.Timeout | null = null;
+  #polling = false;
+  #lastTrim = 0;
+
+  constructor(models: Models) {
+    this.#models = models;
+  }
+
+  onChange(listener: Listener): void {
+    this.#listeners.add(listener);
+  }
+
+  async publish(kind: ChangeKind, key: string): Promise<void> {
+    this.#emit(kind, key);
+    await this.#models.Change.create({ origin: this.#origin, kind, key, at: new Date() });
+  }
+
+  /** Starts watching other processes' changes (servers do; a one-shot CLI command need not). */
+  start(pollMs = 250): void {
+    if (this.#timer) return;
+    this.#timer = setInterval(() => void this.poll(), pollMs);
+    this.#timer.unref();
+  }
+
+  stop(): void {
+    if (this.#timer) clearInterval(this.#timer);
+    this.#timer = null;
+  }
+
+  /** Applies the changes other processes made since the last poll. */
+  async poll(): Promise<void> {
+    if (this.#polling) return;
+    this.#polling = true;
+    try {
+      const now = Date.now();
+      const docs = await this.#models.Change.find({ at: trusted({ $gte: new Date(now - WINDOW_MS) }) }).lean<ChangeDoc[]>();
+      for (const doc of docs) {
+        const id = String(doc._id);
+        if (doc.origin === this.#origin || this.#applied.has(id)) continue;
+        this.#applied.set(id, doc.at.getTime());
+        this.#emit(doc.kind, doc.key);
+      }
+      for (const [id, at] of this.#applied) if (at < now - 2 * WINDOW_MS) this.#applied.delete(id);
+      if (now - this.#lastTrim > KEEP_MS / 2) {
+        this.#lastTrim = now;
+        await this.#models.Change.deleteMany({ at: trusted({ $lt: new Date(now - KEEP_MS) }) });
+      }
+    } catch {
+      // The database is unreachable for a moment: the caches' TTL bounds staleness; try again next tick.
+    } finally {
+      this.#polling = false;
+    }
+  }
+
+  #emit(kind: ChangeKind, key: string): void {
+    for (const listener of this.#listeners) listener(kind, key);
+  }
+}

@@ -1,0 +1,94 @@
+// Keyport admin UI: progressive enhancement only. Every page works without it;
+// this adds copy buttons, dialogs for the action forms, and guards against
+// double submission. No inline scripts (the Content-Security-Policy forbids them).
+(() => {
+  'use strict';
+
+  // Copy buttons: <button data-copy="element-id" hidden>
+  for (const button of document.querySelectorAll('button[data-copy]')) {
+    if (!navigator.clipboard) continue;
+    button.hidden = false;
+    button.addEventListener('click', async () => {
+      const source = document.getElementById(button.dataset.copy);
+      if (!source) return;
+      try {
+        await navigator.clipboard.writeText(source.textContent.trim());
+        const label = button.textContent;
+        button.textContent = 'Copied';
+        setTimeout(() => { button.textContent = label; }, 1600);
+      } catch {
+        const range = document.createRange();
+        range.selectNodeContents(source);
+        const selection = window.getSelection();
+        selection.removeAllRanges();
+        selection.addRange(range);
+      }
+    });
+  }
+
+  // Typed confirmations: the submit button waits for the exact name.
+  const guardConfirm = (root) => {
+    for (const input of root.querySelectorAll('input[data-confirm-match]')) {
+      const submit = input.form && input.form.querySelector('button[type=submit]');
+      if (!submit) continue;
+      const update = () => { submit.disabled = input.value.trim() !== input.dataset.confirmMatch; };
+      input.addEventListener('input', update);
+      update();
+    }
+  };
+
+  // Forms that issue a secret are sent once.
+  const guardOnce = (root) => {
+    for (const form of root.querySelectorAll('form[data-once]')) {
+      form.addEventListener('submit', () => {
+        for (const b of form.querySelectorAll('button[type=submit]')) b.disabled = true;
+      });
+    }
+  };
+
+  // Dialogs: a link with data-dialog opens its page's [data-dialog-content] in a modal.
+  // The form inside posts as usual (a full page load, which shows the secret once).
+  const openDialog = async (link) => {
+    let html;
+    try {
+      const response = await fetch(link.href, { credentials: 'same-origin', headers: { Accept: 'text/html' } });
+      if (!response.ok || response.redirected) return false;
+      html = await response.text();
+    } catch {
+      return false;
+    }
+    const content = new DOMParser().parseFromString(html, 'text/html').querySelector('[data-dialog-content]');
+    if (!content) return false;
+    const dialog = document.createElement('dialog');
+    dialog.setAttribute('aria-label', (content.querySelector('h1') || {}).textContent || 'Dialog');
+    const close = document.createElement('button');
+    close.type = 'button';
+    close.className = 'btn btn-ghost dialog-x';
+    close.setAttribute('aria-label', 'Close');
+    close.textContent = '×';
+    close.addEventListener('click', () => dialog.close());
+    dialog.append(document.importNode(content, true), close);
+    for (const cancel of dialog.querySelectorAll('[data-dialog-close]')) {
+      cancel.addEventListener('click', (event) => { event.preventDefault(); dialog.close(); });
+    }
+    dialog.addEventListener('close', () => dialog.remove());
+    document.body.append(dialog);
+    guardConfirm(dialog);
+    guardOnce(dialog);
+    dialog.showModal();
+    const first = dialog.querySelector('input:not([type=hidden]), textarea, button[type=submit]');
+    if (first) first.focus();
+    return true;
+  };
+
+  for (const link of document.querySelectorAll('a[data-dialog]')) {
+    link.addEventListener('click', async (event) => {
+      if (event.ctrlKey || event.metaKey || event.shiftKey || event.button !== 0) return;
+      event.preventDefault();
+      if (!(await openDialog(link))) window.location.assign(link.href);
+    });
+  }
+
+  guardConfirm(document);
+  guardOnce(document);
+})();

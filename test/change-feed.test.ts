@@ -1,0 +1,82 @@
+// The in-process caches of keypairs and owner statuses (src/domain/change-feed.ts):
+// token requests read no database once warm, a change made in the server's own
+// process takes effect on the very next request, and a change made by another
+// process (the CLI, another worker) reaches the server through the change feed.
+import anyTest, { type TestFn } from 'ava';
+import { openKeyportDomain } from '../src/keyport.ts';
+import { startTestKeyport, type TestKeyport } from './helpers/keyport.ts';
+import { getToken, seedKeypair, tokenRequest } from './helpers/oauth.ts';
+
+const test = anyTest as TestFn<{ kp: TestKeyport }>;
+
+test.before(async (t) => {
+  t.context.kp = await startTestKeyport();
+});
+test.after.always(async (t) => {
+  await t.context.kp?.close();
+});
+
+/** Retries `probe` until it returns true, for at most `ms` (the feed's timer runs every 250 ms). */
+async function eventually(probe: () => Promise<boolean>, ms = 5_000): Promise<boolean> {
+  const deadline = Date.now() + ms;
+  while (Date.now() < deadline) {
+    if (await probe()) return true;
+    await new Promise((r) => setTimeout(r, 50));
+  }
+  return probe();
+}
+
+test.serial('a warm token request reads neither the keypair nor its owners from the database', async (t) => {
+  const { kp } = t.context;
+  const seed = await seedKeypair(kp.keyport);
+  await getToken(kp.url, seed);
+  const { Keypair, Account, Environment } = kp.keyport.database.models;
+  const reads: string[] = [];
+  type Spied = { modelName: string; findById: (...args: unknown[]) => unknown };
+  const originals = ([Keypair, Account, Environment] as unknown as Spied[]).map((model) => {
+    const findById = model.findById;
+    model.findById = (...args: unknown[]) => { reads.push(model.modelName); return findById.apply(model, args); };
+    return () => { model.findById = findById; };
+  });
+  try {
+    for (let i = 0; i < 5; i++) await getToken(kp.url, seed);
+  } finally {
+    for (const restore of originals) restore();
+  }
+  t.deepEqual(reads, []);
+});
+
+test.serial('a change in the server\'s own process counts on the very next request', async (t) => {
+  const { kp } = t.context;
+  const seed = await seedKeypair(kp.keyport);
+  await getToken(kp.url, seed);
+  await kp.keyport.domain.keypairs.setEnabled(seed.keyId, false, 'system');
+  t.is((await tokenRequest(kp.url, seed)).status, 401);
+  await kp.keyport.domain.keypairs.setEnabled(seed.keyId, true, 'system');
+  t.is((await tokenRequest(kp.url, seed)).status, 200);
+  const rotated = await kp.keyport.domain.keypairs.rotate(seed.keyId, '0', 'system');
+  t.is((await tokenRequest(kp.url, seed)).status, 401, 'the regenerated-away secret fails at once');
+  t.is((await tokenRequest(kp.url, { keyId: seed.keyId, secret: rotated.secret })).status, 200);
+});
+
+test.serial('changes made by another process reach the server by themselves (disable, new key, owner closing)', async (t) => {
+  const { kp } = t.context;
+  const seed = await seedKeypair(kp.keyport);
+  await getToken(kp.url, seed);
+  // A second process's view of the same database, as the CLI or another worker has.
+  const other = await openKeyportDomain(kp.config, undefined, 'tool');
+  try {
+    await other.domain.keypairs.setEnabled(seed.keyId, false, 'cli');
+    t.true(await eventually(async () => (await tokenRequest(kp.url, seed)).status === 401), 'disabled elsewhere ⇒ refused here');
+
+    const unknownYet = 'kp_0000000000000000000000zz';
+    t.is((await tokenRequest(kp.url, { keyId: unknownYet, secret: seed.secret })).status, 401);
+    const created = await other.domain.keypairs.create({ environmentId: seed.environmentId }, { name: 'late', scopes: ['orders:read'] }, 'cli');
+    t.true(await eventually(async () => (await tokenRequest(kp.url, { keyId: created.keypair.keyId, secret: created.secret })).status === 200), 'a key created elsewhere works here');
+
+    await other.domain.closing.closeEnvironment(seed.environmentId, 'cli');
+    t.true(await eventually(async () => (await tokenRequest(kp.url, { keyId: created.keypair.keyId, secret: created.secret })).status === 401), 'closed elsewhere ⇒ refused here');
+  } finally {
+    await other.database.close();
+  }
+});

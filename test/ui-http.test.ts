@@ -1,0 +1,396 @@
+// The web UI without JavaScript: plain HTTP GETs and form POSTs against the real
+// server, as a browser with JavaScript off would send them. Permissions, CSRF,
+// the secret shown once, cookies and security headers.
+import test from 'ava';
+import { accountOwner, createTenant, createUser, environmentOwner, PASSWORD } from './helpers/api.ts';
+import { startTestKeyport, type TestKeyport } from './helpers/keyport.ts';
+import { tokenRequest } from './helpers/oauth.ts';
+import { hiddenFields, textOf, UiClient } from './helpers/ui.ts';
+
+let tk: TestKeyport;
+let tenant: Awaited<ReturnType<typeof createTenant>>;
+let elsewhere: Awaited<ReturnType<typeof createTenant>>;
+let accountKey: { keyId: string; name: string };
+
+test.before(async () => {
+  tk = await startTestKeyport();
+  tenant = await createTenant(tk.keyport);
+  elsewhere = await createTenant(tk.keyport, 'Elsewhere');
+  await createUser(tk.keyport, 'admin@acme.test', [[accountOwner(tenant.accountId), 'admin']]);
+  await createUser(tk.keyport, 'env-admin@acme.test', [[environmentOwner(tenant.accountId, tenant.productionId), 'admin']]);
+  await createUser(tk.keyport, 'member@acme.test', [[accountOwner(tenant.accountId), 'member']]);
+  const issued = await tk.keyport.domain.keypairs.create({ accountId: tenant.accountId }, { name: 'account-level billing key', scopes: ['reports:read'] }, 'system');
+  accountKey = { keyId: issued.keypair.keyId, name: issued.keypair.name };
+});
+test.after.always(async () => {
+  await tk?.close();
+});
+
+test('no-JS flow: sign in, create a keypair with a plain form POST, read its secret once, get a token', async (t) => {
+  const ui = await UiClient.signIn(tk.url, 'admin@acme.test');
+  const newPage = `/ui/environments/${tenant.productionId}/keypairs/new`;
+  const form = await ui.get(newPage);
+  t.is(form.status, 200);
+  const hidden = hiddenFields(form.html, `/ui/environments/${tenant.productionId}/keypairs`);
+  t.truthy(hidden._csrf);
+  t.truthy(hidden.once);
+  const created = await ui.post(`/ui/environments/${tenant.productionId}/keypairs`, { ...hidden, name: 'orders sync', comment: 'nightly job', scopes: ['orders:read', 'orders:write'] });
+  // The secret is in the POST response itself (no redirect), never cached.
+  t.is(created.status, 200);
+  t.is(created.headers.get('cache-control'), 'no-store');
+  const keyId = textOf(created.html, 'key-id')!;
+  const secret = textOf(created.html, 'secret')!;
+  t.regex(keyId, /^kp_[0-9A-Za-z]{24}$/);
+  t.regex(secret, /^kps_[0-9A-Za-z]{49}$/);
+  t.regex(created.html, /will not be shown again/);
+
+  const token = await tokenRequest(tk.url, { keyId, secret, scope: 'orders:read' });
+  t.is(token.status, 200);
+
+  // Resubmitting the same form (browser refresh) never issues a second secret.
+  const again = await ui.post(`/ui/environments/${tenant.productionId}/keypairs`, { ...hidden, name: 'orders sync', scopes: ['orders:read'] });
+  t.is(again.status, 409);
+  const list = await tk.keyport.domain.keypairs.list(environmentOwner(tenant.accountId, tenant.productionId), { limit: 100, offset: 0 });
+  t.is(list.items.filter((k) => k.name === 'orders sync').length, 1);
+
+  // The table lists it, without the secret.
+  const table = await ui.get(`/ui/environments/${tenant.productionId}/keypairs`);
+  t.is(table.status, 200);
+  t.true(table.html.includes(keyId));
+  t.true(table.html.includes('nightly job'));
+  t.false(table.html.includes(secret));
+
+  // Disable through a plain form (POST-redirect-GET), then the token request fails.
+  const disabled = await ui.submit(`/ui/keypairs/${keyId}`, `/ui/keypairs/${keyId}/disable`);
+  t.is(disabled.status, 303);
+  t.is(disabled.location, `/ui/keypairs/${keyId}`);
+  const after = await ui.get(disabled.location!);
+  t.regex(after.html, /is disabled/);
+  t.regex(after.html, /badge-disabled/);
+  t.is((await tokenRequest(tk.url, { keyId, secret })).status, 401);
+
+  // Edit comment and scopes.
+  const edited = await ui.submit(`/ui/keypairs/${keyId}`, `/ui/keypairs/${keyId}/edit`, { name: 'orders sync', comment: 'moved to the new scheduler', scopes: ['orders:read'] });
+  t.is(edited.status, 303);
+  const kp = await tk.keyport.domain.keypairs.get(keyId);
+  t.is(kp.comment, 'moved to the new scheduler');
+  t.deepEqual(kp.scopes, ['orders:read']);
+
+  // Rotate without ticking the confirmation: refused, nothing changes.
+  const rotateForm = await ui.get(`/ui/keypairs/${keyId}/rotate`);
+  const rotateHidden = hiddenFields(rotateForm.html, `/ui/keypairs/${keyId}/rotate`);
+  const unconfirmed = await ui.post(`/ui/keypairs/${keyId}/rotate`, { ...rotateHidden, grace: '24h' });
+  t.is(unconfirmed.status, 400);
+  t.is((await tk.keyport.domain.keypairs.get(keyId)).lastRotatedAt, null);
+
+  // Remove: the typed name must match.
+  const wrongName = await ui.submit(`/ui/keypairs/${keyId}/remove`, `/ui/keypairs/${keyId}/remove`, { confirmName: 'orders' });
+  t.is(wrongName.status, 400);
+  const removed = await ui.submit(`/ui/keypairs/${keyId}/remove`, `/ui/keypairs/${keyId}/remove`, { confirmName: 'orders sync' });
+  t.is(removed.status, 303);
+  t.is(removed.location, `/ui/environments/${tenant.productionId}/keypairs`);
+  t.is((await ui.get(`/ui/keypairs/${keyId}`)).status, 404);
+});
+
+test('a POST without the CSRF token, or with a wrong one, or cross-site, is rejected and changes nothing', async (t) => {
+  const ui = await UiClient.signIn(tk.url, 'admin@acme.test');
+  const action = `/ui/environments/${tenant.stagingId}/keypairs`;
+  const hidden = hiddenFields((await ui.get(`${action}/new`)).html, action);
+  const before = (await tk.keyport.domain.keypairs.list(environmentOwner(tenant.accountId, tenant.stagingId), { limit: 1, offset: 0 })).total;
+
+  const none = await ui.post(action, { once: hidden.once!, name: 'csrf-less' });
+  t.is(none.status, 403);
+  t.regex(none.html, /CSRF/);
+  const wrong = await ui.post(action, { _csrf: 'x'.repeat(43), once: hidden.once!, name: 'csrf-wrong' });
+  t.is(wrong.status, 403);
+  const crossSite = await ui.post(action, { ...hidden, name: 'cross-site' }, { 'sec-fetch-site': 'cross-site' });
+  t.is(crossSite.status, 403);
+  // Another session's token does not work either.
+  const other = await UiClient.signIn(tk.url, 'admin@acme.test');
+  const otherToken = hiddenFields((await other.get(`${action}/new`)).html, action)._csrf!;
+  t.not(otherToken, hidden._csrf);
+  t.is((await ui.post(action, { _csrf: otherToken, once: hidden.once!, name: 'foreign token' })).status, 403);
+
+  const disable = await ui.post(`/ui/keypairs/${accountKey.keyId}/disable`, {});
+  t.is(disable.status, 403);
+  t.true((await tk.keyport.domain.keypairs.get(accountKey.keyId)).enabled);
+  const signOut = await ui.post('/ui/sign-out', {});
+  t.is(signOut.status, 403);
+
+  const after = (await tk.keyport.domain.keypairs.list(environmentOwner(tenant.accountId, tenant.stagingId), { limit: 1, offset: 0 })).total;
+  t.is(after, before);
+  // With the token it works (the same session).
+  t.is((await ui.post(action, { ...hidden, name: 'with token' })).status, 200);
+});
+
+test('sign-in: needs the form token, refuses a wrong password, and sets a Lax HttpOnly session cookie', async (t) => {
+  const anonymous = new UiClient(tk.url);
+  const noToken = await anonymous.post('/ui/sign-in', { email: 'admin@acme.test', password: PASSWORD });
+  t.is(noToken.status, 403);
+  t.is(anonymous.cookies.get('keyport.ui'), undefined);
+
+  const wrong = await anonymous.submit('/ui/sign-in', '/ui/sign-in', { email: 'admin@acme.test', password: 'not the password' });
+  t.is(wrong.status, 401);
+  t.regex(wrong.html, /Wrong email or password/);
+  t.false(wrong.html.includes('not the password'));
+
+  const ok = await anonymous.submit('/ui/sign-in', '/ui/sign-in', { email: 'admin@acme.test', password: PASSWORD, next: `/ui/accounts/${tenant.accountId}` });
+  t.is(ok.status, 303);
+  t.is(ok.location, `/ui/accounts/${tenant.accountId}`);
+  const cookie = ok.setCookies.find((c) => c.startsWith('keyport.ui='))!;
+  t.truthy(cookie);
+  t.regex(cookie, /httponly/i);
+  t.regex(cookie, /samesite=lax/i);
+  t.regex(cookie, /path=\/ui/i);
+  // The database holds only a hash of the cookie's key.
+  const key = cookie.split(';')[0]!.split('=')[1]!;
+  t.is(await tk.keyport.database.models.AdminSession.countDocuments({ _id: key }), 0);
+
+  // An open redirect is not possible through "next".
+  const evil = await new UiClient(tk.url).submit('/ui/sign-in', '/ui/sign-in', { email: 'admin@acme.test', password: PASSWORD, next: '//evil.example/ui' });
+  t.is(evil.location, '/ui/accounts');
+
+  // Sign-out ends the session.
+  const signedOut = await anonymous.submit(`/ui/accounts/${tenant.accountId}`, '/ui/sign-out');
+  t.is(signedOut.status, 303);
+  const again = await anonymous.get('/ui/accounts');
+  t.is(again.status, 303);
+  t.regex(again.location!, /^\/ui\/sign-in/);
+});
+
+test('pages carry a strict Content-Security-Policy, no-store, and load nothing from elsewhere', async (t) => {
+  const ui = await UiClient.signIn(tk.url, 'admin@acme.test');
+  for (const path of ['/ui/sign-in', '/ui/accounts', `/ui/accounts/${tenant.accountId}/keypairs`]) {
+    const page = await (path === '/ui/sign-in' ? new UiClient(tk.url).get(path) : ui.get(path));
+    t.is(page.status, 200, path);
+    const csp = page.headers.get('content-security-policy')!;
+    t.truthy(csp, path);
+    t.false(csp.includes('unsafe-inline'), path);
+    t.regex(csp, /script-src 'self'/);
+    t.regex(csp, /style-src 'self'/);
+    t.regex(csp, /frame-ancestors 'none'/);
+    t.is(page.headers.get('cache-control'), 'no-store', path);
+    t.is(page.headers.get('x-content-type-options'), 'nosniff');
+    t.false(/<script(?![^>]*\bsrc=)[^>]*>/.test(page.html), `${path}: no inline script`);
+    t.false(/\sstyle="/.test(page.html), `${path}: no inline style`);
+    for (const match of page.html.matchAll(/(?:src|href)="([^"]+)"/g)) t.true(match[1]!.startsWith('/'), `${path}: ${match[1]} is local`);
+  }
+  const css = await fetch(`${tk.url}/ui/static/app.css`);
+  t.is(css.status, 200);
+  t.regex(css.headers.get('content-type')!, /text\/css/);
+  // Browsers opening "/" land on the UI; API clients still get JSON.
+  const root = await fetch(`${tk.url}/`, { redirect: 'manual', headers: { accept: 'text/html,application/xhtml+xml,*/*;q=0.8' } });
+  t.is(root.status, 302);
+  t.is(root.headers.get('location'), '/ui/');
+  t.is((await fetch(`${tk.url}/`)).headers.get('content-type')?.split(';')[0], 'application/json');
+});
+
+test('an environment admin sees their environment, never the account keypairs (403), and nothing of other accounts (404)', async (t) => {
+  const ui = await UiClient.signIn(tk.url, 'env-admin@acme.test');
+  const accounts = await ui.get('/ui/accounts');
+  t.true(accounts.html.includes('Acme'));
+  t.false(accounts.html.includes('Elsewhere'));
+
+  const account = await ui.get(`/ui/accounts/${tenant.accountId}`);
+  t.is(account.status, 200);
+  t.false(account.html.includes(`/ui/accounts/${tenant.accountId}/access`), 'no Access management menu on the account');
+  t.false(account.html.includes(`/ui/accounts/${tenant.accountId}/keypairs`));
+  t.true(account.html.includes(`/ui/environments/${tenant.productionId}`));
+  t.false(account.html.includes(`/ui/environments/${tenant.stagingId}`), 'another environment is not listed');
+
+  for (const path of [`/ui/accounts/${tenant.accountId}/keypairs`, `/ui/accounts/${tenant.accountId}/access`, `/ui/accounts/${tenant.accountId}/keypairs/new`, `/ui/accounts/${tenant.accountId}/audit`, `/ui/keypairs/${accountKey.keyId}`, `/ui/keypairs/${accountKey.keyId}/rotate`]) {
+    const page = await ui.get(path);
+    t.is(page.status, 403, path);
+    t.regex(page.html, /Not allowed/);
+    t.false(page.html.includes(accountKey.name), path);
+  }
+  const hidden = hiddenFields((await ui.get(`/ui/environments/${tenant.productionId}/keypairs/new`)).html, `/ui/environments/${tenant.productionId}/keypairs`);
+  t.is((await ui.post(`/ui/keypairs/${accountKey.keyId}/disable`, { _csrf: hidden._csrf! })).status, 403);
+  t.true((await tk.keyport.domain.keypairs.get(accountKey.keyId)).enabled);
+
+  // Their own environment: full API management.
+  const own = await ui.get(`/ui/environments/${tenant.productionId}`);
+  t.true(own.html.includes(`/ui/environments/${tenant.productionId}/access`));
+  t.is((await ui.get(`/ui/environments/${tenant.productionId}/keypairs`)).status, 200);
+  // No closing the environment (account admins only).
+  t.false(own.html.includes(`/ui/environments/${tenant.productionId}/close`));
+  t.is((await ui.get(`/ui/environments/${tenant.productionId}/close`)).status, 403);
+
+  // Another environment, another account, a made-up id: the same 404.
+  const notFound = await Promise.all([
+    ui.get(`/ui/environments/${tenant.stagingId}/keypairs`),
+    ui.get(`/ui/accounts/${elsewhere.accountId}`),
+    ui.get('/ui/accounts/acc_0000000000000000'),
+    ui.get('/ui/accounts/not-an-id'),
+  ]);
+  for (const page of notFound) t.is(page.status, 404);
+  t.is(notFound[1]!.html, notFound[2]!.html);
+});
+
+test('a member sees the account but no API management', async (t) => {
+  const ui = await UiClient.signIn(tk.url, 'member@acme.test');
+  const account = await ui.get(`/ui/accounts/${tenant.accountId}`);
+  t.is(account.status, 200);
+  t.false(account.html.includes(`/ui/accounts/${tenant.accountId}/access`));
+  t.regex(account.html, /Only administrators/);
+  t.is((await ui.get(`/ui/accounts/${tenant.accountId}/keypairs`)).status, 403);
+  t.is((await ui.get(`/ui/environments/${tenant.productionId}/keypairs`)).status, 403);
+});
+
+test('close an environment: says how many keypairs go, needs the typed name, removes them', async (t) => {
+  const { domain } = tk.keyport;
+  const env = await domain.owners.createEnvironment(tenant.accountId, { name: 'preview' }, 'system');
+  const one = await domain.keypairs.create({ environmentId: env.id }, { name: 'a' }, 'system');
+  await domain.keypairs.create({ environmentId: env.id }, { name: 'b' }, 'system');
+  const ui = await UiClient.signIn(tk.url, 'admin@acme.test');
+  const page = await ui.get(`/ui/environments/${env.id}/close`);
+  t.is(page.status, 200);
+  t.regex(page.html, /removes <strong>2 keypairs<\/strong>/);
+  t.regex(page.html, /irreversible/);
+  t.is((await ui.submit(`/ui/environments/${env.id}/close`, `/ui/environments/${env.id}/close`, { confirmName: 'Preview' })).status, 400);
+  const closed = await ui.submit(`/ui/environments/${env.id}/close`, `/ui/environments/${env.id}/close`, { confirmName: 'preview' });
+  t.is(closed.status, 303);
+  t.is((await domain.owners.getEnvironment(env.id)).status, 'closed');
+  t.is((await tokenRequest(tk.url, { keyId: one.keypair.keyId, secret: one.secret })).status, 401);
+  const audit = await ui.get(`/ui/environments/${env.id}/audit`);
+  t.is(audit.status, 200);
+  t.regex(audit.html, /environment\.closed/);
+  t.regex(audit.html, /keypair\.removed/);
+  t.regex(audit.html, /admin@acme\.test/);
+});
+
+test('the audit trail page lists changes with their actor and never a secret', async (t) => {
+  const ui = await UiClient.signIn(tk.url, 'admin@acme.test');
+  const action = `/ui/accounts/${tenant.accountId}/keypairs`;
+  const created = await ui.submit(`${action}/new`, action, { name: 'audited', scopes: ['reports:read'] });
+  const secret = textOf(created.html, 'secret')!;
+  const audit = await ui.get(`/ui/accounts/${tenant.accountId}/audit`);
+  t.is(audit.status, 200);
+  t.regex(audit.html, /keypair\.created/);
+  t.false(audit.html.includes(secret));
+  const events = (await tk.keyport.domain.audit.page({ accountId: tenant.accountId }, { limit: 200 })).items;
+  t.false(JSON.stringify(events).includes(secret));
+});
+
+test('first start: bootstrap admin from the environment, or a one-time setup link', async (t) => {
+  const fresh = await startTestKeyport();
+  t.teardown(() => fresh.close());
+  const { domain, database } = fresh.keyport;
+  const { runBootstrap } = await import('../src/keyport.ts');
+
+  // The test server started on an empty database: it issued a setup link (query string: never in the access log).
+  t.regex(fresh.keyport.setupUrl!, /\/ui\/setup\?token=[A-Za-z0-9_-]{43}$/);
+  const stored = await database.models.SetupToken.find({}).lean();
+  t.is(stored.length, 1);
+  t.false(JSON.stringify(stored).includes(new URL(fresh.keyport.setupUrl!).searchParams.get('token')!), 'only a hash is stored');
+
+  // A restart issues a new link; the older one stops working.
+  const older = fresh.keyport.setupUrl!;
+  const newer = (await runBootstrap(domain, fresh.keyport.log, { issuer: fresh.url, env: {}, console: false }))!;
+  t.not(newer, older);
+  const ui = new UiClient(fresh.url);
+  t.is((await ui.get(older.slice(fresh.url.length))).status, 403);
+  const setupPath = newer.slice(fresh.url.length);
+  const form = await ui.get(setupPath);
+  t.is(form.status, 200);
+  t.is(form.headers.get('cache-control'), 'no-store');
+  t.regex(form.html, /value="Default"/);
+
+  const fields = { email: 'first@acme.test', password: 'a long enough password', passwordAgain: 'a long enough password', accountName: 'Acme Corp' };
+  t.is((await ui.post('/ui/setup', { ...hiddenFields(form.html, '/ui/setup'), ...fields, passwordAgain: 'something else entirely' })).status, 400);
+  t.is((await ui.post('/ui/setup', { ...hiddenFields(form.html, '/ui/setup'), ...fields, password: 'short', passwordAgain: 'short' })).status, 400);
+  const done = await ui.post('/ui/setup', { ...hiddenFields(form.html, '/ui/setup'), ...fields });
+  t.is(done.status, 303);
+  t.regex(done.location!, /^\/ui\/accounts\/acc_/);
+  const account = await ui.get(done.location!);
+  t.is(account.status, 200, 'signed in after the setup');
+  t.regex(account.html, /Acme Corp/);
+  t.regex(account.html, /Welcome/);
+  t.true(account.html.includes('/access'), 'administers the account');
+  // Used: the link is dead, and no further link is issued once a user exists.
+  t.is((await new UiClient(fresh.url).get(setupPath)).status, 403);
+  t.is(await runBootstrap(domain, fresh.keyport.log, { issuer: fresh.url, env: {}, console: false }), null);
+  t.is(await database.models.SetupToken.countDocuments({}), 0);
+
+  // An empty database again, this time with KEYPORT_BOOTSTRAP_ADMIN_EMAIL / _PASSWORD set.
+  await database.models.Membership.deleteMany({});
+  await database.models.User.deleteMany({});
+  const env = { KEYPORT_BOOTSTRAP_ADMIN_EMAIL: 'ops@acme.test', KEYPORT_BOOTSTRAP_ADMIN_PASSWORD: 'another long password' };
+  t.is(await runBootstrap(domain, fresh.keyport.log, { issuer: fresh.url, env, console: false }), null);
+  const ops = await UiClient.signIn(fresh.url, 'ops@acme.test', 'another long password');
+  const accounts = await ops.get('/ui/accounts');
+  t.regex(accounts.html, /Default/);
+  await t.throwsAsync(runBootstrap(domain, fresh.keyport.log, { issuer: fresh.url, env: { KEYPORT_BOOTSTRAP_ADMIN_EMAIL: 'x@acme.test' }, console: false }), { message: /KEYPORT_BOOTSTRAP_ADMIN/ });
+});
+
+test('regenerate ends the old secret at once; unlock clears a lock without changing the secret', async (t) => {
+  const { domain } = tk.keyport;
+  const issued = await domain.keypairs.create({ environmentId: tenant.stagingId }, { name: 'regenerated', scopes: ['orders:read'] }, 'system');
+  const keyId = issued.keypair.keyId;
+  const ui = await UiClient.signIn(tk.url, 'admin@acme.test');
+  const unconfirmed = await ui.submit(`/ui/keypairs/${keyId}`, `/ui/keypairs/${keyId}/regenerate`);
+  t.is(unconfirmed.status, 400);
+  const page = await ui.submit(`/ui/keypairs/${keyId}`, `/ui/keypairs/${keyId}/regenerate`, { confirm: 'yes' });
+  t.is(page.status, 200);
+  t.is(page.headers.get('cache-control'), 'no-store');
+  const secret = textOf(page.html, 'secret')!;
+  t.regex(page.html, /previous secret has stopped working/);
+  t.is((await tokenRequest(tk.url, { keyId, secret: issued.secret })).status, 401);
+  t.is((await tokenRequest(tk.url, { keyId, secret })).status, 200);
+
+  // Lock it with wrong (well-formed) secrets, then unlock in the UI.
+  const { newSecret } = await import('../src/domain/credentials.ts');
+  for (let i = 0; i < tk.config.lockout.maxFailures; i++) await tokenRequest(tk.url, { keyId, secret: newSecret() });
+  t.is((await domain.keypairs.get(keyId)).status, 'locked');
+  const locked = await ui.get(`/ui/environments/${tenant.stagingId}/keypairs?status=locked`);
+  t.true(locked.html.includes(keyId));
+  t.regex(locked.html, /badge-locked/);
+  t.is((await ui.submit(`/ui/keypairs/${keyId}`, `/ui/keypairs/${keyId}/unlock`)).status, 303);
+  t.is((await domain.keypairs.get(keyId)).status, 'enabled');
+  t.is((await tokenRequest(tk.url, { keyId, secret })).status, 200);
+});
+
+test('the keypair table pages and filters by status', async (t) => {
+  const { domain } = tk.keyport;
+  const env = await domain.owners.createEnvironment(tenant.accountId, { name: 'load' }, 'system');
+  for (let i = 0; i < 23; i++) {
+    const kp = await domain.keypairs.create({ environmentId: env.id }, { name: `worker ${String(i).padStart(2, '0')}` }, 'system');
+    if (i % 5 === 0) await domain.keypairs.setEnabled(kp.keypair.keyId, false, 'system');
+  }
+  const ui = await UiClient.signIn(tk.url, 'admin@acme.test');
+  const first = await ui.get(`/ui/environments/${env.id}/keypairs`);
+  t.regex(first.html, /Page 1 of 2/);
+  t.is([...first.html.matchAll(/<tr data-key-id=/g)].length, 20);
+  t.true(first.html.includes(`/ui/environments/${env.id}/keypairs?page=2`));
+  const second = await ui.get(`/ui/environments/${env.id}/keypairs?page=2`);
+  t.is([...second.html.matchAll(/<tr data-key-id=/g)].length, 3);
+  const disabled = await ui.get(`/ui/environments/${env.id}/keypairs?status=disabled`);
+  t.is([...disabled.html.matchAll(/<tr data-key-id=/g)].length, 5);
+  t.false(disabled.html.includes('badge-enabled'));
+  // Nonsense in the query is ignored, not an error.
+  t.is((await ui.get(`/ui/environments/${env.id}/keypairs?status=%24ne&page=-4`)).status, 200);
+});
+
+test('close an account: counts the keypairs of the account and its environments, then closes everything', async (t) => {
+  const { domain } = tk.keyport;
+  const other = await createTenant(tk.keyport, 'Shortlived');
+  await createUser(tk.keyport, 'owner@shortlived.test', [[accountOwner(other.accountId), 'admin']]);
+  await domain.keypairs.create({ accountId: other.accountId }, { name: 'a' }, 'system');
+  const prodKey = await domain.keypairs.create({ environmentId: other.productionId }, { name: 'b' }, 'system');
+  await domain.keypairs.create({ environmentId: other.stagingId }, { name: 'c' }, 'system');
+  const ui = await UiClient.signIn(tk.url, 'owner@shortlived.test');
+  const page = await ui.get(`/ui/accounts/${other.accountId}/close`);
+  t.regex(page.html, /removes <strong>3 keypairs<\/strong>/);
+  t.regex(page.html, /2 environments/);
+  const closed = await ui.submit(`/ui/accounts/${other.accountId}/close`, `/ui/accounts/${other.accountId}/close`, { confirmName: 'Shortlived' });
+  t.is(closed.status, 303);
+  t.is(closed.location, '/ui/accounts');
+  t.is((await domain.owners.getAccount(other.accountId)).status, 'closed');
+  t.is((await domain.owners.getEnvironment(other.productionId)).status, 'closed');
+  t.is((await tokenRequest(tk.url, { keyId: prodKey.keypair.keyId, secret: prodKey.secret })).status, 401);
+  // A closed account can be read, not changed.
+  const view = await ui.get(`/ui/accounts/${other.accountId}/keypairs`);
+  t.is(view.status, 200);
+  t.regex(view.html, /is closed/);
+  t.is((await ui.get(`/ui/accounts/${other.accountId}/keypairs/new`)).status, 409);
+});
