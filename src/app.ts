@@ -14,6 +14,7 @@ import type { Metrics } from './http/metrics.ts';
 import { opsRouter } from './http/ops.ts';
 import { adminUi } from './http/ui/index.ts';
 import type { AccessTokenVerifier } from './oauth/access-tokens.ts';
+import { AddressThrottle, throttledResponse } from './oauth/address-throttle.ts';
 import { OAUTH_ROUTES } from './oauth/provider.ts';
 import { tokenEndpointsRouter } from './oauth/token-endpoints.ts';
 
@@ -27,13 +28,17 @@ export interface AppParts {
   issuer: string;
   /** The database connection (mongoose), for the admin sign-in throttle's store; memory when absent. */
   throttleConnection?: unknown;
+  /** Failed client authentications per address (token, introspection, revocation). */
+  addressThrottle: AddressThrottle;
+  /** Behind a reverse proxy: client addresses from X-Forwarded-For. */
+  trustProxy: boolean;
 }
 
 const OWN_OAUTH_PATHS = new Set<string>([OAUTH_ROUTES.introspection, OAUTH_ROUTES.revocation]);
 
 function createKeyportApp(parts: AppParts): Koa {
   const app = new Koa();
-  app.proxy = false;
+  app.proxy = parts.trustProxy;
   app.silent = true;
   app.on('error', (err: Error) => parts.log.error({ err: { message: err.message, stack: err.stack } }, 'unhandled error'));
 
@@ -41,7 +46,7 @@ function createKeyportApp(parts: AppParts): Koa {
   app.use(bodyParser({ enableTypes: ['json', 'form'], jsonLimit: '64kb', formLimit: '16kb', encoding: 'utf-8' }));
 
   const ops = opsRouter({ ping: parts.ping, metrics: parts.metrics });
-  const oauth = tokenEndpointsRouter(parts.domain, parts.verifier);
+  const oauth = tokenEndpointsRouter(parts.domain, parts.verifier, parts.addressThrottle);
   app.use(ops.routes()).use(ops.allowedMethods());
   app.use(oauth.routes()).use(oauth.allowedMethods());
   app.use(adminApi(app, {
@@ -69,14 +74,22 @@ function createKeyportApp(parts: AppParts): Koa {
 /** Which keypair a response was for, for the access log (set by the token endpoint). */
 const clientOfResponse = new WeakMap<ServerResponse, string>();
 
-/** Wraps oidc-provider with the token endpoint's metrics. */
-function instrumentProvider(provider: Provider, metrics: Metrics): void {
+/** Wraps oidc-provider's token endpoint with the per-address throttle and the metrics. */
+function instrumentProvider(provider: Provider, metrics: Metrics, throttle: AddressThrottle): void {
   provider.use(async (ctx, next) => {
     if (ctx.path !== OAUTH_ROUTES.token) return next();
     const stop = metrics.tokenLatency.startTimer();
     try {
+      const wait = await throttle.retryAfter(ctx.ip);
+      if (wait) {
+        Object.assign(ctx, throttledResponse(wait));
+        ctx.set('Retry-After', String(wait));
+        ctx.set('Cache-Control', 'no-store');
+        return;
+      }
       await next();
       ctx.set('Pragma', 'no-cache'); // RFC 6749 §5.1; oidc-provider sets only Cache-Control
+      if (ctx.status === 401) await throttle.failed(ctx.ip);
     } finally {
       stop();
       const clientId = ctx.oidc?.client?.clientId;
@@ -88,7 +101,8 @@ function instrumentProvider(provider: Provider, metrics: Metrics): void {
 }
 
 export function createRequestHandler(parts: AppParts): (req: IncomingMessage, res: ServerResponse) => void {
-  instrumentProvider(parts.provider, parts.metrics);
+  parts.provider.proxy = parts.trustProxy;
+  instrumentProvider(parts.provider, parts.metrics, parts.addressThrottle);
   const appHandler = createKeyportApp(parts).callback();
   const providerHandler = parts.provider.callback();
   return (req, res) => {

@@ -17,6 +17,8 @@ const configSchema = z.strictObject({
     port: z.number().int().min(0).max(65535),
     issuer: z.url().nullable(),
     workers: z.number().int().min(1).max(64),
+    /** Behind a reverse proxy: take the client address from X-Forwarded-For (for per-address throttling and logs). */
+    trustProxy: z.boolean(),
   }),
   database: z.strictObject({
     uri: z.string().regex(/^mongodb(\+srv)?:\/\//, 'must start with mongodb:// or mongodb+srv://').nullable(),
@@ -37,6 +39,8 @@ const configSchema = z.strictObject({
     maxFailures: z.number().int().min(1).max(1000),
     durationSeconds: z.number().int().min(1),
     maxTemporaryLocks: z.number().int().min(1).max(100),
+    /** Failed client authentications per minute from one address before it must wait (any key). */
+    maxFailuresPerAddress: z.number().int().min(1),
   }),
   scopes: z.array(z.strictObject({
     name: scopeName,
@@ -62,11 +66,12 @@ export const ADMIN_API_RESOURCE = 'urn:keyport:admin-api';
 export type ScopeLevel = z.infer<typeof scopeLevel>;
 
 /** Environment variables and the config path each one sets. */
-export const ENVIRONMENT_VARIABLES: Record<string, { path: string[]; type: 'string' | 'int' | 'list' }> = {
+export const ENVIRONMENT_VARIABLES: Record<string, { path: string[]; type: 'string' | 'int' | 'list' | 'boolean' }> = {
   KEYPORT_HOST: { path: ['server', 'host'], type: 'string' },
   KEYPORT_PORT: { path: ['server', 'port'], type: 'int' },
   KEYPORT_ISSUER: { path: ['server', 'issuer'], type: 'string' },
   KEYPORT_WORKERS: { path: ['server', 'workers'], type: 'int' },
+  KEYPORT_TRUST_PROXY: { path: ['server', 'trustProxy'], type: 'boolean' },
   MONGODB_URI: { path: ['database', 'uri'], type: 'string' },
   KEYPORT_DATA_DIR: { path: ['database', 'dataDir'], type: 'string' },
   FERRETDB_BIN: { path: ['database', 'ferretdbBin'], type: 'string' },
@@ -79,6 +84,7 @@ export const ENVIRONMENT_VARIABLES: Record<string, { path: string[]; type: 'stri
   KEYPORT_LOCKOUT_MAX_FAILURES: { path: ['lockout', 'maxFailures'], type: 'int' },
   KEYPORT_LOCKOUT_DURATION: { path: ['lockout', 'durationSeconds'], type: 'int' },
   KEYPORT_LOCKOUT_MAX_TEMPORARY_LOCKS: { path: ['lockout', 'maxTemporaryLocks'], type: 'int' },
+  KEYPORT_LOCKOUT_MAX_FAILURES_PER_ADDRESS: { path: ['lockout', 'maxFailuresPerAddress'], type: 'int' },
   KEYPORT_LOG_LEVEL: { path: ['log', 'level'], type: 'string' },
 };
 
@@ -122,6 +128,9 @@ function fromEnvironment(env: NodeJS.ProcessEnv): Json {
     if (type === 'int') {
       if (!/^\d+$/.test(raw.trim())) throw new ConfigError(`${name} must be a whole number, got "${raw}"`);
       value = Number(raw);
+    } else if (type === 'boolean') {
+      if (!/^(true|false|1|0)$/i.test(raw.trim())) throw new ConfigError(`${name} must be true or false, got "${raw}"`);
+      value = /^(true|1)$/i.test(raw.trim());
     } else if (type === 'list') {
       value = raw.split(',').map((s) => s.trim()).filter(Boolean);
     }

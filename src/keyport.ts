@@ -15,6 +15,7 @@ import { Metrics } from './http/metrics.ts';
 import { LoginThrottle } from './http/session/throttle.ts';
 import { createLogger, type Logger } from './log.ts';
 import { AccessTokenVerifier } from './oauth/access-tokens.ts';
+import { AddressThrottle } from './oauth/address-throttle.ts';
 import { createProvider } from './oauth/provider.ts';
 import { loadSigningKeys } from './oauth/signing-keys.ts';
 import { resolveServerSecrets } from './server-secrets.ts';
@@ -54,7 +55,8 @@ export async function runBootstrap(domain: Domain, log: Logger, options: { issue
   if (outcome.kind !== 'setup_token') return null;
   const url = `${options.issuer}/ui/setup?token=${outcome.token}`;
   const expires = outcome.expiresAt.toISOString();
-  log.warn({ setupUrl: url, expiresAt: expires }, 'no administrator yet: open the one-time setup link to create the first one');
+  // The link holds a one-time secret: it goes to the console only, never into the (shipped, stored) logs.
+  log.warn({ expiresAt: expires }, 'no administrator yet: a one-time setup link was printed on the console');
   if (options.console !== false) {
     console.log(`\nNo administrator yet. Open this one-time setup link to create the first one (valid until ${expires}, or until used):\n\n  ${url}\n`);
   }
@@ -105,6 +107,8 @@ export async function startKeyport(config: KeyportConfig, options: { clock?: Clo
     });
     provider.on('server_error', (_ctx, err) => log.error({ err: { message: err.message, stack: err.stack } }, 'oidc-provider server error'));
     server.on('request', createRequestHandler({
+      addressThrottle: new AddressThrottle(config.lockout.maxFailuresPerAddress),
+      trustProxy: config.server.trustProxy,
       domain,
       provider,
       verifier: new AccessTokenVerifier(issuer, signingKeys.publicJwks),

@@ -14,6 +14,7 @@ export function readyBanner(config: KeyportConfig, keyport: Pick<RunningKeyport,
   return [
     '',
     `Keyport is ready at ${keyport.url}  (issuer ${keyport.issuer}; database: ${database}; ${workers} worker${workers === 1 ? '' : 's'})`,
+    `  admin web UI     ${keyport.issuer}/ui/`,
     `  token endpoint   ${keyport.issuer}/oauth/token`,
     `  discovery        ${keyport.issuer}/.well-known/oauth-authorization-server`,
     '  create a keypair npx keyport --help',

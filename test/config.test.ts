@@ -10,7 +10,7 @@ test('defaults: port 3000, 10-minute tokens, 10 failures lock for 15 minutes, em
   const config = loadConfig({});
   t.is(config.server.port, 3000);
   t.is(config.tokens.ttlSeconds, 600);
-  t.deepEqual(config.lockout, { mode: 'temporary', maxFailures: 10, durationSeconds: 900, maxTemporaryLocks: 5 });
+  t.deepEqual(config.lockout, { mode: 'temporary', maxFailures: 10, durationSeconds: 900, maxTemporaryLocks: 5, maxFailuresPerAddress: 100 });
   t.is(config.database.uri, null);
   t.is(config.database.dataDir, './data');
   t.true(config.scopes.some((s) => s.name === 'keyport:manage' && s.levels.join() === 'account'));

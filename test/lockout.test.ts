@@ -20,13 +20,16 @@ interface Servers {
 
 const test = anyTest as TestFn<Servers>;
 
+/** These tests pin the per-key lockout: lift the per-address budget (test/address-throttle.test.ts covers it). */
+const PER_KEY_ONLY = { maxFailuresPerAddress: 1_000_000 };
+
 const MINUTE = 60_000;
 
 test.before(async (t) => {
   const [counting, temporary, permanent] = await Promise.all([
-    startTestKeyport({ overrides: { lockout: { maxFailures: 100 } } }),
-    startTestKeyport(),
-    startTestKeyport({ overrides: { lockout: { mode: 'permanent' } } }),
+    startTestKeyport({ overrides: { lockout: { maxFailures: 100, ...PER_KEY_ONLY } } }),
+    startTestKeyport({ overrides: { lockout: PER_KEY_ONLY } }),
+    startTestKeyport({ overrides: { lockout: { mode: 'permanent', ...PER_KEY_ONLY } } }),
   ]);
   t.context = { counting, temporary, permanent };
 });
@@ -118,7 +121,10 @@ test.serial('two workers on one database: concurrent failures through both are a
   t.is(doc.failedAttempts, 10);
   t.deepEqual(doc.lockedUntil, new Date(start.getTime() + 900_000));
   t.is((await auditActions(server, locking.keyId, 'keypair.locked')).length, 1);
-  // Neither worker hands out a token for the correct secret now.
+  // Neither worker hands out a token for the correct secret now. A worker learns of
+  // a lock set by the other through the change feed within one poll (250 ms): poll
+  // now rather than wait, so the assertion does not depend on timing.
+  await Promise.all([server.keyport.domain.changes.poll(), worker.domain.changes.poll()]);
   for (const url of [server.url, worker.url]) {
     t.is(await statusOf(tokenRequest(url, locking)), 401);
   }

@@ -4,6 +4,7 @@
 import type { Context } from 'koa';
 import type { Domain } from '../domain/index.ts';
 import type { KeypairDoc } from '../db/models/keypair.ts';
+import { throttledResponse, type AddressThrottle } from './address-throttle.ts';
 import { invalidRequest, OAuthError } from './oauth-error.ts';
 
 export type FormBody = Record<string, string | string[] | undefined>;
@@ -20,7 +21,13 @@ function decodeBasicPart(part: string): string {
   return decodeURIComponent(part.replace(/\+/g, '%20'));
 }
 
-export async function authenticateClient(ctx: Context, domain: Domain, body: FormBody): Promise<KeypairDoc> {
+export async function authenticateClient(ctx: Context, domain: Domain, body: FormBody, throttle: AddressThrottle): Promise<KeypairDoc> {
+  const wait = await throttle.retryAfter(ctx.ip);
+  if (wait) {
+    ctx.set('Retry-After', String(wait));
+    const { status, body: answer } = throttledResponse(wait);
+    throw new OAuthError(status, answer.error, answer.error_description);
+  }
   if (ctx.querystring && /(^|&)client_secret=/.test(ctx.querystring)) throw invalidRequest('client_secret must not be sent in the query string');
   const header = ctx.get('Authorization');
   const postId = formParam(body, 'client_id');
@@ -42,11 +49,17 @@ export async function authenticateClient(ctx: Context, domain: Domain, body: For
     }
     if (postId !== undefined && postId !== keyId) throw invalidRequest('client_id mismatch');
   } else {
-    if (!postId || !postSecret) throw new OAuthError(401, 'invalid_client', 'client authentication failed');
+    if (!postId || !postSecret) {
+      await throttle.failed(ctx.ip);
+      throw new OAuthError(401, 'invalid_client', 'client authentication failed');
+    }
     keyId = postId;
     secret = postSecret;
   }
   const result = await domain.keypairs.authenticate(keyId, secret);
-  if (!result.ok) throw new OAuthError(401, 'invalid_client', 'client authentication failed', { basicChallenge: basic });
+  if (!result.ok) {
+    await throttle.failed(ctx.ip);
+    throw new OAuthError(401, 'invalid_client', 'client authentication failed', { basicChallenge: basic });
+  }
   return result.keypair;
 }

@@ -6,6 +6,7 @@ import Router from '@koa/router';
 import type { Context } from 'koa';
 import type { Domain } from '../domain/index.ts';
 import type { AccessTokenVerifier } from './access-tokens.ts';
+import type { AddressThrottle } from './address-throttle.ts';
 import { authenticateClient, formParam, type FormBody } from './client-auth.ts';
 import { invalidRequest, noStore, OAuthError, renderOAuthErrors } from './oauth-error.ts';
 import { OAUTH_ROUTES } from './provider.ts';
@@ -25,12 +26,12 @@ function requiredToken(body: FormBody): string {
   return token;
 }
 
-export function tokenEndpointsRouter(domain: Domain, verifier: AccessTokenVerifier): Router {
+export function tokenEndpointsRouter(domain: Domain, verifier: AccessTokenVerifier, throttle: AddressThrottle): Router {
   const router = new Router();
 
   router.post(OAUTH_ROUTES.introspection, renderOAuthErrors, async (ctx) => {
     const body = formBody(ctx);
-    const caller = await authenticateClient(ctx, domain, body);
+    const caller = await authenticateClient(ctx, domain, body, throttle);
     const token = requiredToken(body);
     noStore(ctx);
     ctx.body = { active: false };
@@ -61,7 +62,7 @@ export function tokenEndpointsRouter(domain: Domain, verifier: AccessTokenVerifi
 
   router.post(OAUTH_ROUTES.revocation, renderOAuthErrors, async (ctx) => {
     const body = formBody(ctx);
-    const caller = await authenticateClient(ctx, domain, body);
+    const caller = await authenticateClient(ctx, domain, body, throttle);
     const token = requiredToken(body);
     noStore(ctx);
     ctx.status = 200;
