@@ -165,7 +165,7 @@ export function renderResults(results: BenchResults, markdown: boolean): string 
     out.push(pairedTable(byFigure('introspect'), markdown));
   }
   if (results.keypairReads.length) {
-    h('Database — the keypair read behind each token request (domain.keypairs.findForAuthentication, in-process)');
+    h('Database — one keypair read by key id (what a token request costs on a cache miss; warm requests read nothing)');
     out.push(table(['keypairs', 'query plan', 'reads/s', 'p50 ms', 'p99 ms'], results.keypairReads.map(({ keypairs, plan, result }) => [
       int(keypairs), plan, rate(result.perSecond), ms(result.latencyMs.p50), ms(result.latencyMs.p99),
     ]), markdown));

@@ -284,7 +284,7 @@ async function measureScale(context: Context, keypairs: number, first: boolean):
     await attempt(`keypair read ${at}`, async () => {
       const plan = await explainKeypairLookup(context.database, hot[0]!.keyId);
       progress.step(`db · keypair read by key id · ${int(seeder.total)} keypairs (${plan})`);
-      const result = await measureKeypairRead({ domain: context.domain, keyIds: hot.map((k) => k.keyId), seconds: options.duration, warmup: options.warmup, concurrency: 1 });
+      const result = await measureKeypairRead({ database: context.database, keyIds: hot.map((k) => k.keyId), seconds: options.duration, warmup: options.warmup, concurrency: 1 });
       progress.stepDone(`${int(result.perSecond)} reads/s, p50 ${result.latencyMs.p50} ms, p99 ${result.latencyMs.p99} ms`);
       results.keypairReads.push({ keypairs: seeder.total, plan, result });
     });
@@ -461,7 +461,7 @@ function addNotes(r: BenchResults): void {
   const notes = r.notes;
   if (options.quick) notes.push('Quick run (BENCH_QUICK): short points and fewer scales; indicative only.');
   notes.push(`Token requests: client_secret_basic, \`scope=orders:read orders:write\`, no resource (the default audience), spread over ${options.hotKeys} keypairs picked at random from the whole seeded set (half account, half environment keypairs); the baseline has one static client.`);
-  notes.push(`Keyport runs src/main.ts with KEYPORT_LOG_LEVEL=${options.keyportLogLevel} (logs to /dev/null) and KEYPORT_LOCKOUT_MAX_FAILURES=1000, so that wrong-secret points measure the counted path (an atomic $inc per request) and not the cheaper locked path; wrong secrets are well-formed (valid checksum) and spread over up to ${WRONG_POOL} other keypairs whose counters are reset before each point. "failures counted / sent" should match: sent counts the responses of the warm-up and of the point, counted is read from the database after the point, so requests still in flight when the warm-up and the point ended add up to twice the connection count.`);
+  notes.push(`Keyport runs src/main.ts with KEYPORT_LOG_LEVEL=${options.keyportLogLevel} (logs to /dev/null) and KEYPORT_LOCKOUT_MAX_FAILURES=1000, so that keys do not lock; the per-address throttle stays at its default (lockout.maxFailuresPerAddress = 100 a minute), as in production, so after the first 100 failures from the load generator's address the answers are 429 slow_down given before any database work — the wrong-secret figure measures what a flood from one address costs; wrong secrets are well-formed (valid checksum) and spread over up to ${WRONG_POOL} other keypairs whose counters are reset before each point. "failures counted / sent" should match: sent counts the responses of the warm-up and of the point, counted is read from the database after the point, so requests still in flight when the warm-up and the point ended add up to twice the connection count.`);
   notes.push('Baseline introspection: oidc-provider 9 refuses to introspect JWT access tokens, so the baseline answers POST /oauth/introspect with a middleware doing the static client check plus jose jwtVerify: Keyport\'s work minus its database reads.');
   if (r.listing) notes.push('Admin listing is measured in-process through domain.keypairs.list(owner, { limit: 50, offset: 0 }) — TODO: switch to GET /api/v1/… over HTTP once the admin REST API exists.');
   if (options.cpuProfDir) notes.push(`A V8 CPU profile of the Keyport process was written to ${options.cpuProfDir} (open it in Chrome DevTools).`);

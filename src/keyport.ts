@@ -86,6 +86,8 @@ export async function startKeyport(config: KeyportConfig, options: { clock?: Clo
   const { database, domain, keyEncryptionKey } = await openKeyportDomain(config, options.clock);
   // Other processes' changes (CLI, workers, hosts) reach this server's caches.
   domain.changes.start();
+  // In the background: the server answers at once, and clients that come first are cached first anyway.
+  domain.keypairs.warmUp().catch(() => { /* only an optimisation: requests read through the cache as usual */ });
   const server = createServer();
   try {
     // Finish any account or environment left 'closing' (DESIGN.md §7) before serving.

@@ -72,7 +72,7 @@ export function registerKeypairCommands(program: Command, run: Runner): void {
     .summary('API keypairs: create, list, show, edit, disable, enable, unlock, rotate, regenerate, remove')
     .description('Manage API keypairs: the credentials (OAuth client id + secret) machines exchange for access tokens.\nA secret is printed once, when it is created, rotated or regenerated, and can never be read back.');
 
-  addOwnerOptions(keypair.command('create').description('create a keypair and print its secret (once)'), 'owned by')
+  addOwnerOptions(keypair.command('create').description('create a keypair and print its secret (once)'), 'a keypair')
     .requiredOption('--name <name>', 'what uses it, e.g. "ci-deploy"')
     .option('--comment <text>', 'free text for administrators')
     .option('--scope <scope>', 'a scope it may request (repeatable; see `keyport scopes`)', collectScopes)

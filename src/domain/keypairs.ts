@@ -100,7 +100,36 @@ export class KeypairService {
     this.#lockout = deps.lockout;
     this.#writes = new SerialWrites(deps.models.Keypair.db, 'keypair_write_leases');
     this.#changes = deps.changes;
-    this.#changes.onChange((kind, key) => { if (kind === 'keypair') this.#records.delete(key); });
+    this.#changes.onChange((kind, key) => {
+      if (kind !== 'keypair') return;
+      this.#records.delete(key);
+      this.#changedDuringWarmUp?.add(key);
+    });
+  }
+
+  /** Keys changed while warmUp() was reading: their (possibly older) copy is not cached. */
+  #changedDuringWarmUp: Set<string> | null = null;
+
+  /**
+   * Fills the authentication cache with the most recently used keypairs, so that
+   * the first request of each client after a start does not wait for a database
+   * read (on the embedded FerretDB, whose SQLite backend uses no index, one read
+   * costs a scan of the collection). Runs in the background at server start.
+   */
+  async warmUp(limit = 100_000): Promise<number> {
+    this.#changedDuringWarmUp = new Set();
+    try {
+      const docs = await this.#models.Keypair.find({}).sort({ lastUsedAt: -1 }).limit(limit).lean<KeypairDoc[]>();
+      let cached = 0;
+      for (const doc of docs) {
+        if (this.#changedDuringWarmUp.has(doc._id) || this.#records.has(doc._id)) continue;
+        this.#records.set(doc._id, { doc });
+        cached++;
+      }
+      return cached;
+    } finally {
+      this.#changedDuringWarmUp = null;
+    }
   }
 
   view(doc: KeypairDoc): KeypairView {
