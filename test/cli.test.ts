@@ -225,6 +225,85 @@ test('user create reads the password from stdin and grants the roles', async (t)
   t.is(await kp.keyport.domain.users.findByEmail('other@globex.example'), null);
 });
 
+test('account rename and environment rename show in the lists; a closed owner keeps its name', async (t) => {
+  const env = cliEnv(t.context.kp.config);
+  const seed = await seedWithCli(env);
+  const renamed = await runCli(env, ['account', 'rename', seed.accountId, '--name', 'Acme Corp']);
+  t.is(renamed.code, 0, renamed.stderr);
+  t.is(renamed.stdout, `Renamed account ${seed.accountId} (Acme Corp)\n`);
+  const accounts = await runCli(env, ['account', 'list']);
+  t.regex(accounts.stdout, new RegExp(`${seed.accountId}\\s+Acme Corp\\s+active`));
+  t.is((await cliJson<{ id: string; name: string }[]>(env, ['account', 'list'])).find((a) => a.id === seed.accountId)?.name, 'Acme Corp');
+
+  const environment = await cliJson<{ id: string; name: string; accountId: string }>(env, ['env', 'rename', seed.environmentId, '--name', 'prod']);
+  t.like(environment, { id: seed.environmentId, name: 'prod', accountId: seed.accountId });
+  t.deepEqual((await cliJson<{ name: string }[]>(env, ['environment', 'list', '--account', seed.accountId])).map((e) => e.name), ['prod']);
+
+  const noName = await runCli(env, ['account', 'rename', seed.accountId]);
+  t.is(noName.code, 2);
+  t.true(noName.stderr.includes("required option '--name <name>' not specified"));
+  const missing = await runCli(env, ['account', 'rename', 'acc_doesnotexist', '--name', 'x']);
+  t.is(missing.code, 1);
+  t.is(missing.stderr, 'error: account not found\n');
+  await cliJson(env, ['environment', 'close', seed.environmentId, '--yes']);
+  const closed = await runCli(env, ['environment', 'rename', seed.environmentId, '--name', 'again']);
+  t.is(closed.code, 1);
+  t.is(closed.stderr, `error: environment ${seed.environmentId} is closed\n`);
+
+  const audit = await cliJson<{ action: string; details: Record<string, unknown> }[]>(env, ['audit', '--account', seed.accountId]);
+  t.like(audit.find((e) => e.action === 'account.renamed'), { details: { from: 'Acme', to: 'Acme Corp' } });
+  t.like(audit.find((e) => e.action === 'environment.renamed'), { details: { from: 'production', to: 'prod' } });
+});
+
+test('member add, list and remove round trip; an account keeps at least one admin', async (t) => {
+  const env = cliEnv(t.context.kp.config);
+  const seed = await seedWithCli(env);
+  const admin = await cliJson<{ user: { id: string } }>(env, ['user', 'create', '--email', 'boss@initech.example', '--password-stdin', '--admin-of', seed.accountId], 'a long enough password\n');
+  const other = await cliJson<{ user: { id: string } }>(env, ['user', 'create', '--email', 'peter@initech.example', '--password-stdin'], 'another long password\n');
+
+  const added = await runCli(env, ['member', 'add', '--account', seed.accountId, '--email', 'Peter@Initech.example', '--role', 'member']);
+  t.is(added.code, 0, added.stderr);
+  t.is(added.stdout, `peter@initech.example is now member of account ${seed.accountId}.\n`);
+  const list = await runCli(env, ['member', 'list', '--account', seed.accountId]);
+  t.is(list.code, 0, list.stderr);
+  t.regex(list.stdout, /^EMAIL\s+ROLE\s+USER ID\s+SINCE\n/);
+  t.regex(list.stdout, new RegExp(`boss@initech\\.example\\s+admin\\s+${admin.user.id}`));
+  t.regex(list.stdout, new RegExp(`peter@initech\\.example\\s+member\\s+${other.user.id}`));
+
+  const envMember = await cliJson<Record<string, unknown>>(env, ['member', 'add', '--environment', seed.environmentId, '--email', 'peter@initech.example', '--role', 'admin']);
+  t.deepEqual(envMember, { userId: other.user.id, email: 'peter@initech.example', role: 'admin', accountId: seed.accountId, environmentId: seed.environmentId });
+  t.deepEqual((await cliJson<{ email: string; role: string }[]>(env, ['member', 'list', '--environment', seed.environmentId])).map((m) => [m.email, m.role]),
+    [['peter@initech.example', 'admin']]);
+
+  // The last admin of an account can be neither demoted nor removed.
+  const demote = await runCli(env, ['member', 'add', '--account', seed.accountId, '--email', 'boss@initech.example', '--role', 'member']);
+  t.is(demote.code, 1);
+  t.is(demote.stderr, 'error: an account keeps at least one admin\n');
+  const unconfirmed = await runCli(env, ['member', 'remove', '--account', seed.accountId, '--email', 'boss@initech.example']);
+  t.is(unconfirmed.code, 2);
+  t.true(unconfirmed.stderr.includes('--yes'));
+  const lastAdmin = await runCli(env, ['member', 'remove', '--account', seed.accountId, '--email', 'boss@initech.example', '--yes']);
+  t.is(lastAdmin.code, 1);
+  t.is(lastAdmin.stderr, 'error: an account keeps at least one admin\n');
+  t.is(lastAdmin.stdout, '');
+
+  const removed = await runCli(env, ['member', 'remove', '--account', seed.accountId, '--email', 'peter@initech.example', '--yes']);
+  t.is(removed.code, 0, removed.stderr);
+  t.is(removed.stdout, `Removed peter@initech.example from account ${seed.accountId}.\n`);
+  t.deepEqual((await cliJson<{ email: string; role: string }[]>(env, ['member', 'list', '--account', seed.accountId])).map((m) => [m.email, m.role]),
+    [['boss@initech.example', 'admin']]);
+  const again = await runCli(env, ['member', 'remove', '--account', seed.accountId, '--email', 'peter@initech.example', '--yes']);
+  t.is(again.code, 1);
+  t.is(again.stderr, 'error: membership not found\n');
+  const unknown = await runCli(env, ['member', 'add', '--account', seed.accountId, '--email', 'nobody@initech.example', '--role', 'admin']);
+  t.is(unknown.code, 1);
+  t.is(unknown.stderr, 'error: no user with email nobody@initech.example\n');
+
+  const audit = await cliJson<{ action: string; actor: string }[]>(env, ['audit', '--account', seed.accountId]);
+  t.deepEqual(audit.filter((e) => e.action.startsWith('membership.')).map((e) => [e.action, e.actor]),
+    [['membership.revoked', 'cli'], ['membership.granted', 'cli'], ['membership.granted', 'cli'], ['membership.granted', 'cli']]);
+});
+
 test('a wrong command line exits 2 with a clear message; a failed operation exits 1 with one line', async (t) => {
   const env = cliEnv(t.context.kp.config);
   const unknown = await runCli(env, ['frobnicate']);
@@ -242,7 +321,7 @@ test('a wrong command line exits 2 with a clear message; a failed operation exit
 
   const help = await runCli(env, ['--help']);
   t.is(help.code, 0);
-  for (const command of ['account', 'environment', 'user', 'keypair', 'scopes', 'audit']) t.true(help.stdout.includes(command));
+  for (const command of ['account', 'environment', 'user', 'member', 'keypair', 'scopes', 'audit']) t.true(help.stdout.includes(command));
 });
 
 test('the CLI works with no server running: it starts and stops its own embedded database', async (t) => {

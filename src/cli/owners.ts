@@ -42,8 +42,8 @@ export function ownerRefOfId(id: string): OwnerRef {
 
 export function registerOwnerCommands(program: Command, run: Runner): void {
   const account = program.command('account')
-    .summary('accounts (customer organisations): create, list, close')
-    .description('Create, list and close accounts (customer organisations).');
+    .summary('accounts (customer organisations): create, list, rename, close')
+    .description('Create, list, rename and close accounts (customer organisations).');
   account.command('create')
     .description('create an account')
     .requiredOption('--name <name>', 'display name, e.g. "Acme"')
@@ -60,11 +60,15 @@ export function registerOwnerCommands(program: Command, run: Runner): void {
         : 'No accounts.\n');
     }));
 
+  renameCommand(account, run, 'account', async (s, id, name) => {
+    const owner = await s.domain.owners.resolveActiveOwner({ accountId: id });
+    return s.domain.owners.renameAccount(owner.accountId, name, 'cli');
+  });
   closeCommand(account, run, 'account', (s, id) => s.domain.closing.closeAccount(id, 'cli'), 'with all of its environments and every keypair they hold');
 
   const environment = program.command('environment').alias('env')
-    .summary("an account's environments: create, list, close")
-    .description('Create, list and close the environments (production, staging, ...) of an account.');
+    .summary("an account's environments: create, list, rename, close")
+    .description('Create, list, rename and close the environments (production, staging, ...) of an account.');
   environment.command('create')
     .description('create an environment in an account')
     .requiredOption('--account <id>', 'the account (acc_…)')
@@ -83,7 +87,22 @@ export function registerOwnerCommands(program: Command, run: Runner): void {
         ? table(['ID', 'NAME', 'STATUS', 'CREATED'], environments.map((e) => [e.id, e.name, e.status, when(e.createdAt)]))
         : 'No environments.\n');
     }));
+  renameCommand(environment, run, 'environment', async (s, id, name) => {
+    const owner = await s.domain.owners.resolveActiveOwner({ environmentId: id });
+    return s.domain.owners.renameEnvironment(owner.environmentId!, name, 'cli');
+  });
   closeCommand(environment, run, 'environment', (s, id) => s.domain.closing.closeEnvironment(id, 'cli'), 'and every keypair it holds');
+}
+
+/** `rename <id> --name <name>`: only while the owner is active (as in the admin API). */
+function renameCommand(parent: Command, run: Runner, what: string, rename: (s: Session, id: string, name: string) => Promise<{ id: string; name: string }>): void {
+  parent.command('rename <id>')
+    .description(`change the ${what}'s display name (its id stays)`)
+    .requiredOption('--name <name>', 'the new name')
+    .action((id: string, options: { name: string }, command: Command) => run(command, async (s) => {
+      const renamed = await rename(s, id, options.name);
+      s.print(renamed, () => `Renamed ${what} ${renamed.id} (${renamed.name})\n`);
+    }));
 }
 
 /** `close <id> --yes`: irreversible (DESIGN.md §7), so it asks for the flag rather than trusting a stray Enter. */

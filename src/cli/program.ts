@@ -5,6 +5,7 @@ import { Command } from 'commander';
 import { registerCatalogCommands } from './catalog.ts';
 import { describeFailure } from './errors.ts';
 import { registerKeypairCommands } from './keypairs.ts';
+import { registerMemberCommands } from './members.ts';
 import { cleanText, type CliIo } from './output.ts';
 import { registerOwnerCommands } from './owners.ts';
 import { withSession, type Runner } from './session.ts';
@@ -24,6 +25,7 @@ it uses the server's, or starts its own for the duration of the command.
 Examples:
   keyport account create --name Acme
   keyport environment create --account acc_… --name production
+  keyport member add --account acc_… --email ops@acme.example --role admin
   keyport keypair create --environment env_… --name ci --scope orders:read
   keyport keypair list --environment env_…
   keyport keypair rotate kp_… --grace 1h
@@ -44,6 +46,7 @@ export function buildProgram(io: CliIo): Command {
     .configureHelp({ showGlobalOptions: true, sortSubcommands: false });
   registerOwnerCommands(program, run);
   registerUserCommands(program, run, io);
+  registerMemberCommands(program, run);
   registerKeypairCommands(program, run);
   registerCatalogCommands(program, run);
   // Every command and subcommand: throw instead of calling process.exit, and write through io.

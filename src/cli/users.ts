@@ -4,6 +4,7 @@ import type { Role } from '../db/models/user.ts';
 import type { Domain } from '../domain/index.ts';
 import type { Owner } from '../domain/owners.ts';
 import { DomainError } from '../domain/errors.ts';
+import type { UserView } from '../domain/users.ts';
 import { UsageError } from './errors.ts';
 import { readPassword } from './input.ts';
 import { ownerRefOfId } from './owners.ts';
@@ -40,13 +41,20 @@ async function applyGrants(domain: Domain, userId: string, grants: Grant[]) {
   return grants.map(({ role, owner }) => ({ role, ownerType: owner.type, ownerId: owner.environmentId ?? owner.accountId }));
 }
 
+/** The user with this email, or "no user with email …" (exit 1). */
+export async function findUser(domain: Domain, email: string): Promise<UserView> {
+  const found = await domain.users.findByEmail(email);
+  if (!found) throw new DomainError('not_found', `no user with email ${email}`);
+  return found;
+}
+
 const describeGrants = (granted: { role: Role; ownerId: string }[]) =>
   granted.map((g) => `  ${g.role} of ${g.ownerId}\n`).join('');
 
 export function registerUserCommands(program: Command, run: Runner, io: Parameters<typeof readPassword>[0]): void {
   const user = program.command('user')
     .summary('web UI administrators and members: create, grant')
-    .description('Create the people who sign in to the web UI, and grant them roles on accounts and environments.\nAn administrator of an account administers all of its environments.');
+    .description('Create the people who sign in to the web UI, and grant them roles on accounts and environments.\nAn administrator of an account administers all of its environments.\nSee `keyport member` to list, change and remove the members of an account or environment.');
 
   addRoleOptions(user.command('create')
     .description('create a user, optionally granting roles (prompts for the password at a terminal)')
@@ -70,8 +78,7 @@ export function registerUserCommands(program: Command, run: Runner, io: Paramete
     .action((options: RoleOptions & { email: string }, command: Command) => {
       if (!options.adminOf?.length && !options.memberOf?.length) throw new UsageError('give --admin-of <id> or --member-of <id>');
       return run(command, async (s) => {
-        const found = await s.domain.users.findByEmail(options.email);
-        if (!found) throw new DomainError('not_found', `no user with email ${options.email}`);
+        const found = await findUser(s.domain, options.email);
         const granted = await applyGrants(s.domain, found.id, await resolveGrants(s.domain, options));
         s.print({ user: found, granted }, () => `Granted ${found.email}:\n${describeGrants(granted)}`);
       });

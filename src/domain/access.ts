@@ -205,22 +205,17 @@ export class AccessService {
   /**
    * Adds a user (by email) to an owner with a role, or changes their role.
    * The user must exist already (users are created by an operator or at bootstrap).
+   * An account keeps at least one admin (UserService.grant).
    */
   async addMember(actor: ActorAccess, owner: Owner, input: { email: string; role: Role }): Promise<{ userId: string; email: string; role: Role }> {
     const user: UserView | null = await this.#users.findByEmail(input.email);
     if (!user) throw invalidInput('no user has this email', { email: input.email });
-    if (owner.type === 'account' && input.role === 'member' && (await this.#users.roleOn(user.id, owner)) === 'admin' && (await this.#users.countAdmins(owner)) <= 1) {
-      throw new DomainError('conflict', 'an account keeps at least one admin');
-    }
     await this.#users.grant(user.id, owner, input.role, actor.actor);
     return { userId: user.id, email: user.email, role: input.role };
   }
 
-  /** Removes a membership; an account keeps at least one admin. */
+  /** Removes a membership; an account keeps at least one admin (UserService.revoke). */
   async removeMember(actor: ActorAccess, owner: Owner, userId: string): Promise<void> {
-    if (owner.type === 'account' && (await this.#users.roleOn(userId, owner)) === 'admin' && (await this.#users.countAdmins(owner)) <= 1) {
-      throw new DomainError('conflict', 'an account keeps at least one admin');
-    }
     await this.#users.revoke(userId, owner, actor.actor);
   }
 

@@ -82,11 +82,15 @@ export class KeypairService {
    * Keypair records for authentication, read once and kept in process (oidc-provider
    * asks for the client on every token request). Every change to a keypair goes
    * through #changed(), which clears it here at once and, through the change feed,
-   * in every other process within a poll. The TTL is only a safety net.
+   * in every other process within a poll. The TTL is only a safety net (a lost poll).
    */
   readonly #records = new LRUCache<string, { doc: KeypairDoc | null }>({
     max: 250_000,
-    ttl: 30_000,
+    ttl: 60_000,
+    // Past the TTL, answer from the old copy while a fresh one loads in the background:
+    // a change deletes the entry outright (never merely stale), so this only affects the
+    // safety-net refresh, which must not put a database read on the hot path.
+    allowStale: true,
     fetchMethod: async (keyId) => ({ doc: await this.#models.Keypair.findById(keyId).lean<KeypairDoc>() }),
   });
 

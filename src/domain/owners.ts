@@ -38,7 +38,8 @@ export class OwnerService {
    */
   readonly #statuses = new LRUCache<string, { status: OwnerStatus | null }>({
     max: 100_000,
-    ttl: 30_000,
+    ttl: 60_000,
+    allowStale: true, // refreshed in the background; a status change deletes the entry (statusChanged)
     fetchMethod: async (id) => {
       const model = (id.startsWith('env_') ? this.#models.Environment : this.#models.Account) as unknown as Model<AccountDoc>;
       const doc = await model.findById(id, { status: 1 }).lean<Pick<AccountDoc, 'status'>>();

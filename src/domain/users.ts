@@ -147,8 +147,9 @@ export class UserService {
     return this.#models.Membership.countDocuments({ ownerKey: ownerKeyOf(owner), role: 'admin' });
   }
 
-  /** Removes a user's membership of an account or an environment. */
+  /** Removes a user's membership of an account or an environment; an account keeps at least one admin. */
   async revoke(userId: string, owner: Owner, actor: Actor): Promise<void> {
+    await this.#keepAnAdmin(String(userId), owner);
     const doc = await this.#models.Membership.findOneAndDelete({ userId: String(userId), ownerKey: ownerKeyOf(owner) }).lean<MembershipDoc>();
     if (!doc) throw notFound('membership');
     await this.#audit.record({ actor, action: 'membership.revoked', accountId: owner.accountId, environmentId: owner.environmentId, details: { userId: doc.userId, role: doc.role } });
@@ -158,10 +159,11 @@ export class UserService {
     return this.#models.User.countDocuments({});
   }
 
-  /** Adds or changes a user's role on an account or an environment. */
+  /** Adds or changes a user's role on an account or an environment; an account keeps at least one admin. */
   async grant(userId: string, owner: Owner, role: Role, actor: Actor): Promise<void> {
     const user = await this.#models.User.exists({ _id: userId });
     if (!user) throw notFound('user');
+    if (role !== 'admin') await this.#keepAnAdmin(userId, owner);
     const ownerKey = owner.type === 'account' ? `account:${owner.accountId}` : `environment:${owner.environmentId}`;
     await this.#models.Membership.updateOne(
       { userId, ownerKey },
@@ -169,5 +171,15 @@ export class UserService {
       { upsert: true },
     );
     await this.#audit.record({ actor, action: 'membership.granted', accountId: owner.accountId, environmentId: owner.environmentId, details: { userId, role } });
+  }
+
+  /**
+   * Refuses to demote or remove the last admin of an account (every admin surface
+   * goes through grant and revoke). Environments may have none: their account's admins administer them.
+   */
+  async #keepAnAdmin(userId: string, owner: Owner): Promise<void> {
+    if (owner.type === 'account' && (await this.roleOn(userId, owner)) === 'admin' && (await this.countAdmins(owner)) <= 1) {
+      throw new DomainError('conflict', 'an account keeps at least one admin');
+    }
   }
 }
