@@ -7,8 +7,8 @@
 // resort, killed when the benchmark process exits).
 import { fork, type ChildProcess } from 'node:child_process';
 import { readFileSync } from 'node:fs';
-import { createServer } from 'node:net';
 import { fileURLToPath } from 'node:url';
+import { freePort } from '../src/net-ports.ts';
 
 const PRELOAD = fileURLToPath(new URL('./child-preload.ts', import.meta.url));
 const KEYPORT_MAIN = fileURLToPath(new URL('../src/main.ts', import.meta.url));
@@ -38,18 +38,6 @@ process.once('exit', () => {
 });
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
-
-export function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = createServer();
-    server.unref();
-    server.on('error', reject);
-    server.listen(0, '127.0.0.1', () => {
-      const address = server.address();
-      server.close(() => (typeof address === 'object' && address ? resolve(address.port) : reject(new Error('no free port'))));
-    });
-  });
-}
 
 function track(child: ChildProcess): () => string {
   live.add(child);

@@ -7,7 +7,7 @@
 // process that started FerretDB stops it.
 import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdirSync, readFileSync, rmSync, writeFileSync, openSync, closeSync } from 'node:fs';
-import { createConnection, createServer } from 'node:net';
+import { canConnect, freePort } from '../net-ports.ts';
 import { join, resolve } from 'node:path';
 import { findFerretdbBinary, FerretdbMissingError, missingGoMessage } from './ferretdb-build.ts';
 
@@ -29,28 +29,6 @@ interface RuntimeFile { pid: number; port: number; role?: DatabaseRole }
 
 const READY_TIMEOUT_MS = 20_000;
 const TOOL_WAIT_MS = 60_000;
-
-function freePort(): Promise<number> {
-  return new Promise((resolvePort, reject) => {
-    const server = createServer();
-    server.unref();
-    server.on('error', reject);
-    server.listen(0, '127.0.0.1', () => {
-      const address = server.address();
-      server.close(() => (typeof address === 'object' && address ? resolvePort(address.port) : reject(new Error('no port'))));
-    });
-  });
-}
-
-function canConnect(port: number): Promise<boolean> {
-  return new Promise((resolveConnect) => {
-    const socket = createConnection({ host: '127.0.0.1', port });
-    socket.setTimeout(500);
-    socket.once('connect', () => { socket.destroy(); resolveConnect(true); });
-    socket.once('error', () => resolveConnect(false));
-    socket.once('timeout', () => { socket.destroy(); resolveConnect(false); });
-  });
-}
 
 function isAlive(pid: number): boolean {
   try {
