@@ -80,3 +80,23 @@ test.serial('changes made by another process reach the server by themselves (dis
     await other.database.close();
   }
 });
+
+test('an invalidation racing a cache load gives the fresh value, not an error', async (t) => {
+  const { LRUCache } = await import('lru-cache');
+  const { fetchThrough } = await import('../src/domain/cache-fetch.ts');
+  let version = 1;
+  const cache = new LRUCache<string, { version: number }>({
+    max: 10,
+    fetchMethod: async () => {
+      const seen = version;
+      await new Promise((r) => setTimeout(r, 30));
+      return { version: seen };
+    },
+  });
+  const pending = fetchThrough(cache, 'kp');
+  await new Promise((r) => setTimeout(r, 5));
+  version = 2; // the data changes while the first load is in flight…
+  cache.delete('kp'); // …and the change feed deletes the entry
+  t.deepEqual(await pending, { version: 2 });
+  t.deepEqual(cache.get('kp'), { version: 2 });
+});

@@ -8,6 +8,7 @@ import { newId } from './credentials.ts';
 import { invalidInput, notFound } from './errors.ts';
 import { LRUCache } from 'lru-cache';
 import type { Model } from 'mongoose';
+import { fetchThrough } from './cache-fetch.ts';
 import type { ChangeFeed } from './change-feed.ts';
 
 /** What owns a keypair: an account, or one environment of an account. */
@@ -139,8 +140,8 @@ export class OwnerService {
   /** True when the owner and (for an environment) its account are active: only then do its keypairs get tokens. */
   async isActive(owner: { accountId: string; environmentId: string | null }): Promise<boolean> {
     const [account, env] = await Promise.all([
-      this.#statuses.fetch(owner.accountId),
-      owner.environmentId ? this.#statuses.fetch(owner.environmentId) : null,
+      fetchThrough(this.#statuses, owner.accountId),
+      owner.environmentId ? fetchThrough(this.#statuses, owner.environmentId) : null,
     ]);
     return account?.status === 'active' && (!owner.environmentId || env?.status === 'active');
   }

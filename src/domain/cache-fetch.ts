@@ -1,0 +1,18 @@
+// Reading through an lru-cache whose entries are deleted when the data changes
+// (see change-feed.ts). A delete that lands while a load is in flight aborts that
+// load (its result may be older than the change) and lru-cache rejects the
+// fetch; load again, so that callers get the fresh value instead of an error.
+import type { LRUCache } from 'lru-cache';
+
+const ATTEMPTS = 5;
+
+export async function fetchThrough<K extends {}, V extends {}>(cache: LRUCache<K, V>, key: K): Promise<V | undefined> {
+  for (let attempt = 1; ; attempt++) {
+    const status: LRUCache.Status<K, V, unknown> = {};
+    try {
+      return await cache.fetch(key, { status });
+    } catch (err) {
+      if (!status.fetchAborted || attempt >= ATTEMPTS) throw err;
+    }
+  }
+}
