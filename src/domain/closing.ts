@@ -67,32 +67,34 @@ export class OwnerClosing {
     return { accounts: accounts.map((a) => a._id), environments: environments.map((e) => e._id) };
   }
 
+  /** active → closing: from here on no token for its keypairs, in any process (OwnerService.isActive). */
   async #markClosing(type: 'account' | 'environment', id: string, accountId: string, actor: Actor): Promise<void> {
-    const model = (type === 'account' ? this.#models.Account : this.#models.Environment) as unknown as Model<AccountDoc>;
-    const result = await model.updateOne(
-      { _id: id, status: 'active' },
-      { $set: { status: 'closing', closingAt: this.#clock.now() } },
-    );
-    // From here on no token for its keypairs, in any process (OwnerService.isActive).
-    await this.#owners.statusChanged(id);
-    if (result.modifiedCount) {
-      await this.#audit.record({ actor, action: `${type}.closing`, accountId, environmentId: type === 'environment' ? id : null });
-    }
+    await this.#advance(type, id, accountId, actor, 'active', 'closing');
   }
 
+  /** closing → closed, once its keypairs are gone; already closed is fine, anything else is a conflict. */
   async #markClosed(type: 'account' | 'environment', id: string, accountId: string, actor: Actor): Promise<void> {
-    const model = (type === 'account' ? this.#models.Account : this.#models.Environment) as unknown as Model<AccountDoc>;
-    const result = await model.updateOne(
-      { _id: id, status: 'closing' },
-      { $set: { status: 'closed', closedAt: this.#clock.now() } },
-    );
-    await this.#owners.statusChanged(id);
-    if (result.modifiedCount) {
-      await this.#audit.record({ actor, action: `${type}.closed`, accountId, environmentId: type === 'environment' ? id : null });
-      return;
-    }
-    const doc = await model.findById(id, { status: 1 }).lean<Pick<AccountDoc, 'status'>>();
+    if (await this.#advance(type, id, accountId, actor, 'closing', 'closed')) return;
+    const doc = await this.#model(type).findById(id, { status: 1 }).lean<Pick<AccountDoc, 'status'>>();
     if (doc?.status !== 'closed') throw new DomainError('conflict', `the ${type} could not be closed (status ${doc?.status ?? 'missing'})`);
+  }
+
+  /**
+   * One idempotent step of the cascade: moves the owner from one status to the
+   * next (if it is still in the first), tells every process's cache, and audits
+   * the step when this call made it. Returns whether it did.
+   */
+  async #advance(type: 'account' | 'environment', id: string, accountId: string, actor: Actor, from: 'active' | 'closing', to: 'closing' | 'closed'): Promise<boolean> {
+    const stamp = to === 'closing' ? { closingAt: this.#clock.now() } : { closedAt: this.#clock.now() };
+    const result = await this.#model(type).updateOne({ _id: id, status: from }, { $set: { status: to, ...stamp } });
+    await this.#owners.statusChanged(id);
+    if (!result.modifiedCount) return false;
+    await this.#audit.record({ actor, action: `${type}.${to}`, accountId, environmentId: type === 'environment' ? id : null });
+    return true;
+  }
+
+  #model(type: 'account' | 'environment'): Model<AccountDoc> {
+    return (type === 'account' ? this.#models.Account : this.#models.Environment) as unknown as Model<AccountDoc>;
   }
 
   /** Removes keypairs in batches through KeypairService.remove (one audit event each); a keypair already gone is skipped. */
