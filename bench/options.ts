@@ -49,6 +49,7 @@ const HELP = `npm run bench [-- flags]   (every flag also works as an environmen
   --log-level=X      BENCH_KEYPORT_LOG_LEVEL Keyport's log level (default info, written to /dev/null)
   --cpu-prof=DIR     BENCH_CPU_PROF          write a V8 CPU profile of the Keyport child into DIR
   --keep-data        BENCH_KEEP_DATA=1       keep the temporary data directory / database
+  --results-dir=DIR  BENCH_RESULTS_DIR       where latest.json and latest.md go (default bench/results)
   MONGODB_URI        benchmark on MongoDB (a fresh database keyport_bench_<random>, dropped at the end)
 `;
 
@@ -81,6 +82,7 @@ export function readOptions(argv: string[] = process.argv.slice(2), env: NodeJS.
       'log-level': { type: 'string' },
       'cpu-prof': { type: 'string' },
       'keep-data': { type: 'boolean' },
+      'results-dir': { type: 'string' },
       help: { type: 'boolean', short: 'h' },
     },
   });
@@ -121,6 +123,6 @@ export function readOptions(argv: string[] = process.argv.slice(2), env: NodeJS.
     keyportLogLevel: pick(values['log-level'], 'BENCH_KEYPORT_LOG_LEVEL') ?? 'info',
     cpuProfDir: pick(values['cpu-prof'], 'BENCH_CPU_PROF') ?? null,
     keepData: values['keep-data'] ?? truthy(env.BENCH_KEEP_DATA),
-    resultsDir: new URL('./results/', import.meta.url).pathname,
+    resultsDir: pick(values['results-dir'], 'BENCH_RESULTS_DIR') ?? new URL('./results/', import.meta.url).pathname,
   };
 }

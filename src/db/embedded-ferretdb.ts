@@ -9,7 +9,7 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdirSync, readFileSync, rmSync, writeFileSync, openSync, closeSync } from 'node:fs';
 import { canConnect, freePort } from '../net-ports.ts';
 import { join, resolve } from 'node:path';
-import { findFerretdbBinary, FerretdbMissingError, missingGoMessage } from './ferretdb-build.ts';
+import { findFerretdbBinary, FerretdbMissingError, notBuiltMessage } from './ferretdb-build.ts';
 
 export interface EmbeddedDatabase {
   uri: string;
@@ -116,11 +116,14 @@ export async function startEmbeddedFerretdb(options: { dataDir: string; ferretdb
 
 async function launch(configuredBin: string | null, storage: string, runtimeFile: string, role: DatabaseRole): Promise<EmbeddedDatabase> {
   const bin = findFerretdbBinary(configuredBin);
-  if (!bin) throw new FerretdbMissingError(`${missingGoMessage()}\n(The embedded database is used because MONGODB_URI is not set.)`);
+  if (!bin) throw new FerretdbMissingError(`${notBuiltMessage()}\n(The embedded database is used because MONGODB_URI is not set.)`);
   const port = await freePort();
   const child = spawn(bin, [
     '--handler=sqlite',
-    `--sqlite-url=file:${storage}/`,
+    // BEGIN IMMEDIATE: a write transaction takes SQLite's write lock when it starts,
+    // waiting (busy_timeout) for another writer to finish, instead of failing with
+    // SQLITE_BUSY when it finds it cannot upgrade a read it began under another commit.
+    `--sqlite-url=file:${storage}/?_txlock=immediate`,
     `--state-dir=${storage}`,
     `--listen-addr=127.0.0.1:${port}`,
     '--debug-addr=-',

@@ -54,6 +54,11 @@ export type AuthenticationResult =
   | { ok: true; keypair: KeypairDoc }
   | { ok: false; reason: AuthenticationFailure };
 
+interface FailureBatch {
+  count: number;
+  counted: Promise<void>;
+}
+
 const COMMENT_MAX = 1000;
 const LAST_USED_INTERVAL_MS = 60_000;
 
@@ -79,6 +84,8 @@ export class KeypairService {
   /** Every write of a keypair document goes through here (see serial-writes.ts: FerretDB v1 updates are not atomic). */
   readonly #writes: SerialWrites;
   readonly #changes: ChangeFeed;
+  /** Per key: the wrong secrets waiting to be counted by one write (#recordFailure). */
+  readonly #pendingFailures = new Map<string, FailureBatch>();
   /**
    * Keypair records for authentication, read once and kept in process (oidc-provider
    * asks for the client on every token request). Every change to a keypair goes
@@ -313,7 +320,7 @@ export class KeypairService {
     // Locked: refused like a wrong secret, and not counted (a failure never extends a lock).
     if (isLocked(doc, now)) return { ok: false, reason: 'locked' };
     if (!matches) {
-      await this.#recordFailure(doc, now);
+      await this.#recordFailure(doc);
       return { ok: false, reason: 'wrong_secret' };
     }
     if (!doc.enabled) return { ok: false, reason: 'disabled' };
@@ -330,58 +337,83 @@ export class KeypairService {
   }
 
   /**
-   * Counts a wrong secret and, at the threshold, locks the key in the same
-   * single-document update (DESIGN.md §6, §14: the count and the lock are one
-   * atomic update). Below the threshold the update is a plain $inc that cannot
-   * cross it; at the threshold it is conditioned on the exact count, lock number
-   * and unlocked state it saw, so among concurrent failures exactly one locks and
-   * the others (arriving on a locked key) are not counted. Nothing is lost, and a
-   * key never locks twice for the same run of failures. A changed state (a
-   * concurrent lock, success, unlock or rotation) makes the update match nothing:
-   * re-read and decide again.
+   * Counts a wrong secret. Failures of one key that arrive while an earlier write
+   * of that key is still queued join one batch, counted by a single update
+   * (#countFailures): a burst of wrong secrets (an attack, or a client deployed
+   * with an old secret) costs one database write per queue turn, not one per
+   * request, and never waits behind a long queue of its own writes. The promise
+   * settles once the batch is counted, so the 401 goes out after its failure is.
    */
-  async #recordFailure(doc: KeypairDoc, now: Date): Promise<void> {
+  #recordFailure(doc: KeypairDoc): Promise<void> {
+    const pending = this.#pendingFailures.get(doc._id);
+    if (pending) {
+      pending.count++;
+      return pending.counted;
+    }
+    const batch: FailureBatch = { count: 1, counted: Promise.resolve() };
+    this.#pendingFailures.set(doc._id, batch);
+    batch.counted = this.#serialized(doc._id, () => {
+      // The write starts: failures from now on form the next batch.
+      this.#pendingFailures.delete(doc._id);
+      return this.#countFailures(doc, batch.count);
+    });
+    return batch.counted;
+  }
+
+  /**
+   * Counts `count` wrong secrets exactly as if they had come one after another,
+   * and locks the key at the threshold, in one single-document update (DESIGN.md
+   * §6, §14: the count and the lock are one atomic update). Below the threshold
+   * the update is an $inc conditioned so that it cannot cross it; at the
+   * threshold it is conditioned on the exact count, lock number and unlocked
+   * state it saw, so exactly one lock happens and the failures after it (arriving
+   * on a locked key) are not counted. A changed state (a concurrent lock,
+   * success, unlock or rotation, in another process on MongoDB) makes the update
+   * match nothing: re-read and decide again.
+   */
+  async #countFailures(doc: KeypairDoc, count: number): Promise<void> {
     const { maxFailures } = this.#lockout;
+    const now = this.#clock.now();
     const fields = { failedAttempts: 1, failuresAtLastLock: 1, temporaryLocks: 1, lockedUntil: 1, lockedPermanently: 1 } as const;
     type Counters = Pick<KeypairDoc, 'failedAttempts' | 'failuresAtLastLock' | 'temporaryLocks' | 'lockedUntil' | 'lockedPermanently'>;
     // A fresh filter per query: mongoose casts (and so rewrites) the filter objects it is given.
     const unlocked = () => ({ lockedPermanently: false, $or: [{ lockedUntil: null }, { lockedUntil: trusted({ $lte: now }) }] });
-    await this.#serialized(doc._id, async () => {
-      let seen: Counters | null = doc;
-      for (let attempt = 0; attempt < 10 && seen && !isLocked(seen, now); attempt++) {
-        const lastLock = seen.failuresAtLastLock;
-        if (seen.failedAttempts + 1 - lastLock < maxFailures) {
-          const counted = await this.#models.Keypair.findOneAndUpdate(
-            { _id: doc._id, ...unlocked(), failuresAtLastLock: lastLock, failedAttempts: trusted({ $lt: lastLock + maxFailures - 1 }) },
-            { $inc: { failedAttempts: 1 } },
-            // No projection: FerretDB v1 does not implement findAndModify's `fields`.
-            { returnDocument: 'after' },
-          ).lean<Counters>();
-          if (counted) return;
-        } else {
-          const permanent = this.#lockout.mode === 'permanent' || seen.temporaryLocks >= this.#lockout.maxTemporaryLocks;
-          const lockedUntil = new Date(now.getTime() + this.#lockout.durationSeconds * 1000 * 2 ** seen.temporaryLocks);
-          const failedAttempts = seen.failedAttempts + 1;
-          const locked = await this.#models.Keypair.findOneAndUpdate(
-            { _id: doc._id, ...unlocked(), failuresAtLastLock: lastLock, failedAttempts: seen.failedAttempts, temporaryLocks: seen.temporaryLocks },
-            permanent
-              ? { $set: { failedAttempts, failuresAtLastLock: failedAttempts, lockedPermanently: true } }
-              : { $set: { failedAttempts, failuresAtLastLock: failedAttempts, lockedUntil }, $inc: { temporaryLocks: 1 } },
-            { returnDocument: 'after' },
-          ).lean<KeypairDoc>();
-          if (locked) {
-            await this.#audit.record({
-              actor: 'system',
-              action: 'keypair.locked',
-              ...this.#target(locked),
-              details: { failedAttempts, permanent, lockedUntil: permanent ? null : lockedUntil.toISOString(), lockNumber: permanent ? null : locked.temporaryLocks },
-            });
-            return;
-          }
+    let seen: Counters | null = doc;
+    for (let attempt = 0; attempt < 10 && seen && !isLocked(seen, now); attempt++) {
+      const lastLock = seen.failuresAtLastLock;
+      // How many more failures this run takes; the last of them locks the key.
+      const untilLock = Math.max(lastLock + maxFailures - seen.failedAttempts, 1);
+      if (count < untilLock) {
+        const counted = await this.#models.Keypair.findOneAndUpdate(
+          { _id: doc._id, ...unlocked(), failuresAtLastLock: lastLock, failedAttempts: trusted({ $lt: lastLock + maxFailures - count }) },
+          { $inc: { failedAttempts: count } },
+          // No projection: FerretDB v1 does not implement findAndModify's `fields`.
+          { returnDocument: 'after' },
+        ).lean<Counters>();
+        if (counted) return;
+      } else {
+        const permanent = this.#lockout.mode === 'permanent' || seen.temporaryLocks >= this.#lockout.maxTemporaryLocks;
+        const lockedUntil = new Date(now.getTime() + this.#lockout.durationSeconds * 1000 * 2 ** seen.temporaryLocks);
+        const failedAttempts = seen.failedAttempts + untilLock;
+        const locked = await this.#models.Keypair.findOneAndUpdate(
+          { _id: doc._id, ...unlocked(), failuresAtLastLock: lastLock, failedAttempts: seen.failedAttempts, temporaryLocks: seen.temporaryLocks },
+          permanent
+            ? { $set: { failedAttempts, failuresAtLastLock: failedAttempts, lockedPermanently: true } }
+            : { $set: { failedAttempts, failuresAtLastLock: failedAttempts, lockedUntil }, $inc: { temporaryLocks: 1 } },
+          { returnDocument: 'after' },
+        ).lean<KeypairDoc>();
+        if (locked) {
+          await this.#audit.record({
+            actor: 'system',
+            action: 'keypair.locked',
+            ...this.#target(locked),
+            details: { failedAttempts, permanent, lockedUntil: permanent ? null : lockedUntil.toISOString(), lockNumber: permanent ? null : locked.temporaryLocks },
+          });
+          return;
         }
-        seen = await this.#models.Keypair.findById(doc._id, fields).lean<Counters>();
       }
-    });
+      seen = await this.#models.Keypair.findById(doc._id, fields).lean<Counters>();
+    }
   }
 
   /** A success ends a run of failures: the counters start over (a lock in force stays). */

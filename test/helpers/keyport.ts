@@ -41,7 +41,8 @@ export function testConfig(dataDir: string, overrides: Overrides = {}): KeyportC
     server: { host: '127.0.0.1', port: 0 },
     database: { dataDir },
     secrets: process.env.KEYPORT_TEST_MONGODB_URI ? { pepper: 'test-pepper-0123456789abcdef0123456789', keyEncryptionKey: 'AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA' } : {},
-    log: { level: 'silent' },
+    // Errors only (a test that fails on a 500 then shows why); KEYPORT_TEST_LOG_LEVEL=info for more.
+    log: { level: (process.env.KEYPORT_TEST_LOG_LEVEL ?? 'error') as KeyportConfig['log']['level'] },
     ...overrides,
   });
 }
