@@ -1,8 +1,12 @@
 // The web UI in a real browser (playwright-core + Debian's chromium) against the
 // real server and database: sign in, create a keypair and read its secret once,
 // get a token with it, rotate with a 24 h grace period (both secrets work),
-// disable, remove. Also takes the README's screenshots (docs/screenshots/).
-import { mkdirSync } from 'node:fs';
+// disable, remove. Also takes the README's screenshots: into docs/screenshots/
+// with KEYPORT_SCREENSHOTS=1 (so that a test run leaves the checkout clean),
+// otherwise into a temporary directory.
+import { mkdirSync, mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import test from 'ava';
 import { chromium, type Browser, type BrowserContext, type Page } from 'playwright-core';
@@ -12,7 +16,9 @@ import { newSecret } from '../src/domain/credentials.ts';
 import { tokenRequest } from './helpers/oauth.ts';
 
 const CHROMIUM = process.env.KEYPORT_TEST_CHROMIUM ?? '/usr/bin/chromium';
-const SHOTS = fileURLToPath(new URL('../docs/screenshots/', import.meta.url));
+const SHOTS = process.env.KEYPORT_SCREENSHOTS === '1'
+  ? fileURLToPath(new URL('../docs/screenshots/', import.meta.url))
+  : `${mkdtempSync(join(tmpdir(), 'keyport-screenshots-'))}/`;
 const EMAIL = 'ada@acme.test';
 
 let tk: TestKeyport;
