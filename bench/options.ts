@@ -47,7 +47,7 @@ const HELP = `npm run bench [-- flags]   (every flag also works as an environmen
   --list-size=N      BENCH_LIST_SIZE         keypairs in the listed account (default 10000)
   --only=L           BENCH_ONLY              subset of ${ALL_FIGURES.join(',')}
   --log-level=X      BENCH_KEYPORT_LOG_LEVEL Keyport's log level (default info, written to /dev/null)
-  --cpu-prof=DIR     BENCH_CPU_PROF          write a V8 CPU profile of the Keyport child into DIR
+  --cpu-prof=DIR     BENCH_CPU_PROF          write V8 CPU profiles of the Keyport and baseline children into DIR/keyport, DIR/baseline
   --keep-data        BENCH_KEEP_DATA=1       keep the temporary data directory / database
   --results-dir=DIR  BENCH_RESULTS_DIR       where latest.json and latest.md go (default bench/results)
   MONGODB_URI        benchmark on MongoDB (a fresh database keyport_bench_<random>, dropped at the end)

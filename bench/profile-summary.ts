@@ -51,7 +51,7 @@ for (const file of positionals) {
   }
 }
 
-const pct = (ms: number) => `${((ms / total) * 100).toFixed(1).padStart(5)}%`;
+const pct = (ms: number) => `${((ms / total) * 100).toFixed(1).padStart(5)}% ${ms.toFixed(0).padStart(6)} ms`;
 console.log(`busy ${(total / 1000).toFixed(1)} s, idle ${(idle / 1000).toFixed(1)} s (${((total / (total + idle)) * 100).toFixed(0)}% busy)\n`);
 console.log('self time by package');
 for (const [name, ms] of [...byArea].sort((a, b) => b[1] - a[1]).slice(0, top)) console.log(`  ${pct(ms)}  ${name}`);

@@ -385,7 +385,7 @@ async function main(): Promise<void> {
     progress.note(dataDir ? `starting Keyport on a fresh embedded FerretDB in ${dataDir}…` : `starting Keyport on the MongoDB database ${databaseName}…`);
     const config = loadConfig(env, { log: { level: 'silent' } });
     const keyport = await startKeyportServer({ env, cpuProfDir: options.cpuProfDir });
-    const baseline = await startBaselineServer({ audience: config.tokens.defaultAudience });
+    const baseline = await startBaselineServer({ audience: config.tokens.defaultAudience, cpuProfDir: options.cpuProfDir });
     checkInterrupted();
     const opened = await openKeyportDomain(config);
     database = opened.database;
@@ -474,7 +474,7 @@ function addNotes(r: BenchResults): void {
   notes.push(`Keyport runs src/main.ts with KEYPORT_LOG_LEVEL=${options.keyportLogLevel} (logs to /dev/null), KEYPORT_LOCKOUT_MAX_FAILURES=1000 so that keys do not lock, and KEYPORT_LOCKOUT_MAX_FAILURES_PER_ADDRESS=1000000000, since all the load comes from one address (in production an address gets 100 failures a minute, then 429 slow_down before any database work): the wrong-secret figure measures the counted path, a database write per request; wrong secrets are well-formed (valid checksum) and spread over up to ${WRONG_POOL} other keypairs whose counters are reset before each point. "failures counted / sent" should match: sent counts the responses of the warm-up and of the point, counted is read from the database after the point, so requests still in flight when the warm-up and the point ended add up to twice the connection count.`);
   notes.push('Baseline introspection: oidc-provider 9 refuses to introspect JWT access tokens, so the baseline answers POST /oauth/introspect with a middleware doing the static client check plus jose jwtVerify: Keyport\'s work minus its database reads.');
   if (r.listing) notes.push('Admin listing is measured in-process through domain.keypairs.list(owner, { limit: 50, offset: 0 }) — TODO: switch to GET /api/v1/… over HTTP once the admin REST API exists.');
-  if (options.cpuProfDir) notes.push(`A V8 CPU profile of the Keyport process was written to ${options.cpuProfDir} (open it in Chrome DevTools).`);
+  if (options.cpuProfDir) notes.push(`V8 CPU profiles of the Keyport and baseline processes were written to ${options.cpuProfDir}/keyport and /baseline (node bench/profile-summary.ts, or Chrome DevTools).`);
   const loaded = r.machine.loadAverage.start[0]! > 0.5 || (r.machine.loadAverage.end?.[0] ?? 0) > r.machine.cores;
   if (loaded) notes.push(`The machine was not idle (load average ${r.machine.loadAverage.start[0]} at start, ${r.machine.loadAverage.end?.[0]} at end): other work competes for the ${r.machine.cores} cores; compare ratios rather than absolute figures.`);
 }

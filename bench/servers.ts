@@ -5,6 +5,7 @@
 //  - the baseline: bench/baseline-server.ts.
 // Every child is tracked here and stopped by stopAllServers() (and, as a last
 // resort, killed when the benchmark process exits).
+import { join } from 'node:path';
 import { fork, type ChildProcess } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
@@ -81,7 +82,7 @@ function exitError(child: ChildProcess, what: string, stderr: () => string): Err
 export async function startKeyportServer(options: { env: NodeJS.ProcessEnv; cpuProfDir?: string | null }): Promise<ChildServer> {
   const port = await freePort();
   const execArgv = ['--import', PRELOAD];
-  if (options.cpuProfDir) execArgv.push('--cpu-prof', `--cpu-prof-dir=${options.cpuProfDir}`);
+  if (options.cpuProfDir) execArgv.push('--cpu-prof', `--cpu-prof-dir=${join(options.cpuProfDir, 'keyport')}`);
   const child = fork(KEYPORT_MAIN, [], {
     execArgv,
     env: { ...options.env, KEYPORT_HOST: '127.0.0.1', KEYPORT_PORT: String(port) },
@@ -108,9 +109,11 @@ export async function startKeyportServer(options: { env: NodeJS.ProcessEnv; cpuP
   return { name: 'keyport', url, issuer: discovery.issuer, pid: child.pid!, ask: asker(child), stop: () => stopChild(child) };
 }
 
-export async function startBaselineServer(options: { audience: string }): Promise<BaselineServer> {
+export async function startBaselineServer(options: { audience: string; cpuProfDir?: string | null }): Promise<BaselineServer> {
+  const execArgv = ['--import', PRELOAD];
+  if (options.cpuProfDir) execArgv.push('--cpu-prof', `--cpu-prof-dir=${join(options.cpuProfDir, 'baseline')}`);
   const child = fork(BASELINE_MAIN, [], {
-    execArgv: ['--import', PRELOAD],
+    execArgv,
     env: { ...process.env, BENCH_AUDIENCE: options.audience },
     stdio: ['ignore', 'ignore', 'pipe', 'ipc'],
   });

@@ -8,7 +8,7 @@ import { bodyParser } from '@koa/bodyparser';
 import Koa from 'koa';
 import type Provider from 'oidc-provider';
 import type { Domain } from './domain/index.ts';
-import type { Logger } from './log.ts';
+import { createAccessLogger, type Logger } from './log.ts';
 import { adminApi, apiBoundary } from './http/api/index.ts';
 import type { Metrics } from './http/metrics.ts';
 import { opsRouter } from './http/ops.ts';
@@ -104,6 +104,7 @@ export function createRequestHandler(parts: AppParts): (req: IncomingMessage, re
   parts.provider.proxy = parts.trustProxy;
   instrumentProvider(parts.provider, parts.metrics, parts.addressThrottle);
   const appHandler = createKeyportApp(parts).callback();
+  const accessLog = createAccessLogger(parts.log);
   const providerHandler = parts.provider.callback();
   return (req, res) => {
     // One access log line per request, whichever app serves it: no query string,
@@ -113,7 +114,7 @@ export function createRequestHandler(parts: AppParts): (req: IncomingMessage, re
     const requestId = randomUUID();
     res.setHeader('X-Request-Id', requestId);
     res.once('finish', () => {
-      parts.log.info({
+      accessLog.info({
         requestId,
         method: req.method,
         path: loggedPath,

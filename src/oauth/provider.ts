@@ -61,22 +61,31 @@ function keypairClientMetadata(doc: KeypairDoc): AdapterPayload {
   };
 }
 
-/** Storage for oidc-provider: clients come from keypairs; JWT access tokens are not stored at all. */
-function adapterFactory(domain: Domain) {
-  return (name: string): Adapter => ({
-    async find(id: string) {
-      if (name !== 'Client') return undefined;
-      const doc = await domain.keypairs.findForAuthentication(id);
-      const ctx = Provider.ctx;
-      if (ctx) loadedKeypair.set(ctx, doc);
-      if (doc) return keypairClientMetadata(doc);
-      // oidc-provider answers "client not found" without comparing any secret:
-      // run the same check against nothing, so that an unknown key id costs the
-      // same HMAC work as a wrong secret (DESIGN.md §14).
-      const presented = ctx ? presentedSecret(ctx) : undefined;
-      if (presented !== undefined) await domain.keypairs.authenticate(id, presented, null);
-      return undefined;
-    },
+/**
+ * The keypair record a request's client id names, from the domain's cache. It is
+ * remembered for the request, so that the secret check reads nothing again. An
+ * unknown key id gets the same HMAC work as a wrong secret (DESIGN.md §14), since
+ * oidc-provider answers "client not found" without comparing any secret.
+ */
+async function loadKeypairForRequest(domain: Domain, id: string): Promise<KeypairDoc | null> {
+  const doc = await domain.keypairs.findForAuthentication(id);
+  const ctx = Provider.ctx;
+  if (ctx) loadedKeypair.set(ctx, doc);
+  if (!doc) {
+    const presented = ctx ? presentedSecret(ctx) : undefined;
+    if (presented !== undefined) await domain.keypairs.authenticate(id, presented, null);
+  }
+  return doc;
+}
+
+/**
+ * Storage for oidc-provider: nothing. Clients are keypairs, found by the
+ * Client.find below rather than through an adapter; client credentials tokens
+ * are self-contained JWTs, never stored.
+ */
+function adapterFactory() {
+  return (): Adapter => ({
+    async find() { return undefined; },
     async upsert() { /* nothing else is persisted: client credentials tokens are self-contained JWTs */ },
     async findByUserCode() { return undefined; },
     async findByUid() { return undefined; },
@@ -84,6 +93,32 @@ function adapterFactory(domain: Domain) {
     async destroy() {},
     async revokeByGrantId() {},
   });
+}
+
+/**
+ * Clients are keypairs. oidc-provider would load them through the adapter, build
+ * a Client (schema validation of its metadata) for each and keep only 100 of them: with more keypairs in use
+ * than that, most token requests would build one again. Keyport keeps the built
+ * Client with its keypair record instead: built once per record, and dropped
+ * with it when the keypair changes (the domain replaces the record) or leaves
+ * the domain's cache.
+ */
+function buildClientsOncePerRecord(provider: Provider, domain: Domain): void {
+  type Client = InstanceType<Provider['Client']>;
+  // The typings declare no constructor arguments; oidc-provider's own add_client.js passes the metadata.
+  const ClientClass = provider.Client as unknown as new (metadata: AdapterPayload) => Client;
+  const clientOfRecord = new WeakMap<KeypairDoc, Client>();
+  provider.Client.find = async (id: string) => {
+    if (typeof id !== 'string' || !id.length) return undefined;
+    const doc = await loadKeypairForRequest(domain, id);
+    if (!doc) return undefined;
+    let client = clientOfRecord.get(doc);
+    if (!client) {
+      client = new ClientClass(keypairClientMetadata(doc));
+      clientOfRecord.set(doc, client);
+    }
+    return client;
+  };
 }
 
 export function resourceServerInfo(config: KeyportConfig, resource: string): ResourceServer {
@@ -101,7 +136,7 @@ export function createProvider(options: { issuer: string; config: KeyportConfig;
   const { tokens } = config;
 
   const configuration: Configuration = {
-    adapter: adapterFactory(domain),
+    adapter: adapterFactory(),
     clients: [],
     jwks: { keys: signingKeys.privateJwks as NonNullable<Configuration['jwks']>['keys'] },
     routes: {
@@ -173,6 +208,7 @@ export function createProvider(options: { issuer: string; config: KeyportConfig;
     return result.ok;
   };
 
+  buildClientsOncePerRecord(provider, domain);
   provider.registerGrantType('client_credentials', clientCredentialsGrant(provider, config), ['scope', 'resource']);
   return provider;
 }
