@@ -2,8 +2,7 @@
 // server pays to validate a token, and the admin listing through the domain.
 import { createLocalJWKSet, jwtVerify, type JSONWebKeySet } from 'jose';
 import type { Database } from '../src/db/connection.ts';
-import type { Domain } from '../src/domain/index.ts';
-import type { Owner } from '../src/domain/owners.ts';
+import { createVerifier } from '../src/verify/index.ts';
 
 export interface LoopResult {
   concurrency: number;
@@ -60,16 +59,16 @@ export async function measureJwtValidation(options: { jwksUrl: string; tokens: s
 }
 
 /**
- * The admin listing of the first page of an owner's keypairs.
- * TODO(bench): switch to GET /api/v1/… over HTTP (with a keyport:read bearer
- * token) once the admin REST API exists (src/http/api); until then this
- * measures the domain call the route will make, without HTTP, auth or JSON.
+ * The same validation through Keyport's resource-server kit (keyport/verify):
+ * `remember` on, the tokens repeat (clients reuse a token until it expires)
+ * and the kit answers from its verified-token cache; off, every call checks the
+ * signature, as for a stream of distinct tokens.
  */
-export function measureListing(options: { domain: Domain; owner: Owner; seconds: number; warmup: number; concurrency: number; limit: number }): Promise<LoopResult> {
-  return timeLoop(async () => {
-    const page = await options.domain.keypairs.list(options.owner, { limit: options.limit, offset: 0 });
-    if (page.items.length !== options.limit) throw new Error(`listing returned ${page.items.length} keypairs, expected ${options.limit}`);
-  }, options);
+export async function measureKitValidation(options: { tokens: string[]; issuer: string; audience: string; remember: boolean; seconds: number; warmup: number; concurrency: number }): Promise<LoopResult> {
+  const verifier = createVerifier({ issuer: options.issuer, audience: options.audience, verifiedTokens: options.remember ? {} : false });
+  const { tokens } = options;
+  await verifier.verify(tokens[0]!); // fetches the metadata and JWKS, and fails loudly if the tokens do not verify
+  return timeLoop((i) => verifier.verify(tokens[i % tokens.length]!), options);
 }
 
 /**

@@ -97,7 +97,7 @@ export async function runLoad(spec: LoadSpec, pids: { server: number; database: 
   }
   let latencies = new Float64Array(1 << 16);
   let count = 0;
-  const server0 = cpuSeconds(pids.server);
+  const server0 = cpuSeconds(pids.server, pids.database);
   const db0 = cpuSeconds(pids.database);
   const self0 = process.cpuUsage();
   const t0 = performance.now();
@@ -114,7 +114,7 @@ export async function runLoad(spec: LoadSpec, pids: { server: number; database: 
   const result = await run;
   current = null;
   const wall = (performance.now() - t0) / 1000;
-  const server1 = cpuSeconds(pids.server);
+  const server1 = cpuSeconds(pids.server, pids.database);
   const db1 = cpuSeconds(pids.database);
   const self = process.cpuUsage(self0);
   if (aborted) throw new Error('aborted');

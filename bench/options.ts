@@ -1,9 +1,10 @@
 // Benchmark settings: environment variables, or the same names as flags
 // (`npm run bench -- --quick --duration=5 --scales=100,10000`).
+import { availableParallelism } from 'node:os';
 import { parseArgs } from 'node:util';
 
-export type Figure = 'token' | 'wrong' | 'introspect' | 'jwt' | 'list' | 'queries' | 'db';
-export const ALL_FIGURES: Figure[] = ['token', 'wrong', 'introspect', 'jwt', 'list', 'queries', 'db'];
+export type Figure = 'token' | 'cluster' | 'wrong' | 'introspect' | 'jwt' | 'list' | 'queries' | 'db';
+export const ALL_FIGURES: Figure[] = ['token', 'cluster', 'wrong', 'introspect', 'jwt', 'list', 'queries', 'db'];
 
 export interface BenchOptions {
   quick: boolean;
@@ -21,6 +22,8 @@ export interface BenchOptions {
   scales: number[];
   /** Distinct keypairs the requests are spread over. */
   hotKeys: number;
+  /** KEYPORT_WORKERS of the cluster figure (token requests at the largest connection count, first scale). */
+  clusterWorkers: number;
   /** Keypairs in the one account whose first page the listing figure reads. */
   listSize: number;
   figures: Set<Figure>;
@@ -44,6 +47,7 @@ const HELP = `npm run bench [-- flags]   (every flag also works as an environmen
   --extra-connections=N BENCH_EXTRA_CONNECTIONS  connections for wrong-secret and introspection (default: the largest)
   --scales=L         BENCH_SCALES            keypairs in the database per step (default 100,10000,100000)
   --hot-keys=N       BENCH_HOT_KEYS          distinct keypairs the requests use (default 50)
+  --cluster-workers=N BENCH_CLUSTER_WORKERS  KEYPORT_WORKERS of the cluster figure (default: the number of cores)
   --list-size=N      BENCH_LIST_SIZE         keypairs in the listed account (default 10000)
   --only=L           BENCH_ONLY              subset of ${ALL_FIGURES.join(',')}
   --log-level=X      BENCH_KEYPORT_LOG_LEVEL Keyport's log level (default info, written to /dev/null)
@@ -77,6 +81,7 @@ export function readOptions(argv: string[] = process.argv.slice(2), env: NodeJS.
       'extra-connections': { type: 'string' },
       scales: { type: 'string' },
       'hot-keys': { type: 'string' },
+      'cluster-workers': { type: 'string' },
       'list-size': { type: 'string' },
       only: { type: 'string' },
       'log-level': { type: 'string' },
@@ -103,6 +108,7 @@ export function readOptions(argv: string[] = process.argv.slice(2), env: NodeJS.
   const extraConnections = extraRaw ? Math.round(positive(extraRaw, 'BENCH_EXTRA_CONNECTIONS')) : Math.max(...connections);
   const scales = list(pick(values.scales, 'BENCH_SCALES') ?? (quick ? '100,10000' : '100,10000,100000'), 'BENCH_SCALES').map(Math.round).sort((a, b) => a - b);
   const hotKeys = Math.round(positive(pick(values['hot-keys'], 'BENCH_HOT_KEYS') ?? '50', 'BENCH_HOT_KEYS'));
+  const clusterWorkers = Math.round(positive(pick(values['cluster-workers'], 'BENCH_CLUSTER_WORKERS') ?? String(availableParallelism()), 'BENCH_CLUSTER_WORKERS'));
   const listSize = Math.round(positive(pick(values['list-size'], 'BENCH_LIST_SIZE') ?? '10000', 'BENCH_LIST_SIZE'));
   const onlyRaw = pick(values.only, 'BENCH_ONLY');
   const figures = new Set<Figure>(onlyRaw ? onlyRaw.split(',').map((s) => s.trim()) as Figure[] : ALL_FIGURES);
@@ -118,6 +124,7 @@ export function readOptions(argv: string[] = process.argv.slice(2), env: NodeJS.
     extraConnections,
     scales,
     hotKeys,
+    clusterWorkers,
     listSize,
     figures,
     keyportLogLevel: pick(values['log-level'], 'BENCH_KEYPORT_LOG_LEVEL') ?? 'info',

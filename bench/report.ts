@@ -6,7 +6,7 @@ import { join } from 'node:path';
 import type { LoopResult } from './inprocess.ts';
 import type { LoadResult } from './load.ts';
 
-export type PairedFigure = 'token' | 'wrong' | 'introspect';
+export type PairedFigure = 'token' | 'cluster' | 'wrong' | 'introspect';
 
 export interface MachineInfo {
   cpuModel: string;
@@ -30,6 +30,8 @@ export interface PairedPoint {
   ratio: { rps: number; p50: number; p99: number };
   /** Responses whose status was not the expected one (200, or 401 for wrong secrets). */
   unexpected: { keyport: number; baseline: number };
+  /** Cluster points: Keyport's KEYPORT_WORKERS. */
+  workers?: number;
   /** Wrong-secret points: failures Keyport counted on the keys (vs requests sent), and keys that locked. */
   failures?: { sent: number; counted: number; locked: number };
 }
@@ -43,7 +45,7 @@ export interface BenchResults {
   /** Decoded header and claim names of one token of each server: evidence that the formats match. */
   tokenFormat: Record<'keyport' | 'baseline', { header: Record<string, unknown>; claims: string[]; bytes: number }> | null;
   points: PairedPoint[];
-  jwtValidation: LoopResult[];
+  jwtValidation: (LoopResult & { label: string })[];
   listing: { listSize: number; keypairsInDatabase: number; limit: number; via: string; results: LoopResult[] } | null;
   /** Per scale: the keypair read behind each token request, alone (in-process), and its query plan. */
   keypairReads: { keypairs: number; plan: string; result: LoopResult }[];
@@ -109,6 +111,28 @@ function pairedTable(points: PairedPoint[], markdown: boolean): string {
   return table(header, rows, markdown);
 }
 
+function clusterTable(results: BenchResults, markdown: boolean): string {
+  const header = ['keypairs', 'conns', 'workers', 'Keyport req/s', 'p50 ms', 'p99 ms', 'one process req/s', 'scaling', 'baseline req/s', 'ratio req/s', 'ratio p99', 'CPU Keyport/DB/load'];
+  const rows = results.points.filter((p) => p.figure === 'cluster').map((p) => {
+    const single = results.points.find((q) => q.figure === 'token' && q.keypairs === p.keypairs && q.connections === p.connections);
+    return [
+      int(p.keypairs),
+      String(p.connections),
+      String(p.workers ?? '–'),
+      rate(p.keyport.rps) + flag(p, 'keyport'),
+      ms(p.keyport.latencyMs.p50),
+      ms(p.keyport.latencyMs.p99),
+      single ? rate(single.keyport.rps) : '–',
+      single ? `${ratio(p.keyport.rps / single.keyport.rps)}×` : '–',
+      rate(p.baseline.rps) + flag(p, 'baseline'),
+      ratio(p.ratio.rps),
+      ratio(p.ratio.p99),
+      `${cpu(p.keyport.cpu.server)}/${cpu(p.keyport.cpu.database)}/${cpu(p.keyport.cpu.loadGenerator)}`,
+    ];
+  });
+  return table(header, rows, markdown);
+}
+
 function wrongTable(results: BenchResults, markdown: boolean): string {
   const header = ['keypairs', 'conns', 'wrong req/s', 'p99 ms', 'right req/s', 'wrong ÷ right', 'baseline wrong req/s', 'failures counted / sent', 'keys locked'];
   const rows = results.points.filter((p) => p.figure === 'wrong').map((p) => {
@@ -156,6 +180,10 @@ export function renderResults(results: BenchResults, markdown: boolean): string 
     h('Token endpoint — POST /oauth/token, client_credentials, ES256 JWT (Keyport vs baseline, paired)');
     out.push(pairedTable(byFigure('token'), markdown));
   }
+  if (byFigure('cluster').length) {
+    h('Cluster mode — the same token requests with KEYPORT_WORKERS (one process per core, sharing only the database)');
+    out.push(clusterTable(results, markdown));
+  }
   if (byFigure('wrong').length) {
     h('Wrong secrets — must not be slower than right ones');
     out.push(wrongTable(results, markdown));
@@ -171,8 +199,8 @@ export function renderResults(results: BenchResults, markdown: boolean): string 
     ]), markdown));
   }
   if (results.jwtValidation.length) {
-    h('JWT validation by a resource server — jose jwtVerify, local JWKS, in-process');
-    out.push(loopTable('validation', results.jwtValidation.map((r) => ({ name: 'jwtVerify ES256', result: r })), markdown));
+    h('JWT validation by a resource server — in-process (WebCrypto checks signatures on libuv\'s thread pool: with 16 in flight, both cores)');
+    out.push(loopTable('validation', results.jwtValidation.map((r) => ({ name: r.label, result: r })), markdown));
   }
   if (results.listing) {
     const l = results.listing;

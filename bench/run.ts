@@ -7,20 +7,20 @@
 //  2. per scale (keypairs in the database): the keypair read alone, token
 //     requests at each connection count, wrong secrets, introspection — each
 //     Keyport point paired with a baseline point (autocannon here, alternating);
-//  3. JWT validation in-process, then the admin listing;
+//  3. JWT validation in-process, then the admin listing over HTTP;
 //  4. a table on stdout, progress on stderr, bench/results/latest.{json,md}.
 // Every child process and the database are stopped at the end, on error and on Ctrl-C.
 import { randomBytes } from 'node:crypto';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { loadConfig } from '../src/config.ts';
+import { ADMIN_API_RESOURCE, loadConfig } from '../src/config.ts';
 import type { Database } from '../src/db/connection.ts';
 import type { Domain } from '../src/domain/index.ts';
 import { newSecret, SecretHasher } from '../src/domain/credentials.ts';
 import { openKeyportDomain } from '../src/keyport.ts';
 import { resolveServerSecrets } from '../src/server-secrets.ts';
-import { explainKeypairLookup, measureJwtValidation, measureKeypairRead, measureListing } from './inprocess.ts';
+import { explainKeypairLookup, measureJwtValidation, measureKeypairRead, measureKitValidation } from './inprocess.ts';
 import { abortLoad, runLoad, settle, type LoadRequest, type LoadResult } from './load.ts';
 import { readOptions, type BenchOptions } from './options.ts';
 import { Progress } from './progress.ts';
@@ -132,7 +132,7 @@ function median(samples: LoadResult[]): LoadResult {
   return [...samples].sort((a, b) => a.rps - b.rps)[Math.floor((samples.length - 1) / 2)]!;
 }
 
-const EXPECTED_STATUS: Record<PairedFigure, number> = { token: 200, wrong: 401, introspect: 200 };
+const EXPECTED_STATUS: Record<PairedFigure, number> = { token: 200, cluster: 200, wrong: 401, introspect: 200 };
 
 function unexpected(result: LoadResult, figure: PairedFigure): number {
   return result.requests - (result.statusCodes[String(EXPECTED_STATUS[figure])] ?? 0) + result.errors + result.timeouts;
@@ -180,7 +180,7 @@ function benchEnvironment(): { env: NodeJS.ProcessEnv; dataDir: string | null; d
 function countSteps(): number {
   const f = options.figures;
   const perScale = (f.has('token') ? options.connections.length : 0) + (f.has('wrong') ? 1 : 0) + (f.has('introspect') ? 1 : 0);
-  return perScale * options.scales.length * 2 * options.rounds + (f.has('db') ? options.scales.length : 0) + (f.has('jwt') ? 2 : 0) + (f.has('list') ? 2 : 0);
+  return perScale * options.scales.length * 2 * options.rounds + (f.has('cluster') ? 2 * options.rounds : 0) + (f.has('db') ? options.scales.length : 0) + (f.has('jwt') ? 6 : 0) + (f.has('list') ? 2 : 0);
 }
 
 // ---- the run
@@ -266,7 +266,7 @@ async function countQueries(keyport: ChildServer, request: (i: number) => LoadRe
   return Object.fromEntries(Object.entries(counts).sort().map(([op, n]) => [op, Math.round((n / QUERY_SAMPLE) * 100) / 100]));
 }
 
-interface Context { servers: Servers; seeder: Seeder; database: Database; domain: Domain; audience: string }
+interface Context { servers: Servers; seeder: Seeder; database: Database; domain: Domain; audience: string; env: NodeJS.ProcessEnv }
 
 async function measureScale(context: Context, keypairs: number, first: boolean): Promise<void> {
   const { servers, seeder, audience } = context;
@@ -343,6 +343,21 @@ async function measureScale(context: Context, keypairs: number, first: boolean):
     }
   }
 
+  if (first && options.figures.has('cluster')) await attempt(`cluster point ${at}`, async () => {
+    // A second Keyport on the same database, in cluster mode; the first one idles meanwhile.
+    progress.note(`starting Keyport with KEYPORT_WORKERS=${options.clusterWorkers}…`);
+    const cluster = await startKeyportServer({ env: { ...context.env, KEYPORT_WORKERS: String(options.clusterWorkers) } });
+    try {
+      // Warm every worker's keypair cache (connections are spread over the workers).
+      await mapLimit([...hot, ...hot, ...hot, ...hot], 8, (k) => fetchToken(cluster, k.keyId, k.secret));
+      const point = await paired({ ...servers, keyport: cluster }, 'cluster', seeder.total, Math.max(...options.connections), { keyport: keyportTokens, baseline: baselineTokens });
+      point.workers = options.clusterWorkers;
+      results.points.push(point);
+    } finally {
+      await cluster.stop();
+    }
+  });
+
   if (options.figures.has('wrong')) await attempt(`wrong-secret point ${at}`, async () => {
     let failures: PairedPoint['failures'];
     const point = await paired(servers, 'wrong', seeder.total, options.extraConnections, {
@@ -397,7 +412,7 @@ async function main(): Promise<void> {
     if (cpuSeconds(process.pid) === null) results.notes.push('CPU shares are not available on this OS (no /proc).');
 
     const seeder = new Seeder(database.models, hasher);
-    const context: Context = { servers, seeder, database, domain: opened.domain, audience: config.tokens.defaultAudience };
+    const context: Context = { servers, seeder, database, domain: opened.domain, audience: config.tokens.defaultAudience, env };
     for (const [i, keypairs] of options.scales.entries()) {
       await measureScale(context, keypairs, i === 0);
     }
@@ -405,15 +420,19 @@ async function main(): Promise<void> {
     if (options.figures.has('jwt')) await attempt('JWT validation', async () => {
       // The cost does not depend on the token: a few, from different keypairs, are enough.
       const tokens = await mapLimit(seeder.pick(5), 2, (k) => fetchToken(keyport, k.keyId, k.secret));
-      for (const concurrency of [1, 16]) {
-        progress.step(`jwt validation · ${concurrency} in flight`);
-        const result = await measureJwtValidation({
-          jwksUrl: `${keyport.url}/oauth/jwks`, tokens, issuer: keyport.issuer, audience: config.tokens.defaultAudience,
-          seconds: options.duration, warmup: options.warmup, concurrency,
-        });
-        progress.stepDone(`${int(result.perSecond)} validations/s, p50 ${result.latencyMs.p50} ms`);
-        results.jwtValidation.push(result);
-        checkInterrupted();
+      const kinds = [
+        { label: 'jose jwtVerify ES256, local JWKS', run: (concurrency: number) => measureJwtValidation({ jwksUrl: `${keyport.url}/oauth/jwks`, tokens, issuer: keyport.issuer, audience: config.tokens.defaultAudience, seconds: options.duration, warmup: options.warmup, concurrency }) },
+        { label: 'keyport/verify, every token new (signature checked)', run: (concurrency: number) => measureKitValidation({ tokens, issuer: keyport.issuer, audience: config.tokens.defaultAudience, remember: false, seconds: options.duration, warmup: options.warmup, concurrency }) },
+        { label: 'keyport/verify, tokens reused (verified-token cache)', run: (concurrency: number) => measureKitValidation({ tokens, issuer: keyport.issuer, audience: config.tokens.defaultAudience, remember: true, seconds: options.duration, warmup: options.warmup, concurrency }) },
+      ];
+      for (const kind of kinds) {
+        for (const concurrency of [1, 16]) {
+          progress.step(`jwt validation · ${kind.label} · ${concurrency} in flight`);
+          const result = await kind.run(concurrency);
+          progress.stepDone(`${int(result.perSecond)} validations/s, p50 ${result.latencyMs.p50} ms`);
+          results.jwtValidation.push({ ...result, label: kind.label });
+          checkInterrupted();
+        }
       }
     });
 
@@ -424,13 +443,25 @@ async function main(): Promise<void> {
         progress.status(`seeding the listed account: ${int(done)} / ${int(target)}`);
       });
       progress.note(`seeded an account with ${int(options.listSize)} keypairs in ${((performance.now() - seedStarted) / 1000).toFixed(1)} s`);
-      for (const concurrency of [1, 8]) {
-        progress.step(`admin listing · ${concurrency} in flight`);
-        // TODO(bench): measure GET /api/v1/… over HTTP (keyport:read bearer token) once the admin REST API exists.
-        const result = await measureListing({ domain: opened.domain, owner, seconds: options.duration, warmup: options.warmup, concurrency, limit: LISTING_LIMIT });
-        progress.stepDone(`${int(result.perSecond)} pages/s, p50 ${result.latencyMs.p50} ms, p99 ${result.latencyMs.p99} ms`);
-        results.listing ??= { listSize: options.listSize, keypairsInDatabase: seeder.total + options.listSize, limit: LISTING_LIMIT, via: 'domain.keypairs.list (in-process)', results: [] };
-        results.listing.results.push(result);
+      // An automation keypair of that account with keyport:read, and a token for the admin API.
+      const reader = await opened.domain.keypairs.create({ accountId: owner.accountId }, { name: 'bench admin reader', scopes: ['keyport:read'] }, 'cli');
+      const tokenBody = new URLSearchParams({ grant_type: 'client_credentials', resource: ADMIN_API_RESOURCE }).toString();
+      const minted = await expectStatus(keyport, { method: 'POST', path: '/oauth/token', headers: { authorization: basic(reader.keypair.keyId, reader.secret), 'content-type': FORM }, body: tokenBody }, 200, 'an admin API token');
+      const request: LoadRequest = { method: 'GET', path: `/api/v1/accounts/${owner.accountId}/keypairs?limit=${LISTING_LIMIT}`, headers: { authorization: `Bearer ${minted.access_token as string}` } };
+      const page = await expectStatus(keyport, request, 200, 'the admin listing');
+      if ((page.items as unknown[]).length !== LISTING_LIMIT) throw new Error(`the admin listing returned ${(page.items as unknown[]).length} keypairs, expected ${LISTING_LIMIT}`);
+      for (const connections of [1, 8]) {
+        progress.step(`admin listing · GET /api/v1/accounts/:id/keypairs · ${connections} conn`);
+        const result = await runLoad(
+          { url: keyport.url, connections, duration: options.duration, warmup: options.warmup, requests: [request] },
+          { server: keyport.pid, database: servers.databasePid },
+          progress.tick,
+        );
+        const bad = result.requests - (result.statusCodes['200'] ?? 0);
+        if (bad > 0) throw new Error(`the admin listing answered ${JSON.stringify(result.statusCodes)}`);
+        progress.stepDone(`${int(result.rps)} pages/s, p50 ${result.latencyMs.p50} ms, p99 ${result.latencyMs.p99} ms`);
+        results.listing ??= { listSize: options.listSize + 1, keypairsInDatabase: seeder.total + options.listSize + 1, limit: LISTING_LIMIT, via: 'GET /api/v1/accounts/:id/keypairs (bearer token)', results: [] };
+        results.listing.results.push({ concurrency: connections, operations: result.requests, seconds: result.seconds, perSecond: result.rps, latencyMs: { p50: result.latencyMs.p50, p99: result.latencyMs.p99 } });
         checkInterrupted();
       }
     });
@@ -473,7 +504,7 @@ function addNotes(r: BenchResults): void {
   notes.push('Before the points at each scale, each of the hot keypairs makes one token request: the bench seeds the database behind the running server, so its in-process keypair cache starts cold (a server started on an existing database warms it by itself).');
   notes.push(`Keyport runs src/main.ts with KEYPORT_LOG_LEVEL=${options.keyportLogLevel} (logs to /dev/null), KEYPORT_LOCKOUT_MAX_FAILURES=1000 so that keys do not lock, and KEYPORT_LOCKOUT_MAX_FAILURES_PER_ADDRESS=1000000000, since all the load comes from one address (in production an address gets 100 failures a minute, then 429 slow_down before any database work): the wrong-secret figure measures the counted path, a database write per request; wrong secrets are well-formed (valid checksum) and spread over up to ${WRONG_POOL} other keypairs whose counters are reset before each point. "failures counted / sent" should match: sent counts the responses of the warm-up and of the point, counted is read from the database after the point, so requests still in flight when the warm-up and the point ended add up to twice the connection count.`);
   notes.push('Baseline introspection: oidc-provider 9 refuses to introspect JWT access tokens, so the baseline answers POST /oauth/introspect with a middleware doing the static client check plus jose jwtVerify: Keyport\'s work minus its database reads.');
-  if (r.listing) notes.push('Admin listing is measured in-process through domain.keypairs.list(owner, { limit: 50, offset: 0 }) — TODO: switch to GET /api/v1/… over HTTP once the admin REST API exists.');
+  if (r.listing) notes.push(`Admin listing: GET /api/v1/accounts/:id/keypairs?limit=${LISTING_LIMIT} over HTTP (autocannon), with a bearer token of a keyport:read keypair of the listed account; "in flight" is the connection count.`);
   if (options.cpuProfDir) notes.push(`V8 CPU profiles of the Keyport and baseline processes were written to ${options.cpuProfDir}/keyport and /baseline (node bench/profile-summary.ts, or Chrome DevTools).`);
   const loaded = r.machine.loadAverage.start[0]! > 0.5 || (r.machine.loadAverage.end?.[0] ?? 0) > r.machine.cores;
   if (loaded) notes.push(`The machine was not idle (load average ${r.machine.loadAverage.start[0]} at start, ${r.machine.loadAverage.end?.[0]} at end): other work competes for the ${r.machine.cores} cores; compare ratios rather than absolute figures.`);

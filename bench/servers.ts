@@ -7,7 +7,7 @@
 // resort, killed when the benchmark process exits).
 import { join } from 'node:path';
 import { fork, type ChildProcess } from 'node:child_process';
-import { readFileSync } from 'node:fs';
+import { readdirSync, readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { freePort } from '../src/net-ports.ts';
 
@@ -147,9 +147,27 @@ export function killAllServers(): void {
   for (const child of live) child.kill('SIGKILL');
 }
 
-/** CPU seconds (user + system) a process has used so far, from /proc; null where there is no /proc. */
-export function cpuSeconds(pid: number | null): number | null {
+/**
+ * CPU seconds (user + system) a process and its live descendants (cluster
+ * workers) but `exclude` have used so far, from /proc; null where there is no /proc.
+ */
+export function cpuSeconds(pid: number | null, exclude: number | null = null): number | null {
   if (!pid) return null;
+  const own = processCpuSeconds(pid);
+  if (own === null) return null;
+  // The embedded FerretDB is a child of the Keyport process that started it: counted apart.
+  return childPids(pid).filter((child) => child !== exclude).reduce((sum, child) => sum + (cpuSeconds(child, exclude) ?? 0), own);
+}
+
+function childPids(pid: number): number[] {
+  try {
+    return readdirSync(`/proc/${pid}/task`).flatMap((tid) => readFileSync(`/proc/${pid}/task/${tid}/children`, 'utf8').split(' ').filter(Boolean).map(Number));
+  } catch {
+    return [];
+  }
+}
+
+function processCpuSeconds(pid: number): number | null {
   try {
     const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
     const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');

@@ -191,6 +191,29 @@ test('applies the clock tolerance to exp', async (t) => {
   t.regex(err.message, /expired/);
 });
 
+test('a verified token is remembered until it expires: then refused without another signature check', async (t) => {
+  const key = await keyportKey();
+  const exp = Math.floor(Date.now() / 1000) + 1;
+  const shortLived = await craft(claims({ exp }), { alg: 'ES256', typ: 'at+jwt', kid: signingJwk.kid }, key);
+  const v = verifier({ clockTolerance: 0 });
+  t.is((await v.verify(shortLived)).claims.exp, exp);
+  t.is((await v.verify(shortLived)).claims.exp, exp, 'the same token again: accepted from the cache');
+  await new Promise((resolve) => setTimeout(resolve, Math.max(0, exp * 1000 - Date.now()) + 50));
+  const err = await refused(t, v.verify(shortLived), 401, 'invalid_token');
+  t.regex(err.message, /expired/);
+  t.is(err.cause, undefined, 'refused by the cached entry\'s expiry (jose would have set JWTExpired as the cause)');
+  // Without the cache the same token is refused by jose's own check.
+  const uncached = await refused(t, verifier({ clockTolerance: 0, verifiedTokens: false }).verify(shortLived), 401, 'invalid_token');
+  t.true(uncached.cause instanceof errors.JWTExpired);
+});
+
+test('a remembered token is still checked for the scopes of each call', async (t) => {
+  const readOnly = await token({ scope: 'orders:read' });
+  const v = verifier();
+  t.deepEqual((await v.verify(readOnly, { scopes: ['orders:read'] })).scopes, ['orders:read']);
+  await refused(t, v.verify(readOnly, { scopes: ['orders:write'] }), 403, 'insufficient_scope');
+});
+
 test('requires the claims Keyport always sets', async (t) => {
   const key = await keyportKey();
   const header = { alg: 'ES256', typ: 'at+jwt', kid: signingJwk.kid };

@@ -6,7 +6,7 @@
 // it, and within one poll interval (250 ms by default) everywhere else.
 //
 // Why polling: MongoDB change streams need a replica set, and FerretDB v1 has
-// none. The collection stays tiny (a minute of changes), so a poll is cheap even
+// none. The collection stays small (20 seconds of changes), so a poll is cheap even
 // where the database scans it.
 import { randomUUID } from 'node:crypto';
 import { trusted } from 'mongoose';
@@ -18,7 +18,8 @@ type Listener = (kind: ChangeKind, key: string) => void;
 
 /** How far back each poll looks: covers slow inserts and small clock differences between hosts. */
 const WINDOW_MS = 10_000;
-const KEEP_MS = 60_000;
+/** Twice the window: each poll reads the whole collection where the database cannot use an index (FerretDB v1). */
+const KEEP_MS = 20_000;
 
 export class ChangeFeed {
   readonly #models: Models;
