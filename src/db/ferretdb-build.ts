@@ -9,10 +9,11 @@
 // of the source before building, which is what FerretDB's own `task
 // gen-version` does.
 //
-// Two more edits to that copy (SOURCE_PATCHES) fix how v1.24.2's SQLite backend
-// finds a document by _id. Without them every read, update and delete of one
-// keypair scans the whole table: 1.3 ms at 100 keypairs, 384 ms at 100 000.
-// Each patch must match the release's source exactly once, or the build stops.
+// A few more edits to that copy (SOURCE_PATCHES) make v1.24.2's SQLite backend
+// narrow queries in SQLite: by the _id index, which it never used (every read,
+// update and delete of one keypair scanned the table: 1.3 ms at 100 keypairs,
+// 384 ms at 100 000), and by simple equalities before decoding documents in Go.
+// Each edit must match the release's source exactly, or the build stops.
 import { spawn, spawnSync } from 'node:child_process';
 import { copyFileSync, chmodSync, cpSync, existsSync, mkdirSync, mkdtempSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { homedir, tmpdir } from 'node:os';
@@ -22,17 +23,94 @@ import { fileURLToPath } from 'node:url';
 export const FERRETDB_MODULE = 'github.com/FerretDB/FerretDB';
 export const FERRETDB_VERSION = 'v1.24.2';
 /** Bumped whenever SOURCE_PATCHES change, so that no cached binary of older patches is reused. */
-const KEYPORT_PATCH_LEVEL = 'keyport.1';
+const KEYPORT_PATCH_LEVEL = 'keyport.3';
 /** The build's name in paths: the FerretDB release plus our patch level. */
 const BUILD_NAME = `ferretdb-${FERRETDB_VERSION}-${KEYPORT_PATCH_LEVEL}`;
 
-interface SourcePatch {
-  file: string;
-  find: string;
-  replace: string;
-  /** Applied this many times (an exact count: a changed source stops the build). */
-  occurrences: number;
+/** An edit of the release's source: replace text (an exact count: a changed source stops the build), or add a file. */
+type SourcePatch =
+  | { file: string; find: string; replace: string; occurrences: number }
+  | { file: string; create: string };
+
+/**
+ * Narrows a query in SQLite before FerretDB decodes documents in Go. It must
+ * select a superset of the matching documents (the handler filters again):
+ *  - _id equal to a string or ObjectID: the _id index (upstream did this for a
+ *    filter of _id alone);
+ *  - another top-level field equal to a string of plain characters (ids, names):
+ *    rows whose field holds that string, or an array (MongoDB's equality also
+ *    matches an array holding the value); an index on the field serves both. Plain characters only, so that the
+ *    JSON text of the value is the same whoever writes it (Go or SQLite).
+ * A key that appears twice in the filter is left alone (types.Document.Get panics on it).
+ */
+const KEYPORT_PREFILTER_GO = `// Added by Keyport's build of FerretDB v1.24.2 (src/db/ferretdb-build.ts in Keyport).
+
+package sqlite
+
+import (
+	"fmt"
+	"regexp"
+	"strings"
+
+	"github.com/FerretDB/FerretDB/internal/backends/sqlite/metadata"
+	"github.com/FerretDB/FerretDB/internal/handler/sjson"
+	"github.com/FerretDB/FerretDB/internal/types"
+	"github.com/FerretDB/FerretDB/internal/util/must"
+)
+
+var (
+	keyportPlainField  = regexp.MustCompile(\`^[A-Za-z_][A-Za-z0-9_]*$\`)
+	keyportPlainString = regexp.MustCompile(\`^[A-Za-z0-9_.:@ -]*$\`)
+)
+
+// keyportPrefilter returns a WHERE clause selecting a superset of the documents matching filter.
+func keyportPrefilter(filter *types.Document) (string, []any) {
+	keys := filter.Keys()
+	seen := make(map[string]int, len(keys))
+	for _, key := range keys {
+		seen[key]++
+	}
+
+	var conditions []string
+	var args []any
+
+	for _, key := range keys {
+		if seen[key] != 1 {
+			continue
+		}
+
+		value := must.NotFail(filter.Get(key))
+
+		if key == "_id" {
+			switch value.(type) {
+			case string, types.ObjectID:
+				conditions = append(conditions, fmt.Sprintf(\`%s = ?\`, metadata.IDColumn))
+				args = append(args, string(must.NotFail(sjson.MarshalSingleValue(value))))
+			}
+
+			continue
+		}
+
+		s, ok := value.(string)
+		if !ok || !keyportPlainField.MatchString(key) || !keyportPlainString.MatchString(s) {
+			continue
+		}
+
+		// Written as FerretDB writes index columns (col->"field", the same as col->'field'),
+		// so that SQLite can use an index on the field for both alternatives:
+		// the value, or the JSON text of an array ('[' up to, not including, '\\').
+		path := fmt.Sprintf(\`%s->'%s'\`, metadata.DefaultColumn, key)
+		conditions = append(conditions, fmt.Sprintf(\`(%s = ? OR (%s >= '[' AND %s < '\\'))\`, path, path, path))
+		args = append(args, string(must.NotFail(sjson.MarshalSingleValue(s))))
+	}
+
+	if len(conditions) == 0 {
+		return "", nil
+	}
+
+	return " WHERE " + strings.Join(conditions, " AND "), args
 }
+`;
 
 export const SOURCE_PATCHES: readonly SourcePatch[] = [
   {
@@ -46,15 +124,43 @@ export const SOURCE_PATCHES: readonly SourcePatch[] = [
     occurrences: 1,
   },
   {
-    // The SQLite backend narrows a query to one _id only when the filter has no
-    // other condition, so `{_id, enabled: true}` (every conditional update) reads
-    // the whole table. FerretDB's handler filters every prefetched document again
-    // in Go (FilterIterator/FilterDocument), so narrowing by the top-level _id
-    // equality is safe whatever else the filter says.
+    // The SQLite backend narrows a query only for a filter of _id alone: any
+    // other filter makes FerretDB read and decode every document of the
+    // collection in Go (about 0.1 ms each), so `{_id, enabled: true}` (every
+    // conditional update) and `{accountId}` (every listing) cost a full scan.
+    // keyportPrefilter (the file below) narrows in SQLite by the top-level
+    // equalities it can express safely; the handler still filters every
+    // returned document in Go (FilterIterator/FilterDocument), so a superset is enough.
     file: 'internal/backends/sqlite/collection.go',
-    find: 'if params.Filter.Len() == 1 {',
-    replace: 'if params.Filter.Len() >= 1 {',
-    occurrences: 2,
+    find: `	if params.Filter.Len() == 1 {
+		v, _ := params.Filter.Get("_id")
+		switch v.(type) {
+		case string, types.ObjectID:
+			whereClause = fmt.Sprintf(\` WHERE %s = ?\`, metadata.IDColumn)
+			args = []any{string(must.NotFail(sjson.MarshalSingleValue(v)))}
+		}
+	}`,
+    replace: '	whereClause, args = keyportPrefilter(params.Filter)',
+    occurrences: 1,
+  },
+  {
+    // The same in `explain`, so that it shows what queries do.
+    file: 'internal/backends/sqlite/collection.go',
+    find: `	if params.Filter.Len() == 1 {
+		v, _ := params.Filter.Get("_id")
+		switch v.(type) {
+		case string, types.ObjectID:
+			filterPushdown = true
+			whereClause = fmt.Sprintf(\` WHERE %s = ?\`, metadata.IDColumn)
+			args = []any{string(must.NotFail(sjson.MarshalSingleValue(v)))}
+		}
+	}`,
+    replace: '	whereClause, args = keyportPrefilter(params.Filter)\n	filterPushdown = whereClause != ""',
+    occurrences: 1,
+  },
+  {
+    file: 'internal/backends/sqlite/keyport_prefilter.go',
+    create: KEYPORT_PREFILTER_GO,
   },
 ];
 
@@ -183,6 +289,11 @@ export async function buildFerretdb(say: (line: string) => void = (line) => cons
 export function applySourcePatches(source: string): void {
   for (const patch of SOURCE_PATCHES) {
     const path = join(source, patch.file);
+    if ('create' in patch) {
+      if (existsSync(path)) throw new Error(`FerretDB source patch does not apply: ${patch.file} already exists`);
+      writeFileSync(path, patch.create);
+      continue;
+    }
     const text = readFileSync(path, 'utf8');
     const found = text.split(patch.find).length - 1;
     if (found !== patch.occurrences) {
