@@ -13,7 +13,6 @@ import { trusted, type Model } from 'mongoose';
 import type { Models } from '../db/models/index.ts';
 import type { AccountDoc, EnvironmentDoc } from '../db/models/owner.ts';
 import type { Actor, AuditLog } from './audit.ts';
-import type { Clock } from './clock.ts';
 import { DomainError, notFound } from './errors.ts';
 import type { KeypairService } from './keypairs.ts';
 import type { AccountView, EnvironmentView, OwnerService } from './owners.ts';
@@ -23,14 +22,12 @@ export class OwnerClosing {
   readonly #owners: OwnerService;
   readonly #keypairs: KeypairService;
   readonly #audit: AuditLog;
-  readonly #clock: Clock;
 
-  constructor(deps: { models: Models; owners: OwnerService; keypairs: KeypairService; audit: AuditLog; clock: Clock }) {
+  constructor(deps: { models: Models; owners: OwnerService; keypairs: KeypairService; audit: AuditLog }) {
     this.#models = deps.models;
     this.#owners = deps.owners;
     this.#keypairs = deps.keypairs;
     this.#audit = deps.audit;
-    this.#clock = deps.clock;
   }
 
   /** Closes an environment. Closing one that is closing (resume) or closed (no-op) is fine. */
@@ -85,10 +82,7 @@ export class OwnerClosing {
    * the step when this call made it. Returns whether it did.
    */
   async #advance(type: 'account' | 'environment', id: string, accountId: string, actor: Actor, from: 'active' | 'closing', to: 'closing' | 'closed'): Promise<boolean> {
-    const stamp = to === 'closing' ? { closingAt: this.#clock.now() } : { closedAt: this.#clock.now() };
-    const result = await this.#model(type).updateOne({ _id: id, status: from }, { $set: { status: to, ...stamp } });
-    await this.#owners.statusChanged(id);
-    if (!result.modifiedCount) return false;
+    if (!(await this.#owners.transition(type, id, from, to))) return false;
     await this.#audit.record({ actor, action: `${type}.${to}`, accountId, environmentId: type === 'environment' ? id : null });
     return true;
   }

@@ -55,7 +55,7 @@ export function createDomain(options: { models: Models; config: KeyportConfig; p
     users,
     keypairs,
     access: new AccessService({ users, owners, keypairs }),
-    closing: new OwnerClosing({ models: options.models, owners, keypairs, audit, clock }),
+    closing: new OwnerClosing({ models: options.models, owners, keypairs, audit }),
     sessions: new AdminSessionStore(options.models, clock),
     scopes,
     revocations: new RevocationList(options.models, audit, clock),

@@ -194,6 +194,8 @@ export class KeypairService {
       createdBy: actor,
       updatedAt: now,
     });
+    // Written first, checked after (OwnerService.afterCreating): never a keypair left in a closed owner.
+    await this.#owners.afterCreating(() => this.#owners.resolveActiveOwner(ownerRef), () => this.#serialized(doc._id, () => this.#models.Keypair.deleteOne({ _id: doc._id })));
     await this.#changed(doc._id); // clears "no such key" answers cached before it existed
     await this.#audit.record({ actor, action: 'keypair.created', ...this.#target(doc), details: { name, scopes } });
     return { keypair: this.view(doc.toObject()), secret };

@@ -10,6 +10,7 @@ import { LRUCache } from 'lru-cache';
 import type { Model } from 'mongoose';
 import { fetchThrough } from './cache-fetch.ts';
 import type { ChangeFeed } from './change-feed.ts';
+import { SerialWrites } from './serial-writes.ts';
 
 /** What owns a keypair: an account, or one environment of an account. */
 export type Owner =
@@ -32,6 +33,8 @@ export class OwnerService {
   readonly #audit: AuditLog;
   readonly #clock: Clock;
   readonly #changes: ChangeFeed;
+  /** Every update of an account or environment document (rename, status) goes through here (serial-writes.ts). */
+  readonly #writes: SerialWrites;
   /**
    * Owner statuses, read on every token request: kept in process, cleared at once
    * here and within a poll elsewhere when a status changes (statusChanged()).
@@ -53,6 +56,7 @@ export class OwnerService {
     this.#audit = audit;
     this.#clock = clock;
     this.#changes = changes;
+    this.#writes = new SerialWrites(models.Account.db, 'owner_write_leases');
     this.#changes.onChange((kind, key) => { if (kind === 'owner') this.#statuses.delete(key); });
   }
 
@@ -72,6 +76,9 @@ export class OwnerService {
     const doc = await this.#models.Environment.create({
       _id: newId('env'), accountId: account._id, name: validName(input.name), status: 'active', createdAt: this.#clock.now(),
     });
+    // Written first, checked after: an account closing meanwhile either sees this
+    // environment (and closes it) or is seen here (and the environment is withdrawn).
+    await this.afterCreating(() => this.#activeAccount(account._id), () => this.#models.Environment.deleteOne({ _id: doc._id }));
     await this.#audit.record({ actor, action: 'environment.created', accountId: account._id, environmentId: doc._id, details: { name: doc.name } });
     return environmentView(doc.toObject());
   }
@@ -108,7 +115,7 @@ export class OwnerService {
   async renameAccount(accountId: string, name: string, actor: Actor): Promise<AccountView> {
     const newName = validName(name);
     const before = await this.getAccount(accountId);
-    const doc = await this.#models.Account.findOneAndUpdate({ _id: accountId }, { $set: { name: newName } }, { returnDocument: 'after' }).lean<AccountDoc>();
+    const doc = await this.#writes.run(before.id, () => this.#models.Account.findOneAndUpdate({ _id: before.id }, { $set: { name: newName } }, { returnDocument: 'after' }).lean<AccountDoc>());
     if (!doc) throw notFound('account');
     await this.#audit.record({ actor, action: 'account.renamed', accountId: doc._id, details: { from: before.name, to: newName } });
     return accountView(doc);
@@ -117,10 +124,39 @@ export class OwnerService {
   async renameEnvironment(environmentId: string, name: string, actor: Actor): Promise<EnvironmentView> {
     const newName = validName(name);
     const before = await this.getEnvironment(environmentId);
-    const doc = await this.#models.Environment.findOneAndUpdate({ _id: environmentId }, { $set: { name: newName } }, { returnDocument: 'after' }).lean<EnvironmentDoc>();
+    const doc = await this.#writes.run(before.id, () => this.#models.Environment.findOneAndUpdate({ _id: before.id }, { $set: { name: newName } }, { returnDocument: 'after' }).lean<EnvironmentDoc>());
     if (!doc) throw notFound('environment');
     await this.#audit.record({ actor, action: 'environment.renamed', accountId: doc.accountId, environmentId: doc._id, details: { from: before.name, to: newName } });
     return environmentView(doc);
+  }
+
+  /**
+   * Moves an owner from one status to the next if it is still in the first
+   * (closing.ts), and tells every process's cache. Returns whether it did.
+   */
+  async transition(type: 'account' | 'environment', id: string, from: OwnerStatus, to: OwnerStatus): Promise<boolean> {
+    const model = (type === 'account' ? this.#models.Account : this.#models.Environment) as unknown as Model<AccountDoc>;
+    const stamp = to === 'closing' ? { closingAt: this.#clock.now() } : to === 'closed' ? { closedAt: this.#clock.now() } : {};
+    const result = await this.#writes.run(id, () => model.updateOne({ _id: id, status: from }, { $set: { status: to, ...stamp } }));
+    await this.statusChanged(id);
+    return result.modifiedCount > 0;
+  }
+
+  /**
+   * The second half of creating something inside an owner (an environment, a
+   * keypair) without a transaction: the new document is written first, then the
+   * owner is checked again. A close that began meanwhile has either already
+   * marked the owner (seen here: the document is withdrawn and the creation
+   * fails) or has not, and then its removal step, which comes after the mark,
+   * finds the new document. Either way nothing survives in a closed owner.
+   */
+  async afterCreating(stillActive: () => Promise<unknown>, withdraw: () => Promise<unknown>): Promise<void> {
+    try {
+      await stillActive();
+    } catch (err) {
+      await withdraw();
+      throw err;
+    }
   }
 
   /** Resolves an owner for new keypairs: it must exist and be active. */
