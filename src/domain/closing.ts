@@ -48,7 +48,14 @@ export class OwnerClosing {
     if (account.status === 'closed') return this.#owners.getAccount(account._id);
     await this.#markClosing('account', account._id, account._id, actor);
     const environments = await this.#models.Environment.find({ accountId: account._id, status: trusted({ $ne: 'closed' }) }).lean<EnvironmentDoc[]>();
-    for (const env of environments) await this.closeEnvironment(env._id, actor);
+    for (const env of environments) {
+      try {
+        await this.closeEnvironment(env._id, actor);
+      } catch (err) {
+        // An environment created while the account began closing is withdrawn by its creator (OwnerService.afterCreating).
+        if (!(err instanceof DomainError && err.code === 'not_found')) throw err;
+      }
+    }
     // Every keypair of the account: its own, and any an environment might still hold.
     await this.#removeKeypairs({ accountId: account._id }, actor);
     await this.#markClosed('account', account._id, account._id, actor);
