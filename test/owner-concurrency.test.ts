@@ -5,7 +5,7 @@
 import anyTest, { type TestFn } from 'ava';
 import { trusted } from 'mongoose';
 import { startKeyport, type RunningKeyport } from '../src/keyport.ts';
-import { createTenant } from './helpers/api.ts';
+import { accountOwner, createTenant, createUser } from './helpers/api.ts';
 import { startTestKeyport, type TestKeyport } from './helpers/keyport.ts';
 
 const test = anyTest as TestFn<{ kp: TestKeyport; other: RunningKeyport }>;
@@ -58,5 +58,22 @@ test.serial('keypairs and environments created while an account closes do not su
     for (const reason of refused) t.regex((reason as Error).message, /is (closing|closed)/, 'a creation too late is refused as such');
     t.is(await db.Keypair.countDocuments({ accountId: tenant.accountId }), 0, `round ${round}: no keypair left in the closed account`);
     t.is(await db.Environment.countDocuments({ accountId: tenant.accountId, status: trusted({ $ne: 'closed' }) }), 0, `round ${round}: no open environment left`);
+  }
+});
+
+test.serial('two admins removed at once from two processes: one removal is refused, the account keeps an admin', async (t) => {
+  const { kp, other } = t.context;
+  for (let round = 0; round < 5; round++) {
+    const tenant = await createTenant(kp.keyport, `Admins ${round}`);
+    const owner = accountOwner(tenant.accountId);
+    const ada = await createUser(kp.keyport, `ada${round}@acme.test`, [[owner, 'admin']]);
+    const bob = await createUser(kp.keyport, `bob${round}@acme.test`, [[owner, 'admin']]);
+    const refused = await failures([
+      kp.keyport.domain.users.revoke(ada, owner, 'system'),
+      other.domain.users.revoke(bob, owner, 'system'),
+    ]);
+    t.is(refused.length, 1, `round ${round}: exactly one removal refused`);
+    t.regex((refused[0] as Error).message, /keeps at least one admin/);
+    t.is(await kp.keyport.domain.users.countAdmins(owner), 1);
   }
 });

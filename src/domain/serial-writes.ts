@@ -50,9 +50,15 @@ export class SerialWrites {
   readonly #queues = new Map<string, Promise<void>>();
   #leasesNeeded: Promise<boolean> | null = null;
 
-  constructor(connection: Connection, collection: string) {
+  /**
+   * `leases: 'always'` takes the lease on MongoDB too: for a rule that spans
+   * several documents (an account keeps an admin), which no single atomic
+   * update can hold, so that processes take turns whatever the database.
+   */
+  constructor(connection: Connection, collection: string, options: { leases?: 'when-needed' | 'always' } = {}) {
     this.#connection = connection;
     this.#collection = collection;
+    if (options.leases === 'always') this.#leasesNeeded = Promise.resolve(true);
   }
 
   /** Runs `write` once every earlier write of the same key (here and, where needed, elsewhere) is done. */

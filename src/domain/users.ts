@@ -6,6 +6,7 @@ import type { MembershipDoc, Role, UserDoc } from '../db/models/user.ts';
 import type { Actor, AuditLog } from './audit.ts';
 import type { Clock } from './clock.ts';
 import { newId } from './credentials.ts';
+import { SerialWrites } from './serial-writes.ts';
 import { DomainError, invalidInput, notFound } from './errors.ts';
 import type { Owner } from './owners.ts';
 
@@ -62,8 +63,11 @@ export class UserService {
   readonly #models: Models;
   readonly #audit: AuditLog;
   readonly #clock: Clock;
+  /** Membership changes of one owner take turns, in every process (the last-admin rule spans documents). */
+  readonly #memberships: SerialWrites;
 
   constructor(models: Models, audit: AuditLog, clock: Clock) {
+    this.#memberships = new SerialWrites(models.Membership.db, 'membership_write_leases', { leases: 'always' });
     this.#models = models;
     this.#audit = audit;
     this.#clock = clock;
@@ -149,8 +153,10 @@ export class UserService {
 
   /** Removes a user's membership of an account or an environment; an account keeps at least one admin. */
   async revoke(userId: string, owner: Owner, actor: Actor): Promise<void> {
-    await this.#keepAnAdmin(String(userId), owner);
-    const doc = await this.#models.Membership.findOneAndDelete({ userId: String(userId), ownerKey: ownerKeyOf(owner) }).lean<MembershipDoc>();
+    const doc = await this.#memberships.run(ownerKeyOf(owner), async () => {
+      await this.#keepAnAdmin(String(userId), owner);
+      return this.#models.Membership.findOneAndDelete({ userId: String(userId), ownerKey: ownerKeyOf(owner) }).lean<MembershipDoc>();
+    });
     if (!doc) throw notFound('membership');
     await this.#audit.record({ actor, action: 'membership.revoked', accountId: owner.accountId, environmentId: owner.environmentId, details: { userId: doc.userId, role: doc.role } });
   }
@@ -163,19 +169,22 @@ export class UserService {
   async grant(userId: string, owner: Owner, role: Role, actor: Actor): Promise<void> {
     const user = await this.#models.User.exists({ _id: userId });
     if (!user) throw notFound('user');
-    if (role !== 'admin') await this.#keepAnAdmin(userId, owner);
-    const ownerKey = owner.type === 'account' ? `account:${owner.accountId}` : `environment:${owner.environmentId}`;
-    await this.#models.Membership.updateOne(
-      { userId, ownerKey },
-      { $set: { role }, $setOnInsert: { _id: newId('mem'), accountId: owner.accountId, environmentId: owner.environmentId, createdAt: this.#clock.now() } },
-      { upsert: true },
-    );
+    const ownerKey = ownerKeyOf(owner);
+    await this.#memberships.run(ownerKey, async () => {
+      if (role !== 'admin') await this.#keepAnAdmin(userId, owner);
+      await this.#models.Membership.updateOne(
+        { userId, ownerKey },
+        { $set: { role }, $setOnInsert: { _id: newId('mem'), accountId: owner.accountId, environmentId: owner.environmentId, createdAt: this.#clock.now() } },
+        { upsert: true },
+      );
+    });
     await this.#audit.record({ actor, action: 'membership.granted', accountId: owner.accountId, environmentId: owner.environmentId, details: { userId, role } });
   }
 
   /**
    * Refuses to demote or remove the last admin of an account (every admin surface
    * goes through grant and revoke). Environments may have none: their account's admins administer them.
+   * Runs inside #memberships.run, so the count and the change are one step for every process.
    */
   async #keepAnAdmin(userId: string, owner: Owner): Promise<void> {
     if (owner.type === 'account' && (await this.roleOn(userId, owner)) === 'admin' && (await this.countAdmins(owner)) <= 1) {
