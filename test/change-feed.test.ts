@@ -5,7 +5,7 @@
 import anyTest, { type TestFn } from 'ava';
 import { openKeyportDomain } from '../src/keyport.ts';
 import { startTestKeyport, type TestKeyport } from './helpers/keyport.ts';
-import { getToken, seedKeypair, tokenRequest } from './helpers/oauth.ts';
+import { getToken, introspect, seedKeypair, tokenRequest } from './helpers/oauth.ts';
 
 const test = anyTest as TestFn<{ kp: TestKeyport }>;
 
@@ -79,6 +79,36 @@ test.serial('changes made by another process reach the server by themselves (dis
   } finally {
     await other.database.close();
   }
+});
+
+test.serial('a token revoked by another process is inactive here after one poll, and introspection reads no database', async (t) => {
+  const { kp } = t.context;
+  const seed = await seedKeypair(kp.keyport, { owner: 'account', scopes: ['orders:read', 'keyport:introspect'] });
+  const token = await getToken(kp.url, seed);
+  const { jti, exp } = JSON.parse(Buffer.from(token.split('.')[1]!, 'base64url').toString()) as { jti: string; exp: number };
+  t.true((await introspect(kp.url, seed, token)).active as boolean);
+
+  const reads: string[] = [];
+  const { RevokedToken } = kp.keyport.database.models;
+  type Spied = { find: (...args: unknown[]) => unknown; exists: (...args: unknown[]) => unknown; findOne: (...args: unknown[]) => unknown };
+  const spied = RevokedToken as unknown as Spied;
+  const originals = { find: spied.find, exists: spied.exists, findOne: spied.findOne };
+  for (const name of ['find', 'exists', 'findOne'] as const) spied[name] = (...args: unknown[]) => { reads.push(name); return originals[name].apply(RevokedToken, args); };
+  try {
+    for (let i = 0; i < 3; i++) t.true((await introspect(kp.url, seed, token)).active as boolean);
+  } finally {
+    Object.assign(spied, originals);
+  }
+  t.deepEqual(reads, [], 'introspection answers from the in-memory revocation list');
+
+  const other = await openKeyportDomain(kp.config, undefined, 'tool');
+  try {
+    await other.domain.revocations.revoke({ jti, clientId: seed.keyId, expiresAt: new Date(exp * 1000), accountId: seed.accountId, environmentId: null }, 'cli');
+  } finally {
+    await other.database.close();
+  }
+  await kp.keyport.domain.changes.poll(); // what the server's timer does every 250 ms
+  t.deepEqual(await introspect(kp.url, seed, token), { active: false });
 });
 
 test('an invalidation racing a cache load gives the fresh value, not an error', async (t) => {

@@ -58,7 +58,7 @@ export function createDomain(options: { models: Models; config: KeyportConfig; p
     closing: new OwnerClosing({ models: options.models, owners, keypairs, audit }),
     sessions: new AdminSessionStore(options.models, clock),
     scopes,
-    revocations: new RevocationList(options.models, audit, clock),
+    revocations: new RevocationList({ models: options.models, audit, clock, changes, maxTokenLifetimeMs: options.config.tokens.ttlSeconds * 1000 }),
     bootstrap: new Bootstrap({ models: options.models, users, owners, audit, clock }),
     changes,
     clock,

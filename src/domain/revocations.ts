@@ -1,19 +1,41 @@
 // Access tokens revoked before they expire (RFC 7009). Tokens are JWTs that are
 // never stored; only the id (jti) of a revoked one is kept, until its expiry.
+//
+// Introspection asks about every token, and revocations are few: each process
+// keeps the whole list in memory, so that introspection reads no database. A
+// revocation counts at once in the process that made it and, through the change
+// feed, within a poll (250 ms) in every other one, like a disable (DESIGN.md §9).
+// The list is read again from the database every minute as a safety net (a poll
+// that failed for longer than the feed's window).
 import type { Models } from '../db/models/index.ts';
 import type { Actor, AuditLog } from './audit.ts';
+import type { ChangeFeed } from './change-feed.ts';
 import type { Clock } from './clock.ts';
 import { trusted } from 'mongoose';
+
+const RELOAD_MS = 60_000;
 
 export class RevocationList {
   readonly #models: Models;
   readonly #audit: AuditLog;
   readonly #clock: Clock;
+  readonly #changes: ChangeFeed;
+  /** A revoked jti only learned from the feed is kept this long (the longest a token can live). */
+  readonly #maxTokenLifetimeMs: number;
+  /** jti → when its token expires (ms). Revocations are never undone, so this only grows until expiry. */
+  readonly #revoked = new Map<string, number>();
+  #loading: Promise<void> | null = null;
+  #loadedAt = -Infinity;
 
-  constructor(models: Models, audit: AuditLog, clock: Clock) {
-    this.#models = models;
-    this.#audit = audit;
-    this.#clock = clock;
+  constructor(deps: { models: Models; audit: AuditLog; clock: Clock; changes: ChangeFeed; maxTokenLifetimeMs: number }) {
+    this.#models = deps.models;
+    this.#audit = deps.audit;
+    this.#clock = deps.clock;
+    this.#changes = deps.changes;
+    this.#maxTokenLifetimeMs = deps.maxTokenLifetimeMs;
+    this.#changes.onChange((kind, jti) => {
+      if (kind === 'revocation' && !this.#revoked.has(jti)) this.#revoked.set(jti, this.#clock.now().getTime() + this.#maxTokenLifetimeMs);
+    });
   }
 
   async revoke(token: { jti: string; clientId: string; expiresAt: Date; accountId: string | null; environmentId: string | null }, actor: Actor): Promise<void> {
@@ -22,6 +44,8 @@ export class RevocationList {
       { $setOnInsert: { clientId: token.clientId, expiresAt: token.expiresAt } },
       { upsert: true },
     );
+    this.#revoked.set(token.jti, token.expiresAt.getTime());
+    await this.#changes.publish('revocation', token.jti);
     if (result.upsertedCount) {
       await this.#audit.record({ actor, action: 'token.revoked', accountId: token.accountId, environmentId: token.environmentId, keypairId: token.clientId, details: { jti: token.jti } });
     }
@@ -31,6 +55,25 @@ export class RevocationList {
   }
 
   async isRevoked(jti: string): Promise<boolean> {
-    return (await this.#models.RevokedToken.exists({ _id: jti })) !== null;
+    const stale = Date.now() - this.#loadedAt > RELOAD_MS;
+    if (this.#loadedAt === -Infinity) await this.#load(); // the first question waits for the list
+    else if (stale) void this.#load().catch(() => { /* keep answering from memory; retried on the next question */ });
+    return this.#revoked.has(jti);
+  }
+
+  /** Reads the unexpired revocations, adds them to the list and drops the expired ones. */
+  #load(): Promise<void> {
+    this.#loading ??= (async () => {
+      try {
+        const now = this.#clock.now();
+        const docs = await this.#models.RevokedToken.find({ expiresAt: trusted({ $gt: now }) }, { _id: 1, expiresAt: 1 }).lean<{ _id: string; expiresAt: Date }[]>();
+        for (const doc of docs) this.#revoked.set(doc._id, doc.expiresAt.getTime());
+        for (const [jti, expiresAt] of this.#revoked) if (expiresAt <= now.getTime()) this.#revoked.delete(jti);
+        this.#loadedAt = Date.now();
+      } finally {
+        this.#loading = null;
+      }
+    })();
+    return this.#loading;
   }
 }
