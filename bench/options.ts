@@ -40,9 +40,9 @@ export interface BenchOptions {
 const HELP = `npm run bench [-- flags]   (every flag also works as an environment variable)
 
   --quick            BENCH_QUICK=1           short points for development (2 s, 0.5 s warm-up, scales 100,10000)
-  --duration=S       BENCH_DURATION          seconds measured per point (default 10; quick 2)
+  --duration=S       BENCH_DURATION          seconds measured per point (default 6; quick 2)
   --warmup=S         BENCH_WARMUP            seconds of warm-up load before each point (default 2; quick 0.5)
-  --rounds=N         BENCH_ROUNDS            measurements per paired point, median reported (default 1)
+  --rounds=N         BENCH_ROUNDS            measurements per paired point (default 3; quick 1): medians, and the median of the rounds' ratios
   --connections=L    BENCH_CONNECTIONS       token figure connection counts (default 1,8,32)
   --extra-connections=N BENCH_EXTRA_CONNECTIONS  connections for wrong-secret and introspection (default: the largest)
   --scales=L         BENCH_SCALES            keypairs in the database per step (default 100,10000,100000)
@@ -99,10 +99,10 @@ export function readOptions(argv: string[] = process.argv.slice(2), env: NodeJS.
   const truthy = (v: string | undefined) => v !== undefined && !['0', 'false', 'no', ''].includes(v.toLowerCase());
 
   const quick = values.quick ?? truthy(env.BENCH_QUICK);
-  const duration = positive(pick(values.duration, 'BENCH_DURATION') ?? (quick ? '2' : '10'), 'BENCH_DURATION');
+  const duration = positive(pick(values.duration, 'BENCH_DURATION') ?? (quick ? '2' : '6'), 'BENCH_DURATION');
   const warmupRaw = pick(values.warmup, 'BENCH_WARMUP') ?? (quick ? '0.5' : '2');
   const warmup = warmupRaw === '0' ? 0 : positive(warmupRaw, 'BENCH_WARMUP');
-  const rounds = Math.round(positive(pick(values.rounds, 'BENCH_ROUNDS') ?? '1', 'BENCH_ROUNDS'));
+  const rounds = Math.round(positive(pick(values.rounds, 'BENCH_ROUNDS') ?? (quick ? '1' : '3'), 'BENCH_ROUNDS'));
   const connections = list(pick(values.connections, 'BENCH_CONNECTIONS') ?? '1,8,32', 'BENCH_CONNECTIONS').map(Math.round);
   const extraRaw = pick(values['extra-connections'], 'BENCH_EXTRA_CONNECTIONS');
   const extraConnections = extraRaw ? Math.round(positive(extraRaw, 'BENCH_EXTRA_CONNECTIONS')) : Math.max(...connections);

@@ -229,7 +229,7 @@ function machineLines(results: BenchResults): string[] {
 
 function settingsLine(results: BenchResults): string {
   const s = results.settings;
-  return `- ${s.duration} s measured per point after ${s.warmup} s of warm-up, ${s.rounds} round(s) per paired point (median), requests spread over ${s.hotKeys} keypairs${s.quick ? ' — QUICK RUN, indicative only' : ''}`;
+  return `- ${s.duration} s measured per point after ${s.warmup} s of warm-up, ${s.rounds} round(s) per paired point (medians; ratios are the median of the rounds' ratios), requests spread over ${s.hotKeys} keypairs${s.quick ? ' — QUICK RUN, indicative only' : ''}`;
 }
 
 export function consoleSummary(results: BenchResults): string {

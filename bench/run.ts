@@ -243,13 +243,24 @@ async function paired(servers: Servers, figure: PairedFigure, keypairs: number, 
     keyport,
     baseline,
     samples,
+    // Each round's two measurements were taken back to back, under the same
+    // conditions: the median of the rounds' ratios is steadier than the ratio of
+    // the medians when the machine's speed drifts (shared hosts do).
     ratio: {
-      rps: Math.round((keyport.rps / baseline.rps) * 1000) / 1000,
-      p50: Math.round((keyport.latencyMs.p50 / baseline.latencyMs.p50) * 1000) / 1000,
-      p99: Math.round((keyport.latencyMs.p99 / baseline.latencyMs.p99) * 1000) / 1000,
+      rps: pairedRatio(samples, (r) => r.rps),
+      p50: pairedRatio(samples, (r) => r.latencyMs.p50),
+      p99: pairedRatio(samples, (r) => r.latencyMs.p99),
     },
     unexpected: { keyport: unexpected(keyport, figure), baseline: unexpected(baseline, figure) },
   };
+}
+
+/** The median over rounds of Keyport's figure ÷ the baseline's in the same round. */
+function pairedRatio(samples: { keyport: LoadResult[]; baseline: LoadResult[] }, figure: (r: LoadResult) => number): number {
+  const ratios = samples.keyport.map((k, i) => figure(k) / figure(samples.baseline[i]!)).sort((a, b) => a - b);
+  const middle = ratios.length / 2;
+  const median = ratios.length % 2 ? ratios[Math.floor(middle)]! : (ratios[middle - 1]! + ratios[middle]!) / 2;
+  return Math.round(median * 1000) / 1000;
 }
 
 /** Sends QUERY_SAMPLE requests one by one and returns Keyport's database operations per request. */
