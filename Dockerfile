@@ -7,8 +7,10 @@ ENV NODE_ENV=production \
 WORKDIR /app
 
 COPY package.json package-lock.json ./
-# Production dependencies only: the image's own Node 24 runs Keyport.
-RUN npm ci --omit=dev --no-audit --no-fund && npm cache clean --force
+# Production dependencies only: the image's own Node 24 runs Keyport. No scripts:
+# `prepare` builds the resource-server kit (keyport/verify) for other projects,
+# with the TypeScript compiler, a dev dependency; the server does not use that build.
+RUN npm ci --omit=dev --ignore-scripts --no-audit --no-fund && npm cache clean --force
 
 COPY bin ./bin
 COPY config ./config

@@ -112,6 +112,18 @@ func keyportPrefilter(filter *types.Document) (string, []any) {
 }
 `;
 
+/** v1.24.2's narrowing of a query in Collection.Query and Collection.Explain (the latter also sets filterPushdown). */
+function upstreamIdPushdown(explainLine: string): string {
+  return `	if params.Filter.Len() == 1 {
+		v, _ := params.Filter.Get("_id")
+		switch v.(type) {
+		case string, types.ObjectID:
+${explainLine}			whereClause = fmt.Sprintf(\` WHERE %s = ?\`, metadata.IDColumn)
+			args = []any{string(must.NotFail(sjson.MarshalSingleValue(v)))}
+		}
+	}`;
+}
+
 export const SOURCE_PATCHES: readonly SourcePatch[] = [
   {
     // The unique _id index is created on `_ferretdb_sjson->"_id"`, but queries,
@@ -132,29 +144,14 @@ export const SOURCE_PATCHES: readonly SourcePatch[] = [
     // equalities it can express safely; the handler still filters every
     // returned document in Go (FilterIterator/FilterDocument), so a superset is enough.
     file: 'internal/backends/sqlite/collection.go',
-    find: `	if params.Filter.Len() == 1 {
-		v, _ := params.Filter.Get("_id")
-		switch v.(type) {
-		case string, types.ObjectID:
-			whereClause = fmt.Sprintf(\` WHERE %s = ?\`, metadata.IDColumn)
-			args = []any{string(must.NotFail(sjson.MarshalSingleValue(v)))}
-		}
-	}`,
+    find: upstreamIdPushdown(''),
     replace: '	whereClause, args = keyportPrefilter(params.Filter)',
     occurrences: 1,
   },
   {
     // The same in `explain`, so that it shows what queries do.
     file: 'internal/backends/sqlite/collection.go',
-    find: `	if params.Filter.Len() == 1 {
-		v, _ := params.Filter.Get("_id")
-		switch v.(type) {
-		case string, types.ObjectID:
-			filterPushdown = true
-			whereClause = fmt.Sprintf(\` WHERE %s = ?\`, metadata.IDColumn)
-			args = []any{string(must.NotFail(sjson.MarshalSingleValue(v)))}
-		}
-	}`,
+    find: upstreamIdPushdown('			filterPushdown = true\n'),
     replace: '	whereClause, args = keyportPrefilter(params.Filter)\n	filterPushdown = whereClause != ""',
     occurrences: 1,
   },
