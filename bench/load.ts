@@ -5,7 +5,7 @@
 // connection). CPU use of the server, the database and the load generator is
 // sampled around the measured run.
 import { createRequire } from 'node:module';
-import { cpuSeconds } from './servers.ts';
+import { cpuSeconds, isChildOf } from './servers.ts';
 
 export interface LoadRequest {
   method: 'POST' | 'GET';
@@ -154,9 +154,11 @@ export async function runLoad(spec: LoadSpec, pids: { server: number; database: 
  * were still busy after `maxSeconds`.
  */
 export async function settle(pids: (number | null)[], maxSeconds = 60): Promise<boolean> {
+  // Each process once: cpuSeconds counts descendants, and the embedded FerretDB is a child of Keyport.
+  const listed = pids.filter((pid): pid is number => pid !== null);
   const sum = () => pids.reduce<number | null>((total, pid) => {
     if (pid === null || total === null) return total;
-    const seconds = cpuSeconds(pid);
+    const seconds = cpuSeconds(pid, listed.find((other) => other !== pid && isChildOf(other, pid)) ?? null);
     return seconds === null ? null : total + seconds;
   }, 0);
   const deadline = Date.now() + maxSeconds * 1000;

@@ -159,6 +159,11 @@ export function cpuSeconds(pid: number | null, exclude: number | null = null): n
   return childPids(pid).filter((child) => child !== exclude).reduce((sum, child) => sum + (cpuSeconds(child, exclude) ?? 0), own);
 }
 
+/** True when `child` is a direct child process of `parent` (from /proc). */
+export function isChildOf(child: number, parent: number): boolean {
+  return childPids(parent).includes(child);
+}
+
 function childPids(pid: number): number[] {
   try {
     return readdirSync(`/proc/${pid}/task`).flatMap((tid) => readFileSync(`/proc/${pid}/task/${tid}/children`, 'utf8').split(' ').filter(Boolean).map(Number));
