@@ -272,6 +272,25 @@ test('the audit trail page lists changes with their actor and never a secret', a
   t.false(JSON.stringify(events).includes(secret));
 });
 
+test('a keypair has its own audit trail page, linked from the keypair; an environment admin cannot open an account keypair\'s', async (t) => {
+  const ui = await UiClient.signIn(tk.url, 'admin@acme.test');
+  await tk.keyport.domain.keypairs.setEnabled(accountKey.keyId, false, 'system');
+  await tk.keyport.domain.keypairs.setEnabled(accountKey.keyId, true, 'system');
+  const keypairPage = await ui.get(`/ui/keypairs/${accountKey.keyId}`);
+  t.true(keypairPage.html.includes(`href="/ui/keypairs/${accountKey.keyId}/audit"`));
+  const audit = await ui.get(`/ui/keypairs/${accountKey.keyId}/audit`);
+  t.is(audit.status, 200);
+  for (const action of ['keypair.created', 'keypair.disabled', 'keypair.enabled']) t.regex(audit.html, new RegExp(action.replace('.', '\\.')));
+  t.regex(audit.html, new RegExp(`keypair ${accountKey.name}`));
+  t.false(/keypair\.locked/.test(audit.html), 'only this keypair\'s events');
+  const other = await tk.keyport.domain.keypairs.create({ environmentId: tenant.productionId }, { name: 'someone else' }, 'system');
+  t.false(audit.html.includes(other.keypair.keyId));
+
+  const envAdmin = await UiClient.signIn(tk.url, 'env-admin@acme.test');
+  t.is((await envAdmin.get(`/ui/keypairs/${accountKey.keyId}/audit`)).status, 403);
+  t.is((await envAdmin.get(`/ui/keypairs/${other.keypair.keyId}/audit`)).status, 200);
+});
+
 test('first start: bootstrap admin from the environment, or a one-time setup link', async (t) => {
   const fresh = await startTestKeyport();
   t.teardown(() => fresh.close());

@@ -171,6 +171,12 @@ async function authorizeOwner(ctx: Context, domain: Domain, kind: Kind, action: 
   return ownerPage(domain, access, target);
 }
 
+/** A well-formed audit page cursor from the query string, if any. */
+function auditCursor(ctx: Context): string | undefined {
+  const cursor = ctx.query.cursor;
+  return typeof cursor === 'string' && cursor.length <= 200 && isAuditCursor(cursor) ? cursor : undefined;
+}
+
 async function authorizeKeypair(ctx: Context, domain: Domain, action: Action): Promise<{ keypair: KeypairView; page: OwnerPage }> {
   const params = (ctx as unknown as { params: Record<string, string> }).params;
   const keyId = checkId('keyId', params.keyId);
@@ -448,12 +454,13 @@ export function createUiRouter(deps: UiDeps): Router {
 
     router.get(`${path}/audit`, signedIn, async (ctx) => {
       const page = await authorizeOwner(ctx, domain, kind, 'audit.read');
-      const cursor = typeof ctx.query.cursor === 'string' && ctx.query.cursor.length <= 200 && isAuditCursor(ctx.query.cursor) ? ctx.query.cursor : undefined;
+      const cursor = auditCursor(ctx);
       const filter = kind === 'account' ? { accountId: page.account.id } : { environmentId: page.environment!.id };
       const events = await domain.audit.page(filter, { limit: 50, ...(cursor ? { cursor } : {}) });
       render(ctx, 'audit', {
         ...base(ctx, `Audit trail · ${page.name}`, [...page.crumbs, { label: 'Audit trail' }]),
         page, section: 'audit',
+        subject: kind === 'account' ? 'account and its environments' : 'environment',
         events: await describeEvents(domain, events.items),
         nextHref: events.nextCursor ? `${page.base}/audit?cursor=${encodeURIComponent(events.nextCursor)}` : null,
         firstHref: cursor ? `${page.base}/audit` : null,
@@ -530,6 +537,21 @@ export function createUiRouter(deps: UiDeps): Router {
   };
 
   router.get('/keypairs/:keyId', signedIn, async (ctx) => keypairPage(ctx));
+
+  router.get('/keypairs/:keyId/audit', signedIn, async (ctx) => {
+    const { keypair, page } = await authorizeKeypair(ctx, domain, 'audit.read');
+    const cursor = auditCursor(ctx);
+    const events = await domain.audit.page({ keypairId: keypair.keyId }, { limit: 50, ...(cursor ? { cursor } : {}) });
+    const here = `${UI_PREFIX}/keypairs/${keypair.keyId}/audit`;
+    render(ctx, 'audit', {
+      ...base(ctx, `Audit trail · ${keypair.name}`, keypairCrumbs(page, keypair, 'Audit trail')),
+      page, section: 'access',
+      subject: `keypair ${keypair.name}`,
+      events: await describeEvents(domain, events.items),
+      nextHref: events.nextCursor ? `${here}?cursor=${encodeURIComponent(events.nextCursor)}` : null,
+      firstHref: cursor ? here : null,
+    });
+  });
 
   router.post('/keypairs/:keyId/edit', signedIn, async (ctx) => {
     const { keypair } = await authorizeKeypair(ctx, domain, 'keypairs.manage');
