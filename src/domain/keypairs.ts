@@ -66,17 +66,6 @@ function isLocked(doc: Pick<KeypairDoc, 'lockedPermanently' | 'lockedUntil'>, no
   return doc.lockedPermanently || (doc.lockedUntil !== null && doc.lockedUntil > now);
 }
 
-/**
- * Whether other processes must hear of a counted batch of failures: when it
- * began a run (their cached record may still say "no failures", and a success
- * there must reset the count) or locked the key. The count in between decides
- * nothing elsewhere (every lock is a conditional update on a fresh read), so
- * a burst of wrong secrets does not fill the change feed.
- */
-function startedRunOrLocked(written: KeypairDoc, count: number, now: Date): boolean {
-  return written.failedAttempts - written.failuresAtLastLock <= count || isLocked(written, now);
-}
-
 /** Secrets that authenticate at `now`: the current one, and a previous one still inside its grace period. */
 export function liveSecrets(doc: Pick<KeypairDoc, 'secrets'>, now: Date): StoredSecret[] {
   return doc.secrets.filter((s) => s.expiresAt === null || s.expiresAt > now);
@@ -369,7 +358,7 @@ export class KeypairService {
       // The write starts: failures from now on form the next batch.
       this.#pendingFailures.delete(doc._id);
       return this.#countFailures(doc, batch.count);
-    }, { record: (written) => written, othersNeedIt: (written) => startedRunOrLocked(written, batch.count, this.#clock.now()) }).then(() => {});
+    }, { record: (written) => written }).then(() => {});
     return batch.counted;
   }
 
@@ -457,26 +446,23 @@ export class KeypairService {
    * then tells every process's cache (the change feed). `quiet` is for writes
    * that authentication does not read (lastUsedAt).
    */
-  async #serialized<T>(keyId: string, write: () => PromiseLike<T>, options: { quiet?: boolean; record?: (written: T) => KeypairDoc | null; othersNeedIt?: (record: KeypairDoc) => boolean } = {}): Promise<T> {
-    let cached: KeypairDoc | null = null;
+  async #serialized<T>(keyId: string, write: () => PromiseLike<T>, options: { quiet?: boolean; record?: (written: T) => KeypairDoc | null } = {}): Promise<T> {
+    let cached = false;
     try {
       return await this.#writes.run(keyId, async () => {
         const written = await write();
-        const fresh = options.record?.(written) ?? null;
+        const fresh = options.record?.(written);
         if (fresh) {
           // Still this key's turn, so no other write of it can come in between: the
           // written record goes straight into this process's cache (no read back).
           this.#records.set(keyId, { doc: fresh });
           this.#changedDuringWarmUp?.add(keyId);
-          cached = fresh;
+          cached = true;
         }
         return written;
       });
     } finally {
-      if (!options.quiet) {
-        if (!cached) await this.#changes.publish('keypair', keyId);
-        else if (options.othersNeedIt?.(cached) ?? true) await this.#changes.publish('keypair', keyId, { elsewhereOnly: true });
-      }
+      if (!options.quiet) await this.#changes.publish('keypair', keyId, { elsewhereOnly: cached });
     }
   }
 
