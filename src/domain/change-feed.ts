@@ -39,12 +39,8 @@ export class ChangeFeed {
     this.#listeners.add(listener);
   }
 
-  /**
-   * Tells every process of a change. `elsewhereOnly`: this process's cache was
-   * already given the new state by the writer, so only the others are told.
-   */
-  async publish(kind: ChangeKind, key: string, options: { elsewhereOnly?: boolean } = {}): Promise<void> {
-    if (!options.elsewhereOnly) this.#emit(kind, key);
+  async publish(kind: ChangeKind, key: string): Promise<void> {
+    this.#emit(kind, key);
     await this.#models.Change.create({ origin: this.#origin, kind, key, at: new Date() });
   }
 

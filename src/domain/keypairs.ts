@@ -358,7 +358,7 @@ export class KeypairService {
       // The write starts: failures from now on form the next batch.
       this.#pendingFailures.delete(doc._id);
       return this.#countFailures(doc, batch.count);
-    }, { record: (written) => written }).then(() => {});
+    });
     return batch.counted;
   }
 
@@ -371,9 +371,9 @@ export class KeypairService {
    * state it saw, so exactly one lock happens and the failures after it (arriving
    * on a locked key) are not counted. A changed state (a concurrent lock,
    * success, unlock or rotation, in another process on MongoDB) makes the update
-   * match nothing: re-read and decide again. Returns the record as written.
+   * match nothing: re-read and decide again.
    */
-  async #countFailures(doc: KeypairDoc, count: number): Promise<KeypairDoc | null> {
+  async #countFailures(doc: KeypairDoc, count: number): Promise<void> {
     const { maxFailures } = this.#lockout;
     const now = this.#clock.now();
     const fields = { failedAttempts: 1, failuresAtLastLock: 1, temporaryLocks: 1, lockedUntil: 1, lockedPermanently: 1 } as const;
@@ -389,10 +389,10 @@ export class KeypairService {
         const counted = await this.#models.Keypair.findOneAndUpdate(
           { _id: doc._id, ...unlocked(), failuresAtLastLock: lastLock, failedAttempts: trusted({ $lt: lastLock + maxFailures - count }) },
           { $inc: { failedAttempts: count } },
-          // No projection: FerretDB v1 does not implement findAndModify's `fields` (and the whole record goes to the cache).
+          // No projection: FerretDB v1 does not implement findAndModify's `fields`.
           { returnDocument: 'after' },
-        ).lean<KeypairDoc>();
-        if (counted) return counted;
+        ).lean<Counters>();
+        if (counted) return;
       } else {
         const permanent = this.#lockout.mode === 'permanent' || seen.temporaryLocks >= this.#lockout.maxTemporaryLocks;
         const lockedUntil = new Date(now.getTime() + this.#lockout.durationSeconds * 1000 * 2 ** seen.temporaryLocks);
@@ -411,12 +411,11 @@ export class KeypairService {
             ...this.#target(locked),
             details: { failedAttempts, permanent, lockedUntil: permanent ? null : lockedUntil.toISOString(), lockNumber: permanent ? null : locked.temporaryLocks },
           });
-          return locked;
+          return;
         }
       }
       seen = await this.#models.Keypair.findById(doc._id, fields).lean<Counters>();
     }
-    return null; // nothing written (locked meanwhile, or changed too often): the cache reads it again
   }
 
   /** A success ends a run of failures: the counters start over (a lock in force stays). */
@@ -446,23 +445,11 @@ export class KeypairService {
    * then tells every process's cache (the change feed). `quiet` is for writes
    * that authentication does not read (lastUsedAt).
    */
-  async #serialized<T>(keyId: string, write: () => PromiseLike<T>, options: { quiet?: boolean; record?: (written: T) => KeypairDoc | null } = {}): Promise<T> {
-    let cached = false;
+  async #serialized<T>(keyId: string, write: () => PromiseLike<T>, options: { quiet?: boolean } = {}): Promise<T> {
     try {
-      return await this.#writes.run(keyId, async () => {
-        const written = await write();
-        const fresh = options.record?.(written);
-        if (fresh) {
-          // Still this key's turn, so no other write of it can come in between: the
-          // written record goes straight into this process's cache (no read back).
-          this.#records.set(keyId, { doc: fresh });
-          this.#changedDuringWarmUp?.add(keyId);
-          cached = true;
-        }
-        return written;
-      });
+      return await this.#writes.run(keyId, write);
     } finally {
-      if (!options.quiet) await this.#changes.publish('keypair', keyId, { elsewhereOnly: cached });
+      if (!options.quiet) await this.#changed(keyId);
     }
   }
 
