@@ -131,6 +131,20 @@ test.serial('two workers on one database: concurrent failures through both are a
   }
 });
 
+test.serial('two workers: failures through one, then a success through the other resets the count', async (t) => {
+  const counting = t.context.counting;
+  const other = await secondWorker(counting);
+  t.teardown(() => other.close());
+  const key = await seedKeypair(counting.keyport);
+  // Both workers have the keypair cached with no failures.
+  for (const url of [counting.url, other.url]) t.is((await tokenRequest(url, key)).status, 200);
+  for (let i = 0; i < 3; i++) t.is(await statusOf(tokenRequest(counting.url, { keyId: key.keyId, secret: wrongSecret() })), 401);
+  t.is((await rawKeypair(counting, key.keyId)).failedAttempts, 3);
+  await other.domain.changes.poll(); // what its timer does every 250 ms
+  t.is((await tokenRequest(other.url, key)).status, 200);
+  t.is((await rawKeypair(counting, key.keyId)).failedAttempts, 0, 'the other worker knew of the failures, and its success reset them');
+});
+
 test.serial('50 concurrent wrong secrets lock the key exactly once; then the right secret gets the same 401', async (t) => {
   const server = t.context.temporary;
   const key = await seedKeypair(server.keyport);
