@@ -125,8 +125,10 @@ test('an invalidation racing a cache load gives the fresh value, not an error', 
   });
   const pending = fetchThrough(cache, 'kp');
   await new Promise((r) => setTimeout(r, 5));
+  const joined = fetchThrough(cache, 'kp'); // a second request joins the load in flight
   version = 2; // the data changes while the first load is in flight…
   cache.delete('kp'); // …and the change feed deletes the entry
   t.deepEqual(await pending, { version: 2 });
+  t.deepEqual(await joined, { version: 2 }, 'a caller that joined the aborted load loads again too');
   t.deepEqual(cache.get('kp'), { version: 2 });
 });

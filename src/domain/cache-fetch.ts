@@ -2,6 +2,9 @@
 // (see change-feed.ts). A delete that lands while a load is in flight aborts that
 // load (its result may be older than the change) and lru-cache rejects the
 // fetch; load again, so that callers get the fresh value instead of an error.
+// That holds for every caller waiting on the load: the one that started it
+// (status.fetchAborted) and any that joined it while in flight (status.fetch
+// 'inflight', which lru-cache does not mark as aborted).
 import type { LRUCache } from 'lru-cache';
 
 const ATTEMPTS = 5;
@@ -12,7 +15,8 @@ export async function fetchThrough<K extends {}, V extends {}>(cache: LRUCache<K
     try {
       return await cache.fetch(key, { status });
     } catch (err) {
-      if (!status.fetchAborted || attempt >= ATTEMPTS) throw err;
+      const abortedLoad = status.fetchAborted || status.fetch === 'inflight';
+      if (!abortedLoad || attempt >= ATTEMPTS) throw err;
     }
   }
 }
