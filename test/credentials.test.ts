@@ -1,6 +1,7 @@
 // The credential formats and the secret hash (DESIGN.md §3).
 import test from 'ava';
-import { isWellFormedKeyId, isWellFormedSecret, newKeyId, newSecret, SecretHasher } from '../src/domain/credentials.ts';
+import { createHmac, randomBytes } from 'node:crypto';
+import { isWellFormedKeyId, isWellFormedSecret, newKeyId, newSecret, PreparedHmacSha256, SecretHasher } from '../src/domain/credentials.ts';
 
 test('key ids are kp_ + 24 base62 characters, all different', (t) => {
   const ids = new Set(Array.from({ length: 1000 }, newKeyId));
@@ -48,4 +49,27 @@ test('hashes: HMAC under the pepper, deterministic, pepper-dependent, never the 
   t.false(b.matches(secret, hash));
   t.false(a.matches(newSecret(), hash));
   t.false(a.matches(secret, 'not-a-hash'));
+});
+
+test('the prepared HMAC-SHA-256 gives RFC 4231\'s results (short, text and longer-than-a-block keys) and stays reusable', (t) => {
+  const vectors: Array<[Buffer, string, string]> = [
+    [Buffer.alloc(20, 0x0b), 'Hi There', 'b0344c61d8db38535ca8afceaf0bf12b881dc200c9833da726e9376c2e32cff7'],
+    [Buffer.from('Jefe'), 'what do ya want for nothing?', '5bdcc146bf60754e6a042426089575c75a003f089d2739839dec58b964ec3843'],
+    [Buffer.alloc(131, 0xaa), 'Test Using Larger Than Block-Size Key - Hash Key First', '60e431591ee0b67f0d8a26aacbf5b77f8e0bc6213728c5140546040f0ee37f54'],
+  ];
+  for (const [key, message, expected] of vectors) {
+    const hmac = new PreparedHmacSha256(key);
+    t.is(hmac.digest(message).toString('hex'), expected);
+    t.is(hmac.digest(message).toString('hex'), expected, 'a second digest with the same prepared key');
+  }
+});
+
+test('the prepared HMAC-SHA-256 equals node:crypto createHmac for keys of every length around the block size', (t) => {
+  for (const length of [0, 1, 32, 63, 64, 65, 128, 200]) {
+    const key = randomBytes(length);
+    const hmac = new PreparedHmacSha256(key);
+    for (const message of ['', newSecret(), 'ünïcødé ✓']) {
+      t.is(hmac.digest(message).toString('hex'), createHmac('sha256', key).update(message, 'utf8').digest('hex'), `key of ${length} bytes`);
+    }
+  }
 });

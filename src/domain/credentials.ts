@@ -1,6 +1,6 @@
 // The shape of Keyport's credentials (DESIGN.md §3): random identifiers, secrets
 // that carry a checksum, and how secrets are hashed and compared.
-import { createHmac, createSecretKey, randomBytes, timingSafeEqual, type KeyObject } from 'node:crypto';
+import { createHash, randomBytes, timingSafeEqual, type Hash } from 'node:crypto';
 import { crc32 } from 'node:zlib';
 
 const BASE62 = '0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz';
@@ -60,22 +60,49 @@ export function isWellFormedKeyId(value: string): boolean {
   return KEY_ID_PATTERN.test(value);
 }
 
+const SHA256_BLOCK_BYTES = 64;
+
+/**
+ * HMAC-SHA-256 (RFC 2104) whose two keyed hash states are computed once: each
+ * message then costs two copies of a prepared state and two one-block digests.
+ * createHmac sets the key up again on every call; side by side in the server
+ * under token load that measured 12.8 µs per HMAC against 4.8 µs for this
+ * (bench, 32 connections), though only 2.2 µs in an idle microbenchmark.
+ * test/credentials.test.ts checks it against createHmac and RFC 4231's vectors.
+ */
+export class PreparedHmacSha256 {
+  readonly #inner: Hash;
+  readonly #outer: Hash;
+
+  constructor(key: Buffer) {
+    const block = Buffer.alloc(SHA256_BLOCK_BYTES);
+    (key.length > SHA256_BLOCK_BYTES ? createHash('sha256').update(key).digest() : key).copy(block);
+    this.#inner = createHash('sha256').update(block.map((byte) => byte ^ 0x36));
+    this.#outer = createHash('sha256').update(block.map((byte) => byte ^ 0x5c));
+    block.fill(0);
+  }
+
+  digest(message: string): Buffer {
+    const inner = this.#inner.copy().update(message, 'utf8').digest();
+    return this.#outer.copy().update(inner).digest();
+  }
+}
+
 /**
  * HMAC-SHA-256 under a server-side pepper. A slow password hash buys nothing
  * for 256-bit random secrets and would cap the token endpoint (DESIGN.md §13).
  */
 export class SecretHasher {
-  /** A KeyObject, not a Buffer: createHmac checks a Buffer key on every call, about 10 µs (5× the HMAC itself). */
-  readonly #pepper: KeyObject;
+  readonly #hmac: PreparedHmacSha256;
   readonly #dummy: Buffer;
 
   constructor(pepper: string) {
-    this.#pepper = createSecretKey(Buffer.from(pepper, 'utf8'));
+    this.#hmac = new PreparedHmacSha256(Buffer.from(pepper, 'utf8'));
     this.#dummy = this.#digest(newSecret());
   }
 
   #digest(secret: string): Buffer {
-    return createHmac('sha256', this.#pepper).update(secret, 'utf8').digest();
+    return this.#hmac.digest(secret);
   }
 
   hash(secret: string): string {
