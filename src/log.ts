@@ -16,12 +16,31 @@ export const REDACT_PATHS = [
   '*.keyEncryptionKey',
 ];
 
+/**
+ * pino's isoTime, with the date and time to the second formatted once per second
+ * rather than once per line: the same output, about 1 µs less per log line
+ * (one access log line per request).
+ */
+export function isoTimeCachedPerSecond(clock: () => number = Date.now): () => string {
+  let second = Number.NaN;
+  let prefix = '';
+  return () => {
+    const now = clock();
+    const nowSecond = Math.floor(now / 1000);
+    if (nowSecond !== second) {
+      second = nowSecond;
+      prefix = new Date(nowSecond * 1000).toISOString().slice(0, 20); // "2026-11-25T17:37:33."
+    }
+    return `,"time":"${prefix}${String(now - nowSecond * 1000).padStart(3, '0')}Z"`;
+  };
+}
+
 export function createLogger(level: string, destination?: pino.DestinationStream): Logger {
   return pino({
     level,
     base: { service: 'keyport' },
     redact: { paths: REDACT_PATHS, censor: '[redacted]' },
-    timestamp: pino.stdTimeFunctions.isoTime,
+    timestamp: isoTimeCachedPerSecond(),
   }, destination ?? pino.destination({ sync: false }));
 }
 
@@ -33,5 +52,5 @@ export function createLogger(level: string, destination?: pino.DestinationStream
  */
 export function createAccessLogger(log: Logger): Logger {
   const destination = (log as unknown as Record<symbol, pino.DestinationStream>)[pino.symbols.streamSym];
-  return pino({ level: log.level, base: { service: 'keyport' }, timestamp: pino.stdTimeFunctions.isoTime }, destination);
+  return pino({ level: log.level, base: { service: 'keyport' }, timestamp: isoTimeCachedPerSecond() }, destination);
 }
