@@ -132,3 +132,37 @@ test('an invalidation racing a cache load gives the fresh value, not an error', 
   t.deepEqual(await joined, { version: 2 }, 'a caller that joined the aborted load loads again too');
   t.deepEqual(cache.get('kp'), { version: 2 });
 });
+
+test('a cached read: fresh entries at once, stale ones from the old copy while one reload runs, deleted ones loaded again', async (t) => {
+  const { LRUCache } = await import('lru-cache');
+  const { readThrough } = await import('../src/domain/cache-fetch.ts');
+  let version = 1;
+  let loads = 0;
+  const cache = new LRUCache<string, { version: number }>({
+    max: 10,
+    ttl: 200,
+    allowStale: true,
+    fetchMethod: async () => {
+      loads++;
+      const seen = version;
+      await new Promise((r) => setTimeout(r, 20));
+      return { version: seen };
+    },
+  });
+  t.deepEqual(await readThrough(cache, 'kp'), { version: 1 });
+  t.is(loads, 1);
+  const fresh = readThrough(cache, 'kp');
+  t.false(fresh instanceof Promise, 'a fresh entry is returned without a promise');
+  t.deepEqual(fresh, { version: 1 });
+  version = 2;
+  await new Promise((r) => setTimeout(r, 250)); // past the TTL
+  t.deepEqual(await readThrough(cache, 'kp'), { version: 1 }, 'stale: the old copy, not a wait for the database');
+  t.deepEqual(await readThrough(cache, 'kp'), { version: 1 }, 'still the old copy while the reload runs');
+  await new Promise((r) => setTimeout(r, 100));
+  t.is(loads, 2, 'one background reload for both stale reads');
+  t.deepEqual(await readThrough(cache, 'kp'), { version: 2 });
+  version = 3;
+  cache.delete('kp'); // a change: the next read waits for the new value
+  t.deepEqual(await readThrough(cache, 'kp'), { version: 3 });
+  t.is(loads, 3);
+});

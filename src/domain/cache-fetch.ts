@@ -20,3 +20,14 @@ export async function fetchThrough<K extends {}, V extends {}>(cache: LRUCache<K
     }
   }
 }
+
+/**
+ * A fresh cached value at once, without lru-cache's fetch machinery (a promise
+ * and a status object per read, on every token request); otherwise fetchThrough,
+ * which answers a stale entry from the old copy while it reloads in the background.
+ * A stale entry is not deleted here, so that the background reload still happens.
+ */
+export function readThrough<K extends {}, V extends {}>(cache: LRUCache<K, V>, key: K): V | Promise<V | undefined> {
+  const fresh = cache.get(key, { allowStale: false, noDeleteOnStaleGet: true });
+  return fresh !== undefined ? fresh : fetchThrough(cache, key);
+}

@@ -4,7 +4,7 @@ import type { KeyportConfig } from '../config.ts';
 import type { Models } from '../db/models/index.ts';
 import type { KeypairDoc, StoredSecret } from '../db/models/keypair.ts';
 import type { Actor, AuditLog } from './audit.ts';
-import { fetchThrough } from './cache-fetch.ts';
+import { readThrough } from './cache-fetch.ts';
 import type { ChangeFeed } from './change-feed.ts';
 import type { Clock } from './clock.ts';
 import { isWellFormedKeyId, isWellFormedSecret, newKeyId, newSecret, type SecretHasher } from './credentials.ts';
@@ -208,7 +208,7 @@ export class KeypairService {
   /** The raw record, for the OAuth layer (it never leaves the process); served from the in-process cache. */
   async findForAuthentication(keyId: string): Promise<KeypairDoc | null> {
     if (!isWellFormedKeyId(keyId)) return null;
-    return (await fetchThrough(this.#records, keyId))?.doc ?? null;
+    return (await readThrough(this.#records, keyId))?.doc ?? null;
   }
 
   async list(owner: Owner, page: { limit: number; offset: number; status?: KeypairStatus }): Promise<{ items: KeypairView[]; total: number }> {
