@@ -24,6 +24,14 @@ const configSchema = z.strictObject({
     uri: z.string().regex(/^mongodb(\+srv)?:\/\//, 'must start with mongodb:// or mongodb+srv://').nullable(),
     dataDir: z.string().min(1),
     ferretdbBin: z.string().min(1).nullable(),
+    /**
+     * Embedded database: when a commit reaches the disk. 'normal' (SQLite WAL,
+     * synchronous=NORMAL): at checkpoints, so a power loss can undo the last
+     * commits (a crash of Keyport or FerretDB cannot): what MongoDB's default
+     * write concern risks too (its journal is flushed every 100 ms). 'full': an
+     * fsync per commit, about half the write throughput (failure counting).
+     */
+    embeddedSync: z.enum(['normal', 'full']),
   }),
   secrets: z.strictObject({
     pepper: z.string().min(32, 'must be at least 32 characters (use `openssl rand -base64 32`)').nullable(),
@@ -75,6 +83,7 @@ export const ENVIRONMENT_VARIABLES: Record<string, { path: string[]; type: 'stri
   MONGODB_URI: { path: ['database', 'uri'], type: 'string' },
   KEYPORT_DATA_DIR: { path: ['database', 'dataDir'], type: 'string' },
   FERRETDB_BIN: { path: ['database', 'ferretdbBin'], type: 'string' },
+  KEYPORT_EMBEDDED_DB_SYNC: { path: ['database', 'embeddedSync'], type: 'string' },
   KEYPORT_SECRET_PEPPER: { path: ['secrets', 'pepper'], type: 'string' },
   KEYPORT_KEY_ENCRYPTION_KEY: { path: ['secrets', 'keyEncryptionKey'], type: 'string' },
   KEYPORT_TOKEN_TTL: { path: ['tokens', 'ttlSeconds'], type: 'int' },

@@ -13,6 +13,7 @@ test('defaults: port 3000, 10-minute tokens, 10 failures lock for 15 minutes, em
   t.deepEqual(config.lockout, { mode: 'temporary', maxFailures: 10, durationSeconds: 900, maxTemporaryLocks: 5, maxFailuresPerAddress: 100 });
   t.is(config.database.uri, null);
   t.is(config.database.dataDir, './data');
+  t.is(config.database.embeddedSync, 'normal');
   t.true(config.scopes.some((s) => s.name === 'keyport:manage' && s.levels.join() === 'account'));
 });
 
@@ -24,12 +25,14 @@ test('environment variables override the defaults', (t) => {
     KEYPORT_RESOURCES: 'https://a.test, https://b.test',
     KEYPORT_DEFAULT_AUDIENCE: 'https://b.test',
     KEYPORT_LOCKOUT_MODE: 'permanent',
+    KEYPORT_EMBEDDED_DB_SYNC: 'full',
   });
   t.is(config.server.port, 8080);
   t.is(config.tokens.ttlSeconds, 300);
   t.is(config.database.uri, 'mongodb://db:27017/keyport');
   t.deepEqual(config.tokens.resources, ['https://a.test', 'https://b.test', 'urn:keyport:admin-api'], 'the admin API audience is always registered');
   t.is(config.lockout.mode, 'permanent');
+  t.is(config.database.embeddedSync, 'full');
 });
 
 test('a config file is deep-merged over the defaults; env wins over the file', (t) => {
@@ -50,6 +53,7 @@ test('errors name the setting and its environment variable', (t) => {
     [{ KEYPORT_TOKEN_TTL: '5' }, /tokens\.ttlSeconds \(KEYPORT_TOKEN_TTL\)/],
     [{ MONGODB_URI: 'postgres://x' }, /database\.uri \(MONGODB_URI\): must start with mongodb/],
     [{ KEYPORT_LOCKOUT_MODE: 'sometimes' }, /lockout\.mode \(KEYPORT_LOCKOUT_MODE\)/],
+    [{ KEYPORT_EMBEDDED_DB_SYNC: 'off' }, /database\.embeddedSync \(KEYPORT_EMBEDDED_DB_SYNC\)/],
     [{ KEYPORT_DEFAULT_AUDIENCE: 'https://not-registered.test' }, /tokens\.defaultAudience.*must be one of tokens\.resources/],
     [{ KEYPORT_KEY_ENCRYPTION_KEY: 'short' }, /secrets\.keyEncryptionKey \(KEYPORT_KEY_ENCRYPTION_KEY\)/],
     [{ KEYPORT_CONFIG_FILE: '/nonexistent/keyport.json' }, /cannot read config file \/nonexistent\/keyport.json/],

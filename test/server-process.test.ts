@@ -87,3 +87,31 @@ test('MONGODB_URI without the server secrets is refused before connecting', asyn
   t.is(await proc.exited, 1);
   t.regex(proc.output(), /KEYPORT_SECRET_PEPPER/);
 });
+
+test('the embedded database commits with the configured durability (synchronous=NORMAL by default, FULL on request)', async (t) => {
+  const { startEmbeddedFerretdb } = await import('../src/db/embedded-ferretdb.ts');
+  const { readdirSync, readFileSync } = await import('node:fs');
+  /** The command line of the FerretDB process serving this data directory. */
+  const ferretdbCommandLine = (dataDir: string): string => {
+    for (const pid of readdirSync('/proc').filter((name) => /^\d+$/.test(name))) {
+      let args: string[];
+      try {
+        args = readFileSync(`/proc/${pid}/cmdline`, 'utf8').split('\0');
+      } catch {
+        continue; // exited meanwhile
+      }
+      if (args.some((arg) => arg.startsWith('--state-dir=') && arg.includes(dataDir))) return args.join(' ');
+    }
+    throw new Error(`no FerretDB process for ${dataDir}`);
+  };
+  for (const sync of [undefined, 'full', 'normal'] as const) {
+    const dataDir = mkdtempSync(join(tmpdir(), 'keyport-sync-'));
+    t.teardown(() => rmSync(dataDir, { recursive: true, force: true }));
+    const database = await startEmbeddedFerretdb({ dataDir, ferretdbBin: null, role: 'tool', ...(sync ? { sync } : {}) });
+    try {
+      t.regex(ferretdbCommandLine(dataDir), new RegExp(`--sqlite-url=\\S*_pragma=synchronous\\(${sync ?? 'normal'}\\)`), `sync: ${sync ?? 'default'}`);
+    } finally {
+      await database.stop();
+    }
+  }
+});

@@ -24,7 +24,7 @@ export async function openDatabase(config: KeyportConfig, role: DatabaseRole = '
   let embedded: EmbeddedDatabase | null = null;
   let uri = config.database.uri;
   if (!uri) {
-    embedded = await startEmbeddedFerretdb({ dataDir: config.database.dataDir, ferretdbBin: config.database.ferretdbBin, role });
+    embedded = await startEmbeddedFerretdb({ dataDir: config.database.dataDir, ferretdbBin: config.database.ferretdbBin, sync: config.database.embeddedSync, role });
     uri = embedded.uri;
   }
   let connection: Connection;

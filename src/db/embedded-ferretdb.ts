@@ -24,6 +24,8 @@ export interface EmbeddedDatabase {
  * when the tool exits): it waits for the tool to finish, then starts its own.
  */
 export type DatabaseRole = 'server' | 'tool';
+/** When an embedded-database commit reaches the disk (database.embeddedSync in config.ts). */
+export type EmbeddedSync = 'normal' | 'full';
 
 interface RuntimeFile { pid: number; port: number; role?: DatabaseRole }
 
@@ -75,7 +77,7 @@ function stopChild(child: ChildProcess): Promise<void> {
 }
 
 /** Connects to the data directory's running FerretDB, or starts one. */
-export async function startEmbeddedFerretdb(options: { dataDir: string; ferretdbBin: string | null; role?: DatabaseRole }): Promise<EmbeddedDatabase> {
+export async function startEmbeddedFerretdb(options: { dataDir: string; ferretdbBin: string | null; sync?: EmbeddedSync; role?: DatabaseRole }): Promise<EmbeddedDatabase> {
   const role = options.role ?? 'server';
   const dataDir = resolve(options.dataDir);
   const storage = join(dataDir, 'ferretdb');
@@ -106,7 +108,7 @@ export async function startEmbeddedFerretdb(options: { dataDir: string; ferretdb
     writeFileSync(lockFile, String(process.pid));
     closeSync(lock);
     try {
-      return await launch(options.ferretdbBin, storage, runtimeFile, role);
+      return await launch(options.ferretdbBin, options.sync ?? 'normal', storage, runtimeFile, role);
     } finally {
       rmSync(lockFile, { force: true });
     }
@@ -114,7 +116,7 @@ export async function startEmbeddedFerretdb(options: { dataDir: string; ferretdb
   throw new Error(`could not start or reach the embedded database in ${dataDir} (is ${lockFile} left over from a crash?)`);
 }
 
-async function launch(configuredBin: string | null, storage: string, runtimeFile: string, role: DatabaseRole): Promise<EmbeddedDatabase> {
+async function launch(configuredBin: string | null, sync: EmbeddedSync, storage: string, runtimeFile: string, role: DatabaseRole): Promise<EmbeddedDatabase> {
   const bin = findFerretdbBinary(configuredBin);
   if (!bin) throw new FerretdbMissingError(`${notBuiltMessage()}\n(The embedded database is used because MONGODB_URI is not set.)`);
   const port = await freePort();
@@ -123,7 +125,8 @@ async function launch(configuredBin: string | null, storage: string, runtimeFile
     // BEGIN IMMEDIATE: a write transaction takes SQLite's write lock when it starts,
     // waiting (busy_timeout) for another writer to finish, instead of failing with
     // SQLITE_BUSY when it finds it cannot upgrade a read it began under another commit.
-    `--sqlite-url=file:${storage}/?_txlock=immediate`,
+    // synchronous: database.embeddedSync (config.ts says what each value risks).
+    `--sqlite-url=file:${storage}/?_txlock=immediate&_pragma=synchronous(${sync})`,
     `--state-dir=${storage}`,
     `--listen-addr=127.0.0.1:${port}`,
     '--debug-addr=-',
