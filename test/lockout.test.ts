@@ -145,6 +145,23 @@ test.serial('two workers: failures through one, then a success through the other
   t.is((await rawKeypair(counting, key.keyId)).failedAttempts, 0, 'the other worker knew of the failures, and its success reset them');
 });
 
+test.serial('other processes hear of a run of failures when it begins and when it locks, not of every failure (the change feed stays small)', async (t) => {
+  const server = t.context.temporary;
+  const key = await seedKeypair(server.keyport);
+  freezeClock(server.clock, new Date());
+  const changes = server.keyport.database.connection.db!.collection('changes');
+  const published = () => changes.countDocuments({ kind: 'keypair', key: key.keyId });
+  const before = await published();
+  await failSequentially(server, key.keyId, 9);
+  t.is((await rawKeypair(server, key.keyId)).failedAttempts, 9);
+  t.is(await published(), before + 1, 'nine failures: one change, when the run began');
+  await getToken(server.url, key); // the success resets the count: a change
+  t.is(await published(), before + 2);
+  await failSequentially(server, key.keyId, 10);
+  t.is((await rawKeypair(server, key.keyId)).temporaryLocks, 1);
+  t.is(await published(), before + 4, 'a new run: one change when it began, one when it locked');
+});
+
 test.serial('50 concurrent wrong secrets lock the key exactly once; then the right secret gets the same 401', async (t) => {
   const server = t.context.temporary;
   const key = await seedKeypair(server.keyport);

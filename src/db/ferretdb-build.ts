@@ -13,6 +13,8 @@
 // narrow queries in SQLite: by the _id index, which it never used (every read,
 // update and delete of one keypair scanned the table: 1.3 ms at 100 keypairs,
 // 384 ms at 100 000), and by simple equalities before decoding documents in Go.
+// Others make its updates atomic, as MongoDB's are (below, KEYPORT_ATOMIC_WRITES_GO),
+// and turn off a leak detector meant for its debug builds.
 // Each edit must match the release's source exactly, or the build stops.
 import { spawn, spawnSync } from 'node:child_process';
 import { copyFileSync, chmodSync, cpSync, existsSync, mkdirSync, mkdtempSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
@@ -23,7 +25,14 @@ import { fileURLToPath } from 'node:url';
 export const FERRETDB_MODULE = 'github.com/FerretDB/FerretDB';
 export const FERRETDB_VERSION = 'v1.24.2';
 /** Bumped whenever SOURCE_PATCHES change, so that no cached binary of older patches is reused. */
-const KEYPORT_PATCH_LEVEL = 'keyport.3';
+const KEYPORT_PATCH_LEVEL = 'keyport.4';
+/**
+ * The patch level from which updates, findAndModify and deletes are atomic (see
+ * KEYPORT_ATOMIC_WRITES_GO). The build writes it into FerretDB's version
+ * (`v1.24.2-keyport.4`, what buildInfo reports as ferretdbVersion), so that
+ * Keyport can tell such a build from any other FerretDB v1 (FERRETDB_BIN).
+ */
+export const ATOMIC_WRITES_PATCH_LEVEL = 4;
 /** The build's name in paths: the FerretDB release plus our patch level. */
 const BUILD_NAME = `ferretdb-${FERRETDB_VERSION}-${KEYPORT_PATCH_LEVEL}`;
 
@@ -112,6 +121,78 @@ func keyportPrefilter(filter *types.Document) (string, []any) {
 }
 `;
 
+/**
+ * FerretDB v1 runs update, findAndModify and delete as: query the matching
+ * documents, change them in Go, write each back by _id, each step its own
+ * SQLite transaction. Two such commands on one document interleave, and one of
+ * them is lost ($inc counts vanish; a conditional update matches a state that
+ * is already gone; a write of one field puts back old values of the others).
+ * MongoDB makes each single-document write atomic. One FerretDB process serves
+ * a data directory (Keyport's launcher sees to that) and SQLite commits one
+ * write at a time anyway, so these commands simply take turns in the handler:
+ * each one's read and write then happen with no other write in between.
+ *
+ * Update and findAndModify also read their documents to the end and close the
+ * query before writing, as upstream's delete already does ("close read
+ * transaction before starting write transaction"): a write made while its own
+ * read is open keeps SQLite from ever restarting the WAL when such writes
+ * follow each other (there is always a reader), so the WAL grew past 100 MB in
+ * a minute of wrong secrets (a 400 KB database) and every commit ran a checkpoint.
+ */
+const KEYPORT_ATOMIC_WRITES_GO = `// Added by Keyport's build of FerretDB v1.24.2 (src/db/ferretdb-build.ts in Keyport).
+
+package handler
+
+import (
+	"context"
+	"sync"
+
+	"github.com/FerretDB/FerretDB/internal/backends"
+	"github.com/FerretDB/FerretDB/internal/handler/common"
+	"github.com/FerretDB/FerretDB/internal/types"
+	"github.com/FerretDB/FerretDB/internal/util/iterator"
+)
+
+// keyportWrites is held by update, findAndModify and delete for the whole of
+// their read-modify-write, which makes them atomic with respect to each other.
+var keyportWrites sync.Mutex
+
+func (h *Handler) keyportUpdateDocument(ctx context.Context, params *common.UpdateParams) (int32, int32, *types.Array, error) {
+	keyportWrites.Lock()
+	defer keyportWrites.Unlock()
+
+	return h.updateDocument(ctx, params)
+}
+
+func (h *Handler) keyportFindAndModifyDocument(ctx context.Context, params *common.FindAndModifyParams) (*findAndModifyResult, error) {
+	keyportWrites.Lock()
+	defer keyportWrites.Unlock()
+
+	return h.findAndModifyDocument(ctx, params)
+}
+
+func (h *Handler) keyportExecDelete(ctx context.Context, c backends.Collection, p *common.Delete) (int32, error) {
+	keyportWrites.Lock()
+	defer keyportWrites.Unlock()
+
+	return h.execDelete(ctx, c, p)
+}
+
+// keyportReadThenClose reads all documents of iter, then closes query (which
+// holds SQLite's read transaction), so that the write that follows runs with no
+// read of its own still open.
+func keyportReadThenClose(iter types.DocumentsIterator, query types.DocumentsIterator) (types.DocumentsIterator, error) {
+	docs, err := iterator.ConsumeValues(iter)
+	query.Close()
+
+	if err != nil {
+		return nil, err
+	}
+
+	return iterator.Values(iterator.ForSlice(docs)), nil
+}
+`;
+
 /** v1.24.2's narrowing of a query in Collection.Query and Collection.Explain (the latter also sets filterPushdown). */
 function upstreamIdPushdown(explainLine: string): string {
   return `	if params.Filter.Len() == 1 {
@@ -158,6 +239,57 @@ export const SOURCE_PATCHES: readonly SourcePatch[] = [
   {
     file: 'internal/backends/sqlite/keyport_prefilter.go',
     create: KEYPORT_PREFILTER_GO,
+  },
+  {
+    // resource.Track, a leak detector, records the stack of every tracked object
+    // (each document iterator) in a pprof profile and gives it a finalizer that
+    // panics if the object is never untracked: 12 % of FerretDB's CPU under
+    // Keyport's wrong-secret load (perf), and a crash where a leak would do. Its
+    // own Stack() already does nothing outside debug builds; Track and Untrack now do the same.
+    file: 'internal/util/resource/resource.go',
+    find: 'func Track(obj any, token *Token) {\n',
+    replace: 'func Track(obj any, token *Token) {\n	if !debugbuild.Enabled {\n		return\n	}\n\n',
+    occurrences: 1,
+  },
+  {
+    file: 'internal/util/resource/resource.go',
+    find: 'func Untrack(obj any, token *Token) {\n',
+    replace: 'func Untrack(obj any, token *Token) {\n	if !debugbuild.Enabled {\n		return\n	}\n\n',
+    occurrences: 1,
+  },
+  {
+    file: 'internal/handler/keyport_atomic_writes.go',
+    create: KEYPORT_ATOMIC_WRITES_GO,
+  },
+  {
+    file: 'internal/handler/msg_update.go',
+    find: '	matched, modified, upserted, err := h.updateDocument(connCtx, params)\n',
+    replace: '	matched, modified, upserted, err := h.keyportUpdateDocument(connCtx, params)\n',
+    occurrences: 1,
+  },
+  {
+    file: 'internal/handler/msg_findandmodify.go',
+    find: '	res, err := h.findAndModifyDocument(connCtx, params)\n',
+    replace: '	res, err := h.keyportFindAndModifyDocument(connCtx, params)\n',
+    occurrences: 1,
+  },
+  {
+    file: 'internal/handler/msg_findandmodify.go',
+    find: '	iter = common.LimitIterator(iter, closer, 1)\n',
+    replace: '	iter = common.LimitIterator(iter, closer, 1)\n\n	if iter, err = keyportReadThenClose(iter, queryRes.Iter); err != nil {\n		return nil, lazyerrors.Error(err)\n	}\n',
+    occurrences: 1,
+  },
+  {
+    file: 'internal/handler/msg_update.go',
+    find: '		if !u.Multi {\n			iter = common.LimitIterator(iter, closer, 1)\n		}\n',
+    replace: '		if !u.Multi {\n			iter = common.LimitIterator(iter, closer, 1)\n		}\n\n		if iter, err = keyportReadThenClose(iter, res.Iter); err != nil {\n			return 0, 0, nil, lazyerrors.Error(err)\n		}\n',
+    occurrences: 1,
+  },
+  {
+    file: 'internal/handler/msg_delete.go',
+    find: '		d, err = h.execDelete(connCtx, c, &p)\n',
+    replace: '		d, err = h.keyportExecDelete(connCtx, c, &p)\n',
+    occurrences: 1,
   },
 ];
 
@@ -263,7 +395,7 @@ export async function buildFerretdb(say: (line: string) => void = (line) => cons
       const source = join(work, 'src');
       cpSync(info.Dir, source, { recursive: true });
       chmodRecursiveWritable(source);
-      writeFileSync(join(source, 'build', 'version', 'version.txt'), `${FERRETDB_VERSION}\n`);
+      writeFileSync(join(source, 'build', 'version', 'version.txt'), `${FERRETDB_VERSION}-${KEYPORT_PATCH_LEVEL}\n`);
       applySourcePatches(source);
       say(`FerretDB ${FERRETDB_VERSION}: [2/3] compiling (about a minute on 2 cores; dependencies download on the first run)…`);
       mkdirSync(dirname(cached), { recursive: true });

@@ -44,6 +44,11 @@ export class ChangeFeed {
     await this.#models.Change.create({ origin: this.#origin, kind, key, at: new Date() });
   }
 
+  /** A change only this process's caches need to hear of (nothing is recorded for the others). */
+  applyHere(kind: ChangeKind, key: string): void {
+    this.#emit(kind, key);
+  }
+
   /** Starts watching other processes' changes (servers do; a one-shot CLI command need not). */
   start(pollMs = 250): void {
     if (this.#timer) return;

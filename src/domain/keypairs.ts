@@ -358,7 +358,7 @@ export class KeypairService {
       // The write starts: failures from now on form the next batch.
       this.#pendingFailures.delete(doc._id);
       return this.#countFailures(doc, batch.count);
-    });
+    }, { othersNeedIt: (othersMustHear) => othersMustHear }).then(() => {});
     return batch.counted;
   }
 
@@ -372,8 +372,16 @@ export class KeypairService {
    * on a locked key) are not counted. A changed state (a concurrent lock,
    * success, unlock or rotation, in another process on MongoDB) makes the update
    * match nothing: re-read and decide again.
+   *
+   * Returns whether every process's cache must hear of it (the change feed):
+   * when the batch began a run of failures (a cached record elsewhere may still
+   * say "no failures", and a success there must reset the count) or locked the
+   * key. The count in between decides nothing from a cache (a stale count only
+   * makes the update above match nothing near the threshold, and re-read), so
+   * a burst of wrong secrets, one change each, would only flood the feed that
+   * every process reads four times a second.
    */
-  async #countFailures(doc: KeypairDoc, count: number): Promise<void> {
+  async #countFailures(doc: KeypairDoc, count: number): Promise<boolean> {
     const { maxFailures } = this.#lockout;
     const now = this.#clock.now();
     const fields = { failedAttempts: 1, failuresAtLastLock: 1, temporaryLocks: 1, lockedUntil: 1, lockedPermanently: 1 } as const;
@@ -392,7 +400,7 @@ export class KeypairService {
           // No projection: FerretDB v1 does not implement findAndModify's `fields`.
           { returnDocument: 'after' },
         ).lean<Counters>();
-        if (counted) return;
+        if (counted) return counted.failedAttempts - counted.failuresAtLastLock <= count;
       } else {
         const permanent = this.#lockout.mode === 'permanent' || seen.temporaryLocks >= this.#lockout.maxTemporaryLocks;
         const lockedUntil = new Date(now.getTime() + this.#lockout.durationSeconds * 1000 * 2 ** seen.temporaryLocks);
@@ -411,11 +419,12 @@ export class KeypairService {
             ...this.#target(locked),
             details: { failedAttempts, permanent, lockedUntil: permanent ? null : lockedUntil.toISOString(), lockNumber: permanent ? null : locked.temporaryLocks },
           });
-          return;
+          return true;
         }
       }
       seen = await this.#models.Keypair.findById(doc._id, fields).lean<Counters>();
     }
+    return true; // locked meanwhile, gone, or still contended: let every cache read it again
   }
 
   /** A success ends a run of failures: the counters start over (a lock in force stays). */
@@ -443,13 +452,21 @@ export class KeypairService {
   /**
    * Runs one write of a keypair document after every earlier one (serial-writes.ts),
    * then tells every process's cache (the change feed). `quiet` is for writes
-   * that authentication does not read (lastUsedAt).
+   * that authentication does not read (lastUsedAt). `othersNeedIt` decides from
+   * the write's result whether other processes must hear of it; this process's
+   * cache always drops the record (a failed write publishes everywhere).
    */
-  async #serialized<T>(keyId: string, write: () => PromiseLike<T>, options: { quiet?: boolean } = {}): Promise<T> {
+  async #serialized<T>(keyId: string, write: () => PromiseLike<T>, options: { quiet?: boolean; othersNeedIt?: (written: T) => boolean } = {}): Promise<T> {
+    let everywhere = true;
     try {
-      return await this.#writes.run(keyId, write);
+      const written = await this.#writes.run(keyId, write);
+      if (options.othersNeedIt) everywhere = options.othersNeedIt(written);
+      return written;
     } finally {
-      if (!options.quiet) await this.#changed(keyId);
+      if (!options.quiet) {
+        if (everywhere) await this.#changed(keyId);
+        else this.#changes.applyHere('keypair', keyId);
+      }
     }
   }
 

@@ -7,11 +7,13 @@
 // one document therefore lose one of them: $inc counts vanish, a conditional
 // update matches a state that is already gone, and a write of one field (a
 // failure count, lastUsedAt) can put back an older value of every other field
-// (undoing a lock, a disable, a rotation). MongoDB's updates are atomic, so
-// there only the in-process queue below runs (it costs nothing without contention).
+// (undoing a lock, a disable, a rotation). MongoDB's updates are atomic, and so
+// are those of Keyport's own build of FerretDB (src/db/ferretdb-build.ts,
+// patch level ATOMIC_WRITES_PATCH_LEVEL and up): there only the in-process
+// queue below runs (it costs nothing without contention).
 //
-// What FerretDB v1 does make atomic is an insert against a unique index. So the
-// writes of a document are serialised:
+// On any other FerretDB v1 (FERRETDB_BIN), what is atomic is an insert against
+// a unique index. So the writes of a document are serialised:
 //  - within this process, by a promise queue per key;
 //  - across processes (cluster workers, the CLI), where the database needs it,
 //    by a lease: a document in `collection` whose _id is the key. Inserting it
@@ -19,6 +21,7 @@
 //    taken to be left by a crashed process and removed.
 import { randomUUID } from 'node:crypto';
 import type { Connection } from 'mongoose';
+import { ATOMIC_WRITES_PATCH_LEVEL } from '../db/ferretdb-build.ts';
 import { DomainError } from './errors.ts';
 
 interface Lease {
@@ -35,13 +38,23 @@ function isDuplicateKey(err: unknown): boolean {
   return typeof err === 'object' && err !== null && (err as { code?: unknown }).code === 11000;
 }
 
-/** True for a database whose single-document updates are not atomic (FerretDB before v2). */
+/**
+ * True for a database whose single-document updates are not atomic: FerretDB
+ * before v2, unless it is Keyport's build from the patch level that made them
+ * atomic (its version reads `v1.24.2-keyport.N`). `ferretdbVersion` is what
+ * buildInfo reports (absent on MongoDB).
+ */
+export function updatesNeedLeases(ferretdbVersion: string | null): boolean {
+  if (ferretdbVersion === null) return false;
+  const major = Number(/^v?(\d+)/.exec(ferretdbVersion)?.[1] ?? 1);
+  if (major >= 2) return false;
+  const patchLevel = Number(/-keyport\.(\d+)$/.exec(ferretdbVersion)?.[1] ?? 0);
+  return patchLevel < ATOMIC_WRITES_PATCH_LEVEL;
+}
+
 export async function needsWriteLeases(connection: Connection): Promise<boolean> {
   const info = await connection.db!.admin().command({ buildInfo: 1 });
-  const version = typeof info.ferretdbVersion === 'string' ? info.ferretdbVersion : null;
-  if (version === null) return false;
-  const major = Number(/^v?(\d+)/.exec(version)?.[1] ?? 1);
-  return major < 2;
+  return updatesNeedLeases(typeof info.ferretdbVersion === 'string' ? info.ferretdbVersion : null);
 }
 
 export class SerialWrites {
