@@ -1,7 +1,7 @@
 // `npm start` as a real process: it prints where to go, serves, logs no secrets,
 // stops cleanly (with its embedded database), and refuses bad configuration clearly.
 import { spawn, type ChildProcess } from 'node:child_process';
-import { existsSync, mkdtempSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import test from 'ava';
@@ -26,7 +26,7 @@ function startProcess(env: NodeJS.ProcessEnv): { child: ChildProcess; output: ()
   return { child, output: () => output, exited };
 }
 
-async function waitFor(predicate: () => RegExpMatchArray | null, what: string, ms = 30_000): Promise<RegExpMatchArray> {
+async function waitFor<T>(predicate: () => T | null, what: string, ms = 30_000): Promise<T> {
   const deadline = Date.now() + ms;
   while (Date.now() < deadline) {
     const match = predicate();
@@ -34,6 +34,20 @@ async function waitFor(predicate: () => RegExpMatchArray | null, what: string, m
     await new Promise((r) => setTimeout(r, 50));
   }
   throw new Error(`timed out waiting for ${what}`);
+}
+
+/** The FerretDB process serving a data directory, found by its command line (null: none). */
+function ferretdbProcess(dataDir: string): { pid: number; commandLine: string } | null {
+  for (const pid of readdirSync('/proc').filter((name) => /^\d+$/.test(name))) {
+    let args: string[];
+    try {
+      args = readFileSync(`/proc/${pid}/cmdline`, 'utf8').split('\0');
+    } catch {
+      continue; // exited meanwhile
+    }
+    if (args.some((arg) => arg.startsWith('--state-dir=') && arg.includes(dataDir))) return { pid: Number(pid), commandLine: args.join(' ') };
+  }
+  return null;
 }
 
 test('starts on the embedded database, prints its URL, serves, logs no secret, and stops cleanly', async (t) => {
@@ -90,28 +104,33 @@ test('MONGODB_URI without the server secrets is refused before connecting', asyn
 
 test('the embedded database commits with the configured durability (synchronous=NORMAL by default, FULL on request)', async (t) => {
   const { startEmbeddedFerretdb } = await import('../src/db/embedded-ferretdb.ts');
-  const { readdirSync, readFileSync } = await import('node:fs');
-  /** The command line of the FerretDB process serving this data directory. */
-  const ferretdbCommandLine = (dataDir: string): string => {
-    for (const pid of readdirSync('/proc').filter((name) => /^\d+$/.test(name))) {
-      let args: string[];
-      try {
-        args = readFileSync(`/proc/${pid}/cmdline`, 'utf8').split('\0');
-      } catch {
-        continue; // exited meanwhile
-      }
-      if (args.some((arg) => arg.startsWith('--state-dir=') && arg.includes(dataDir))) return args.join(' ');
-    }
-    throw new Error(`no FerretDB process for ${dataDir}`);
-  };
   for (const sync of [undefined, 'full', 'normal'] as const) {
     const dataDir = mkdtempSync(join(tmpdir(), 'keyport-sync-'));
     t.teardown(() => rmSync(dataDir, { recursive: true, force: true }));
     const database = await startEmbeddedFerretdb({ dataDir, ferretdbBin: null, role: 'tool', ...(sync ? { sync } : {}) });
     try {
-      t.regex(ferretdbCommandLine(dataDir), new RegExp(`--sqlite-url=\\S*_pragma=synchronous\\(${sync ?? 'normal'}\\)`), `sync: ${sync ?? 'default'}`);
+      t.regex(ferretdbProcess(dataDir)?.commandLine ?? 'none', new RegExp(`--sqlite-url=\\S*_pragma=synchronous\\(${sync ?? 'normal'}\\)`), `sync: ${sync ?? 'default'}`);
     } finally {
       await database.stop();
     }
+  }
+});
+
+test('a Keyport process that is killed outright (SIGKILL) takes its embedded database with it', async (t) => {
+  const dataDir = mkdtempSync(join(tmpdir(), 'keyport-process-'));
+  const proc = startProcess(cleanEnv({ KEYPORT_DATA_DIR: dataDir, KEYPORT_PORT: '0' }));
+  try {
+    await waitFor(() => proc.output().match(/Keyport is ready at (http:\/\/\S+)/), 'the ready line');
+    const database = ferretdbProcess(dataDir);
+    t.truthy(database, 'FerretDB runs for this data directory');
+    proc.child.kill('SIGKILL'); // no exit handler runs
+    await proc.exited;
+    await waitFor(() => (ferretdbProcess(dataDir) === null ? 'gone' : null), 'FerretDB to stop', 15_000);
+    t.is(ferretdbProcess(dataDir), null);
+  } finally {
+    proc.child.kill('SIGKILL');
+    const orphan = ferretdbProcess(dataDir);
+    if (orphan) process.kill(orphan.pid, 'SIGKILL');
+    rmSync(dataDir, { recursive: true, force: true });
   }
 });

@@ -133,7 +133,13 @@ async function launch(configuredBin: string | null, sync: EmbeddedSync, storage:
     '--telemetry=disable',
     '--log-level=warn',
     '--log-format=json',
-  ], { stdio: ['ignore', 'ignore', 'pipe'] });
+  ], {
+    // Our end of its standard input closes when this process exits, however it
+    // exits: Keyport's build of FerretDB then stops (ferretdb-build.ts, KEYPORT_STOP_WITH_PARENT_GO).
+    stdio: ['pipe', 'ignore', 'pipe'],
+    env: { ...process.env, KEYPORT_STOP_WITH_PARENT: '1' },
+  });
+  child.stdin?.on('error', () => { /* it has exited; stop() and the exit handler deal with that */ });
   let stderr = '';
   child.stderr?.on('data', (chunk: Buffer) => { stderr = (stderr + chunk.toString()).slice(-4000); });
   await waitForPort(child, port, () => stderr);

@@ -14,7 +14,8 @@
 // update and delete of one keypair scanned the table: 1.3 ms at 100 keypairs,
 // 384 ms at 100 000), and by simple equalities before decoding documents in Go.
 // Others make its updates atomic, as MongoDB's are (below, KEYPORT_ATOMIC_WRITES_GO),
-// and turn off a leak detector meant for its debug builds.
+// turn off a leak detector meant for its debug builds, and let it stop with
+// the process that started it (KEYPORT_STOP_WITH_PARENT_GO).
 // Each edit must match the release's source exactly, or the build stops.
 import { spawn, spawnSync } from 'node:child_process';
 import { copyFileSync, chmodSync, cpSync, existsSync, mkdirSync, mkdtempSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
@@ -193,6 +194,40 @@ func keyportReadThenClose(iter types.DocumentsIterator, query types.DocumentsIte
 }
 `;
 
+/**
+ * The embedded FerretDB must not outlive the Keyport process that started it:
+ * an orphan keeps the data directory and a port, and a test or benchmark run
+ * that is killed would leave one per server. Node cannot ask Linux to signal a
+ * child when its parent dies, so the launcher passes a pipe as standard input
+ * and this stops FerretDB, as a SIGTERM does, when the pipe closes: that
+ * happens when the parent exits, however it exits (SIGKILL and crashes included).
+ */
+const KEYPORT_STOP_WITH_PARENT_GO = `// Added by Keyport's build of FerretDB v1.24.2 (src/db/ferretdb-build.ts in Keyport).
+
+//go:build unix
+
+package main
+
+import (
+	"io"
+	"os"
+	"syscall"
+)
+
+// With KEYPORT_STOP_WITH_PARENT=1, FerretDB shuts down when its standard input
+// closes, i.e. when the process holding the other end of the pipe has exited.
+func init() {
+	if os.Getenv("KEYPORT_STOP_WITH_PARENT") != "1" {
+		return
+	}
+
+	go func() {
+		_, _ = io.Copy(io.Discard, os.Stdin)
+		_ = syscall.Kill(os.Getpid(), syscall.SIGTERM)
+	}()
+}
+`;
+
 /** v1.24.2's narrowing of a query in Collection.Query and Collection.Explain (the latter also sets filterPushdown). */
 function upstreamIdPushdown(explainLine: string): string {
   return `	if params.Filter.Len() == 1 {
@@ -256,6 +291,10 @@ export const SOURCE_PATCHES: readonly SourcePatch[] = [
     find: 'func Untrack(obj any, token *Token) {\n',
     replace: 'func Untrack(obj any, token *Token) {\n	if !debugbuild.Enabled {\n		return\n	}\n\n',
     occurrences: 1,
+  },
+  {
+    file: 'cmd/ferretdb/keyport_stop_with_parent.go',
+    create: KEYPORT_STOP_WITH_PARENT_GO,
   },
   {
     file: 'internal/handler/keyport_atomic_writes.go',
