@@ -15,6 +15,7 @@ import { opsRouter } from './http/ops.ts';
 import { adminUi } from './http/ui/index.ts';
 import type { AccessTokenVerifier } from './oauth/access-tokens.ts';
 import { AddressThrottle, throttledResponse } from './oauth/address-throttle.ts';
+import { renderOAuthErrors } from './oauth/oauth-error.ts';
 import { OAUTH_ROUTES } from './oauth/provider.ts';
 import { tokenEndpointsRouter } from './oauth/token-endpoints.ts';
 
@@ -36,19 +37,45 @@ export interface AppParts {
 
 const OWN_OAUTH_PATHS = new Set<string>([OAUTH_ROUTES.introspection, OAUTH_ROUTES.revocation]);
 
-function createKeyportApp(parts: AppParts): Koa {
+/**
+ * A Koa app as Keyport runs them: proxy setting, no default error printing;
+ * server errors are logged as errors, a client's bad request (a body too large
+ * or malformed, which Koa answers with its status) only at debug level.
+ */
+function newKoaApp(parts: AppParts): Koa {
   const app = new Koa();
   app.proxy = parts.trustProxy;
   app.silent = true;
-  app.on('error', (err: Error) => parts.log.error({ err: { message: err.message, stack: err.stack } }, 'unhandled error'));
+  app.on('error', (err: Error & { status?: number }) => {
+    const clientError = typeof err.status === 'number' && err.status >= 400 && err.status < 500;
+    if (clientError) parts.log.debug({ status: err.status, message: err.message }, 'bad request');
+    else parts.log.error({ err: { message: err.message, stack: err.stack } }, 'unhandled error');
+  });
+  return app;
+}
+
+/**
+ * Introspection and revocation in a small app of their own: they pay for no
+ * other middleware, and every error, body parsing's included, is an OAuth JSON
+ * error (it was plain text, logged as a server error).
+ */
+function createOAuthEndpointsApp(parts: AppParts): Koa {
+  const app = newKoaApp(parts);
+  app.use(renderOAuthErrors);
+  app.use(bodyParser({ enableTypes: ['form'], formLimit: '16kb', encoding: 'utf-8' }));
+  const oauth = tokenEndpointsRouter(parts.domain, parts.verifier, parts.addressThrottle);
+  app.use(oauth.routes()).use(oauth.allowedMethods());
+  return app;
+}
+
+function createKeyportApp(parts: AppParts): Koa {
+  const app = newKoaApp(parts);
 
   app.use(apiBoundary()); // the admin API's JSON errors cover body parsing too
   app.use(bodyParser({ enableTypes: ['json', 'form'], jsonLimit: '64kb', formLimit: '16kb', encoding: 'utf-8' }));
 
   const ops = opsRouter({ ping: parts.ping, metrics: parts.metrics });
-  const oauth = tokenEndpointsRouter(parts.domain, parts.verifier, parts.addressThrottle);
   app.use(ops.routes()).use(ops.allowedMethods());
-  app.use(oauth.routes()).use(oauth.allowedMethods());
   app.use(adminApi(app, {
     domain: parts.domain,
     verifier: parts.verifier,
@@ -104,6 +131,7 @@ export function createRequestHandler(parts: AppParts): (req: IncomingMessage, re
   parts.provider.proxy = parts.trustProxy;
   instrumentProvider(parts.provider, parts.metrics, parts.addressThrottle);
   const appHandler = createKeyportApp(parts).callback();
+  const oauthEndpointsHandler = createOAuthEndpointsApp(parts).callback();
   const accessLog = createAccessLogger(parts.log);
   const providerHandler = parts.provider.callback();
   return (req, res) => {
@@ -131,7 +159,7 @@ export function createRequestHandler(parts: AppParts): (req: IncomingMessage, re
       req.url = `/.well-known/openid-configuration${q === -1 ? '' : url.slice(q)}`;
       providerHandler(req, res);
     } else if (OWN_OAUTH_PATHS.has(path)) {
-      appHandler(req, res);
+      oauthEndpointsHandler(req, res);
     } else if (path.startsWith('/oauth/') || path.startsWith('/.well-known/')) {
       providerHandler(req, res);
     } else {

@@ -113,3 +113,25 @@ test('revocation: own token becomes inactive; invalid token is 200; another clie
   t.is(anonymous.status, 401);
   t.is((await introspect(kp.url, a, keep)).active, true);
 });
+
+test('bad requests to introspection and revocation get OAuth JSON errors: a body too large, not a form, the wrong method', async (t) => {
+  const { kp } = t.context;
+  const seed = await seedKeypair(kp.keyport);
+  const auth = { authorization: basic(seed.keyId, seed.secret) };
+  for (const path of ['/oauth/introspect', '/oauth/revoke']) {
+    const cases: Array<[RequestInit, number]> = [
+      [{ method: 'POST', headers: { ...auth, 'content-type': 'application/x-www-form-urlencoded' }, body: `token=${'a'.repeat(40_000)}` }, 413],
+      [{ method: 'POST', headers: { ...auth, 'content-type': 'application/json' }, body: '{not json' }, 400],
+      [{ method: 'GET', headers: auth }, 405],
+    ];
+    for (const [init, status] of cases) {
+      const response = await fetch(`${kp.url}${path}`, init);
+      const what = `${init.method} ${path} → ${status}`;
+      t.is(response.status, status, what);
+      t.regex(response.headers.get('content-type') ?? '', /^application\/json/, what);
+      t.is(response.headers.get('cache-control'), 'no-store', what);
+      t.is((await response.json() as { error?: string }).error, 'invalid_request', what);
+      if (status === 405) t.is(response.headers.get('allow'), 'POST', what);
+    }
+  }
+});

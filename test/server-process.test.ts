@@ -69,6 +69,12 @@ test('starts on the embedded database, prints its URL, serves, logs no secret, a
     await getToken(url!, { keyId: issued.keypair.keyId, secret: issued.secret, method: 'post' });
     const metrics = await (await fetch(`${url}/metrics`)).text();
     t.regex(metrics, /keyport_token_requests_total\{outcome="issued"\} 2/);
+    // A client's bad request is answered, and not logged as a server error.
+    const oversized = `email=${'a'.repeat(40_000)}`;
+    for (const path of ['/ui/login', '/oauth/introspect']) {
+      const response = await fetch(`${url}${path}`, { method: 'POST', headers: { 'content-type': 'application/x-www-form-urlencoded' }, body: oversized });
+      t.is(response.status, 413, path);
+    }
 
     proc.child.kill('SIGTERM');
     t.is(await proc.exited, 0);
@@ -77,6 +83,7 @@ test('starts on the embedded database, prints its URL, serves, logs no secret, a
     t.true(output.split('\n').some((line) => line.includes('"path":"/oauth/token"') && line.includes(`"clientId":"${issued.keypair.keyId}"`)), 'token requests are logged with their key id');
     t.false(output.includes(issued.secret), 'the secret is never logged');
     t.false(output.includes(token), 'the token is never logged');
+    t.false(output.includes('"level":50'), 'no error was logged');
     t.false(existsSync(join(dataDir, 'ferretdb.json')), 'the embedded database was stopped with the server');
   } finally {
     proc.child.kill('SIGKILL');

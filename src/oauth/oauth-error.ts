@@ -23,12 +23,30 @@ export function noStore(ctx: Context): void {
   ctx.set('Pragma', 'no-cache');
 }
 
-/** Koa middleware: renders OAuthError as JSON with the right status and headers. */
+/**
+ * A request error raised by HTTP middleware rather than by Keyport (a body too
+ * large or malformed: http-errors and co-body set a 4xx `status`), as an
+ * OAuth error; null for anything else (a server error stays one).
+ */
+function fromRequestError(err: unknown): OAuthError | null {
+  if (err instanceof OAuthError) return err;
+  const { status, message } = (typeof err === 'object' && err !== null ? err : {}) as { status?: unknown; message?: unknown };
+  if (typeof status !== 'number' || status < 400 || status > 499) return null;
+  return new OAuthError(status, 'invalid_request', typeof message === 'string' && message ? message : 'bad request');
+}
+
+/**
+ * Koa middleware: renders OAuthError, request errors of the HTTP layer and a
+ * method the route does not take (405, with its Allow header) as OAuth JSON
+ * errors with the right status and headers.
+ */
 export async function renderOAuthErrors(ctx: Context, next: () => Promise<unknown>): Promise<void> {
   try {
     await next();
-  } catch (err) {
-    if (!(err instanceof OAuthError)) throw err;
+    if (ctx.status === 405 && ctx.body == null) throw new OAuthError(405, 'invalid_request', `use ${ctx.response.get('Allow') || 'POST'}`);
+  } catch (caught) {
+    const err = fromRequestError(caught);
+    if (!err) throw caught;
     noStore(ctx);
     ctx.status = err.status;
     if (err.basicChallenge) ctx.set('WWW-Authenticate', `Basic realm="keyport", error="${err.error}"`);
