@@ -340,6 +340,9 @@ async function measureScale(context: Context, keypairs: number, first: boolean):
       results.queriesPerRequest['token (right secret)'] = await countQueries(keyport, (i) => keyportTokens[i % keyportTokens.length]!, 200, 'a token request');
       results.queriesPerRequest['token (wrong secret)'] = await countQueries(keyport, (i) => wrongSecret(wrongPool[i % wrongPool.length]!), 401, 'a wrong secret');
       await seeder.resetFailures(wrongPool);
+      // The same key failing again and again (a client deployed with an old secret): the run begins once.
+      results.queriesPerRequest['token (wrong secret, same key each time)'] = await countQueries(keyport, () => wrongSecret(wrongPool[0]!), 401, 'a wrong secret');
+      await seeder.resetFailures(wrongPool);
       const tokens = await mapLimit(hot, 4, (k) => fetchToken(keyport, k.keyId, k.secret));
       results.queriesPerRequest['introspection (own token)'] = await countQueries(keyport, (i) => introspectionRequest(hot[i % hot.length]!.keyId, hot[i % hot.length]!.secret, tokens[i % tokens.length]!), 200, 'an introspection');
       progress.note(`database operations per request: ${JSON.stringify(results.queriesPerRequest)}`);
