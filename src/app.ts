@@ -8,7 +8,7 @@ import { bodyParser } from '@koa/bodyparser';
 import Koa from 'koa';
 import type Provider from 'oidc-provider';
 import type { Domain } from './domain/index.ts';
-import { createAccessLogger, type Logger } from './log.ts';
+import { AccessLog, type Logger } from './log.ts';
 import { adminApi, apiBoundary } from './http/api/index.ts';
 import type { Metrics } from './http/metrics.ts';
 import { opsRouter } from './http/ops.ts';
@@ -132,28 +132,27 @@ export function createRequestHandler(parts: AppParts): (req: IncomingMessage, re
   instrumentProvider(parts.provider, parts.metrics, parts.addressThrottle);
   const appHandler = createKeyportApp(parts).callback();
   const oauthEndpointsHandler = createOAuthEndpointsApp(parts).callback();
-  const accessLog = createAccessLogger(parts.log);
+  const accessLog = new AccessLog(parts.log);
   const providerHandler = parts.provider.callback();
   return (req, res) => {
-    // One access log line per request, whichever app serves it: no query string,
-    // no headers, no body (they may hold credentials).
     const started = performance.now();
-    const loggedPath = (req.url ?? '/').split('?')[0];
-    const requestId = randomUUID();
-    res.setHeader('X-Request-Id', requestId);
-    res.once('finish', () => {
-      accessLog.info({
-        requestId,
-        method: req.method,
-        path: loggedPath,
-        status: res.statusCode,
-        ms: Math.round((performance.now() - started) * 10) / 10,
-        clientId: clientOfResponse.get(res),
-      }, 'request');
-    });
     const url = req.url ?? '/';
     const q = url.indexOf('?');
     const path = q === -1 ? url : url.slice(0, q);
+    const requestId = randomUUID();
+    res.setHeader('X-Request-Id', requestId);
+    // One access log line per request, whichever app serves it: no query string,
+    // no headers, no body (they may hold credentials).
+    res.once('finish', () => {
+      accessLog.write({
+        requestId,
+        method: req.method ?? '',
+        path,
+        status: res.statusCode,
+        ms: Math.round((performance.now() - started) * 10) / 10,
+        clientId: clientOfResponse.get(res),
+      });
+    });
     if (path === '/.well-known/oauth-authorization-server') {
       // RFC 8414 metadata: the same document as OpenID discovery.
       req.url = `/.well-known/openid-configuration${q === -1 ? '' : url.slice(q)}`;

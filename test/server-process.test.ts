@@ -69,6 +69,9 @@ test('starts on the embedded database, prints its URL, serves, logs no secret, a
     await getToken(url!, { keyId: issued.keypair.keyId, secret: issued.secret, method: 'post' });
     const metrics = await (await fetch(`${url}/metrics`)).text();
     t.regex(metrics, /keyport_token_requests_total\{outcome="issued"\} 2/);
+    // Log lines are written in blocks, and at least every LOG_FLUSH_MS: a quiet
+    // server's lines still show up while it runs, not only when it exits.
+    await waitFor(() => proc.output().includes('"path":"/oauth/token"'), 'the access log line of a token request while the server runs', 5_000);
     // A client's bad request is answered, and not logged as a server error.
     const oversized = `email=${'a'.repeat(40_000)}`;
     for (const path of ['/ui/login', '/oauth/introspect']) {
