@@ -425,7 +425,7 @@ async function main(): Promise<void> {
     progress.note(`Keyport pid ${keyport.pid} at ${keyport.url}, baseline pid ${baseline.pid} at ${baseline.url}${servers.databasePid ? `, FerretDB pid ${servers.databasePid}` : ''}`);
     if (cpuSeconds(process.pid) === null) results.notes.push('CPU shares are not available on this OS (no /proc).');
 
-    const seeder = new Seeder(database.models, hasher);
+    const seeder = new Seeder(database.models, hasher, opened.domain.changes);
     const context: Context = { servers, seeder, database, domain: opened.domain, audience: config.tokens.defaultAudience, env };
     for (const [i, keypairs] of options.scales.entries()) {
       await measureScale(context, keypairs, i === 0);

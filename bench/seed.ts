@@ -9,6 +9,8 @@
 import type { Models } from '../src/db/models/index.ts';
 import type { KeypairDoc } from '../src/db/models/keypair.ts';
 import type { AccountDoc, EnvironmentDoc } from '../src/db/models/owner.ts';
+import { setTimeout as sleep } from 'node:timers/promises';
+import type { ChangeFeed } from '../src/domain/change-feed.ts';
 import { newId, newKeyId, newSecret, type SecretHasher } from '../src/domain/credentials.ts';
 import type { Owner } from '../src/domain/owners.ts';
 
@@ -19,6 +21,8 @@ export interface SeededKey {
 }
 
 const PER_OWNER = 100;
+/** Two of the server's change-feed polls (250 ms each). */
+const CHANGE_POLL_WAIT_MS = 600;
 const BATCH = 1000;
 export const ACCOUNT_SCOPES = ['orders:read', 'orders:write', 'reports:read'];
 export const ENVIRONMENT_SCOPES = ['orders:read', 'orders:write'];
@@ -72,8 +76,12 @@ export class Seeder {
   #owners: Owner[] = [];
   #clock = Date.parse('2025-01-01T00:00:00Z');
 
-  constructor(models: Models, hasher: SecretHasher) {
+  /** Tells the running server's caches of the seeder's own writes behind its back (resetFailures). */
+  readonly #changes: ChangeFeed;
+
+  constructor(models: Models, hasher: SecretHasher, changes: ChangeFeed) {
     this.#models = models;
+    this.#changes = changes;
     this.#hasher = hasher;
   }
 
@@ -153,6 +161,12 @@ export class Seeder {
       { _id: { $in: keys.map((k) => k.keyId) } } as never,
       { $set: { failedAttempts: 0, failuresAtLastLock: 0, temporaryLocks: 0, lockedUntil: null, lockedPermanently: false } },
     );
+    // The server caches keypair records: without a change it would keep answering
+    // from a record that still says "locked" (a figure before this one locked the
+    // key), refuse every wrong secret without counting it, and the next figure
+    // would measure that instead. Publish the change and wait for the server's poll.
+    await Promise.all(keys.map((k) => this.#changes.publish('keypair', k.keyId)));
+    await sleep(CHANGE_POLL_WAIT_MS);
   }
 
   /** Failure counts of `keys` after a wrong-secret point: how many failures were counted, and how many keys locked. */
