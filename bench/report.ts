@@ -49,6 +49,12 @@ export interface BenchResults {
   listing: { listSize: number; keypairsInDatabase: number; limit: number; via: string; results: LoopResult[] } | null;
   /** Per scale: the keypair read behind each token request, alone (in-process), and its query plan. */
   keypairReads: { keypairs: number; plan: string; result: LoopResult }[];
+  /**
+   * Wrong secrets from one address against a Keyport with the production
+   * per-address budget (lockout.maxFailuresPerAddress): past it, 429 before any
+   * database work. What a brute force from one place costs the server.
+   */
+  throttledWrong: { keypairs: number; connections: number; budgetPerMinute: number; result: LoadResult; databaseOperationsPerRequest: number } | null;
   /** Database operations per request by collection.method, counted in the Keyport process. */
   queriesPerRequest: Record<string, Record<string, number>>;
   /** Figures that failed (the run went on without them). */
@@ -187,6 +193,17 @@ export function renderResults(results: BenchResults, markdown: boolean): string 
   if (byFigure('wrong').length) {
     h('Wrong secrets — must not be slower than right ones');
     out.push(wrongTable(results, markdown));
+  }
+  if (results.throttledWrong) {
+    const w = results.throttledWrong;
+    const right = results.points.find((q) => q.figure === 'token' && q.keypairs === w.keypairs && q.connections === w.connections);
+    h(`Wrong secrets from one address, production setting — ${w.budgetPerMinute} failures a minute, then 429 slow_down before any database work`);
+    out.push(table(['keypairs', 'conns', 'req/s', 'p50 ms', 'p99 ms', 'answers', 'database operations per request', 'right req/s', 'wrong ÷ right'], [[
+      int(w.keypairs), String(w.connections), rate(w.result.rps), ms(w.result.latencyMs.p50), ms(w.result.latencyMs.p99),
+      Object.entries(w.result.statusCodes).map(([status, n]) => `${status}: ${int(n)}`).join(', '),
+      w.databaseOperationsPerRequest.toFixed(3),
+      right ? rate(right.keyport.rps) : '–', right ? ratio(w.result.rps / right.keyport.rps) : '–',
+    ]], markdown));
   }
   if (byFigure('introspect').length) {
     h('Introspection — POST /oauth/introspect of the caller\'s own token');

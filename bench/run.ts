@@ -180,7 +180,7 @@ function benchEnvironment(): { env: NodeJS.ProcessEnv; dataDir: string | null; d
 function countSteps(): number {
   const f = options.figures;
   const perScale = (f.has('token') ? options.connections.length : 0) + (f.has('wrong') ? 1 : 0) + (f.has('introspect') ? 1 : 0);
-  return perScale * options.scales.length * 2 * options.rounds + (f.has('cluster') ? 2 * options.rounds : 0) + (f.has('db') ? options.scales.length : 0) + (f.has('jwt') ? 6 : 0) + (f.has('list') ? 2 : 0);
+  return perScale * options.scales.length * 2 * options.rounds + (f.has('cluster') ? 2 * options.rounds : 0) + (f.has('wrong') ? 1 : 0) + (f.has('db') ? options.scales.length : 0) + (f.has('jwt') ? 6 : 0) + (f.has('list') ? 2 : 0);
 }
 
 // ---- the run
@@ -195,6 +195,7 @@ const results: BenchResults = {
   points: [],
   jwtValidation: [],
   listing: null,
+  throttledWrong: null,
   keypairReads: [],
   failures: [],
   queriesPerRequest: {},
@@ -388,6 +389,36 @@ async function measureScale(context: Context, keypairs: number, first: boolean):
     point.failures = failures;
     results.points.push(point);
     await seeder.resetFailures(wrongPool);
+  });
+
+  if (first && options.figures.has('wrong')) await attempt(`throttled wrong secrets ${at}`, async () => {
+    // A second Keyport on the same database with the per-address budget it ships
+    // with (the first one lifts it, to measure the counted path); the first idles meanwhile.
+    const env = { ...context.env };
+    delete env.KEYPORT_LOCKOUT_MAX_FAILURES_PER_ADDRESS;
+    progress.note('starting Keyport with the default per-address budget of failed authentications…');
+    const guarded = await startKeyportServer({ env });
+    try {
+      const connections = options.extraConnections;
+      const requests = wrongPool.map(wrongSecret);
+      await guarded.ask({ type: 'count-start' }, 'count-started');
+      progress.step(`wrong secrets from one address, default budget · ${int(seeder.total)} keypairs · ${connections} conn · keyport`);
+      const result = await runLoad({ url: guarded.url, connections, duration: options.duration, warmup: options.warmup, requests }, { server: guarded.pid, database: servers.databasePid }, progress.tick);
+      const { counts } = await guarded.ask<{ counts: Record<string, number> }>({ type: 'count-stop' }, 'counts');
+      const operations = Object.values(counts).reduce((a, b) => a + b, 0);
+      progress.stepDone(`${int(result.rps)} req/s, p99 ${result.latencyMs.p99} ms, ${JSON.stringify(result.statusCodes)}, ${operations} database operations`);
+      results.throttledWrong = {
+        keypairs: seeder.total,
+        connections,
+        budgetPerMinute: loadConfig(env, { log: { level: 'silent' } }).lockout.maxFailuresPerAddress,
+        result,
+        // Over every request sent, the warm-up's included (the budget is spent there).
+        databaseOperationsPerRequest: operations / Math.max(1, result.requests + result.warmupRequests),
+      };
+    } finally {
+      await guarded.stop();
+      await seeder.resetFailures(wrongPool);
+    }
   });
 
   if (options.figures.has('introspect')) await attempt(`introspection point ${at}`, async () => {
