@@ -6,7 +6,7 @@ import cluster, { type Worker } from 'node:cluster';
 import type { KeyportConfig } from './config.ts';
 import { issuerOf } from './config.ts';
 import { openKeyportDomain, runBootstrap, startKeyport } from './keyport.ts';
-import { createLogger } from './log.ts';
+import { createLogger, flushLog } from './log.ts';
 import { loadSigningKeys } from './oauth/signing-keys.ts';
 
 interface ReadyMessage { type: 'keyport:ready'; url: string; issuer: string; databaseKind: string; databaseUri: string }
@@ -73,7 +73,7 @@ export async function runPrimary(config: KeyportConfig, banner: Banner): Promise
       w.process.kill('SIGTERM');
     })));
     await database.close();
-    log.flush();
+    await flushLog(log);
     process.exit(exitCode);
   };
   process.on('SIGINT', () => void shutdown(0));

@@ -13,7 +13,7 @@ import { DomainError } from './domain/errors.ts';
 import { createDomain, type Domain } from './domain/index.ts';
 import { Metrics } from './http/metrics.ts';
 import { LoginThrottle } from './http/session/throttle.ts';
-import { createLogger, type Logger } from './log.ts';
+import { createLogger, flushLog, type Logger } from './log.ts';
 import { AccessTokenVerifier } from './oauth/access-tokens.ts';
 import { AddressThrottle } from './oauth/address-throttle.ts';
 import { createProvider } from './oauth/provider.ts';
@@ -137,7 +137,7 @@ export async function startKeyport(config: KeyportConfig, options: { clock?: Clo
           server.closeIdleConnections();
         });
         await database.close();
-        log.flush();
+        await flushLog(log);
       },
     };
   } catch (err) {

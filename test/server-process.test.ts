@@ -94,6 +94,43 @@ test('starts on the embedded database, prints its URL, serves, logs no secret, a
   }
 });
 
+test('cluster mode: workers share stdout, and every log line of every worker arrives whole (none lost, none interleaved)', async (t) => {
+  const dataDir = mkdtempSync(join(tmpdir(), 'keyport-process-'));
+  const proc = startProcess(cleanEnv({
+    KEYPORT_DATA_DIR: dataDir,
+    KEYPORT_PORT: '0',
+    KEYPORT_WORKERS: '2',
+    KEYPORT_BOOTSTRAP_ADMIN_EMAIL: 'admin@example.com',
+    KEYPORT_BOOTSTRAP_ADMIN_PASSWORD: 'correct horse battery staple',
+  }));
+  try {
+    const [, url] = await waitFor(() => proc.output().match(/Keyport is ready at (http:\/\/\S+)/), 'the ready line');
+    // Both workers write blocks of access lines to the one pipe at the same time,
+    // while nobody reads it (a slow log collector): the pipe fills, writes wait.
+    proc.child.stdout!.pause();
+    const requests = 4000;
+    let sent = 0;
+    await Promise.all(Array.from({ length: 64 }, async () => {
+      while (sent < requests) {
+        sent++;
+        const response = await fetch(`${url}/healthz?n=${sent}`);
+        await response.arrayBuffer();
+      }
+    }));
+    proc.child.stdout!.resume();
+    proc.child.kill('SIGTERM');
+    t.is(await proc.exited, 0);
+    const lines = proc.output().split('\n');
+    const broken = lines.filter((line) => line.includes('{') && !(line.startsWith('{') && (() => { try { JSON.parse(line); return true; } catch { return false; } })()));
+    t.deepEqual(broken.slice(0, 3), [], 'every line with JSON in it is one whole JSON line');
+    const logged = lines.filter((line) => line.startsWith('{') && line.includes('"path":"/healthz"')).length;
+    t.is(logged, requests, 'one access line per request, from both workers, all written by the time the server exits');
+  } finally {
+    proc.child.kill('SIGKILL');
+    rmSync(dataDir, { recursive: true, force: true });
+  }
+});
+
 test('a bad setting stops the start with a message naming it', async (t) => {
   const proc = startProcess(cleanEnv({ KEYPORT_TOKEN_TTL: '1', KEYPORT_DATA_DIR: mkdtempSync(join(tmpdir(), 'keyport-process-')) }));
   t.is(await proc.exited, 1);
