@@ -1,6 +1,8 @@
-// Verifies Keyport's own access tokens (for introspection and revocation):
-// pinned algorithm, issuer and `typ: at+jwt` (RFC 9068 §4, RFC 8725).
+// Verifies Keyport's own access tokens (for introspection, revocation and the
+// admin API's bearer tokens): pinned algorithm, issuer and `typ: at+jwt`
+// (RFC 9068 §4, RFC 8725).
 import { createLocalJWKSet, jwtVerify, type JSONWebKeySet, type JWTPayload } from 'jose';
+import { LRUCache } from 'lru-cache';
 import { SIGNING_ALG } from './signing-keys.ts';
 
 export interface AccessTokenClaims extends JWTPayload {
@@ -14,9 +16,19 @@ export interface AccessTokenClaims extends JWTPayload {
   env?: string;
 }
 
+/** Tokens whose signature was checked, kept by their exact text (a resource server introspects the same token on every call). */
+const VERIFIED_TOKENS_MAX = 10_000;
+
 export class AccessTokenVerifier {
   readonly #issuer: string;
   readonly #keys: ReturnType<typeof createLocalJWKSet>;
+  /**
+   * Everything jwtVerify checks except the time and the audience depends only on
+   * the token's text and this verifier's keys, which never change while it runs:
+   * a token that passed once passes those again. Expiry (and nbf) and the
+   * audience are checked on every call, exactly as jwtVerify checks them.
+   */
+  readonly #verified = new LRUCache<string, AccessTokenClaims>({ max: VERIFIED_TOKENS_MAX });
 
   constructor(issuer: string, publicJwks: JSONWebKeySet) {
     this.#issuer = issuer;
@@ -28,6 +40,8 @@ export class AccessTokenVerifier {
    * (and, with `audience`, its aud names that resource); null otherwise.
    */
   async verify(token: string, options: { allowExpired?: boolean; audience?: string } = {}): Promise<AccessTokenClaims | null> {
+    const known = this.#verified.get(token);
+    if (known) return this.#timeAndAudienceHold(known, options) ? known : null;
     try {
       const { payload } = await jwtVerify(token, this.#keys, {
         issuer: this.#issuer,
@@ -37,9 +51,25 @@ export class AccessTokenVerifier {
         ...(options.allowExpired ? { currentDate: new Date(0) } : {}),
         ...(options.audience !== undefined ? { audience: options.audience } : {}),
       });
-      return payload as AccessTokenClaims;
+      const claims = payload as AccessTokenClaims;
+      this.#verified.set(token, claims);
+      return claims;
     } catch {
       return null;
     }
+  }
+
+  /** jwtVerify's own time and audience rules (no clock tolerance), for a token verified before. */
+  #timeAndAudienceHold(claims: AccessTokenClaims, options: { allowExpired?: boolean; audience?: string }): boolean {
+    if (!options.allowExpired) {
+      const now = Math.floor(Date.now() / 1000);
+      if (claims.exp <= now) return false;
+      if (typeof claims.nbf === 'number' && claims.nbf > now) return false;
+    }
+    if (options.audience !== undefined) {
+      const { aud } = claims;
+      if (!(aud === options.audience || (Array.isArray(aud) && aud.includes(options.audience)))) return false;
+    }
+    return true;
   }
 }
