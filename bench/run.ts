@@ -30,6 +30,12 @@ import { cpuSeconds, ferretdbPid, killAllServers, startBaselineServer, startKeyp
 
 /** Wrong secrets are spread over up to this many keypairs (never the hot ones). */
 const WRONG_POOL = 500;
+/**
+ * The lockout threshold of the benchmarked Keyport: high enough that no key locks
+ * during a wrong-secret point (at 100 keypairs only 50 keys take the failures, and
+ * a 2026-11-29 run sent 56,000 of them: at 1,000 a key, every key locked).
+ */
+const BENCH_MAX_FAILURES = 1_000_000;
 /** Requests per kind for the database operation count. */
 const QUERY_SAMPLE = 100;
 /** The same scopes in every token request, to both servers. */
@@ -171,7 +177,7 @@ function benchEnvironment(): { env: NodeJS.ProcessEnv; dataDir: string | null; d
   // Wrong-secret points measure the counted path (one atomic $inc per request), not the cheaper locked one,
   // and the per-address budget is lifted: all the load comes from one address, and a throttled
   // address would get 429s for a minute, right-secret points included.
-  env.KEYPORT_LOCKOUT_MAX_FAILURES = '1000';
+  env.KEYPORT_LOCKOUT_MAX_FAILURES = String(BENCH_MAX_FAILURES);
   env.KEYPORT_LOCKOUT_MAX_FAILURES_PER_ADDRESS = '1000000000';
   env.KEYPORT_LOG_LEVEL = options.keyportLogLevel;
   return { env, dataDir, databaseName };
@@ -189,7 +195,7 @@ const results: BenchResults = {
   startedAt: new Date().toISOString(),
   finishedAt: '',
   complete: false,
-  settings: { ...options, figures: [...options.figures], wrongSecretPool: WRONG_POOL, keyportLockoutMaxFailures: 1000 },
+  settings: { ...options, figures: [...options.figures], wrongSecretPool: WRONG_POOL, keyportLockoutMaxFailures: BENCH_MAX_FAILURES },
   machine: machineInfo({ kind: 'ferretdb', version: 'unknown' }),
   tokenFormat: null,
   points: [],
@@ -550,7 +556,7 @@ function addNotes(r: BenchResults): void {
   if (options.quick) notes.push('Quick run (BENCH_QUICK): short points and fewer scales; indicative only.');
   notes.push(`Token requests: client_secret_basic, \`scope=orders:read orders:write\`, no resource (the default audience), spread over ${options.hotKeys} keypairs picked at random from the whole seeded set (half account, half environment keypairs); the baseline has one static client.`);
   notes.push('Before the points at each scale, each of the hot keypairs makes one token request: the bench seeds the database behind the running server, so its in-process keypair cache starts cold (a server started on an existing database warms it by itself).');
-  notes.push(`Keyport runs src/main.ts with KEYPORT_LOG_LEVEL=${options.keyportLogLevel} (logs to /dev/null), KEYPORT_LOCKOUT_MAX_FAILURES=1000 so that keys do not lock, and KEYPORT_LOCKOUT_MAX_FAILURES_PER_ADDRESS=1000000000, since all the load comes from one address (in production an address gets 100 failures a minute, then 429 slow_down before any database work): the wrong-secret figure measures the counted path: one atomic database update per batch of a key's failures that arrive while its previous count is being written (other processes hear of a key's failures when a run begins or the key locks); wrong secrets are well-formed (valid checksum) and spread over up to ${WRONG_POOL} other keypairs whose counters are reset before each point. "failures counted / sent" should match: sent counts the responses of the warm-up and of the point, counted is read from the database after the point, so requests still in flight when the warm-up and the point ended add up to twice the connection count.`);
+  notes.push(`Keyport runs src/main.ts with KEYPORT_LOG_LEVEL=${options.keyportLogLevel} (logs to /dev/null), KEYPORT_LOCKOUT_MAX_FAILURES=${BENCH_MAX_FAILURES} so that keys do not lock, and KEYPORT_LOCKOUT_MAX_FAILURES_PER_ADDRESS=1000000000, since all the load comes from one address (in production an address gets 100 failures a minute, then 429 slow_down before any database work): the wrong-secret figure measures the counted path: one atomic database update per batch of a key's failures that arrive while its previous count is being written (other processes hear of a key's failures when a run begins or the key locks); wrong secrets are well-formed (valid checksum) and spread over up to ${WRONG_POOL} other keypairs whose counters are reset before each point. "failures counted / sent" should match: sent counts the responses of the warm-up and of the point, counted is read from the database after the point, so requests still in flight when the warm-up and the point ended add up to twice the connection count.`);
   notes.push('Baseline introspection: oidc-provider 9 refuses to introspect JWT access tokens, so the baseline answers POST /oauth/introspect with a middleware doing the static client check plus jose jwtVerify: Keyport\'s work minus its database reads.');
   if (r.listing) notes.push(`Admin listing: GET /api/v1/accounts/:id/keypairs?limit=${LISTING_LIMIT} over HTTP (autocannon), with a bearer token of a keyport:read keypair of the listed account; "in flight" is the connection count.`);
   if (options.cpuProfDir) notes.push(`V8 CPU profiles of the Keyport and baseline processes were written to ${options.cpuProfDir}/keyport and /baseline (node bench/profile-summary.ts, or Chrome DevTools).`);
