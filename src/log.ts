@@ -47,9 +47,9 @@ export function isoTimeCachedPerSecond(clock: () => number = Date.now): () => st
  * the lines of cluster workers that share stdout never interleave. A kill -9
  * loses at most the last LOG_FLUSH_MS of lines.
  */
-export const LOG_BLOCK_BYTES = 2048;
-export const LOG_WRITE_MAX_BYTES = 4096;
-export const LOG_FLUSH_MS = 250;
+const LOG_BLOCK_BYTES = 2048;
+const LOG_WRITE_MAX_BYTES = 4096;
+const LOG_FLUSH_MS = 250;
 
 export function createLogger(level: string, destination?: pino.DestinationStream): Logger {
   return pino({
