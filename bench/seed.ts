@@ -23,6 +23,8 @@ export interface SeededKey {
 const PER_OWNER = 100;
 /** Two of the server's change-feed polls (250 ms each). */
 const CHANGE_POLL_WAIT_MS = 600;
+/** Between two reads of the failure counts that must agree (failureState). */
+const SETTLE_READ_MS = 150;
 const BATCH = 1000;
 export const ACCOUNT_SCOPES = ['orders:read', 'orders:write', 'reports:read'];
 export const ENVIRONMENT_SCOPES = ['orders:read', 'orders:write'];
@@ -157,6 +159,7 @@ export class Seeder {
 
   /** Clears the failure counters and locks of `keys` (between wrong-secret points). Bypasses the API on purpose. */
   async resetFailures(keys: SeededKey[]): Promise<void> {
+    await this.failureState(keys); // the server's counts of earlier wrong secrets land first
     await this.#models.Keypair.collection.updateMany(
       { _id: { $in: keys.map((k) => k.keyId) } } as never,
       { $set: { failedAttempts: 0, failuresAtLastLock: 0, temporaryLocks: 0, lockedUntil: null, lockedPermanently: false } },
@@ -170,7 +173,23 @@ export class Seeder {
   }
 
   /** Failure counts of `keys` after a wrong-secret point: how many failures were counted, and how many keys locked. */
+  /**
+   * The failure counts and locks of `keys`, once the server has written them:
+   * it counts a wrong secret after answering it, so the counts may still move
+   * for a moment after the last answer. Read until two reads in a row agree.
+   */
   async failureState(keys: SeededKey[]): Promise<{ counted: number; locked: number }> {
+    let last = await this.#readFailureState(keys);
+    for (const deadline = Date.now() + 10_000; Date.now() < deadline;) {
+      await sleep(SETTLE_READ_MS);
+      const now = await this.#readFailureState(keys);
+      if (now.counted === last.counted && now.locked === last.locked) return now;
+      last = now;
+    }
+    return last;
+  }
+
+  async #readFailureState(keys: SeededKey[]): Promise<{ counted: number; locked: number }> {
     const docs = await this.#models.Keypair.collection.find(
       { _id: { $in: keys.map((k) => k.keyId) } } as never,
       { projection: { failedAttempts: 1, lockedUntil: 1, lockedPermanently: 1 } },

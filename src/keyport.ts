@@ -86,6 +86,7 @@ export async function startKeyport(config: KeyportConfig, options: { clock?: Clo
   const { database, domain, keyEncryptionKey } = await openKeyportDomain(config, options.clock);
   // Other processes' changes (CLI, workers, hosts) reach this server's caches.
   domain.changes.start();
+  domain.keypairs.onBackgroundError((err, what) => log.error({ err: { message: err instanceof Error ? err.message : String(err) } }, `failed: ${what}`));
   // In the background: the server answers at once, and clients that come first are cached first anyway.
   domain.keypairs.warmUp().catch(() => { /* only an optimisation: requests read through the cache as usual */ });
   const server = createServer();
@@ -136,6 +137,8 @@ export async function startKeyport(config: KeyportConfig, options: { clock?: Clo
           server.close(() => resolve());
           server.closeIdleConnections();
         });
+        // Wrong secrets already answered are counted before the database goes.
+        await domain.keypairs.failuresCounted();
         await database.close();
         await flushLog(log);
       },

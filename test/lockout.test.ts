@@ -4,9 +4,9 @@
 // and failures that all look alike to the caller.
 import anyTest, { type ExecutionContext, type TestFn } from 'ava';
 import { newSecret } from '../src/domain/credentials.ts';
-import { startKeyport } from '../src/keyport.ts';
+import { startKeyport, type RunningKeyport } from '../src/keyport.ts';
 import { startTestKeyport, type TestKeyport } from './helpers/keyport.ts';
-import { auditActions, freezeClock, rawKeypair } from './helpers/keypair-state.ts';
+import { auditActions, eventually, freezeClock, rawKeypair } from './helpers/keypair-state.ts';
 import { getToken, seedKeypair, tokenRequest, type TokenRequest } from './helpers/oauth.ts';
 
 interface Servers {
@@ -108,6 +108,7 @@ test.serial('two workers on one database: concurrent failures through both are a
   const urls = [counting.url, other.url];
   const statuses = await Promise.all(Array.from({ length: 50 }, (_, i) => statusOf(tokenRequest(urls[i % 2]!, { keyId: key.keyId, secret: wrongSecret() }))));
   t.deepEqual(statuses, statuses.map(() => 401));
+  await other.domain.keypairs.failuresCounted(); // each worker counts its own after answering
   t.is((await rawKeypair(counting, key.keyId)).failedAttempts, 50);
 
   const server = t.context.temporary;
@@ -117,6 +118,7 @@ test.serial('two workers on one database: concurrent failures through both are a
   const start = freezeClock(server.clock, new Date());
   const sent = await Promise.all(Array.from({ length: 50 }, (_, i) => statusOf(tokenRequest(i % 2 ? worker.url : server.url, { keyId: locking.keyId, secret: wrongSecret() }))));
   t.deepEqual(sent, sent.map(() => 401));
+  await worker.domain.keypairs.failuresCounted();
   const doc = await rawKeypair(server, locking.keyId);
   t.is(doc.temporaryLocks, 1);
   t.is(doc.failedAttempts, 10);
@@ -411,4 +413,69 @@ test.serial('a malformed secret (bad checksum) is refused like any other but nev
   t.is(doc.temporaryLocks, 0);
   t.is(doc.lockedUntil, null);
   await getToken(server.url, key);
+});
+
+/**
+ * Holds back every findOneAndUpdate of keypairs that this Keyport sends (the
+ * failure counts) until release(): how a slow database looks to the server.
+ */
+function holdKeypairUpdates(keyport: RunningKeyport): { held(): number; release(): void; restore(): void } {
+  type Query = { exec(): Promise<unknown> };
+  const model = keyport.database.models.Keypair as unknown as { findOneAndUpdate: (this: unknown, ...args: unknown[]) => Query };
+  const original = model.findOneAndUpdate;
+  let release!: () => void;
+  const gate = new Promise<void>((resolve) => { release = resolve; });
+  let held = 0;
+  model.findOneAndUpdate = function findOneAndUpdate(this: unknown, ...args: unknown[]) {
+    const query = original.apply(this, args);
+    const exec = query.exec.bind(query);
+    query.exec = async () => {
+      held++;
+      await gate;
+      return exec();
+    };
+    return query;
+  };
+  return { held: () => held, release, restore: () => { model.findOneAndUpdate = original; release(); } };
+}
+
+test.serial('a wrong secret is answered without waiting for its count; the right secret waits for it, and is refused when that count locked the key', async (t) => {
+  const server = t.context.temporary;
+  const key = await seedKeypair(server.keyport);
+  freezeClock(server.clock, new Date());
+  await failSequentially(server, key.keyId, 9);
+  t.is((await rawKeypair(server, key.keyId)).failedAttempts, 9);
+
+  const hold = holdKeypairUpdates(server.keyport);
+  t.teardown(hold.restore);
+  // The tenth failure is answered while the database has not counted it
+  // (waiting for the write told an existing key id from an unknown one).
+  assertInvalidClient(t, await answer(server, { keyId: key.keyId, secret: wrongSecret() }), 'answered while its count is held');
+  await eventually(async () => hold.held(), (held) => held === 1);
+  // The right secret now: the count still held would lock the key, so it must not get a token.
+  let settled = false;
+  const right = answer(server, key).finally(() => { settled = true; });
+  await new Promise((resolve) => setTimeout(resolve, 200));
+  t.false(settled, 'the right secret waits for the count before it');
+  hold.release();
+  assertInvalidClient(t, await right, 'the count locked the key: the right secret is refused');
+  const doc = await rawKeypair(server, key.keyId);
+  t.is(doc.failedAttempts, 10);
+  t.is(doc.temporaryLocks, 1);
+  t.is((await auditActions(server, key.keyId, 'keypair.locked')).length, 1);
+});
+
+test.serial('wrong secrets answered just before a shutdown are still counted', async (t) => {
+  const server = t.context.counting;
+  const key = await seedKeypair(server.keyport);
+  const hold = holdKeypairUpdates(server.keyport);
+  t.teardown(hold.restore);
+  const statuses = await Promise.all(Array.from({ length: 20 }, () => statusOf(tokenRequest(server.url, { keyId: key.keyId, secret: wrongSecret() }))));
+  t.deepEqual(statuses, statuses.map(() => 401));
+  await eventually(async () => hold.held(), (held) => held >= 1);
+  // The server stops while the database is slow to count them: close() waits for the counts.
+  const restarting = server.restart();
+  setTimeout(hold.release, 300);
+  await restarting;
+  t.is((await rawKeypair(server, key.keyId)).failedAttempts, 20);
 });

@@ -47,6 +47,9 @@ export function createDomain(options: { models: Models; config: KeyportConfig; p
     clock,
     lockout: options.config.lockout,
     changes,
+    // The embedded FerretDB writes one document at a time anyway: more failure counts in
+    // flight would only queue inside it, at a higher CPU cost (failure-counts.ts).
+    failureWritesInFlight: options.config.database.uri ? 8 : 1,
   });
   const users = new UserService(options.models, audit, clock);
   return {

@@ -5,8 +5,13 @@ import type { KeypairDoc } from '../../src/db/models/keypair.ts';
 import { resolveServerSecrets } from '../../src/server-secrets.ts';
 import type { TestClock, TestKeyport } from './keyport.ts';
 
-/** The raw stored document, read straight from the database (not through the domain). */
+/**
+ * The raw stored document, read straight from the database (not through the
+ * domain), once the wrong secrets already answered are counted (they are
+ * written after their 401, as an admin read would wait for).
+ */
 export async function rawKeypair(t: TestKeyport, keyId: string): Promise<KeypairDoc> {
+  await t.keyport.domain.keypairs.failuresCounted();
   const doc = await t.keyport.database.models.Keypair.findById(keyId).lean<KeypairDoc>();
   if (!doc) throw new Error(`keypair ${keyId} is not stored`);
   return doc;
@@ -30,6 +35,7 @@ export function storedHashOf(t: TestKeyport, secret: string): string {
 
 /** Audit events of one keypair with the given action. */
 export async function auditActions(t: TestKeyport, keyId: string, action: string) {
+  await t.keyport.domain.keypairs.failuresCounted(); // a lock's event is written with its count
   const events = (await t.keyport.domain.audit.page({ keypairId: keyId }, { limit: 1000 })).items;
   return events.filter((event) => event.action === action);
 }
