@@ -28,7 +28,7 @@ import { consoleSummary, machineInfo, writeResults, type BenchResults, type Mach
 import { Seeder, type SeededKey } from './seed.ts';
 import { cpuSeconds, ferretdbPid, killAllServers, startBaselineServer, startKeyportServer, stopAllServers, type BaselineServer, type ChildServer } from './servers.ts';
 
-/** Wrong secrets are spread over up to this many keypairs (never the hot ones). */
+/** Wrong secrets are spread over up to this many keypairs (not the hot ones, where the database holds enough others). */
 const WRONG_POOL = 500;
 /**
  * The lockout threshold of the benchmarked Keyport: the highest the configuration
@@ -299,7 +299,13 @@ async function measureScale(context: Context, keypairs: number, first: boolean):
   progress.note(`${int(seeder.total)} keypairs in the database (seeding took ${((performance.now() - seedStarted) / 1000).toFixed(1)} s)`);
 
   const hot = seeder.pick(options.hotKeys);
-  const wrongPool = seeder.pick(Math.min(WRONG_POOL, seeder.total - options.hotKeys), options.hotKeys);
+  // Wrong secrets go to up to WRONG_POOL keys other than the hot ones. Where there are
+  // fewer (100 keypairs: 50 others), a round of ~10,000 wrong secrets/s gave each of them
+  // more failures than the bench's lockout threshold (1,000, the most the configuration
+  // takes), and a locked key's failures are refused without being counted: there the
+  // pool is every keypair (their counters are reset after the figure, hot keys' too).
+  const others = seeder.total - options.hotKeys;
+  const wrongPool = others >= WRONG_POOL ? seeder.pick(WRONG_POOL, options.hotKeys) : seeder.pick(Math.min(WRONG_POOL, seeder.total));
 
   const at = `at ${int(seeder.total)} keypairs`;
 
@@ -558,7 +564,7 @@ function addNotes(r: BenchResults): void {
   if (options.quick) notes.push('Quick run (BENCH_QUICK): short points and fewer scales; indicative only.');
   notes.push(`Token requests: client_secret_basic, \`scope=orders:read orders:write\`, no resource (the default audience), spread over ${options.hotKeys} keypairs picked at random from the whole seeded set (half account, half environment keypairs); the baseline has one static client.`);
   notes.push('Before the points at each scale, each of the hot keypairs makes one token request: the bench seeds the database behind the running server, so its in-process keypair cache starts cold (a server started on an existing database warms it by itself).');
-  notes.push(`Keyport runs src/main.ts with KEYPORT_LOG_LEVEL=${options.keyportLogLevel} (logs to /dev/null), KEYPORT_LOCKOUT_MAX_FAILURES=${BENCH_MAX_FAILURES} so that keys do not lock, and KEYPORT_LOCKOUT_MAX_FAILURES_PER_ADDRESS=1000000000, since all the load comes from one address (in production an address gets 100 failures a minute, then 429 slow_down before any database work): the wrong-secret figure measures the counted path: one atomic database update per batch of a key's failures that arrive while its previous count is being written (other processes hear of a key's failures when a run begins or the key locks); wrong secrets are well-formed (valid checksum) and spread over up to ${WRONG_POOL} other keypairs whose counters are reset before each point. "failures counted / sent" should match: sent counts the responses of the warm-up and of the point, counted is read from the database after the point, so requests still in flight when the warm-up and the point ended add up to twice the connection count.`);
+  notes.push(`Keyport runs src/main.ts with KEYPORT_LOG_LEVEL=${options.keyportLogLevel} (logs to /dev/null), KEYPORT_LOCKOUT_MAX_FAILURES=${BENCH_MAX_FAILURES} so that keys do not lock, and KEYPORT_LOCKOUT_MAX_FAILURES_PER_ADDRESS=1000000000, since all the load comes from one address (in production an address gets 100 failures a minute, then 429 slow_down before any database work): the wrong-secret figure measures the counted path: each wrong secret is answered at once and counted just after, one atomic database update per batch of a key's failures, one such write at a time (other processes hear of a key's failures when a run begins or the key locks); wrong secrets are well-formed (valid checksum) and spread over up to ${WRONG_POOL} keypairs other than the hot ones (every keypair where there are fewer others), whose counters are reset before each point. "failures counted / sent" should match: sent counts the responses of the warm-up and of the point, counted is read from the database once it stops moving after the point, so requests still in flight when the warm-up and the point ended add up to twice the connection count. "keys locked" above 0 means some keys reached the threshold, after which their failures were refused without being counted: that row overstates the counted path.`);
   notes.push('Baseline introspection: oidc-provider 9 refuses to introspect JWT access tokens, so the baseline answers POST /oauth/introspect with a middleware doing the static client check plus jose jwtVerify: Keyport\'s work minus its database reads.');
   if (r.listing) notes.push(`Admin listing: GET /api/v1/accounts/:id/keypairs?limit=${LISTING_LIMIT} over HTTP (autocannon), with a bearer token of a keyport:read keypair of the listed account; "in flight" is the connection count.`);
   if (options.cpuProfDir) notes.push(`V8 CPU profiles of the Keyport and baseline processes were written to ${options.cpuProfDir}/keyport and /baseline (node bench/profile-summary.ts, or Chrome DevTools).`);

@@ -351,7 +351,6 @@ export class KeypairService {
     return { ok: true, keypair: doc };
   }
 
-
   /** True when tokens of this keypair may still be honoured (introspection). */
   async isUsable(keyId: string): Promise<boolean> {
     const doc = await this.findForAuthentication(keyId);
