@@ -105,9 +105,9 @@ const clientOfResponse = new WeakMap<ServerResponse, string>();
 function instrumentProvider(provider: Provider, metrics: Metrics, throttle: AddressThrottle): void {
   provider.use(async (ctx, next) => {
     if (ctx.path !== OAUTH_ROUTES.token) return next();
-    const stop = metrics.tokenLatency.startTimer();
+    const started = performance.now();
     try {
-      const wait = await throttle.retryAfter(ctx.ip);
+      const wait = throttle.retryAfter(ctx.ip);
       if (wait) {
         Object.assign(ctx, throttledResponse(wait));
         ctx.set('Retry-After', String(wait));
@@ -118,11 +118,10 @@ function instrumentProvider(provider: Provider, metrics: Metrics, throttle: Addr
       ctx.set('Pragma', 'no-cache'); // RFC 6749 §5.1; oidc-provider sets only Cache-Control
       if (ctx.status === 401) await throttle.failed(ctx.ip);
     } finally {
-      stop();
       const clientId = ctx.oidc?.client?.clientId;
       if (clientId) clientOfResponse.set(ctx.res, clientId);
       const body = ctx.body as { error?: string } | undefined;
-      metrics.tokenRequests.inc({ outcome: ctx.status === 200 ? 'issued' : body?.error ?? String(ctx.status) });
+      metrics.tokenRequest(ctx.status === 200 ? 'issued' : body?.error ?? String(ctx.status), (performance.now() - started) / 1000);
     }
   });
 }

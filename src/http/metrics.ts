@@ -22,7 +22,21 @@ export class Metrics {
     registers: [this.registry],
   });
 
+  /** The counter for each outcome, looked up once (inc() with a label object hashes it on every call). */
+  readonly #byOutcome = new Map<string, { inc(): void }>();
+
   constructor(options: { defaultMetrics?: boolean } = {}) {
     if (options.defaultMetrics) collectDefaultMetrics({ register: this.registry });
+  }
+
+  /** One token request: its outcome (`issued`, or the OAuth error code) and how long it took. */
+  tokenRequest(outcome: string, seconds: number): void {
+    let counter = this.#byOutcome.get(outcome);
+    if (!counter) {
+      counter = this.tokenRequests.labels(outcome);
+      this.#byOutcome.set(outcome, counter);
+    }
+    counter.inc();
+    this.tokenLatency.observe(seconds);
   }
 }

@@ -6,26 +6,50 @@
 // N workers an address gets at most N times the limit.
 import { RateLimiterMemory, RateLimiterRes } from 'rate-limiter-flexible';
 
+/** Blocked addresses kept before expired ones are swept out. */
+const SWEEP_AT = 10_000;
+
 export class AddressThrottle {
   readonly #failures: RateLimiterMemory;
+  /**
+   * Addresses out of budget, until when (epoch ms). Every token request asks
+   * retryAfter(); this answers it without the limiter's promise (its get() is
+   * asynchronous), which is only needed when a failure is counted.
+   */
+  readonly #blockedUntil = new Map<string, number>();
 
   constructor(maxFailuresPerMinute: number) {
     this.#failures = new RateLimiterMemory({ points: maxFailuresPerMinute, duration: 60, blockDuration: 60 });
   }
 
   /** Seconds to wait when the address is over its budget; 0 when it may try. */
-  async retryAfter(address: string): Promise<number> {
-    const state = await this.#failures.get(address);
-    if (!state || state.remainingPoints > 0) return 0;
-    return Math.max(1, Math.ceil(state.msBeforeNext / 1000));
+  retryAfter(address: string): number {
+    const until = this.#blockedUntil.get(address);
+    if (until === undefined) return 0;
+    const ms = until - Date.now();
+    if (ms > 0) return Math.max(1, Math.ceil(ms / 1000));
+    this.#blockedUntil.delete(address);
+    return 0;
   }
 
   async failed(address: string): Promise<void> {
+    let state: RateLimiterRes;
     try {
-      await this.#failures.consume(address);
+      state = await this.#failures.consume(address);
     } catch (err) {
-      if (!(err instanceof RateLimiterRes)) throw err; // over the budget: blocked, nothing else to do
+      if (!(err instanceof RateLimiterRes)) throw err;
+      state = err; // over the budget: blocked for the block duration
     }
+    // The budget is spent from the last failure it allows: the next request waits, even with the right secret.
+    if (state.remainingPoints <= 0) this.#block(address, Date.now() + state.msBeforeNext);
+  }
+
+  #block(address: string, until: number): void {
+    if (this.#blockedUntil.size >= SWEEP_AT) {
+      const now = Date.now();
+      for (const [other, end] of this.#blockedUntil) if (end <= now) this.#blockedUntil.delete(other);
+    }
+    this.#blockedUntil.set(address, until);
   }
 }
 

@@ -22,7 +22,7 @@ function decodeBasicPart(part: string): string {
 }
 
 export async function authenticateClient(ctx: Context, domain: Domain, body: FormBody, throttle: AddressThrottle): Promise<KeypairDoc> {
-  const wait = await throttle.retryAfter(ctx.ip);
+  const wait = throttle.retryAfter(ctx.ip);
   if (wait) {
     ctx.set('Retry-After', String(wait));
     const { status, body: answer } = throttledResponse(wait);
