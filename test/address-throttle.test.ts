@@ -39,3 +39,53 @@ test('after its failure budget an address gets 429 slow_down, before any databas
   const docs = await Promise.all(keys.map((k) => kp.keyport.database.models.Keypair.findById(k.keyId).lean()));
   t.is(docs.reduce((sum, doc) => sum + (doc?.failedAttempts ?? 0), 0), 6);
 });
+
+/** Two wrong secrets, then the right one, from `address` as X-Forwarded-For says it. */
+async function failTwiceFrom(url: string, key: { keyId: string; secret: string }, wrongSecret: string, address: string): Promise<number[]> {
+  const statuses: number[] = [];
+  const from = (secret: string) => fetch(`${url}/oauth/token`, {
+    method: 'POST',
+    headers: { authorization: basic(key.keyId, secret), 'content-type': 'application/x-www-form-urlencoded', 'x-forwarded-for': `${address}, 10.0.0.1` },
+    body: 'grant_type=client_credentials',
+  });
+  for (const secret of [wrongSecret, wrongSecret, key.secret]) statuses.push((await from(secret)).status);
+  return statuses;
+}
+
+test('behind a trusted proxy each client address (first X-Forwarded-For entry) has its own budget, shared by token and introspection; otherwise the header changes nothing', async (t) => {
+  const budgetOfTwo = { lockout: { maxFailuresPerAddress: 2, maxFailures: 100 } };
+  const [proxied, direct] = await Promise.all([
+    startTestKeyport({ overrides: { ...budgetOfTwo, server: { host: '127.0.0.1', port: 0, trustProxy: true } } }),
+    startTestKeyport({ overrides: budgetOfTwo }),
+  ]);
+  t.teardown(() => Promise.all([proxied.close(), direct.close()]));
+  const [key, other] = await Promise.all([seedKeypair(proxied.keyport), seedKeypair(proxied.keyport)]);
+
+  t.deepEqual(await failTwiceFrom(proxied.url, key, other.secret, '203.0.113.7'), [401, 401, 429], 'the budget of 203.0.113.7 is spent');
+  t.deepEqual(await failTwiceFrom(proxied.url, key, other.secret, '203.0.113.8'), [401, 401, 429], 'another address has its own');
+  const introspection = (address: string) => fetch(`${proxied.url}/oauth/introspect`, {
+    method: 'POST',
+    headers: { authorization: basic(other.keyId, other.secret), 'content-type': 'application/x-www-form-urlencoded', 'x-forwarded-for': address },
+    body: 'token=x',
+  });
+  t.is((await introspection('203.0.113.7')).status, 429, 'the same address is refused at introspection too');
+  t.is((await introspection('203.0.113.9')).status, 200, 'a fresh address is not');
+
+  // The outcomes reach the metrics: two addresses, two failures and one refusal each.
+  const metrics = await (await fetch(`${proxied.url}/metrics`)).text();
+  t.regex(metrics, /keyport_token_requests_total\{outcome="invalid_client"\} 4\n/);
+  t.regex(metrics, /keyport_token_requests_total\{outcome="slow_down"\} 2\n/);
+
+  // Without trustProxy, a client cannot escape its budget by changing the header.
+  const directKey = await seedKeypair(direct.keyport);
+  const statuses: number[] = [];
+  for (const address of ['198.51.100.1', '198.51.100.2', '198.51.100.3']) {
+    const response = await fetch(`${direct.url}/oauth/token`, {
+      method: 'POST',
+      headers: { authorization: basic(directKey.keyId, other.secret), 'content-type': 'application/x-www-form-urlencoded', 'x-forwarded-for': address },
+      body: 'grant_type=client_credentials',
+    });
+    statuses.push(response.status);
+  }
+  t.deepEqual(statuses, [401, 401, 429]);
+});

@@ -4,6 +4,7 @@
 // failures per minute, whatever keys it tries. Past that it gets 429 slow_down
 // with Retry-After, before any database work. Per process (memory store): with
 // N workers an address gets at most N times the limit.
+import type { IncomingMessage } from 'node:http';
 import { RateLimiterMemory, RateLimiterRes } from 'rate-limiter-flexible';
 
 /** Blocked addresses kept before expired ones are swept out. */
@@ -51,6 +52,19 @@ export class AddressThrottle {
     }
     this.#blockedUntil.set(address, until);
   }
+}
+
+/**
+ * The address a request's failures count against: what Koa's ctx.ip gives
+ * with app.proxy = trustProxy (behind a trusted proxy the first X-Forwarded-For
+ * entry, else the peer). The token endpoint is answered outside Koa's apps
+ * (src/app.ts), introspection and revocation inside one: both use this, so
+ * that an address has one budget whichever endpoint it tries.
+ */
+export function requestAddress(req: IncomingMessage, trustProxy: boolean): string {
+  const forwarded = trustProxy ? req.headers['x-forwarded-for'] : undefined;
+  const first = typeof forwarded === 'string' ? forwarded.split(',', 1)[0]!.trim() : '';
+  return first || req.socket.remoteAddress || '';
 }
 
 /** The answer to an address over its budget (RFC 6585 429; `slow_down` as in RFC 8628). */

@@ -4,7 +4,7 @@
 import type { Context } from 'koa';
 import type { Domain } from '../domain/index.ts';
 import type { KeypairDoc } from '../db/models/keypair.ts';
-import { throttledResponse, type AddressThrottle } from './address-throttle.ts';
+import { requestAddress, throttledResponse, type AddressThrottle } from './address-throttle.ts';
 import { invalidRequest, OAuthError } from './oauth-error.ts';
 
 export type FormBody = Record<string, string | string[] | undefined>;
@@ -22,7 +22,8 @@ function decodeBasicPart(part: string): string {
 }
 
 export async function authenticateClient(ctx: Context, domain: Domain, body: FormBody, throttle: AddressThrottle): Promise<KeypairDoc> {
-  const wait = throttle.retryAfter(ctx.ip);
+  const address = requestAddress(ctx.req, ctx.app.proxy);
+  const wait = throttle.retryAfter(address);
   if (wait) {
     ctx.set('Retry-After', String(wait));
     const { status, body: answer } = throttledResponse(wait);
@@ -50,7 +51,7 @@ export async function authenticateClient(ctx: Context, domain: Domain, body: For
     if (postId !== undefined && postId !== keyId) throw invalidRequest('client_id mismatch');
   } else {
     if (!postId || !postSecret) {
-      await throttle.failed(ctx.ip);
+      await throttle.failed(address);
       throw new OAuthError(401, 'invalid_client', 'client authentication failed');
     }
     keyId = postId;
@@ -58,7 +59,7 @@ export async function authenticateClient(ctx: Context, domain: Domain, body: For
   }
   const result = await domain.keypairs.authenticate(keyId, secret);
   if (!result.ok) {
-    await throttle.failed(ctx.ip);
+    await throttle.failed(address);
     throw new OAuthError(401, 'invalid_client', 'client authentication failed', { basicChallenge: basic });
   }
   return result.keypair;
