@@ -156,9 +156,9 @@ export function createRequestHandler(parts: AppParts): (req: IncomingMessage, re
     const path = q === -1 ? url : url.slice(0, q);
     const requestId = randomUUID();
     res.setHeader('X-Request-Id', requestId);
+    const tokenRequest = path === OAUTH_ROUTES.token;
     // One access log line per request, whichever app serves it: no query string,
     // no headers, no body (they may hold credentials).
-    const tokenRequest = path === OAUTH_ROUTES.token;
     res.once('finish', () => {
       const ms = performance.now() - started;
       const token = tokenRequest ? tokenResults.get(res) : undefined;
