@@ -81,6 +81,41 @@ test.serial('changes made by another process reach the server by themselves (dis
   }
 });
 
+test.serial('poll() applies every change written before it is called, also while an earlier poll is still reading', async (t) => {
+  const { kp } = t.context;
+  const seed = await seedKeypair(kp.keyport);
+  await getToken(kp.url, seed);
+  const feed = kp.keyport.domain.changes;
+  // Hold the next read of the changes collection: a poll that began before the change below.
+  type Query = { exec(): Promise<unknown> };
+  const Change = kp.keyport.database.models.Change as unknown as { find: (this: unknown, ...args: unknown[]) => Query };
+  const find = Change.find;
+  let release!: () => void;
+  const gate = new Promise<void>((resolve) => { release = resolve; });
+  let held = false;
+  Change.find = function heldFind(this: unknown, ...args: unknown[]) {
+    const query = find.apply(this, args);
+    if (held) return query;
+    held = true;
+    const exec = query.exec.bind(query);
+    query.exec = async () => { await gate; return exec(); };
+    return query;
+  };
+  t.teardown(() => { Change.find = find; release(); });
+  const earlier = feed.poll();
+  const other = await openKeyportDomain(kp.config, undefined, 'tool');
+  try {
+    await other.domain.keypairs.setEnabled(seed.keyId, false, 'cli');
+    const caughtUp = feed.poll();
+    release(); // the earlier poll reads what it reads; the caller's poll must still see the change
+    await caughtUp;
+    t.is((await tokenRequest(kp.url, seed)).status, 401, 'disabled elsewhere before poll() was called ⇒ refused once it returns');
+    await earlier;
+  } finally {
+    await other.database.close();
+  }
+});
+
 test.serial('a token revoked by another process is inactive here after one poll, and introspection reads no database', async (t) => {
   const { kp } = t.context;
   const seed = await seedKeypair(kp.keyport, { owner: 'account', scopes: ['orders:read', 'keyport:introspect'] });

@@ -28,7 +28,10 @@ export class ChangeFeed {
   /** Ids of other processes' changes already applied, with their time (pruned after WINDOW_MS). */
   readonly #applied = new Map<string, number>();
   #timer: NodeJS.Timeout | null = null;
-  #polling = false;
+  /** The poll running now, if any. */
+  #inFlight: Promise<void> | null = null;
+  /** The one poll queued behind it (callers that came while it ran share it). */
+  #next: Promise<void> | null = null;
   #lastTrim = 0;
 
   constructor(models: Models) {
@@ -61,10 +64,24 @@ export class ChangeFeed {
     this.#timer = null;
   }
 
-  /** Applies the changes other processes made since the last poll. */
-  async poll(): Promise<void> {
-    if (this.#polling) return;
-    this.#polling = true;
+  /**
+   * Applies the changes other processes made up to now. A poll already running
+   * may have read before the caller's change was written, so the caller waits
+   * for it and for one more (shared by all who came meanwhile: polls never pile up).
+   */
+  poll(): Promise<void> {
+    if (this.#inFlight) {
+      this.#next ??= this.#inFlight.then(() => {
+        this.#next = null;
+        return this.poll();
+      });
+      return this.#next;
+    }
+    this.#inFlight = this.#pollOnce().finally(() => { this.#inFlight = null; });
+    return this.#inFlight;
+  }
+
+  async #pollOnce(): Promise<void> {
     try {
       const now = Date.now();
       const docs = await this.#models.Change.find({ at: trusted({ $gte: new Date(now - WINDOW_MS) }) }).lean<ChangeDoc[]>();
@@ -81,8 +98,6 @@ export class ChangeFeed {
       }
     } catch {
       // The database is unreachable for a moment: the caches' TTL bounds staleness; try again next tick.
-    } finally {
-      this.#polling = false;
     }
   }
 
