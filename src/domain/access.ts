@@ -163,7 +163,7 @@ export class AccessService {
     let what: string;
     if ('keyId' in ref) {
       what = 'keypair';
-      keypair = await this.#keypairs.get(ref.keyId).catch(async (err: unknown) => {
+      keypair = await this.#keypairs.get(ref.keyId).catch((err: unknown) => {
         if (!(action === 'audit.read' && err instanceof DomainError && err.code === 'not_found')) throw err;
         return undefined;
       });
