@@ -93,3 +93,50 @@ test('pagination with a cursor: no event repeated or skipped, even within one mi
   t.deepEqual(seen, all);
   t.true(pages >= 4);
 });
+
+test('a removed keypair keeps its audit trail: its former owner\'s admins and tokens read it, others get the 404 of an unknown key', async (t) => {
+  const tenant = await createTenant(tk.keyport, 'Removals');
+  await createUser(tk.keyport, 'remover@acme.test', [[accountOwner(tenant.accountId), 'admin']]);
+  await createUser(tk.keyport, 'prod-admin@acme.test', [[environmentOwner(tenant.accountId, tenant.productionId), 'admin']]);
+  await createUser(tk.keyport, 'staging-admin@acme.test', [[environmentOwner(tenant.accountId, tenant.stagingId), 'admin']]);
+  const admin = await ApiClient.signIn(tk.url, 'remover@acme.test');
+  const created = await admin.post(`/environments/${tenant.productionId}/keypairs`, { name: 'short-lived', scopes: ['orders:read'] });
+  const { keyId } = created.body.keypair;
+  await admin.post(`/keypairs/${keyId}/disable`);
+  const before = await admin.get(`/keypairs/${keyId}/audit`);
+  t.is(before.status, 200);
+  t.is((await admin.delete(`/keypairs/${keyId}`)).status, 204);
+  t.is((await admin.get(`/keypairs/${keyId}`)).status, 404, 'the keypair itself is gone');
+
+  const after = await admin.get(`/keypairs/${keyId}/audit`);
+  t.is(after.status, 200);
+  t.deepEqual(after.body.items.map((e: { action: string }) => e.action), ['keypair.removed', 'keypair.disabled', 'keypair.created']);
+  t.deepEqual(after.body.items.slice(1), before.body.items, 'the events recorded before the removal are unchanged');
+  for (const e of after.body.items) t.like(e, { keypairId: keyId, accountId: tenant.accountId, environmentId: tenant.productionId });
+  // Pages as before.
+  const first = await admin.get(`/keypairs/${keyId}/audit?limit=2`);
+  t.is(first.body.items.length, 2);
+  const rest = await admin.get(`/keypairs/${keyId}/audit?limit=2&cursor=${first.body.nextCursor}`);
+  t.deepEqual(rest.body.items.map((e: { action: string }) => e.action), ['keypair.created']);
+
+  // The environment's admin reads it too; the other environment's admin gets the 404 of a key that never existed.
+  t.is((await (await ApiClient.signIn(tk.url, 'prod-admin@acme.test')).get(`/keypairs/${keyId}/audit`)).status, 200);
+  const outsider = await ApiClient.signIn(tk.url, 'staging-admin@acme.test');
+  const hidden = await outsider.get(`/keypairs/${keyId}/audit`);
+  const unknown = await outsider.get('/keypairs/kp_AAAAAAAAAAAAAAAAAAAAAAAA/audit');
+  t.is(hidden.status, 404);
+  t.deepEqual(hidden.body, unknown.body);
+  t.deepEqual(unknown.body, { error: { code: 'not_found', message: 'keypair not found', details: null } });
+
+  // Automation of the account, with keyport:read.
+  const reader = await tk.keyport.domain.keypairs.create({ accountId: tenant.accountId }, { name: 'reader', scopes: ['keyport:read'] }, 'system');
+  const api = ApiClient.withToken(tk.url, await getToken(tk.url, { keyId: reader.keypair.keyId, secret: reader.secret, resource: ADMIN_API_RESOURCE }));
+  t.is((await api.get(`/keypairs/${keyId}/audit`)).body.items.length, 3);
+
+  // Keypairs removed by closing their environment keep theirs as well.
+  const closedWith = await admin.post(`/environments/${tenant.stagingId}/keypairs`, { name: 'closed with staging' });
+  t.is((await admin.post(`/environments/${tenant.stagingId}/close`)).status, 200);
+  const closedTrail = await admin.get(`/keypairs/${closedWith.body.keypair.keyId}/audit`);
+  t.is(closedTrail.status, 200);
+  t.deepEqual(closedTrail.body.items.map((e: { action: string }) => e.action), ['keypair.removed', 'keypair.created']);
+});

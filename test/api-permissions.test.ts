@@ -2,6 +2,7 @@
 // caller × each kind of action. 403 for what the caller may see but not do,
 // 404 — the very same 404 as for an owner that does not exist — for what it may not see.
 import test from 'ava';
+import { trusted } from 'mongoose';
 import { ADMIN_API_RESOURCE } from '../src/http/api/auth.ts';
 import { accountOwner, ApiClient, createTenant, createUser, environmentOwner, type ApiResponse } from './helpers/api.ts';
 import { startTestKeyport, type TestKeyport } from './helpers/keyport.ts';
@@ -15,6 +16,7 @@ let tk: TestKeyport;
 let tenant: Awaited<ReturnType<typeof createTenant>>;
 let accountKeyId: string;
 let prodKeyId: string;
+let removedProdKeyId: string;
 const clients = {} as Record<ActorName, ApiClient>;
 const userIds = {} as Record<'envAdmin' | 'envMember', string>;
 
@@ -49,6 +51,8 @@ test.before(async () => {
   clients.otherAccountToken = ApiClient.withToken(tk.url, await token(elsewhere.accountId, ['keyport:manage', 'keyport:read']));
   accountKeyId = (await domain.keypairs.create({ accountId: tenant.accountId }, { name: 'account key' }, 'system')).keypair.keyId;
   prodKeyId = (await domain.keypairs.create({ environmentId: tenant.productionId }, { name: 'prod key' }, 'system')).keypair.keyId;
+  removedProdKeyId = (await domain.keypairs.create({ environmentId: tenant.productionId }, { name: 'removed prod key' }, 'system')).keypair.keyId;
+  await domain.keypairs.remove(removedProdKeyId, 'system');
 });
 test.after.always(async () => {
   await tk?.close();
@@ -93,6 +97,9 @@ const ROWS: Row[] = [
   { name: 'read the account audit trail', expect: e(200, 403, 403, 403, 403, 404, 200, 200, 404), run: (c) => c.get(`/accounts/${tenant.accountId}/audit`) },
   { name: 'read an environment audit trail', expect: e(200, 200, 404, 403, 403, 404, 200, 200, 404), run: (c) => c.get(`/environments/${tenant.productionId}/audit`) },
   { name: 'read a keypair audit trail', expect: e(200, 200, 404, 403, 403, 404, 200, 200, 404), run: (c) => c.get(`/keypairs/${prodKeyId}/audit`) },
+  { name: 'read a removed keypair\'s audit trail', expect: e(200, 200, 404, 403, 403, 404, 200, 200, 404), run: (c) => c.get(`/keypairs/${removedProdKeyId}/audit`) },
+  // Accounts come from operators only: no admin, member or token of any account may create one.
+  { name: 'create an account', expect: e(403, 403, 403, 403, 403, 403, 403, 403, 403), run: (c) => c.post('/accounts', { name: 'Mine' }) },
   {
     name: 'close an environment',
     expect: e(200, 403, 404, 403, 403, 404, 403, 403, 404),
@@ -150,6 +157,17 @@ test.serial('a hidden owner looks exactly like a missing one', async (t) => {
   const hiddenKey = await clients.otherAccountToken.get(`/keypairs/${prodKeyId}`);
   t.deepEqual(hiddenKey.body, missingKey.body);
   t.is(hiddenKey.status, 404);
+  // A removed keypair's trail, to someone without rights on its former owner: the same 404 as a key that never existed.
+  const missingTrail = await clients.stranger.get('/keypairs/kp_AAAAAAAAAAAAAAAAAAAAAAAA/audit');
+  const hiddenTrail = await clients.stranger.get(`/keypairs/${removedProdKeyId}/audit`);
+  t.is(hiddenTrail.status, 404);
+  t.deepEqual(hiddenTrail.body, missingTrail.body);
+  t.deepEqual((await clients.otherAccountToken.get(`/keypairs/${removedProdKeyId}/audit`)).body, missingTrail.body);
+  // Only the audit trail outlives the keypair: reading or changing it is 404, as before.
+  for (const res of [await clients.accountAdmin.get(`/keypairs/${removedProdKeyId}`), await clients.accountAdmin.post(`/keypairs/${removedProdKeyId}/disable`)]) {
+    t.is(res.status, 404);
+    t.is(res.body.error.message, 'keypair not found');
+  }
 });
 
 test.serial('lists show only what the caller reaches', async (t) => {
@@ -163,15 +181,32 @@ test.serial('lists show only what the caller reaches', async (t) => {
   t.true(all.includes(tenant.productionId) && all.includes(tenant.stagingId));
 });
 
-test.serial('account creation: a user who administers no account may create one (and becomes its admin); others may not', async (t) => {
+test.serial('account creation: operators only; a signed-in user without the role gets 403 and creates nothing', async (t) => {
+  // A user of no account at all could once found one of their own: the way a stranger got tokens for every API's audience.
   await createUser(tk.keyport, 'founder@x.test');
   const founder = await ApiClient.signIn(tk.url, 'founder@x.test');
-  const created = await founder.post('/accounts', { name: 'Founded' });
-  t.is(created.status, 201);
-  t.is((await founder.get(`/accounts/${created.body.id}/keypairs`)).status, 200);
-  t.is((await founder.post('/accounts', { name: 'Second' })).status, 403);
-  t.is((await clients.accountAdmin.post('/accounts', { name: 'More' })).status, 403);
-  t.is((await clients.manageToken.post('/accounts', { name: 'ByToken' })).status, 403);
+  const refused = await founder.post('/accounts', { name: 'Founded' });
+  t.is(refused.status, 403);
+  t.is(refused.body.error.code, 'forbidden');
+  t.regex(refused.body.error.message, /operator/);
+  t.is((await founder.get('/session')).body.user.operator, false);
+  t.is(await tk.keyport.database.models.Account.countDocuments({ name: trusted({ $in: ['Founded', 'Mine'] }) }), 0, 'the refused requests created nothing');
+
+  // An operator creates accounts (as many as needed) and administers each one.
+  const operatorId = await createUser(tk.keyport, 'operator@x.test');
+  await tk.keyport.domain.users.setOperator(operatorId, true, 'system');
+  const operator = await ApiClient.signIn(tk.url, 'operator@x.test');
+  t.is((await operator.get('/session')).body.user.operator, true);
+  for (const name of ['Initech', 'Globex']) {
+    const created = await operator.post('/accounts', { name });
+    t.is(created.status, 201);
+    t.like(created.body, { name, status: 'active' });
+    t.is((await operator.get(`/accounts/${created.body.id}/keypairs`)).status, 200);
+    t.deepEqual((await operator.get(`/accounts/${created.body.id}/members`)).body.items.map((m: { email: string; role: string }) => [m.email, m.role]), [['operator@x.test', 'admin']]);
+  }
+  // The role is the user's, not the session's: revoked, the next request is refused.
+  await tk.keyport.domain.users.setOperator(operatorId, false, 'system');
+  t.is((await operator.post('/accounts', { name: 'Third' })).status, 403);
 });
 
 test.serial('an account keeps at least one admin', async (t) => {

@@ -7,6 +7,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { KeyportConfig } from '../src/config.ts';
+import { ApiClient } from './helpers/api.ts';
 import { startTestKeyport, type TestKeyport } from './helpers/keyport.ts';
 import { getToken, tokenRequest } from './helpers/oauth.ts';
 
@@ -223,6 +224,56 @@ test('user create reads the password from stdin and grants the roles', async (t)
   t.is(typo.code, 1);
   t.is(typo.stderr.trim(), 'error: account not found');
   t.is(await kp.keyport.domain.users.findByEmail('other@globex.example'), null);
+});
+
+test('user create --operator and user set-operator grant and revoke the role that creates accounts; audited', async (t) => {
+  const { kp } = t.context;
+  const env = cliEnv(kp.config);
+  const created = await runCli(env, ['user', 'create', '--email', 'Platform@Example.com', '--password-stdin', '--operator'], 'a long enough password\n');
+  t.is(created.code, 0, created.stderr);
+  t.regex(created.stdout, /^Created user usr_\S+ \(platform@example\.com\), an operator\n$/);
+  const user = (await kp.keyport.domain.users.findByEmail('platform@example.com'))!;
+  t.true(user.operator);
+  // The role is what the admin API asks for.
+  const operator = await ApiClient.signIn(kp.url, 'platform@example.com', 'a long enough password');
+  t.is((await operator.post('/accounts', { name: 'Made by an operator' })).status, 201);
+
+  const plain = await cliJson<{ user: { id: string; operator: boolean } }>(env, ['user', 'create', '--email', 'dev@example.com', '--password-stdin'], 'another long password\n');
+  t.false(plain.user.operator);
+  const granted = await runCli(env, ['user', 'set-operator', '--email', 'dev@example.com']);
+  t.is(granted.code, 0, granted.stderr);
+  t.is(granted.stdout, 'dev@example.com is now an operator.\n');
+  t.is((await runCli(env, ['user', 'set-operator', '--email', 'dev@example.com'])).stdout, 'dev@example.com is an operator already.\n');
+  t.true((await kp.keyport.domain.users.findByEmail('dev@example.com'))!.operator);
+  const revoked = await cliJson<{ user: { operator: boolean }; changed: boolean }>(env, ['user', 'set-operator', '--email', 'dev@example.com', '--no-operator']);
+  t.like(revoked, { user: { operator: false }, changed: true });
+  t.false((await kp.keyport.domain.users.findByEmail('dev@example.com'))!.operator);
+  const unknown = await runCli(env, ['user', 'set-operator', '--email', 'nobody@example.com']);
+  t.is(unknown.code, 1);
+  t.is(unknown.stderr, 'error: no user with email nobody@example.com\n');
+
+  // Instance-wide events: who got and lost the role, and through what.
+  const events = await cliJson<{ action: string; actor: string; accountId: string | null; details: { userId: string } }[]>(env, ['audit', '--instance', '--limit', '1000']);
+  const roleEvents = (id: string) => events.filter((e) => e.action.startsWith('user.operator_') && e.details.userId === id).map((e) => [e.action, e.actor]);
+  t.deepEqual(roleEvents(user.id), [['user.operator_granted', 'cli']]);
+  t.deepEqual(roleEvents(plain.user.id), [['user.operator_revoked', 'cli'], ['user.operator_granted', 'cli']]);
+  t.true(events.every((e) => e.accountId === null), 'only events of no account');
+  const both = await runCli(env, ['audit', '--instance', '--account', 'acc_x']);
+  t.is(both.code, 2);
+  t.regex(both.stderr, /exactly one of --account, --environment, --keypair or --instance/);
+});
+
+test('audit --keypair: a removed keypair keeps its trail; an unknown key id is "keypair not found"', async (t) => {
+  const env = cliEnv(t.context.kp.config);
+  const seed = await seedWithCli(env);
+  const removed = await runCli(env, ['keypair', 'remove', seed.keyId, '--yes']);
+  t.is(removed.code, 0, removed.stderr);
+  const trail = await cliJson<{ action: string; keypairId: string }[]>(env, ['audit', '--keypair', seed.keyId]);
+  t.deepEqual(trail.map((e) => [e.action, e.keypairId]), [['keypair.removed', seed.keyId], ['keypair.created', seed.keyId]]);
+  const unknown = await runCli(env, ['audit', '--keypair', 'kp_AAAAAAAAAAAAAAAAAAAAAAAA']);
+  t.is(unknown.code, 1);
+  t.is(unknown.stderr, 'error: keypair not found\n');
+  t.is(unknown.stdout, '');
 });
 
 test('account rename and environment rename show in the lists; a closed owner keeps its name', async (t) => {

@@ -2,14 +2,15 @@
 // would, against a real Keyport and the protected demo API (itself started as
 // `node examples/protected-api/server.ts`). Each ecosystem is one test: it must
 // get a token, validate it, call GET /orders and exit 0; and it must exit
-// non-zero on a wrong secret and on a token for another audience (without
-// calling the API), and when the API refuses a token without orders:read. Dependencies come from examples/setup.sh (run it first).
+// non-zero, without calling the API, on a wrong secret, on a token for another
+// audience, on a token of another account than the one the API serves, and on
+// a token without orders:read. Dependencies come from examples/setup.sh (run it first).
 import { spawn, type ChildProcess } from 'node:child_process';
 import { existsSync, readdirSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import test from 'ava';
-import { seedKeypair } from './helpers/oauth.ts';
+import { getToken, seedKeypair } from './helpers/oauth.ts';
 import { startTestKeyport, type TestKeyport } from './helpers/keyport.ts';
 
 const root = fileURLToPath(new URL('..', import.meta.url));
@@ -85,13 +86,15 @@ function setupProblem(name: string, ecosystem: Ecosystem): string | undefined {
 
 let keyport: TestKeyport;
 let api: { url: string; child: ChildProcess };
-let good: { keyId: string; secret: string };
+let good: { keyId: string; secret: string; accountId: string };
 let wrong: { keyId: string; secret: string };
+/** A keypair of another account, with the scope GET /orders needs. */
+let foreign: { keyId: string; secret: string; accountId: string };
 
-function startApi(issuer: string): Promise<{ url: string; child: ChildProcess }> {
+function startApi(issuer: string, account: string): Promise<{ url: string; child: ChildProcess }> {
   const child = spawn(process.execPath, [join(examples, 'protected-api/server.ts')], {
     cwd: root,
-    env: cleanEnv({ KEYPORT_URL: issuer, PORT: '0', HOST: '127.0.0.1' }),
+    env: cleanEnv({ KEYPORT_URL: issuer, KEYPORT_ACCOUNT: account, PORT: '0', HOST: '127.0.0.1' }),
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   return new Promise((resolve, reject) => {
@@ -120,7 +123,8 @@ test.before(async () => {
   // Wrong-secret runs use a keypair of their own, so that their failures never lock `good`.
   const other = await seedKeypair(keyport.keyport, { scopes: ['orders:read'] });
   wrong = { keyId: other.keyId, secret: `${other.secret.slice(0, -8)}AAAAAAAA` };
-  api = await startApi(keyport.url);
+  foreign = await seedKeypair(keyport.keyport, { owner: 'account', scopes: ['orders:read', 'orders:write'] });
+  api = await startApi(keyport.url, good.accountId);
 });
 
 test.after.always(async () => {
@@ -139,7 +143,7 @@ for (const [name, ecosystem] of Object.entries(ECOSYSTEMS)) {
       t.fail(problem);
       return;
     }
-    const base = { KEYPORT_URL: keyport.url, API_URL: api.url };
+    const base = { KEYPORT_URL: keyport.url, API_URL: api.url, KEYPORT_ACCOUNT: good.accountId };
 
     const ok = await run(ecosystem.command, ecosystem.args, { ...base, KEYPORT_KEY_ID: good.keyId, KEYPORT_SECRET: good.secret });
     t.is(ok.code, 0, describeRun(ok));
@@ -159,9 +163,36 @@ for (const [name, ecosystem] of Object.entries(ECOSYSTEMS)) {
     t.not(otherAudience.code, 0, `a token for another audience must be refused: ${describeRun(otherAudience)}`);
     t.notRegex(otherAudience.stdout, /GET \/orders/);
 
-    // A valid token without orders:read: the API answers 403 insufficient_scope, the quickstart fails.
+    // A valid token of another account, with the scope: the tenant check refuses it before the API is called.
+    const otherAccount = await run(ecosystem.command, ecosystem.args, { ...base, KEYPORT_KEY_ID: foreign.keyId, KEYPORT_SECRET: foreign.secret });
+    t.not(otherAccount.code, 0, `a token of another account must be refused: ${describeRun(otherAccount)}`);
+    t.regex(otherAccount.stderr, new RegExp(`wrong_tenant: the token belongs to account ${foreign.accountId}, this API serves ${good.accountId}`), describeRun(otherAccount));
+    t.notRegex(otherAccount.stdout, /GET \/orders/);
+
+    // A valid token without orders:read: refused by the scope check, before the API is called.
     const noScope = await run(ecosystem.command, ecosystem.args, { ...base, KEYPORT_KEY_ID: good.keyId, KEYPORT_SECRET: good.secret, KEYPORT_SCOPE: 'orders:write' });
     t.not(noScope.code, 0, `GET /orders without orders:read must fail: ${describeRun(noScope)}`);
-    t.regex(`${noScope.stdout}${noScope.stderr}`, /403|insufficient_scope/, describeRun(noScope));
+    t.regex(noScope.stderr, /insufficient_scope: the token lacks orders:read/, describeRun(noScope));
+    t.notRegex(noScope.stdout, /GET \/orders/);
   });
 }
+
+// The demo API itself, as the quickstarts' checks would be skipped by a client that calls it directly.
+test('the demo API refuses a token of another account (403 wrong_tenant) and one without the scope (403 insufficient_scope)', async (t) => {
+  const call = async (keypair: { keyId: string; secret: string }, scope: string) => fetch(`${api.url}/orders`, {
+    headers: { authorization: `Bearer ${await getToken(keyport.url, { keyId: keypair.keyId, secret: keypair.secret, scope })}` },
+  });
+  const stranger = await call(foreign, 'orders:read');
+  t.is(stranger.status, 403);
+  t.regex(stranger.headers.get('www-authenticate') ?? '', /error="wrong_tenant"/);
+  const noScope = await call(good, 'orders:write');
+  t.is(noScope.status, 403);
+  t.regex(noScope.headers.get('www-authenticate') ?? '', /error="insufficient_scope"/);
+  t.is((await call(good, 'orders:read')).status, 200);
+});
+
+test('the demo API does not start without the account it serves', async (t) => {
+  const result = await run(process.execPath, [join(examples, 'protected-api/server.ts')], { KEYPORT_URL: keyport.url, PORT: '0' });
+  t.is(result.code, 2, describeRun(result));
+  t.regex(result.stderr, /set KEYPORT_ACCOUNT/);
+});

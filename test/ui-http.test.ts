@@ -291,6 +291,66 @@ test('a keypair has its own audit trail page, linked from the keypair; an enviro
   t.is((await envAdmin.get(`/ui/keypairs/${other.keypair.keyId}/audit`)).status, 200);
 });
 
+test('a removed keypair\'s audit trail stays: linked from the owner\'s trail, readable by its admins, 404 for anyone else', async (t) => {
+  const issued = await tk.keyport.domain.keypairs.create({ environmentId: tenant.productionId }, { name: 'retired job', scopes: ['orders:read'] }, 'system');
+  const { keyId } = issued.keypair;
+  const ui = await UiClient.signIn(tk.url, 'admin@acme.test');
+  const removed = await ui.submit(`/ui/keypairs/${keyId}/remove`, `/ui/keypairs/${keyId}/remove`, { confirmName: 'retired job' });
+  t.is(removed.status, 303);
+  t.is((await ui.get(`/ui/keypairs/${keyId}`)).status, 404, 'the keypair page is gone');
+
+  const ownerTrail = await ui.get(`/ui/environments/${tenant.productionId}/audit`);
+  t.true(ownerTrail.html.includes(`href="/ui/keypairs/${keyId}/audit"`), 'the owner\'s trail links to the keypair\'s');
+  const trail = await ui.get(`/ui/keypairs/${keyId}/audit`);
+  t.is(trail.status, 200);
+  t.regex(trail.html, /keypair\.removed/);
+  t.regex(trail.html, /keypair\.created/);
+  t.regex(trail.html, /retired job \(removed\)/);
+  t.true(trail.html.includes(`${keyId}), which was removed`));
+
+  t.is((await (await UiClient.signIn(tk.url, 'env-admin@acme.test')).get(`/ui/keypairs/${keyId}/audit`)).status, 200);
+  t.is((await (await UiClient.signIn(tk.url, 'member@acme.test')).get(`/ui/keypairs/${keyId}/audit`)).status, 403);
+  await createUser(tk.keyport, 'elsewhere-admin@acme.test', [[accountOwner(elsewhere.accountId), 'admin']]);
+  const outsider = await UiClient.signIn(tk.url, 'elsewhere-admin@acme.test');
+  const hidden = await outsider.get(`/ui/keypairs/${keyId}/audit`);
+  const unknown = await outsider.get('/ui/keypairs/kp_AAAAAAAAAAAAAAAAAAAAAAAA/audit');
+  t.is(hidden.status, 404);
+  t.is(unknown.status, 404);
+  t.false(hidden.html.includes('retired job'));
+});
+
+test('accounts are created by operators: members and admins see no form and get 403; an operator creates one and administers it', async (t) => {
+  await createUser(tk.keyport, 'nobody-yet@acme.test');
+  for (const email of ['member@acme.test', 'env-admin@acme.test', 'admin@acme.test', 'nobody-yet@acme.test']) {
+    const ui = await UiClient.signIn(tk.url, email);
+    const page = await ui.get('/ui/accounts');
+    t.is(page.status, 200);
+    t.false(page.html.includes('action="/ui/accounts"'), `${email}: no creation form`);
+    t.false(page.html.includes('New account'), email);
+    t.false(page.html.includes('badge-operator'), `${email}: not shown as an operator`);
+    // The form's fields as an operator's page would carry them: the server refuses anyway.
+    const csrf = hiddenFields(page.html, '/ui/sign-out')._csrf!;
+    const refused = await ui.post('/ui/accounts', { _csrf: csrf, name: 'Sneaky' });
+    t.is(refused.status, 403, email);
+    t.regex(refused.html, /Only operators/);
+  }
+  t.regex((await (await UiClient.signIn(tk.url, 'nobody-yet@acme.test')).get('/ui/accounts')).html, /Accounts are created by the operators/);
+  t.is(await tk.keyport.database.models.Account.countDocuments({ name: 'Sneaky' }), 0, 'nothing was created');
+
+  const operatorId = await createUser(tk.keyport, 'operator@acme.test');
+  await tk.keyport.domain.users.setOperator(operatorId, true, 'system');
+  const operator = await UiClient.signIn(tk.url, 'operator@acme.test');
+  const page = await operator.get('/ui/accounts');
+  t.regex(page.html, /badge-operator/);
+  const created = await operator.submit('/ui/accounts', '/ui/accounts', { name: 'Operated' });
+  t.is(created.status, 303);
+  t.regex(created.location!, /^\/ui\/accounts\/acc_/);
+  const account = await operator.get(created.location!);
+  t.regex(account.html, /Operated/);
+  t.true(account.html.includes('/access'), 'the operator administers the new account');
+  t.true((await operator.get('/ui/accounts')).html.includes('action="/ui/accounts"'), 'an operator may create more');
+});
+
 test('first start: bootstrap admin from the environment, or a one-time setup link', async (t) => {
   const fresh = await startTestKeyport();
   t.teardown(() => fresh.close());
@@ -326,6 +386,8 @@ test('first start: bootstrap admin from the environment, or a one-time setup lin
   t.regex(account.html, /Acme Corp/);
   t.regex(account.html, /Welcome/);
   t.true(account.html.includes('/access'), 'administers the account');
+  t.true((await ui.get('/ui/accounts')).html.includes('action="/ui/accounts"'), 'the first administrator is an operator: may create accounts');
+  t.true((await domain.users.findByEmail('first@acme.test'))!.operator);
   // Used: the link is dead, and no further link is issued once a user exists.
   t.is((await new UiClient(fresh.url).get(setupPath)).status, 403);
   t.is(await runBootstrap(domain, fresh.keyport.log, { issuer: fresh.url, env: {}, console: false }), null);
@@ -339,6 +401,8 @@ test('first start: bootstrap admin from the environment, or a one-time setup lin
   const ops = await UiClient.signIn(fresh.url, 'ops@acme.test', 'another long password');
   const accounts = await ops.get('/ui/accounts');
   t.regex(accounts.html, /Default/);
+  t.regex(accounts.html, /badge-operator/);
+  t.true((await domain.users.findByEmail('ops@acme.test'))!.operator);
   await t.throwsAsync(runBootstrap(domain, fresh.keyport.log, { issuer: fresh.url, env: { KEYPORT_BOOTSTRAP_ADMIN_EMAIL: 'x@acme.test' }, console: false }), { message: /KEYPORT_BOOTSTRAP_ADMIN/ });
 });
 

@@ -7,7 +7,7 @@ import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import test, { type ExecutionContext } from 'ava';
 import { errors, exportJWK, generateKeyPair, importJWK, SignJWT, type CryptoKey, type JWK, type JWTPayload } from 'jose';
-import { createVerifier, expressMiddleware, TokenError, type ExpressLikeRequest, type FetchLike, type Verifier } from 'keyport/verify';
+import { createVerifier, expressMiddleware, TokenError, type ExpressLikeRequest, type FetchLike, type KeyportAccessTokenClaims, type Verifier, type VerifierOptions } from 'keyport/verify';
 import { startProtectedApi, type RunningProtectedApi } from '../examples/protected-api/server.ts';
 import { loadSigningKeys } from '../src/oauth/signing-keys.ts';
 import { resolveServerSecrets } from '../src/server-secrets.ts';
@@ -18,7 +18,9 @@ const AUDIENCE = 'https://api.example.com';
 const OTHER_AUDIENCE = 'https://other.example.com';
 
 let keyport: TestKeyport;
-let client: { keyId: string; secret: string; accountId: string };
+let client: { keyId: string; secret: string; accountId: string; environmentId: string };
+/** An account of someone else, with a keypair of the same scopes: its tokens carry the same audience. */
+let stranger: { keyId: string; secret: string; accountId: string; environmentId: string };
 let introspector: { keyId: string; secret: string };
 let signingJwk: JWK & { kid: string };
 let plainApi: RunningProtectedApi;
@@ -28,6 +30,7 @@ let expressApi: { url: string; server: Server };
 test.before(async () => {
   keyport = await startTestKeyport({ overrides: { tokens: { ttlSeconds: 600, defaultAudience: AUDIENCE, resources: [AUDIENCE, OTHER_AUDIENCE] } } });
   client = await seedKeypair(keyport.keyport, { scopes: ['orders:read', 'orders:write'] });
+  stranger = await seedKeypair(keyport.keyport, { owner: 'account', scopes: ['orders:read', 'orders:write'] });
   // The API's own keypair, in the same account, allowed to introspect that account's tokens.
   const issued = await keyport.keyport.domain.keypairs.create({ accountId: client.accountId }, { name: 'orders-api', scopes: ['keyport:introspect'] }, 'system');
   introspector = { keyId: issued.keypair.keyId, secret: issued.secret };
@@ -36,10 +39,11 @@ test.before(async () => {
   const keys = await loadSigningKeys(keyport.keyport.database.models, keyEncryptionKey);
   signingJwk = keys.privateJwks[0] as JWK & { kid: string };
 
-  plainApi = await startProtectedApi({ issuer: keyport.url, port: 0 });
-  strictApi = await startProtectedApi({ issuer: keyport.url, port: 0, introspection: { clientId: introspector.keyId, clientSecret: introspector.secret } });
+  const tenants = { accounts: [client.accountId] };
+  plainApi = await startProtectedApi({ issuer: keyport.url, tenants, port: 0 });
+  strictApi = await startProtectedApi({ issuer: keyport.url, tenants, port: 0, introspection: { clientId: introspector.keyId, clientSecret: introspector.secret } });
 
-  const verifier = createVerifier({ issuer: keyport.url, audience: AUDIENCE, requiredScopes: ['orders:read'], realm: 'express-api' });
+  const verifier = createVerifier({ issuer: keyport.url, audience: AUDIENCE, tenants, requiredScopes: ['orders:read'], realm: 'express-api' });
   const auth = expressMiddleware(verifier);
   const server = createServer((req, res) => {
     auth(req, res, (err?: unknown) => {
@@ -75,7 +79,7 @@ function token(options: { scope?: string; resource?: string; keypair?: { keyId: 
 /** Claims like Keyport's own, for crafted tokens. */
 function claims(overrides: JWTPayload = {}): JWTPayload {
   const now = Math.floor(Date.now() / 1000);
-  return { iss: keyport.url, sub: client.keyId, client_id: client.keyId, aud: AUDIENCE, scope: 'orders:read', iat: now, exp: now + 300, jti: `crafted-${Math.random().toString(36).slice(2)}`, ...overrides };
+  return { iss: keyport.url, sub: client.keyId, client_id: client.keyId, aud: AUDIENCE, scope: 'orders:read', acc: client.accountId, env: client.environmentId, iat: now, exp: now + 300, jti: `crafted-${Math.random().toString(36).slice(2)}`, ...overrides };
 }
 
 async function craft(payload: JWTPayload, header: { alg: string; typ?: string; kid?: string }, key: CryptoKey | Uint8Array): Promise<string> {
@@ -86,8 +90,10 @@ async function keyportKey(): Promise<CryptoKey> {
   return importJWK(signingJwk, 'ES256') as Promise<CryptoKey>;
 }
 
-function verifier(extra: Partial<Parameters<typeof createVerifier>[0]> = {}): Verifier {
-  return createVerifier({ issuer: keyport.url, audience: AUDIENCE, ...extra });
+/** A verifier of the client's account (unless `tenants` says otherwise). */
+function verifier(extra: Partial<VerifierOptions> = {}): Verifier {
+  const { tenants = { accounts: [client.accountId] }, ...rest } = extra;
+  return createVerifier({ issuer: keyport.url, audience: AUDIENCE, tenants, ...rest });
 }
 
 /** Asserts a refusal and returns it. */
@@ -232,13 +238,93 @@ test('missing scope is insufficient_scope (403), naming the scopes needed', asyn
   t.is(err.challenge('api'), 'Bearer realm="api", error="insufficient_scope", error_description="the access token lacks a required scope", scope="orders:read orders:write"');
 });
 
+// ---- tenant binding ------------------------------------------------------------
+
+test('tenants is required: no binding, an empty one, a misspelt one or ids of the wrong kind stop createVerifier', (t) => {
+  const base = { issuer: 'http://localhost:3000', audience: AUDIENCE };
+  const message = /tenants is required/;
+  t.throws(() => createVerifier(base as unknown as VerifierOptions), { instanceOf: TypeError, message });
+  for (const tenants of [{}, { accounts: [] }, { accounts: [], environments: [] }, null, 'all', ['acc_1']]) {
+    t.throws(() => createVerifier({ ...base, tenants } as unknown as VerifierOptions), { instanceOf: TypeError, message }, JSON.stringify(tenants));
+  }
+  t.throws(() => createVerifier({ ...base, tenants: { account: ['acc_1'] } } as unknown as VerifierOptions), { instanceOf: TypeError, message: /not account/ });
+  t.throws(() => createVerifier({ ...base, tenants: { accounts: ['env_1'] } }), { instanceOf: TypeError, message: /an account id \(acc_…\)/ });
+  t.throws(() => createVerifier({ ...base, tenants: { environments: ['acc_1'] } }), { instanceOf: TypeError, message: /an environment id \(env_…\)/ });
+  t.throws(() => createVerifier({ ...base, tenants: { accounts: 'acc_1' } } as unknown as VerifierOptions), { instanceOf: TypeError, message: /must be an array/ });
+  for (const tenants of ['any', { accounts: ['acc_1'] }, { environments: ['env_1'] }, () => true] as const) {
+    t.notThrows(() => createVerifier({ ...base, tenants }));
+  }
+});
+
+test('a valid token of another account, with every scope the route needs, is 403 wrong_tenant, without asking Keyport about it', async (t) => {
+  const foreign = await token({ keypair: stranger });
+  const { urls, fetch } = countingFetch();
+  const v = verifier({ fetch, introspection: { clientId: introspector.keyId, clientSecret: introspector.secret } });
+  const err = await refused(t, v.verify(foreign, { scopes: ['orders:read', 'orders:write'] }), 403, 'wrong_tenant');
+  t.is(err.scopes, undefined, 'no scope would help: none is named');
+  t.is(err.challenge('api'), 'Bearer realm="api", error="wrong_tenant", error_description="the access token belongs to an account or environment this API does not serve"');
+  t.deepEqual(err.body(), { error: 'wrong_tenant', error_description: 'the access token belongs to an account or environment this API does not serve' });
+  t.false(urls.some((url) => url.endsWith('/oauth/introspect')), 'refused before introspection');
+  // The same verifier accepts its own account's tokens; one bound to the stranger's account accepts theirs.
+  await t.notThrowsAsync(v.verify(await token()));
+  await t.notThrowsAsync(verifier({ tenants: { accounts: [stranger.accountId] } }).verify(foreign));
+  // Remembered tokens are checked again: the verified-token cache holds no tenant decision.
+  const both = verifier({ tenants: { accounts: [client.accountId] } });
+  await refused(t, both.verify(foreign), 403, 'wrong_tenant');
+  await refused(t, both.verify(foreign), 403, 'wrong_tenant');
+});
+
+test('accounts accept the account\'s own keypairs and its environments\'; environments accept only theirs', async (t) => {
+  const accountToken = await token({ keypair: introspector, scope: 'keyport:introspect' }); // an account keypair of the client's account
+  const prodToken = await token(); // the client: a keypair of the account's environment
+  const otherEnv = await keyport.keyport.domain.owners.createEnvironment(client.accountId, { name: 'staging' }, 'system');
+  const issued = await keyport.keyport.domain.keypairs.create({ environmentId: otherEnv.id }, { name: 'staging', scopes: ['orders:read'] }, 'system');
+  const stagingToken = await token({ keypair: { keyId: issued.keypair.keyId, secret: issued.secret } });
+
+  const byAccount = verifier({ tenants: { accounts: [client.accountId] } });
+  for (const accepted of [accountToken, prodToken, stagingToken]) await t.notThrowsAsync(byAccount.verify(accepted));
+
+  const byEnvironment = verifier({ tenants: { environments: [client.environmentId] } });
+  await t.notThrowsAsync(byEnvironment.verify(prodToken));
+  await refused(t, byEnvironment.verify(stagingToken), 403, 'wrong_tenant');
+  await refused(t, byEnvironment.verify(accountToken), 403, 'wrong_tenant');
+
+  const mixed = verifier({ tenants: { accounts: [stranger.accountId], environments: [otherEnv.id] } });
+  await t.notThrowsAsync(mixed.verify(stagingToken));
+  await t.notThrowsAsync(mixed.verify(await token({ keypair: stranger })));
+  await refused(t, mixed.verify(prodToken), 403, 'wrong_tenant');
+});
+
+test('a tenant callback sees the claims and decides: true accepts; false, a truthy non-true or a missing answer refuses; a throw is 503', async (t) => {
+  const seen: KeyportAccessTokenClaims[] = [];
+  const live = await token();
+  const accepting = verifier({ tenants: async (claims) => { seen.push(claims); return claims.acc === client.accountId; } });
+  await t.notThrowsAsync(accepting.verify(live));
+  t.is(seen[0]!.acc, client.accountId);
+  t.is(seen[0]!.env, client.environmentId);
+  await refused(t, accepting.verify(await token({ keypair: stranger })), 403, 'wrong_tenant');
+  for (const answer of [false, 'yes', 1, undefined]) {
+    await refused(t, verifier({ tenants: () => answer as boolean }).verify(live), 403, 'wrong_tenant');
+  }
+  const failure = new Error('tenant directory unreachable');
+  for (const tenants of [() => { throw failure; }, () => Promise.reject(failure)]) {
+    const err = await refused(t, verifier({ tenants }).verify(live), 503, 'temporarily_unavailable');
+    t.is(err.cause, failure);
+  }
+});
+
+test('tenants: \'any\' accepts every account of the issuer (an API that separates them itself)', async (t) => {
+  const result = await verifier({ tenants: 'any' }).verify(await token({ keypair: stranger }));
+  t.is(result.claims.acc, stranger.accountId);
+});
+
 test('an unreachable issuer is 503 and is not asked again within the cooldown', async (t) => {
   const { urls, fetch } = countingFetch();
   const closed = createServer();
   await new Promise<void>((resolve) => closed.listen(0, '127.0.0.1', resolve));
   const port = (closed.address() as AddressInfo).port;
   await new Promise<void>((resolve) => closed.close(() => resolve()));
-  const v = createVerifier({ issuer: `http://127.0.0.1:${port}`, audience: AUDIENCE, fetch, jwks: { cooldownMs: 60_000 } });
+  const v = createVerifier({ issuer: `http://127.0.0.1:${port}`, audience: AUDIENCE, tenants: 'any', fetch, jwks: { cooldownMs: 60_000 } });
   const real = await token();
   await refused(t, v.verify(real), 503, 'temporarily_unavailable');
   await refused(t, v.verify(real), 503, 'temporarily_unavailable');
@@ -290,6 +376,21 @@ test('koa: a missing scope is 403 insufficient_scope', async (t) => {
   t.is((await fetch(`${plainApi.url}/orders`, { method: 'POST', headers: { authorization: `Bearer ${writer}` } })).status, 201);
 });
 
+test('koa: a stranger\'s account keypair with orders:write is 403 wrong_tenant; without the binding it would have been served', async (t) => {
+  const foreign = await token({ keypair: stranger, scope: 'orders:write' });
+  const response = await fetch(`${plainApi.url}/orders`, { method: 'POST', headers: { authorization: `Bearer ${foreign}` } });
+  t.is(response.status, 403);
+  t.regex(response.headers.get('www-authenticate') ?? '', /^Bearer realm="orders-api", error="wrong_tenant", error_description="[^"]+"$/);
+  t.is(((await response.json()) as { error: string }).error, 'wrong_tenant');
+  // What the binding prevents: an API that checks issuer, audience and scope alone serves the stranger.
+  const open = await startProtectedApi({ issuer: keyport.url, tenants: 'any', port: 0 });
+  try {
+    t.is((await fetch(`${open.url}/orders`, { method: 'POST', headers: { authorization: `Bearer ${foreign}` } })).status, 201);
+  } finally {
+    await open.close();
+  }
+});
+
 // ---- Express-style middleware (node:http) ----------------------------------
 
 test('express-style: valid token ⇒ next() with req.auth; refusals answered by the middleware', async (t) => {
@@ -310,6 +411,11 @@ test('express-style: valid token ⇒ next() with req.auth; refusals answered by 
   const bad = await fetch(expressApi.url, { headers: { authorization: `Bearer ${forged}` } });
   t.is(bad.status, 401);
   t.regex(bad.headers.get('www-authenticate') ?? '', /error="invalid_token"/);
+
+  const foreign = await fetch(expressApi.url, { headers: { authorization: `Bearer ${await token({ keypair: stranger, scope: 'orders:read' })}` } });
+  t.is(foreign.status, 403);
+  t.regex(foreign.headers.get('www-authenticate') ?? '', /error="wrong_tenant"/);
+  t.is(((await foreign.json()) as { error: string }).error, 'wrong_tenant');
 });
 
 // ---- introspection: immediate revocation -----------------------------------
@@ -318,7 +424,7 @@ test.serial('introspection: a disabled keypair\'s live token is refused at once 
   const own = await seedKeypair(keyport.keyport, { scopes: ['orders:read'] });
   // A resource server of that account, allowed to introspect its tokens.
   const rs = await keyport.keyport.domain.keypairs.create({ accountId: own.accountId }, { name: 'api', scopes: ['keyport:introspect'] }, 'system');
-  const api = await startProtectedApi({ issuer: keyport.url, port: 0, introspection: { clientId: rs.keypair.keyId, clientSecret: rs.secret } });
+  const api = await startProtectedApi({ issuer: keyport.url, tenants: { accounts: [own.accountId] }, port: 0, introspection: { clientId: rs.keypair.keyId, clientSecret: rs.secret } });
   try {
     const live = await token({ keypair: own });
     const call = (url: string) => fetch(`${url}/orders`, { headers: { authorization: `Bearer ${live}` } });
@@ -328,7 +434,7 @@ test.serial('introspection: a disabled keypair\'s live token is refused at once 
     const refusedCall = await call(api.url);
     t.is(refusedCall.status, 401);
     t.regex(refusedCall.headers.get('www-authenticate') ?? '', /error="invalid_token", error_description="the access token is no longer active"/);
-    t.is((await call(plainApi.url)).status, 200, 'without introspection the token stays valid until it expires');
+    await t.notThrowsAsync(verifier({ tenants: { accounts: [own.accountId] } }).verify(live), 'without introspection the token stays valid until it expires');
 
     await keyport.keyport.domain.keypairs.setEnabled(own.keyId, true, 'system');
     t.is((await call(api.url)).status, 200, 'enabling the keypair again restores its tokens');

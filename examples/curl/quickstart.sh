@@ -3,7 +3,8 @@
 # Gets an access token with the client credentials grant, checks it with
 # Keyport's introspection endpoint (a shell cannot check an ES256 signature
 # comfortably; a resource server written in a real language validates the JWT
-# offline, see the other quickstarts), then calls the protected API with it.
+# offline, see the other quickstarts) as a resource server would, issuer,
+# audience, tenant and scope, then calls the protected API with it.
 # Exits non-zero on any failure.
 set -euo pipefail
 
@@ -19,6 +20,9 @@ API_URL="${API_URL:-http://localhost:4000}"
 API_URL="${API_URL%/}"
 AUDIENCE="${KEYPORT_AUDIENCE:-https://api.example.com}"
 SCOPE="${KEYPORT_SCOPE:-orders:read}"
+# The account whose tokens the API accepts (acc_…), and what GET /orders needs.
+ACCOUNT="${KEYPORT_ACCOUNT:?set KEYPORT_ACCOUNT to the account the API serves (acc_…)}"
+REQUIRED_SCOPE=orders:read
 
 # Base64url → text (JWT segments have no padding).
 b64url_decode() {
@@ -51,7 +55,9 @@ echo "token issued: $(jq -c '{token_type, expires_in, scope}' <<<"$body")"
 
 # 3. Check it. The header must say ES256 and at+jwt (RFC 9068); introspection
 #    (RFC 7662) checks the signature, the expiry and that the keypair is still
-#    usable; issuer and audience must be ours.
+#    usable; issuer and audience must be ours, and so must the tenant: Keyport
+#    signs every account's tokens for the same audience, so a check of the scope
+#    alone would let any account's keypair with that scope in.
 header=$(b64url_decode "${access_token%%.*}")
 jq -e '.alg == "ES256" and (.typ | ascii_downcase | . == "at+jwt" or . == "application/at+jwt")' <<<"$header" >/dev/null \
   || fail "unexpected token header: $header"
@@ -60,7 +66,11 @@ introspection=$({ credentials; printf 'data-urlencode = "token=%s"\n' "$access_t
 jq -e --arg iss "$KEYPORT_URL" --arg aud "$AUDIENCE" \
   '.active == true and .iss == $iss and ([.aud] | flatten | index($aud) != null)' <<<"$introspection" >/dev/null \
   || fail "token rejected: $(jq -c '{active, iss, aud}' <<<"$introspection")"
-echo "token valid: $(jq -c '{client_id, aud, scope, exp}' <<<"$introspection")"
+jq -e --arg acc "$ACCOUNT" '.acc == $acc' <<<"$introspection" >/dev/null \
+  || fail "wrong_tenant: the token belongs to account $(jq -r .acc <<<"$introspection"), this API serves $ACCOUNT"
+jq -e --arg scope "$REQUIRED_SCOPE" '(.scope // "") | split(" ") | index($scope) != null' <<<"$introspection" >/dev/null \
+  || fail "insufficient_scope: the token lacks $REQUIRED_SCOPE"
+echo "token valid: $(jq -c '{client_id, acc, aud, scope, exp}' <<<"$introspection")"
 
 # 4. Call the protected API with the token.
 response=$(printf 'header = "Authorization: Bearer %s"\n' "$access_token" \

@@ -1,7 +1,8 @@
 // Keyport quickstart for Go: get an access token with the client credentials
 // grant (golang.org/x/oauth2/clientcredentials), validate it as a resource
-// server would (go-jose: JWKS, ES256 only, typ at+jwt, issuer, audience), then
-// call the protected API with it. Exits non-zero on any failure.
+// server would (go-jose: JWKS, ES256 only, typ at+jwt, issuer, audience; then
+// the tenant and the scope), then call the protected API with it. Exits
+// non-zero on any failure.
 package main
 
 import (
@@ -11,6 +12,7 @@ import (
 	"io"
 	"net/http"
 	"os"
+	"slices"
 	"strings"
 	"time"
 
@@ -42,10 +44,14 @@ type metadata struct {
 	JWKSURI       string `json:"jwks_uri"`
 }
 
+// What GET /orders needs: a token of the account the API serves, with this scope.
+const requiredScope = "orders:read"
+
 // Keyport's access token claims beyond the registered ones (RFC 9068).
 type keyportClaims struct {
 	ClientID string `json:"client_id"`
 	Scope    string `json:"scope"`
+	Account  string `json:"acc"`
 }
 
 var httpClient = &http.Client{Timeout: 10 * time.Second}
@@ -69,6 +75,7 @@ func main() {
 	apiURL := strings.TrimRight(env("API_URL", "http://localhost:4000"), "/")
 	audience := env("KEYPORT_AUDIENCE", "https://api.example.com")
 	scope := env("KEYPORT_SCOPE", "orders:read")
+	account := env("KEYPORT_ACCOUNT", "") // acc_…: the account whose tokens the API accepts
 	ctx := context.WithValue(context.Background(), oauth2.HTTPClient, httpClient)
 
 	// 1. Discovery (RFC 8414); the document must name the issuer we asked.
@@ -115,10 +122,18 @@ func main() {
 	if err := claims.ValidateWithLeeway(expected, 5*time.Second); err != nil {
 		fail(fmt.Errorf("claims check failed: %w", err))
 	}
-	if claims.Subject == "" || claims.ID == "" || extra.ClientID == "" || claims.IssuedAt == nil || claims.Expiry == nil {
-		fail(fmt.Errorf("token lacks a required claim (sub, jti, client_id, iat, exp)"))
+	if claims.Subject == "" || claims.ID == "" || extra.ClientID == "" || extra.Account == "" || claims.IssuedAt == nil || claims.Expiry == nil {
+		fail(fmt.Errorf("token lacks a required claim (sub, jti, client_id, acc, iat, exp)"))
 	}
-	fmt.Printf("token valid: client_id=%s aud=%v scope=%s expires=%s\n", extra.ClientID, []string(claims.Audience), extra.Scope, claims.Expiry.Time().UTC().Format(time.RFC3339))
+	// Keyport signs every account's tokens for the same audience: the tenant must
+	// be checked, or any account's keypair with the scope would be served.
+	if extra.Account != account {
+		fail(fmt.Errorf("wrong_tenant: the token belongs to account %s, this API serves %s", extra.Account, account))
+	}
+	if !slices.Contains(strings.Fields(extra.Scope), requiredScope) {
+		fail(fmt.Errorf("insufficient_scope: the token lacks %s", requiredScope))
+	}
+	fmt.Printf("token valid: client_id=%s acc=%s aud=%v scope=%s expires=%s\n", extra.ClientID, extra.Account, []string(claims.Audience), extra.Scope, claims.Expiry.Time().UTC().Format(time.RFC3339))
 
 	// 4. Call the protected API: config.Client adds (and renews) the bearer token.
 	response, err := config.Client(ctx).Get(apiURL + "/orders")

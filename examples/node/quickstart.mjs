@@ -1,10 +1,13 @@
 // Keyport quickstart for Node.js: get an access token with the client
 // credentials grant (openid-client: RFC 8414 discovery + token request),
 // validate it as a resource server would (jose: remote JWKS, ES256 only,
-// typ at+jwt, issuer, audience), then call the protected API with it.
-// Exits non-zero on any failure.
+// typ at+jwt, issuer, audience; then the tenant and the scope), then call the
+// protected API with it. Exits non-zero on any failure.
 import { createRemoteJWKSet, jwtVerify } from 'jose';
 import * as client from 'openid-client';
+
+// What GET /orders needs: a token of the account the API serves, with this scope.
+const REQUIRED_SCOPE = 'orders:read';
 
 function env(name, fallback) {
   const value = process.env[name] || fallback;
@@ -19,6 +22,7 @@ async function main() {
   const apiUrl = env('API_URL', 'http://localhost:4000').replace(/\/+$/, '');
   const audience = env('KEYPORT_AUDIENCE', 'https://api.example.com');
   const scope = env('KEYPORT_SCOPE', 'orders:read');
+  const account = env('KEYPORT_ACCOUNT'); // acc_…: the account whose tokens the API accepts
 
   // 1. Discovery (RFC 8414, /.well-known/oauth-authorization-server); openid-client
   //    checks that the document names the same issuer. Plain http is for local use only.
@@ -40,9 +44,13 @@ async function main() {
     typ: 'at+jwt',
     algorithms: ['ES256'],
     clockTolerance: 5,
-    requiredClaims: ['iss', 'aud', 'exp', 'iat', 'sub', 'client_id', 'jti'],
+    requiredClaims: ['iss', 'aud', 'exp', 'iat', 'sub', 'client_id', 'jti', 'acc'],
   });
-  console.log(`token valid: client_id=${payload.client_id} aud=${payload.aud} scope=${payload.scope} expires=${new Date(payload.exp * 1000).toISOString()}`);
+  // Keyport signs every account's tokens for the same audience: the tenant must be
+  // checked, or any account's keypair with the scope would be served.
+  if (payload.acc !== account) throw new Error(`wrong_tenant: the token belongs to account ${payload.acc}, this API serves ${account}`);
+  if (!String(payload.scope ?? '').split(' ').includes(REQUIRED_SCOPE)) throw new Error(`insufficient_scope: the token lacks ${REQUIRED_SCOPE}`);
+  console.log(`token valid: client_id=${payload.client_id} acc=${payload.acc} aud=${payload.aud} scope=${payload.scope} expires=${new Date(payload.exp * 1000).toISOString()}`);
 
   // 4. Call the protected API with the token.
   const response = await client.fetchProtectedResource(config, tokens.access_token, new URL(`${apiUrl}/orders`), 'GET');

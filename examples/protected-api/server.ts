@@ -6,8 +6,10 @@
 //   GET  /healthz  no token
 //
 // Run it from the repository root (Node 24, TypeScript runs as is):
-//   KEYPORT_URL=http://localhost:3000 node examples/protected-api/server.ts
-// Environment: KEYPORT_URL (the issuer, required), API_AUDIENCE (default
+//   KEYPORT_URL=http://localhost:3000 KEYPORT_ACCOUNT=acc_… node examples/protected-api/server.ts
+// Environment: KEYPORT_URL (the issuer, required), KEYPORT_ACCOUNT (required:
+// the account whose tokens it accepts, or several, comma-separated; tokens of
+// every other account get 403 wrong_tenant), API_AUDIENCE (default
 // https://api.example.com), HOST (127.0.0.1), PORT (4000), and optionally
 // KEYPORT_INTROSPECTION_KEY_ID + KEYPORT_INTROSPECTION_SECRET: a keypair with
 // the keyport:introspect scope, to refuse revoked tokens at once.
@@ -19,6 +21,8 @@ import { createVerifier, koaMiddleware, type VerifiedToken, type VerifierOptions
 
 export interface ProtectedApiOptions {
   issuer: string;
+  /** The tenants it serves: Keyport signs every account's tokens for the same audience. */
+  tenants: VerifierOptions['tenants'];
   audience?: string;
   host?: string;
   port?: number;
@@ -40,6 +44,7 @@ export function createProtectedApi(options: ProtectedApiOptions): Koa {
   const verifier = createVerifier({
     issuer: options.issuer,
     audience: options.audience ?? 'https://api.example.com',
+    tenants: options.tenants,
     realm: 'orders-api',
     ...(options.introspection ? { introspection: options.introspection } : {}),
   });
@@ -92,15 +97,21 @@ if (import.meta.main) {
     console.error('set KEYPORT_URL to the Keyport issuer, e.g. KEYPORT_URL=http://localhost:3000');
     process.exit(2);
   }
+  const accounts = (process.env.KEYPORT_ACCOUNT ?? '').split(',').map((id) => id.trim()).filter(Boolean);
+  if (!accounts.length) {
+    console.error('set KEYPORT_ACCOUNT to the account whose tokens this API accepts, e.g. KEYPORT_ACCOUNT=acc_… (several: comma-separated)');
+    process.exit(2);
+  }
   const { KEYPORT_INTROSPECTION_KEY_ID: clientId, KEYPORT_INTROSPECTION_SECRET: clientSecret } = process.env;
   const api = await startProtectedApi({
     issuer,
+    tenants: { accounts },
     audience: process.env.API_AUDIENCE || 'https://api.example.com',
     host: process.env.HOST || '127.0.0.1',
     port: process.env.PORT ? Number(process.env.PORT) : 4000,
     ...(clientId && clientSecret ? { introspection: { clientId, clientSecret } } : {}),
   });
-  console.log(`protected API listening on ${api.url} (issuer ${issuer}${clientId ? ', introspection on' : ''})`);
+  console.log(`protected API listening on ${api.url} (issuer ${issuer}, accounts ${accounts.join(' ')}${clientId ? ', introspection on' : ''})`);
   const stop = () => void api.close().then(() => process.exit(0));
   process.once('SIGINT', stop);
   process.once('SIGTERM', stop);

@@ -2,8 +2,8 @@
 
 Gets an access token with the client credentials grant (Authlib), validates it
 as a resource server would (PyJWT + PyJWKClient: JWKS, ES256 only, typ at+jwt,
-issuer, audience), then calls the protected API with it. Exits non-zero on any
-failure.
+issuer, audience; then the tenant and the scope), then calls the protected API
+with it. Exits non-zero on any failure.
 """
 import os
 import sys
@@ -11,6 +11,9 @@ import sys
 import jwt
 import requests
 from authlib.integrations.requests_client import OAuth2Session
+
+# What GET /orders needs: a token of the account the API serves, with this scope.
+REQUIRED_SCOPE = "orders:read"
 
 
 def env(name, default=None):
@@ -27,6 +30,7 @@ def main():
     api_url = env("API_URL", "http://localhost:4000").rstrip("/")
     audience = env("KEYPORT_AUDIENCE", "https://api.example.com")
     scope = env("KEYPORT_SCOPE", "orders:read")
+    account = env("KEYPORT_ACCOUNT")  # acc_…: the account whose tokens the API accepts
 
     # 1. Discovery (RFC 8414); the document must name the issuer we asked.
     response = requests.get(f"{keyport_url}/.well-known/oauth-authorization-server", timeout=10)
@@ -52,13 +56,19 @@ def main():
         issuer=metadata["issuer"],
         audience=audience,
         leeway=5,
-        options={"require": ["iss", "aud", "exp", "iat", "sub", "client_id", "jti"]},
+        options={"require": ["iss", "aud", "exp", "iat", "sub", "client_id", "jti", "acc"]},
     )
     typ = str(decoded["header"].get("typ", "")).lower()
     if typ not in ("at+jwt", "application/at+jwt"):
         raise RuntimeError(f"token typ is {typ!r}, expected at+jwt")
     claims = decoded["payload"]
-    print(f"token valid: client_id={claims['client_id']} aud={claims['aud']} scope={claims.get('scope')} exp={claims['exp']}")
+    # Keyport signs every account's tokens for the same audience: the tenant must
+    # be checked, or any account's keypair with the scope would be served.
+    if claims["acc"] != account:
+        raise RuntimeError(f"wrong_tenant: the token belongs to account {claims['acc']}, this API serves {account}")
+    if REQUIRED_SCOPE not in str(claims.get("scope", "")).split(" "):
+        raise RuntimeError(f"insufficient_scope: the token lacks {REQUIRED_SCOPE}")
+    print(f"token valid: client_id={claims['client_id']} acc={claims['acc']} aud={claims['aud']} scope={claims.get('scope')} exp={claims['exp']}")
 
     # 4. Call the protected API: the session sends the bearer token.
     response = session.get(f"{api_url}/orders", timeout=10)

@@ -1,6 +1,7 @@
 // Read-only views: the scope catalog and the audit trail.
 import { InvalidArgumentError, Option, type Command } from 'commander';
 import type { ScopeLevel } from '../config.ts';
+import { DomainError } from '../domain/errors.ts';
 import { UsageError } from './errors.ts';
 import { table, when } from './output.ts';
 import { findOwner, ownerRefOf } from './owners.ts';
@@ -25,18 +26,31 @@ export function registerCatalogCommands(program: Command, run: Runner): void {
     .option('--account <id>', 'events of this account and its environments')
     .option('--environment <id>', 'events of this environment')
     .option('--keypair <keyId>', 'events of this keypair (also after it was removed)')
+    .option('--instance', 'instance-wide events: users created, the operator role granted or revoked, sign-ins, first-start setup')
     .option('--limit <n>', 'how many events (1 to 1000)', auditLimit, 50)
-    .action((options: { account?: string; environment?: string; keypair?: string; limit: number }, command: Command) => {
-      const given = [options.account, options.environment, options.keypair].filter(Boolean).length;
-      if (given !== 1) throw new UsageError('give exactly one of --account, --environment or --keypair');
+    .action((options: AuditOptions, command: Command) => {
+      const given = [options.account, options.environment, options.keypair, options.instance].filter(Boolean).length;
+      if (given !== 1) throw new UsageError('give exactly one of --account, --environment, --keypair or --instance');
       return run(command, (s) => listAudit(s, options));
     });
 }
 
-async function listAudit(s: Session, options: { account?: string; environment?: string; keypair?: string; limit: number }): Promise<void> {
-  let filter: { accountId?: string; environmentId?: string; keypairId?: string };
-  if (options.keypair) {
-    filter = { keypairId: options.keypair };
+interface AuditOptions { account?: string; environment?: string; keypair?: string; instance?: boolean; limit: number }
+
+async function listAudit(s: Session, options: AuditOptions): Promise<void> {
+  let filter: Parameters<Session['domain']['audit']['page']>[0];
+  if (options.instance) {
+    filter = { instance: true };
+  } else if (options.keypair) {
+    // A keypair that exists, or existed (removed ones keep their trail); a typo says "not found".
+    const keyId = options.keypair;
+    const exists = await s.domain.keypairs.get(keyId).then(() => true, (err: unknown) => {
+      if (err instanceof DomainError && err.code === 'not_found') return false;
+      throw err;
+    });
+    const known = exists || (await s.domain.audit.formerKeypair(keyId)) !== null;
+    if (!known) throw new DomainError('not_found', 'keypair not found');
+    filter = { keypairId: keyId };
   } else {
     // Check the owner exists, so that a typo says "not found" instead of printing nothing.
     const owner = await findOwner(s.domain, ownerRefOf(options));

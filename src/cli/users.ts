@@ -53,24 +53,39 @@ const describeGrants = (granted: { role: Role; ownerId: string }[]) =>
 
 export function registerUserCommands(program: Command, run: Runner, io: Parameters<typeof readPassword>[0]): void {
   const user = program.command('user')
-    .summary('web UI administrators and members: create, grant')
-    .description('Create the people who sign in to the web UI, and grant them roles on accounts and environments.\nAn administrator of an account administers all of its environments.\nSee `keyport member` to list, change and remove the members of an account or environment.');
+    .summary('web UI administrators and members: create, grant, operator role')
+    .description('Create the people who sign in to the web UI, and grant them roles on accounts and environments.\nAn administrator of an account administers all of its environments.\nOperators (an instance-wide role) may also create accounts in the web UI and the admin API.\nSee `keyport member` to list, change and remove the members of an account or environment.');
 
   addRoleOptions(user.command('create')
     .description('create a user, optionally granting roles (prompts for the password at a terminal)')
     .requiredOption('--email <address>', 'sign-in email address')
     .option('--password-stdin', 'read the password from stdin (e.g. from a secret manager)')
-    .option('--password <password>', 'the password itself (visible to other local users through ps: prefer --password-stdin)'))
-    .addHelpText('after', '\nExample:\n  printf %s "$ADMIN_PASSWORD" | keyport user create --email ops@acme.example --password-stdin --admin-of acc_…\n')
-    .action(async (options: RoleOptions & { email: string; password?: string; passwordStdin?: boolean }, command: Command) => {
+    .option('--password <password>', 'the password itself (visible to other local users through ps: prefer --password-stdin)')
+    .option('--operator', 'make the user an operator of this Keyport: may create accounts (in the web UI and the admin API)'))
+    .addHelpText('after', '\nExamples:\n  printf %s "$ADMIN_PASSWORD" | keyport user create --email ops@acme.example --password-stdin --admin-of acc_…\n  keyport user create --email platform@example.com --operator\n')
+    .action(async (options: RoleOptions & { email: string; password?: string; passwordStdin?: boolean; operator?: boolean }, command: Command) => {
       const password = await readPassword(io, options);
       await run(command, async (s) => {
         const grants = await resolveGrants(s.domain, options);
-        const created = await s.domain.users.createUser({ email: options.email, password }, 'cli');
+        const created = await s.domain.users.createUser({ email: options.email, password, operator: options.operator === true }, 'cli');
         const granted = await applyGrants(s.domain, created.id, grants);
-        s.print({ user: created, granted }, () => `Created user ${created.id} (${created.email})\n${describeGrants(granted)}`);
+        s.print({ user: created, granted }, () => `Created user ${created.id} (${created.email})${created.operator ? ', an operator' : ''}\n${describeGrants(granted)}`);
       });
     });
+
+  user.command('set-operator')
+    .description('grant a user the instance-wide operator role (may create accounts), or revoke it with --no-operator')
+    .requiredOption('--email <address>', 'the user')
+    .option('--no-operator', 'revoke the role instead of granting it')
+    .addHelpText('after', '\nExamples:\n  keyport user set-operator --email ops@acme.example\n  keyport user set-operator --email ops@acme.example --no-operator\n')
+    .action((options: { email: string; operator: boolean }, command: Command) => run(command, async (s) => {
+      const found = await findUser(s.domain, options.email);
+      const { user: updated, changed } = await s.domain.users.setOperator(found.id, options.operator, 'cli');
+      const text = updated.operator
+        ? (changed ? 'is now an operator' : 'is an operator already')
+        : (changed ? 'is no longer an operator' : 'is not an operator (nothing to revoke)');
+      s.print({ user: updated, changed }, () => `${updated.email} ${text}.\n`);
+    }));
 
   addRoleOptions(user.command('grant')
     .description("grant an existing user a role (replaces the user's role on that account or environment)")

@@ -13,12 +13,18 @@
 //   as an admin of its keypair's account only, limited to what those scopes
 //   describe: keypairs and the audit trail (read, or read and manage). It never
 //   manages members, renames or closes owners, or creates environments.
+// - Accounts are created by operators only: the CLI, and users with the
+//   instance-wide operator role. Nobody gets an account of their own by signing
+//   in: tokens of every account share one audience, so a stranger's account
+//   would be a way into every resource server that checks scopes alone.
+// - A removed keypair's audit trail stays readable by whoever may read the
+//   audit trail of its former owner (the owner is found in the trail itself).
 //
 // `can()` is a pure function of what the caller is and what the target is;
 // AccessService loads both (memberships, owners) once per request.
 import type { OwnerStatus } from '../db/models/owner.ts';
 import type { Role } from '../db/models/user.ts';
-import type { Actor } from './audit.ts';
+import type { Actor, AuditLog } from './audit.ts';
 import { DomainError, invalidInput, notFound } from './errors.ts';
 import type { KeypairService, KeypairView } from './keypairs.ts';
 import type { AccountView, EnvironmentView, Owner, OwnerService } from './owners.ts';
@@ -29,7 +35,7 @@ export const ADMIN_MANAGE_SCOPE = 'keyport:manage';
 
 /** The caller, as authenticated by an admin surface. */
 export type Principal =
-  | { kind: 'user'; userId: string }
+  | { kind: 'user'; userId: string; /** The instance-wide operator role. */ operator: boolean }
   | { kind: 'keypair'; keyId: string; accountId: string; scopes: string[] };
 
 /** What the policy knows about the caller: its memberships (users) or its token's account and scopes (keypairs). */
@@ -108,17 +114,24 @@ export function can(actor: ActorAccess, action: Action, target: Pick<Target, 'ty
 
 export const isReadAction = (action: Action) => READ_ACTIONS.has(action);
 
+/** Creating an account is an operator's act: a user with the operator role (the CLI needs no policy). */
+export function canCreateAccount(actor: ActorAccess): boolean {
+  return actor.principal.kind === 'user' && actor.principal.operator;
+}
+
 export type TargetRef = { accountId: string } | { environmentId: string } | { keyId: string };
 
 export class AccessService {
   readonly #users: UserService;
   readonly #owners: OwnerService;
   readonly #keypairs: KeypairService;
+  readonly #audit: AuditLog;
 
-  constructor(deps: { users: UserService; owners: OwnerService; keypairs: KeypairService }) {
+  constructor(deps: { users: UserService; owners: OwnerService; keypairs: KeypairService; audit: AuditLog }) {
     this.#users = deps.users;
     this.#owners = deps.owners;
     this.#keypairs = deps.keypairs;
+    this.#audit = deps.audit;
   }
 
   /** Loads the caller's memberships (users); a token carries its account in its claims. */
@@ -140,17 +153,32 @@ export class AccessService {
    * Resolves the target and applies the policy: throws not_found (also for what
    * the caller may not see), forbidden, or conflict for a change to an owner
    * that is closing or closed. Returns the target, and the keypair for a keyId.
+   * For 'audit.read' a keyId may name a removed keypair: then `removedKeypair`
+   * says so (and `keypair` is absent), and the policy is that of its former owner.
    */
-  async authorize(actor: ActorAccess, action: Action, ref: TargetRef): Promise<{ target: Target; owner: Owner; keypair?: KeypairView }> {
+  async authorize(actor: ActorAccess, action: Action, ref: TargetRef): Promise<{ target: Target; owner: Owner; keypair?: KeypairView; removedKeypair?: { keyId: string; name: string } }> {
     let target: Target;
     let keypair: KeypairView | undefined;
+    let removedKeypair: { keyId: string; name: string } | undefined;
     let what: string;
     if ('keyId' in ref) {
       what = 'keypair';
-      keypair = await this.#keypairs.get(ref.keyId);
-      target = keypair.environmentId
-        ? await this.#environmentTarget(keypair.environmentId)
-        : await this.#accountTarget(keypair.accountId);
+      keypair = await this.#keypairs.get(ref.keyId).catch((err: unknown) => {
+        if (!(action === 'audit.read' && err instanceof DomainError && err.code === 'not_found')) throw err;
+        return undefined;
+      });
+      if (keypair) {
+        target = keypair.environmentId
+          ? await this.#environmentTarget(keypair.environmentId)
+          : await this.#accountTarget(keypair.accountId);
+      } else {
+        // Gone from the keypairs, not from the audit trail: its events name its owner.
+        const former = await this.#audit.formerKeypair(ref.keyId);
+        if (!former) throw notFound('keypair');
+        removedKeypair = { keyId: ref.keyId, name: former.name };
+        target = await (former.environmentId ? this.#environmentTarget(former.environmentId) : this.#accountTarget(former.accountId))
+          .catch((err: unknown) => { throw err instanceof DomainError && err.code === 'not_found' ? notFound('keypair') : err; });
+      }
     } else if ('environmentId' in ref) {
       what = 'environment';
       target = await this.#environmentTarget(ref.environmentId);
@@ -168,7 +196,7 @@ export class AccessService {
     const owner: Owner = target.type === 'account'
       ? { type: 'account', accountId: target.accountId, environmentId: null }
       : { type: 'environment', accountId: target.accountId, environmentId: target.environmentId };
-    return keypair ? { target, owner, keypair } : { target, owner };
+    return keypair ? { target, owner, keypair } : removedKeypair ? { target, owner, removedKeypair } : { target, owner };
   }
 
   /** The accounts the caller reaches (as a member, an admin, or through one of their environments). */
@@ -187,16 +215,14 @@ export class AccessService {
   }
 
   /**
-   * Self-service account creation: a signed-in user who is an admin of no
-   * account yet may create one and becomes its admin. Everyone else gets their
-   * accounts from an operator (CLI) or an existing admin. Tokens never create accounts.
+   * Account creation through the admin API and UI: operators only; the operator
+   * becomes the new account's admin (and may then add its people and step back).
+   * Members and admins of accounts or environments, and tokens, get forbidden.
    */
   async createAccount(actor: ActorAccess, input: { name: string }): Promise<AccountView> {
     const { principal } = actor;
     if (principal.kind !== 'user') throw new DomainError('forbidden', 'access tokens cannot create accounts');
-    if ([...actor.accountRoles.values()].includes('admin')) {
-      throw new DomainError('forbidden', 'you are already an admin of an account; ask an operator to create further accounts');
-    }
+    if (!canCreateAccount(actor)) throw new DomainError('forbidden', 'only operators can create accounts; ask an operator of this Keyport');
     const account = await this.#owners.createAccount(input, actor.actor);
     await this.#users.grant(principal.userId, { type: 'account', accountId: account.id, environmentId: null }, 'admin', actor.actor);
     return account;

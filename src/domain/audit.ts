@@ -50,12 +50,14 @@ export class AuditLog {
   }
 
   /**
-   * One page of events, newest first. The cursor is opaque to callers: the time
-   * and id of the last event of the previous page, so that events recorded in
-   * the same millisecond are neither skipped nor repeated.
+   * One page of events, newest first: of an account, an environment, a keypair,
+   * or of the instance itself. The cursor is opaque to callers: the time and id
+   * of the last event of the previous page, so that events recorded in the same
+   * millisecond are neither skipped nor repeated.
    */
-  async page(filter: { accountId?: string; environmentId?: string; keypairId?: string }, page: { limit: number; cursor?: string }): Promise<{ items: AuditEventView[]; nextCursor: string | null }> {
-    const query: Record<string, unknown> = { ...filter };
+  async page(filter: { accountId?: string; environmentId?: string; keypairId?: string } | { instance: true }, page: { limit: number; cursor?: string }): Promise<{ items: AuditEventView[]; nextCursor: string | null }> {
+    // Instance-wide events (users, the operator role, sign-ins, setup) belong to no account.
+    const query: Record<string, unknown> = 'instance' in filter ? { accountId: null, environmentId: null, keypairId: null } : { ...filter };
     if (page.cursor) {
       const after = decodeCursor(page.cursor);
       query.$or = [{ at: trusted({ $lt: after.at }) }, { at: after.at, _id: trusted({ $lt: after.id }) }];
@@ -64,6 +66,18 @@ export class AuditLog {
     const items = docs.slice(0, page.limit).map(eventView);
     const last = docs.length > page.limit ? docs[page.limit - 1] : undefined;
     return { items, nextCursor: last ? encodeCursor(last) : null };
+  }
+
+  /**
+   * Where a keypair that no longer exists belonged, from its own events (every
+   * keypair event carries its owner): null when the trail knows no such keypair.
+   */
+  async formerKeypair(keyId: string): Promise<{ accountId: string; environmentId: string | null; name: string } | null> {
+    const doc = await this.#models.AuditEvent.findOne({ keypairId: String(keyId), action: trusted({ $in: ['keypair.removed', 'keypair.created'] }) })
+      .sort({ at: -1, _id: -1 }).lean<AuditEventDoc>();
+    if (!doc?.accountId) return null;
+    const name = typeof doc.details?.name === 'string' ? doc.details.name : String(keyId);
+    return { accountId: doc.accountId, environmentId: doc.environmentId, name };
   }
 }
 

@@ -2,6 +2,8 @@
 //
 // - With KEYPORT_BOOTSTRAP_ADMIN_EMAIL / KEYPORT_BOOTSTRAP_ADMIN_PASSWORD set, the
 //   server creates that user and an account "Default" they administer.
+// - Either way the first administrator is an operator (may create accounts), so
+//   that a fresh installation can be run from the web UI alone.
 // - Otherwise it issues a one-time setup token (the caller prints it as a link):
 //   random, stored only as its SHA-256, valid until used or for 24 hours, and
 //   replaced by a newer one at the next start while nobody has used it. Its page
@@ -62,7 +64,7 @@ export class Bootstrap {
       return { kind: 'not_needed' };
     }
     if (admin) {
-      const user = await this.#users.createUser(admin, 'system');
+      const user = await this.#users.createUser({ ...admin, operator: true }, 'system');
       const account = await this.#owners.createAccount({ name: DEFAULT_ACCOUNT_NAME }, 'system');
       await this.#users.grant(user.id, { type: 'account', accountId: account.id, environmentId: null }, 'admin', 'system');
       await this.#audit.record({ actor: 'system', action: 'bootstrap.admin_created', accountId: account.id, details: { userId: user.id, email: user.email, source: 'environment' } });
@@ -114,7 +116,7 @@ export class Bootstrap {
     let user: UserView;
     try {
       if (!(await this.needed())) throw new DomainError('forbidden', 'Keyport already has an administrator');
-      user = await this.#users.createUser({ email: input.email, password: input.password }, 'system');
+      user = await this.#users.createUser({ email: input.email, password: input.password, operator: true }, 'system');
     } catch (err) {
       await this.#models.SetupToken.updateOne({ _id: SETUP_ID, hash }, { $set: { claimedAt: null } });
       throw err;

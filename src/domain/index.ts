@@ -57,7 +57,7 @@ export function createDomain(options: { models: Models; config: KeyportConfig; p
     owners,
     users,
     keypairs,
-    access: new AccessService({ users, owners, keypairs }),
+    access: new AccessService({ users, owners, keypairs, audit }),
     closing: new OwnerClosing({ models: options.models, owners, keypairs, audit }),
     sessions: new AdminSessionStore(options.models, clock),
     scopes,

@@ -36,7 +36,13 @@ export async function verifyPassword(password: string, stored: string): Promise<
   return timingSafeEqual(expected, actual);
 }
 
-export interface UserView { id: string; email: string; createdAt: string }
+export interface UserView {
+  id: string;
+  email: string;
+  /** The instance-wide operator role (may create accounts). */
+  operator: boolean;
+  createdAt: string;
+}
 
 export interface MembershipView {
   userId: string;
@@ -52,7 +58,7 @@ const ownerKeyOf = (owner: Owner) => (owner.type === 'account' ? `account:${owne
 const membershipView = (doc: MembershipDoc): MembershipView => ({
   userId: doc.userId, accountId: doc.accountId, environmentId: doc.environmentId, role: doc.role, createdAt: doc.createdAt.toISOString(),
 });
-const userView = (doc: UserDoc): UserView => ({ id: doc._id, email: doc.email, createdAt: doc.createdAt.toISOString() });
+const userView = (doc: UserDoc): UserView => ({ id: doc._id, email: doc.email, operator: doc.operator === true, createdAt: doc.createdAt.toISOString() });
 
 /** Compared against when the email is unknown, so that an unknown address costs the same scrypt work. */
 let dummyHash: Promise<string> | null = null;
@@ -73,16 +79,19 @@ export class UserService {
     this.#clock = clock;
   }
 
-  async createUser(input: { email: string; password: string }, actor: Actor): Promise<UserView> {
+  /** Creates a user; `operator: true` also grants the instance-wide operator role (CLI and bootstrap only). */
+  async createUser(input: { email: string; password: string; operator?: boolean }, actor: Actor): Promise<UserView> {
     const email = typeof input.email === 'string' ? input.email.trim().toLowerCase() : '';
     if (!EMAIL.test(email) || email.length > 254) throw invalidInput('email must be a valid address');
     if (typeof input.password !== 'string' || input.password.length < 12 || input.password.length > 1024) {
       throw invalidInput('password must be 12 to 1024 characters');
     }
     try {
-      const doc = await this.#models.User.create({ _id: newId('usr'), email, passwordHash: await hashPassword(input.password), createdAt: this.#clock.now() });
+      const operator = input.operator === true;
+      const doc = await this.#models.User.create({ _id: newId('usr'), email, passwordHash: await hashPassword(input.password), operator, createdAt: this.#clock.now() });
       await this.#audit.record({ actor, action: 'user.created', details: { userId: doc._id, email } });
-      return { id: doc._id, email: doc.email, createdAt: doc.createdAt.toISOString() };
+      if (operator) await this.#audit.record({ actor, action: 'user.operator_granted', details: { userId: doc._id, email } });
+      return userView(doc.toObject());
     } catch (err) {
       if ((err as { code?: number }).code === 11000) throw new DomainError('conflict', `a user with email ${email} already exists`);
       throw err;
@@ -91,7 +100,21 @@ export class UserService {
 
   async findByEmail(email: string): Promise<UserView | null> {
     const doc = await this.#models.User.findOne({ email: String(email).trim().toLowerCase() }).lean<UserDoc>();
-    return doc ? { id: doc._id, email: doc.email, createdAt: doc.createdAt.toISOString() } : null;
+    return doc ? userView(doc) : null;
+  }
+
+  /**
+   * Grants or revokes the instance-wide operator role (the CLI's `user set-operator`).
+   * Audited when it changes anything; `changed` is false when the user already had that role.
+   */
+  async setOperator(userId: string, operator: boolean, actor: Actor): Promise<{ user: UserView; changed: boolean }> {
+    const before = await this.#models.User.findOneAndUpdate({ _id: String(userId) }, { $set: { operator } }, { returnDocument: 'before' }).lean<UserDoc>();
+    if (!before) throw notFound('user');
+    const changed = (before.operator === true) !== operator;
+    if (changed) {
+      await this.#audit.record({ actor, action: operator ? 'user.operator_granted' : 'user.operator_revoked', details: { userId: before._id, email: before.email } });
+    }
+    return { user: userView({ ...before, operator }), changed };
   }
 
   async get(userId: string): Promise<UserView> {

@@ -9,6 +9,12 @@
 //   process hammer the issuer);
 // - `typ: at+jwt`, the exact issuer, one of the configured audiences, not
 //   expired (with a small clock tolerance), and the claims Keyport always sets;
+// - the token belongs to a tenant this API serves: its `acc` (account) or `env`
+//   (environment) is one the API was configured with, or a callback says yes
+//   (otherwise 403 wrong_tenant). Keyport issues the tokens of every account for
+//   the same audiences, so audience and scope alone would let any account in;
+//   the binding is required, and an API that really serves every account says
+//   so with `tenants: 'any'`;
 // - every required scope is in `scope` (otherwise 403 insufficient_scope);
 // - with `introspection` configured: the issuer still says `active` (RFC 7662),
 //   so a disabled or removed keypair, a closed owner or a revoked token is
@@ -27,11 +33,31 @@ const REQUIRED_CLAIMS = ['iss', 'sub', 'aud', 'exp', 'iat', 'jti', 'client_id'];
 
 export type FetchLike = (url: string, init: RequestInit) => Promise<Response>;
 
+/**
+ * Whose tokens an API accepts. `accounts`: tokens of any keypair of these
+ * accounts (their own keypairs and their environments'); `environments`:
+ * tokens of these environments' keypairs only. A callback decides per token
+ * (true accepts, anything else refuses; a throw or rejection is a 503, failing
+ * closed, with the error as the TokenError's cause). `'any'`: every
+ * account of the issuer, for an API that serves them all and separates them
+ * itself (by `claims.acc`).
+ */
+export type TenantBinding =
+  | { accounts?: readonly string[]; environments?: readonly string[] }
+  | ((claims: KeyportAccessTokenClaims) => boolean | Promise<boolean>)
+  | 'any';
+
 export interface VerifierOptions {
   /** Keyport's issuer, exactly as in its tokens' `iss` (e.g. `https://auth.example.com`). */
   issuer: string;
   /** This API's identifier(s): the token's `aud` must contain one of them (Keyport's default is `https://api.example.com`). */
   audience: string | string[];
+  /**
+   * Required: the tenants (accounts or environments) whose tokens this API
+   * accepts, e.g. `{ accounts: ['acc_…'] }`; a token of any other is refused
+   * with 403 `wrong_tenant`. See TenantBinding.
+   */
+  tenants: TenantBinding;
   /** Scopes every request must carry; routes can require more (see `scopes` on the middlewares). */
   requiredScopes?: string[];
   /** Allowed clock skew for `exp`, `iat` and `nbf`, in seconds (default 5). */
@@ -94,7 +120,12 @@ export interface VerifiedToken {
   scopes: string[];
 }
 
-export type TokenErrorCode = 'invalid_request' | 'invalid_token' | 'insufficient_scope' | 'temporarily_unavailable';
+/**
+ * RFC 6750's codes, plus `wrong_tenant`: a valid token of an account or
+ * environment this API does not serve (403). Not `insufficient_scope`, which
+ * would tell the client to ask for more scopes: no scope makes it acceptable.
+ */
+export type TokenErrorCode = 'invalid_request' | 'invalid_token' | 'insufficient_scope' | 'wrong_tenant' | 'temporarily_unavailable';
 
 /** A refused request: its status, RFC 6750 error code and challenge. */
 export class TokenError extends Error {
@@ -203,11 +234,47 @@ export function bearerToken(authorization: string | string[] | undefined): strin
   throw new TokenError(401, undefined, 'an access token is required (Authorization: Bearer)');
 }
 
+const TENANT_ID = { accounts: /^acc_[A-Za-z0-9]+$/, environments: /^env_[A-Za-z0-9]+$/ } as const;
+
+/** Checks the binding once, at construction, and returns the per-token test. */
+function tenantCheck(binding: TenantBinding | undefined): (claims: KeyportAccessTokenClaims) => boolean | Promise<boolean> {
+  const usage = "createVerifier: tenants is required: the accounts or environments whose tokens this API accepts ({ accounts: ['acc_…'] } or { environments: ['env_…'] }), a function of the token's claims, or 'any' for an API that serves every account of the issuer";
+  if (binding === 'any') return () => true;
+  if (typeof binding === 'function') {
+    return async (claims) => {
+      try {
+        return (await binding(claims)) === true;
+      } catch (err) {
+        // Fail closed, like an unreachable introspection endpoint: the cause says what went wrong.
+        throw new TokenError(503, 'temporarily_unavailable', 'the tenant of the access token could not be checked', { cause: err });
+      }
+    };
+  }
+  if (typeof binding !== 'object' || binding === null || Array.isArray(binding)) throw new TypeError(usage);
+  const unknown = Object.keys(binding).filter((key) => key !== 'accounts' && key !== 'environments');
+  if (unknown.length) throw new TypeError(`createVerifier: tenants takes accounts and environments, not ${unknown.join(', ')}`);
+  const sets = { accounts: new Set<string>(), environments: new Set<string>() };
+  for (const kind of ['accounts', 'environments'] as const) {
+    const ids = binding[kind] ?? [];
+    if (!Array.isArray(ids)) throw new TypeError(`createVerifier: tenants.${kind} must be an array of ids`);
+    for (const id of ids) {
+      if (typeof id !== 'string' || !TENANT_ID[kind].test(id)) {
+        throw new TypeError(`createVerifier: tenants.${kind} holds ${JSON.stringify(id)}, not ${kind === 'accounts' ? 'an account id (acc_…)' : 'an environment id (env_…)'}`);
+      }
+      sets[kind].add(id);
+    }
+  }
+  if (!sets.accounts.size && !sets.environments.size) throw new TypeError(usage);
+  const { accounts, environments } = sets;
+  return (claims) => (typeof claims.acc === 'string' && accounts.has(claims.acc)) || (typeof claims.env === 'string' && environments.has(claims.env));
+}
+
 export function createVerifier(options: VerifierOptions): Verifier {
   const { issuer, audience, realm } = options;
   if (!issuer) throw new TypeError('createVerifier: issuer is required');
   if (!audience || (Array.isArray(audience) && audience.length === 0)) throw new TypeError('createVerifier: audience is required');
   if (!URL.canParse(issuer)) throw new TypeError(`createVerifier: issuer must be an absolute URL, got ${JSON.stringify(issuer)}`);
+  const servesTenant = tenantCheck(options.tenants);
   const requiredScopes = options.requiredScopes ?? [];
   const clockTolerance = options.clockTolerance ?? 5;
   const timeoutMs = options.timeoutMs ?? 5000;
@@ -335,6 +402,11 @@ export function createVerifier(options: VerifierOptions): Verifier {
 
   async function verify(token: string, call: { scopes?: string[] } = {}): Promise<VerifiedToken> {
     const claims = await checkedClaims(token);
+    // Before introspection: another tenant's token costs this API no request to Keyport.
+    const served = servesTenant(claims);
+    if (!(served === true || (served !== false && (await served)))) {
+      throw new TokenError(403, 'wrong_tenant', 'the access token belongs to an account or environment this API does not serve');
+    }
     if (!(await isActive(token, claims))) throw new TokenError(401, 'invalid_token', 'the access token is no longer active');
 
     const scopes = (claims.scope ?? '').split(' ').filter(Boolean);

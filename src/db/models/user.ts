@@ -5,6 +5,12 @@ export interface UserDoc {
   _id: string;
   email: string;
   passwordHash: string;
+  /**
+   * The instance-wide operator role: may create accounts (src/domain/access.ts).
+   * Granted by the CLI and at bootstrap, never through the admin API or UI.
+   * Users stored before the role existed have no field: read as false.
+   */
+  operator?: boolean;
   createdAt: Date;
 }
 
@@ -12,6 +18,7 @@ export const userSchema = new Schema<UserDoc>({
   _id: { type: String, required: true },
   email: { type: String, required: true, lowercase: true, trim: true },
   passwordHash: { type: String, required: true },
+  operator: { type: Boolean, default: false },
   createdAt: { type: Date, required: true },
 }, { versionKey: false, strict: 'throw' });
 userSchema.index({ email: 1 }, { unique: true });

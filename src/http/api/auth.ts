@@ -61,7 +61,7 @@ export function requireCaller(domain: Domain, verifier: AccessTokenVerifier) {
       if (isStateChanging(ctx.method) && !csrfMatches(session.csrf, ctx.get(CSRF_HEADER) || undefined)) {
         throw new ApiError(403, 'csrf_failed', `requests made with the session cookie must carry the ${CSRF_HEADER} header from the sign-in response`);
       }
-      principal = { kind: 'user', userId: user.id };
+      principal = { kind: 'user', userId: user.id, operator: user.operator };
       via = 'session';
     }
     (ctx.state as { api?: ApiState }).api = { access: await domain.access.actorFor(principal), via };

@@ -26,7 +26,11 @@ const COMPONENT_SCHEMAS: Record<string, Json> = {
       },
     },
   },
-  User: { type: 'object', required: ['id', 'email', 'createdAt'], properties: { id: str, email: str, createdAt: time } },
+  User: {
+    type: 'object',
+    required: ['id', 'email', 'operator', 'createdAt'],
+    properties: { id: str, email: str, operator: { type: 'boolean', description: 'the instance-wide operator role: may create accounts (granted with the CLI)' }, createdAt: time },
+  },
   Session: {
     type: 'object',
     required: ['csrfToken'],

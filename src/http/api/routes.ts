@@ -231,7 +231,7 @@ const keypairRoutes: RouteSpec[] = [
     },
   },
   {
-    method: 'get', path: '/keypairs/:keyId/audit', operationId: 'listKeypairAudit', summary: 'The audit trail of one keypair, newest first', tag: 'audit', auth: true, query: schemas.listAudit, status: 200, response: 'AuditPage', action: 'audit.read',
+    method: 'get', path: '/keypairs/:keyId/audit', operationId: 'listKeypairAudit', summary: 'The audit trail of one keypair, newest first; it stays readable after the keypair is removed (for those who may read its former owner\'s trail)', tag: 'audit', auth: true, query: schemas.listAudit, status: 200, response: 'AuditPage', action: 'audit.read',
     async handle(ctx, { params, query }, deps) {
       await authorized(ctx, deps, 'audit.read', params);
       const q = query as z.infer<typeof schemas.listAudit>;
@@ -250,7 +250,7 @@ const accountRoutes: RouteSpec[] = [
     },
   },
   {
-    method: 'post', path: '/accounts', operationId: 'createAccount', summary: 'Create an account: allowed to a signed-in user who is an admin of no account yet; they become its admin', tag: 'accounts', auth: true, body: schemas.named, status: 201, response: 'Account',
+    method: 'post', path: '/accounts', operationId: 'createAccount', summary: 'Create an account: operators only (users with the instance-wide operator role, granted with the CLI); the operator becomes its admin', tag: 'accounts', auth: true, body: schemas.named, status: 201, response: 'Account',
     async handle(ctx, { body }, deps) {
       return deps.domain.access.createAccount(apiState(ctx).access, body as z.infer<typeof schemas.named>);
     },

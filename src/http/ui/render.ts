@@ -54,7 +54,7 @@ export interface Crumb { label: string; href?: string }
 /** What every page's layout needs. */
 export interface PageBase {
   title: string;
-  user: { id: string; email: string } | null;
+  user: { id: string; email: string; operator: boolean } | null;
   csrf: string | null;
   flash: string | null;
   crumbs: Crumb[];

@@ -5,7 +5,7 @@
 import { randomBytes } from 'node:crypto';
 import Router from '@koa/router';
 import type { Context, Next } from 'koa';
-import { can, reach, type Action, type ActorAccess, type Target } from '../../domain/access.ts';
+import { can, canCreateAccount, reach, type Action, type ActorAccess, type Target } from '../../domain/access.ts';
 import { isAuditCursor, type AuditEventView } from '../../domain/audit.ts';
 import { DEFAULT_ACCOUNT_NAME } from '../../domain/bootstrap.ts';
 import { DomainError } from '../../domain/errors.ts';
@@ -198,7 +198,7 @@ export function createUiRouter(deps: UiDeps): Router {
     const state = ctx.state as { me?: Me };
     return {
       title,
-      user: state.me ? { id: state.me.user.id, email: state.me.user.email } : null,
+      user: state.me ? { id: state.me.user.id, email: state.me.user.email, operator: state.me.user.operator } : null,
       csrf: state.me?.csrf ?? null,
       flash: message,
       crumbs,
@@ -250,7 +250,7 @@ export function createUiRouter(deps: UiDeps): Router {
     if (s?.userId) {
       const user = await domain.users.findById(s.userId);
       if (user && s.csrf) {
-        (ctx.state as { me?: Me }).me = { user, access: await domain.access.actorFor({ kind: 'user', userId: user.id }), csrf: s.csrf };
+        (ctx.state as { me?: Me }).me = { user, access: await domain.access.actorFor({ kind: 'user', userId: user.id, operator: user.operator }), csrf: s.csrf };
       } else {
         delete s.userId;
       }
@@ -363,12 +363,14 @@ export function createUiRouter(deps: UiDeps): Router {
     render(ctx, 'accounts', {
       ...base(ctx, 'Accounts', [{ label: 'Accounts' }]),
       accounts: accounts.map((a) => ({ ...a, role: reach(access, { type: 'account', accountId: a.id, environmentId: null }) })),
-      mayCreateAccount: ![...access.accountRoles.values()].includes('admin'),
+      mayCreateAccount: canCreateAccount(access),
     });
   });
 
   router.post('/accounts', signedIn, async (ctx) => {
-    const account = await domain.access.createAccount(me(ctx).access, { name: field(form(ctx), 'name', 200) });
+    const { access } = me(ctx);
+    if (!canCreateAccount(access)) throw new UiError(403, 'Not allowed', 'Only operators of this Keyport can create accounts.');
+    const account = await domain.access.createAccount(access, { name: field(form(ctx), 'name', 200) });
     flash(ctx, `Account ${account.name} created. You are its administrator.`);
     seeOther(ctx, `${UI_PREFIX}/accounts/${account.id}`);
   });
@@ -538,15 +540,23 @@ export function createUiRouter(deps: UiDeps): Router {
 
   router.get('/keypairs/:keyId', signedIn, async (ctx) => keypairPage(ctx));
 
+  // Also for a removed keypair: its trail stays, for those who may read its former owner's.
   router.get('/keypairs/:keyId/audit', signedIn, async (ctx) => {
-    const { keypair, page } = await authorizeKeypair(ctx, domain, 'audit.read');
+    const keyId = checkId('keyId', (ctx as unknown as { params: Record<string, string> }).params.keyId);
+    const { access } = me(ctx);
+    const { target, keypair, removedKeypair } = await domain.access.authorize(access, 'audit.read', { keyId });
+    const page = await ownerPage(domain, access, target);
+    const name = keypair?.name ?? removedKeypair!.name;
     const cursor = auditCursor(ctx);
-    const events = await domain.audit.page({ keypairId: keypair.keyId }, { limit: 50, ...(cursor ? { cursor } : {}) });
-    const here = `${UI_PREFIX}/keypairs/${keypair.keyId}/audit`;
+    const events = await domain.audit.page({ keypairId: keyId }, { limit: 50, ...(cursor ? { cursor } : {}) });
+    const here = `${UI_PREFIX}/keypairs/${keyId}/audit`;
+    const crumbs = keypair
+      ? keypairCrumbs(page, keypair, 'Audit trail')
+      : [...page.crumbs, { label: 'API management', href: `${page.base}/keypairs` }, { label: `${name} (removed)` }, { label: 'Audit trail' }];
     render(ctx, 'audit', {
-      ...base(ctx, `Audit trail · ${keypair.name}`, keypairCrumbs(page, keypair, 'Audit trail')),
+      ...base(ctx, `Audit trail · ${name}`, crumbs),
       page, section: 'access',
-      subject: `keypair ${keypair.name}`,
+      subject: keypair ? `keypair ${name}` : `keypair ${name} (${keyId}), which was removed`,
       events: await describeEvents(domain, events.items),
       nextHref: events.nextCursor ? `${here}?cursor=${encodeURIComponent(events.nextCursor)}` : null,
       firstHref: cursor ? here : null,

@@ -1,7 +1,8 @@
 // Keyport quickstart for Java: get an access token with the client credentials
 // grant (Nimbus OAuth 2.0 SDK), validate it as a resource server would
-// (nimbus-jose-jwt: JWKS, ES256 only, typ at+jwt, issuer, audience), then call
-// the protected API with it. Exits non-zero on any failure.
+// (nimbus-jose-jwt: JWKS, ES256 only, typ at+jwt, issuer, audience; then the
+// tenant and the scope), then call the protected API with it. Exits non-zero
+// on any failure.
 package example;
 
 import com.nimbusds.jose.JOSEObjectType;
@@ -28,9 +29,13 @@ import java.net.http.HttpClient;
 import java.net.http.HttpRequest;
 import java.net.http.HttpResponse;
 import java.time.Duration;
+import java.util.Arrays;
 import java.util.Set;
 
 public final class Quickstart {
+
+  /** What GET /orders needs: a token of the account the API serves, with this scope. */
+  private static final String REQUIRED_SCOPE = "orders:read";
 
   private static String env(String name, String fallback) {
     String value = System.getenv(name);
@@ -55,6 +60,7 @@ public final class Quickstart {
     String apiUrl = env("API_URL", "http://localhost:4000").replaceAll("/+$", "");
     String audience = env("KEYPORT_AUDIENCE", "https://api.example.com");
     String scope = env("KEYPORT_SCOPE", "orders:read");
+    String account = env("KEYPORT_ACCOUNT", null); // acc_…: the account whose tokens the API accepts
 
     // 1. Discovery (RFC 8414): the SDK checks that the document names the same issuer.
     AuthorizationServerMetadata metadata = AuthorizationServerMetadata.resolve(new Issuer(keyportUrl));
@@ -81,10 +87,20 @@ public final class Quickstart {
     processor.setJWTClaimsSetVerifier(new DefaultJWTClaimsVerifier<>(
         audience,
         new JWTClaimsSet.Builder().issuer(metadata.getIssuer().getValue()).build(),
-        Set.of("sub", "client_id", "iat", "exp", "jti")));
+        Set.of("sub", "client_id", "iat", "exp", "jti", "acc")));
     JWTClaimsSet claims = processor.process(token, null);
+    // Keyport signs every account's tokens for the same audience: the tenant must
+    // be checked, or any account's keypair with the scope would be served.
+    String tokenAccount = claims.getStringClaim("acc");
+    if (!account.equals(tokenAccount)) {
+      throw new IllegalStateException("wrong_tenant: the token belongs to account " + tokenAccount + ", this API serves " + account);
+    }
+    String granted = claims.getStringClaim("scope");
+    if (granted == null || !Arrays.asList(granted.split(" ")).contains(REQUIRED_SCOPE)) {
+      throw new IllegalStateException("insufficient_scope: the token lacks " + REQUIRED_SCOPE);
+    }
     System.out.println("token valid: client_id=" + claims.getStringClaim("client_id")
-        + " aud=" + claims.getAudience() + " scope=" + claims.getStringClaim("scope")
+        + " acc=" + tokenAccount + " aud=" + claims.getAudience() + " scope=" + claims.getStringClaim("scope")
         + " expires=" + claims.getExpirationTime().toInstant());
 
     // 4. Call the protected API with the token.
