@@ -35,6 +35,10 @@ export interface BenchOptions {
   keepData: boolean;
   /** Where latest.json and latest.md go. */
   resultsDir: string;
+  /** Run the soak (bench/soak.ts) instead of the figures. */
+  soak: boolean;
+  /** How long the soak runs. */
+  soakMinutes: number;
 }
 
 const HELP = `npm run bench [-- flags]   (every flag also works as an environment variable)
@@ -54,6 +58,9 @@ const HELP = `npm run bench [-- flags]   (every flag also works as an environmen
   --cpu-prof=DIR     BENCH_CPU_PROF          write V8 CPU profiles of the Keyport and baseline children into DIR/keyport, DIR/baseline
   --keep-data        BENCH_KEEP_DATA=1       keep the temporary data directory / database
   --results-dir=DIR  BENCH_RESULTS_DIR       where latest.json and latest.md go (default bench/results)
+  --soak             BENCH_SOAK=1            instead of the figures: steady mixed load (tokens, introspection, admin changes,
+                                             wrong secrets) watched for leaks and errors; writes soak-latest.{md,json}
+  --soak-minutes=M   BENCH_SOAK_MINUTES      how long the soak runs (default 10)
   MONGODB_URI        benchmark on MongoDB (a fresh database keyport_bench_<random>, dropped at the end)
 `;
 
@@ -88,6 +95,8 @@ export function readOptions(argv: string[] = process.argv.slice(2), env: NodeJS.
       'cpu-prof': { type: 'string' },
       'keep-data': { type: 'boolean' },
       'results-dir': { type: 'string' },
+      soak: { type: 'boolean' },
+      'soak-minutes': { type: 'string' },
       help: { type: 'boolean', short: 'h' },
     },
   });
@@ -131,5 +140,7 @@ export function readOptions(argv: string[] = process.argv.slice(2), env: NodeJS.
     cpuProfDir: pick(values['cpu-prof'], 'BENCH_CPU_PROF') ?? null,
     keepData: values['keep-data'] ?? truthy(env.BENCH_KEEP_DATA),
     resultsDir: pick(values['results-dir'], 'BENCH_RESULTS_DIR') ?? new URL('./results/', import.meta.url).pathname,
+    soak: values.soak ?? truthy(env.BENCH_SOAK),
+    soakMinutes: positive(pick(values['soak-minutes'], 'BENCH_SOAK_MINUTES') ?? '10', 'BENCH_SOAK_MINUTES'),
   };
 }

@@ -55,6 +55,12 @@ try {
   process.exit(2);
 }
 
+if (options.soak) {
+  const { runSoak } = await import('./soak.ts');
+  await runSoak(options);
+  process.exit();
+}
+
 // ---- Ctrl-C: stop the load, then clean up (in main's finally); a second one kills everything at once.
 let interrupted = false;
 function onSignal(signal: NodeJS.Signals): void {

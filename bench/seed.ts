@@ -57,6 +57,8 @@ function keypairDoc(keyId: string, hash: string, owner: Owner, createdAt: Date):
     temporaryLocks: 0,
     lockedUntil: null,
     lockedPermanently: false,
+    tokenGeneration: 0,
+    tokensRevokedAt: null,
     createdAt,
     createdBy: 'system',
     updatedAt: createdAt,

@@ -1,6 +1,5 @@
 // `npm start` as a real process: it prints where to go, serves, logs no secrets,
 // stops cleanly (with its embedded database), and refuses bad configuration clearly.
-import { spawn, type ChildProcess } from 'node:child_process';
 import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -8,33 +7,7 @@ import test from 'ava';
 import { loadConfig } from '../src/config.ts';
 import { openKeyportDomain } from '../src/keyport.ts';
 import { getToken } from './helpers/oauth.ts';
-
-const MAIN = new URL('../src/main.ts', import.meta.url).pathname;
-
-function cleanEnv(extra: Record<string, string>): NodeJS.ProcessEnv {
-  const env = { ...process.env };
-  for (const name of Object.keys(env)) if (name.startsWith('KEYPORT_') || name === 'MONGODB_URI' || name === 'FERRETDB_BIN') delete env[name];
-  return { ...env, ...extra };
-}
-
-function startProcess(env: NodeJS.ProcessEnv): { child: ChildProcess; output: () => string; exited: Promise<number | null> } {
-  const child = spawn(process.execPath, [MAIN], { env, stdio: ['ignore', 'pipe', 'pipe'] });
-  let output = '';
-  child.stdout!.on('data', (d: Buffer) => { output += d.toString(); });
-  child.stderr!.on('data', (d: Buffer) => { output += d.toString(); });
-  const exited = new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)));
-  return { child, output: () => output, exited };
-}
-
-async function waitFor<T>(predicate: () => T | null, what: string, ms = 30_000): Promise<T> {
-  const deadline = Date.now() + ms;
-  while (Date.now() < deadline) {
-    const match = predicate();
-    if (match) return match;
-    await new Promise((r) => setTimeout(r, 50));
-  }
-  throw new Error(`timed out waiting for ${what}`);
-}
+import { cleanEnv, startProcess, waitFor } from './helpers/process.ts';
 
 /** The FerretDB process serving a data directory, found by its command line (null: none). */
 function ferretdbProcess(dataDir: string): { pid: number; commandLine: string } | null {

@@ -437,10 +437,13 @@ test.serial('introspection: a disabled keypair\'s live token is refused at once 
     await t.notThrowsAsync(verifier({ tenants: { accounts: [own.accountId] } }).verify(live), 'without introspection the token stays valid until it expires');
 
     await keyport.keyport.domain.keypairs.setEnabled(own.keyId, true, 'system');
-    t.is((await call(api.url)).status, 200, 'enabling the keypair again restores its tokens');
+    t.is((await call(api.url)).status, 401, 'enabling the keypair again does not revive the tokens the disable revoked');
+    const fresh = await token({ keypair: own });
+    const callFresh = (url: string) => fetch(`${url}/orders`, { headers: { authorization: `Bearer ${fresh}` } });
+    t.is((await callFresh(api.url)).status, 200, 'its new tokens are accepted');
 
     await keyport.keyport.domain.keypairs.remove(own.keyId, 'system');
-    t.is((await call(api.url)).status, 401, 'a removed keypair\'s tokens are refused');
+    t.is((await callFresh(api.url)).status, 401, 'a removed keypair\'s tokens are refused');
   } finally {
     await api.close();
   }

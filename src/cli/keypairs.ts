@@ -131,19 +131,21 @@ export function registerKeypairCommands(program: Command, run: Runner): void {
       });
     });
 
-  simpleChange(keypair, run, 'disable', 'stop issuing tokens to it; its live tokens introspect inactive', (s, id) => s.domain.keypairs.setEnabled(id, false, 'cli'), 'disabled');
+  simpleChange(keypair, run, 'disable', 'stop issuing tokens to it; the tokens issued so far are revoked for good', (s, id) => s.domain.keypairs.setEnabled(id, false, 'cli'), 'disabled');
   simpleChange(keypair, run, 'enable', 'allow it to get tokens again', (s, id) => s.domain.keypairs.setEnabled(id, true, 'cli'), 'enabled');
   simpleChange(keypair, run, 'unlock', 'clear a lockout without changing the secret', (s, id) => s.domain.keypairs.unlock(id, 'cli'), 'unlocked');
 
   keypair.command('rotate <keyId>')
     .description('issue a new secret; the current one keeps working for the grace period')
-    .addOption(new Option('--grace <period>', 'how long the current secret keeps working (0 = stops now, like regenerate)')
+    .addOption(new Option('--grace <period>', 'how long the current secret keeps working (0 = stops now)')
       .choices(Object.keys(GRACE_PERIODS)).default(DEFAULT_GRACE))
-    .action((keyId: string, options: { grace: GracePeriod }, command: Command) => run(command, (s) => rotate(s, keyId, options.grace)));
+    .option('--revoke-tokens', 'also revoke the tokens already issued (a planned rotation keeps them)')
+    .action((keyId: string, options: { grace: GracePeriod; revokeTokens?: boolean }, command: Command) => run(command, (s) => rotate(s, keyId, options.grace, options.revokeTokens ?? false)));
 
   keypair.command('regenerate <keyId>')
-    .description('issue a new secret; the old one stops working at once (also clears a lockout)')
-    .action((keyId: string, _options: unknown, command: Command) => run(command, (s) => rotate(s, keyId, '0')));
+    .description('after a leak: issue a new secret; the old one stops working at once, the tokens already issued are revoked (also clears a lockout)')
+    .option('--keep-tokens', 'keep the tokens already issued (a planned change, not a leak)')
+    .action((keyId: string, options: { keepTokens?: boolean }, command: Command) => run(command, (s) => rotate(s, keyId, '0', !options.keepTokens)));
 
   keypair.command('remove <keyId>')
     .alias('rm')
@@ -158,15 +160,16 @@ export function registerKeypairCommands(program: Command, run: Runner): void {
     });
 }
 
-async function rotate(s: Session, keyId: string, grace: GracePeriod): Promise<void> {
+async function rotate(s: Session, keyId: string, grace: GracePeriod, revokeTokens: boolean): Promise<void> {
   // Read first to tell the administrator when a rotation cuts short an earlier grace period (DESIGN.md §5).
   const before = await s.domain.keypairs.get(keyId);
   const cutShort = before.secrets.find((secret) => secret.state === 'previous');
-  const issued = await s.domain.keypairs.rotate(keyId, grace, 'cli');
+  const issued = await s.domain.keypairs.rotate(keyId, grace, 'cli', { revokeTokens });
   const previous = issued.keypair.secrets.find((secret) => secret.state === 'previous');
   printIssued(s, issued, grace === '0' ? `Regenerated the secret of ${keyId}` : `Rotated the secret of ${keyId}`);
   s.note(previous
     ? `The old secret keeps working until ${when(previous.expiresAt)}.`
     : 'The old secret has stopped working.');
   if (cutShort && grace !== '0') s.note(`The earlier previous secret (grace until ${when(cutShort.expiresAt)}) has stopped working.`);
+  s.note(revokeTokens ? 'The tokens issued before now are revoked.' : 'The tokens issued before now stay valid until they expire.');
 }

@@ -42,6 +42,8 @@ export interface KeypairView {
   createdBy: string;
   lastUsedAt: string | null;
   lastRotatedAt: string | null;
+  /** When the tokens issued so far were last revoked (a regeneration, a disable); null: never. */
+  tokensRevokedAt: string | null;
 }
 
 /** A keypair with the one secret that was just issued: the only time a secret leaves Keyport. */
@@ -65,6 +67,11 @@ function isLocked(doc: Pick<KeypairDoc, 'lockedPermanently' | 'lockedUntil'>, no
 /** Secrets that authenticate at `now`: the current one, and a previous one still inside its grace period. */
 export function liveSecrets(doc: Pick<KeypairDoc, 'secrets'>, now: Date): StoredSecret[] {
   return doc.secrets.filter((s) => s.expiresAt === null || s.expiresAt > now);
+}
+
+/** The generation new tokens of this keypair carry (records written before generations existed have none: 0). */
+export function currentTokenGeneration(doc: Pick<KeypairDoc, 'tokenGeneration'>): number {
+  return doc.tokenGeneration ?? 0;
 }
 
 export class KeypairService {
@@ -175,6 +182,7 @@ export class KeypairService {
       createdBy: doc.createdBy,
       lastUsedAt: doc.lastUsedAt?.toISOString() ?? null,
       lastRotatedAt: doc.lastRotatedAt?.toISOString() ?? null,
+      tokensRevokedAt: doc.tokensRevokedAt?.toISOString() ?? null,
     };
   }
 
@@ -248,10 +256,18 @@ export class KeypairService {
     return this.view(doc);
   }
 
+  /**
+   * Disabling also revokes every token issued so far, for good: enabling again
+   * gives the keypair new tokens, never its earlier ones back.
+   */
   async setEnabled(keyId: string, enabled: boolean, actor: Actor): Promise<KeypairView> {
-    const doc = await this.#serialized(keyId, () => this.#models.Keypair.findOneAndUpdate({ _id: keyId }, { $set: { enabled, updatedAt: this.#clock.now() }, $inc: { revision: 1 } }, { returnDocument: 'after' }).lean<KeypairDoc>());
+    const now = this.#clock.now();
+    const update = enabled
+      ? { $set: { enabled, updatedAt: now }, $inc: { revision: 1 } }
+      : { $set: { enabled, updatedAt: now, tokensRevokedAt: now }, $inc: { revision: 1, tokenGeneration: 1 } };
+    const doc = await this.#serialized(keyId, () => this.#models.Keypair.findOneAndUpdate({ _id: keyId }, update, { returnDocument: 'after' }).lean<KeypairDoc>());
     if (!doc) throw notFound('keypair');
-    await this.#audit.record({ actor, action: enabled ? 'keypair.enabled' : 'keypair.disabled', ...this.#target(doc) });
+    await this.#audit.record({ actor, action: enabled ? 'keypair.enabled' : 'keypair.disabled', ...this.#target(doc), ...(enabled ? {} : { details: { revokedTokens: true } }) });
     return this.view(doc);
   }
 
@@ -259,8 +275,11 @@ export class KeypairService {
    * Issues a new secret. With a grace period the current secret stays valid
    * until now + grace; a previous secret still in its grace period ends at once
    * (at most two secrets). Grace '0' (regenerate) also clears a lock.
+   * `revokeTokens` also ends every token issued so far (the answer to a leaked
+   * secret: the leaker's tokens die with it); a planned rotation keeps them.
    */
-  async rotate(keyId: string, grace: GracePeriod, actor: Actor): Promise<IssuedKeypair> {
+  async rotate(keyId: string, grace: GracePeriod, actor: Actor, options: { revokeTokens?: boolean } = {}): Promise<IssuedKeypair> {
+    const revokeTokens = options.revokeTokens ?? false;
     if (!Object.hasOwn(GRACE_PERIODS, grace)) throw invalidInput(`grace must be one of ${Object.keys(GRACE_PERIODS).join(', ')}`);
     const secret = newSecret();
     const hash = this.#hasher.hash(secret);
@@ -277,9 +296,10 @@ export class KeypairService {
           : [fresh, { ...currentSecret, expiresAt: new Date(now.getTime() + GRACE_PERIODS[grace]) }];
         const set: Partial<KeypairDoc> = { secrets, lastRotatedAt: now, updatedAt: now };
         if (grace === '0') Object.assign(set, this.#unlockedFields());
+        if (revokeTokens) set.tokensRevokedAt = now;
         const doc = await this.#models.Keypair.findOneAndUpdate(
           { _id: keyId, revision: current.revision },
-          { $set: set, $inc: { revision: 1 } },
+          { $set: set, $inc: revokeTokens ? { revision: 1, tokenGeneration: 1 } : { revision: 1 } },
           { returnDocument: 'after' },
         ).lean<KeypairDoc>();
         if (doc) return { doc, current, secrets, now };
@@ -292,7 +312,7 @@ export class KeypairService {
       actor,
       action: grace === '0' ? 'keypair.regenerated' : 'keypair.rotated',
       ...this.#target(doc),
-      details: { grace, previousSecretExpiresAt: secrets[1]?.expiresAt?.toISOString() ?? null, endedEarlierPreviousSecret: endedPrevious, unlocked: grace === '0' && isLocked(current, now) },
+      details: { grace, previousSecretExpiresAt: secrets[1]?.expiresAt?.toISOString() ?? null, endedEarlierPreviousSecret: endedPrevious, unlocked: grace === '0' && isLocked(current, now), revokedTokens: revokeTokens },
     });
     return { keypair: this.view(doc), secret };
   }
@@ -351,10 +371,14 @@ export class KeypairService {
     return { ok: true, keypair: doc };
   }
 
-  /** True when tokens of this keypair may still be honoured (introspection). */
-  async isUsable(keyId: string): Promise<boolean> {
+  /**
+   * True when a token of this keypair, of the given token generation (its `gen`
+   * claim; tokens from before generations existed count as 0), may still be
+   * honoured (introspection, admin API bearer tokens).
+   */
+  async isUsable(keyId: string, tokenGeneration: number): Promise<boolean> {
     const doc = await this.findForAuthentication(keyId);
-    return !!doc && doc.enabled && (await this.#owners.isActive(doc));
+    return !!doc && doc.enabled && tokenGeneration >= currentTokenGeneration(doc) && (await this.#owners.isActive(doc));
   }
 
   /**

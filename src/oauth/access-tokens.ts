@@ -14,6 +14,13 @@ export interface AccessTokenClaims extends JWTPayload {
   scope?: string;
   acc?: string;
   env?: string;
+  /** The keypair's token generation when the token was issued (absent in tokens from before generations: 0). */
+  gen?: number;
+}
+
+/** The token generation a token carries (see KeypairDoc.tokenGeneration). */
+export function tokenGenerationOf(claims: Pick<AccessTokenClaims, 'gen'>): number {
+  return typeof claims.gen === 'number' && Number.isSafeInteger(claims.gen) ? claims.gen : 0;
 }
 
 /** Tokens whose signature was checked, kept by their exact text (a resource server introspects the same token on every call). */

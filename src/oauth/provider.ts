@@ -8,7 +8,7 @@ import Provider, { errors, type Adapter, type AdapterPayload, type Configuration
 import type { KeyportConfig } from '../config.ts';
 import type { KeypairDoc } from '../db/models/keypair.ts';
 import type { Domain } from '../domain/index.ts';
-import type { AuthenticationFailure } from '../domain/keypairs.ts';
+import { currentTokenGeneration, type AuthenticationFailure } from '../domain/keypairs.ts';
 import { SIGNING_ALG, type SigningKeys } from './signing-keys.ts';
 
 export const OAUTH_ROUTES = {
@@ -25,6 +25,8 @@ export const OAUTH_ROUTES = {
 /** Client metadata fields that carry a keypair's owner into token claims. */
 const ACCOUNT_FIELD = 'keyport_account_id';
 const ENVIRONMENT_FIELD = 'keyport_environment_id';
+/** The keypair's token generation, copied into every token as `gen` (KeypairDoc.tokenGeneration). */
+const GENERATION_FIELD = 'keyport_token_generation';
 
 /** Per-request memo: the keypair record read by Client.find, reused by the secret check. */
 const loadedKeypair = new WeakMap<object, KeypairDoc | null>();
@@ -58,6 +60,7 @@ function keypairClientMetadata(doc: KeypairDoc): AdapterPayload {
     ...(doc.scopes.length ? { scope: doc.scopes.join(' ') } : {}),
     [ACCOUNT_FIELD]: doc.accountId,
     ...(doc.environmentId ? { [ENVIRONMENT_FIELD]: doc.environmentId } : {}),
+    [GENERATION_FIELD]: currentTokenGeneration(doc),
   };
 }
 
@@ -154,7 +157,7 @@ export function createProvider(options: { issuer: string; config: KeyportConfig;
       token_endpoint_auth_method: 'client_secret_basic',
       id_token_signed_response_alg: SIGNING_ALG,
     },
-    extraClientMetadata: { properties: [ACCOUNT_FIELD, ENVIRONMENT_FIELD] },
+    extraClientMetadata: { properties: [ACCOUNT_FIELD, ENVIRONMENT_FIELD, GENERATION_FIELD] },
     scopes: config.scopes.map((s) => s.name),
     claims: { openid: ['sub'] },
     responseTypes: ['none'],
@@ -177,10 +180,10 @@ export function createProvider(options: { issuer: string; config: KeyportConfig;
     },
     ttl: { ClientCredentials: tokens.ttlSeconds },
     extraTokenClaims(ctx) {
-      const client = ctx.oidc.client as unknown as Record<string, string | undefined> | undefined;
+      const client = ctx.oidc.client as unknown as Record<string, string | number | undefined> | undefined;
       const acc = client?.[ACCOUNT_FIELD];
       const env = client?.[ENVIRONMENT_FIELD];
-      return { ...(acc ? { acc } : {}), ...(env ? { env } : {}) };
+      return { ...(acc ? { acc } : {}), ...(env ? { env } : {}), gen: client?.[GENERATION_FIELD] ?? 0 };
     },
     discovery: {
       introspection_endpoint: `${issuer}${OAUTH_ROUTES.introspection}`,

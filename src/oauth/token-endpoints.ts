@@ -5,7 +5,7 @@
 import Router from '@koa/router';
 import type { Context } from 'koa';
 import type { Domain } from '../domain/index.ts';
-import type { AccessTokenVerifier } from './access-tokens.ts';
+import { tokenGenerationOf, type AccessTokenVerifier } from './access-tokens.ts';
 import type { AddressThrottle } from './address-throttle.ts';
 import { authenticateClient, formParam, type FormBody } from './client-auth.ts';
 import { invalidRequest, noStore, OAuthError, renderOAuthErrors } from './oauth-error.ts';
@@ -42,7 +42,7 @@ export function tokenEndpointsRouter(domain: Domain, verifier: AccessTokenVerifi
     const sameAccountIntrospector = caller.scopes.includes(INTROSPECT_SCOPE) && claims.acc === caller.accountId;
     if (!own && !sameAccountIntrospector) return;
     if (await domain.revocations.isRevoked(claims.jti)) return;
-    if (!(await domain.keypairs.isUsable(claims.client_id))) return;
+    if (!(await domain.keypairs.isUsable(claims.client_id, tokenGenerationOf(claims)))) return;
 
     ctx.body = {
       active: true,

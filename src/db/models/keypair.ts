@@ -35,6 +35,16 @@ export interface KeypairDoc {
   lastRotatedAt: Date | null;
   /** Incremented by every administrative change: the optimistic-concurrency guard of rotations. */
   revision: number;
+  /**
+   * The keypair's token generation, carried by every token issued to it (claim
+   * `gen`). Regenerating (by default) and disabling advance it, and tokens of an
+   * earlier generation are no longer honoured: exact, where a cut-off by `iat`
+   * (whole seconds) could neither keep a token issued just after the change nor
+   * refuse one issued just before it in the same second.
+   */
+  tokenGeneration: number;
+  /** When tokens were last revoked this way (null: never). */
+  tokensRevokedAt: Date | null;
 }
 
 const storedSecretSchema = new Schema<StoredSecret>({
@@ -64,6 +74,8 @@ export const keypairSchema = new Schema<KeypairDoc>({
   lastUsedAt: { type: Date, default: null },
   lastRotatedAt: { type: Date, default: null },
   revision: { type: Number, required: true, default: 0 },
+  tokenGeneration: { type: Number, required: true, default: 0 },
+  tokensRevokedAt: { type: Date, default: null },
 }, { versionKey: false, strict: 'throw' });
 // Lists: an owner's keypairs, newest first.
 keypairSchema.index({ accountId: 1, environmentId: 1, createdAt: -1 });

@@ -7,7 +7,7 @@
 import type { Context, Next } from 'koa';
 import { ADMIN_MANAGE_SCOPE, ADMIN_READ_SCOPE, type ActorAccess, type Principal } from '../../domain/access.ts';
 import type { Domain } from '../../domain/index.ts';
-import type { AccessTokenVerifier } from '../../oauth/access-tokens.ts';
+import { tokenGenerationOf, type AccessTokenVerifier } from '../../oauth/access-tokens.ts';
 import { CSRF_HEADER, csrfMatches, isStateChanging, sessionOf } from '../session/index.ts';
 import { ApiError, unauthenticated } from './errors.ts';
 
@@ -33,7 +33,7 @@ async function bearerPrincipal(domain: Domain, verifier: AccessTokenVerifier, he
   const claims = await verifier.verify(match[1]!, { audience: ADMIN_API_RESOURCE });
   if (!claims) throw unauthenticated('the access token is not valid for the Keyport admin API');
   if (await domain.revocations.isRevoked(claims.jti)) throw unauthenticated('the access token is not valid for the Keyport admin API');
-  if (!(await domain.keypairs.isUsable(claims.client_id))) throw unauthenticated('the access token is not valid for the Keyport admin API');
+  if (!(await domain.keypairs.isUsable(claims.client_id, tokenGenerationOf(claims)))) throw unauthenticated('the access token is not valid for the Keyport admin API');
   const keypair = await domain.keypairs.get(claims.client_id).catch(() => null);
   if (!keypair || keypair.ownerType !== 'account' || keypair.accountId !== claims.acc) throw unauthenticated('the access token is not valid for the Keyport admin API');
   // What the token was granted, still held by the keypair now (scopes removed since then no longer count).

@@ -63,6 +63,7 @@ const COMPONENT_SCHEMAS: Record<string, Json> = {
         items: { type: 'object', properties: { state: { type: 'string', enum: ['current', 'previous'] }, createdAt: time, expiresAt: nullable(time) } },
       },
       createdAt: time, createdBy: str, lastUsedAt: nullable(time), lastRotatedAt: nullable(time),
+      tokensRevokedAt: { ...nullable(time), description: 'when the tokens issued until then were last revoked (a regeneration or a disable)' },
     },
   },
   KeypairPage: {

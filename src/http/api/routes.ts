@@ -210,24 +210,28 @@ const keypairRoutes: RouteSpec[] = [
       return undefined;
     },
   },
-  keypairAction('disable', 'Disable a keypair: no new tokens, its live tokens introspect inactive'),
+  keypairAction('disable', 'Disable a keypair: no new tokens, and the tokens issued so far are revoked for good (enabling again does not revive them)'),
   keypairAction('enable', 'Enable a disabled keypair'),
   keypairAction('unlock', 'Clear a lockout without changing the secret'),
   {
     method: 'post', path: '/keypairs/:keyId/rotate', operationId: 'rotateKeypair',
-    summary: `Issue a new secret (shown this once); the old one works for the grace period (default ${DEFAULT_GRACE}; "0" ends it at once)`,
+    summary: `Issue a new secret (shown this once); the old one works for the grace period (default ${DEFAULT_GRACE}; "0" ends it at once). A planned rotation keeps the tokens already issued; "revokeTokens": true ends them too`,
     tag: 'keypairs', auth: true, body: schemas.rotate, status: 200, response: 'IssuedKeypair', action: 'keypairs.manage', noStore: true,
     async handle(ctx, { params, body }, deps) {
       await authorized(ctx, deps, 'keypairs.manage', params);
-      const grace: GracePeriod = (body as z.infer<typeof schemas.rotate>).grace ?? DEFAULT_GRACE;
-      return deps.domain.keypairs.rotate(params.keyId!, grace, actorOf(ctx));
+      const input = body as z.infer<typeof schemas.rotate>;
+      const grace: GracePeriod = input.grace ?? DEFAULT_GRACE;
+      return deps.domain.keypairs.rotate(params.keyId!, grace, actorOf(ctx), { revokeTokens: input.revokeTokens ?? false });
     },
   },
   {
-    method: 'post', path: '/keypairs/:keyId/regenerate', operationId: 'regenerateKeypair', summary: 'Issue a new secret (shown this once); the old one stops at once; also unlocks', tag: 'keypairs', auth: true, body: schemas.empty, status: 200, response: 'IssuedKeypair', action: 'keypairs.manage', noStore: true,
-    async handle(ctx, { params }, deps) {
+    method: 'post', path: '/keypairs/:keyId/regenerate', operationId: 'regenerateKeypair',
+    summary: 'Issue a new secret (shown this once) after a leak: the old one stops at once, the tokens already issued are revoked (unless "revokeTokens": false), and a lock is cleared',
+    tag: 'keypairs', auth: true, body: schemas.regenerate, status: 200, response: 'IssuedKeypair', action: 'keypairs.manage', noStore: true,
+    async handle(ctx, { params, body }, deps) {
       await authorized(ctx, deps, 'keypairs.manage', params);
-      return deps.domain.keypairs.rotate(params.keyId!, '0', actorOf(ctx));
+      const { revokeTokens } = body as z.infer<typeof schemas.regenerate>;
+      return deps.domain.keypairs.rotate(params.keyId!, '0', actorOf(ctx), { revokeTokens: revokeTokens ?? true });
     },
   },
   {

@@ -70,7 +70,8 @@ export const schemas = {
   createKeypair: z.strictObject({ name, comment: comment.optional(), scopes: scopes.optional() }),
   updateKeypair: z.strictObject({ name: name.optional(), comment: comment.optional(), scopes: scopes.optional() })
     .refine((v) => v.name !== undefined || v.comment !== undefined || v.scopes !== undefined, 'give at least one of name, comment, scopes'),
-  rotate: z.strictObject({ grace: z.enum(['1h', '3h', '24h', '48h', '72h', '0']).optional() }),
+  rotate: z.strictObject({ grace: z.enum(['1h', '3h', '24h', '48h', '72h', '0']).optional(), revokeTokens: z.boolean().optional() }),
+  regenerate: z.strictObject({ revokeTokens: z.boolean().optional() }),
   listKeypairs: z.strictObject({
     limit: intParam(1, 100).optional(),
     offset: intParam(0, 1_000_000).optional(),

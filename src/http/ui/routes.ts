@@ -585,7 +585,7 @@ export function createUiRouter(deps: UiDeps): Router {
       else await domain.keypairs.setEnabled(keypair.keyId, action === 'enable', actor);
       flash(ctx, action === 'unlock' ? `${keypair.name} is unlocked.`
         : action === 'enable' ? `${keypair.name} is enabled: it gets tokens again.`
-          : `${keypair.name} is disabled: it gets no new tokens, and its live tokens introspect inactive.`);
+          : `${keypair.name} is disabled: it gets no new tokens, and the tokens issued so far are revoked for good.`);
       seeOther(ctx, field(form(ctx), 'back') === 'list' ? `${page.base}/keypairs` : `${UI_PREFIX}/keypairs/${keypair.keyId}`);
     });
   }
@@ -621,7 +621,7 @@ export function createUiRouter(deps: UiDeps): Router {
     const f = form(ctx);
     if (field(f, 'confirm', 10) !== 'yes') return keypairPage(ctx, { error: 'Tick the box to confirm the regeneration: the current secret stops working at once.', status: 400 });
     if (!spend(ctx, field(f, 'once', 100))) return alreadySubmitted(ctx, page);
-    const issued = await domain.keypairs.rotate(keypair.keyId, '0', me(ctx).access.actor);
+    const issued = await domain.keypairs.rotate(keypair.keyId, '0', me(ctx).access.actor, { revokeTokens: field(f, 'keepTokens', 10) !== 'yes' });
     secretPage(ctx, page, issued.keypair, issued.secret, 'regenerated');
   });
 
