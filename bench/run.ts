@@ -1,4 +1,4 @@
-// `npm run bench`: Keyport's performance against a paired baseline (DESIGN.md §13).
+// `npm run bench`: Keyport's performance against a paired baseline.
 //
 //  1. Keyport (src/main.ts, which starts a fresh embedded FerretDB in a temporary
 //     data directory, or uses a fresh database on MONGODB_URI) and the baseline

@@ -91,7 +91,7 @@ export async function startKeyport(config: KeyportConfig, options: { clock?: Clo
   domain.keypairs.warmUp().catch(() => { /* only an optimisation: requests read through the cache as usual */ });
   const server = createServer();
   try {
-    // Finish any account or environment left 'closing' (DESIGN.md §7) before serving.
+    // Finish any account or environment left 'closing' (docs/architecture.md, Closing an owner) before serving.
     const resumed = await domain.closing.resumePending();
     if (resumed.accounts.length || resumed.environments.length) log.info(resumed, 'finished closing owners left half-way');
     await LoginThrottle.prepare(database.connection);

@@ -1,4 +1,4 @@
-// Per-address throttling of failed client authentications (DESIGN.md §14): one
+// Per-address throttling of failed client authentications (docs/architecture.md, Lockout): one
 // address cannot lock many keys or flood the database with wrong secrets.
 import anyTest, { type TestFn } from 'ava';
 import { startTestKeyport, type TestKeyport } from './helpers/keyport.ts';

@@ -1,4 +1,4 @@
-// Closing owners (DESIGN.md §7) through the API, and the crash-safe cascade:
+// Closing owners (docs/architecture.md, Closing an owner) through the API, and the crash-safe cascade:
 // an owner left 'closing' is finished at the next start.
 import test from 'ava';
 import { accountOwner, ApiClient, createTenant, createUser } from './helpers/api.ts';

@@ -1,4 +1,4 @@
-// The keypair lifecycle (DESIGN.md §5) through the admin API, signed in as an account admin.
+// The keypair lifecycle (docs/architecture.md, Keypair lifecycle) through the admin API, signed in as an account admin.
 import test from 'ava';
 import { accountOwner, ApiClient, createTenant, createUser } from './helpers/api.ts';
 import { startTestKeyport, type TestKeyport } from './helpers/keyport.ts';

@@ -1,4 +1,4 @@
-// The permission matrix of the admin API (DESIGN.md §2, §8): every kind of
+// The permission matrix of the admin API (docs/architecture.md, Who may do what): every kind of
 // caller × each kind of action. 403 for what the caller may see but not do,
 // 404 — the very same 404 as for an owner that does not exist — for what it may not see.
 import test from 'ava';

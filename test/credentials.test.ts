@@ -1,4 +1,4 @@
-// The credential formats and the secret hash (DESIGN.md §3).
+// The credential formats and the secret hash (docs/architecture.md, Security model).
 import test from 'ava';
 import { createHmac, randomBytes } from 'node:crypto';
 import { isWellFormedKeyId, isWellFormedSecret, newKeyId, newSecret, PreparedHmacSha256, SecretHasher } from '../src/domain/credentials.ts';

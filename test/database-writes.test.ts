@@ -1,4 +1,4 @@
-// Single-document writes are atomic, as DESIGN.md §6 needs for counting and
+// Single-document writes are atomic, as lockout needs for counting and
 // locking: on MongoDB by itself, on the embedded FerretDB by Keyport's build of
 // it (src/db/ferretdb-build.ts, KEYPORT_ATOMIC_WRITES_GO). For any other
 // FerretDB v1, Keyport serialises writes with leases (src/domain/serial-writes.ts).

@@ -1,4 +1,4 @@
-// Lockout (DESIGN.md §6, §14) against a real Keyport over HTTP on the embedded
+// Lockout (docs/architecture.md, Lockout) against a real Keyport over HTTP on the embedded
 // FerretDB: atomic failure counting under concurrency, one lock per run of
 // failures, no extension while locked, doubling durations, the permanent lock,
 // and failures that all look alike to the caller.

@@ -1,4 +1,4 @@
-// Accounts and environments under concurrency (DESIGN.md §7, §14), against the
+// Accounts and environments under concurrency (docs/architecture.md, Closing an owner), against the
 // embedded FerretDB, whose updates are not atomic: a rename racing a close never
 // undoes the close, and nothing created while an owner closes survives in it.
 // Two Keyport processes on one database, like cluster workers.

@@ -1,4 +1,4 @@
-// Keypair lifecycle (DESIGN.md §3, §5) against a real Keyport over HTTP on the
+// Keypair lifecycle (docs/architecture.md, Rotation and regeneration) against a real Keyport over HTTP on the
 // embedded FerretDB: rotation with grace periods and their exact boundary,
 // regeneration, at most two stored secrets (hashes only), disable/enable/remove
 // as seen by introspection, concurrent rotations, and lastUsedAt.

@@ -1,4 +1,4 @@
-// The keypair commands: the lifecycle of DESIGN.md §5 from a terminal or a script.
+// The keypair commands: the keypair lifecycle (docs/architecture.md, Keypair lifecycle) from a terminal or a script.
 import { Option, type Command } from 'commander';
 import { DEFAULT_GRACE, GRACE_PERIODS, type GracePeriod, type IssuedKeypair, type KeypairStatus, type KeypairView } from '../domain/keypairs.ts';
 import { UsageError } from './errors.ts';
@@ -161,7 +161,7 @@ export function registerKeypairCommands(program: Command, run: Runner): void {
 }
 
 async function rotate(s: Session, keyId: string, grace: GracePeriod, revokeTokens: boolean): Promise<void> {
-  // Read first to tell the administrator when a rotation cuts short an earlier grace period (DESIGN.md §5).
+  // Read first to tell the administrator when a rotation cuts short an earlier grace period (docs/architecture.md, Rotation and regeneration).
   const before = await s.domain.keypairs.get(keyId);
   const cutShort = before.secrets.find((secret) => secret.state === 'previous');
   const issued = await s.domain.keypairs.rotate(keyId, grace, 'cli', { revokeTokens });

@@ -105,7 +105,7 @@ function renameCommand(parent: Command, run: Runner, what: string, rename: (s: S
     }));
 }
 
-/** `close <id> --yes`: irreversible (DESIGN.md §7), so it asks for the flag rather than trusting a stray Enter. */
+/** `close <id> --yes`: irreversible (docs/architecture.md, Closing an owner), so it asks for the flag rather than trusting a stray Enter. */
 function closeCommand(parent: Command, run: Runner, what: string, close: (s: Session, id: string) => Promise<{ id: string; status: string }>, scope: string): void {
   parent.command('close <id>')
     .description(`close the ${what} for good, ${scope} (their tokens stop working at once)`)

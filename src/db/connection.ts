@@ -5,7 +5,7 @@ import { startEmbeddedFerretdb, type DatabaseRole, type EmbeddedDatabase } from 
 import { registerModels, type Models } from './models/index.ts';
 
 // Admin input reaches queries: `$`-operators in filters are neutralised (wrapped
-// in $eq) and filter fields not in the schema throw (DESIGN.md §14). The domain's
+// in $eq) and filter fields not in the schema throw (docs/architecture.md, Storage). The domain's
 // own operators are marked with mongoose.trusted().
 mongoose.set('sanitizeFilter', true);
 mongoose.set('strictQuery', 'throw');

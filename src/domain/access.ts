@@ -1,5 +1,5 @@
 // Who may do what to which owner: the one permission policy of the admin
-// surfaces (REST API now, web UI later). DESIGN.md §2 and §8:
+// surfaces (REST API now, web UI later); see docs/architecture.md, Who may do what:
 //
 // - An account admin is an admin of every environment of that account. This is
 //   computed here, at request time, from the account membership; it is never

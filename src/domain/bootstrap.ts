@@ -1,4 +1,4 @@
-// First start on an empty database (DESIGN.md §8): the first administrator.
+// First start on an empty database (docs/architecture.md, First start): the first administrator.
 //
 // - With KEYPORT_BOOTSTRAP_ADMIN_EMAIL / KEYPORT_BOOTSTRAP_ADMIN_PASSWORD set, the
 //   server creates that user and an account "Default" they administer.

@@ -1,4 +1,4 @@
-// Closing an owner (DESIGN.md §7): an environment, or an account with all of its
+// Closing an owner (docs/architecture.md, Closing an owner): an environment, or an account with all of its
 // environments. Irreversible: every keypair the owner holds is removed.
 //
 // No multi-document transactions (FerretDB and standalone MongoDB have none), so

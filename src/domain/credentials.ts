@@ -1,4 +1,4 @@
-// The shape of Keyport's credentials (DESIGN.md §3): random identifiers, secrets
+// The shape of Keyport's credentials (docs/architecture.md, Security model): random identifiers, secrets
 // that carry a checksum, and how secrets are hashed and compared.
 import { createHash, hash, randomBytes, timingSafeEqual } from 'node:crypto';
 import { crc32 } from 'node:zlib';
@@ -110,7 +110,7 @@ export class PreparedHmacSha256 {
 
 /**
  * HMAC-SHA-256 under a server-side pepper. A slow password hash buys nothing
- * for 256-bit random secrets and would cap the token endpoint (DESIGN.md §13).
+ * for 256-bit random secrets and would cap the token endpoint (docs/architecture.md, Security model).
  */
 export class SecretHasher {
   readonly #hmac: PreparedHmacSha256;
@@ -136,7 +136,7 @@ export class SecretHasher {
     return expected.length === actual.length && timingSafeEqual(expected, actual);
   }
 
-  /** The same work as a real comparison, for unknown key ids (DESIGN.md §14). */
+  /** The same work as a real comparison, for unknown key ids (docs/architecture.md, Security model). */
   burn(secret: string): void {
     timingSafeEqual(this.#dummy, this.#digest(secret));
   }

@@ -1,5 +1,5 @@
-// API keypairs: creation, the lifecycle of DESIGN.md §5, and the secret check
-// with lockout (§6) that the token endpoint relies on. No HTTP in here.
+// API keypairs: creation, the keypair lifecycle, and the secret check with
+// lockout that the token endpoint relies on (docs/architecture.md, Keypair lifecycle). No HTTP in here.
 import type { KeyportConfig } from '../config.ts';
 import type { Models } from '../db/models/index.ts';
 import type { KeypairDoc, StoredSecret } from '../db/models/keypair.ts';
@@ -410,8 +410,8 @@ export class KeypairService {
 
   /**
    * Counts `count` wrong secrets exactly as if they had come one after another,
-   * and locks the key at the threshold, in one single-document update (DESIGN.md
-   * §6, §14: the count and the lock are one atomic update). Below the threshold
+   * and locks the key at the threshold, in one single-document update (docs/architecture.md,
+   * Lockout: the count and the lock are one atomic update). Below the threshold
    * the update is an $inc conditioned so that it cannot cross it; at the
    * threshold it is conditioned on the exact count, lock number and unlocked
    * state it saw, so exactly one lock happens and the failures after it (arriving

@@ -4,7 +4,7 @@
 // Introspection asks about every token, and revocations are few: each process
 // keeps the whole list in memory, so that introspection reads no database. A
 // revocation counts at once in the process that made it and, through the change
-// feed, within a poll (250 ms) in every other one, like a disable (DESIGN.md §9).
+// feed, within a poll (250 ms) in every other one, like a disable (docs/architecture.md, The change feed).
 // The list is read again from the database every minute as a safety net (a poll
 // that failed for longer than the feed's window).
 import type { Models } from '../db/models/index.ts';

@@ -1,4 +1,4 @@
-// Throttling of failed client authentications per source address (DESIGN.md §14):
+// Throttling of failed client authentications per source address (docs/architecture.md, Lockout):
 // the per-key lockout can be abused to lock other people's keys, and every
 // wrong secret costs database writes, so one address gets a bounded number of
 // failures per minute, whatever keys it tries. Past that it gets 429 slow_down

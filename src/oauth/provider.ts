@@ -1,6 +1,6 @@
 // oidc-provider, set up as a client-credentials-only authorization server whose
 // clients are Keyport keypairs. Two library behaviours are replaced here
-// (DESIGN.md §4): the client secret comparison (keypairs store HMACs, not
+// (docs/architecture.md, A token request): the client secret comparison (keypairs store HMACs, not
 // secrets) and the client credentials grant (an unknown or unallowed scope is
 // invalid_scope, not silently dropped; no scope means all of the keypair's).
 import { randomBytes } from 'node:crypto';
@@ -67,7 +67,7 @@ function keypairClientMetadata(doc: KeypairDoc): AdapterPayload {
 /**
  * The keypair record a request's client id names, from the domain's cache. It is
  * remembered for the request, so that the secret check reads nothing again. An
- * unknown key id gets the same HMAC work as a wrong secret (DESIGN.md §14), since
+ * unknown key id gets the same HMAC work as a wrong secret (docs/architecture.md, Security model), since
  * oidc-provider answers "client not found" without comparing any secret.
  */
 async function loadKeypairForRequest(domain: Domain, id: string): Promise<KeypairDoc | null> {

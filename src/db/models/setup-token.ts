@@ -1,4 +1,4 @@
-// The one-time setup link of a fresh installation (DESIGN.md §8): printed to the
+// The one-time setup link of a fresh installation (docs/architecture.md, First start): printed to the
 // console at start when no user exists, it lets the first administrator choose
 // an email and a password. Only the SHA-256 of the link's token is stored.
 import { Schema } from 'mongoose';

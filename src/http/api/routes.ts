@@ -1,4 +1,4 @@
-// The admin REST API under /api/v1 (DESIGN.md §8). Routes are thin: validate
+// The admin REST API under /api/v1 (docs/architecture.md, An admin API request). Routes are thin: validate
 // the request (strict schemas, before any query), ask the access policy
 // (src/domain/access.ts), call one domain service, shape the answer. Every
 // route is declared once in ROUTES, from which both the Koa router and the

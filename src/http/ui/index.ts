@@ -1,4 +1,4 @@
-// The admin web UI under /ui (DESIGN.md §8): server-rendered pages from views/,
+// The admin web UI under /ui (docs/architecture.md, Admin surfaces): server-rendered pages from views/,
 // on the domain layer and the same permission policy as the REST API
 // (src/domain/access.ts). Plain forms with POST-redirect-GET; JavaScript only
 // adds copy buttons and dialogs.
