@@ -45,10 +45,13 @@ test('hashes: HMAC under the pepper, deterministic, pepper-dependent, never the 
   t.is(hash, a.hash(secret));
   t.not(hash, b.hash(secret));
   t.false(hash.includes(secret.slice(4)));
-  t.true(a.matches(secret, hash));
-  t.false(b.matches(secret, hash));
-  t.false(a.matches(newSecret(), hash));
-  t.false(a.matches(secret, 'not-a-hash'));
+  t.true(a.matchesAny(secret, [hash]));
+  t.false(b.matchesAny(secret, [hash]));
+  t.false(a.matchesAny(newSecret(), [hash]));
+  t.false(a.matchesAny(secret, ['not-a-hash']));
+  t.false(a.matchesAny(secret, []));
+  t.true(a.matchesAny(secret, [a.hash(newSecret()), hash]), 'the second of two live secrets');
+  t.true(a.matchesAny(secret, [hash, a.hash(newSecret())]), 'the first of two live secrets');
 });
 
 test('the prepared HMAC-SHA-256 gives RFC 4231\'s results (short, text and longer-than-a-block keys) and stays reusable', (t) => {

@@ -129,11 +129,20 @@ export class SecretHasher {
     return this.#digest(secret).toString('base64url');
   }
 
-  /** Constant-time comparison of a presented secret with a stored hash. */
-  matches(secret: string, storedHash: string): boolean {
-    const expected = Buffer.from(storedHash, 'base64url');
+  /**
+   * Whether a presented secret matches any of the stored hashes: one HMAC,
+   * compared in constant time with every hash (no early exit), so a key with
+   * two live secrets (a grace period) costs what a key with one does, and what
+   * an unknown key id does (burn).
+   */
+  matchesAny(secret: string, storedHashes: readonly string[]): boolean {
     const actual = this.#digest(secret);
-    return expected.length === actual.length && timingSafeEqual(expected, actual);
+    let matched = false;
+    for (const storedHash of storedHashes) {
+      const expected = Buffer.from(storedHash, 'base64url');
+      if (expected.length === actual.length && timingSafeEqual(expected, actual)) matched = true;
+    }
+    return matched;
   }
 
   /** The same work as a real comparison, for unknown key ids (docs/architecture.md, Security model). */

@@ -342,14 +342,15 @@ export class KeypairService {
   }
 
   async #check(doc: KeypairDoc | null, secret: string, { afterCounting }: { afterCounting: boolean }): Promise<AuthenticationResult> {
+    // A mistyped secret fails its checksum: no hash, no database work, no lockout
+    // count; checked first, so that it costs the same for known and unknown key ids.
+    if (!isWellFormedSecret(secret)) return { ok: false, reason: doc ? 'malformed_secret' : 'unknown_key' };
     if (!doc) {
       this.#hasher.burn(secret);
       return { ok: false, reason: 'unknown_key' };
     }
     const now = this.#clock.now();
-    // A mistyped secret fails its checksum: no hash, no database work, no lockout count.
-    if (!isWellFormedSecret(secret)) return { ok: false, reason: 'malformed_secret' };
-    const matches = liveSecrets(doc, now).map((s) => this.#hasher.matches(secret, s.hash)).includes(true);
+    const matches = this.#hasher.matchesAny(secret, liveSecrets(doc, now).map((s) => s.hash));
     // Locked: refused like a wrong secret, and not counted (a failure never extends a lock).
     if (isLocked(doc, now)) return { ok: false, reason: 'locked' };
     if (!matches) {
