@@ -192,7 +192,7 @@ export function createRequestHandler(parts: AppParts): (req: IncomingMessage, re
     }
     const requestId = randomUUID();
     res.setHeader('X-Request-Id', requestId);
-    const tokenRequest = path === OAUTH_ROUTES.token;
+    const tokenRequest = !outside && path === OAUTH_ROUTES.token;
     // One access log line per request, whichever app serves it: no query string,
     // no headers, no body (they may hold credentials).
     res.once('finish', () => {
@@ -201,7 +201,9 @@ export function createRequestHandler(parts: AppParts): (req: IncomingMessage, re
       accessLog.write({ requestId, method: req.method ?? '', path: publicPath, status: res.statusCode, ms: Math.round(ms * 10) / 10, clientId: token?.clientId });
       if (tokenRequest) parts.metrics.tokenRequest(token?.outcome ?? (res.statusCode === 200 ? 'issued' : String(res.statusCode)), ms / 1000);
     });
-    if (tokenRequest) {
+    if (outside) {
+      answerOutsideIssuerPath(res, base);
+    } else if (tokenRequest) {
       res.setHeader('Pragma', 'no-cache'); // RFC 6749 §5.1; oidc-provider sets only Cache-Control
       const wait = parts.addressThrottle.retryAfter(requestAddress(req, parts.trustProxy));
       if (wait) {
@@ -210,8 +212,6 @@ export function createRequestHandler(parts: AppParts): (req: IncomingMessage, re
       } else {
         providerHandler(req, res);
       }
-    } else if (outside) {
-      answerOutsideIssuerPath(res, base);
     } else if (path === METADATA_PATH) {
       // RFC 8414 metadata: the same document as OpenID discovery.
       req.url = `/.well-known/openid-configuration${q === -1 ? '' : url.slice(q)}`;

@@ -58,7 +58,8 @@ export function crossSiteRequest(ctx: Context): string | null {
   const site = ctx.get('Sec-Fetch-Site');
   if (site === 'cross-site' || site === 'same-site') return `Sec-Fetch-Site: ${site}`;
   const origin = ctx.get('Origin');
-  if (!origin || origin === publicOrigin(ctx) || origin === ctx.origin) return null;
+  // Not ctx.origin: in Koa 3 that is the Origin header itself.
+  if (!origin || origin === publicOrigin(ctx) || origin === `${ctx.protocol}://${ctx.host}`) return null;
   return `Origin: ${origin}`;
 }
 
