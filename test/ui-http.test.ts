@@ -125,8 +125,11 @@ test('a POST without the CSRF token, or with a wrong one, or cross-site, is reje
 
   const after = (await tk.keyport.domain.keypairs.list(environmentOwner(tenant.accountId, tenant.stagingId), { limit: 1, offset: 0 })).total;
   t.is(after, before);
-  // With the token it works (the same session), from Keyport's own origin too.
+  // With the token it works (the same session), from Keyport's own origin too; and
+  // with Origin: null from Keyport's own pages, as browsers send it under their no-referrer policy.
   t.is((await ui.post(action, { ...hidden, name: 'with token' }, { origin: new URL(tk.url).origin, 'sec-fetch-site': 'same-origin' })).status, 200);
+  const again = hiddenFields((await ui.get(`${action}/new`)).html, action);
+  t.is((await ui.post(action, { ...again, name: 'from a no-referrer page' }, { origin: 'null', 'sec-fetch-site': 'same-origin' })).status, 200);
 });
 
 test('sign-in: needs the form token, refuses a wrong password, and sets a Lax HttpOnly session cookie', async (t) => {

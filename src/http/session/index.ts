@@ -48,18 +48,23 @@ export const isStateChanging = (method: string) => !['GET', 'HEAD', 'OPTIONS'].i
  * from another site, or null: the one check both surfaces apply to their
  * state-changing requests, besides the CSRF token. Browsers say where a request
  * comes from (Sec-Fetch-Site; Origin on every POST, PATCH, DELETE). Allowed:
- * Keyport's own pages, at the issuer's origin (what browsers send behind a
- * proxy) or at this request's own origin (Keyport reached directly, e.g. on
- * 127.0.0.1 while the derived issuer says localhost), which another site cannot
- * forge; and no Origin at all (curl, scripts: not a browser acting for someone).
- * "Origin: null" (sandboxed frames, data: URLs, some redirects) is refused.
+ * - an Origin that is Keyport's own: the issuer's origin (what browsers send
+ *   behind a proxy) or this request's own origin (Keyport reached directly, e.g.
+ *   on 127.0.0.1 while the derived issuer says localhost), which another site
+ *   cannot forge;
+ * - "Origin: null" only with "Sec-Fetch-Site: same-origin": Keyport's pages send
+ *   no referrer (Referrer-Policy: no-referrer), so browsers send null from them;
+ *   from anywhere else (sandboxed frames, data: URLs) null is refused;
+ * - no Origin at all (curl, scripts: not a browser acting for someone).
  */
 export function crossSiteRequest(ctx: Context): string | null {
   const site = ctx.get('Sec-Fetch-Site');
   if (site === 'cross-site' || site === 'same-site') return `Sec-Fetch-Site: ${site}`;
   const origin = ctx.get('Origin');
+  if (!origin) return null;
+  if (origin === 'null') return site === 'same-origin' ? null : 'Origin: null';
   // Not ctx.origin: in Koa 3 that is the Origin header itself.
-  if (!origin || origin === publicOrigin(ctx) || origin === `${ctx.protocol}://${ctx.host}`) return null;
+  if (origin === publicOrigin(ctx) || origin === `${ctx.protocol}://${ctx.host}`) return null;
   return `Origin: ${origin}`;
 }
 
