@@ -41,9 +41,17 @@ async function metadataAt(path: string): Promise<Record<string, unknown>> {
   return response.json() as Promise<Record<string, unknown>>;
 }
 
-test('the issuer is normalised and every endpoint lives under its path', (t) => {
+test('the configured issuer loses its trailing slash; the server\'s own URL and its service document are under the path', async (t) => {
   t.is(tk.keyport.issuer, issuer);
   t.is(tk.keyport.url, issuer);
+  const service = await (await fetch(issuer, { headers: { accept: 'application/json' } })).json() as Record<string, string>;
+  t.like(service, {
+    issuer,
+    discovery: `${origin}/.well-known/oauth-authorization-server/auth`,
+    token_endpoint: `${issuer}/oauth/token`,
+    jwks_uri: `${issuer}/oauth/jwks`,
+  });
+  t.is((await fetch(service.discovery!)).status, 200);
 });
 
 test('stock openid-client discovers the issuer both ways: OIDC (appended) and OAuth 2 (RFC 8414, inserted)', async (t) => {
@@ -179,10 +187,11 @@ test('the admin API under the path: session cookie scoped to it, OpenAPI servers
 });
 
 /** A request as a proxy forwards it: its own Host header (fetch cannot set Host). */
-function proxiedRequest(path: string, headers: Record<string, string>, body: unknown): Promise<{ status: number; body: any }> { // eslint-disable-line @typescript-eslint/no-explicit-any
-  const data = JSON.stringify(body);
+function proxiedRequest(method: 'GET' | 'POST', path: string, headers: Record<string, string>, body?: unknown): Promise<{ status: number; body: any }> { // eslint-disable-line @typescript-eslint/no-explicit-any
+  const data = body === undefined ? '' : JSON.stringify(body);
+  const sent = { ...headers, host: 'keyport.internal:3000', ...(body === undefined ? {} : { 'content-type': 'application/json', 'content-length': String(Buffer.byteLength(data)) }) };
   return new Promise((resolve, reject) => {
-    const req = request(`${origin}${path}`, { method: 'POST', headers: { ...headers, host: 'keyport.internal:3000', 'content-type': 'application/json', 'content-length': Buffer.byteLength(data) } }, (res) => {
+    const req = request(`${origin}${path}`, { method, headers: sent }, (res) => {
       let text = '';
       res.setEncoding('utf8');
       res.on('data', (chunk: string) => { text += chunk; });
@@ -193,14 +202,22 @@ function proxiedRequest(path: string, headers: Record<string, string>, body: unk
   });
 }
 
+test('behind a proxy (its own Host), the metadata still names the issuer\'s URLs: they come from the issuer, never from Host', async (t) => {
+  const metadata = await proxiedRequest('GET', '/.well-known/oauth-authorization-server/auth', {});
+  t.is(metadata.status, 200);
+  t.is(metadata.body.token_endpoint, `${issuer}/oauth/token`);
+  t.is(metadata.body.jwks_uri, `${issuer}/oauth/jwks`);
+  t.false(JSON.stringify(metadata.body).includes('keyport.internal'));
+});
+
 test('behind a proxy (its own Host), the API takes session writes from the issuer\'s origin and refuses other sites', async (t) => {
   const api = await ApiClient.signIn(issuer, 'admin@acme.test');
   const session = { cookie: api.cookie!, 'x-csrf-token': api.csrf! };
   const path = `/auth/api/v1/accounts/${tenant.accountId}/keypairs`;
-  const fromIssuer = await proxiedRequest(path, { ...session, origin, 'sec-fetch-site': 'same-origin' }, { name: 'from the issuer origin' });
+  const fromIssuer = await proxiedRequest('POST', path, { ...session, origin, 'sec-fetch-site': 'same-origin' }, { name: 'from the issuer origin' });
   t.is(fromIssuer.status, 201);
   for (const headers of [{ origin: 'https://evil.example' }, { origin: 'null' }, { origin: 'http://keyport.internal:3001' }, { origin, 'sec-fetch-site': 'cross-site' }] as Record<string, string>[]) {
-    const refused = await proxiedRequest(path, { ...session, ...headers }, { name: 'from elsewhere' });
+    const refused = await proxiedRequest('POST', path, { ...session, ...headers }, { name: 'from elsewhere' });
     t.is(refused.status, 403, JSON.stringify(headers));
     t.is(refused.body.error.code, 'cross_site_request');
   }
