@@ -7,11 +7,13 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import { bodyParser } from '@koa/bodyparser';
 import Koa from 'koa';
 import type Provider from 'oidc-provider';
+import { issuerPath, metadataUrl } from './config.ts';
 import type { Domain } from './domain/index.ts';
 import { AccessLog, type Logger } from './log.ts';
 import { adminApi, apiBoundary } from './http/api/index.ts';
 import type { Metrics } from './http/metrics.ts';
 import { opsRouter } from './http/ops.ts';
+import { setPublicBase } from './http/public-base.ts';
 import { adminUi } from './http/ui/index.ts';
 import type { AccessTokenVerifier } from './oauth/access-tokens.ts';
 import { requestAddress, throttledResponse, type AddressThrottle } from './oauth/address-throttle.ts';
@@ -36,6 +38,12 @@ export interface AppParts {
 }
 
 const OWN_OAUTH_PATHS = new Set<string>([OAUTH_ROUTES.introspection, OAUTH_ROUTES.revocation]);
+const METADATA_PATH = '/.well-known/oauth-authorization-server';
+/**
+ * Behind an issuer path these are answered at the host's root too: container
+ * probes and metrics scrapers reach the process directly, not through the proxy.
+ */
+const ROOT_OPS_PATHS = new Set(['/healthz', '/readyz', '/metrics']);
 
 /**
  * A Koa app as Keyport runs them: proxy setting, no default error printing;
@@ -70,6 +78,7 @@ function createOAuthEndpointsApp(parts: AppParts): Koa {
 
 function createKeyportApp(parts: AppParts): Koa {
   const app = newKoaApp(parts);
+  setPublicBase(app, parts.issuer); // before the admin surfaces, which read it for cookie paths
 
   app.use(apiBoundary()); // the admin API's JSON errors cover body parsing too
   app.use(bodyParser({ enableTypes: ['json', 'form'], jsonLimit: '64kb', formLimit: '16kb', encoding: 'utf-8' }));
@@ -89,7 +98,7 @@ function createKeyportApp(parts: AppParts): Koa {
       ctx.body = {
         service: 'keyport',
         issuer: parts.issuer,
-        discovery: `${parts.issuer}/.well-known/oauth-authorization-server`,
+        discovery: metadataUrl(parts.issuer),
         token_endpoint: `${parts.issuer}${OAUTH_ROUTES.token}`,
         jwks_uri: `${parts.issuer}${OAUTH_ROUTES.jwks}`,
       };
@@ -142,6 +151,13 @@ function answerThrottled(res: ServerResponse, retryAfterSeconds: number): void {
   res.end(json);
 }
 
+/** 404 for a path outside the issuer's: Keyport answers nothing there. */
+function answerOutsideIssuerPath(res: ServerResponse, base: string): void {
+  const json = JSON.stringify({ error: 'not_found', error_description: `Keyport is served under ${base}/ (the issuer's path)` });
+  res.writeHead(404, { 'Content-Type': 'application/json; charset=utf-8', 'Content-Length': Buffer.byteLength(json) });
+  res.end(json);
+}
+
 export function createRequestHandler(parts: AppParts): (req: IncomingMessage, res: ServerResponse) => void {
   parts.provider.proxy = parts.trustProxy;
   const tokenResults = watchTokenEndpoint(parts.provider, parts.addressThrottle, parts.trustProxy, parts.log);
@@ -149,23 +165,45 @@ export function createRequestHandler(parts: AppParts): (req: IncomingMessage, re
   const oauthEndpointsHandler = createOAuthEndpointsApp(parts).callback();
   const accessLog = new AccessLog(parts.log);
   const providerHandler = parts.provider.callback();
+  // An issuer with a path (https://example.com/auth): everything is served under
+  // it. The path is stripped here, once, so that every app below routes as if
+  // mounted at "/" (they put it back in what they send: src/http/public-base.ts).
+  const base = issuerPath(parts.issuer);
+  // RFC 8414 §3: the metadata of an issuer with a path lives at the host's root,
+  // the well-known segment before that path; OpenID clients that follow the same
+  // rule for openid-configuration (Spring Security does) get the same document.
+  const insertedMetadata = new Set(base ? [`${METADATA_PATH}${base}`, `/.well-known/openid-configuration${base}`] : []);
   return (req, res) => {
     const started = performance.now();
     const url = req.url ?? '/';
     const q = url.indexOf('?');
-    const path = q === -1 ? url : url.slice(0, q);
+    const publicPath = q === -1 ? url : url.slice(0, q);
+    let path = publicPath;
+    let outside = false;
+    if (base) {
+      if (path === base || path.startsWith(`${base}/`)) {
+        path = path.slice(base.length) || '/';
+        req.url = q === -1 ? path : `${path}${url.slice(q)}`;
+      } else if (insertedMetadata.has(path)) {
+        path = METADATA_PATH;
+      } else {
+        outside = !ROOT_OPS_PATHS.has(path);
+      }
+    }
     const requestId = randomUUID();
     res.setHeader('X-Request-Id', requestId);
-    const tokenRequest = path === OAUTH_ROUTES.token;
+    const tokenRequest = !outside && path === OAUTH_ROUTES.token;
     // One access log line per request, whichever app serves it: no query string,
     // no headers, no body (they may hold credentials).
     res.once('finish', () => {
       const ms = performance.now() - started;
       const token = tokenRequest ? tokenResults.get(res) : undefined;
-      accessLog.write({ requestId, method: req.method ?? '', path, status: res.statusCode, ms: Math.round(ms * 10) / 10, clientId: token?.clientId });
+      accessLog.write({ requestId, method: req.method ?? '', path: publicPath, status: res.statusCode, ms: Math.round(ms * 10) / 10, clientId: token?.clientId });
       if (tokenRequest) parts.metrics.tokenRequest(token?.outcome ?? (res.statusCode === 200 ? 'issued' : String(res.statusCode)), ms / 1000);
     });
-    if (tokenRequest) {
+    if (outside) {
+      answerOutsideIssuerPath(res, base);
+    } else if (tokenRequest) {
       res.setHeader('Pragma', 'no-cache'); // RFC 6749 §5.1; oidc-provider sets only Cache-Control
       const wait = parts.addressThrottle.retryAfter(requestAddress(req, parts.trustProxy));
       if (wait) {
@@ -174,7 +212,7 @@ export function createRequestHandler(parts: AppParts): (req: IncomingMessage, re
       } else {
         providerHandler(req, res);
       }
-    } else if (path === '/.well-known/oauth-authorization-server') {
+    } else if (path === METADATA_PATH) {
       // RFC 8414 metadata: the same document as OpenID discovery.
       req.url = `/.well-known/openid-configuration${q === -1 ? '' : url.slice(q)}`;
       providerHandler(req, res);

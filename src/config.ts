@@ -9,13 +9,27 @@ const DEFAULTS_FILE = fileURLToPath(new URL('../config/default.json', import.met
 
 const scopeLevel = z.enum(['account', 'environment']);
 
+/**
+ * The issuer (RFC 8414 §2): an http(s) URL without query, fragment or
+ * credentials; a trailing slash is dropped, so that `${issuer}/oauth/token`
+ * never holds "//" and the `iss` claim has one spelling.
+ */
+const issuerUrl = z.url({ protocol: /^https?$/, error: 'must be an http:// or https:// URL' })
+  .superRefine((value, ctx) => {
+    if (!URL.canParse(value)) return; // reported by z.url above
+    const url = new URL(value);
+    if (url.search || url.hash || /[?#]/.test(value)) ctx.addIssue({ code: 'custom', message: 'must have no query (?) and no fragment (#) (RFC 8414)' });
+    if (url.username || url.password) ctx.addIssue({ code: 'custom', message: 'must not hold a user name or password' });
+  })
+  .transform((value) => value.replace(/\/+$/, ''));
+
 const scopeName = z.string().regex(/^[\x21\x23-\x5b\x5d-\x7e]+$/, 'a scope is printable ASCII without spaces, quotes or backslashes');
 
 const configSchema = z.strictObject({
   server: z.strictObject({
     host: z.string().min(1),
     port: z.number().int().min(0).max(65535),
-    issuer: z.url().nullable(),
+    issuer: issuerUrl.nullable(),
     workers: z.number().int().min(1).max(64),
     /** Behind a reverse proxy: take the client address from X-Forwarded-For (for per-address throttling and logs). */
     trustProxy: z.boolean(),
@@ -184,4 +198,17 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, overrides: Json
 /** The issuer: configured, or derived from the listening port for local use. */
 export function issuerOf(config: KeyportConfig, port: number): string {
   return config.server.issuer ?? `http://localhost:${port}`;
+}
+
+/**
+ * The issuer's path ('' for an issuer at the root, '/auth' for
+ * https://example.com/auth): Keyport serves everything under it.
+ */
+export function issuerPath(issuer: string): string {
+  return new URL(issuer).pathname.replace(/\/+$/, '');
+}
+
+/** RFC 8414 §3: the metadata's well-known path goes between the host and the issuer's path. */
+export function metadataUrl(issuer: string): string {
+  return `${new URL(issuer).origin}/.well-known/oauth-authorization-server${issuerPath(issuer)}`;
 }

@@ -4,7 +4,7 @@ import cluster from 'node:cluster';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { createRequestHandler } from './app.ts';
-import { ConfigError, issuerOf, type KeyportConfig } from './config.ts';
+import { ConfigError, issuerOf, issuerPath, type KeyportConfig } from './config.ts';
 import { openDatabase, type Database } from './db/connection.ts';
 import type { DatabaseRole } from './db/embedded-ferretdb.ts';
 import { bootstrapAdminFromEnv } from './domain/bootstrap.ts';
@@ -123,8 +123,9 @@ export async function startKeyport(config: KeyportConfig, options: { clock?: Clo
     }));
     const displayHost = config.server.host === '0.0.0.0' || config.server.host === '::' ? 'localhost' : config.server.host;
     return {
-      // Without a configured issuer, the derived one (http://localhost:<port>) is the address to use.
-      url: config.server.issuer ? `http://${displayHost.includes(':') ? `[${displayHost}]` : displayHost}:${port}` : issuer,
+      // Without a configured issuer, the derived one (http://localhost:<port>) is the address to use;
+      // with one, this server's own address, under the issuer's path (nothing is served outside it).
+      url: config.server.issuer ? `http://${displayHost.includes(':') ? `[${displayHost}]` : displayHost}:${port}${issuerPath(issuer)}` : issuer,
       issuer,
       port,
       domain,

@@ -2,7 +2,7 @@
 // it becomes a cluster primary that forks that many workers (src/cluster.ts).
 import cluster from 'node:cluster';
 import { runPrimary, runWorker } from './cluster.ts';
-import { ConfigError, loadConfig, type KeyportConfig } from './config.ts';
+import { ConfigError, loadConfig, metadataUrl, type KeyportConfig } from './config.ts';
 import { redactUri } from './db/connection.ts';
 import { FerretdbMissingError } from './db/ferretdb-build.ts';
 import { startKeyport, type RunningKeyport } from './keyport.ts';
@@ -16,7 +16,7 @@ export function readyBanner(config: KeyportConfig, keyport: Pick<RunningKeyport,
     `Keyport is ready at ${keyport.url}  (issuer ${keyport.issuer}; database: ${database}; ${workers} worker${workers === 1 ? '' : 's'})`,
     `  admin web UI     ${keyport.issuer}/ui/`,
     `  token endpoint   ${keyport.issuer}/oauth/token`,
-    `  discovery        ${keyport.issuer}/.well-known/oauth-authorization-server`,
+    `  discovery        ${metadataUrl(keyport.issuer)}`,
     '  create a keypair npx keyport --help',
     '',
   ].join('\n');

@@ -74,6 +74,45 @@ test('a state-changing request with the cookie but without (or with a wrong) CSR
   t.is((await client.post(`/accounts/${tenant.accountId}/keypairs`, { name: 'csrf-ok' })).status, 201);
 });
 
+test('a session write from another site (Origin, Origin: null, Sec-Fetch-Site) is refused even with the right CSRF token, and changes nothing', async (t) => {
+  const client = await ApiClient.signIn(tk.url, 'admin@acme.test');
+  const create = `/accounts/${tenant.accountId}/keypairs`;
+  const crossSite: Record<string, string>[] = [
+    { origin: 'https://evil.example' },
+    { origin: 'null' },
+    { 'sec-fetch-site': 'cross-site' },
+    { 'sec-fetch-site': 'same-site', origin: 'https://sibling.localhost' },
+    // A port is part of the origin.
+    { origin: new URL(tk.url).origin.replace(/:(\d+)$/, (_, port: string) => `:${Number(port) + 1}`) },
+  ];
+  for (const headers of crossSite) {
+    const res = await client.request('POST', create, { name: 'cross-site' }, { headers });
+    t.is(res.status, 403, JSON.stringify(headers));
+    t.is(res.body.error.code, 'cross_site_request');
+    t.regex(res.body.error.message, /another site/);
+  }
+  t.is((await client.request('PATCH', `/accounts/${tenant.accountId}`, { name: 'Evil' }, { headers: { origin: 'https://evil.example' } })).status, 403);
+  t.is((await client.request('DELETE', '/session', undefined, { headers: { origin: 'null' } })).status, 403);
+  // Nothing changed: no keypair, the same name, the session still works.
+  const after = await client.get(create);
+  t.false((after.body.items as { name: string }[]).some((k) => k.name === 'cross-site'));
+  t.is((await client.get(`/accounts/${tenant.accountId}`)).body.name, 'Acme');
+  // Reads are not refused (other sites cannot read the answers anyway).
+  t.is((await client.request('GET', create, undefined, { headers: { origin: 'https://evil.example' } })).status, 200);
+
+  // Keyport's own pages (same origin), and clients that send no Origin (curl, scripts), are served.
+  const own = await client.request('POST', create, { name: 'same-origin' }, { headers: { origin: new URL(tk.url).origin, 'sec-fetch-site': 'same-origin' } });
+  t.is(own.status, 201);
+  t.is((await client.request('POST', create, { name: 'no-origin' })).status, 201);
+});
+
+test('a bearer token is not subject to the cross-site check (browsers do not send it by themselves)', async (t) => {
+  const manager = await tk.keyport.domain.keypairs.create({ accountId: tenant.accountId }, { name: 'ci-origin', scopes: ['keyport:manage'] }, 'system');
+  const token = await getToken(tk.url, { keyId: manager.keypair.keyId, secret: manager.secret, resource: ADMIN_API_RESOURCE });
+  const res = await ApiClient.withToken(tk.url, token).request('POST', `/accounts/${tenant.accountId}/keypairs`, { name: 'bearer-from-a-page' }, { headers: { origin: 'https://tool.example', 'sec-fetch-site': 'cross-site' } });
+  t.is(res.status, 201);
+});
+
 test('sign-out ends the session (it needs the CSRF token)', async (t) => {
   const client = await ApiClient.signIn(tk.url, 'admin@acme.test');
   const cookie = client.cookie;

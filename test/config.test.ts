@@ -64,6 +64,25 @@ test('errors name the setting and its environment variable', (t) => {
   }
 });
 
+test('the issuer: an http(s) URL without query, fragment or credentials (RFC 8414); a trailing slash is dropped', (t) => {
+  t.is(loadConfig({ KEYPORT_ISSUER: 'https://example.com/auth/' }).server.issuer, 'https://example.com/auth');
+  t.is(loadConfig({ KEYPORT_ISSUER: 'https://example.com/' }).server.issuer, 'https://example.com');
+  t.is(loadConfig({ KEYPORT_ISSUER: 'https://example.com/a/b' }).server.issuer, 'https://example.com/a/b');
+  const refused: [string, RegExp][] = [
+    ['https://example.com/auth?tenant=1', /no query \(\?\) and no fragment/],
+    ['https://example.com/auth?', /no query/],
+    ['https://example.com/auth#x', /no fragment/],
+    ['https://user:pass@example.com/auth', /user name or password/],
+    ['ftp://example.com/auth', /http:\/\/ or https:\/\//],
+    ['example.com/auth', /http:\/\/ or https:\/\//],
+  ];
+  for (const [issuer, message] of refused) {
+    const error = t.throws(() => loadConfig({ KEYPORT_ISSUER: issuer }), { instanceOf: ConfigError }, issuer);
+    t.regex(error!.message, /server\.issuer \(KEYPORT_ISSUER\)/, issuer);
+    t.regex(error!.message, message, issuer);
+  }
+});
+
 test('with MONGODB_URI, the pepper and key encryption key are required (never generated)', (t) => {
   const config = loadConfig({ MONGODB_URI: 'mongodb://db:27017/keyport' });
   const error = t.throws(() => resolveServerSecrets(config), { instanceOf: ConfigError });

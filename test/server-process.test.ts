@@ -6,6 +6,7 @@ import { join } from 'node:path';
 import test from 'ava';
 import { loadConfig } from '../src/config.ts';
 import { openKeyportDomain } from '../src/keyport.ts';
+import { freePort } from '../src/net-ports.ts';
 import { getToken } from './helpers/oauth.ts';
 import { cleanEnv, startProcess, waitFor } from './helpers/process.ts';
 
@@ -98,6 +99,29 @@ test('cluster mode: workers share stdout, and every log line of every worker arr
     t.deepEqual(broken.slice(0, 3), [], 'every line with JSON in it is one whole JSON line');
     const logged = lines.filter((line) => line.startsWith('{') && line.includes('"path":"/healthz"')).length;
     t.is(logged, requests, 'one access line per request, from both workers, all written by the time the server exits');
+  } finally {
+    proc.child.kill('SIGKILL');
+    rmSync(dataDir, { recursive: true, force: true });
+  }
+});
+
+test('behind a path (KEYPORT_ISSUER=…/auth/): every link the console prints answers', async (t) => {
+  const dataDir = mkdtempSync(join(tmpdir(), 'keyport-process-'));
+  const port = await freePort();
+  const proc = startProcess(cleanEnv({ KEYPORT_DATA_DIR: dataDir, KEYPORT_PORT: String(port), KEYPORT_ISSUER: `http://127.0.0.1:${port}/auth/` }));
+  try {
+    await waitFor(() => proc.output().match(/Keyport is ready at (http:\/\/\S+)/), 'the ready line');
+    t.regex(proc.output(), new RegExp(`Keyport is ready at http://127\\.0\\.0\\.1:${port}/auth +\\(issuer http://127\\.0\\.0\\.1:${port}/auth;`));
+    const links = [...new Set(proc.output().match(/http:\/\/\S+/g) ?? [])].map((link) => link.replace(/[;)]$/, ''));
+    t.true(links.length >= 5, links.join(' '));
+    t.true(links.some((link) => link.includes('/ui/setup?token=')), 'the one-time setup link');
+    for (const link of links) {
+      t.true(link.startsWith(`http://127.0.0.1:${port}/`), link);
+      // The token endpoint takes POST only: asked without credentials, it answers with an OAuth error.
+      const response = await fetch(link, link.endsWith('/oauth/token') ? { method: 'POST' } : { redirect: 'manual' });
+      t.not(response.status, 404, link);
+      t.true(response.status < 500, `${link}: ${response.status}`);
+    }
   } finally {
     proc.child.kill('SIGKILL');
     rmSync(dataDir, { recursive: true, force: true });

@@ -105,6 +105,12 @@ test('a POST without the CSRF token, or with a wrong one, or cross-site, is reje
   t.is(wrong.status, 403);
   const crossSite = await ui.post(action, { ...hidden, name: 'cross-site' }, { 'sec-fetch-site': 'cross-site' });
   t.is(crossSite.status, 403);
+  // The same check as the REST API's: another site's Origin, or Origin: null, with the right token.
+  for (const origin of ['https://evil.example', 'null']) {
+    const refused = await ui.post(action, { ...hidden, name: 'cross-site' }, { origin });
+    t.is(refused.status, 403, origin);
+    t.regex(refused.html, /Cross-site/);
+  }
   // Another session's token does not work either.
   const other = await UiClient.signIn(tk.url, 'admin@acme.test');
   const otherToken = hiddenFields((await other.get(`${action}/new`)).html, action)._csrf!;
@@ -119,8 +125,11 @@ test('a POST without the CSRF token, or with a wrong one, or cross-site, is reje
 
   const after = (await tk.keyport.domain.keypairs.list(environmentOwner(tenant.accountId, tenant.stagingId), { limit: 1, offset: 0 })).total;
   t.is(after, before);
-  // With the token it works (the same session).
-  t.is((await ui.post(action, { ...hidden, name: 'with token' })).status, 200);
+  // With the token it works (the same session), from Keyport's own origin too; and
+  // with Origin: null from Keyport's own pages, as browsers send it under their no-referrer policy.
+  t.is((await ui.post(action, { ...hidden, name: 'with token' }, { origin: new URL(tk.url).origin, 'sec-fetch-site': 'same-origin' })).status, 200);
+  const again = hiddenFields((await ui.get(`${action}/new`)).html, action);
+  t.is((await ui.post(action, { ...again, name: 'from a no-referrer page' }, { origin: 'null', 'sec-fetch-site': 'same-origin' })).status, 200);
 });
 
 test('sign-in: needs the form token, refuses a wrong password, and sets a Lax HttpOnly session cookie', async (t) => {

@@ -201,6 +201,12 @@ export function createProvider(options: { issuer: string; config: KeyportConfig;
 
   const provider = new Provider(issuer, configuration);
 
+  // Every URL oidc-provider publishes (the metadata's endpoints) is built from
+  // the issuer, path included, never from the request: behind a proxy, or under
+  // a path the dispatcher strips (src/app.ts), the request shows neither the
+  // public host nor the path, and a forged Host header must not change the metadata.
+  provider.OIDCContext.prototype.urlFor = (name: string, options?: Record<string, unknown>) => provider.urlFor(name, options);
+
   // Keypairs store HMAC-SHA-256 hashes: verify through the domain, which also
   // applies lockout, the enabled flag, the owner's state and the grace period.
   provider.Client.prototype.compareClientSecret = async function compareClientSecret(this: { clientId: string }, actual: string) {

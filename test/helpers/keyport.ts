@@ -53,7 +53,7 @@ export async function startTestKeyport(options: { overrides?: Overrides } = {}):
   let config = testConfig(dataDir, options.overrides);
   let keyport = await startKeyport(config, { clock });
   // The issuer must stay the same across a restart for old tokens to verify: pin the port.
-  const pinned = testConfig(dataDir, { ...options.overrides, server: { host: '127.0.0.1', port: keyport.port } });
+  const pinned = testConfig(dataDir, { ...options.overrides, server: { host: '127.0.0.1', ...(options.overrides?.server as Overrides | undefined), port: keyport.port } });
   config = pinned;
   const handle: TestKeyport = {
     keyport,

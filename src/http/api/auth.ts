@@ -8,7 +8,7 @@ import type { Context, Next } from 'koa';
 import { ADMIN_MANAGE_SCOPE, ADMIN_READ_SCOPE, type ActorAccess, type Principal } from '../../domain/access.ts';
 import type { Domain } from '../../domain/index.ts';
 import { tokenGenerationOf, type AccessTokenVerifier } from '../../oauth/access-tokens.ts';
-import { CSRF_HEADER, csrfMatches, isStateChanging, sessionOf } from '../session/index.ts';
+import { crossSiteRequest, CSRF_HEADER, csrfMatches, isStateChanging, sessionOf } from '../session/index.ts';
 import { ApiError, unauthenticated } from './errors.ts';
 
 /** The audience (RFC 8707 resource) of tokens for Keyport's own admin API; listed in config tokens.resources. */
@@ -58,8 +58,13 @@ export function requireCaller(domain: Domain, verifier: AccessTokenVerifier) {
       if (!userId) throw unauthenticated();
       const user = await domain.users.findById(userId);
       if (!user) throw unauthenticated('the session has ended; sign in again');
-      if (isStateChanging(ctx.method) && !csrfMatches(session.csrf, ctx.get(CSRF_HEADER) || undefined)) {
-        throw new ApiError(403, 'csrf_failed', `requests made with the session cookie must carry the ${CSRF_HEADER} header from the sign-in response`);
+      if (isStateChanging(ctx.method)) {
+        // Bearer tokens are not sent by browsers on their own: only the cookie path needs this.
+        const crossSite = crossSiteRequest(ctx);
+        if (crossSite) throw new ApiError(403, 'cross_site_request', `requests made with the session cookie must come from Keyport's own origin, not another site (${crossSite})`);
+        if (!csrfMatches(session.csrf, ctx.get(CSRF_HEADER) || undefined)) {
+          throw new ApiError(403, 'csrf_failed', `requests made with the session cookie must carry the ${CSRF_HEADER} header from the sign-in response`);
+        }
       }
       principal = { kind: 'user', userId: user.id, operator: user.operator };
       via = 'session';

@@ -12,6 +12,7 @@ export const API_ERROR_CODES = [
   'payload_too_large',
   'unauthenticated',
   'csrf_failed',
+  'cross_site_request',
   'forbidden',
   'not_found',
   'method_not_allowed',

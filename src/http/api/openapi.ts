@@ -117,7 +117,7 @@ function operation(spec: RouteSpec): Json {
   responses['400'] = errorResponse('invalid request: bad JSON, unknown fields, wrong types, operator or prototype keys');
   if (spec.auth) {
     responses['401'] = errorResponse('no or invalid credentials');
-    responses['403'] = errorResponse('the caller may see the target but not do this (or the CSRF token is missing)');
+    responses['403'] = errorResponse('the caller may see the target but not do this (or, with the session cookie, the CSRF token is missing, or the request came from another site: cross_site_request)');
   }
   if (pathParams.length) responses['404'] = errorResponse('not found, or not visible to the caller');
   if (spec.method !== 'get') responses['409'] = errorResponse('conflict, e.g. the owner is closing or closed');
@@ -141,7 +141,8 @@ function operation(spec: RouteSpec): Json {
 /** Koa's /accounts/:accountId → OpenAPI's /accounts/{accountId}. */
 export const openApiPath = (koaPath: string) => koaPath.replace(/:(\w+)/g, '{$1}');
 
-export function buildOpenApi(routes: RouteSpec[], prefix: string): Json {
+/** `serverPath`: the issuer's path ('' at the root), which the paths below are relative to. */
+export function buildOpenApi(routes: RouteSpec[], prefix: string, serverPath = ''): Json {
   const paths: Record<string, Json> = {};
   for (const spec of routes) {
     const path = openApiPath(`${prefix}${spec.path}`);
@@ -161,6 +162,8 @@ export function buildOpenApi(routes: RouteSpec[], prefix: string): Json {
         'Errors are { "error": { "code", "message", "details" } }. 404 also means "not visible to you".',
       ].join(' '),
     },
+    // Relative to the document's own host, so that it holds wherever the proxy publishes it.
+    servers: [{ url: serverPath || '/' }],
     paths,
     components: {
       schemas: COMPONENT_SCHEMAS,

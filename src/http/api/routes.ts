@@ -10,6 +10,7 @@ import type { Action, TargetRef } from '../../domain/access.ts';
 import type { Domain } from '../../domain/index.ts';
 import { DEFAULT_GRACE, type GracePeriod, type KeypairStatus } from '../../domain/keypairs.ts';
 import type { AccessTokenVerifier } from '../../oauth/access-tokens.ts';
+import { basePath } from '../public-base.ts';
 import { newCsrfToken, sessionOf } from '../session/index.ts';
 import type { LoginThrottle } from '../session/throttle.ts';
 import { apiState, requireCaller } from './auth.ts';
@@ -321,8 +322,8 @@ const sessionRoutes: RouteSpec[] = [
 const metaRoutes: RouteSpec[] = [
   {
     method: 'get', path: '/openapi.json', operationId: 'getOpenApi', summary: 'This API, as an OpenAPI 3.1 document', tag: 'meta', auth: false, status: 200, response: 'OpenApi',
-    async handle() {
-      return openApiDocument();
+    async handle(ctx) {
+      return openApiDocument(basePath(ctx));
     },
   },
 ];
@@ -336,10 +337,15 @@ export const ROUTES: RouteSpec[] = [
   ...metaRoutes,
 ];
 
-let cachedDocument: Record<string, unknown> | null = null;
-export function openApiDocument(): Record<string, unknown> {
-  cachedDocument ??= buildOpenApi(ROUTES, API_PREFIX);
-  return cachedDocument;
+const cachedDocuments = new Map<string, Record<string, unknown>>();
+/** The document for Keyport under `serverPath` (the issuer's path, '' at the root). */
+export function openApiDocument(serverPath = ''): Record<string, unknown> {
+  let document = cachedDocuments.get(serverPath);
+  if (!document) {
+    document = buildOpenApi(ROUTES, API_PREFIX, serverPath);
+    cachedDocuments.set(serverPath, document);
+  }
+  return document;
 }
 
 /** Path parameters must have the shape of Keyport ids; anything else is simply not found. */

@@ -11,6 +11,7 @@ import type Koa from 'koa';
 import type { Context, Middleware } from 'koa';
 import createSession from 'koa-session';
 import type { Domain } from '../../domain/index.ts';
+import { basePath, publicOrigin } from '../public-base.ts';
 
 export const SESSION_COOKIE = 'keyport.sid';
 export const CSRF_HEADER = 'x-csrf-token';
@@ -42,6 +43,31 @@ export function csrfMatches(expected: string | undefined, presented: string | un
 
 export const isStateChanging = (method: string) => !['GET', 'HEAD', 'OPTIONS'].includes(method.toUpperCase());
 
+/**
+ * Why a request made with a session cookie (the web UI's or the API's) comes
+ * from another site, or null: the one check both surfaces apply to their
+ * state-changing requests, besides the CSRF token. Browsers say where a request
+ * comes from (Sec-Fetch-Site; Origin on every POST, PATCH, DELETE). Allowed:
+ * - an Origin that is Keyport's own: the issuer's origin (what browsers send
+ *   behind a proxy) or this request's own origin (Keyport reached directly, e.g.
+ *   on 127.0.0.1 while the derived issuer says localhost), which another site
+ *   cannot forge;
+ * - "Origin: null" only with "Sec-Fetch-Site: same-origin": Keyport's pages send
+ *   no referrer (Referrer-Policy: no-referrer), so browsers send null from them;
+ *   from anywhere else (sandboxed frames, data: URLs) null is refused;
+ * - no Origin at all (curl, scripts: not a browser acting for someone).
+ */
+export function crossSiteRequest(ctx: Context): string | null {
+  const site = ctx.get('Sec-Fetch-Site');
+  if (site === 'cross-site' || site === 'same-site') return `Sec-Fetch-Site: ${site}`;
+  const origin = ctx.get('Origin');
+  if (!origin) return null;
+  if (origin === 'null') return site === 'same-origin' ? null : 'Origin: null';
+  // Not ctx.origin: in Koa 3 that is the Origin header itself.
+  if (origin === publicOrigin(ctx) || origin === `${ctx.protocol}://${ctx.host}`) return null;
+  return `Origin: ${origin}`;
+}
+
 /** The session middleware, for the paths of the admin surfaces only (the token endpoint never pays for it). */
 export function adminSessions(app: Koa, domain: Domain, options: { secureCookies: boolean; pathPrefixes: string[] }): Middleware {
   const store = domain.sessions;
@@ -51,6 +77,9 @@ export function adminSessions(app: Koa, domain: Domain, options: { secureCookies
     httpOnly: true,
     signed: false,
     sameSite: 'strict',
+    // A cookie option koa-session passes on (its typings omit it): the whole of
+    // Keyport, and nothing else on the host when Keyport runs under a path.
+    ...{ path: basePath(app.context) || '/' },
     secure: options.secureCookies,
     rolling: false,
     renew: true,

@@ -9,7 +9,8 @@
 //   when the issuer is https.
 // - CSRF: every form carries the session's CSRF token (_csrf); the sign-in and
 //   setup forms, before there is a session, a double-submit token bound to a
-//   SameSite=Strict cookie. Cross-site POSTs (Sec-Fetch-Site) are refused outright.
+//   SameSite=Strict cookie. Cross-site POSTs (Sec-Fetch-Site, Origin) are refused
+//   outright, as in the REST API (crossSiteRequest in ../session/index.ts).
 // - Content-Security-Policy without 'unsafe-inline': scripts and styles come
 //   from the server's own files only; nothing loads from elsewhere.
 // - Secrets are shown in the POST response that made them (Cache-Control:
@@ -18,6 +19,7 @@ import type Koa from 'koa';
 import type { Context, Next } from 'koa';
 import helmet from 'koa-helmet';
 import type { Domain } from '../../domain/index.ts';
+import { publicPath } from '../public-base.ts';
 import { LoginThrottle } from '../session/throttle.ts';
 import { STATIC_FILES } from './render.ts';
 import { createUiRouter, renderNotFound, UI_PREFIX } from './routes.ts';
@@ -78,7 +80,7 @@ export function adminUi(_app: Koa, options: AdminUiOptions) {
   const routes = router.routes();
   return async (ctx: Context, next: Next): Promise<void> => {
     if (ctx.path === '/' && ctx.method === 'GET' && ctx.accepts('json', 'html') === 'html') {
-      ctx.redirect(`${UI_PREFIX}/`);
+      ctx.redirect(publicPath(ctx, `${UI_PREFIX}/`));
       return;
     }
     if (!isUiPath(ctx.path)) return next();

@@ -5,6 +5,7 @@ import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { Eta } from 'eta';
 import type { Context } from 'koa';
+import { publicPath } from '../public-base.ts';
 
 const VIEWS = fileURLToPath(new URL('../../../views', import.meta.url));
 const STATIC = fileURLToPath(new URL('./static', import.meta.url));
@@ -19,6 +20,7 @@ export const STATIC_FILES: ReadonlyMap<string, StaticFile> = new Map(
     return [name, { body, type, hash: createHash('sha256').update(body).digest('base64url').slice(0, 12) }];
   }),
 );
+/** A static file's app path (views get it with the issuer's path: `it.h.assetUrl`). */
 export const assetUrl = (name: string) => `/ui/static/${name}?v=${STATIC_FILES.get(name)?.hash ?? '0'}`;
 
 const pad = (n: number) => String(n).padStart(2, '0');
@@ -68,5 +70,8 @@ export function render(ctx: Context, view: string, data: PageBase & Record<strin
   // Admin pages are never cached: some hold a secret shown once, all are per user.
   ctx.set('Cache-Control', 'no-store');
   ctx.set('Pragma', 'no-cache');
-  ctx.body = eta.render(view, { h: helpers, now: new Date(), ...data });
+  // Routes deal in app paths ('/ui/accounts'); `it.url` turns one into the link a
+  // browser follows, under the issuer's path (src/http/public-base.ts).
+  const url = (appPath: string) => publicPath(ctx, appPath);
+  ctx.body = eta.render(view, { h: { ...helpers, assetUrl: (name: string) => url(assetUrl(name)) }, url, now: new Date(), ...data });
 }

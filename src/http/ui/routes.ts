@@ -14,7 +14,8 @@ import { DEFAULT_GRACE, GRACE_PERIODS, type GracePeriod, type KeypairStatus, typ
 import type { AccountView, EnvironmentView, Owner } from '../../domain/owners.ts';
 import type { UserView } from '../../domain/users.ts';
 import { ID_PATTERNS } from '../api/validation.ts';
-import { csrfMatches, newCsrfToken } from '../session/index.ts';
+import { publicPath } from '../public-base.ts';
+import { crossSiteRequest, csrfMatches, isStateChanging, newCsrfToken } from '../session/index.ts';
 import type { LoginThrottle } from '../session/throttle.ts';
 import { render, type Crumb, type PageBase } from './render.ts';
 import { uiSessionOf, type UiSessionData } from './session.ts';
@@ -84,8 +85,9 @@ function fields(f: Form, name: string): string[] {
   return list.filter((v): v is string => typeof v === 'string' && v.length <= 200).slice(0, 100);
 }
 
+/** Redirects to an app path ('/ui/accounts'), under the issuer's path. */
 function seeOther(ctx: Context, location: string): void {
-  ctx.redirect(location);
+  ctx.redirect(publicPath(ctx, location));
   ctx.status = 303;
 }
 
@@ -206,13 +208,13 @@ export function createUiRouter(deps: UiDeps): Router {
     };
   };
 
-  const formCookieOptions = { httpOnly: true, sameSite: 'strict' as const, path: UI_PREFIX, secure: deps.secureCookies, overwrite: true, signed: false };
+  const formCookieOptions = (ctx: Context) => ({ httpOnly: true, sameSite: 'strict' as const, path: publicPath(ctx, UI_PREFIX), secure: deps.secureCookies, overwrite: true, signed: false });
   /** The double-submit token of a form shown before sign-in: reuses the cookie's value, or sets a new one. */
   const preFormToken = (ctx: Context): string => {
     const existing = ctx.cookies.get(FORM_COOKIE);
     if (existing && /^[A-Za-z0-9_-]{43}$/.test(existing)) return existing;
     const token = newCsrfToken();
-    ctx.cookies.set(FORM_COOKIE, token, { ...formCookieOptions, maxAge: 2 * 60 * 60 * 1000 });
+    ctx.cookies.set(FORM_COOKIE, token, { ...formCookieOptions(ctx), maxAge: 2 * 60 * 60 * 1000 });
     return token;
   };
   const checkPreForm = (ctx: Context) => {
@@ -221,10 +223,10 @@ export function createUiRouter(deps: UiDeps): Router {
     }
   };
 
-  // Error pages; and refuse cross-site form posts outright (defence in depth besides the CSRF token).
+  // Error pages; and refuse cross-site form posts outright (defence in depth besides the CSRF token; the same check as the API's).
   router.use(async (ctx: Context, next: Next) => {
     try {
-      if (ctx.method === 'POST' && ctx.get('Sec-Fetch-Site') === 'cross-site') {
+      if (isStateChanging(ctx.method) && crossSiteRequest(ctx)) {
         throw new UiError(403, 'Forbidden', 'Cross-site form submissions are refused.');
       }
       await next();
@@ -667,7 +669,7 @@ export function createUiRouter(deps: UiDeps): Router {
     // A new session (and cookie key) at sign-in: no session fixation, nothing carried over.
     handle.data = { userId, csrf: newCsrfToken() };
     handle.regenerate();
-    ctx.cookies.set(FORM_COOKIE, '', { ...formCookieOptions, maxAge: 0 });
+    ctx.cookies.set(FORM_COOKIE, '', { ...formCookieOptions(ctx), maxAge: 0 });
   }
 
   return router;

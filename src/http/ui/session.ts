@@ -10,6 +10,7 @@
 import { randomBytes } from 'node:crypto';
 import type { Context, Next } from 'koa';
 import type { AdminSessionStore } from '../../domain/sessions.ts';
+import { publicPath } from '../public-base.ts';
 
 export const UI_SESSION_COOKIE = 'keyport.ui';
 export const UI_SESSION_MAX_AGE_MS = 8 * 60 * 60 * 1000;
@@ -50,9 +51,10 @@ export function uiSessionOf(ctx: Context): UiSession | null {
   return (ctx.state as { uiSession?: UiSession }).uiSession ?? null;
 }
 
+/** `path`: the UI's app path; the cookie's is that under the issuer's path. */
 export function uiSessions(store: AdminSessionStore, options: { secure: boolean; path: string }) {
-  const cookie = { httpOnly: true, sameSite: 'lax' as const, secure: options.secure, path: options.path, overwrite: true, signed: false };
   return async (ctx: Context, next: Next): Promise<void> => {
+    const cookie = { httpOnly: true, sameSite: 'lax' as const, secure: options.secure, path: publicPath(ctx, options.path), overwrite: true, signed: false };
     const presented = ctx.cookies.get(UI_SESSION_COOKIE);
     const key = presented && KEY.test(presented) ? presented : null;
     let data = key ? ((await store.get(key)) as UiSessionData | null) : null;
