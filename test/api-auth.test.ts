@@ -154,11 +154,13 @@ test('bearer token: only for the admin API audience, with keyport:read or keypor
   t.is(rev.status, 200);
   t.is((await ApiClient.withToken(tk.url, revoked).get('/accounts')).status, 401);
 
-  // Disabled keypair: its tokens stop working at once.
+  // Disabled keypair: its tokens stop working at once, and for good; once enabled it gets new ones.
   await keypairs.setEnabled(creds.keyId, false, 'system');
   t.is((await api.get('/accounts')).status, 401);
   await keypairs.setEnabled(creds.keyId, true, 'system');
-  t.is((await api.get('/accounts')).status, 200);
+  t.is((await api.get('/accounts')).status, 401);
+  const renewed = ApiClient.withToken(tk.url, await getToken(tk.url, { ...creds, resource: ADMIN_API_RESOURCE }));
+  t.is((await renewed.get('/accounts')).status, 200);
 
   // A keypair without keyport:* scopes gets 403.
   const plain = await keypairs.create({ accountId: tenant.accountId }, { name: 'plain', scopes: ['orders:read'] }, 'system');
