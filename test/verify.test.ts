@@ -9,8 +9,6 @@ import test, { type ExecutionContext } from 'ava';
 import { errors, exportJWK, generateKeyPair, importJWK, SignJWT, type CryptoKey, type JWK, type JWTPayload } from 'jose';
 import { createVerifier, expressMiddleware, TokenError, type ExpressLikeRequest, type FetchLike, type Verifier } from 'keyport/verify';
 import { startProtectedApi, type RunningProtectedApi } from '../examples/protected-api/server.ts';
-import { loadSigningKeys } from '../src/oauth/signing-keys.ts';
-import { resolveServerSecrets } from '../src/server-secrets.ts';
 import { basic, getToken, seedKeypair } from './helpers/oauth.ts';
 import { startTestKeyport, type TestKeyport } from './helpers/keyport.ts';
 
@@ -32,9 +30,9 @@ test.before(async () => {
   const issued = await keyport.keyport.domain.keypairs.create({ accountId: client.accountId }, { name: 'orders-api', scopes: ['keyport:introspect'] }, 'system');
   introspector = { keyId: issued.keypair.keyId, secret: issued.secret };
   // Keyport's own private signing key, to craft tokens that are validly signed but wrong otherwise.
-  const { keyEncryptionKey } = resolveServerSecrets(keyport.config);
-  const keys = await loadSigningKeys(keyport.keyport.database.models, keyEncryptionKey);
-  signingJwk = keys.privateJwks[0] as JWK & { kid: string };
+  const { signingKeys } = keyport.keyport.domain;
+  const keys = await signingKeys.material(await signingKeys.current());
+  signingJwk = keys.privateJwks[0] as JWK & { kid: string }; // the signing key comes first
 
   plainApi = await startProtectedApi({ issuer: keyport.url, port: 0 });
   strictApi = await startProtectedApi({ issuer: keyport.url, port: 0, introspection: { clientId: introspector.keyId, clientSecret: introspector.secret } });
