@@ -25,17 +25,20 @@ export function registerCatalogCommands(program: Command, run: Runner): void {
     .option('--account <id>', 'events of this account and its environments')
     .option('--environment <id>', 'events of this environment')
     .option('--keypair <keyId>', 'events of this keypair (also after it was removed)')
+    .option('--system', 'events of no account: token signing keys')
     .option('--limit <n>', 'how many events (1 to 1000)', auditLimit, 50)
-    .action((options: { account?: string; environment?: string; keypair?: string; limit: number }, command: Command) => {
-      const given = [options.account, options.environment, options.keypair].filter(Boolean).length;
-      if (given !== 1) throw new UsageError('give exactly one of --account, --environment or --keypair');
+    .action((options: { account?: string; environment?: string; keypair?: string; system?: boolean; limit: number }, command: Command) => {
+      const given = [options.account, options.environment, options.keypair, options.system].filter(Boolean).length;
+      if (given !== 1) throw new UsageError('give exactly one of --account, --environment, --keypair or --system');
       return run(command, (s) => listAudit(s, options));
     });
 }
 
-async function listAudit(s: Session, options: { account?: string; environment?: string; keypair?: string; limit: number }): Promise<void> {
-  let filter: { accountId?: string; environmentId?: string; keypairId?: string };
-  if (options.keypair) {
+async function listAudit(s: Session, options: { account?: string; environment?: string; keypair?: string; system?: boolean; limit: number }): Promise<void> {
+  let filter: { accountId?: string | null; environmentId?: string | null; keypairId?: string | null };
+  if (options.system) {
+    filter = { accountId: null, environmentId: null, keypairId: null };
+  } else if (options.keypair) {
     filter = { keypairId: options.keypair };
   } else {
     // Check the owner exists, so that a typo says "not found" instead of printing nothing.

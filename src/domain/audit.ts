@@ -54,7 +54,8 @@ export class AuditLog {
    * and id of the last event of the previous page, so that events recorded in
    * the same millisecond are neither skipped nor repeated.
    */
-  async page(filter: { accountId?: string; environmentId?: string; keypairId?: string }, page: { limit: number; cursor?: string }): Promise<{ items: AuditEventView[]; nextCursor: string | null }> {
+  /** `null` for a field: events tied to none (e.g. all three null: Keyport's own, such as its signing keys). */
+  async page(filter: { accountId?: string | null; environmentId?: string | null; keypairId?: string | null }, page: { limit: number; cursor?: string }): Promise<{ items: AuditEventView[]; nextCursor: string | null }> {
     const query: Record<string, unknown> = { ...filter };
     if (page.cursor) {
       const after = decodeCursor(page.cursor);
