@@ -25,7 +25,7 @@ export function registerCatalogCommands(program: Command, run: Runner): void {
     .option('--account <id>', 'events of this account and its environments')
     .option('--environment <id>', 'events of this environment')
     .option('--keypair <keyId>', 'events of this keypair (also after it was removed)')
-    .option('--system', 'events of no account: token signing keys')
+    .option('--system', 'events tied to no account: users, token signing keys')
     .option('--limit <n>', 'how many events (1 to 1000)', auditLimit, 50)
     .action((options: { account?: string; environment?: string; keypair?: string; system?: boolean; limit: number }, command: Command) => {
       const given = [options.account, options.environment, options.keypair, options.system].filter(Boolean).length;
