@@ -91,19 +91,21 @@ export async function startKeyport(config: KeyportConfig, options: { clock?: Clo
   // In the background: the server answers at once, and clients that come first are cached first anyway.
   domain.keypairs.warmUp().catch(() => { /* only an optimisation: requests read through the cache as usual */ });
   const server = createServer();
-  let signingKeys: SigningKeyRing | null = null;
+  let stopSigningKeys = () => {};
   try {
     // Finish any account or environment left 'closing' (DESIGN.md §7) before serving.
     const resumed = await domain.closing.resumePending();
     if (resumed.accounts.length || resumed.environments.length) log.info(resumed, 'finished closing owners left half-way');
     await LoginThrottle.prepare(database.connection);
+    const initialKeys = await SigningKeyRing.load(domain);
     const port = await listen(server, config.server.port, config.server.host);
     const issuer = issuerOf(config, port);
     // In cluster mode the primary has done this before forking (src/cluster.ts).
     const setupUrl = cluster.isWorker ? null : await runBootstrap(domain, log, { issuer, console: config.log.level !== 'silent' });
     const metrics = new Metrics({ defaultMetrics: true });
-    const ring = await SigningKeyRing.start({
+    const signingKeys = new SigningKeyRing({
       domain,
+      initial: initialKeys,
       issuer,
       log,
       buildProvider: (material) => createProvider({
@@ -114,16 +116,16 @@ export async function startKeyport(config: KeyportConfig, options: { clock?: Clo
         hooks: { onAuthenticationFailure: (reason) => metrics.authenticationFailures.inc({ reason }) },
       }),
     });
-    signingKeys = ring;
-    ring.providers.each((provider) => {
+    stopSigningKeys = () => signingKeys.stop();
+    signingKeys.providers.each((provider) => {
       provider.on('server_error', (_ctx, err) => log.error({ err: { message: err.message, stack: err.stack } }, 'oidc-provider server error'));
     });
     server.on('request', createRequestHandler({
       addressThrottle: new AddressThrottle(config.lockout.maxFailuresPerAddress),
       trustProxy: config.server.trustProxy,
       domain,
-      providers: ring.providers,
-      verifier: ring.verifier,
+      providers: signingKeys.providers,
+      verifier: signingKeys.verifier,
       metrics,
       log,
       ping: () => database.ping(),
@@ -140,9 +142,9 @@ export async function startKeyport(config: KeyportConfig, options: { clock?: Clo
       database,
       log,
       setupUrl,
-      signingKeys: ring,
+      signingKeys,
       async close() {
-        ring.stop();
+        signingKeys.stop();
         domain.changes.stop();
         await new Promise<void>((resolve) => {
           server.close(() => resolve());
@@ -155,7 +157,7 @@ export async function startKeyport(config: KeyportConfig, options: { clock?: Clo
       },
     };
   } catch (err) {
-    signingKeys?.stop();
+    stopSigningKeys();
     domain.changes.stop();
     server.close();
     await database.close();

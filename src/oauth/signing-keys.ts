@@ -17,8 +17,15 @@ export { JWKS_MAX_AGE_SECONDS } from '../domain/signing-key-schedule.ts';
 
 const CHECK_EVERY_MS = 60_000;
 
+/** The keys a process starts with (SigningKeyRing.load). */
+export interface InitialSigningKeys {
+  set: SigningKeySet;
+  material: SigningMaterial;
+}
+
 export interface SigningKeyRingOptions {
   domain: Domain;
+  initial: InitialSigningKeys;
   issuer: string;
   /** Builds oidc-provider with these keys (it cannot change them afterwards). */
   buildProvider: (material: SigningMaterial) => Provider;
@@ -37,13 +44,19 @@ export class SigningKeyRing {
   /** Updates run one after the other, in the order asked for. */
   #tail: Promise<void> = Promise.resolve();
 
-  /** Writes what the schedule asks for (the first keys on an empty database), then builds the provider. */
-  static async start(options: SigningKeyRingOptions): Promise<SigningKeyRing> {
-    const set = await options.domain.signingKeys.ensure();
-    return new SigningKeyRing(options, set, await options.domain.signingKeys.material(set));
+  /**
+   * Writes what the schedule asks for (the first keys on an empty database) and
+   * decrypts the keys: before the server listens, so that a wrong key
+   * encryption key stops it at once.
+   */
+  static async load(domain: Domain): Promise<InitialSigningKeys> {
+    const set = await domain.signingKeys.ensure();
+    return { set, material: await domain.signingKeys.material(set) };
   }
 
-  private constructor(options: SigningKeyRingOptions, set: SigningKeySet, material: SigningMaterial) {
+  /** Builds the provider with the initial keys and follows their changes from then on. */
+  constructor(options: SigningKeyRingOptions) {
+    const { set, material } = options.initial;
     this.#domain = options.domain;
     this.#build = options.buildProvider;
     this.#log = options.log;
