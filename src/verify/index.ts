@@ -265,19 +265,15 @@ export function createVerifier(options: VerifierOptions): Verifier {
   }
   /**
    * Whether a key is still in the issuer's JWKS: fetched again first when the
-   * cached copy is older than its max age (as jose would for a key lookup). An
+   * cached copy is older than its max age (as jose does for a key lookup). An
    * unreachable issuer leaves the last answer standing.
    */
-  async function stillPublished(kid: string | undefined): Promise<boolean> {
-    if (remote && !remote.fresh && !(jwksFailure && Date.now() - jwksFailure.at < cooldownMs)) {
-      try {
-        await remote.reload();
-        jwksFailure = undefined;
-      } catch (err) {
-        if (isUnavailable(err)) jwksFailure = { at: Date.now(), error: err };
-      }
-    }
-    return publishedKids === undefined || publishedKids.has(kid);
+  function stillPublished(kid: string | undefined): boolean | Promise<boolean> {
+    const stale = remote !== undefined && !remote.fresh && !(jwksFailure && Date.now() - jwksFailure.at < cooldownMs);
+    if (!stale) return publishedKids === undefined || publishedKids.has(kid);
+    return remote!.reload().then(() => { jwksFailure = undefined; }, (err: unknown) => {
+      if (isUnavailable(err)) jwksFailure = { at: Date.now(), error: err };
+    }).then(() => publishedKids === undefined || publishedKids.has(kid));
   }
   async function key(header: JWSHeaderParameters, token: FlattenedJWSInput) {
     if (!remote) {
@@ -350,7 +346,9 @@ export function createVerifier(options: VerifierOptions): Verifier {
         verified!.delete(token);
         throw new TokenError(401, 'invalid_token', 'the access token has expired');
       }
-      if (await stillPublished(known.kid)) return known.claims;
+      // No await unless the JWKS is due to be fetched again: the common case stays a plain lookup.
+      const published = stillPublished(known.kid);
+      if (published === true || (published !== false && await published)) return known.claims;
       verified!.delete(token); // and checked in full below, which refuses it
     }
     let claims: KeyportAccessTokenClaims;
