@@ -19,11 +19,14 @@ import type { AccessTokenVerifier } from './oauth/access-tokens.ts';
 import { requestAddress, throttledResponse, type AddressThrottle } from './oauth/address-throttle.ts';
 import { renderOAuthErrors } from './oauth/oauth-error.ts';
 import { OAUTH_ROUTES } from './oauth/provider.ts';
+import type { ProviderHolder } from './oauth/provider-holder.ts';
+import { JWKS_MAX_AGE_SECONDS } from './oauth/signing-keys.ts';
 import { tokenEndpointsRouter } from './oauth/token-endpoints.ts';
 
 export interface AppParts {
   domain: Domain;
-  provider: Provider;
+  /** oidc-provider, rebuilt when the signing keys change. */
+  providers: ProviderHolder;
   verifier: AccessTokenVerifier;
   metrics: Metrics;
   log: Logger;
@@ -44,6 +47,13 @@ const METADATA_PATH = '/.well-known/oauth-authorization-server';
  * probes and metrics scrapers reach the process directly, not through the proxy.
  */
 const ROOT_OPS_PATHS = new Set(['/healthz', '/readyz', '/metrics']);
+
+/**
+ * The JWKS may be cached this long: a new signing key is published well ahead
+ * of it (src/domain/signing-key-schedule.ts), a revoked one is gone from caches
+ * within it.
+ */
+const JWKS_CACHE_CONTROL = `public, max-age=${JWKS_MAX_AGE_SECONDS}`;
 
 /**
  * A Koa app as Keyport runs them: proxy setting, no default error printing;
@@ -118,10 +128,18 @@ interface TokenResult {
  * middleware in its app: an extra async layer around every token request cost
  * ~3 % of the throughput (paired runs, 32 connections). The per-address budget
  * is spent here, before the 401 goes out, so that the address's next request
- * sees it.
+ * sees it. The listeners go on each provider built for new signing keys too.
  */
-function watchTokenEndpoint(provider: Provider, throttle: AddressThrottle, trustProxy: boolean, log: Logger): WeakMap<ServerResponse, TokenResult> {
+function watchTokenEndpoint(providers: ProviderHolder, throttle: AddressThrottle, trustProxy: boolean, log: Logger): WeakMap<ServerResponse, TokenResult> {
   const results = new WeakMap<ServerResponse, TokenResult>();
+  providers.each((provider) => {
+    provider.proxy = trustProxy;
+    followTokenEvents(provider, results, throttle, trustProxy, log);
+  });
+  return results;
+}
+
+function followTokenEvents(provider: Provider, results: WeakMap<ServerResponse, TokenResult>, throttle: AddressThrottle, trustProxy: boolean, log: Logger): void {
   type EventContext = { res: ServerResponse; req: IncomingMessage; path: string; oidc?: { client?: { clientId: string } } };
   provider.on('grant.success', (ctx: EventContext) => {
     results.set(ctx.res, { outcome: 'issued', clientId: ctx.oidc?.client?.clientId });
@@ -135,7 +153,6 @@ function watchTokenEndpoint(provider: Provider, throttle: AddressThrottle, trust
   provider.on('server_error', (ctx: EventContext) => {
     if (ctx.path === OAUTH_ROUTES.token) results.set(ctx.res, { outcome: 'server_error', clientId: ctx.oidc?.client?.clientId });
   });
-  return results;
 }
 
 /** 429 slow_down for an address over its budget, before oidc-provider (and any database work). */
@@ -159,12 +176,11 @@ function answerOutsideIssuerPath(res: ServerResponse, base: string): void {
 }
 
 export function createRequestHandler(parts: AppParts): (req: IncomingMessage, res: ServerResponse) => void {
-  parts.provider.proxy = parts.trustProxy;
-  const tokenResults = watchTokenEndpoint(parts.provider, parts.addressThrottle, parts.trustProxy, parts.log);
+  const tokenResults = watchTokenEndpoint(parts.providers, parts.addressThrottle, parts.trustProxy, parts.log);
   const appHandler = createKeyportApp(parts).callback();
   const oauthEndpointsHandler = createOAuthEndpointsApp(parts).callback();
   const accessLog = new AccessLog(parts.log);
-  const providerHandler = parts.provider.callback();
+  const { providers } = parts;
   // An issuer with a path (https://example.com/auth): everything is served under
   // it. The path is stripped here, once, so that every app below routes as if
   // mounted at "/" (they put it back in what they send: src/http/public-base.ts).
@@ -210,16 +226,18 @@ export function createRequestHandler(parts: AppParts): (req: IncomingMessage, re
         tokenResults.set(res, { outcome: 'slow_down', clientId: undefined });
         answerThrottled(res, wait);
       } else {
-        providerHandler(req, res);
+        providers.handler(req, res);
       }
     } else if (path === METADATA_PATH) {
       // RFC 8414 metadata: the same document as OpenID discovery.
       req.url = `/.well-known/openid-configuration${q === -1 ? '' : url.slice(q)}`;
-      providerHandler(req, res);
+      providers.handler(req, res);
     } else if (OWN_OAUTH_PATHS.has(path)) {
       oauthEndpointsHandler(req, res);
     } else if (path.startsWith('/oauth/') || path.startsWith('/.well-known/')) {
-      providerHandler(req, res);
+      // oidc-provider sets no Cache-Control on the JWKS; an error response drops this one.
+      if (path === OAUTH_ROUTES.jwks && (req.method === 'GET' || req.method === 'HEAD')) res.setHeader('Cache-Control', JWKS_CACHE_CONTROL);
+      providers.handler(req, res);
     } else {
       appHandler(req, res);
     }

@@ -7,7 +7,6 @@ import type { KeyportConfig } from './config.ts';
 import { issuerOf } from './config.ts';
 import { openKeyportDomain, runBootstrap, startKeyport } from './keyport.ts';
 import { createLogger, flushLog } from './log.ts';
-import { loadSigningKeys } from './oauth/signing-keys.ts';
 
 interface ReadyMessage { type: 'keyport:ready'; url: string; issuer: string; databaseKind: string; databaseUri: string }
 
@@ -24,8 +23,8 @@ export async function runPrimary(config: KeyportConfig, banner: Banner): Promise
   const log = createLogger(config.log.level);
   const count = config.server.workers;
   // Holds the embedded FerretDB open for the workers (they find it through the data directory).
-  const { database, domain, keyEncryptionKey } = await openKeyportDomain(config);
-  await loadSigningKeys(database.models, keyEncryptionKey);
+  const { database, domain } = await openKeyportDomain(config);
+  await domain.signingKeys.ensure();
   await runBootstrap(domain, log, { issuer: issuerOf(config, config.server.port), console: config.log.level !== 'silent' });
 
   let stopping = false;

@@ -56,6 +56,10 @@ const configSchema = z.strictObject({
     defaultAudience: z.url(),
     resources: z.array(z.url()).min(1),
   }),
+  signingKeys: z.strictObject({
+    /** Each token signing key signs this many days before the next one (published ahead of time) takes over. */
+    rotationDays: z.number().int().min(1).max(3650),
+  }),
   lockout: z.strictObject({
     mode: z.enum(['temporary', 'permanent']),
     maxFailures: z.number().int().min(1).max(1000),
@@ -103,6 +107,7 @@ export const ENVIRONMENT_VARIABLES: Record<string, { path: string[]; type: 'stri
   KEYPORT_TOKEN_TTL: { path: ['tokens', 'ttlSeconds'], type: 'int' },
   KEYPORT_DEFAULT_AUDIENCE: { path: ['tokens', 'defaultAudience'], type: 'string' },
   KEYPORT_RESOURCES: { path: ['tokens', 'resources'], type: 'list' },
+  KEYPORT_SIGNING_KEY_ROTATION_DAYS: { path: ['signingKeys', 'rotationDays'], type: 'int' },
   KEYPORT_LOCKOUT_MODE: { path: ['lockout', 'mode'], type: 'string' },
   KEYPORT_LOCKOUT_MAX_FAILURES: { path: ['lockout', 'maxFailures'], type: 'int' },
   KEYPORT_LOCKOUT_DURATION: { path: ['lockout', 'durationSeconds'], type: 'int' },

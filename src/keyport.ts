@@ -14,10 +14,9 @@ import { createDomain, type Domain } from './domain/index.ts';
 import { Metrics } from './http/metrics.ts';
 import { LoginThrottle } from './http/session/throttle.ts';
 import { createLogger, flushLog, type Logger } from './log.ts';
-import { AccessTokenVerifier } from './oauth/access-tokens.ts';
 import { AddressThrottle } from './oauth/address-throttle.ts';
 import { createProvider } from './oauth/provider.ts';
-import { loadSigningKeys } from './oauth/signing-keys.ts';
+import { SigningKeyRing } from './oauth/signing-keys.ts';
 import { resolveServerSecrets } from './server-secrets.ts';
 
 export interface RunningKeyport {
@@ -29,6 +28,8 @@ export interface RunningKeyport {
   log: Logger;
   /** The one-time setup link printed at start on an empty database (null when not needed). */
   setupUrl: string | null;
+  /** This process's token signing keys: `check()` performs scheduled rotations now (tests move a clock). */
+  signingKeys: SigningKeyRing;
   close(): Promise<void>;
 }
 
@@ -77,44 +78,54 @@ function listen(server: Server, port: number, host: string): Promise<number> {
 export async function openKeyportDomain(config: KeyportConfig, clock?: Clock, role: DatabaseRole = 'server'): Promise<{ database: Database; domain: Domain; keyEncryptionKey: Uint8Array }> {
   const secrets = resolveServerSecrets(config);
   const database = await openDatabase(config, role);
-  const domain = createDomain({ models: database.models, config, pepper: secrets.pepper, ...(clock ? { clock } : {}) });
+  const domain = createDomain({ models: database.models, config, pepper: secrets.pepper, keyEncryptionKey: secrets.keyEncryptionKey, ...(clock ? { clock } : {}) });
   return { database, domain, keyEncryptionKey: secrets.keyEncryptionKey };
 }
 
 export async function startKeyport(config: KeyportConfig, options: { clock?: Clock; log?: Logger } = {}): Promise<RunningKeyport> {
   const log = options.log ?? createLogger(config.log.level);
-  const { database, domain, keyEncryptionKey } = await openKeyportDomain(config, options.clock);
+  const { database, domain } = await openKeyportDomain(config, options.clock);
   // Other processes' changes (CLI, workers, hosts) reach this server's caches.
   domain.changes.start();
   domain.keypairs.onBackgroundError((err, what) => log.error({ err: { message: err instanceof Error ? err.message : String(err) } }, `failed: ${what}`));
   // In the background: the server answers at once, and clients that come first are cached first anyway.
   domain.keypairs.warmUp().catch(() => { /* only an optimisation: requests read through the cache as usual */ });
   const server = createServer();
+  let stopSigningKeys = () => {};
   try {
     // Finish any account or environment left 'closing' (docs/architecture.md, Closing an owner) before serving.
     const resumed = await domain.closing.resumePending();
     if (resumed.accounts.length || resumed.environments.length) log.info(resumed, 'finished closing owners left half-way');
     await LoginThrottle.prepare(database.connection);
-    const signingKeys = await loadSigningKeys(database.models, keyEncryptionKey);
+    const initialKeys = await SigningKeyRing.load(domain);
     const port = await listen(server, config.server.port, config.server.host);
     const issuer = issuerOf(config, port);
     // In cluster mode the primary has done this before forking (src/cluster.ts).
     const setupUrl = cluster.isWorker ? null : await runBootstrap(domain, log, { issuer, console: config.log.level !== 'silent' });
     const metrics = new Metrics({ defaultMetrics: true });
-    const provider = createProvider({
-      issuer,
-      config,
+    const signingKeys = new SigningKeyRing({
       domain,
-      signingKeys,
-      hooks: { onAuthenticationFailure: (reason) => metrics.authenticationFailures.inc({ reason }) },
+      initial: initialKeys,
+      issuer,
+      log,
+      buildProvider: (material) => createProvider({
+        issuer,
+        config,
+        domain,
+        signingKeys: material,
+        hooks: { onAuthenticationFailure: (reason) => metrics.authenticationFailures.inc({ reason }) },
+      }),
     });
-    provider.on('server_error', (_ctx, err) => log.error({ err: { message: err.message, stack: err.stack } }, 'oidc-provider server error'));
+    stopSigningKeys = () => signingKeys.stop();
+    signingKeys.providers.each((provider) => {
+      provider.on('server_error', (_ctx, err) => log.error({ err: { message: err.message, stack: err.stack } }, 'oidc-provider server error'));
+    });
     server.on('request', createRequestHandler({
       addressThrottle: new AddressThrottle(config.lockout.maxFailuresPerAddress),
       trustProxy: config.server.trustProxy,
       domain,
-      provider,
-      verifier: new AccessTokenVerifier(issuer, signingKeys.publicJwks),
+      providers: signingKeys.providers,
+      verifier: signingKeys.verifier,
       metrics,
       log,
       ping: () => database.ping(),
@@ -132,7 +143,9 @@ export async function startKeyport(config: KeyportConfig, options: { clock?: Clo
       database,
       log,
       setupUrl,
+      signingKeys,
       async close() {
+        signingKeys.stop();
         domain.changes.stop();
         await new Promise<void>((resolve) => {
           server.close(() => resolve());
@@ -145,6 +158,7 @@ export async function startKeyport(config: KeyportConfig, options: { clock?: Clo
       },
     };
   } catch (err) {
+    stopSigningKeys();
     domain.changes.stop();
     server.close();
     await database.close();

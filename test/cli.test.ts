@@ -6,8 +6,10 @@ import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { decodeProtectedHeader, type JSONWebKeySet } from 'jose';
 import type { KeyportConfig } from '../src/config.ts';
 import { ApiClient } from './helpers/api.ts';
+import type { RevocationOutcome, RotationOutcome, SigningKeyView } from '../src/domain/signing-keys.ts';
 import { startTestKeyport, type TestKeyport } from './helpers/keyport.ts';
 import { getToken, tokenRequest } from './helpers/oauth.ts';
 
@@ -355,6 +357,59 @@ test('member add, list and remove round trip; an account keeps at least one admi
     [['membership.revoked', 'cli'], ['membership.granted', 'cli'], ['membership.granted', 'cli'], ['membership.granted', 'cli']]);
 });
 
+test('signing-keys list, rotate and revoke; the running server follows', async (t) => {
+  const { kp } = t.context;
+  const env = cliEnv(kp.config);
+  const seed = await seedWithCli(env);
+  const before = await cliJson<SigningKeyView[]>(env, ['signing-keys', 'list']);
+  t.deepEqual(before.map((key) => key.state), ['next', 'current'], 'newest first');
+  const [next, current] = before as [SigningKeyView, SigningKeyView];
+  const text = await runCli(env, ['signing-keys', 'list']);
+  t.is(text.code, 0);
+  t.regex(text.stdout, /^KID +STATE +CREATED +SIGNS FROM +RETIRED AT +REMOVED AFTER\n/);
+  t.true(text.stdout.includes(`${current.kid}  current`), text.stdout);
+
+  // Other tests share this server: only rotations (old tokens stay valid) and the next key's revocation here.
+  const safe = await cliJson<RotationOutcome>(env, ['signing-keys', 'rotate']);
+  t.true(safe.changed);
+  t.is(safe.signing.kid, next.kid);
+  t.is(safe.signing.state, 'next', 'published moments ago: it signs once it has been published for an hour');
+  const urgent = await runCli(env, ['signing-keys', 'rotate', '--immediately']);
+  t.is(urgent.code, 0, urgent.stderr);
+  t.is(urgent.stdout, `Key ${next.kid} signs tokens from now on; ${current.kid} is retired and stays published until its tokens have expired.\n`);
+  await serverCatchesUp(kp);
+  await kp.keyport.signingKeys.refresh();
+  t.is(decodeProtectedHeader(await getToken(kp.url, seed)).kid, next.kid);
+
+  const following = (await cliJson<SigningKeyView[]>(env, ['signing-keys', 'list'])).find((key) => key.state === 'next')!;
+  const unconfirmed = await runCli(env, ['signing-keys', 'revoke', following.kid]);
+  t.is(unconfirmed.code, 2);
+  t.true(unconfirmed.stderr.includes('add --yes to confirm'));
+  const revoked = await cliJson<RevocationOutcome>(env, ['signing-keys', 'revoke', following.kid, '--yes']);
+  t.is(revoked.revoked.state, 'revoked');
+  t.is(revoked.signingKid, next.kid);
+  await serverCatchesUp(kp);
+  await kp.keyport.signingKeys.refresh();
+  const jwks = await (await fetch(`${kp.url}/oauth/jwks`)).json() as JSONWebKeySet;
+  t.false(jwks.keys.some((key) => key.kid === following.kid), 'the revoked key is gone from the running server\'s JWKS');
+  t.true(jwks.keys.some((key) => key.kid === current.kid), 'the retired key is still published');
+
+  const again = await runCli(env, ['signing-keys', 'revoke', following.kid, '--yes']);
+  t.is(again.code, 1);
+  t.regex(again.stderr, new RegExp(`^error: signing key ${following.kid} was already revoked at `));
+  const unknown = await runCli(env, ['signing-keys', 'revoke', 'no-such-kid', '--yes']);
+  t.is(unknown.code, 1);
+  t.is(unknown.stderr, 'error: signing key not found\n');
+
+  const audit = await cliJson<{ action: string; actor: string; details: { kid?: string } }[]>(env, ['audit', '--instance']);
+  const byCli = audit.filter((e) => e.actor === 'cli').map((e) => [e.action, e.details.kid]);
+  t.deepEqual(byCli.filter(([action]) => action!.startsWith('signing_key.') && action !== 'signing_key.created'), [
+    ['signing_key.revoked', following.kid],
+    ['signing_key.rotated', next.kid],
+    ['signing_key.rotated', next.kid],
+  ]);
+});
+
 test('a wrong command line exits 2 with a clear message; a failed operation exits 1 with one line', async (t) => {
   const env = cliEnv(t.context.kp.config);
   const unknown = await runCli(env, ['frobnicate']);
@@ -372,7 +427,7 @@ test('a wrong command line exits 2 with a clear message; a failed operation exit
 
   const help = await runCli(env, ['--help']);
   t.is(help.code, 0);
-  for (const command of ['account', 'environment', 'user', 'member', 'keypair', 'scopes', 'audit']) t.true(help.stdout.includes(command));
+  for (const command of ['account', 'environment', 'user', 'member', 'keypair', 'scopes', 'audit', 'signing-keys']) t.true(help.stdout.includes(command));
 });
 
 test('the CLI works with no server running: it starts and stops its own embedded database', async (t) => {

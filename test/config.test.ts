@@ -14,6 +14,7 @@ test('defaults: port 3000, 10-minute tokens, 10 failures lock for 15 minutes, em
   t.is(config.database.uri, null);
   t.is(config.database.dataDir, './data');
   t.is(config.database.embeddedSync, 'normal');
+  t.is(config.signingKeys.rotationDays, 90);
   t.true(config.scopes.some((s) => s.name === 'keyport:manage' && s.levels.join() === 'account'));
 });
 
@@ -26,6 +27,7 @@ test('environment variables override the defaults', (t) => {
     KEYPORT_DEFAULT_AUDIENCE: 'https://b.test',
     KEYPORT_LOCKOUT_MODE: 'permanent',
     KEYPORT_EMBEDDED_DB_SYNC: 'full',
+    KEYPORT_SIGNING_KEY_ROTATION_DAYS: '30',
   });
   t.is(config.server.port, 8080);
   t.is(config.tokens.ttlSeconds, 300);
@@ -33,6 +35,7 @@ test('environment variables override the defaults', (t) => {
   t.deepEqual(config.tokens.resources, ['https://a.test', 'https://b.test', 'urn:keyport:admin-api'], 'the admin API audience is always registered');
   t.is(config.lockout.mode, 'permanent');
   t.is(config.database.embeddedSync, 'full');
+  t.is(config.signingKeys.rotationDays, 30);
 });
 
 test('a config file is deep-merged over the defaults; env wins over the file', (t) => {
@@ -56,6 +59,8 @@ test('errors name the setting and its environment variable', (t) => {
     [{ KEYPORT_EMBEDDED_DB_SYNC: 'off' }, /database\.embeddedSync \(KEYPORT_EMBEDDED_DB_SYNC\)/],
     [{ KEYPORT_DEFAULT_AUDIENCE: 'https://not-registered.test' }, /tokens\.defaultAudience.*must be one of tokens\.resources/],
     [{ KEYPORT_KEY_ENCRYPTION_KEY: 'short' }, /secrets\.keyEncryptionKey \(KEYPORT_KEY_ENCRYPTION_KEY\)/],
+    [{ KEYPORT_SIGNING_KEY_ROTATION_DAYS: '0' }, /signingKeys\.rotationDays \(KEYPORT_SIGNING_KEY_ROTATION_DAYS\): Too small/],
+    [{ KEYPORT_SIGNING_KEY_ROTATION_DAYS: '1.5' }, /KEYPORT_SIGNING_KEY_ROTATION_DAYS must be a whole number/],
     [{ KEYPORT_CONFIG_FILE: '/nonexistent/keyport.json' }, /cannot read config file \/nonexistent\/keyport.json/],
   ];
   for (const [env, message] of cases) {

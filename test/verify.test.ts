@@ -9,8 +9,6 @@ import test, { type ExecutionContext } from 'ava';
 import { errors, exportJWK, generateKeyPair, importJWK, SignJWT, type CryptoKey, type JWK, type JWTPayload } from 'jose';
 import { createVerifier, expressMiddleware, TokenError, type ExpressLikeRequest, type FetchLike, type KeyportAccessTokenClaims, type Verifier, type VerifierOptions } from 'keyport/verify';
 import { startProtectedApi, type RunningProtectedApi } from '../examples/protected-api/server.ts';
-import { loadSigningKeys } from '../src/oauth/signing-keys.ts';
-import { resolveServerSecrets } from '../src/server-secrets.ts';
 import { basic, getToken, seedKeypair } from './helpers/oauth.ts';
 import { startTestKeyport, type TestKeyport } from './helpers/keyport.ts';
 
@@ -35,9 +33,9 @@ test.before(async () => {
   const issued = await keyport.keyport.domain.keypairs.create({ accountId: client.accountId }, { name: 'orders-api', scopes: ['keyport:introspect'] }, 'system');
   introspector = { keyId: issued.keypair.keyId, secret: issued.secret };
   // Keyport's own private signing key, to craft tokens that are validly signed but wrong otherwise.
-  const { keyEncryptionKey } = resolveServerSecrets(keyport.config);
-  const keys = await loadSigningKeys(keyport.keyport.database.models, keyEncryptionKey);
-  signingJwk = keys.privateJwks[0] as JWK & { kid: string };
+  const { signingKeys } = keyport.keyport.domain;
+  const keys = await signingKeys.material(await signingKeys.current());
+  signingJwk = keys.privateJwks[0] as JWK & { kid: string }; // the signing key comes first
 
   const tenants = { accounts: [client.accountId] };
   plainApi = await startProtectedApi({ issuer: keyport.url, tenants, port: 0 });
@@ -329,6 +327,96 @@ test('an unreachable issuer is 503 and is not asked again within the cooldown', 
   await refused(t, v.verify(real), 503, 'temporarily_unavailable');
   await refused(t, v.verify(real), 503, 'temporarily_unavailable');
   t.is(urls.length, 1);
+});
+
+// ---- signing key rotation: a stand-in issuer whose JWKS the test changes -----
+
+interface FakeIssuer { url: string; publish(keys: JWK[]): void; jwksRequests(): number; close(): Promise<void> }
+
+/** Serves issuer metadata and a JWKS the test sets, and counts the JWKS requests it gets. */
+async function fakeIssuer(t: ExecutionContext): Promise<FakeIssuer> {
+  let keys: JWK[] = [];
+  let requests = 0;
+  let url = '';
+  const server = createServer((req, res) => {
+    res.setHeader('content-type', 'application/json');
+    if (req.url === '/.well-known/oauth-authorization-server') {
+      res.end(JSON.stringify({ issuer: url, jwks_uri: `${url}/jwks` }));
+    } else if (req.url === '/jwks') {
+      requests++;
+      res.end(JSON.stringify({ keys }));
+    } else {
+      res.statusCode = 404;
+      res.end('{}');
+    }
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  url = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+  const close = () => new Promise<void>((resolve) => {
+    server.close(() => resolve());
+    server.closeAllConnections();
+  });
+  t.teardown(close);
+  return { url, publish: (next) => { keys = next; }, jwksRequests: () => requests, close };
+}
+
+async function newSigningKey(): Promise<{ kid: string; privateKey: CryptoKey; jwk: JWK }> {
+  const { privateKey, publicKey } = await generateKeyPair('ES256');
+  const kid = `k-${Math.random().toString(36).slice(2)}`;
+  return { kid, privateKey, jwk: { ...(await exportJWK(publicKey)), kid, alg: 'ES256', use: 'sig' } };
+}
+
+function tokenOf(issuer: FakeIssuer, key: { kid: string; privateKey: CryptoKey }, overrides: JWTPayload = {}): Promise<string> {
+  return craft(claims({ iss: issuer.url, ...overrides }), { alg: 'ES256', typ: 'at+jwt', kid: key.kid }, key.privateKey);
+}
+
+const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+
+test('a key published after the JWKS was cached: its token verifies once the cooldown allows one refetch', async (t) => {
+  const issuer = await fakeIssuer(t);
+  const [first, second] = [await newSigningKey(), await newSigningKey()];
+  issuer.publish([first.jwk]);
+  const v = createVerifier({ issuer: issuer.url, audience: AUDIENCE, tenants: 'any', jwks: { cooldownMs: 50 } });
+  await v.verify(await tokenOf(issuer, first));
+  t.is(issuer.jwksRequests(), 1);
+  issuer.publish([first.jwk, second.jwk]);
+  await sleep(100); // past the cooldown
+  t.is((await v.verify(await tokenOf(issuer, second))).claims.iss, issuer.url);
+  t.is(issuer.jwksRequests(), 2, 'the unknown kid fetched the JWKS again, once');
+});
+
+test('within the cooldown a new kid is refused without asking the issuer, however many arrive (Keyport publishes keys an hour ahead for this)', async (t) => {
+  const issuer = await fakeIssuer(t);
+  const [first, second] = [await newSigningKey(), await newSigningKey()];
+  issuer.publish([first.jwk]);
+  const v = createVerifier({ issuer: issuer.url, audience: AUDIENCE, tenants: 'any', jwks: { cooldownMs: 60_000 } });
+  await v.verify(await tokenOf(issuer, first));
+  issuer.publish([first.jwk, second.jwk]);
+  for (let i = 0; i < 20; i++) {
+    const err = await refused(t, v.verify(await tokenOf(issuer, second)), 401, 'invalid_token');
+    t.true(err.cause instanceof errors.JWKSNoMatchingKey);
+  }
+  t.is(issuer.jwksRequests(), 1);
+});
+
+test('a token remembered as verified is refused once its key has left the JWKS (revoked), even one made to last for years', async (t) => {
+  const issuer = await fakeIssuer(t);
+  const [stolen, good] = [await newSigningKey(), await newSigningKey()];
+  issuer.publish([stolen.jwk, good.jwk]);
+  const v = createVerifier({ issuer: issuer.url, audience: AUDIENCE, tenants: 'any', jwks: { cacheMaxAgeMs: 50, cooldownMs: 60_000 } });
+  const forever = await tokenOf(issuer, stolen, { exp: Math.floor(Date.now() / 1000) + 10 * 365 * 86_400 });
+  const honest = await tokenOf(issuer, good);
+  await v.verify(forever);
+  await v.verify(honest);
+  await v.verify(forever);
+  t.is(issuer.jwksRequests(), 1, 'remembered: no further request while the JWKS is fresh');
+
+  issuer.publish([good.jwk]);
+  await sleep(100); // past the JWKS max age
+  const err = await refused(t, v.verify(forever), 401, 'invalid_token');
+  t.true(err.cause instanceof errors.JWKSNoMatchingKey, String(err.cause));
+  t.is((await v.verify(honest)).claims.iss, issuer.url, 'tokens of a key still published are still accepted');
+  t.is(issuer.jwksRequests(), 2, 'one fetch of the stale JWKS');
 });
 
 // ---- Koa middleware (the protected demo API) -------------------------------

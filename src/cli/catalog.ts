@@ -26,7 +26,7 @@ export function registerCatalogCommands(program: Command, run: Runner): void {
     .option('--account <id>', 'events of this account and its environments')
     .option('--environment <id>', 'events of this environment')
     .option('--keypair <keyId>', 'events of this keypair (also after it was removed)')
-    .option('--instance', 'instance-wide events: users created, the operator role granted or revoked, sign-ins, first-start setup')
+    .option('--instance', 'instance-wide events, tied to no account: users created, the operator role granted or revoked, sign-ins, first-start setup, token signing keys')
     .option('--limit <n>', 'how many events (1 to 1000)', auditLimit, 50)
     .action((options: AuditOptions, command: Command) => {
       const given = [options.account, options.environment, options.keypair, options.instance].filter(Boolean).length;

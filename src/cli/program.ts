@@ -9,6 +9,7 @@ import { registerMemberCommands } from './members.ts';
 import { cleanText, type CliIo } from './output.ts';
 import { registerOwnerCommands } from './owners.ts';
 import { withSession, type Runner } from './session.ts';
+import { registerSigningKeyCommands } from './signing-keys.ts';
 import { registerUserCommands } from './users.ts';
 
 const { version } = JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version: string };
@@ -30,6 +31,7 @@ Examples:
   keyport keypair list --environment env_…
   keyport keypair rotate kp_… --grace 1h
   keyport --json keypair show kp_…
+  keyport signing-keys list
 
 Exit codes: 0 done, 1 the operation failed, 2 the command line is wrong.
 `;
@@ -38,7 +40,7 @@ export function buildProgram(io: CliIo): Command {
   const program = new Command('keyport');
   const run: Runner = (command, work) => withSession(io, Boolean(command.optsWithGlobals().json), work);
   program
-    .description('Manage Keyport accounts, environments, administrators and API keypairs.')
+    .description('Manage Keyport accounts, environments, administrators, API keypairs and token signing keys.')
     .version(version, '-V, --version')
     .option('--json', 'print JSON for scripts instead of text (global: also after the command)')
     .addHelpText('after', FOOTER)
@@ -49,6 +51,7 @@ export function buildProgram(io: CliIo): Command {
   registerMemberCommands(program, run);
   registerKeypairCommands(program, run);
   registerCatalogCommands(program, run);
+  registerSigningKeyCommands(program, run);
   // Every command and subcommand: throw instead of calling process.exit, and write through io.
   const configure = (command: Command) => {
     command.exitOverride().configureOutput({ writeOut: io.stdout, writeErr: io.stderr });

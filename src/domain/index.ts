@@ -14,6 +14,7 @@ import { OwnerService } from './owners.ts';
 import { RevocationList } from './revocations.ts';
 import { ScopeCatalog } from './scope-catalog.ts';
 import { AdminSessionStore } from './sessions.ts';
+import { SigningKeyService } from './signing-keys.ts';
 import { UserService } from './users.ts';
 
 export interface Domain {
@@ -27,12 +28,13 @@ export interface Domain {
   closing: OwnerClosing;
   sessions: AdminSessionStore;
   bootstrap: Bootstrap;
+  signingKeys: SigningKeyService;
   /** Tells every process's caches about changes; servers start() it. */
   changes: ChangeFeed;
   clock: Clock;
 }
 
-export function createDomain(options: { models: Models; config: KeyportConfig; pepper: string; clock?: Clock }): Domain {
+export function createDomain(options: { models: Models; config: KeyportConfig; pepper: string; keyEncryptionKey: Uint8Array; clock?: Clock }): Domain {
   const clock = options.clock ?? systemClock;
   const audit = new AuditLog(options.models, clock);
   const changes = new ChangeFeed(options.models);
@@ -63,6 +65,15 @@ export function createDomain(options: { models: Models; config: KeyportConfig; p
     scopes,
     revocations: new RevocationList({ models: options.models, audit, clock, changes, maxTokenLifetimeMs: options.config.tokens.ttlSeconds * 1000 }),
     bootstrap: new Bootstrap({ models: options.models, users, owners, audit, clock }),
+    signingKeys: new SigningKeyService({
+      models: options.models,
+      audit,
+      clock,
+      changes,
+      keyEncryptionKey: options.keyEncryptionKey,
+      rotationDays: options.config.signingKeys.rotationDays,
+      tokenTtlSeconds: options.config.tokens.ttlSeconds,
+    }),
     changes,
     clock,
   };

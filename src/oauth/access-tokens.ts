@@ -28,18 +28,30 @@ const VERIFIED_TOKENS_MAX = 10_000;
 
 export class AccessTokenVerifier {
   readonly #issuer: string;
-  readonly #keys: ReturnType<typeof createLocalJWKSet>;
+  #keys: ReturnType<typeof createLocalJWKSet>;
+  #kids: Set<string | undefined>;
   /**
    * Everything jwtVerify checks except the time and the audience depends only on
-   * the token's text and this verifier's keys, which never change while it runs:
-   * a token that passed once passes those again. Expiry (and nbf) and the
-   * audience are checked on every call, exactly as jwtVerify checks them.
+   * the token's text and the published keys: a token that passed once passes
+   * those again while its key stays published. Expiry (and nbf) and the audience
+   * are checked on every call, exactly as jwtVerify checks them; a key that
+   * leaves the JWKS (revoked, or retired long enough) empties the cache.
    */
   readonly #verified = new LRUCache<string, AccessTokenClaims>({ max: VERIFIED_TOKENS_MAX });
 
   constructor(issuer: string, publicJwks: JSONWebKeySet) {
     this.#issuer = issuer;
     this.#keys = createLocalJWKSet(publicJwks);
+    this.#kids = new Set(publicJwks.keys.map((key) => key.kid));
+  }
+
+  /** The published keys changed: tokens of a key that is no longer published fail from now on, also those verified before. */
+  setKeys(publicJwks: JSONWebKeySet): void {
+    const kids = new Set(publicJwks.keys.map((key) => key.kid));
+    const removed = [...this.#kids].some((kid) => !kids.has(kid));
+    this.#keys = createLocalJWKSet(publicJwks);
+    this.#kids = kids;
+    if (removed) this.#verified.clear();
   }
 
   /**
@@ -49,8 +61,9 @@ export class AccessTokenVerifier {
   async verify(token: string, options: { allowExpired?: boolean; audience?: string } = {}): Promise<AccessTokenClaims | null> {
     const known = this.#verified.get(token);
     if (known) return this.#timeAndAudienceHold(known, options) ? known : null;
+    const keys = this.#keys;
     try {
-      const { payload } = await jwtVerify(token, this.#keys, {
+      const { payload } = await jwtVerify(token, keys, {
         issuer: this.#issuer,
         typ: 'at+jwt',
         algorithms: [SIGNING_ALG],
@@ -59,7 +72,8 @@ export class AccessTokenVerifier {
         ...(options.audience !== undefined ? { audience: options.audience } : {}),
       });
       const claims = payload as AccessTokenClaims;
-      this.#verified.set(token, claims);
+      // Not when the keys changed meanwhile: its key may just have been revoked.
+      if (keys === this.#keys) this.#verified.set(token, claims);
       return claims;
     } catch {
       return null;

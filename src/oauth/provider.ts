@@ -9,7 +9,7 @@ import type { KeyportConfig } from '../config.ts';
 import type { KeypairDoc } from '../db/models/keypair.ts';
 import type { Domain } from '../domain/index.ts';
 import { currentTokenGeneration, type AuthenticationFailure } from '../domain/keypairs.ts';
-import { SIGNING_ALG, type SigningKeys } from './signing-keys.ts';
+import { SIGNING_ALG, type SigningMaterial } from './signing-keys.ts';
 
 export const OAUTH_ROUTES = {
   token: '/oauth/token',
@@ -124,17 +124,23 @@ function buildClientsOncePerRecord(provider: Provider, domain: Domain): void {
   };
 }
 
-export function resourceServerInfo(config: KeyportConfig, resource: string): ResourceServer {
+/** `signingKid`: the key that signs; the keystore also holds the published keys that do not. */
+export function resourceServerInfo(config: KeyportConfig, resource: string, signingKid: string): ResourceServer {
   return {
     scope: config.scopes.map((s) => s.name).join(' '),
     audience: resource,
     accessTokenTTL: config.tokens.ttlSeconds,
     accessTokenFormat: 'jwt',
-    jwt: { sign: { alg: SIGNING_ALG } },
+    jwt: { sign: { alg: SIGNING_ALG, kid: signingKid } },
   };
 }
 
-export function createProvider(options: { issuer: string; config: KeyportConfig; domain: Domain; signingKeys: SigningKeys; hooks?: ProviderHooks }): Provider {
+/**
+ * oidc-provider with the given signing keys: it signs with `signingKid` and
+ * publishes all of them at /oauth/jwks. Its keys are fixed once built: the
+ * SigningKeyRing (signing-keys.ts) builds another when they change.
+ */
+export function createProvider(options: { issuer: string; config: KeyportConfig; domain: Domain; signingKeys: SigningMaterial; hooks?: ProviderHooks }): Provider {
   const { issuer, config, domain, signingKeys, hooks } = options;
   const { tokens } = config;
 
@@ -174,7 +180,7 @@ export function createProvider(options: { issuer: string; config: KeyportConfig;
         useGrantedResource: () => true,
         getResourceServerInfo: (_ctx, resource) => {
           if (!tokens.resources.includes(resource)) throw new errors.InvalidTarget();
-          return resourceServerInfo(config, resource);
+          return resourceServerInfo(config, resource, signingKeys.signingKid);
         },
       },
     },
@@ -218,7 +224,7 @@ export function createProvider(options: { issuer: string; config: KeyportConfig;
   };
 
   buildClientsOncePerRecord(provider, domain);
-  provider.registerGrantType('client_credentials', clientCredentialsGrant(provider, config), ['scope', 'resource']);
+  provider.registerGrantType('client_credentials', clientCredentialsGrant(provider, config, signingKeys.signingKid), ['scope', 'resource']);
   return provider;
 }
 
@@ -226,7 +232,7 @@ export function createProvider(options: { issuer: string; config: KeyportConfig;
  * The client credentials grant (RFC 6749 §4.4) with Keyport's scope rules:
  * no `scope` ⇒ every scope of the keypair; any scope outside them ⇒ invalid_scope.
  */
-function clientCredentialsGrant(provider: Provider, config: KeyportConfig) {
+function clientCredentialsGrant(provider: Provider, config: KeyportConfig, signingKid: string) {
   return async function keyportClientCredentials(ctx: KoaContextWithOIDC) {
     const client = ctx.oidc.client!;
     const allowed = new Set((client.scope ?? '').split(' ').filter(Boolean));
@@ -240,7 +246,7 @@ function clientCredentialsGrant(provider: Provider, config: KeyportConfig) {
     if (!config.tokens.resources.includes(resource)) throw new errors.InvalidTarget('resource is not a registered API');
 
     const token = new provider.ClientCredentials({ client, scope: requested.join(' ') || undefined });
-    token.resourceServer = new provider.ResourceServer(resource, resourceServerInfo(config, resource));
+    token.resourceServer = new provider.ResourceServer(resource, resourceServerInfo(config, resource, signingKid));
     ctx.oidc.entity('ClientCredentials', token);
     const value = await token.save();
 

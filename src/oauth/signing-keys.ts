@@ -1,57 +1,110 @@
-// Token signing keys: generated on first start, stored in the database with the
-// private half encrypted (JWE, dir + A256GCM, under the key encryption key), so
-// that every worker and every restart signs with the same keys.
-import { calculateJwkThumbprint, compactDecrypt, CompactEncrypt, exportJWK, generateKeyPair, type JWK } from 'jose';
-import type { Models } from '../db/models/index.ts';
-import type { SigningKeyDoc } from '../db/models/signing-key.ts';
+// Keeps this process's token signing in step with the stored signing keys
+// (src/domain/signing-keys.ts): oidc-provider signs with the current key and
+// publishes the next, current and retired ones at /oauth/jwks; Keyport's own
+// access token verifier accepts exactly the published keys. A change of keys
+// reaches this process through the change feed (within a poll); a check every
+// minute catches a lost poll and performs the scheduled steps (a key taking
+// over, the following key to publish, a retired key leaving the JWKS).
+import type Provider from 'oidc-provider';
+import type { Domain } from '../domain/index.ts';
+import type { SigningKeySet, SigningMaterial } from '../domain/signing-keys.ts';
+import type { Logger } from '../log.ts';
+import { AccessTokenVerifier } from './access-tokens.ts';
+import { ProviderHolder } from './provider-holder.ts';
 
-export const SIGNING_ALG = 'ES256' as const;
+export { SIGNING_ALG, type SigningMaterial } from '../domain/signing-keys.ts';
+export { JWKS_MAX_AGE_SECONDS } from '../domain/signing-key-schedule.ts';
 
-export interface SigningKeys {
-  /** Private JWKs for oidc-provider; the first one signs. */
-  privateJwks: JWK[];
-  /** The public JWKS, as published. */
-  publicJwks: { keys: JWK[] };
+const CHECK_EVERY_MS = 60_000;
+
+/** The keys a process starts with (SigningKeyRing.load). */
+export interface InitialSigningKeys {
+  set: SigningKeySet;
+  material: SigningMaterial;
 }
 
-async function encryptJwk(jwk: JWK, kid: string, kek: Uint8Array): Promise<string> {
-  return new CompactEncrypt(new TextEncoder().encode(JSON.stringify(jwk)))
-    .setProtectedHeader({ alg: 'dir', enc: 'A256GCM', kid })
-    .encrypt(kek);
+export interface SigningKeyRingOptions {
+  domain: Domain;
+  initial: InitialSigningKeys;
+  issuer: string;
+  /** Builds oidc-provider with these keys (it cannot change them afterwards). */
+  buildProvider: (material: SigningMaterial) => Provider;
+  log: Logger;
 }
 
-async function decryptJwk(jwe: string, kek: Uint8Array): Promise<JWK> {
-  try {
-    const { plaintext } = await compactDecrypt(jwe, kek);
-    return JSON.parse(new TextDecoder().decode(plaintext)) as JWK;
-  } catch {
-    throw new Error('cannot decrypt the token signing keys: KEYPORT_KEY_ENCRYPTION_KEY is not the key they were stored with');
+export class SigningKeyRing {
+  readonly providers: ProviderHolder;
+  readonly verifier: AccessTokenVerifier;
+  readonly #domain: Domain;
+  readonly #build: (material: SigningMaterial) => Provider;
+  readonly #log: Logger;
+  #version: string;
+  #signingKid: string;
+  #timer: NodeJS.Timeout | null = null;
+  /** Updates run one after the other, in the order asked for. */
+  #tail: Promise<void> = Promise.resolve();
+
+  /**
+   * Writes what the schedule asks for (the first keys on an empty database) and
+   * decrypts the keys: before the server listens, so that a wrong key
+   * encryption key stops it at once.
+   */
+  static async load(domain: Domain): Promise<InitialSigningKeys> {
+    const set = await domain.signingKeys.ensure();
+    return { set, material: await domain.signingKeys.material(set) };
   }
-}
 
-async function createSigningKey(models: Models, kek: Uint8Array): Promise<void> {
-  const { privateKey, publicKey } = await generateKeyPair(SIGNING_ALG, { extractable: true });
-  const publicJwk = await exportJWK(publicKey);
-  const kid = await calculateJwkThumbprint(publicJwk);
-  const privateJwk = { ...(await exportJWK(privateKey)), kid, alg: SIGNING_ALG, use: 'sig' };
-  await models.SigningKey.create({
-    _id: kid,
-    alg: SIGNING_ALG,
-    publicJwk: { ...publicJwk, kid, alg: SIGNING_ALG, use: 'sig' },
-    encryptedPrivateJwk: await encryptJwk(privateJwk, kid, kek),
-    createdAt: new Date(),
-    active: true,
-  });
-}
-
-export async function loadSigningKeys(models: Models, kek: Uint8Array): Promise<SigningKeys> {
-  let docs = await models.SigningKey.find({ active: true }).sort({ createdAt: 1, _id: 1 }).lean<SigningKeyDoc[]>();
-  if (docs.length === 0) {
-    await createSigningKey(models, kek);
-    // Two processes may have created one each: all read back the same list and
-    // sign with the oldest, so they agree; both are published.
-    docs = await models.SigningKey.find({ active: true }).sort({ createdAt: 1, _id: 1 }).lean<SigningKeyDoc[]>();
+  /** Builds the provider with the initial keys and follows their changes from then on. */
+  constructor(options: SigningKeyRingOptions) {
+    const { set, material } = options.initial;
+    this.#domain = options.domain;
+    this.#build = options.buildProvider;
+    this.#log = options.log;
+    this.#version = set.version;
+    this.#signingKid = set.signingKid;
+    this.providers = new ProviderHolder(this.#build(material));
+    this.verifier = new AccessTokenVerifier(options.issuer, material.publicJwks);
+    this.#domain.changes.onChange((kind) => {
+      if (kind === 'signing-key') this.refresh().catch(() => { /* logged in #update; the minute's check tries again */ });
+    });
+    this.#timer = setInterval(() => void this.check().catch(() => { /* logged in #update */ }), CHECK_EVERY_MS);
+    this.#timer.unref();
   }
-  const privateJwks = await Promise.all(docs.map((doc) => decryptJwk(doc.encryptedPrivateJwk, kek)));
-  return { privateJwks, publicJwks: { keys: docs.map((doc) => doc.publicJwk as JWK) } };
+
+  /** Performs the scheduled steps that are due, and takes up the keys as they then stand. */
+  check(): Promise<void> {
+    return this.#update(() => this.#domain.signingKeys.ensure());
+  }
+
+  /** Takes up the keys as they stand (another process changed them). */
+  refresh(): Promise<void> {
+    return this.#update(() => this.#domain.signingKeys.current());
+  }
+
+  stop(): void {
+    if (this.#timer) clearInterval(this.#timer);
+    this.#timer = null;
+  }
+
+  #update(read: () => Promise<SigningKeySet>): Promise<void> {
+    const run = this.#tail.then(async () => {
+      try {
+        const set = await read();
+        if (set.version === this.#version) return;
+        const material = await this.#domain.signingKeys.material(set);
+        // Both at once, with nothing awaited in between: no request sees the new keys on one side only.
+        this.providers.replace(this.#build(material));
+        this.verifier.setKeys(material.publicJwks);
+        if (set.signingKid !== this.#signingKid) this.#log.info({ kid: set.signingKid, previousKid: this.#signingKid }, 'tokens are now signed with another key');
+        this.#log.info({ kids: material.publicJwks.keys.map((key) => key.kid) }, 'published token signing keys');
+        this.#version = set.version;
+        this.#signingKid = set.signingKid;
+      } catch (err) {
+        this.#log.error({ err: { message: err instanceof Error ? err.message : String(err) } }, 'failed: updating the token signing keys');
+        throw err;
+      }
+    });
+    this.#tail = run.catch(() => {});
+    return run;
+  }
 }

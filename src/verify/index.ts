@@ -64,7 +64,12 @@ export interface VerifierOptions {
   clockTolerance?: number;
   /** The JWKS URL; by default it is read from the issuer's metadata (`/.well-known/oauth-authorization-server`). */
   jwksUri?: string;
-  /** JWKS caching: keys are kept `cacheMaxAgeMs` (default 10 min) and refetched for an unknown `kid` at most once per `cooldownMs` (default 30 s). */
+  /**
+   * JWKS caching: keys are kept `cacheMaxAgeMs` (default 5 min, the lifetime
+   * Keyport's JWKS response advertises) and refetched for an unknown `kid` at
+   * most once per `cooldownMs` (default 30 s). Keyport publishes a new signing
+   * key an hour before it signs, so a cached JWKS already holds it.
+   */
   jwks?: { cooldownMs?: number; cacheMaxAgeMs?: number; timeoutMs?: number };
   /**
    * Ask Keyport's introspection endpoint about every token that passed the
@@ -311,15 +316,41 @@ export function createVerifier(options: VerifierOptions): Verifier {
   // cooldown (jose would otherwise retry on every request while the issuer is down).
   let remote: ReturnType<typeof createRemoteJWKSet> | undefined;
   let jwksFailure: { at: number; error: unknown } | undefined;
+  /** The kids of the JWKS as last fetched (undefined before the first fetch). */
+  let publishedKids: Set<string | undefined> | undefined;
+  async function fetchJwks(url: string, init: RequestInit): Promise<Response> {
+    const response = await fetchImpl(url, init);
+    if (response.ok) {
+      try {
+        const body = await response.clone().json() as { keys?: { kid?: string }[] };
+        if (Array.isArray(body.keys)) publishedKids = new Set(body.keys.map((jwk) => jwk?.kid));
+      } catch {
+        // jose reads the same body and reports what is wrong with it.
+      }
+    }
+    return response;
+  }
+  /**
+   * Whether a key is still in the issuer's JWKS: fetched again first when the
+   * cached copy is older than its max age (as jose does for a key lookup). An
+   * unreachable issuer leaves the last answer standing.
+   */
+  function stillPublished(kid: string | undefined): boolean | Promise<boolean> {
+    const stale = remote !== undefined && !remote.fresh && !(jwksFailure && Date.now() - jwksFailure.at < cooldownMs);
+    if (!stale) return publishedKids === undefined || publishedKids.has(kid);
+    return remote!.reload().then(() => { jwksFailure = undefined; }, (err: unknown) => {
+      if (isUnavailable(err)) jwksFailure = { at: Date.now(), error: err };
+    }).then(() => publishedKids === undefined || publishedKids.has(kid));
+  }
   async function key(header: JWSHeaderParameters, token: FlattenedJWSInput) {
     if (!remote) {
       const uri = options.jwksUri ?? (await getMetadata()).jwks_uri;
       if (!uri) throw new Error('the issuer metadata has no jwks_uri');
       remote ??= createRemoteJWKSet(new URL(uri), {
         cooldownDuration: cooldownMs,
-        cacheMaxAge: options.jwks?.cacheMaxAgeMs ?? 600_000,
+        cacheMaxAge: options.jwks?.cacheMaxAgeMs ?? 300_000,
         timeoutDuration: options.jwks?.timeoutMs ?? timeoutMs,
-        [customFetch]: (url, init) => fetchImpl(url, init),
+        [customFetch]: fetchJwks,
       });
     }
     if (jwksFailure && Date.now() - jwksFailure.at < cooldownMs) throw jwksFailure.error;
@@ -368,20 +399,29 @@ export function createVerifier(options: VerifierOptions): Verifier {
     return active;
   }
 
-  // Everything jwtVerify checks but expiry depends only on the token's text and
-  // this verifier's settings, so a token that passed once passes again until it expires.
-  const verified = options.verifiedTokens === false ? undefined : new LRUCache<string, KeyportAccessTokenClaims>({ max: options.verifiedTokens?.max ?? 10_000 });
+  // Everything jwtVerify checks but expiry depends only on the token's text,
+  // this verifier's settings and the signing key, so a token that passed once
+  // passes again until it expires, as long as its key is published: a revoked
+  // key takes its tokens with it (also one that whoever stole the key made to
+  // last for years).
+  const verified = options.verifiedTokens === false ? undefined : new LRUCache<string, { claims: KeyportAccessTokenClaims; kid: string | undefined }>({ max: options.verifiedTokens?.max ?? 10_000 });
 
   async function checkedClaims(token: string): Promise<KeyportAccessTokenClaims> {
     const known = verified?.get(token);
     if (known) {
-      if (known.exp * 1000 > Date.now() - clockTolerance * 1000) return known;
-      verified!.delete(token);
-      throw new TokenError(401, 'invalid_token', 'the access token has expired');
+      if (known.claims.exp * 1000 <= Date.now() - clockTolerance * 1000) {
+        verified!.delete(token);
+        throw new TokenError(401, 'invalid_token', 'the access token has expired');
+      }
+      // No await unless the JWKS is due to be fetched again: the common case stays a plain lookup.
+      const published = stillPublished(known.kid);
+      if (published === true || (published !== false && await published)) return known.claims;
+      verified!.delete(token); // and checked in full below, which refuses it
     }
     let claims: KeyportAccessTokenClaims;
+    let kid: string | undefined;
     try {
-      const { payload } = await jwtVerify(token, key, {
+      const { payload, protectedHeader } = await jwtVerify(token, key, {
         issuer,
         audience,
         typ: ACCESS_TOKEN_TYPE,
@@ -390,13 +430,14 @@ export function createVerifier(options: VerifierOptions): Verifier {
         requiredClaims: REQUIRED_CLAIMS,
       });
       claims = payload as KeyportAccessTokenClaims;
+      kid = protectedHeader.kid;
     } catch (err) {
       throw describe(err);
     }
     if (typeof claims.client_id !== 'string' || typeof claims.jti !== 'string' || (claims.scope !== undefined && typeof claims.scope !== 'string')) {
       throw new TokenError(401, 'invalid_token', 'the access token is malformed');
     }
-    verified?.set(token, claims);
+    verified?.set(token, { claims, kid });
     return claims;
   }
 

@@ -1,4 +1,6 @@
 // Keys that sign access tokens. The private key is stored encrypted (JWE, dir + A256GCM).
+// Which key signs, and which are published, follows from the times below
+// (src/domain/signing-key-schedule.ts), so that every process agrees.
 import { Schema } from 'mongoose';
 
 export interface SigningKeyDoc {
@@ -6,9 +8,16 @@ export interface SigningKeyDoc {
   alg: string;
   publicJwk: Record<string, unknown>;
   encryptedPrivateJwk: string;
+  /** Published in the JWKS from this time. */
   createdAt: Date;
-  /** Only the newest active key signs; all active keys are published in the JWKS. */
-  active: boolean;
+  /** 1, 2, 3…: the order in which the keys were made. */
+  generation: number;
+  /** Signs from this time, until a later key signs. */
+  signFrom: Date;
+  /** Revoked (compromised): out of the JWKS, its tokens refused. */
+  revokedAt: Date | null;
+  /** The audit trail already tells when this key took over. */
+  rotationRecorded: boolean;
 }
 
 export const signingKeySchema = new Schema<SigningKeyDoc>({
@@ -17,5 +26,8 @@ export const signingKeySchema = new Schema<SigningKeyDoc>({
   publicJwk: { type: Schema.Types.Mixed, required: true },
   encryptedPrivateJwk: { type: String, required: true },
   createdAt: { type: Date, required: true },
-  active: { type: Boolean, required: true, default: true },
+  generation: { type: Number, required: true },
+  signFrom: { type: Date, required: true },
+  revokedAt: { type: Date, default: null },
+  rotationRecorded: { type: Boolean, required: true, default: false },
 }, { versionKey: false, strict: 'throw' });
