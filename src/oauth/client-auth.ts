@@ -7,12 +7,19 @@ import type { KeypairDoc } from '../db/models/keypair.ts';
 import { requestAddress, throttledResponse, type AddressThrottle } from './address-throttle.ts';
 import { invalidRequest, OAuthError } from './oauth-error.ts';
 
-export type FormBody = Record<string, string | string[] | undefined>;
+/** A parsed form body: the parser turns `a[b]=c` into nested objects and repeats into arrays. */
+export type FormBody = Record<string, unknown>;
 
-/** Reads a single-valued form parameter; a parameter given twice is invalid_request. */
+/**
+ * Reads a single-valued form parameter. A parameter given twice, or given as
+ * a nested field (`token[a]=…`, which the parser turns into an object), is
+ * invalid_request: only a plain string ever reaches the checks after it.
+ */
 export function formParam(body: FormBody, name: string): string | undefined {
   const value = body[name];
+  if (value === undefined) return undefined;
   if (Array.isArray(value)) throw invalidRequest(`parameter ${name} must not be provided more than once`);
+  if (typeof value !== 'string') throw invalidRequest(`parameter ${name} must be a plain value`);
   return value;
 }
 

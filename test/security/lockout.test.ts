@@ -3,11 +3,11 @@
 // failures, no extension while locked, doubling durations, the permanent lock,
 // and failures that all look alike to the caller.
 import anyTest, { type ExecutionContext, type TestFn } from 'ava';
-import { newSecret } from '../src/domain/credentials.ts';
-import { startKeyport, type RunningKeyport } from '../src/keyport.ts';
-import { startTestKeyport, type TestKeyport } from './helpers/keyport.ts';
-import { auditActions, eventually, freezeClock, rawKeypair } from './helpers/keypair-state.ts';
-import { getToken, seedKeypair, tokenRequest, type TokenRequest } from './helpers/oauth.ts';
+import { newSecret } from '../../src/domain/credentials.ts';
+import { startKeyport, type RunningKeyport } from '../../src/keyport.ts';
+import { startTestKeyport, type TestKeyport } from '../helpers/keyport.ts';
+import { auditActions, eventually, freezeClock, rawKeypair } from '../helpers/keypair-state.ts';
+import { getToken, seedKeypair, tokenRequest, type TokenRequest } from '../helpers/oauth.ts';
 
 interface Servers {
   /** maxFailures 100: counts without locking. */

@@ -1,10 +1,10 @@
 // Authentication of the admin API: sessions with CSRF tokens, Keyport bearer
 // tokens for the admin API's audience, and the sign-in throttle.
 import test from 'ava';
-import { ADMIN_API_RESOURCE } from '../src/http/api/auth.ts';
-import { accountOwner, ApiClient, createTenant, createUser, PASSWORD } from './helpers/api.ts';
-import { startTestKeyport, type TestKeyport } from './helpers/keyport.ts';
-import { basic, getToken } from './helpers/oauth.ts';
+import { ADMIN_API_RESOURCE } from '../../src/http/api/auth.ts';
+import { accountOwner, ApiClient, createTenant, createUser, PASSWORD } from '../helpers/api.ts';
+import { startTestKeyport, type TestKeyport } from '../helpers/keyport.ts';
+import { basic, getToken } from '../helpers/oauth.ts';
 
 let tk: TestKeyport;
 let tenant: Awaited<ReturnType<typeof createTenant>>;

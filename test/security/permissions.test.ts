@@ -3,10 +3,10 @@
 // 404 — the very same 404 as for an owner that does not exist — for what it may not see.
 import test from 'ava';
 import { trusted } from 'mongoose';
-import { ADMIN_API_RESOURCE } from '../src/http/api/auth.ts';
-import { accountOwner, ApiClient, createTenant, createUser, environmentOwner, type ApiResponse } from './helpers/api.ts';
-import { startTestKeyport, type TestKeyport } from './helpers/keyport.ts';
-import { getToken } from './helpers/oauth.ts';
+import { ADMIN_API_RESOURCE } from '../../src/http/api/auth.ts';
+import { accountOwner, ApiClient, createTenant, createUser, environmentOwner, type ApiResponse } from '../helpers/api.ts';
+import { startTestKeyport, type TestKeyport } from '../helpers/keyport.ts';
+import { getToken } from '../helpers/oauth.ts';
 
 const ACTORS = ['accountAdmin', 'envAdmin', 'otherEnvAdmin', 'member', 'envMember', 'stranger', 'readToken', 'manageToken', 'otherAccountToken'] as const;
 type ActorName = typeof ACTORS[number];

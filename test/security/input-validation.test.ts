@@ -1,8 +1,8 @@
 // Bad input to the admin API: each case is a 400 (413/415 for size and media
 // type), with the error shape, and changes nothing.
 import test from 'ava';
-import { accountOwner, ApiClient, createTenant, createUser, PASSWORD } from './helpers/api.ts';
-import { startTestKeyport, type TestKeyport } from './helpers/keyport.ts';
+import { accountOwner, ApiClient, createTenant, createUser, PASSWORD } from '../helpers/api.ts';
+import { startTestKeyport, type TestKeyport } from '../helpers/keyport.ts';
 
 let tk: TestKeyport;
 let tenant: Awaited<ReturnType<typeof createTenant>>;
@@ -81,6 +81,8 @@ const CASES: Case[] = [
   ['query: operator', 'GET', () => `/accounts/${tenant.accountId}/keypairs?status[$ne]=x`, undefined, 400, 'invalid_request'],
   ['query: unknown parameter', 'GET', () => `/accounts/${tenant.accountId}/keypairs?sort=secret`, undefined, 400, 'validation_failed'],
   ['query: bad audit cursor', 'GET', () => `/accounts/${tenant.accountId}/audit?cursor=AAAA`, undefined, 400, 'validation_failed'],
+  ['deeply nested object', 'POST', () => `/accounts/${tenant.accountId}/keypairs`, `{"name": "x", "comment": ${'{"a":'.repeat(50)}"y"${'}'.repeat(50)}}`, 400, 'invalid_request'],
+  ['20,000 nested arrays', 'POST', () => `/accounts/${tenant.accountId}/keypairs`, `{"name": "x", "scopes": ${'['.repeat(20_000)}${']'.repeat(20_000)}}`, 400, 'invalid_request'],
   ['oversized body', 'POST', () => `/accounts/${tenant.accountId}/keypairs`, JSON.stringify({ name: 'x', comment: 'y'.repeat(70_000) }), 413, 'payload_too_large'],
   ['comment too long', 'POST', () => `/accounts/${tenant.accountId}/keypairs`, { name: 'x', comment: 'y'.repeat(1001) }, 400, 'validation_failed'],
   ['form-encoded body', 'POST', () => `/accounts/${tenant.accountId}/keypairs`, 'name=x', 415, 'unsupported_media_type', 'application/x-www-form-urlencoded'],

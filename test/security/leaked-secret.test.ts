@@ -3,9 +3,9 @@
 // a planned rotation keeps them. Driven through the admin API over HTTP;
 // checked through introspection and the admin API's own bearer tokens.
 import anyTest, { type TestFn } from 'ava';
-import { accountOwner, ApiClient, createUser } from './helpers/api.ts';
-import { startTestKeyport, type TestKeyport } from './helpers/keyport.ts';
-import { getToken, introspect, seedKeypair } from './helpers/oauth.ts';
+import { accountOwner, ApiClient, createUser } from '../helpers/api.ts';
+import { startTestKeyport, type TestKeyport } from '../helpers/keyport.ts';
+import { getToken, introspect, seedKeypair } from '../helpers/oauth.ts';
 
 interface Context {
   kp: TestKeyport;
