@@ -108,6 +108,8 @@ test.serial('while the database is down, requests that need it get 503 with Retr
   await getToken(kp.url, seed); // now in the cache
   const uncached = await seedKeypair(kp.keyport);
   const restartsBefore = await restartCount(kp.url);
+  const feedHealth: boolean[] = [];
+  kp.keyport.domain.changes.onHealthChange((healthy) => feedHealth.push(healthy));
 
   process.kill(ferretdbPid(kp), 'SIGKILL');
   const holder = await holdPort(ferretdbPort(kp));
@@ -157,4 +159,7 @@ test.serial('while the database is down, requests that need it get 503 with Retr
   t.is(after.body.name, 'Renamed before the outage');
   t.is((await ui.get('/ui/accounts')).status, 200);
   t.true(await restartCount(kp.url) > restartsBefore, 'the restart is counted');
+  // The change feed polls four times a second: it reports (and the server logs) the outage once, and the recovery once.
+  t.true(await until(async () => feedHealth.length >= 2, 5_000));
+  t.deepEqual(feedHealth, [false, true]);
 });

@@ -169,8 +169,8 @@ interface LaunchOptions {
   log: Logger | undefined;
 }
 
-/** Starts FerretDB on `port` and waits until it accepts connections. */
-async function startFerretdb(bin: string, options: LaunchOptions, port: number, started: (child: ChildProcess) => void): Promise<ChildProcess> {
+/** Starts FerretDB on `port` and waits until it accepts connections. `started` gets the process and its recent stderr at once. */
+async function startFerretdb(bin: string, options: LaunchOptions, port: number, started: (child: ChildProcess, output: () => string) => void): Promise<ChildProcess> {
   const { storage, sync } = options;
   const child = spawn(bin, [
     '--handler=sqlite',
@@ -191,10 +191,10 @@ async function startFerretdb(bin: string, options: LaunchOptions, port: number, 
     stdio: ['pipe', 'ignore', 'pipe'],
     env: { ...process.env, KEYPORT_STOP_WITH_PARENT: '1' },
   });
-  started(child);
   child.stdin?.on('error', () => { /* it has exited; stop() and the exit handler deal with that */ });
   let stderr = '';
   child.stderr?.on('data', (chunk: Buffer) => { stderr = (stderr + chunk.toString()).slice(-4000); });
+  started(child, () => stderr);
   await waitForPort(child, port, () => stderr);
   return child;
 }
@@ -236,6 +236,8 @@ class Supervisor {
   readonly #listeners = new Set<() => void>();
   /** The FerretDB process, from its spawn (so that stop() also ends one still starting). */
   #child: ChildProcess | null = null;
+  /** Its last lines on stderr (FerretDB logs at warn level: why it stopped, if it could say). */
+  #output: () => string = () => '';
   #startedAt = 0;
   #delayMs = RESTART_FIRST_DELAY_MS;
   #timer: NodeJS.Timeout | null = null;
@@ -248,7 +250,7 @@ class Supervisor {
   }
 
   async start(): Promise<void> {
-    const child = await startFerretdb(this.#bin, this.#options, this.#port, (c) => { this.#child = c; });
+    const child = await startFerretdb(this.#bin, this.#options, this.#port, (child, output) => { this.#child = child; this.#output = output; });
     this.#running(child);
   }
 
@@ -292,7 +294,7 @@ class Supervisor {
     if (this.#stopping || child !== this.#child) return;
     if (Date.now() - this.#startedAt >= RESTART_STABLE_MS) this.#delayMs = RESTART_FIRST_DELAY_MS;
     this.#writeRuntimeFile(child.pid!, true);
-    this.#options.log?.warn({ pid: child.pid, code, signal, port: this.#port, restartInMs: this.#delayMs }, 'the embedded database (FerretDB) exited unexpectedly; restarting it');
+    this.#options.log?.warn({ pid: child.pid, code, signal, port: this.#port, restartInMs: this.#delayMs, output: this.#output().slice(-1000) }, 'the embedded database (FerretDB) exited unexpectedly; restarting it');
     this.#schedule();
   }
 
@@ -316,7 +318,7 @@ class Supervisor {
     for (const listener of this.#listeners) listener();
     let child: ChildProcess;
     try {
-      child = await startFerretdb(this.#bin, this.#options, this.#port, (c) => { this.#child = c; });
+      child = await startFerretdb(this.#bin, this.#options, this.#port, (child, output) => { this.#child = child; this.#output = output; });
     } catch (err) {
       if (this.#stopping) return;
       this.#options.log?.warn({ port: this.#port, restartInMs: this.#delayMs, err: { message: (err as Error).message } }, 'the embedded database (FerretDB) did not start again; trying again');

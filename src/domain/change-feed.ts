@@ -37,7 +37,7 @@ export class ChangeFeed {
   #lastTrim = 0;
   /** False from a failed poll until the next one that succeeds. */
   #healthy = true;
-  #onHealthChange: HealthListener = () => {};
+  readonly #healthListeners = new Set<HealthListener>();
 
   constructor(models: Models) {
     this.#models = models;
@@ -57,7 +57,7 @@ export class ChangeFeed {
    * unreachable) and once when they work again, not at every failed poll.
    */
   onHealthChange(listener: HealthListener): void {
-    this.#onHealthChange = listener;
+    this.#healthListeners.add(listener);
   }
 
   /** A change only this process's caches need to hear of (nothing is recorded for the others). */
@@ -111,13 +111,13 @@ export class ChangeFeed {
       }
       if (!this.#healthy) {
         this.#healthy = true;
-        this.#onHealthChange(true);
+        for (const listener of this.#healthListeners) listener(true);
       }
     } catch (err) {
       // The database is unreachable for a while: the caches' TTL bounds staleness; try again next tick.
       if (this.#healthy) {
         this.#healthy = false;
-        this.#onHealthChange(false, err);
+        for (const listener of this.#healthListeners) listener(false, err);
       }
     }
   }
