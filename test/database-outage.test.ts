@@ -7,6 +7,7 @@ import { readFileSync } from 'node:fs';
 import { createServer, type Server } from 'node:net';
 import { join } from 'node:path';
 import anyTest, { type TestFn } from 'ava';
+import { openKeyportDomain } from '../src/keyport.ts';
 import { accountOwner, ApiClient, createUser } from './helpers/api.ts';
 import { startTestKeyport, type TestKeyport } from './helpers/keyport.ts';
 import { basic, getToken, seedKeypair, tokenRequest } from './helpers/oauth.ts';
@@ -108,6 +109,7 @@ test.serial('while the database is down, requests that need it get 503 with Retr
   await getToken(kp.url, seed); // now in the cache
   const uncached = await seedKeypair(kp.keyport);
   const restartsBefore = await restartCount(kp.url);
+  let cli: ReturnType<typeof openKeyportDomain> | undefined;
   const feedHealth: boolean[] = [];
   kp.keyport.domain.changes.onHealthChange((healthy) => feedHealth.push(healthy));
 
@@ -139,6 +141,14 @@ test.serial('while the database is down, requests that need it get 503 with Retr
     t.like(await introspection.result.json(), { error: 'temporarily_unavailable' });
     t.true(introspection.ms < FAST_MS, `introspection answered in ${Math.round(introspection.ms)} ms`);
 
+    const revocation = await fetch(`${kp.url}/oauth/revoke`, {
+      method: 'POST',
+      headers: { authorization: basic(uncached.keyId, uncached.secret), 'content-type': 'application/x-www-form-urlencoded' },
+      body: new URLSearchParams({ token: 'x' }),
+    });
+    t.is(revocation.status, 503);
+    t.like(await revocation.json(), { error: 'temporarily_unavailable' });
+
     const page = await timed(() => ui.get('/ui/accounts'));
     t.is(page.result.status, 503);
     t.regex(page.result.headers.get('retry-after') ?? '', /^[1-9]\d*$/);
@@ -148,6 +158,9 @@ test.serial('while the database is down, requests that need it get 503 with Retr
     const ready = await timed(() => fetch(`${kp.url}/readyz`));
     t.is(ready.result.status, 503);
     t.true(ready.ms < FAST_MS, `/readyz answered in ${Math.round(ready.ms)} ms`);
+
+    // A CLI command started now waits for the server to bring its FerretDB back, rather than start a second one on the same data.
+    cli = openKeyportDomain(kp.config, undefined, 'tool');
   } finally {
     await new Promise((resolve) => holder.close(resolve));
   }
@@ -159,6 +172,14 @@ test.serial('while the database is down, requests that need it get 503 with Retr
   t.is(after.body.name, 'Renamed before the outage');
   t.is((await ui.get('/ui/accounts')).status, 200);
   t.true(await restartCount(kp.url) > restartsBefore, 'the restart is counted');
+  const tool = await cli!;
+  try {
+    t.is(tool.database.uri, kp.keyport.database.uri, 'the CLI attached to the server\'s FerretDB');
+    t.is((await tool.domain.owners.getAccount(seed.accountId)).name, 'Renamed before the outage');
+  } finally {
+    await tool.database.close();
+  }
+  t.is((await fetch(`${kp.url}/readyz`)).status, 200, 'the CLI leaves the server\'s FerretDB running');
   // The change feed polls four times a second: it reports (and the server logs) the outage once, and the recovery once.
   t.true(await until(async () => feedHealth.length >= 2, 5_000));
   t.deepEqual(feedHealth, [false, true]);

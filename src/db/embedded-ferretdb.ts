@@ -124,7 +124,7 @@ export async function startEmbeddedFerretdb(options: { dataDir: string; ferretdb
       return attached(running.port, runtimeFile);
     }
     // Its owner is starting it again on the same port: wait rather than start a second FerretDB on this data.
-    if (running?.restarting && running.owner !== undefined && running.owner !== process.pid && isAlive(running.owner)) {
+    if (running?.restarting && running.owner !== undefined && isAlive(running.owner)) {
       await sleep(100);
       continue;
     }

@@ -29,10 +29,17 @@ const UNAVAILABLE_NAMES = new Set(['PoolClosedError', 'WaitQueueTimeoutError']);
  * NotPrimaryNoSecondaryOk, NotPrimaryOrSecondary.
  */
 const UNAVAILABLE_CODES = new Set([6, 7, 89, 91, 189, 9001, 10107, 11600, 11602, 13435, 13436]);
+/**
+ * Socket errors the driver lets through unwrapped (a write to a connection the
+ * server has just closed rejects with Node's own EPIPE error).
+ */
+const SOCKET_ERROR_CODES = new Set(['EPIPE', 'ECONNRESET', 'ECONNREFUSED', 'ECONNABORTED', 'ETIMEDOUT', 'EHOSTUNREACH', 'ENETUNREACH']);
 
 function isUnavailable(err: Error): boolean {
   if (UNAVAILABLE_CLASSES.some((type) => err instanceof type) || UNAVAILABLE_NAMES.has(err.name)) return true;
-  return err instanceof mongo.MongoServerError && UNAVAILABLE_CODES.has(Number(err.code));
+  if (err instanceof mongo.MongoServerError) return UNAVAILABLE_CODES.has(Number(err.code));
+  const code = (err as { code?: unknown }).code;
+  return typeof code === 'string' && SOCKET_ERROR_CODES.has(code);
 }
 
 /** The error as a DatabaseUnavailableError when it (or what caused it) means the database is unreachable; null otherwise. */
