@@ -2,6 +2,9 @@
 // nothing but the database and the listening port. The primary owns the
 // embedded database (if any) and creates the signing keys before forking, so
 // that workers never race to create them; it restarts a worker that dies.
+// It also restarts the embedded database when that exits (workers, attached to
+// it, reconnect by themselves: it comes back on the same port), and tells the
+// workers, whose /metrics count the restarts.
 import cluster, { type Worker } from 'node:cluster';
 import type { KeyportConfig } from './config.ts';
 import { issuerOf } from './config.ts';
@@ -9,6 +12,7 @@ import { openKeyportDomain, runBootstrap, startKeyport } from './keyport.ts';
 import { createLogger, flushLog } from './log.ts';
 
 interface ReadyMessage { type: 'keyport:ready'; url: string; issuer: string; databaseKind: string; databaseUri: string }
+interface DatabaseRestartedMessage { type: 'keyport:database-restarted' }
 
 type Banner = (config: KeyportConfig, ready: ReadyMessage, workers: number) => string;
 
@@ -17,13 +21,21 @@ export async function runWorker(config: KeyportConfig): Promise<void> {
   process.send?.({ type: 'keyport:ready', url: keyport.url, issuer: keyport.issuer, databaseKind: keyport.database.kind, databaseUri: keyport.database.uri } satisfies ReadyMessage);
   process.on('SIGTERM', () => void keyport.close().then(() => process.exit(0)));
   process.on('SIGINT', () => { /* the primary decides when workers stop */ });
+  process.on('message', (message: DatabaseRestartedMessage) => {
+    if (message?.type === 'keyport:database-restarted') keyport.metrics.databaseRestarts.inc();
+  });
 }
 
 export async function runPrimary(config: KeyportConfig, banner: Banner): Promise<void> {
   const log = createLogger(config.log.level);
   const count = config.server.workers;
   // Holds the embedded FerretDB open for the workers (they find it through the data directory).
-  const { database, domain } = await openKeyportDomain(config);
+  const { database, domain } = await openKeyportDomain(config, undefined, 'server', log);
+  database.onEmbeddedRestart(() => {
+    for (const worker of Object.values(cluster.workers ?? {})) {
+      if (worker?.isConnected()) worker.send({ type: 'keyport:database-restarted' } satisfies DatabaseRestartedMessage);
+    }
+  });
   await domain.signingKeys.ensure();
   await runBootstrap(domain, log, { issuer: issuerOf(config, config.server.port), console: config.log.level !== 'silent' });
 

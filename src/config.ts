@@ -46,6 +46,16 @@ const configSchema = z.strictObject({
      * fsync per commit, about half the write throughput (failure counting).
      */
     embeddedSync: z.enum(['normal', 'full']),
+    /**
+     * How long an operation waits for a reachable server before it fails (the
+     * driver's serverSelectionTimeoutMS): while the database is down, a request
+     * that needs it is answered 503 after this long.
+     */
+    serverSelectionTimeoutMs: z.number().int().min(100).max(60_000),
+    /** How long opening a connection may take (connectTimeoutMS; also bounds the driver's health checks). */
+    connectTimeoutMs: z.number().int().min(100).max(60_000),
+    /** How often the driver checks the server (heartbeatFrequencyMS; its minimum is 500). */
+    heartbeatFrequencyMs: z.number().int().min(500).max(60_000),
   }),
   secrets: z.strictObject({
     pepper: z.string().min(32, 'must be at least 32 characters (use `openssl rand -base64 32`)').nullable(),
@@ -102,6 +112,9 @@ export const ENVIRONMENT_VARIABLES: Record<string, { path: string[]; type: 'stri
   KEYPORT_DATA_DIR: { path: ['database', 'dataDir'], type: 'string' },
   FERRETDB_BIN: { path: ['database', 'ferretdbBin'], type: 'string' },
   KEYPORT_EMBEDDED_DB_SYNC: { path: ['database', 'embeddedSync'], type: 'string' },
+  KEYPORT_DB_SERVER_SELECTION_TIMEOUT_MS: { path: ['database', 'serverSelectionTimeoutMs'], type: 'int' },
+  KEYPORT_DB_CONNECT_TIMEOUT_MS: { path: ['database', 'connectTimeoutMs'], type: 'int' },
+  KEYPORT_DB_HEARTBEAT_MS: { path: ['database', 'heartbeatFrequencyMs'], type: 'int' },
   KEYPORT_SECRET_PEPPER: { path: ['secrets', 'pepper'], type: 'string' },
   KEYPORT_KEY_ENCRYPTION_KEY: { path: ['secrets', 'keyEncryptionKey'], type: 'string' },
   KEYPORT_TOKEN_TTL: { path: ['tokens', 'ttlSeconds'], type: 'int' },

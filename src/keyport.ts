@@ -25,6 +25,7 @@ export interface RunningKeyport {
   port: number;
   domain: Domain;
   database: Database;
+  metrics: Metrics;
   log: Logger;
   /** The one-time setup link printed at start on an empty database (null when not needed). */
   setupUrl: string | null;
@@ -75,17 +76,24 @@ function listen(server: Server, port: number, host: string): Promise<number> {
 }
 
 /** Opens the database and builds the domain: shared by the server and the CLI. */
-export async function openKeyportDomain(config: KeyportConfig, clock?: Clock, role: DatabaseRole = 'server'): Promise<{ database: Database; domain: Domain; keyEncryptionKey: Uint8Array }> {
+export async function openKeyportDomain(config: KeyportConfig, clock?: Clock, role: DatabaseRole = 'server', log?: Logger): Promise<{ database: Database; domain: Domain; keyEncryptionKey: Uint8Array }> {
   const secrets = resolveServerSecrets(config);
-  const database = await openDatabase(config, role);
+  const database = await openDatabase(config, { role, ...(log ? { log } : {}) });
   const domain = createDomain({ models: database.models, config, pepper: secrets.pepper, keyEncryptionKey: secrets.keyEncryptionKey, ...(clock ? { clock } : {}) });
   return { database, domain, keyEncryptionKey: secrets.keyEncryptionKey };
 }
 
 export async function startKeyport(config: KeyportConfig, options: { clock?: Clock; log?: Logger } = {}): Promise<RunningKeyport> {
   const log = options.log ?? createLogger(config.log.level);
-  const { database, domain } = await openKeyportDomain(config, options.clock);
+  const { database, domain } = await openKeyportDomain(config, options.clock, 'server', log);
+  const metrics = new Metrics({ defaultMetrics: true });
+  database.onEmbeddedRestart(() => metrics.databaseRestarts.inc());
   // Other processes' changes (CLI, workers, hosts) reach this server's caches.
+  // While the database is unreachable the feed cannot read: one line when that starts, one when it ends.
+  domain.changes.onHealthChange((healthy, err) => {
+    if (healthy) log.info('the change feed reads the database again');
+    else log.warn({ err: { message: err instanceof Error ? err.message : String(err) } }, 'the change feed cannot read the database');
+  });
   domain.changes.start();
   domain.keypairs.onBackgroundError((err, what) => log.error({ err: { message: err instanceof Error ? err.message : String(err) } }, `failed: ${what}`));
   // In the background: the server answers at once, and clients that come first are cached first anyway.
@@ -102,7 +110,6 @@ export async function startKeyport(config: KeyportConfig, options: { clock?: Clo
     const issuer = issuerOf(config, port);
     // In cluster mode the primary has done this before forking (src/cluster.ts).
     const setupUrl = cluster.isWorker ? null : await runBootstrap(domain, log, { issuer, console: config.log.level !== 'silent' });
-    const metrics = new Metrics({ defaultMetrics: true });
     const signingKeys = new SigningKeyRing({
       domain,
       initial: initialKeys,
@@ -141,6 +148,7 @@ export async function startKeyport(config: KeyportConfig, options: { clock?: Clo
       port,
       domain,
       database,
+      metrics,
       log,
       setupUrl,
       signingKeys,

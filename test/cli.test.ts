@@ -30,7 +30,7 @@ async function serverCatchesUp(kp: TestKeyport): Promise<void> {
   await kp.keyport.domain.changes.poll();
 }
 
-function cliEnv(config: Pick<KeyportConfig, 'database' | 'secrets'>): NodeJS.ProcessEnv {
+function cliEnv(config: { database: Pick<KeyportConfig['database'], 'dataDir' | 'uri'>; secrets: KeyportConfig['secrets'] }): NodeJS.ProcessEnv {
   const env: NodeJS.ProcessEnv = {};
   for (const [name, value] of Object.entries(process.env)) {
     if (!name.startsWith('KEYPORT_') && name !== 'MONGODB_URI') env[name] = value;
@@ -433,7 +433,7 @@ test('a wrong command line exits 2 with a clear message; a failed operation exit
 test('the CLI works with no server running: it starts and stops its own embedded database', async (t) => {
   const dataDir = mkdtempSync(join(tmpdir(), 'keyport-cli-'));
   t.teardown(() => rmSync(dataDir, { recursive: true, force: true }));
-  const env = cliEnv({ database: { dataDir, uri: null, ferretdbBin: null, embeddedSync: 'normal' }, secrets: { pepper: null, keyEncryptionKey: null } });
+  const env = cliEnv({ database: { dataDir, uri: null }, secrets: { pepper: null, keyEncryptionKey: null } });
 
   const account = await cliJson<{ id: string }>(env, ['account', 'create', '--name', 'Offline']);
   const accounts = await cliJson<{ id: string }[]>(env, ['account', 'list']);

@@ -15,6 +15,8 @@ import type { ChangeDoc } from '../db/models/change.ts';
 
 export type ChangeKind = ChangeDoc['kind'];
 type Listener = (kind: ChangeKind, key: string) => void;
+/** Told when polls start failing (healthy false, with the error) and when they succeed again. */
+type HealthListener = (healthy: boolean, err?: unknown) => void;
 
 /** How far back each poll looks: covers slow inserts and small clock differences between hosts. */
 const WINDOW_MS = 10_000;
@@ -33,6 +35,9 @@ export class ChangeFeed {
   /** The one poll queued behind it (callers that came while it ran share it). */
   #next: Promise<void> | null = null;
   #lastTrim = 0;
+  /** False from a failed poll until the next one that succeeds. */
+  #healthy = true;
+  readonly #healthListeners = new Set<HealthListener>();
 
   constructor(models: Models) {
     this.#models = models;
@@ -45,6 +50,14 @@ export class ChangeFeed {
   async publish(kind: ChangeKind, key: string): Promise<void> {
     this.#emit(kind, key);
     await this.#models.Change.create({ origin: this.#origin, kind, key, at: new Date() });
+  }
+
+  /**
+   * Reports the feed's health: once when polls start failing (the database is
+   * unreachable) and once when they work again, not at every failed poll.
+   */
+  onHealthChange(listener: HealthListener): void {
+    this.#healthListeners.add(listener);
   }
 
   /** A change only this process's caches need to hear of (nothing is recorded for the others). */
@@ -96,8 +109,16 @@ export class ChangeFeed {
         this.#lastTrim = now;
         await this.#models.Change.deleteMany({ at: trusted({ $lt: new Date(now - KEEP_MS) }) });
       }
-    } catch {
-      // The database is unreachable for a moment: the caches' TTL bounds staleness; try again next tick.
+      if (!this.#healthy) {
+        this.#healthy = true;
+        for (const listener of this.#healthListeners) listener(true);
+      }
+    } catch (err) {
+      // The database is unreachable for a while: the caches' TTL bounds staleness; try again next tick.
+      if (this.#healthy) {
+        this.#healthy = false;
+        for (const listener of this.#healthListeners) listener(false, err);
+      }
     }
   }
 

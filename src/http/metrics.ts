@@ -1,4 +1,4 @@
-// Prometheus metrics (GET /metrics): token requests by outcome, their latency, lockouts.
+// Prometheus metrics (GET /metrics): token requests by outcome, their latency, lockouts, database restarts.
 import { Counter, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
 
 export class Metrics {
@@ -19,6 +19,11 @@ export class Metrics {
     name: 'keyport_client_authentication_failures_total',
     help: 'Failed keypair authentications by reason',
     labelNames: ['reason'] as const,
+    registers: [this.registry],
+  });
+  readonly databaseRestarts = new Counter({
+    name: 'keyport_database_restarts_total',
+    help: 'Times Keyport started the embedded database (FerretDB) again after it exited unexpectedly',
     registers: [this.registry],
   });
 

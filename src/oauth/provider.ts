@@ -7,8 +7,10 @@ import { randomBytes } from 'node:crypto';
 import Provider, { errors, type Adapter, type AdapterPayload, type Configuration, type KoaContextWithOIDC, type ResourceServer } from 'oidc-provider';
 import type { KeyportConfig } from '../config.ts';
 import type { KeypairDoc } from '../db/models/keypair.ts';
+import { databaseUnavailable } from '../db/unavailable.ts';
 import type { Domain } from '../domain/index.ts';
-import { currentTokenGeneration, type AuthenticationFailure } from '../domain/keypairs.ts';
+import { currentTokenGeneration, type AuthenticationFailure, type AuthenticationResult } from '../domain/keypairs.ts';
+import { UNAVAILABLE_ERROR } from './oauth-error.ts';
 import { SIGNING_ALG, type SigningMaterial } from './signing-keys.ts';
 
 export const OAUTH_ROUTES = {
@@ -82,6 +84,32 @@ async function loadKeypairForRequest(domain: Domain, id: string): Promise<Keypai
 }
 
 /**
+ * What oidc-provider answers for an unavailable database: its error handler
+ * sends an error's own status and, for an exposed one, its OAuth JSON body
+ * (anything else becomes a 500 server_error).
+ */
+class TemporarilyUnavailable extends errors.OIDCProviderError {
+  constructor(description: string) {
+    super(503, UNAVAILABLE_ERROR);
+    this.error_description = description;
+    this.expose = true;
+  }
+}
+
+/**
+ * Rethrows an error of Keyport's code inside oidc-provider (finding the client,
+ * checking its secret): an unavailable database as 503 temporarily_unavailable
+ * with Retry-After, anything else as it is. Only on the error path: a token
+ * request that works pays nothing for it.
+ */
+function rethrowForProvider(err: unknown): never {
+  const unavailable = databaseUnavailable(err);
+  if (!unavailable) throw err;
+  Provider.ctx?.set('Retry-After', String(unavailable.retryAfterSeconds));
+  throw new TemporarilyUnavailable(unavailable.message);
+}
+
+/**
  * Storage for oidc-provider: nothing. Clients are keypairs, found by the
  * Client.find below rather than through an adapter; client credentials tokens
  * are self-contained JWTs, never stored.
@@ -113,7 +141,12 @@ function buildClientsOncePerRecord(provider: Provider, domain: Domain): void {
   const clientOfRecord = new WeakMap<KeypairDoc, Client>();
   provider.Client.find = async (id: string) => {
     if (typeof id !== 'string' || !id.length) return undefined;
-    const doc = await loadKeypairForRequest(domain, id);
+    let doc: KeypairDoc | null;
+    try {
+      doc = await loadKeypairForRequest(domain, id);
+    } catch (err) {
+      rethrowForProvider(err);
+    }
     if (!doc) return undefined;
     let client = clientOfRecord.get(doc);
     if (!client) {
@@ -218,7 +251,12 @@ export function createProvider(options: { issuer: string; config: KeyportConfig;
   provider.Client.prototype.compareClientSecret = async function compareClientSecret(this: { clientId: string }, actual: string) {
     const ctx = Provider.ctx;
     const preloaded = ctx && loadedKeypair.has(ctx) ? loadedKeypair.get(ctx) : undefined;
-    const result = await domain.keypairs.authenticate(this.clientId, actual, preloaded);
+    let result: AuthenticationResult;
+    try {
+      result = await domain.keypairs.authenticate(this.clientId, actual, preloaded);
+    } catch (err) {
+      rethrowForProvider(err);
+    }
     if (!result.ok) hooks?.onAuthenticationFailure?.(result.reason, this.clientId);
     return result.ok;
   };

@@ -2,6 +2,7 @@
 // with stable codes. Domain errors map to statuses here; nothing else does.
 import type { Context, Next } from 'koa';
 import { z } from 'zod';
+import { databaseUnavailable } from '../../db/unavailable.ts';
 import { DomainError, type DomainErrorCode } from '../../domain/errors.ts';
 
 export const API_ERROR_CODES = [
@@ -19,6 +20,7 @@ export const API_ERROR_CODES = [
   'conflict',
   'rate_limited',
   'internal_error',
+  'database_unavailable',
 ] as const;
 export type ApiErrorCode = typeof API_ERROR_CODES[number];
 
@@ -67,6 +69,8 @@ function fromBodyParser(err: { status?: number; type?: string; message?: string 
 
 function toApiError(err: unknown): ApiError | null {
   if (err instanceof ApiError) return err;
+  const unavailable = databaseUnavailable(err);
+  if (unavailable) return new ApiError(503, 'database_unavailable', unavailable.message, { retryAfterSeconds: unavailable.retryAfterSeconds });
   if (err instanceof DomainError) {
     const [status, code] = DOMAIN_STATUS[err.code];
     return new ApiError(status, code, err.message, err.details);
@@ -85,7 +89,7 @@ export async function renderApiErrors(ctx: Context, next: Next): Promise<void> {
     const e = apiError ?? new ApiError(500, 'internal_error', 'internal error');
     ctx.status = e.status;
     ctx.set('Cache-Control', 'no-store');
-    if (e.status === 429 && e.details && typeof (e.details as { retryAfterSeconds?: number }).retryAfterSeconds === 'number') {
+    if ((e.status === 429 || e.status === 503) && e.details && typeof (e.details as { retryAfterSeconds?: number }).retryAfterSeconds === 'number') {
       ctx.set('Retry-After', String((e.details as { retryAfterSeconds: number }).retryAfterSeconds));
     }
     if (e.status === 401) ctx.set('WWW-Authenticate', 'Bearer realm="keyport-admin-api"');

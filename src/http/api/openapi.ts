@@ -126,6 +126,7 @@ function operation(spec: RouteSpec): Json {
     responses['415'] = errorResponse('the body is not application/json');
   }
   if (spec.operationId === 'signIn') responses['429'] = errorResponse('too many failed sign-ins (see Retry-After)');
+  responses['503'] = errorResponse('database_unavailable: the database cannot be reached right now; try again after Retry-After seconds');
   return {
     operationId: spec.operationId,
     summary: spec.summary,

@@ -18,11 +18,12 @@
 import type Koa from 'koa';
 import type { Context, Next } from 'koa';
 import helmet from 'koa-helmet';
+import { databaseUnavailable } from '../../db/unavailable.ts';
 import type { Domain } from '../../domain/index.ts';
 import { publicPath } from '../public-base.ts';
 import { LoginThrottle } from '../session/throttle.ts';
 import { STATIC_FILES } from './render.ts';
-import { createUiRouter, renderNotFound, UI_PREFIX } from './routes.ts';
+import { createUiRouter, renderNotFound, renderUnavailable, UI_PREFIX } from './routes.ts';
 import { uiSessions } from './session.ts';
 
 export { UI_PREFIX };
@@ -89,10 +90,17 @@ export function adminUi(_app: Koa, options: AdminUiOptions) {
     if (secure) ctx.cookies.secure = true;
     await security(ctx, async () => {
       if (ctx.path.startsWith(`${UI_PREFIX}/static/`) && serveStatic(ctx)) return;
-      await sessions(ctx, async () => {
-        await (routes(ctx as never, async () => {}) as Promise<void>);
-        if (ctx.status === 404 && ctx.body == null) renderNotFound(ctx);
-      });
+      try {
+        await sessions(ctx, async () => {
+          await (routes(ctx as never, async () => {}) as Promise<void>);
+          if (ctx.status === 404 && ctx.body == null) renderNotFound(ctx);
+        });
+      } catch (err) {
+        // Reading the session needs the database too: this covers every page.
+        const unavailable = databaseUnavailable(err);
+        if (!unavailable) throw err;
+        renderUnavailable(ctx, unavailable.retryAfterSeconds);
+      }
     });
   };
 }

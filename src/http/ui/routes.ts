@@ -681,6 +681,13 @@ export function renderNotFound(ctx: Context): void {
   render(ctx, 'error', { title: error.heading, user: null, csrf: null, flash: null, crumbs: [], heading: error.heading, message: error.message, status: 404 }, { status: 404 });
 }
 
+/** The page for a request that needed the database while it could not be reached: 503, with Retry-After. */
+export function renderUnavailable(ctx: Context, retryAfterSeconds: number): void {
+  const heading = 'Temporarily unavailable';
+  ctx.set('Retry-After', String(retryAfterSeconds));
+  render(ctx, 'error', { title: heading, user: null, csrf: null, flash: null, crumbs: [], heading, message: 'Keyport cannot reach its database right now. Try again in a few seconds.', status: 503 }, { status: 503 });
+}
+
 function capitalize(text: string): string {
   return text ? text[0]!.toUpperCase() + text.slice(1) : text;
 }
