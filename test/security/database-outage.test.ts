@@ -7,11 +7,11 @@ import { readFileSync } from 'node:fs';
 import { createServer, type Server } from 'node:net';
 import { join } from 'node:path';
 import anyTest, { type TestFn } from 'ava';
-import { openKeyportDomain } from '../src/keyport.ts';
-import { accountOwner, ApiClient, createUser } from './helpers/api.ts';
-import { startTestKeyport, type TestKeyport } from './helpers/keyport.ts';
-import { basic, getToken, seedKeypair, tokenRequest } from './helpers/oauth.ts';
-import { UiClient } from './helpers/ui.ts';
+import { openKeyportDomain } from '../../src/keyport.ts';
+import { accountOwner, ApiClient, createUser } from '../helpers/api.ts';
+import { startTestKeyport, type TestKeyport } from '../helpers/keyport.ts';
+import { basic, getToken, seedKeypair, tokenRequest } from '../helpers/oauth.ts';
+import { UiClient } from '../helpers/ui.ts';
 
 // About the embedded database's supervision: this file runs on FerretDB even where the others run on MongoDB.
 delete process.env.KEYPORT_TEST_MONGODB_URI;

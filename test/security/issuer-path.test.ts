@@ -6,11 +6,11 @@ import { request } from 'node:http';
 import test from 'ava';
 import { createVerifier } from 'keyport/verify';
 import * as client from 'openid-client';
-import { freePort } from '../src/net-ports.ts';
-import { accountOwner, ApiClient, createTenant, createUser, PASSWORD } from './helpers/api.ts';
-import { startTestKeyport, type TestKeyport } from './helpers/keyport.ts';
-import { seedKeypair } from './helpers/oauth.ts';
-import { hiddenFields, UiClient } from './helpers/ui.ts';
+import { freePort } from '../../src/net-ports.ts';
+import { accountOwner, ApiClient, createTenant, createUser, PASSWORD } from '../helpers/api.ts';
+import { startTestKeyport, type TestKeyport } from '../helpers/keyport.ts';
+import { seedKeypair } from '../helpers/oauth.ts';
+import { hiddenFields, UiClient } from '../helpers/ui.ts';
 
 let tk: TestKeyport;
 let origin: string;

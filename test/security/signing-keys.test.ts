@@ -5,11 +5,11 @@
 import test, { type ExecutionContext } from 'ava';
 import { decodeProtectedHeader, type JSONWebKeySet } from 'jose';
 import { createVerifier, type FetchLike } from 'keyport/verify';
-import { openKeyportDomain } from '../src/keyport.ts';
-import { PUBLISH_LEAD_MS } from '../src/domain/signing-key-schedule.ts';
-import type { SigningKeyView } from '../src/domain/signing-keys.ts';
-import { startTestKeyport, type TestKeyport } from './helpers/keyport.ts';
-import { getToken, introspect, seedKeypair } from './helpers/oauth.ts';
+import { openKeyportDomain } from '../../src/keyport.ts';
+import { PUBLISH_LEAD_MS } from '../../src/domain/signing-key-schedule.ts';
+import type { SigningKeyView } from '../../src/domain/signing-keys.ts';
+import { startTestKeyport, type TestKeyport } from '../helpers/keyport.ts';
+import { getToken, introspect, seedKeypair } from '../helpers/oauth.ts';
 
 const DAY = 86_400_000;
 const MINUTE = 60_000;
