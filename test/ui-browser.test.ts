@@ -188,6 +188,10 @@ test.serial('remove: type the name to confirm; the keypair is gone', async (t) =
   const dialog = page.locator('dialog[open]');
   await dialog.waitFor();
   t.regex(await dialog.textContent() ?? '', /irreversible/);
+  // The confirmation label reads as one sentence, not three stacked pieces.
+  const sentence = dialog.locator('label:has(input[name=confirmName]) > span');
+  t.regex(await sentence.textContent() ?? '', /^Type the keypair's name, orders sync, to confirm$/);
+  t.true((await sentence.boundingBox())!.height < 30, 'one line');
   const submit = dialog.locator('button:has-text("Remove keypair")');
   t.true(await submit.isDisabled(), 'disabled until the name is typed');
   await dialog.locator('input[name=confirmName]').fill('orders syn');
@@ -230,4 +234,46 @@ test.serial('usable on a phone: the table becomes cards, without horizontal scro
   const overflow = await p.evaluate('document.documentElement.scrollWidth - document.documentElement.clientWidth') as number;
   t.true(overflow <= 0, `horizontal overflow: ${overflow}px`);
   await p.screenshot({ path: `${SHOTS}keypairs-phone.png` });
+
+  // The secret page too: the long "back" button wraps instead of running off the card.
+  const issued = await tk.keyport.domain.keypairs.create({ environmentId: tenant.productionId }, { name: 'phone check', scopes: [] }, 'system');
+  await p.goto(`/ui/keypairs/${issued.keypair.keyId}/rotate`);
+  await p.locator('input[name=grace][value="0"]').check();
+  await p.locator('input[name=confirm]').check();
+  await p.locator('button:has-text("Rotate secret")').click();
+  await p.waitForSelector('#secret');
+  const secretOverflow = await p.evaluate('document.documentElement.scrollWidth - document.documentElement.clientWidth') as number;
+  t.true(secretOverflow <= 0, `secret page: horizontal overflow ${secretOverflow}px`);
+});
+
+test.serial('copy buttons: hidden without JavaScript; on plain http away from localhost they select the value and say how to copy', async (t) => {
+  const cookies = (await context.cookies()).filter((c) => c.name === 'keyport.ui');
+  const issued = await tk.keyport.domain.keypairs.create({ environmentId: tenant.productionId }, { name: 'copy check', scopes: [] }, 'system');
+  const path = `/ui/keypairs/${issued.keypair.keyId}`;
+
+  const noScript = await browser.newContext({ baseURL: tk.url, javaScriptEnabled: false });
+  t.teardown(() => noScript.close());
+  await noScript.addCookies(cookies);
+  const plain = await noScript.newPage();
+  await plain.goto(path);
+  t.is(await plain.locator('#key-id').textContent(), issued.keypair.keyId);
+  t.false(await plain.locator('button[data-copy]').isVisible(), 'a button that cannot work is not shown');
+
+  // Another host name for the same server: plain http there is not a secure context, so no clipboard API.
+  const port = new URL(tk.url).port;
+  const remote = await chromium.launch({ executablePath: CHROMIUM, args: ['--no-sandbox', '--disable-gpu', '--host-resolver-rules=MAP keyport.test 127.0.0.1'] });
+  t.teardown(() => remote.close());
+  const r = await (await remote.newContext({ baseURL: `http://keyport.test:${port}` })).newPage();
+  await r.goto('/ui/sign-in');
+  await r.fill('input[name=email]', EMAIL);
+  await r.fill('input[name=password]', 'correct horse battery staple');
+  await r.click('button:has-text("Sign in")');
+  await r.waitForURL(/\/ui\/accounts$/);
+  await r.goto(path);
+  t.is(await r.evaluate('window.isSecureContext'), false);
+  const button = r.locator('button[data-copy=key-id]');
+  t.is((await button.textContent())?.trim(), 'Select');
+  await button.click();
+  t.is(await r.evaluate('String(window.getSelection())'), issued.keypair.keyId);
+  t.regex(await r.locator('.copy-hint').textContent() ?? '', /press Ctrl\+C/);
 });

@@ -52,9 +52,10 @@ export const isStateChanging = (method: string) => !['GET', 'HEAD', 'OPTIONS'].i
  *   behind a proxy) or this request's own origin (Keyport reached directly, e.g.
  *   on 127.0.0.1 while the derived issuer says localhost), which another site
  *   cannot forge;
- * - "Origin: null" only with "Sec-Fetch-Site: same-origin": Keyport's pages send
- *   no referrer (Referrer-Policy: no-referrer), so browsers send null from them;
- *   from anywhere else (sandboxed frames, data: URLs) null is refused;
+ * - "Origin: null" only with "Sec-Fetch-Site: same-origin" (a page served with
+ *   Referrer-Policy: no-referrer, as Keyport's were before; Keyport's pages now
+ *   say same-origin, so browsers send their real origin); from anywhere else
+ *   (sandboxed frames, data: URLs) null is refused;
  * - no Origin at all (curl, scripts: not a browser acting for someone).
  */
 export function crossSiteRequest(ctx: Context): string | null {

@@ -72,7 +72,11 @@ export function adminUi(_app: Koa, options: AdminUiOptions) {
       },
     },
     strictTransportSecurity: secure ? { maxAge: 31_536_000, includeSubDomains: false } : false,
-    referrerPolicy: { policy: 'no-referrer' },
+    // same-origin, not no-referrer: under no-referrer browsers send "Origin: null"
+    // on the UI's own form posts, and on plain http away from localhost (no
+    // Sec-Fetch-Site there) such a post cannot be told from a cross-site one.
+    // Other sites still get no referrer.
+    referrerPolicy: { policy: 'same-origin' },
     crossOriginResourcePolicy: { policy: 'same-origin' },
   });
   const sessions = uiSessions(options.domain.sessions, { secure, path: UI_PREFIX });

@@ -4,25 +4,45 @@
 (() => {
   'use strict';
 
-  // Copy buttons: <button data-copy="element-id" hidden>
+  // Copy buttons: <button data-copy="element-id" hidden>. Without JavaScript they
+  // stay hidden (the value itself is selectable). Where the clipboard API is
+  // missing (plain http on a host other than localhost) the button selects the
+  // value and says how to copy it.
+  const select = (source) => {
+    const range = document.createRange();
+    range.selectNodeContents(source);
+    const selection = window.getSelection();
+    selection.removeAllRanges();
+    selection.addRange(range);
+  };
+  const hint = (button, text) => {
+    let note = button.parentElement.querySelector('.copy-hint');
+    if (!note) {
+      note = document.createElement('span');
+      note.className = 'copy-hint';
+      note.setAttribute('role', 'status');
+      button.after(note);
+    }
+    note.textContent = text;
+  };
   for (const button of document.querySelectorAll('button[data-copy]')) {
-    if (!navigator.clipboard) continue;
+    const clipboard = Boolean(navigator.clipboard && window.isSecureContext);
+    if (!clipboard) button.textContent = 'Select';
     button.hidden = false;
     button.addEventListener('click', async () => {
       const source = document.getElementById(button.dataset.copy);
       if (!source) return;
-      try {
-        await navigator.clipboard.writeText(source.textContent.trim());
-        const label = button.textContent;
-        button.textContent = 'Copied';
-        setTimeout(() => { button.textContent = label; }, 1600);
-      } catch {
-        const range = document.createRange();
-        range.selectNodeContents(source);
-        const selection = window.getSelection();
-        selection.removeAllRanges();
-        selection.addRange(range);
+      if (clipboard) {
+        try {
+          await navigator.clipboard.writeText(source.textContent.trim());
+          const label = button.textContent;
+          button.textContent = 'Copied';
+          setTimeout(() => { button.textContent = label; }, 1600);
+          return;
+        } catch { /* refused: fall back to selecting */ }
       }
+      select(source);
+      hint(button, 'Selected: press Ctrl+C (⌘C on a Mac) to copy.');
     });
   }
 
