@@ -15,6 +15,7 @@ function count(this: unknown, collection: string, method: string): void {
   counts.set(key, (counts.get(key) ?? 0) + 1);
 }
 
+// eslint-disable-next-line @typescript-eslint/no-misused-promises -- a failed import ends the child (unhandled rejection), as a throw would
 process.on('message', async (message: Message) => {
   // Imported on demand: the baseline server never loads mongoose.
   const { default: mongoose } = await import('mongoose');

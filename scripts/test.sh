@@ -22,6 +22,8 @@ step "quickstart dependencies (examples/setup.sh, cached)"
 bash examples/setup.sh || setup_failed "examples/setup.sh failed"
 step "type check (tsc --noEmit)"
 tsc --noEmit || setup_failed "the type check failed"
+step "lint (eslint: type-aware rules, import boundaries)"
+eslint . || setup_failed "lint failed"
 
 step "ava: every test file against a real Keyport and a real database"
 log=$(mktemp)

@@ -189,6 +189,8 @@ export function createRequestHandler(parts: AppParts): (req: IncomingMessage, re
   // the well-known segment before that path; OpenID clients that follow the same
   // rule for openid-configuration (Spring Security does) get the same document.
   const insertedMetadata = new Set(base ? [`${METADATA_PATH}${base}`, `/.well-known/openid-configuration${base}`] : []);
+  // Every handler below is a Koa callback: it answers its own errors and its
+  // promise never rejects, so the dispatcher does not wait for it (`void`).
   return (req, res) => {
     const started = performance.now();
     const url = req.url ?? '/';
@@ -226,20 +228,20 @@ export function createRequestHandler(parts: AppParts): (req: IncomingMessage, re
         tokenResults.set(res, { outcome: 'slow_down', clientId: undefined });
         answerThrottled(res, wait);
       } else {
-        providers.handler(req, res);
+        void providers.handler(req, res);
       }
     } else if (path === METADATA_PATH) {
       // RFC 8414 metadata: the same document as OpenID discovery.
       req.url = `/.well-known/openid-configuration${q === -1 ? '' : url.slice(q)}`;
-      providers.handler(req, res);
+      void providers.handler(req, res);
     } else if (OWN_OAUTH_PATHS.has(path)) {
-      oauthEndpointsHandler(req, res);
+      void oauthEndpointsHandler(req, res);
     } else if (path.startsWith('/oauth/') || path.startsWith('/.well-known/')) {
       // oidc-provider sets no Cache-Control on the JWKS; an error response drops this one.
       if (path === OAUTH_ROUTES.jwks && (req.method === 'GET' || req.method === 'HEAD')) res.setHeader('Cache-Control', JWKS_CACHE_CONTROL);
-      providers.handler(req, res);
+      void providers.handler(req, res);
     } else {
-      appHandler(req, res);
+      void appHandler(req, res);
     }
   };
 }

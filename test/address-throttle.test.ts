@@ -21,7 +21,7 @@ test('after its failure budget an address gets 429 slow_down, before any databas
     const key = keys[i % 3]!;
     t.is((await tokenRequest(kp.url, { keyId: key.keyId, secret: keys[(i + 1) % 3]!.secret })).status, 401);
   }
-  const throttled = await tokenRequest(kp.url, keys[0]!);
+  const throttled = await tokenRequest(kp.url, keys[0]);
   t.is(throttled.status, 429, 'even the right secret waits');
   t.is((await throttled.json() as { error: string }).error, 'slow_down');
   t.true(Number(throttled.headers.get('retry-after')) >= 1);
@@ -29,7 +29,7 @@ test('after its failure budget an address gets 429 slow_down, before any databas
 
   const introspection = await fetch(`${kp.url}/oauth/introspect`, {
     method: 'POST',
-    headers: { authorization: basic(keys[0]!.keyId, keys[0]!.secret), 'content-type': 'application/x-www-form-urlencoded' },
+    headers: { authorization: basic(keys[0].keyId, keys[0].secret), 'content-type': 'application/x-www-form-urlencoded' },
     body: 'token=x',
   });
   t.is(introspection.status, 429);

@@ -32,7 +32,7 @@ test.serial('closing an environment removes its keypairs, stops their tokens, an
   const prodCreds = { keyId: tenant.prodKey.keypair.keyId, secret: tenant.prodKey.secret };
   const token = await getToken(tk.url, prodCreds);
   const rs = { keyId: tenant.introspector.keypair.keyId, secret: tenant.introspector.secret };
-  t.true((await introspect(tk.url, rs, token)).active as boolean);
+  t.true((await introspect(tk.url, rs, token)).active);
 
   const closed = await admin.post(`/environments/${tenant.productionId}/close`);
   t.is(closed.status, 200);

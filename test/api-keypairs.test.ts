@@ -156,7 +156,7 @@ test('remove: gone (404), its tokens introspect inactive, the audit trail stays'
   const { keyId } = body.keypair;
   const token = await getToken(tk.url, { keyId, secret: body.secret });
   const introspector = await tk.keyport.domain.keypairs.create({ accountId: tenant.accountId }, { name: 'rs2', scopes: ['keyport:introspect'] }, 'system');
-  t.true((await introspect(tk.url, { keyId: introspector.keypair.keyId, secret: introspector.secret }, token)).active as boolean);
+  t.true((await introspect(tk.url, { keyId: introspector.keypair.keyId, secret: introspector.secret }, token)).active);
   const removed = await admin.delete(`/keypairs/${keyId}`);
   t.is(removed.status, 204);
   t.is((await admin.get(`/keypairs/${keyId}`)).status, 404);

@@ -121,7 +121,7 @@ test.serial('a token revoked by another process is inactive here after one poll,
   const seed = await seedKeypair(kp.keyport, { owner: 'account', scopes: ['orders:read', 'keyport:introspect'] });
   const token = await getToken(kp.url, seed);
   const { jti, exp } = JSON.parse(Buffer.from(token.split('.')[1]!, 'base64url').toString()) as { jti: string; exp: number };
-  t.true((await introspect(kp.url, seed, token)).active as boolean);
+  t.true((await introspect(kp.url, seed, token)).active);
 
   const reads: string[] = [];
   const { RevokedToken } = kp.keyport.database.models;
@@ -130,7 +130,7 @@ test.serial('a token revoked by another process is inactive here after one poll,
   const originals = { find: spied.find, exists: spied.exists, findOne: spied.findOne };
   for (const name of ['find', 'exists', 'findOne'] as const) spied[name] = (...args: unknown[]) => { reads.push(name); return originals[name].apply(RevokedToken, args); };
   try {
-    for (let i = 0; i < 3; i++) t.true((await introspect(kp.url, seed, token)).active as boolean);
+    for (let i = 0; i < 3; i++) t.true((await introspect(kp.url, seed, token)).active);
   } finally {
     Object.assign(spied, originals);
   }

@@ -76,7 +76,7 @@ test('errors name the setting and its environment variable', (t) => {
   ];
   for (const [env, message] of cases) {
     const error = t.throws(() => loadConfig(env), { instanceOf: ConfigError });
-    t.regex(error!.message, message, JSON.stringify(env));
+    t.regex(error.message, message, JSON.stringify(env));
   }
 });
 
@@ -94,16 +94,16 @@ test('the issuer: an http(s) URL without query, fragment or credentials (RFC 841
   ];
   for (const [issuer, message] of refused) {
     const error = t.throws(() => loadConfig({ KEYPORT_ISSUER: issuer }), { instanceOf: ConfigError }, issuer);
-    t.regex(error!.message, /server\.issuer \(KEYPORT_ISSUER\)/, issuer);
-    t.regex(error!.message, message, issuer);
+    t.regex(error.message, /server\.issuer \(KEYPORT_ISSUER\)/, issuer);
+    t.regex(error.message, message, issuer);
   }
 });
 
 test('with MONGODB_URI, the pepper and key encryption key are required (never generated)', (t) => {
   const config = loadConfig({ MONGODB_URI: 'mongodb://db:27017/keyport' });
   const error = t.throws(() => resolveServerSecrets(config), { instanceOf: ConfigError });
-  t.regex(error!.message, /KEYPORT_SECRET_PEPPER/);
-  t.regex(error!.message, /KEYPORT_KEY_ENCRYPTION_KEY/);
+  t.regex(error.message, /KEYPORT_SECRET_PEPPER/);
+  t.regex(error.message, /KEYPORT_KEY_ENCRYPTION_KEY/);
 });
 
 test('embedded mode generates the server secrets once and reuses them', (t) => {

@@ -18,7 +18,7 @@ test.after.always(async (t) => {
 });
 
 function db(t: { context: { kp: TestKeyport } }): Db {
-  return t.context.kp.keyport.database.connection.db! as unknown as Db;
+  return t.context.kp.keyport.database.connection.db!;
 }
 
 /** The query plan of a find, as text: SQLite's plan lines (FerretDB) or MongoDB's winning plan. */

@@ -20,7 +20,7 @@ test.after.always(async (t) => {
 });
 
 function databases(t: { context: { kp: TestKeyport; other: MongoClient } }): [Db, Db] {
-  const own = t.context.kp.keyport.database.connection.db! as unknown as Db;
+  const own = t.context.kp.keyport.database.connection.db!;
   return [own, t.context.other.db(own.databaseName)];
 }
 

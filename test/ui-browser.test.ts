@@ -231,7 +231,7 @@ test.serial('usable on a phone: the table becomes cards, without horizontal scro
   await phone.addCookies((await context.cookies()).filter((c) => c.name === 'keyport.ui'));
   const p = await phone.newPage();
   await p.goto(`/ui/environments/${tenant.productionId}/keypairs`);
-  const overflow = await p.evaluate('document.documentElement.scrollWidth - document.documentElement.clientWidth') as number;
+  const overflow = await p.evaluate<number>('document.documentElement.scrollWidth - document.documentElement.clientWidth');
   t.true(overflow <= 0, `horizontal overflow: ${overflow}px`);
   await p.screenshot({ path: `${SHOTS}keypairs-phone.png` });
 

@@ -233,7 +233,7 @@ test('an environment admin sees their environment, never the account keypairs (4
     ui.get('/ui/accounts/not-an-id'),
   ]);
   for (const page of notFound) t.is(page.status, 404);
-  t.is(notFound[1]!.html, notFound[2]!.html);
+  t.is(notFound[1].html, notFound[2].html);
 });
 
 test('a member sees the account but no API management', async (t) => {

@@ -97,9 +97,9 @@ function verifier(extra: Partial<VerifierOptions> = {}): Verifier {
 /** Asserts a refusal and returns it. */
 async function refused(t: ExecutionContext, promise: Promise<unknown>, status: TokenError['status'], error: TokenError['error']): Promise<TokenError> {
   const err = await t.throwsAsync(promise, { instanceOf: TokenError });
-  t.is(err!.status, status, err!.message);
-  t.is(err!.error, error);
-  return err!;
+  t.is(err.status, status, err.message);
+  t.is(err.error, error);
+  return err;
 }
 
 function countingFetch(): { fetch: FetchLike; urls: string[] } {

@@ -5,7 +5,8 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type Provider from 'oidc-provider';
 
-type Handler = (req: IncomingMessage, res: ServerResponse) => void;
+// A Koa callback: it answers its own errors, so its promise never rejects.
+type Handler = (req: IncomingMessage, res: ServerResponse) => Promise<void>;
 
 export class ProviderHolder {
   #provider: Provider;

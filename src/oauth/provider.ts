@@ -180,7 +180,7 @@ export function createProvider(options: { issuer: string; config: KeyportConfig;
   const configuration: Configuration = {
     adapter: adapterFactory(),
     clients: [],
-    jwks: { keys: signingKeys.privateJwks as NonNullable<Configuration['jwks']>['keys'] },
+    jwks: { keys: signingKeys.privateJwks },
     routes: {
       authorization: OAUTH_ROUTES.authorization,
       token: OAUTH_ROUTES.token,

@@ -31,7 +31,7 @@ test.before(async (t) => {
   const kp = await startTestKeyport();
   const caller = await seedKeypair(kp.keyport, { owner: 'account', scopes: ['keyport:introspect', 'keyport:read'] });
   const real = await getToken(kp.url, { ...caller, scope: 'keyport:read', resource: ADMIN_API });
-  const [header, payload] = real.split('.').slice(0, 2).map((part) => JSON.parse(Buffer.from(part!, 'base64url').toString()) as Record<string, unknown>);
+  const [header, payload] = real.split('.').slice(0, 2).map((part) => JSON.parse(Buffer.from(part, 'base64url').toString()) as Record<string, unknown>);
   const requests: string[] = [];
   const server = createServer((req, res) => {
     requests.push(req.url ?? '');
@@ -148,7 +148,7 @@ for (const forgery of FORGERIES) {
 
     const verifier = createVerifier({ issuer: t.context.kp.url, audience: ADMIN_API, tenants: { accounts: [t.context.caller.accountId] } });
     const refusal = await t.throwsAsync(verifier.verify(token), { instanceOf: TokenError });
-    t.true(refusal!.status === 401 || refusal!.status === 400, `keyport/verify: ${refusal!.status} ${refusal!.message}`);
+    t.true(refusal.status === 401 || refusal.status === 400, `keyport/verify: ${refusal.status} ${refusal.message}`);
 
     t.is(t.context.trap.requests.length, before, 'no key or certificate was fetched from a URL in the token');
   });

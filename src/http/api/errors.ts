@@ -75,7 +75,7 @@ function toApiError(err: unknown): ApiError | null {
     const [status, code] = DOMAIN_STATUS[err.code];
     return new ApiError(status, code, err.message, err.details);
   }
-  if (err && typeof err === 'object') return fromBodyParser(err as { status?: number; type?: string; message?: string });
+  if (err && typeof err === 'object') return fromBodyParser(err);
   return null;
 }
 

@@ -148,7 +148,7 @@ export function buildOpenApi(routes: RouteSpec[], prefix: string, serverPath = '
   for (const spec of routes) {
     const path = openApiPath(`${prefix}${spec.path}`);
     paths[path] ??= {};
-    paths[path]![spec.method] = operation(spec);
+    paths[path][spec.method] = operation(spec);
   }
   return {
     openapi: '3.1.0',

@@ -8,7 +8,7 @@ import type { Context } from 'koa';
 import type { z } from 'zod';
 import type { Action, TargetRef } from '../../domain/access.ts';
 import type { Domain } from '../../domain/index.ts';
-import { DEFAULT_GRACE, type GracePeriod, type KeypairStatus } from '../../domain/keypairs.ts';
+import { DEFAULT_GRACE, type GracePeriod } from '../../domain/keypairs.ts';
 import type { AccessTokenVerifier } from '../../oauth/access-tokens.ts';
 import { basePath } from '../public-base.ts';
 import { newCsrfToken, sessionOf } from '../session/index.ts';
@@ -144,7 +144,7 @@ function ownerRoutes(kind: 'account' | 'environment'): RouteSpec[] {
         const q = query as z.infer<typeof schemas.listKeypairs>;
         const limit = q.limit ?? 50;
         const offset = q.offset ?? 0;
-        const page = await deps.domain.keypairs.list(owner, { limit, offset, ...(q.status ? { status: q.status as KeypairStatus } : {}) });
+        const page = await deps.domain.keypairs.list(owner, { limit, offset, ...(q.status ? { status: q.status } : {}) });
         return { items: page.items, total: page.total, limit, offset };
       },
     },

@@ -426,7 +426,7 @@ export function createUiRouter(deps: UiDeps): Router {
       });
     });
 
-    const newKeypairPage = async (ctx: Context, page: OwnerPage, extra: { error?: string; values?: { name: string; comment: string; scopes: string[] }; status?: number } = {}) => {
+    const newKeypairPage = (ctx: Context, page: OwnerPage, extra: { error?: string; values?: { name: string; comment: string; scopes: string[] }; status?: number } = {}) => {
       render(ctx, 'keypair-new', {
         ...base(ctx, `New keypair · ${page.name}`, [...page.crumbs, { label: 'API management', href: `${page.base}/keypairs` }, { label: 'New keypair' }]),
         page, section: 'access',
@@ -707,6 +707,7 @@ async function describeEvents(domain: Domain, events: AuditEventView[]) {
       : event.actor.startsWith('keypair:') ? `keypair ${event.actor.slice(8)}`
         : event.actor,
     detailText: Object.entries(event.details ?? {})
+      // eslint-disable-next-line @typescript-eslint/no-base-to-string -- objects took the JSON.stringify branch before String()
       .map(([k, v]) => `${k}: ${Array.isArray(v) ? v.join(' ') || '—' : v === null ? '—' : typeof v === 'object' ? JSON.stringify(v) : String(v)}`)
       .join(' · '),
   }));
