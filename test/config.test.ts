@@ -44,9 +44,9 @@ test('database driver timeouts: short by default (a request fails fast while the
   const set = loadConfig({ KEYPORT_DB_SERVER_SELECTION_TIMEOUT_MS: '1500', KEYPORT_DB_CONNECT_TIMEOUT_MS: '5000', KEYPORT_DB_HEARTBEAT_MS: '2000' }).database;
   t.deepEqual([set.serverSelectionTimeoutMs, set.connectTimeoutMs, set.heartbeatFrequencyMs], [1500, 5000, 2000]);
   const heartbeat = t.throws(() => loadConfig({ KEYPORT_DB_HEARTBEAT_MS: '100' }), { instanceOf: ConfigError });
-  t.regex(heartbeat!.message, /database\.heartbeatFrequencyMs \(KEYPORT_DB_HEARTBEAT_MS\)/, 'the driver refuses heartbeats under 500 ms');
+  t.regex(heartbeat.message, /database\.heartbeatFrequencyMs \(KEYPORT_DB_HEARTBEAT_MS\)/, 'the driver refuses heartbeats under 500 ms');
   const selection = t.throws(() => loadConfig({ KEYPORT_DB_SERVER_SELECTION_TIMEOUT_MS: '0' }), { instanceOf: ConfigError });
-  t.regex(selection!.message, /database\.serverSelectionTimeoutMs \(KEYPORT_DB_SERVER_SELECTION_TIMEOUT_MS\)/);
+  t.regex(selection.message, /database\.serverSelectionTimeoutMs \(KEYPORT_DB_SERVER_SELECTION_TIMEOUT_MS\)/);
 });
 
 test('a config file is deep-merged over the defaults; env wins over the file', (t) => {

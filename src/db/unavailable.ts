@@ -5,9 +5,27 @@
 // with 503 and Retry-After. Only looked at when an error has happened: nothing
 // is checked on a request's way in.
 import mongoose from 'mongoose';
-import { DatabaseUnavailableError } from '../domain/errors.ts';
 
 const { mongo } = mongoose;
+
+/** Seconds a caller is asked to wait (Retry-After) before trying again while the database is unavailable. */
+export const DATABASE_RETRY_AFTER_SECONDS = 2;
+
+/**
+ * The database cannot be reached right now (stopped, restarting, unreachable).
+ * Nothing was decided and the request may be repeated: every HTTP surface
+ * answers 503 with Retry-After, never a 500. databaseUnavailable() below says
+ * which driver errors mean this.
+ */
+export class DatabaseUnavailableError extends Error {
+  override name = 'DatabaseUnavailableError';
+  readonly retryAfterSeconds = DATABASE_RETRY_AFTER_SECONDS;
+
+  constructor(options?: { cause?: unknown }) {
+    super('the database is unavailable; try again in a few seconds', options);
+  }
+}
+
 
 const UNAVAILABLE_CLASSES: (abstract new (...args: never[]) => Error)[] = [
   mongo.MongoNetworkError, // with its subclasses: MongoNetworkTimeoutError, PoolClearedError

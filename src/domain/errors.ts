@@ -16,20 +16,6 @@ export class DomainError extends Error {
 export const notFound = (what: string) => new DomainError('not_found', `${what} not found`);
 export const invalidInput = (message: string, details?: Record<string, unknown>) => new DomainError('invalid_input', message, details);
 
-/** Seconds a caller is asked to wait (Retry-After) before trying again while the database is unavailable. */
-export const DATABASE_RETRY_AFTER_SECONDS = 2;
-
-/**
- * The database cannot be reached right now (stopped, restarting, unreachable).
- * Nothing was decided and the request may be repeated: every HTTP surface
- * answers 503 with Retry-After, never a 500. src/db/unavailable.ts says which
- * driver errors mean this.
- */
-export class DatabaseUnavailableError extends Error {
-  override name = 'DatabaseUnavailableError';
-  readonly retryAfterSeconds = DATABASE_RETRY_AFTER_SECONDS;
-
-  constructor(options?: { cause?: unknown }) {
-    super('the database is unavailable; try again in a few seconds', options);
-  }
-}
+// The database being unreachable is decided where the driver's errors are known
+// (src/db/unavailable.ts); the HTTP layers learn of it through here.
+export { DATABASE_RETRY_AFTER_SECONDS, DatabaseUnavailableError, databaseUnavailable } from '../db/unavailable.ts';

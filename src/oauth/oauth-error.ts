@@ -1,6 +1,6 @@
 // OAuth error responses (RFC 6749 §5.2) for the endpoints Keyport serves itself.
 import type { Context } from 'koa';
-import { databaseUnavailable } from '../db/unavailable.ts';
+import { databaseUnavailable } from '../domain/errors.ts';
 
 export class OAuthError extends Error {
   override name = 'OAuthError';

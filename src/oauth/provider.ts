@@ -7,7 +7,7 @@ import { randomBytes } from 'node:crypto';
 import Provider, { errors, type Adapter, type AdapterPayload, type Configuration, type KoaContextWithOIDC, type ResourceServer } from 'oidc-provider';
 import type { KeyportConfig } from '../config.ts';
 import type { KeypairDoc } from '../db/models/keypair.ts';
-import { databaseUnavailable } from '../db/unavailable.ts';
+import { databaseUnavailable } from '../domain/errors.ts';
 import type { Domain } from '../domain/index.ts';
 import { currentTokenGeneration, type AuthenticationFailure, type AuthenticationResult } from '../domain/keypairs.ts';
 import { UNAVAILABLE_ERROR } from './oauth-error.ts';

@@ -172,7 +172,7 @@ test.serial('while the database is down, requests that need it get 503 with Retr
   t.is(after.body.name, 'Renamed before the outage');
   t.is((await ui.get('/ui/accounts')).status, 200);
   t.true(await restartCount(kp.url) > restartsBefore, 'the restart is counted');
-  const tool = await cli!;
+  const tool = await cli;
   try {
     t.is(tool.database.uri, kp.keyport.database.uri, 'the CLI attached to the server\'s FerretDB');
     t.is((await tool.domain.owners.getAccount(seed.accountId)).name, 'Renamed before the outage');

@@ -2,7 +2,7 @@
 // with stable codes. Domain errors map to statuses here; nothing else does.
 import type { Context, Next } from 'koa';
 import { z } from 'zod';
-import { databaseUnavailable } from '../../db/unavailable.ts';
+import { databaseUnavailable } from '../../domain/errors.ts';
 import { DomainError, type DomainErrorCode } from '../../domain/errors.ts';
 
 export const API_ERROR_CODES = [

@@ -18,7 +18,7 @@
 import type Koa from 'koa';
 import type { Context, Next } from 'koa';
 import helmet from 'koa-helmet';
-import { databaseUnavailable } from '../../db/unavailable.ts';
+import { databaseUnavailable } from '../../domain/errors.ts';
 import type { Domain } from '../../domain/index.ts';
 import { publicPath } from '../public-base.ts';
 import { LoginThrottle } from '../session/throttle.ts';
