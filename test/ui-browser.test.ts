@@ -242,7 +242,7 @@ test.serial('usable on a phone: the table becomes cards, without horizontal scro
   await p.locator('input[name=confirm]').check();
   await p.locator('button:has-text("Rotate secret")').click();
   await p.waitForSelector('#secret');
-  const secretOverflow = await p.evaluate('document.documentElement.scrollWidth - document.documentElement.clientWidth') as number;
+  const secretOverflow = await p.evaluate<number>('document.documentElement.scrollWidth - document.documentElement.clientWidth');
   t.true(secretOverflow <= 0, `secret page: horizontal overflow ${secretOverflow}px`);
 });
 
