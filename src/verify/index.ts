@@ -1,6 +1,10 @@
 // Resource-server kit: validates Keyport access tokens in an API that trusts
 // Keyport (`import { createVerifier, koaMiddleware } from 'keyport/verify'`).
 //
+// One file on purpose, over 400 lines: the kit ships as one self-contained module
+// (tsconfig.verify.json compiles this file alone, for projects that install
+// Keyport), so it has no relative imports that the build would have to rewrite.
+//
 // A token is accepted only when all of these hold (RFC 9068, RFC 8725 §3):
 // - signed with ES256 (the only algorithm accepted: `alg: none`, HS256 with the
 //   public key, RS256… are refused before any key is looked up) by a key from

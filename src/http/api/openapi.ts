@@ -3,7 +3,7 @@
 // that validate requests, so the document and the API cannot drift apart.
 import { z } from 'zod';
 import { API_ERROR_CODES } from './errors.ts';
-import type { ResponseSchema, RouteSpec } from './routes.ts';
+import type { ResponseSchema, RouteSpec } from './route-spec.ts';
 import { ID_PATTERNS, type IdParam } from './validation.ts';
 
 type Json = Record<string, unknown>;

@@ -5,71 +5,31 @@
 // OpenAPI document (/api/v1/openapi.json) are built, so the two cannot differ.
 import Router from '@koa/router';
 import type { Context } from 'koa';
-import type { z } from 'zod';
 import type { Action, TargetRef } from '../../domain/access.ts';
 import type { Domain } from '../../domain/index.ts';
 import { DEFAULT_GRACE, type GracePeriod } from '../../domain/keypairs.ts';
-import type { AccessTokenVerifier } from '../../oauth/access-tokens.ts';
 import { basePath } from '../public-base.ts';
-import { newCsrfToken, sessionOf } from '../session/index.ts';
-import type { LoginThrottle } from '../session/throttle.ts';
+import { endSession, newCsrfToken, sessionOf } from '../session/index.ts';
 import { apiState, requireCaller } from './auth.ts';
 import { ApiError, notFoundError } from './errors.ts';
 import { buildOpenApi } from './openapi.ts';
-import { ID_PATTERNS, parseBody, parseQuery, schemas, type IdParam } from './validation.ts';
+import { defineRoute, type ApiDeps, type Params, type RouteSpec } from './route-spec.ts';
+import { ID_PATTERNS, schemas, type IdParam } from './validation.ts';
 
 export const API_PREFIX = '/api/v1';
 
-export interface ApiDeps {
-  domain: Domain;
-  verifier: AccessTokenVerifier;
-  throttle: LoginThrottle;
-}
-
-type Method = 'get' | 'post' | 'patch' | 'delete';
-
-/** Names of response schemas in the OpenAPI document's components. */
-export type ResponseSchema =
-  | 'Session' | 'Account' | 'AccountList' | 'Environment' | 'EnvironmentList' | 'Member' | 'MemberList'
-  | 'Keypair' | 'KeypairPage' | 'IssuedKeypair' | 'AuditPage' | 'OpenApi';
-
-export interface RouteSpec {
-  method: Method;
-  /** Koa path under /api/v1, e.g. /accounts/:accountId */
-  path: string;
-  operationId: string;
-  summary: string;
-  tag: 'session' | 'accounts' | 'environments' | 'members' | 'keypairs' | 'audit' | 'meta';
-  /** false: no caller needed (sign-in, the OpenAPI document). */
-  auth: boolean;
-  body?: z.ZodType;
-  query?: z.ZodType;
-  status: 200 | 201 | 204;
-  response?: ResponseSchema;
-  /** The policy action checked against the path's owner or keypair. */
-  action?: Action;
-  /** The response holds a new secret (or a CSRF token): Cache-Control: no-store. */
-  noStore?: boolean;
-  handle(ctx: Context, input: HandlerInput, deps: ApiDeps): Promise<unknown>;
-}
-
-interface HandlerInput {
-  params: Record<string, string>;
-  // Typed by the route's schema at the call site (see the casts in each handler).
-  body: any; // eslint-disable-line @typescript-eslint/no-explicit-any
-  query: any; // eslint-disable-line @typescript-eslint/no-explicit-any
-}
+export type { ApiDeps, RouteSpec };
 
 const NOT_FOUND_NAMES: Record<IdParam, string> = { accountId: 'account', environmentId: 'environment', userId: 'membership', keyId: 'keypair' };
 
-function refOf(params: Record<string, string>): TargetRef {
+function refOf(params: Params): TargetRef {
   if (params.keyId) return { keyId: params.keyId };
   if (params.environmentId) return { environmentId: params.environmentId };
   return { accountId: params.accountId! };
 }
 
 /** Authorizes the route's action on the path's owner/keypair and returns what the policy resolved. */
-async function authorized(ctx: Context, deps: ApiDeps, action: Action, params: Record<string, string>) {
+async function authorized(ctx: Context, deps: ApiDeps, action: Action, params: Params) {
   return deps.domain.access.authorize(apiState(ctx).access, action, refOf(params));
 }
 
@@ -82,26 +42,25 @@ function ownerRoutes(kind: 'account' | 'environment'): RouteSpec[] {
   const tag = kind === 'account' ? 'accounts' : 'environments';
   const Kind = kind === 'account' ? 'Account' : 'Environment';
   const get = (domain: Domain, id: string) => (kind === 'account' ? domain.owners.getAccount(id) : domain.owners.getEnvironment(id));
-  const ownerRef = (params: Record<string, string>) => (kind === 'account' ? { accountId: params.accountId! } : { environmentId: params.environmentId! });
+  const ownerRef = (params: Params) => (kind === 'account' ? { accountId: params.accountId! } : { environmentId: params.environmentId! });
   return [
-    {
+    defineRoute({
       method: 'get', path: base, operationId: `get${Kind}`, summary: `Read an ${kind === 'account' ? 'account' : 'environment'}`, tag, auth: true, status: 200, response: Kind, action: 'owner.read',
       async handle(ctx, { params }, deps) {
         const { target } = await authorized(ctx, deps, 'owner.read', params);
         return get(deps.domain, target.type === 'account' ? target.accountId : target.environmentId);
       },
-    },
-    {
+    }),
+    defineRoute({
       method: 'patch', path: base, operationId: `rename${Kind}`, summary: `Rename an ${kind}`, tag, auth: true, body: schemas.named, status: 200, response: Kind, action: 'owner.rename',
-      async handle(ctx, { params, body }, deps) {
+      async handle(ctx, { params, body: { name } }, deps) {
         const { target } = await authorized(ctx, deps, 'owner.rename', params);
-        const { name } = body as z.infer<typeof schemas.named>;
         return target.type === 'account'
           ? deps.domain.owners.renameAccount(target.accountId, name, actorOf(ctx))
           : deps.domain.owners.renameEnvironment(target.environmentId, name, actorOf(ctx));
       },
-    },
-    {
+    }),
+    defineRoute({
       method: 'post', path: `${base}/close`, operationId: `close${Kind}`,
       summary: kind === 'account'
         ? 'Close an account and all its environments: every keypair is removed, irreversibly (idempotent)'
@@ -113,67 +72,64 @@ function ownerRoutes(kind: 'account' | 'environment'): RouteSpec[] {
           ? deps.domain.closing.closeAccount(target.accountId, actorOf(ctx))
           : deps.domain.closing.closeEnvironment(target.environmentId, actorOf(ctx));
       },
-    },
-    {
+    }),
+    defineRoute({
       method: 'get', path: `${base}/members`, operationId: `list${Kind}Members`, summary: `List the members of an ${kind} (direct memberships)`, tag: 'members', auth: true, status: 200, response: 'MemberList', action: 'members.read',
       async handle(ctx, { params }, deps) {
         const { owner } = await authorized(ctx, deps, 'members.read', params);
         return { items: await deps.domain.users.listMembers(owner) };
       },
-    },
-    {
+    }),
+    defineRoute({
       method: 'post', path: `${base}/members`, operationId: `add${Kind}Member`, summary: `Add an existing user to an ${kind} with a role, or change their role`, tag: 'members', auth: true, body: schemas.addMember, status: 200, response: 'Member', action: 'members.manage',
       async handle(ctx, { params, body }, deps) {
         const { owner } = await authorized(ctx, deps, 'members.manage', params);
-        const member = await deps.domain.access.addMember(apiState(ctx).access, owner, body as z.infer<typeof schemas.addMember>);
+        const member = await deps.domain.access.addMember(apiState(ctx).access, owner, body);
         return { ...member, accountId: owner.accountId, environmentId: owner.environmentId };
       },
-    },
-    {
+    }),
+    defineRoute({
       method: 'delete', path: `${base}/members/:userId`, operationId: `remove${Kind}Member`, summary: `Remove a user's membership of an ${kind}`, tag: 'members', auth: true, status: 204, action: 'members.manage',
       async handle(ctx, { params }, deps) {
         const { owner } = await authorized(ctx, deps, 'members.manage', params);
         await deps.domain.access.removeMember(apiState(ctx).access, owner, params.userId!);
         return undefined;
       },
-    },
-    {
+    }),
+    defineRoute({
       method: 'get', path: `${base}/keypairs`, operationId: `list${Kind}Keypairs`, summary: `List the keypairs of an ${kind}, newest first (paginated, filter by status)`, tag: 'keypairs', auth: true, query: schemas.listKeypairs, status: 200, response: 'KeypairPage', action: 'keypairs.read',
-      async handle(ctx, { params, query }, deps) {
+      async handle(ctx, { params, query: q }, deps) {
         const { owner } = await authorized(ctx, deps, 'keypairs.read', params);
-        const q = query as z.infer<typeof schemas.listKeypairs>;
         const limit = q.limit ?? 50;
         const offset = q.offset ?? 0;
         const page = await deps.domain.keypairs.list(owner, { limit, offset, ...(q.status ? { status: q.status } : {}) });
         return { items: page.items, total: page.total, limit, offset };
       },
-    },
-    {
+    }),
+    defineRoute({
       method: 'post', path: `${base}/keypairs`, operationId: `create${Kind}Keypair`, summary: `Create a keypair owned by the ${kind}; the response holds its secret, shown this once`, tag: 'keypairs', auth: true, body: schemas.createKeypair, status: 201, response: 'IssuedKeypair', action: 'keypairs.manage', noStore: true,
-      async handle(ctx, { params, body }, deps) {
+      async handle(ctx, { params, body: input }, deps) {
         await authorized(ctx, deps, 'keypairs.manage', params);
-        const input = body as z.infer<typeof schemas.createKeypair>;
         return deps.domain.keypairs.create(ownerRef(params), { name: input.name, ...(input.comment !== undefined ? { comment: input.comment } : {}), ...(input.scopes ? { scopes: input.scopes } : {}) }, actorOf(ctx));
       },
-    },
-    {
+    }),
+    defineRoute({
       method: 'get', path: `${base}/audit`, operationId: `list${Kind}Audit`,
       summary: kind === 'account' ? 'The audit trail of an account (with its environments), newest first' : 'The audit trail of an environment, newest first',
       tag: 'audit', auth: true, query: schemas.listAudit, status: 200, response: 'AuditPage', action: 'audit.read',
-      async handle(ctx, { params, query }, deps) {
+      async handle(ctx, { params, query: q }, deps) {
         const { target } = await authorized(ctx, deps, 'audit.read', params);
-        const q = query as z.infer<typeof schemas.listAudit>;
         const filter = target.type === 'account' ? { accountId: target.accountId } : { environmentId: target.environmentId };
         return deps.domain.audit.page(filter, { limit: q.limit ?? 50, ...(q.cursor ? { cursor: q.cursor } : {}) });
       },
-    },
+    }),
   ];
 }
 
 // ---- keypair routes -----------------------------------------------------------
 
 function keypairAction(name: 'disable' | 'enable' | 'unlock', summary: string): RouteSpec {
-  return {
+  return defineRoute({
     method: 'post', path: `/keypairs/:keyId/${name}`, operationId: `${name}Keypair`, summary, tag: 'keypairs', auth: true, body: schemas.empty, status: 200, response: 'Keypair', action: 'keypairs.manage',
     async handle(ctx, { params }, deps) {
       await authorized(ctx, deps, 'keypairs.manage', params);
@@ -181,106 +137,101 @@ function keypairAction(name: 'disable' | 'enable' | 'unlock', summary: string): 
       if (name === 'unlock') return deps.domain.keypairs.unlock(keyId, actorOf(ctx));
       return deps.domain.keypairs.setEnabled(keyId, name === 'enable', actorOf(ctx));
     },
-  };
+  });
 }
 
 const keypairRoutes: RouteSpec[] = [
-  {
+  defineRoute({
     method: 'get', path: '/keypairs/:keyId', operationId: 'getKeypair', summary: 'Read a keypair (never its secret)', tag: 'keypairs', auth: true, status: 200, response: 'Keypair', action: 'keypairs.read',
     async handle(ctx, { params }, deps) {
       return (await authorized(ctx, deps, 'keypairs.read', params)).keypair;
     },
-  },
-  {
+  }),
+  defineRoute({
     method: 'patch', path: '/keypairs/:keyId', operationId: 'updateKeypair', summary: 'Edit name, comment or scopes (scopes apply to new tokens)', tag: 'keypairs', auth: true, body: schemas.updateKeypair, status: 200, response: 'Keypair', action: 'keypairs.manage',
-    async handle(ctx, { params, body }, deps) {
+    async handle(ctx, { params, body: input }, deps) {
       await authorized(ctx, deps, 'keypairs.manage', params);
-      const input = body as z.infer<typeof schemas.updateKeypair>;
       return deps.domain.keypairs.update(params.keyId!, {
         ...(input.name !== undefined ? { name: input.name } : {}),
         ...(input.comment !== undefined ? { comment: input.comment } : {}),
         ...(input.scopes !== undefined ? { scopes: input.scopes } : {}),
       }, actorOf(ctx));
     },
-  },
-  {
+  }),
+  defineRoute({
     method: 'delete', path: '/keypairs/:keyId', operationId: 'removeKeypair', summary: 'Remove a keypair, irreversibly (its tokens introspect inactive; the audit trail stays)', tag: 'keypairs', auth: true, status: 204, action: 'keypairs.manage',
     async handle(ctx, { params }, deps) {
       await authorized(ctx, deps, 'keypairs.manage', params);
       await deps.domain.keypairs.remove(params.keyId!, actorOf(ctx));
       return undefined;
     },
-  },
+  }),
   keypairAction('disable', 'Disable a keypair: no new tokens, and the tokens issued so far are revoked for good (enabling again does not revive them)'),
   keypairAction('enable', 'Enable a disabled keypair'),
   keypairAction('unlock', 'Clear a lockout without changing the secret'),
-  {
+  defineRoute({
     method: 'post', path: '/keypairs/:keyId/rotate', operationId: 'rotateKeypair',
     summary: `Issue a new secret (shown this once); the old one works for the grace period (default ${DEFAULT_GRACE}; "0" ends it at once). A planned rotation keeps the tokens already issued; "revokeTokens": true ends them too`,
     tag: 'keypairs', auth: true, body: schemas.rotate, status: 200, response: 'IssuedKeypair', action: 'keypairs.manage', noStore: true,
-    async handle(ctx, { params, body }, deps) {
+    async handle(ctx, { params, body: input }, deps) {
       await authorized(ctx, deps, 'keypairs.manage', params);
-      const input = body as z.infer<typeof schemas.rotate>;
       const grace: GracePeriod = input.grace ?? DEFAULT_GRACE;
       return deps.domain.keypairs.rotate(params.keyId!, grace, actorOf(ctx), { revokeTokens: input.revokeTokens ?? false });
     },
-  },
-  {
+  }),
+  defineRoute({
     method: 'post', path: '/keypairs/:keyId/regenerate', operationId: 'regenerateKeypair',
     summary: 'Issue a new secret (shown this once) after a leak: the old one stops at once, the tokens already issued are revoked (unless "revokeTokens": false), and a lock is cleared',
     tag: 'keypairs', auth: true, body: schemas.regenerate, status: 200, response: 'IssuedKeypair', action: 'keypairs.manage', noStore: true,
-    async handle(ctx, { params, body }, deps) {
+    async handle(ctx, { params, body: { revokeTokens } }, deps) {
       await authorized(ctx, deps, 'keypairs.manage', params);
-      const { revokeTokens } = body as z.infer<typeof schemas.regenerate>;
       return deps.domain.keypairs.rotate(params.keyId!, '0', actorOf(ctx), { revokeTokens: revokeTokens ?? true });
     },
-  },
-  {
+  }),
+  defineRoute({
     method: 'get', path: '/keypairs/:keyId/audit', operationId: 'listKeypairAudit', summary: 'The audit trail of one keypair, newest first; it stays readable after the keypair is removed (for those who may read its former owner\'s trail)', tag: 'audit', auth: true, query: schemas.listAudit, status: 200, response: 'AuditPage', action: 'audit.read',
-    async handle(ctx, { params, query }, deps) {
+    async handle(ctx, { params, query: q }, deps) {
       await authorized(ctx, deps, 'audit.read', params);
-      const q = query as z.infer<typeof schemas.listAudit>;
       return deps.domain.audit.page({ keypairId: params.keyId! }, { limit: q.limit ?? 50, ...(q.cursor ? { cursor: q.cursor } : {}) });
     },
-  },
+  }),
 ];
 
 // ---- accounts, environments, session -------------------------------------------------
 
 const accountRoutes: RouteSpec[] = [
-  {
+  defineRoute({
     method: 'get', path: '/accounts', operationId: 'listAccounts', summary: 'The accounts the caller is a member of (or, for a token, its account)', tag: 'accounts', auth: true, status: 200, response: 'AccountList',
     async handle(ctx, _input, deps) {
       return { items: await deps.domain.access.visibleAccounts(apiState(ctx).access) };
     },
-  },
-  {
+  }),
+  defineRoute({
     method: 'post', path: '/accounts', operationId: 'createAccount', summary: 'Create an account: operators only (users with the instance-wide operator role, granted with the CLI); the operator becomes its admin', tag: 'accounts', auth: true, body: schemas.named, status: 201, response: 'Account',
     async handle(ctx, { body }, deps) {
-      return deps.domain.access.createAccount(apiState(ctx).access, body as z.infer<typeof schemas.named>);
+      return deps.domain.access.createAccount(apiState(ctx).access, body);
     },
-  },
-  {
+  }),
+  defineRoute({
     method: 'get', path: '/accounts/:accountId/environments', operationId: 'listEnvironments', summary: 'The environments of an account that the caller reaches', tag: 'environments', auth: true, status: 200, response: 'EnvironmentList', action: 'owner.read',
     async handle(ctx, { params }, deps) {
       const { target } = await authorized(ctx, deps, 'owner.read', params);
       return { items: await deps.domain.access.visibleEnvironments(apiState(ctx).access, target.accountId) };
     },
-  },
-  {
+  }),
+  defineRoute({
     method: 'post', path: '/accounts/:accountId/environments', operationId: 'createEnvironment', summary: 'Create an environment in an account', tag: 'environments', auth: true, body: schemas.named, status: 201, response: 'Environment', action: 'environment.create',
     async handle(ctx, { params, body }, deps) {
       const { target } = await authorized(ctx, deps, 'environment.create', params);
-      return deps.domain.owners.createEnvironment(target.accountId, body as z.infer<typeof schemas.named>, actorOf(ctx));
+      return deps.domain.owners.createEnvironment(target.accountId, body, actorOf(ctx));
     },
-  },
+  }),
 ];
 
 const sessionRoutes: RouteSpec[] = [
-  {
+  defineRoute({
     method: 'post', path: '/session', operationId: 'signIn', summary: 'Sign in with email and password: sets the session cookie and returns the CSRF token', tag: 'session', auth: false, body: schemas.signIn, status: 200, response: 'Session', noStore: true,
-    async handle(ctx, { body }, deps) {
-      const { email, password } = body as z.infer<typeof schemas.signIn>;
+    async handle(ctx, { body: { email, password } }, deps) {
       const wait = await deps.throttle.retryAfter(email, ctx.ip);
       if (wait > 0) throw new ApiError(429, 'rate_limited', 'too many failed sign-ins; try again later', { retryAfterSeconds: wait });
       const user = await deps.domain.users.authenticate(email, password);
@@ -297,8 +248,8 @@ const sessionRoutes: RouteSpec[] = [
       await session.regenerate(); // a new session key at sign-in (no session fixation)
       return { user, csrfToken };
     },
-  },
-  {
+  }),
+  defineRoute({
     method: 'get', path: '/session', operationId: 'getSession', summary: 'The signed-in user and the CSRF token (for a bearer token: its keypair and scopes)', tag: 'session', auth: true, status: 200, response: 'Session', noStore: true,
     async handle(ctx, _input, deps) {
       const { access } = apiState(ctx);
@@ -306,26 +257,26 @@ const sessionRoutes: RouteSpec[] = [
       if (principal.kind === 'keypair') return { keypair: { keyId: principal.keyId, accountId: principal.accountId, scopes: principal.scopes }, csrfToken: null };
       return { user: await deps.domain.users.get(principal.userId), csrfToken: sessionOf(ctx)?.csrf ?? null };
     },
-  },
-  {
+  }),
+  defineRoute({
     method: 'delete', path: '/session', operationId: 'signOut', summary: 'Sign out (requires the CSRF token)', tag: 'session', auth: true, status: 204,
     async handle(ctx, _input, deps) {
       const { principal } = apiState(ctx).access;
       if (principal.kind !== 'user') throw new ApiError(400, 'invalid_request', 'there is no session to end: the request was made with a bearer token');
-      (ctx as unknown as { session: null }).session = null;
+      endSession(ctx);
       await deps.domain.users.recordSignOut(principal.userId);
       return undefined;
     },
-  },
+  }),
 ];
 
 const metaRoutes: RouteSpec[] = [
-  {
+  defineRoute({
     method: 'get', path: '/openapi.json', operationId: 'getOpenApi', summary: 'This API, as an OpenAPI 3.1 document', tag: 'meta', auth: false, status: 200, response: 'OpenApi',
     async handle(ctx) {
       return openApiDocument(basePath(ctx));
     },
-  },
+  }),
 ];
 
 export const ROUTES: RouteSpec[] = [
@@ -349,7 +300,7 @@ export function openApiDocument(serverPath = ''): Record<string, unknown> {
 }
 
 /** Path parameters must have the shape of Keyport ids; anything else is simply not found. */
-function checkParams(params: Record<string, string>): void {
+function checkParams(params: Params): void {
   for (const [name, value] of Object.entries(params)) {
     const pattern = ID_PATTERNS[name as IdParam];
     if (pattern && !pattern.test(value)) throw notFoundError(NOT_FOUND_NAMES[name as IdParam]);
@@ -360,15 +311,9 @@ export function createApiRouter(deps: ApiDeps): Router {
   const router = new Router({ prefix: API_PREFIX });
   const authenticate = requireCaller(deps.domain, deps.verifier);
   for (const spec of ROUTES) {
-    const handler = async (ctx: Context) => {
-      const params = (ctx as unknown as { params: Record<string, string> }).params ?? {};
+    const handler = async (ctx: Context, params: Params = {}) => {
       checkParams(params);
-      const input: HandlerInput = {
-        params,
-        body: spec.method === 'get' || spec.method === 'delete' ? undefined : parseBody(ctx, spec.body ?? schemas.none),
-        query: parseQuery(ctx, spec.query ?? schemas.none),
-      };
-      const result = await spec.handle(ctx, input, deps);
+      const result = await spec.run(ctx, params, deps);
       if (spec.noStore) {
         ctx.set('Cache-Control', 'no-store');
         ctx.set('Pragma', 'no-cache');
@@ -376,8 +321,8 @@ export function createApiRouter(deps: ApiDeps): Router {
       ctx.status = spec.status;
       if (spec.status !== 204) ctx.body = result;
     };
-    const middleware = spec.auth ? [authenticate, handler] : [handler];
-    router[spec.method](spec.path, ...(middleware as [typeof handler]));
+    if (spec.auth) router[spec.method](spec.path, authenticate, (ctx) => handler(ctx, ctx.params));
+    else router[spec.method](spec.path, (ctx) => handler(ctx, ctx.params));
   }
   return router;
 }

@@ -30,6 +30,11 @@ export function sessionOf(ctx: Context): SessionObject | null {
   return session ?? null;
 }
 
+/** Ends the session: koa-session deletes it from the store and clears the cookie. */
+export function endSession(ctx: Context): void {
+  (ctx as unknown as { session: null }).session = null;
+}
+
 export function newCsrfToken(): string {
   return randomBytes(32).toString('base64url');
 }

@@ -23,7 +23,8 @@ import type { Domain } from '../../domain/index.ts';
 import { publicPath } from '../public-base.ts';
 import { LoginThrottle } from '../session/throttle.ts';
 import { STATIC_FILES } from './render.ts';
-import { createUiRouter, renderNotFound, renderUnavailable, UI_PREFIX } from './routes.ts';
+import { renderNotFound, renderUnavailable, UI_PREFIX } from './page-helpers.ts';
+import { createUiRouter } from './routes/index.ts';
 import { uiSessions } from './session.ts';
 
 export { UI_PREFIX };

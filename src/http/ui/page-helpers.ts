@@ -1,0 +1,163 @@
+// What every page of the admin web UI shares: who is signed in, form fields,
+// redirects and flash messages, one-time form ids, error pages, the layout's
+// data, and the sign-in (and CSRF) check in front of the pages behind it.
+import { randomBytes } from 'node:crypto';
+import type { Context, Next } from 'koa';
+import type { ActorAccess } from '../../domain/access.ts';
+import type { AuditEventView } from '../../domain/audit.ts';
+import type { Domain } from '../../domain/index.ts';
+import type { UserView } from '../../domain/users.ts';
+import { ID_PATTERNS } from '../api/validation.ts';
+import { publicPath } from '../public-base.ts';
+import { csrfMatches } from '../session/index.ts';
+import type { LoginThrottle } from '../session/throttle.ts';
+import { render, type Crumb, type PageBase } from './render.ts';
+import { uiSessionOf, type UiSessionData } from './session.ts';
+
+export const UI_PREFIX = '/ui';
+
+export interface UiDeps {
+  domain: Domain;
+  issuer: string;
+  throttle: LoginThrottle;
+  secureCookies: boolean;
+}
+
+export interface Me { user: UserView; access: ActorAccess; csrf: string }
+
+/** An error page with a status (403, 404, 409, 400). */
+export class UiError extends Error {
+  readonly status: number;
+  readonly heading: string;
+  constructor(status: number, heading: string, message: string) {
+    super(message);
+    this.status = status;
+    this.heading = heading;
+  }
+}
+
+export const notFound = () => new UiError(404, 'Not found', 'This page does not exist, or you have no access to it.');
+
+export function session(ctx: Context): UiSessionData | null {
+  return uiSessionOf(ctx)?.data ?? null;
+}
+
+export function me(ctx: Context): Me {
+  const state = ctx.state as { me?: Me };
+  if (!state.me) throw new UiError(401, 'Sign in', 'Sign in to continue.');
+  return state.me;
+}
+
+// ---- forms -------------------------------------------------------------------
+
+export type Form = Record<string, unknown>;
+export function form(ctx: Context): Form {
+  const body = (ctx.request as unknown as { body?: unknown }).body;
+  return body && typeof body === 'object' && !Array.isArray(body) ? (body as Form) : {};
+}
+/** A single text field; anything else (an array, an object) reads as empty. */
+export function field(f: Form, name: string, max = 2000): string {
+  const value = Object.hasOwn(f, name) ? f[name] : undefined;
+  return typeof value === 'string' && value.length <= max ? value : '';
+}
+/** A repeated field (checkboxes). */
+export function fields(f: Form, name: string): string[] {
+  const value = Object.hasOwn(f, name) ? f[name] : undefined;
+  const list = Array.isArray(value) ? value : value === undefined ? [] : [value];
+  return list.filter((v): v is string => typeof v === 'string' && v.length <= 200).slice(0, 100);
+}
+
+/** Redirects to an app path ('/ui/accounts'), under the issuer's path. */
+export function seeOther(ctx: Context, location: string): void {
+  ctx.redirect(publicPath(ctx, location));
+  ctx.status = 303;
+}
+
+export function flash(ctx: Context, message: string): void {
+  const s = session(ctx);
+  if (s) s.flash = message;
+}
+
+/** A one-time id for a form that issues a secret. */
+export const onceToken = () => randomBytes(18).toString('base64url');
+
+/** Marks a one-time form id as used; false when it was used already (a resubmitted form). */
+export function spend(ctx: Context, id: string): boolean {
+  const s = session(ctx);
+  if (!s || !/^[A-Za-z0-9_-]{24}$/.test(id)) return false;
+  const spent = Array.isArray(s.spent) ? s.spent : [];
+  if (spent.includes(id)) return false;
+  s.spent = [...spent, id].slice(-50);
+  return true;
+}
+
+export function checkId(kind: keyof typeof ID_PATTERNS, value: string | undefined): string {
+  if (!value || !ID_PATTERNS[kind].test(value)) throw notFound();
+  return value;
+}
+
+// ---- the layout, sign-in, error pages ----------------------------------------------
+
+/** The data every page's layout needs: title, who is signed in, CSRF token, the flash message (shown once), breadcrumbs. */
+export function pageBase(domain: Domain) {
+  return (ctx: Context, title: string, crumbs: Crumb[] = []): PageBase & { now: Date } => {
+    const s = session(ctx);
+    const message = s?.flash ?? null;
+    if (s && message) delete s.flash;
+    const state = ctx.state as { me?: Me };
+    return {
+      title,
+      user: state.me ? { id: state.me.user.id, email: state.me.user.email, operator: state.me.user.operator } : null,
+      csrf: state.me?.csrf ?? null,
+      flash: message,
+      crumbs,
+      now: domain.clock.now(),
+    };
+  };
+}
+
+/** Pages behind sign-in; every POST must carry the session's CSRF token. */
+export const signedIn = async (ctx: Context, next: Next) => {
+  const state = ctx.state as { me?: Me };
+  if (!state.me) {
+    if (ctx.method === 'GET') return seeOther(ctx, `${UI_PREFIX}/sign-in?next=${encodeURIComponent(ctx.path)}`);
+    return seeOther(ctx, `${UI_PREFIX}/sign-in`);
+  }
+  if (ctx.method === 'POST' && !csrfMatches(state.me.csrf, field(form(ctx), '_csrf') || undefined)) {
+    throw new UiError(403, 'Form expired', 'This form has expired or did not come from Keyport (missing or wrong CSRF token). Go back, reload the page and try again.');
+  }
+  await next();
+};
+
+/** The 404 page for a path under /ui that no route serves. */
+export function renderNotFound(ctx: Context): void {
+  const error = notFound();
+  render(ctx, 'error', { title: error.heading, user: null, csrf: null, flash: null, crumbs: [], heading: error.heading, message: error.message, status: 404 }, { status: 404 });
+}
+
+/** The page for a request that needed the database while it could not be reached: 503, with Retry-After. */
+export function renderUnavailable(ctx: Context, retryAfterSeconds: number): void {
+  const heading = 'Temporarily unavailable';
+  ctx.set('Retry-After', String(retryAfterSeconds));
+  render(ctx, 'error', { title: heading, user: null, csrf: null, flash: null, crumbs: [], heading, message: 'Keyport cannot reach its database right now. Try again in a few seconds.', status: 503 }, { status: 503 });
+}
+
+export function capitalize(text: string): string {
+  return text ? text[0]!.toUpperCase() + text.slice(1) : text;
+}
+
+/** Audit events for display: who (an email for users), what, and the details in a line. */
+export async function describeEvents(domain: Domain, events: AuditEventView[]) {
+  const userIds = [...new Set(events.map((e) => e.actor).filter((a) => a.startsWith('user:')).map((a) => a.slice(5)))];
+  const users = new Map((await Promise.all(userIds.map((id) => domain.users.findById(id)))).filter((u): u is UserView => !!u).map((u) => [u.id, u.email]));
+  return events.map((event) => ({
+    ...event,
+    who: event.actor.startsWith('user:') ? users.get(event.actor.slice(5)) ?? event.actor
+      : event.actor.startsWith('keypair:') ? `keypair ${event.actor.slice(8)}`
+        : event.actor,
+    detailText: Object.entries(event.details ?? {})
+      // eslint-disable-next-line @typescript-eslint/no-base-to-string -- objects took the JSON.stringify branch before String()
+      .map(([k, v]) => `${k}: ${Array.isArray(v) ? v.join(' ') || '—' : v === null ? '—' : typeof v === 'object' ? JSON.stringify(v) : String(v)}`)
+      .join(' · '),
+  }));
+}

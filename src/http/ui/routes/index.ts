@@ -1,0 +1,68 @@
+// The pages of the admin web UI. Routes are thin, like the REST API's: check the
+// path's ids, ask the access policy (src/domain/access.ts), call one domain
+// service, render a view or redirect (POST-redirect-GET). The only POST answers
+// that render a page instead of redirecting are the ones that show a new secret.
+//
+// One router under /ui: the error pages and who is signed in, here; the pages,
+// by what they are about, in ./session.ts, ./owners.ts, ./keypairs.ts, ./audit.ts.
+import Router from '@koa/router';
+import type { Context, Next } from 'koa';
+import { DomainError } from '../../../domain/errors.ts';
+import { crossSiteRequest, isStateChanging } from '../../session/index.ts';
+import { capitalize, notFound, pageBase, seeOther, session, UI_PREFIX, UiError, type Me, type UiDeps } from '../page-helpers.ts';
+import { render } from '../render.ts';
+import { auditRoutes } from './audit.ts';
+import { keypairRoutes } from './keypairs.ts';
+import { ownerRoutes } from './owners.ts';
+import { sessionRoutes } from './session.ts';
+
+export type { UiDeps };
+
+export function createUiRouter(deps: UiDeps): Router {
+  const { domain } = deps;
+  const router = new Router({ prefix: UI_PREFIX });
+  const base = pageBase(domain);
+
+  // Error pages; and refuse cross-site form posts outright (defence in depth besides the CSRF token; the same check as the API's).
+  router.use(async (ctx: Context, next: Next) => {
+    try {
+      if (isStateChanging(ctx.method) && crossSiteRequest(ctx)) {
+        throw new UiError(403, 'Forbidden', 'Cross-site form submissions are refused.');
+      }
+      await next();
+      if (ctx.status === 404 && ctx.body == null) throw notFound();
+    } catch (err) {
+      let error: UiError;
+      if (err instanceof UiError) error = err;
+      else if (err instanceof DomainError) {
+        error = err.code === 'not_found' ? notFound()
+          : err.code === 'forbidden' ? new UiError(403, 'Not allowed', 'Only administrators of this account or environment can open this page or make this change.')
+            : err.code === 'conflict' ? new UiError(409, 'Not possible now', capitalize(err.message) + '.')
+              : err.code === 'unauthenticated' ? new UiError(401, 'Sign in', 'Sign in to continue.')
+                : new UiError(400, 'Not valid', capitalize(err.message) + '.');
+      } else throw err;
+      if (error.status === 401) return seeOther(ctx, `${UI_PREFIX}/sign-in`);
+      render(ctx, 'error', { ...base(ctx, error.heading), heading: error.heading, message: error.message, status: error.status }, { status: error.status });
+    }
+  });
+
+  // Who is signed in (the session is shared with the REST API).
+  router.use(async (ctx: Context, next: Next) => {
+    const s = session(ctx);
+    if (s?.userId) {
+      const user = await domain.users.findById(s.userId);
+      if (user && s.csrf) {
+        (ctx.state as { me?: Me }).me = { user, access: await domain.access.actorFor({ kind: 'user', userId: user.id, operator: user.operator }), csrf: s.csrf };
+      } else {
+        delete s.userId;
+      }
+    }
+    await next();
+  });
+
+  sessionRoutes(router, deps);
+  ownerRoutes(router, deps);
+  keypairRoutes(router, deps);
+  auditRoutes(router, deps);
+  return router;
+}

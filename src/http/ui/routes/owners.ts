@@ -1,0 +1,105 @@
+// The accounts list and each account's or environment's own pages: overview
+// (with the account's environments), access management, and closing it.
+import type Router from '@koa/router';
+import type { Context } from 'koa';
+import { canCreateAccount, reach } from '../../../domain/access.ts';
+import type { EnvironmentView } from '../../../domain/owners.ts';
+import { authorizeOwner, OWNER_PATHS, type OwnerPage } from '../owner-page.ts';
+import { field, flash, form, me, pageBase, seeOther, signedIn, UI_PREFIX, UiError, type UiDeps } from '../page-helpers.ts';
+import { render } from '../render.ts';
+
+/** /ui/accounts, and the pages of one account or environment. */
+export function ownerRoutes(router: Router, deps: UiDeps): void {
+  const { domain } = deps;
+  const base = pageBase(domain);
+
+  router.get('/accounts', signedIn, async (ctx) => {
+    const { access } = me(ctx);
+    const accounts = await domain.access.visibleAccounts(access);
+    render(ctx, 'accounts', {
+      ...base(ctx, 'Accounts', [{ label: 'Accounts' }]),
+      accounts: accounts.map((a) => ({ ...a, role: reach(access, { type: 'account', accountId: a.id, environmentId: null }) })),
+      mayCreateAccount: canCreateAccount(access),
+    });
+  });
+
+  router.post('/accounts', signedIn, async (ctx) => {
+    const { access } = me(ctx);
+    if (!canCreateAccount(access)) throw new UiError(403, 'Not allowed', 'Only operators of this Keyport can create accounts.');
+    const account = await domain.access.createAccount(access, { name: field(form(ctx), 'name', 200) });
+    flash(ctx, `Account ${account.name} created. You are its administrator.`);
+    seeOther(ctx, `${UI_PREFIX}/accounts/${account.id}`);
+  });
+
+  for (const [kind, path] of OWNER_PATHS) {
+
+    router.get(path, signedIn, async (ctx) => {
+      const page = await authorizeOwner(ctx, domain, kind, 'owner.read');
+      const { access } = me(ctx);
+      const environments = kind === 'account'
+        ? (await domain.access.visibleEnvironments(access, page.account.id)).map((env) => ({
+          ...env,
+          role: reach(access, { type: 'environment', accountId: env.accountId, environmentId: env.id }),
+        }))
+        : [];
+      render(ctx, 'owner', { ...base(ctx, page.name, page.crumbs), page, environments, section: 'overview' });
+    });
+
+    router.get(`${path}/access`, signedIn, async (ctx) => {
+      const page = await authorizeOwner(ctx, domain, kind, 'keypairs.read');
+      const [keypairs, members] = await Promise.all([
+        domain.keypairs.list(page.owner, { limit: 1, offset: 0 }),
+        domain.users.listMembers(page.owner),
+      ]);
+      render(ctx, 'access', {
+        ...base(ctx, `Access management · ${page.name}`, [...page.crumbs, { label: 'Access management' }]),
+        page, section: 'access', keypairCount: keypairs.total, members,
+      });
+    });
+
+    const closePage = async (ctx: Context, page: OwnerPage, extra: { error?: string; status?: number } = {}) => {
+      let count = (await domain.keypairs.list(page.owner, { limit: 1, offset: 0 })).total;
+      let environments: EnvironmentView[] = [];
+      if (kind === 'account') {
+        environments = (await domain.owners.listEnvironments(page.account.id)).filter((env) => env.status !== 'closed');
+        for (const env of environments) {
+          count += (await domain.keypairs.list({ type: 'environment', accountId: env.accountId, environmentId: env.id }, { limit: 1, offset: 0 })).total;
+        }
+      }
+      render(ctx, 'close', {
+        ...base(ctx, `Close ${kind} · ${page.name}`, [...page.crumbs, { label: `Close ${kind}` }]),
+        page, section: 'overview', keypairCount: count, environments, error: extra.error ?? null,
+      }, { status: extra.status ?? 200 });
+    };
+
+    router.get(`${path}/close`, signedIn, async (ctx) => {
+      const page = await authorizeOwner(ctx, domain, kind, 'owner.close');
+      if (page.target.status === 'closed') throw new UiError(409, 'Already closed', `This ${kind} is closed already.`);
+      await closePage(ctx, page);
+    });
+
+    router.post(`${path}/close`, signedIn, async (ctx) => {
+      const page = await authorizeOwner(ctx, domain, kind, 'owner.close');
+      if (page.target.status === 'closed') throw new UiError(409, 'Already closed', `This ${kind} is closed already.`);
+      if (field(form(ctx), 'confirmName', 200).trim() !== page.name) {
+        return closePage(ctx, page, { error: `Type the ${kind}'s name, ${page.name}, exactly to confirm.`, status: 400 });
+      }
+      const actor = me(ctx).access.actor;
+      if (kind === 'account') {
+        await domain.closing.closeAccount(page.account.id, actor);
+        flash(ctx, `Account ${page.name} is closed; its keypairs were removed.`);
+        return seeOther(ctx, `${UI_PREFIX}/accounts`);
+      }
+      await domain.closing.closeEnvironment(page.environment!.id, actor);
+      flash(ctx, `Environment ${page.name} is closed; its keypairs were removed.`);
+      seeOther(ctx, `${UI_PREFIX}/accounts/${page.account.id}`);
+    });
+  }
+
+  router.post('/accounts/:id/environments', signedIn, async (ctx) => {
+    const page = await authorizeOwner(ctx, domain, 'account', 'environment.create');
+    const env = await domain.owners.createEnvironment(page.account.id, { name: field(form(ctx), 'name', 200) }, me(ctx).access.actor);
+    flash(ctx, `Environment ${env.name} created.`);
+    seeOther(ctx, `${UI_PREFIX}/environments/${env.id}`);
+  });
+}
