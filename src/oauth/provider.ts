@@ -10,6 +10,7 @@ import type { KeypairDoc } from '../db/models/keypair.ts';
 import { databaseUnavailable } from '../db/unavailable.ts';
 import type { Domain } from '../domain/index.ts';
 import { currentTokenGeneration, type AuthenticationFailure, type AuthenticationResult } from '../domain/keypairs.ts';
+import { presentedSecret, spendUnknownKey } from './client-auth.ts';
 import { UNAVAILABLE_ERROR } from './oauth-error.ts';
 import { SIGNING_ALG, type SigningMaterial } from './signing-keys.ts';
 
@@ -35,17 +36,6 @@ const loadedKeypair = new WeakMap<object, KeypairDoc | null>();
 
 export interface ProviderHooks {
   onAuthenticationFailure?(reason: AuthenticationFailure, keyId: string): void;
-}
-
-/** The client secret a token request presents (form body or HTTP Basic), if any. */
-function presentedSecret(ctx: KoaContextWithOIDC): string | undefined {
-  const posted = ctx.oidc?.params?.client_secret;
-  if (typeof posted === 'string') return posted;
-  const match = /^Basic ([A-Za-z0-9+/]+={0,2})$/i.exec(ctx.get('authorization'));
-  if (!match) return undefined;
-  const decoded = Buffer.from(match[1]!, 'base64').toString('utf8');
-  const colon = decoded.indexOf(':');
-  return colon === -1 ? undefined : decoded.slice(colon + 1);
 }
 
 function keypairClientMetadata(doc: KeypairDoc): AdapterPayload {
@@ -78,7 +68,7 @@ async function loadKeypairForRequest(domain: Domain, id: string): Promise<Keypai
   if (ctx) loadedKeypair.set(ctx, doc);
   if (!doc) {
     const presented = ctx ? presentedSecret(ctx) : undefined;
-    if (presented !== undefined) await domain.keypairs.authenticate(id, presented, null);
+    if (presented !== undefined) await spendUnknownKey(domain, id, presented);
   }
   return doc;
 }

@@ -8,22 +8,24 @@ import type { Context } from 'koa';
 import type { z } from 'zod';
 import type { Action, TargetRef } from '../../domain/access.ts';
 import type { Domain } from '../../domain/index.ts';
-import { DEFAULT_GRACE, type GracePeriod, type KeypairStatus } from '../../domain/keypairs.ts';
+import { ID_PATTERNS } from '../../domain/credentials.ts';
+import type { KeypairStatus } from '../../domain/keypairs.ts';
+import { DEFAULT_GRACE, type GracePeriod } from '../../domain/limits.ts';
 import type { AccessTokenVerifier } from '../../oauth/access-tokens.ts';
 import { basePath } from '../public-base.ts';
 import { newCsrfToken, sessionOf } from '../session/index.ts';
-import type { LoginThrottle } from '../session/throttle.ts';
+import type { SignInFlow } from '../session/sign-in.ts';
 import { apiState, requireCaller } from './auth.ts';
 import { ApiError, notFoundError } from './errors.ts';
 import { buildOpenApi } from './openapi.ts';
-import { ID_PATTERNS, parseBody, parseQuery, schemas, type IdParam } from './validation.ts';
+import { parseBody, parseQuery, schemas, type IdParam } from './validation.ts';
 
 export const API_PREFIX = '/api/v1';
 
 export interface ApiDeps {
   domain: Domain;
   verifier: AccessTokenVerifier;
-  throttle: LoginThrottle;
+  signIn: SignInFlow;
 }
 
 type Method = 'get' | 'post' | 'patch' | 'delete';
@@ -281,21 +283,17 @@ const sessionRoutes: RouteSpec[] = [
     method: 'post', path: '/session', operationId: 'signIn', summary: 'Sign in with email and password: sets the session cookie and returns the CSRF token', tag: 'session', auth: false, body: schemas.signIn, status: 200, response: 'Session', noStore: true,
     async handle(ctx, { body }, deps) {
       const { email, password } = body as z.infer<typeof schemas.signIn>;
-      const wait = await deps.throttle.retryAfter(email, ctx.ip);
-      if (wait > 0) throw new ApiError(429, 'rate_limited', 'too many failed sign-ins; try again later', { retryAfterSeconds: wait });
-      const user = await deps.domain.users.authenticate(email, password);
-      if (!user) {
-        await deps.throttle.failed(email, ctx.ip);
-        throw new ApiError(401, 'unauthenticated', 'wrong email or password');
-      }
-      await deps.throttle.succeeded(email, ctx.ip);
       const session = sessionOf(ctx);
       if (!session) throw new ApiError(500, 'internal_error', 'sessions are not available');
       const csrfToken = newCsrfToken();
-      session.userId = user.id;
-      session.csrf = csrfToken;
-      await session.regenerate(); // a new session key at sign-in (no session fixation)
-      return { user, csrfToken };
+      const result = await deps.signIn.signIn(email, password, ctx.ip, async (user) => {
+        session.userId = user.id;
+        session.csrf = csrfToken;
+        await session.regenerate(); // a new session key at sign-in (no session fixation)
+      });
+      if (result.outcome === 'throttled') throw new ApiError(429, 'rate_limited', 'too many failed sign-ins; try again later', { retryAfterSeconds: result.retryAfterSeconds });
+      if (result.outcome === 'refused') throw new ApiError(401, 'unauthenticated', 'wrong email or password');
+      return { user: result.user, csrfToken };
     },
   },
   {

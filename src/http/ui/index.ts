@@ -21,7 +21,7 @@ import helmet from 'koa-helmet';
 import { databaseUnavailable } from '../../db/unavailable.ts';
 import type { Domain } from '../../domain/index.ts';
 import { publicPath } from '../public-base.ts';
-import { LoginThrottle } from '../session/throttle.ts';
+import type { SignInFlow } from '../session/sign-in.ts';
 import { STATIC_FILES } from './render.ts';
 import { createUiRouter, renderNotFound, renderUnavailable, UI_PREFIX } from './routes.ts';
 import { uiSessions } from './session.ts';
@@ -32,8 +32,8 @@ export interface AdminUiOptions {
   domain: Domain;
   issuer: string;
   secureCookies: boolean;
-  /** The database connection (mongoose), for the sign-in throttle's store; memory when absent. */
-  throttleConnection?: unknown;
+  /** The admin sign-in, shared with the REST API. */
+  signIn: SignInFlow;
 }
 
 const isUiPath = (path: string) => path === UI_PREFIX || path.startsWith(`${UI_PREFIX}/`);
@@ -76,8 +76,7 @@ export function adminUi(_app: Koa, options: AdminUiOptions) {
     crossOriginResourcePolicy: { policy: 'same-origin' },
   });
   const sessions = uiSessions(options.domain.sessions, { secure, path: UI_PREFIX });
-  const throttle = new LoginThrottle(options.throttleConnection ? { connection: options.throttleConnection } : {});
-  const router = createUiRouter({ domain: options.domain, issuer: options.issuer, throttle, secureCookies: secure });
+  const router = createUiRouter({ domain: options.domain, issuer: options.issuer, signIn: options.signIn, secureCookies: secure });
   const routes = router.routes();
   return async (ctx: Context, next: Next): Promise<void> => {
     if (ctx.path === '/' && ctx.method === 'GET' && ctx.accepts('json', 'html') === 'html') {

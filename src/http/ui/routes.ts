@@ -8,15 +8,16 @@ import type { Context, Next } from 'koa';
 import { can, canCreateAccount, reach, type Action, type ActorAccess, type Target } from '../../domain/access.ts';
 import { isAuditCursor, type AuditEventView } from '../../domain/audit.ts';
 import { DEFAULT_ACCOUNT_NAME } from '../../domain/bootstrap.ts';
+import { ID_PATTERNS } from '../../domain/credentials.ts';
 import { DomainError } from '../../domain/errors.ts';
 import type { Domain } from '../../domain/index.ts';
-import { DEFAULT_GRACE, GRACE_PERIODS, type GracePeriod, type KeypairStatus, type KeypairView } from '../../domain/keypairs.ts';
+import type { KeypairStatus, KeypairView } from '../../domain/keypairs.ts';
+import { DEFAULT_GRACE, EMAIL_MAX, GRACE_PERIOD_NAMES, GRACE_PERIODS, PASSWORD_MAX, type GracePeriod } from '../../domain/limits.ts';
 import type { AccountView, EnvironmentView, Owner } from '../../domain/owners.ts';
 import type { UserView } from '../../domain/users.ts';
-import { ID_PATTERNS } from '../api/validation.ts';
 import { publicPath } from '../public-base.ts';
 import { crossSiteRequest, csrfMatches, isStateChanging, newCsrfToken } from '../session/index.ts';
-import type { LoginThrottle } from '../session/throttle.ts';
+import type { SignInFlow } from '../session/sign-in.ts';
 import { render, type Crumb, type PageBase } from './render.ts';
 import { uiSessionOf, type UiSessionData } from './session.ts';
 
@@ -25,19 +26,16 @@ const PAGE_SIZE = 20;
 /** The double-submit cookie of the forms shown before there is a session (sign-in, setup). */
 const FORM_COOKIE = 'keyport.form';
 const KEYPAIR_STATUSES: KeypairStatus[] = ['enabled', 'disabled', 'locked'];
-const ROTATE_CHOICES: { value: GracePeriod; label: string }[] = [
-  { value: '0', label: 'Rotate immediately (the current secret stops working now)' },
-  { value: '1h', label: 'Keep the current secret for 1 hour' },
-  { value: '3h', label: 'Keep the current secret for 3 hours' },
-  { value: '24h', label: 'Keep the current secret for 24 hours' },
-  { value: '48h', label: 'Keep the current secret for 48 hours' },
-  { value: '72h', label: 'Keep the current secret for 72 hours' },
-];
+const hours = (ms: number) => `${ms / 3_600_000} hour${ms === 3_600_000 ? '' : 's'}`;
+const ROTATE_CHOICES: { value: GracePeriod; label: string }[] = GRACE_PERIOD_NAMES.map((value) => ({
+  value,
+  label: value === '0' ? 'Rotate immediately (the current secret stops working now)' : `Keep the current secret for ${hours(GRACE_PERIODS[value])}`,
+}));
 
 export interface UiDeps {
   domain: Domain;
   issuer: string;
-  throttle: LoginThrottle;
+  signIn: SignInFlow;
   secureCookies: boolean;
 }
 
@@ -296,21 +294,15 @@ export function createUiRouter(deps: UiDeps): Router {
   router.post('/sign-in', async (ctx) => {
     checkPreForm(ctx);
     const f = form(ctx);
-    const email = field(f, 'email', 254).trim();
-    const password = field(f, 'password', 1024);
+    const email = field(f, 'email', EMAIL_MAX).trim();
+    const password = field(f, 'password', PASSWORD_MAX);
     if (!email || !password) return signInPage(ctx, { error: 'Enter your email and password.', email, status: 400 });
-    const wait = await deps.throttle.retryAfter(email, ctx.ip);
-    if (wait > 0) {
-      ctx.set('Retry-After', String(wait));
-      return signInPage(ctx, { error: `Too many failed sign-ins. Try again in ${Math.ceil(wait / 60)} min.`, email, status: 429 });
+    const result = await deps.signIn.signIn(email, password, ctx.ip, (user) => startSession(ctx, user.id));
+    if (result.outcome === 'throttled') {
+      ctx.set('Retry-After', String(result.retryAfterSeconds));
+      return signInPage(ctx, { error: `Too many failed sign-ins. Try again in ${Math.ceil(result.retryAfterSeconds / 60)} min.`, email, status: 429 });
     }
-    const user = await domain.users.authenticate(email, password);
-    if (!user) {
-      await deps.throttle.failed(email, ctx.ip);
-      return signInPage(ctx, { error: 'Wrong email or password.', email, status: 401 });
-    }
-    await deps.throttle.succeeded(email, ctx.ip);
-    await startSession(ctx, user.id);
+    if (result.outcome === 'refused') return signInPage(ctx, { error: 'Wrong email or password.', email, status: 401 });
     seeOther(ctx, safeNext(field(f, 'next')) || `${UI_PREFIX}/accounts`);
   });
 
@@ -341,10 +333,10 @@ export function createUiRouter(deps: UiDeps): Router {
     checkPreForm(ctx);
     const f = form(ctx);
     const token = field(f, 'token', 200);
-    const email = field(f, 'email', 254).trim();
-    const password = field(f, 'password', 1024);
+    const email = field(f, 'email', EMAIL_MAX).trim();
+    const password = field(f, 'password', PASSWORD_MAX);
     const accountName = field(f, 'accountName', 200);
-    if (password !== field(f, 'passwordAgain', 1024)) return setupPage(ctx, token, { error: 'The two passwords differ.', email, accountName, status: 400 });
+    if (password !== field(f, 'passwordAgain', PASSWORD_MAX)) return setupPage(ctx, token, { error: 'The two passwords differ.', email, accountName, status: 400 });
     let result;
     try {
       result = await domain.bootstrap.completeSetup(token, { email, password, accountName });
