@@ -7,9 +7,9 @@ import { randomBytes } from 'node:crypto';
 import Provider, { errors, type Adapter, type AdapterPayload, type Configuration, type KoaContextWithOIDC, type ResourceServer } from 'oidc-provider';
 import type { KeyportConfig } from '../config.ts';
 import type { KeypairDoc } from '../db/models/keypair.ts';
-import { databaseUnavailable } from '../db/unavailable.ts';
 import type { Domain } from '../domain/index.ts';
 import { currentTokenGeneration, type AuthenticationFailure, type AuthenticationResult } from '../domain/keypairs.ts';
+import { httpFailureOf } from '../http/error-statuses.ts';
 import { presentedSecret, spendUnknownKey } from './client-auth.ts';
 import { UNAVAILABLE_ERROR } from './oauth-error.ts';
 import { SIGNING_ALG, type SigningMaterial } from './signing-keys.ts';
@@ -79,8 +79,8 @@ async function loadKeypairForRequest(domain: Domain, id: string): Promise<Keypai
  * (anything else becomes a 500 server_error).
  */
 class TemporarilyUnavailable extends errors.OIDCProviderError {
-  constructor(description: string) {
-    super(503, UNAVAILABLE_ERROR);
+  constructor(status: number, description: string) {
+    super(status, UNAVAILABLE_ERROR);
     this.error_description = description;
     this.expose = true;
   }
@@ -93,10 +93,10 @@ class TemporarilyUnavailable extends errors.OIDCProviderError {
  * request that works pays nothing for it.
  */
 function rethrowForProvider(err: unknown): never {
-  const unavailable = databaseUnavailable(err);
-  if (!unavailable) throw err;
-  Provider.ctx?.set('Retry-After', String(unavailable.retryAfterSeconds));
-  throw new TemporarilyUnavailable(unavailable.message);
+  const failure = httpFailureOf(err);
+  if (failure?.kind !== 'database_unavailable') throw err;
+  Provider.ctx?.set('Retry-After', String(failure.retryAfterSeconds));
+  throw new TemporarilyUnavailable(failure.status, failure.message);
 }
 
 /**

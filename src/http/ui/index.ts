@@ -18,7 +18,7 @@
 import type Koa from 'koa';
 import type { Context, Next } from 'koa';
 import helmet from 'koa-helmet';
-import { databaseUnavailable } from '../../db/unavailable.ts';
+import { httpFailureOf } from '../error-statuses.ts';
 import type { Domain } from '../../domain/index.ts';
 import { publicPath } from '../public-base.ts';
 import type { SignInFlow } from '../session/sign-in.ts';
@@ -96,9 +96,9 @@ export function adminUi(_app: Koa, options: AdminUiOptions) {
         });
       } catch (err) {
         // Reading the session needs the database too: this covers every page.
-        const unavailable = databaseUnavailable(err);
-        if (!unavailable) throw err;
-        renderUnavailable(ctx, unavailable.retryAfterSeconds);
+        const failure = httpFailureOf(err);
+        if (failure?.kind !== 'database_unavailable') throw err;
+        renderUnavailable(ctx, failure);
       }
     });
   };

@@ -10,6 +10,7 @@ import { isAuditCursor, type AuditEventView } from '../../domain/audit.ts';
 import { DEFAULT_ACCOUNT_NAME } from '../../domain/bootstrap.ts';
 import { ID_PATTERNS } from '../../domain/credentials.ts';
 import { DomainError } from '../../domain/errors.ts';
+import { httpFailureOf } from '../error-statuses.ts';
 import type { Domain } from '../../domain/index.ts';
 import type { KeypairStatus, KeypairView } from '../../domain/keypairs.ts';
 import { DEFAULT_GRACE, EMAIL_MAX, GRACE_PERIOD_NAMES, GRACE_PERIODS, PASSWORD_MAX, type GracePeriod } from '../../domain/limits.ts';
@@ -231,13 +232,15 @@ export function createUiRouter(deps: UiDeps): Router {
       if (ctx.status === 404 && ctx.body == null) throw notFound();
     } catch (err) {
       let error: UiError;
+      const failure = err instanceof UiError ? null : httpFailureOf(err);
       if (err instanceof UiError) error = err;
-      else if (err instanceof DomainError) {
-        error = err.code === 'not_found' ? notFound()
-          : err.code === 'forbidden' ? new UiError(403, 'Not allowed', 'Only administrators of this account or environment can open this page or make this change.')
-            : err.code === 'conflict' ? new UiError(409, 'Not possible now', capitalize(err.message) + '.')
-              : err.code === 'unauthenticated' ? new UiError(401, 'Sign in', 'Sign in to continue.')
-                : new UiError(400, 'Not valid', capitalize(err.message) + '.');
+      else if (failure?.kind === 'domain') {
+        // The status comes from the shared table; the page says it in words.
+        error = failure.status === 404 ? notFound()
+          : failure.status === 403 ? new UiError(403, 'Not allowed', 'Only administrators of this account or environment can open this page or make this change.')
+            : failure.status === 409 ? new UiError(409, 'Not possible now', capitalize(failure.message) + '.')
+              : failure.status === 401 ? new UiError(401, 'Sign in', 'Sign in to continue.')
+                : new UiError(failure.status, 'Not valid', capitalize(failure.message) + '.');
       } else throw err;
       if (error.status === 401) return seeOther(ctx, `${UI_PREFIX}/sign-in`);
       render(ctx, 'error', { ...base(ctx, error.heading), heading: error.heading, message: error.message, status: error.status }, { status: error.status });
@@ -674,10 +677,10 @@ export function renderNotFound(ctx: Context): void {
 }
 
 /** The page for a request that needed the database while it could not be reached: 503, with Retry-After. */
-export function renderUnavailable(ctx: Context, retryAfterSeconds: number): void {
+export function renderUnavailable(ctx: Context, failure: { status: number; retryAfterSeconds: number }): void {
   const heading = 'Temporarily unavailable';
-  ctx.set('Retry-After', String(retryAfterSeconds));
-  render(ctx, 'error', { title: heading, user: null, csrf: null, flash: null, crumbs: [], heading, message: 'Keyport cannot reach its database right now. Try again in a few seconds.', status: 503 }, { status: 503 });
+  ctx.set('Retry-After', String(failure.retryAfterSeconds));
+  render(ctx, 'error', { title: heading, user: null, csrf: null, flash: null, crumbs: [], heading, message: 'Keyport cannot reach its database right now. Try again in a few seconds.', status: failure.status }, { status: failure.status });
 }
 
 function capitalize(text: string): string {
