@@ -15,6 +15,8 @@ import type { Metrics } from './http/metrics.ts';
 import { opsRouter } from './http/ops.ts';
 import { setPublicBase } from './http/public-base.ts';
 import { adminUi } from './http/ui/index.ts';
+import { SignInFlow } from './http/session/sign-in.ts';
+import { LoginThrottle } from './http/session/throttle.ts';
 import type { AccessTokenVerifier } from './oauth/access-tokens.ts';
 import { requestAddress, throttledResponse, type AddressThrottle } from './oauth/address-throttle.ts';
 import { renderOAuthErrors } from './oauth/oauth-error.ts';
@@ -95,13 +97,15 @@ function createKeyportApp(parts: AppParts): Koa {
 
   const ops = opsRouter({ ping: parts.ping, metrics: parts.metrics });
   app.use(ops.routes()).use(ops.allowedMethods());
+  // One sign-in flow and throttle for both admin surfaces: failures on one count on the other.
+  const signIn = new SignInFlow(parts.domain.users, new LoginThrottle(parts.throttleConnection ? { connection: parts.throttleConnection } : {}));
   app.use(adminApi(app, {
     domain: parts.domain,
     verifier: parts.verifier,
-    throttleConnection: parts.throttleConnection,
+    signIn,
     secureCookies: parts.issuer.startsWith('https:'),
   }));
-  app.use(adminUi(app, { domain: parts.domain, issuer: parts.issuer, secureCookies: parts.issuer.startsWith('https:'), throttleConnection: parts.throttleConnection }));
+  app.use(adminUi(app, { domain: parts.domain, issuer: parts.issuer, secureCookies: parts.issuer.startsWith('https:'), signIn }));
   app.use(async (ctx, next) => {
     await next();
     if (ctx.path === '/' && ctx.method === 'GET' && ctx.status === 404) {

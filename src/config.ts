@@ -4,6 +4,7 @@
 import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { z } from 'zod';
+import { SCOPE_NAME_PATTERN } from './domain/limits.ts';
 
 const DEFAULTS_FILE = fileURLToPath(new URL('../config/default.json', import.meta.url));
 
@@ -23,7 +24,7 @@ const issuerUrl = z.url({ protocol: /^https?$/, error: 'must be an http:// or ht
   })
   .transform((value) => value.replace(/\/+$/, ''));
 
-const scopeName = z.string().regex(/^[\x21\x23-\x5b\x5d-\x7e]+$/, 'a scope is printable ASCII without spaces, quotes or backslashes');
+const scopeName = z.string().regex(SCOPE_NAME_PATTERN, 'a scope is printable ASCII without spaces, quotes or backslashes');
 
 const configSchema = z.strictObject({
   server: z.strictObject({

@@ -4,7 +4,7 @@ import { createApiRouter, ROUTES } from '../src/http/api/routes.ts';
 import { openApiPath } from '../src/http/api/openapi.ts';
 import type { Domain } from '../src/domain/index.ts';
 import type { AccessTokenVerifier } from '../src/oauth/access-tokens.ts';
-import type { LoginThrottle } from '../src/http/session/throttle.ts';
+import type { SignInFlow } from '../src/http/session/sign-in.ts';
 import { startTestKeyport, type TestKeyport } from './helpers/keyport.ts';
 
 let tk: TestKeyport;
@@ -23,7 +23,7 @@ test('GET /api/v1/openapi.json documents every registered route, and only those'
   t.is(doc.openapi, '3.1.0');
 
   // The routes as the router registered them (handlers are never called here).
-  const router = createApiRouter({ domain: {} as Domain, verifier: {} as AccessTokenVerifier, throttle: {} as LoginThrottle });
+  const router = createApiRouter({ domain: {} as Domain, verifier: {} as AccessTokenVerifier, signIn: {} as SignInFlow });
   const registered = new Set<string>();
   for (const layer of router.stack) {
     for (const method of layer.methods) {

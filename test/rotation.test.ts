@@ -6,7 +6,7 @@ import anyTest, { type ExecutionContext, type TestFn } from 'ava';
 import type { KeypairDoc } from '../src/db/models/keypair.ts';
 import { newSecret } from '../src/domain/credentials.ts';
 import { DomainError } from '../src/domain/errors.ts';
-import { DEFAULT_GRACE, type GracePeriod } from '../src/domain/keypairs.ts';
+import { DEFAULT_GRACE, type GracePeriod } from '../src/domain/limits.ts';
 import { startKeyport, type RunningKeyport } from '../src/keyport.ts';
 import { startTestKeyport, type TestKeyport } from './helpers/keyport.ts';
 import { auditActions, eventually, freezeClock, rawKeypair, storedHashOf } from './helpers/keypair-state.ts';

@@ -1,6 +1,7 @@
 // The keypair commands: the keypair lifecycle (docs/architecture.md, Keypair lifecycle) from a terminal or a script.
 import { Option, type Command } from 'commander';
-import { DEFAULT_GRACE, GRACE_PERIODS, type GracePeriod, type IssuedKeypair, type KeypairStatus, type KeypairView } from '../domain/keypairs.ts';
+import type { IssuedKeypair, KeypairStatus, KeypairView } from '../domain/keypairs.ts';
+import { COMMENT_MAX, DEFAULT_GRACE, GRACE_PERIOD_NAMES, NAME_MAX, type GracePeriod } from '../domain/limits.ts';
 import { UsageError } from './errors.ts';
 import { fields, table, when } from './output.ts';
 import { addOwnerOptions, findOwner, ownerRefOf, type OwnerRef } from './owners.ts';
@@ -73,8 +74,8 @@ export function registerKeypairCommands(program: Command, run: Runner): void {
     .description('Manage API keypairs: the credentials (OAuth client id + secret) machines exchange for access tokens.\nA secret is printed once, when it is created, rotated or regenerated, and can never be read back.');
 
   addOwnerOptions(keypair.command('create').description('create a keypair and print its secret (once)'), 'a keypair')
-    .requiredOption('--name <name>', 'what uses it, e.g. "ci-deploy"')
-    .option('--comment <text>', 'free text for administrators')
+    .requiredOption('--name <name>', `what uses it, e.g. "ci-deploy" (at most ${NAME_MAX} characters)`)
+    .option('--comment <text>', `free text for administrators (at most ${COMMENT_MAX} characters)`)
     .option('--scope <scope>', 'a scope it may request (repeatable; see `keyport scopes`)', collectScopes)
     .addHelpText('after', '\nExample:\n  keyport keypair create --environment env_… --name ci --scope orders:read --scope orders:write\n')
     .action((options: { account?: string; environment?: string; name: string; comment?: string; scope?: string[] }, command: Command) => {
@@ -138,7 +139,7 @@ export function registerKeypairCommands(program: Command, run: Runner): void {
   keypair.command('rotate <keyId>')
     .description('issue a new secret; the current one keeps working for the grace period')
     .addOption(new Option('--grace <period>', 'how long the current secret keeps working (0 = stops now)')
-      .choices(Object.keys(GRACE_PERIODS)).default(DEFAULT_GRACE))
+      .choices(GRACE_PERIOD_NAMES).default(DEFAULT_GRACE))
     .option('--revoke-tokens', 'also revoke the tokens already issued (a planned rotation keeps them)')
     .action((keyId: string, options: { grace: GracePeriod; revokeTokens?: boolean }, command: Command) => run(command, (s) => rotate(s, keyId, options.grace, options.revokeTokens ?? false)));
 

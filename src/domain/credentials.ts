@@ -28,8 +28,22 @@ function base62Fixed(value: number, width: number): string {
 }
 
 export const KEY_ID_PATTERN = /^kp_[0-9A-Za-z]{24}$/;
-const SECRET_PATTERN = /^kps_[0-9A-Za-z]{43}[0-9A-Za-z]{6}$/;
+/** `kps_` + 43 base62 characters + the 6-character checksum of what precedes it. */
+export const SECRET_PATTERN = /^kps_[0-9A-Za-z]{43}[0-9A-Za-z]{6}$/;
 const SECRET_BODY_LENGTH = 4 + 43;
+
+/**
+ * The shape of every id Keyport issues (newKeyId, newId): the admin API and the
+ * web UI check path ids against these before any database work.
+ */
+export const ID_PATTERNS = {
+  accountId: /^acc_[0-9A-Za-z]{16}$/,
+  environmentId: /^env_[0-9A-Za-z]{16}$/,
+  userId: /^usr_[0-9A-Za-z]{16}$/,
+  membershipId: /^mem_[0-9A-Za-z]{16}$/,
+  keyId: KEY_ID_PATTERN,
+} as const;
+export type IdKind = keyof typeof ID_PATTERNS;
 
 export function newKeyId(): string {
   return `kp_${randomBase62(24)}`;

@@ -9,6 +9,7 @@ import type { ChangeFeed } from './change-feed.ts';
 import type { Clock } from './clock.ts';
 import { isWellFormedKeyId, isWellFormedSecret, newKeyId, newSecret, type SecretHasher } from './credentials.ts';
 import { DomainError, invalidInput, notFound } from './errors.ts';
+import { COMMENT_MAX, GRACE_PERIODS, type GracePeriod } from './limits.ts';
 import { validName, type Owner, type OwnerService } from './owners.ts';
 import { FailureCounts } from './failure-counts.ts';
 import type { ScopeCatalog } from './scope-catalog.ts';
@@ -16,10 +17,6 @@ import { SerialWrites } from './serial-writes.ts';
 import { LRUCache } from 'lru-cache';
 import { trusted } from 'mongoose';
 
-/** Grace periods offered for a rotation; '0' is a regeneration (the old secret stops at once). */
-export const GRACE_PERIODS = { '0': 0, '1h': 3_600_000, '3h': 10_800_000, '24h': 86_400_000, '48h': 172_800_000, '72h': 259_200_000 } as const;
-export type GracePeriod = keyof typeof GRACE_PERIODS;
-export const DEFAULT_GRACE: GracePeriod = '24h';
 
 export type KeypairStatus = 'enabled' | 'disabled' | 'locked';
 
@@ -57,7 +54,6 @@ export type AuthenticationResult =
   | { ok: true; keypair: KeypairDoc }
   | { ok: false; reason: AuthenticationFailure };
 
-const COMMENT_MAX = 1000;
 const LAST_USED_INTERVAL_MS = 60_000;
 
 function isLocked(doc: Pick<KeypairDoc, 'lockedPermanently' | 'lockedUntil'>, now: Date): boolean {

@@ -6,6 +6,7 @@ import type { Actor, AuditLog } from './audit.ts';
 import type { Clock } from './clock.ts';
 import { newId } from './credentials.ts';
 import { invalidInput, notFound } from './errors.ts';
+import { NAME_MAX } from './limits.ts';
 import { LRUCache } from 'lru-cache';
 import type { Model } from 'mongoose';
 import { readThrough } from './cache-fetch.ts';
@@ -21,7 +22,7 @@ export interface AccountView { id: string; name: string; status: OwnerStatus; cr
 export interface EnvironmentView extends AccountView { accountId: string }
 
 export function validName(name: unknown, what = 'name'): string {
-  if (typeof name !== 'string' || !name.trim() || name.length > 100) throw invalidInput(`${what} must be 1 to 100 characters`);
+  if (typeof name !== 'string' || !name.trim() || name.length > NAME_MAX) throw invalidInput(`${what} must be 1 to ${NAME_MAX} characters`);
   return name.trim();
 }
 

@@ -8,6 +8,7 @@ import type { Clock } from './clock.ts';
 import { newId } from './credentials.ts';
 import { SerialWrites } from './serial-writes.ts';
 import { DomainError, invalidInput, notFound } from './errors.ts';
+import { EMAIL_MAX, PASSWORD_MAX, PASSWORD_MIN } from './limits.ts';
 import type { Owner } from './owners.ts';
 
 const SCRYPT = { N: 2 ** 15, r: 8, p: 1, maxmem: 64 * 1024 * 1024 } satisfies ScryptOptions;
@@ -82,9 +83,9 @@ export class UserService {
   /** Creates a user; `operator: true` also grants the instance-wide operator role (CLI and bootstrap only). */
   async createUser(input: { email: string; password: string; operator?: boolean }, actor: Actor): Promise<UserView> {
     const email = typeof input.email === 'string' ? input.email.trim().toLowerCase() : '';
-    if (!EMAIL.test(email) || email.length > 254) throw invalidInput('email must be a valid address');
-    if (typeof input.password !== 'string' || input.password.length < 12 || input.password.length > 1024) {
-      throw invalidInput('password must be 12 to 1024 characters');
+    if (!EMAIL.test(email) || email.length > EMAIL_MAX) throw invalidInput('email must be a valid address');
+    if (typeof input.password !== 'string' || input.password.length < PASSWORD_MIN || input.password.length > PASSWORD_MAX) {
+      throw invalidInput(`password must be ${PASSWORD_MIN} to ${PASSWORD_MAX} characters`);
     }
     try {
       const operator = input.operator === true;

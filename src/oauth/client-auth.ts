@@ -1,7 +1,11 @@
-// Client authentication (RFC 6749 §2.3.1) for the endpoints Keyport serves
-// itself (introspection, revocation): HTTP Basic or client_id/client_secret in
-// the form body, never both, never in the query string.
+// Client authentication (RFC 6749 §2.3.1), one module for every endpoint that
+// authenticates keypairs: the HTTP Basic parser and the credentials a request
+// presents, used by oidc-provider's hooks at the token endpoint (provider.ts),
+// and the whole check for the endpoints Keyport serves itself (introspection,
+// revocation): HTTP Basic or client_id/client_secret in the form body, never
+// both, never in the query string.
 import type { Context } from 'koa';
+import type { KoaContextWithOIDC } from 'oidc-provider';
 import type { Domain } from '../domain/index.ts';
 import type { KeypairDoc } from '../db/models/keypair.ts';
 import { requestAddress, throttledResponse, type AddressThrottle } from './address-throttle.ts';
@@ -23,9 +27,54 @@ export function formParam(body: FormBody, name: string): string | undefined {
   return value;
 }
 
-function decodeBasicPart(part: string): string {
-  // RFC 6749 §2.3.1: client_id and secret are form-urlencoded before Base64.
-  return decodeURIComponent(part.replace(/\+/g, '%20'));
+const BASIC = /^Basic ([A-Za-z0-9+/]+={0,2})$/i;
+
+/** One part of a Basic credential, form-decoded; only a part that holds '%' or '+' is decoded at all (base62 ids and secrets never do). Throws URIError for a bad escape. */
+function formDecode(part: string): string {
+  return part.includes('%') || part.includes('+') ? decodeURIComponent(part.replace(/\+/g, '%20')) : part;
+}
+
+export type BasicCredentials = { clientId: string; clientSecret: string };
+
+/**
+ * An `Authorization: Basic` header's client id and secret, both form-decoded
+ * (RFC 6749 §2.3.1: they are form-urlencoded before Base64, and oidc-provider
+ * decodes them so at the token endpoint). 'malformed': not Basic, not Base64,
+ * no colon or an empty client id; 'bad_encoding': a part is not valid form encoding.
+ */
+export function parseBasic(header: string): BasicCredentials | 'malformed' | 'bad_encoding' {
+  const match = BASIC.exec(header);
+  if (!match) return 'malformed';
+  const decoded = Buffer.from(match[1]!, 'base64').toString('utf8');
+  const colon = decoded.indexOf(':');
+  if (colon < 1) return 'malformed';
+  try {
+    return { clientId: formDecode(decoded.slice(0, colon)), clientSecret: formDecode(decoded.slice(colon + 1)) };
+  } catch {
+    return 'bad_encoding';
+  }
+}
+
+/**
+ * The client secret a token request presents (client_secret_post, or HTTP
+ * Basic decoded exactly as oidc-provider decodes it before compareClientSecret),
+ * for the unknown-key path, which oidc-provider reaches without any secret.
+ */
+export function presentedSecret(ctx: KoaContextWithOIDC): string | undefined {
+  const posted = ctx.oidc?.params?.client_secret;
+  if (typeof posted === 'string') return posted;
+  const basic = parseBasic(ctx.get('authorization'));
+  return typeof basic === 'object' ? basic.clientSecret : undefined;
+}
+
+/**
+ * An unknown key id costs the same as a wrong secret (docs/architecture.md,
+ * Security model): the domain's check spends one HMAC on the secret against a
+ * dummy. Introspection and revocation get this from their one authenticate
+ * call; the token endpoint calls it when oidc-provider finds no client.
+ */
+export async function spendUnknownKey(domain: Domain, keyId: string, secret: string): Promise<void> {
+  await domain.keypairs.authenticate(keyId, secret, null);
 }
 
 export async function authenticateClient(ctx: Context, domain: Domain, body: FormBody, throttle: AddressThrottle): Promise<KeypairDoc> {
@@ -45,16 +94,11 @@ export async function authenticateClient(ctx: Context, domain: Domain, body: For
   const basic = header !== '';
   if (basic) {
     if (postSecret !== undefined) throw invalidRequest('client authentication must only be provided using one mechanism');
-    const match = /^Basic ([A-Za-z0-9+/]+={0,2})$/i.exec(header);
-    const decoded = match ? Buffer.from(match[1]!, 'base64').toString('utf8') : '';
-    const colon = decoded.indexOf(':');
-    if (colon < 1) throw invalidRequest('invalid authorization header value format');
-    try {
-      keyId = decodeBasicPart(decoded.slice(0, colon));
-      secret = decodeBasicPart(decoded.slice(colon + 1));
-    } catch {
-      throw invalidRequest('client_id and client_secret in the authorization header are not properly encoded');
-    }
+    const credentials = parseBasic(header);
+    if (credentials === 'malformed') throw invalidRequest('invalid authorization header value format');
+    if (credentials === 'bad_encoding') throw invalidRequest('client_id and client_secret in the authorization header are not properly encoded');
+    keyId = credentials.clientId;
+    secret = credentials.clientSecret;
     if (postId !== undefined && postId !== keyId) throw invalidRequest('client_id mismatch');
   } else {
     if (!postId || !postSecret) {

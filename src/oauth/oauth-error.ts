@@ -1,6 +1,6 @@
 // OAuth error responses (RFC 6749 §5.2) for the endpoints Keyport serves itself.
 import type { Context } from 'koa';
-import { databaseUnavailable } from '../domain/errors.ts';
+import { httpFailureOf } from '../http/error-statuses.ts';
 
 export class OAuthError extends Error {
   override name = 'OAuthError';
@@ -44,8 +44,8 @@ export function noStore(ctx: Context): void {
  */
 function fromRequestError(err: unknown): OAuthError | null {
   if (err instanceof OAuthError) return err;
-  const unavailable = databaseUnavailable(err);
-  if (unavailable) return new OAuthError(503, UNAVAILABLE_ERROR, unavailable.message, { retryAfterSeconds: unavailable.retryAfterSeconds });
+  const failure = httpFailureOf(err);
+  if (failure?.kind === 'database_unavailable') return new OAuthError(failure.status, UNAVAILABLE_ERROR, failure.message, { retryAfterSeconds: failure.retryAfterSeconds });
   const { status, message } = (typeof err === 'object' && err !== null ? err : {}) as { status?: unknown; message?: unknown };
   if (typeof status !== 'number' || status < 400 || status > 499) return null;
   return new OAuthError(status, 'invalid_request', typeof message === 'string' && message ? message : 'bad request');

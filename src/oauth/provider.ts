@@ -7,9 +7,10 @@ import { randomBytes } from 'node:crypto';
 import Provider, { errors, type Adapter, type AdapterPayload, type Configuration, type KoaContextWithOIDC, type ResourceServer } from 'oidc-provider';
 import type { KeyportConfig } from '../config.ts';
 import type { KeypairDoc } from '../db/models/keypair.ts';
-import { databaseUnavailable } from '../domain/errors.ts';
 import type { Domain } from '../domain/index.ts';
 import { currentTokenGeneration, type AuthenticationFailure, type AuthenticationResult } from '../domain/keypairs.ts';
+import { httpFailureOf } from '../http/error-statuses.ts';
+import { presentedSecret, spendUnknownKey } from './client-auth.ts';
 import { UNAVAILABLE_ERROR } from './oauth-error.ts';
 import { SIGNING_ALG, type SigningMaterial } from './signing-keys.ts';
 
@@ -35,17 +36,6 @@ const loadedKeypair = new WeakMap<object, KeypairDoc | null>();
 
 export interface ProviderHooks {
   onAuthenticationFailure?(reason: AuthenticationFailure, keyId: string): void;
-}
-
-/** The client secret a token request presents (form body or HTTP Basic), if any. */
-function presentedSecret(ctx: KoaContextWithOIDC): string | undefined {
-  const posted = ctx.oidc?.params?.client_secret;
-  if (typeof posted === 'string') return posted;
-  const match = /^Basic ([A-Za-z0-9+/]+={0,2})$/i.exec(ctx.get('authorization'));
-  if (!match) return undefined;
-  const decoded = Buffer.from(match[1]!, 'base64').toString('utf8');
-  const colon = decoded.indexOf(':');
-  return colon === -1 ? undefined : decoded.slice(colon + 1);
 }
 
 function keypairClientMetadata(doc: KeypairDoc): AdapterPayload {
@@ -78,7 +68,7 @@ async function loadKeypairForRequest(domain: Domain, id: string): Promise<Keypai
   if (ctx) loadedKeypair.set(ctx, doc);
   if (!doc) {
     const presented = ctx ? presentedSecret(ctx) : undefined;
-    if (presented !== undefined) await domain.keypairs.authenticate(id, presented, null);
+    if (presented !== undefined) await spendUnknownKey(domain, id, presented);
   }
   return doc;
 }
@@ -89,8 +79,8 @@ async function loadKeypairForRequest(domain: Domain, id: string): Promise<Keypai
  * (anything else becomes a 500 server_error).
  */
 class TemporarilyUnavailable extends errors.OIDCProviderError {
-  constructor(description: string) {
-    super(503, UNAVAILABLE_ERROR);
+  constructor(status: number, description: string) {
+    super(status, UNAVAILABLE_ERROR);
     this.error_description = description;
     this.expose = true;
   }
@@ -103,10 +93,10 @@ class TemporarilyUnavailable extends errors.OIDCProviderError {
  * request that works pays nothing for it.
  */
 function rethrowForProvider(err: unknown): never {
-  const unavailable = databaseUnavailable(err);
-  if (!unavailable) throw err;
-  Provider.ctx?.set('Retry-After', String(unavailable.retryAfterSeconds));
-  throw new TemporarilyUnavailable(unavailable.message);
+  const failure = httpFailureOf(err);
+  if (failure?.kind !== 'database_unavailable') throw err;
+  Provider.ctx?.set('Retry-After', String(failure.retryAfterSeconds));
+  throw new TemporarilyUnavailable(failure.status, failure.message);
 }
 
 /**

@@ -1,9 +1,8 @@
 // Errors of the admin REST API: one JSON shape, { error: { code, message, details } },
-// with stable codes. Domain errors map to statuses here; nothing else does.
+// with stable codes. Domain errors get their status and code from src/http/error-statuses.ts.
 import type { Context, Next } from 'koa';
 import { z } from 'zod';
-import { databaseUnavailable } from '../../domain/errors.ts';
-import { DomainError, type DomainErrorCode } from '../../domain/errors.ts';
+import { httpFailureOf } from '../error-statuses.ts';
 
 export const API_ERROR_CODES = [
   'invalid_json',
@@ -38,14 +37,6 @@ export class ApiError extends Error {
   }
 }
 
-const DOMAIN_STATUS: Record<DomainErrorCode, [number, ApiErrorCode]> = {
-  not_found: [404, 'not_found'],
-  invalid_input: [400, 'validation_failed'],
-  conflict: [409, 'conflict'],
-  forbidden: [403, 'forbidden'],
-  unauthenticated: [401, 'unauthenticated'],
-};
-
 export const notFoundError = (what = 'resource') => new ApiError(404, 'not_found', `${what} not found`);
 export const unauthenticated = (message = 'sign in or send a Keyport access token') => new ApiError(401, 'unauthenticated', message);
 
@@ -69,12 +60,9 @@ function fromBodyParser(err: { status?: number; type?: string; message?: string 
 
 function toApiError(err: unknown): ApiError | null {
   if (err instanceof ApiError) return err;
-  const unavailable = databaseUnavailable(err);
-  if (unavailable) return new ApiError(503, 'database_unavailable', unavailable.message, { retryAfterSeconds: unavailable.retryAfterSeconds });
-  if (err instanceof DomainError) {
-    const [status, code] = DOMAIN_STATUS[err.code];
-    return new ApiError(status, code, err.message, err.details);
-  }
+  const failure = httpFailureOf(err);
+  if (failure?.kind === 'database_unavailable') return new ApiError(failure.status, failure.code, failure.message, { retryAfterSeconds: failure.retryAfterSeconds });
+  if (failure) return new ApiError(failure.status, failure.code, failure.message, failure.details);
   if (err && typeof err === 'object') return fromBodyParser(err);
   return null;
 }

@@ -4,7 +4,7 @@ import type { Context, Next } from 'koa';
 import type { Domain } from '../../domain/index.ts';
 import type { AccessTokenVerifier } from '../../oauth/access-tokens.ts';
 import { adminSessions } from '../session/index.ts';
-import { LoginThrottle } from '../session/throttle.ts';
+import type { SignInFlow } from '../session/sign-in.ts';
 import { ApiError, notFoundError, renderApiErrors } from './errors.ts';
 import { API_PREFIX, createApiRouter } from './routes.ts';
 
@@ -32,15 +32,14 @@ export function apiBoundary() {
 export interface AdminApiOptions {
   domain: Domain;
   verifier: AccessTokenVerifier;
-  /** The database connection, for the sign-in throttle's MongoDB store; memory without it. */
-  throttleConnection?: unknown;
+  /** The admin sign-in, shared with the web UI. */
+  signIn: SignInFlow;
   secureCookies: boolean;
 }
 
 /** Sessions + the /api/v1 routes; mount after the body parser. */
 export function adminApi(app: Koa, options: AdminApiOptions) {
-  const throttle = new LoginThrottle(options.throttleConnection ? { connection: options.throttleConnection } : {});
-  const router = createApiRouter({ domain: options.domain, verifier: options.verifier, throttle });
+  const router = createApiRouter({ domain: options.domain, verifier: options.verifier, signIn: options.signIn });
   const sessions = adminSessions(app, options.domain, { secureCookies: options.secureCookies, pathPrefixes: [API_PREFIX] });
   const routes = router.routes();
   const allowed = router.allowedMethods({ throw: true });

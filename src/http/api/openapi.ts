@@ -4,7 +4,8 @@
 import { z } from 'zod';
 import { API_ERROR_CODES } from './errors.ts';
 import type { ResponseSchema, RouteSpec } from './route-spec.ts';
-import { ID_PATTERNS, type IdParam } from './validation.ts';
+import { ID_PATTERNS } from '../../domain/credentials.ts';
+import type { IdParam } from './validation.ts';
 
 type Json = Record<string, unknown>;
 

@@ -8,13 +8,13 @@ import type { z } from 'zod';
 import type { Action } from '../../domain/access.ts';
 import type { Domain } from '../../domain/index.ts';
 import type { AccessTokenVerifier } from '../../oauth/access-tokens.ts';
-import type { LoginThrottle } from '../session/throttle.ts';
+import type { SignInFlow } from '../session/sign-in.ts';
 import { parseBody, parseQuery, schemas } from './validation.ts';
 
 export interface ApiDeps {
   domain: Domain;
   verifier: AccessTokenVerifier;
-  throttle: LoginThrottle;
+  signIn: SignInFlow;
 }
 
 export type Method = 'get' | 'post' | 'patch' | 'delete';

@@ -7,14 +7,15 @@ import Router from '@koa/router';
 import type { Context } from 'koa';
 import type { Action, TargetRef } from '../../domain/access.ts';
 import type { Domain } from '../../domain/index.ts';
-import { DEFAULT_GRACE, type GracePeriod } from '../../domain/keypairs.ts';
+import { ID_PATTERNS } from '../../domain/credentials.ts';
+import { DEFAULT_GRACE, type GracePeriod } from '../../domain/limits.ts';
 import { basePath } from '../public-base.ts';
 import { endSession, newCsrfToken, sessionOf } from '../session/index.ts';
 import { apiState, requireCaller } from './auth.ts';
 import { ApiError, notFoundError } from './errors.ts';
 import { buildOpenApi } from './openapi.ts';
 import { defineRoute, type ApiDeps, type Params, type RouteSpec } from './route-spec.ts';
-import { ID_PATTERNS, schemas, type IdParam } from './validation.ts';
+import { schemas, type IdParam } from './validation.ts';
 
 export const API_PREFIX = '/api/v1';
 
@@ -232,21 +233,17 @@ const sessionRoutes: RouteSpec[] = [
   defineRoute({
     method: 'post', path: '/session', operationId: 'signIn', summary: 'Sign in with email and password: sets the session cookie and returns the CSRF token', tag: 'session', auth: false, body: schemas.signIn, status: 200, response: 'Session', noStore: true,
     async handle(ctx, { body: { email, password } }, deps) {
-      const wait = await deps.throttle.retryAfter(email, ctx.ip);
-      if (wait > 0) throw new ApiError(429, 'rate_limited', 'too many failed sign-ins; try again later', { retryAfterSeconds: wait });
-      const user = await deps.domain.users.authenticate(email, password);
-      if (!user) {
-        await deps.throttle.failed(email, ctx.ip);
-        throw new ApiError(401, 'unauthenticated', 'wrong email or password');
-      }
-      await deps.throttle.succeeded(email, ctx.ip);
       const session = sessionOf(ctx);
       if (!session) throw new ApiError(500, 'internal_error', 'sessions are not available');
       const csrfToken = newCsrfToken();
-      session.userId = user.id;
-      session.csrf = csrfToken;
-      await session.regenerate(); // a new session key at sign-in (no session fixation)
-      return { user, csrfToken };
+      const result = await deps.signIn.signIn(email, password, ctx.ip, async (user) => {
+        session.userId = user.id;
+        session.csrf = csrfToken;
+        await session.regenerate(); // a new session key at sign-in (no session fixation)
+      });
+      if (result.outcome === 'throttled') throw new ApiError(429, 'rate_limited', 'too many failed sign-ins; try again later', { retryAfterSeconds: result.retryAfterSeconds });
+      if (result.outcome === 'refused') throw new ApiError(401, 'unauthenticated', 'wrong email or password');
+      return { user: result.user, csrfToken };
     },
   }),
   defineRoute({

@@ -4,6 +4,8 @@
 // operators and prototype keys anywhere, before anything reaches a query.
 import type { Context } from 'koa';
 import { z } from 'zod';
+import type { IdKind } from '../../domain/credentials.ts';
+import { COMMENT_MAX, EMAIL_MAX, GRACE_PERIOD_NAMES, NAME_MAX, PASSWORD_MAX, SCOPE_NAME_MAX, SCOPE_NAME_PATTERN, SCOPES_MAX } from '../../domain/limits.ts';
 import { ApiError, validationError } from './errors.ts';
 
 const FORBIDDEN_KEYS = new Set(['__proto__', 'constructor', 'prototype']);
@@ -46,31 +48,26 @@ export function parseQuery<T extends z.ZodType>(ctx: Context, schema: T): z.infe
 
 // ---- building blocks -------------------------------------------------------
 
-const name = z.string().trim().min(1, 'must not be empty').max(100);
-const comment = z.string().max(1000);
-const scope = z.string().min(1).max(200).regex(/^[\x21\x23-\x5b\x5d-\x7e]+$/, 'not a scope name');
-const scopes = z.array(scope).max(100);
+const name = z.string().trim().min(1, 'must not be empty').max(NAME_MAX);
+const comment = z.string().max(COMMENT_MAX);
+const scope = z.string().min(1).max(SCOPE_NAME_MAX).regex(SCOPE_NAME_PATTERN, 'not a scope name');
+const scopes = z.array(scope).max(SCOPES_MAX);
 const intParam = (min: number, max: number) => z.string().regex(/^\d{1,7}$/, 'must be a whole number').transform(Number).pipe(z.number().int().min(min).max(max));
 
-export const ID_PATTERNS = {
-  accountId: /^acc_[0-9A-Za-z]{16}$/,
-  environmentId: /^env_[0-9A-Za-z]{16}$/,
-  userId: /^usr_[0-9A-Za-z]{16}$/,
-  keyId: /^kp_[0-9A-Za-z]{24}$/,
-} as const;
-export type IdParam = keyof typeof ID_PATTERNS;
+/** The ids that appear as path parameters; their shapes are ID_PATTERNS (src/domain/credentials.ts). */
+export type IdParam = Exclude<IdKind, 'membershipId'>;
 
 // ---- bodies ----------------------------------------------------------------
 
 export const schemas = {
-  signIn: z.strictObject({ email: z.string().min(1).max(254), password: z.string().min(1).max(1024) }),
+  signIn: z.strictObject({ email: z.string().min(1).max(EMAIL_MAX), password: z.string().min(1).max(PASSWORD_MAX) }),
   empty: z.strictObject({}),
   named: z.strictObject({ name }),
-  addMember: z.strictObject({ email: z.email().max(254), role: z.enum(['admin', 'member']) }),
+  addMember: z.strictObject({ email: z.email().max(EMAIL_MAX), role: z.enum(['admin', 'member']) }),
   createKeypair: z.strictObject({ name, comment: comment.optional(), scopes: scopes.optional() }),
   updateKeypair: z.strictObject({ name: name.optional(), comment: comment.optional(), scopes: scopes.optional() })
     .refine((v) => v.name !== undefined || v.comment !== undefined || v.scopes !== undefined, 'give at least one of name, comment, scopes'),
-  rotate: z.strictObject({ grace: z.enum(['1h', '3h', '24h', '48h', '72h', '0']).optional(), revokeTokens: z.boolean().optional() }),
+  rotate: z.strictObject({ grace: z.enum(GRACE_PERIOD_NAMES).optional(), revokeTokens: z.boolean().optional() }),
   regenerate: z.strictObject({ revokeTokens: z.boolean().optional() }),
   listKeypairs: z.strictObject({
     limit: intParam(1, 100).optional(),

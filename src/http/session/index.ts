@@ -11,11 +11,11 @@ import type Koa from 'koa';
 import type { Context, Middleware } from 'koa';
 import createSession from 'koa-session';
 import type { Domain } from '../../domain/index.ts';
+import { SESSION_MAX_AGE_MS } from '../../domain/limits.ts';
 import { basePath, publicOrigin } from '../public-base.ts';
 
 export const SESSION_COOKIE = 'keyport.sid';
 export const CSRF_HEADER = 'x-csrf-token';
-export const SESSION_MAX_AGE_MS = 8 * 60 * 60 * 1000;
 
 /** What Keyport keeps in a session. */
 export interface AdminSessionData {

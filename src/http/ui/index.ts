@@ -18,10 +18,10 @@
 import type Koa from 'koa';
 import type { Context, Next } from 'koa';
 import helmet from 'koa-helmet';
-import { databaseUnavailable } from '../../domain/errors.ts';
+import { httpFailureOf } from '../error-statuses.ts';
 import type { Domain } from '../../domain/index.ts';
 import { publicPath } from '../public-base.ts';
-import { LoginThrottle } from '../session/throttle.ts';
+import type { SignInFlow } from '../session/sign-in.ts';
 import { STATIC_FILES } from './render.ts';
 import { renderNotFound, renderUnavailable, UI_PREFIX } from './page-helpers.ts';
 import { createUiRouter } from './routes/index.ts';
@@ -33,8 +33,8 @@ export interface AdminUiOptions {
   domain: Domain;
   issuer: string;
   secureCookies: boolean;
-  /** The database connection (mongoose), for the sign-in throttle's store; memory when absent. */
-  throttleConnection?: unknown;
+  /** The admin sign-in, shared with the REST API. */
+  signIn: SignInFlow;
 }
 
 const isUiPath = (path: string) => path === UI_PREFIX || path.startsWith(`${UI_PREFIX}/`);
@@ -81,8 +81,7 @@ export function adminUi(_app: Koa, options: AdminUiOptions) {
     crossOriginResourcePolicy: { policy: 'same-origin' },
   });
   const sessions = uiSessions(options.domain.sessions, { secure, path: UI_PREFIX });
-  const throttle = new LoginThrottle(options.throttleConnection ? { connection: options.throttleConnection } : {});
-  const router = createUiRouter({ domain: options.domain, issuer: options.issuer, throttle, secureCookies: secure });
+  const router = createUiRouter({ domain: options.domain, issuer: options.issuer, signIn: options.signIn, secureCookies: secure });
   const routes = router.routes();
   return async (ctx: Context, next: Next): Promise<void> => {
     if (ctx.path === '/' && ctx.method === 'GET' && ctx.accepts('json', 'html') === 'html') {
@@ -102,9 +101,9 @@ export function adminUi(_app: Koa, options: AdminUiOptions) {
         });
       } catch (err) {
         // Reading the session needs the database too: this covers every page.
-        const unavailable = databaseUnavailable(err);
-        if (!unavailable) throw err;
-        renderUnavailable(ctx, unavailable.retryAfterSeconds);
+        const failure = httpFailureOf(err);
+        if (failure?.kind !== 'database_unavailable') throw err;
+        renderUnavailable(ctx, failure);
       }
     });
   };

@@ -7,10 +7,10 @@ import type { ActorAccess } from '../../domain/access.ts';
 import type { AuditEventView } from '../../domain/audit.ts';
 import type { Domain } from '../../domain/index.ts';
 import type { UserView } from '../../domain/users.ts';
-import { ID_PATTERNS } from '../api/validation.ts';
+import { ID_PATTERNS } from '../../domain/credentials.ts';
 import { publicPath } from '../public-base.ts';
 import { csrfMatches } from '../session/index.ts';
-import type { LoginThrottle } from '../session/throttle.ts';
+import type { SignInFlow } from '../session/sign-in.ts';
 import { render, type Crumb, type PageBase } from './render.ts';
 import { uiSessionOf, type UiSessionData } from './session.ts';
 
@@ -19,7 +19,7 @@ export const UI_PREFIX = '/ui';
 export interface UiDeps {
   domain: Domain;
   issuer: string;
-  throttle: LoginThrottle;
+  signIn: SignInFlow;
   secureCookies: boolean;
 }
 
@@ -136,10 +136,10 @@ export function renderNotFound(ctx: Context): void {
 }
 
 /** The page for a request that needed the database while it could not be reached: 503, with Retry-After. */
-export function renderUnavailable(ctx: Context, retryAfterSeconds: number): void {
+export function renderUnavailable(ctx: Context, failure: { status: number; retryAfterSeconds: number }): void {
   const heading = 'Temporarily unavailable';
-  ctx.set('Retry-After', String(retryAfterSeconds));
-  render(ctx, 'error', { title: heading, user: null, csrf: null, flash: null, crumbs: [], heading, message: 'Keyport cannot reach its database right now. Try again in a few seconds.', status: 503 }, { status: 503 });
+  ctx.set('Retry-After', String(failure.retryAfterSeconds));
+  render(ctx, 'error', { title: heading, user: null, csrf: null, flash: null, crumbs: [], heading, message: 'Keyport cannot reach its database right now. Try again in a few seconds.', status: failure.status }, { status: failure.status });
 }
 
 export function capitalize(text: string): string {

@@ -5,6 +5,7 @@ import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { Eta } from 'eta';
 import type { Context } from 'koa';
+import { COMMENT_MAX, DEFAULT_GRACE, EMAIL_MAX, NAME_MAX, PASSWORD_MAX, PASSWORD_MIN } from '../../domain/limits.ts';
 import { publicPath } from '../public-base.ts';
 
 const VIEWS = fileURLToPath(new URL('../../../views', import.meta.url));
@@ -64,6 +65,9 @@ export interface PageBase {
 
 export const helpers = { formatTime, formatDay, relativeTime, assetUrl };
 
+/** The domain's limits the forms repeat (maxlength, minlength, the default grace), as `it.limits` in every view. */
+export const FORM_LIMITS = { NAME_MAX, COMMENT_MAX, EMAIL_MAX, PASSWORD_MIN, PASSWORD_MAX, DEFAULT_GRACE } as const;
+
 export function render(ctx: Context, view: string, data: PageBase & Record<string, unknown>, options: { status?: number } = {}): void {
   ctx.status = options.status ?? 200;
   ctx.type = 'text/html; charset=utf-8';
@@ -73,5 +77,5 @@ export function render(ctx: Context, view: string, data: PageBase & Record<strin
   // Routes deal in app paths ('/ui/accounts'); `it.url` turns one into the link a
   // browser follows, under the issuer's path (src/http/public-base.ts).
   const url = (appPath: string) => publicPath(ctx, appPath);
-  ctx.body = eta.render(view, { h: { ...helpers, assetUrl: (name: string) => url(assetUrl(name)) }, url, now: new Date(), ...data });
+  ctx.body = eta.render(view, { h: { ...helpers, assetUrl: (name: string) => url(assetUrl(name)) }, url, now: new Date(), limits: FORM_LIMITS, ...data });
 }

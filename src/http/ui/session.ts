@@ -9,11 +9,11 @@
 // POSTs), so it has its own cookie, scoped to /ui, handled here.
 import { randomBytes } from 'node:crypto';
 import type { Context, Next } from 'koa';
+import { SESSION_MAX_AGE_MS } from '../../domain/limits.ts';
 import type { AdminSessionStore } from '../../domain/sessions.ts';
 import { publicPath } from '../public-base.ts';
 
 export const UI_SESSION_COOKIE = 'keyport.ui';
-export const UI_SESSION_MAX_AGE_MS = 8 * 60 * 60 * 1000;
 const KEY = /^[A-Za-z0-9_-]{43}$/;
 
 export interface UiSessionData {
@@ -70,7 +70,7 @@ export function uiSessions(store: AdminSessionStore, options: { secure: boolean;
       } else if (session.regenerated || (session.changed && Object.keys(session.data).length)) {
         if (key && session.regenerated) await store.destroy(key);
         const newKey = key && !session.regenerated ? key : randomBytes(32).toString('base64url');
-        const expires = session.data.expires ?? Date.now() + UI_SESSION_MAX_AGE_MS;
+        const expires = session.data.expires ?? Date.now() + SESSION_MAX_AGE_MS;
         session.data.expires = expires;
         const maxAge = Math.max(1000, expires - Date.now());
         await store.set(newKey, session.data as Record<string, unknown>, maxAge);

@@ -7,7 +7,7 @@
 // by what they are about, in ./session.ts, ./owners.ts, ./keypairs.ts, ./audit.ts.
 import Router from '@koa/router';
 import type { Context, Next } from 'koa';
-import { DomainError } from '../../../domain/errors.ts';
+import { httpFailureOf } from '../../error-statuses.ts';
 import { crossSiteRequest, isStateChanging } from '../../session/index.ts';
 import { capitalize, notFound, pageBase, seeOther, session, UI_PREFIX, UiError, type Me, type UiDeps } from '../page-helpers.ts';
 import { render } from '../render.ts';
@@ -33,13 +33,15 @@ export function createUiRouter(deps: UiDeps): Router {
       if (ctx.status === 404 && ctx.body == null) throw notFound();
     } catch (err) {
       let error: UiError;
+      const failure = err instanceof UiError ? null : httpFailureOf(err);
       if (err instanceof UiError) error = err;
-      else if (err instanceof DomainError) {
-        error = err.code === 'not_found' ? notFound()
-          : err.code === 'forbidden' ? new UiError(403, 'Not allowed', 'Only administrators of this account or environment can open this page or make this change.')
-            : err.code === 'conflict' ? new UiError(409, 'Not possible now', capitalize(err.message) + '.')
-              : err.code === 'unauthenticated' ? new UiError(401, 'Sign in', 'Sign in to continue.')
-                : new UiError(400, 'Not valid', capitalize(err.message) + '.');
+      else if (failure?.kind === 'domain') {
+        // The status comes from the shared table; the page says it in words.
+        error = failure.status === 404 ? notFound()
+          : failure.status === 403 ? new UiError(403, 'Not allowed', 'Only administrators of this account or environment can open this page or make this change.')
+            : failure.status === 409 ? new UiError(409, 'Not possible now', capitalize(failure.message) + '.')
+              : failure.status === 401 ? new UiError(401, 'Sign in', 'Sign in to continue.')
+                : new UiError(failure.status, 'Not valid', capitalize(failure.message) + '.');
       } else throw err;
       if (error.status === 401) return seeOther(ctx, `${UI_PREFIX}/sign-in`);
       render(ctx, 'error', { ...base(ctx, error.heading), heading: error.heading, message: error.message, status: error.status }, { status: error.status });

@@ -5,21 +5,19 @@
 import type Router from '@koa/router';
 import type { Context } from 'koa';
 import { DomainError } from '../../../domain/errors.ts';
-import { DEFAULT_GRACE, GRACE_PERIODS, type GracePeriod, type KeypairStatus, type KeypairView } from '../../../domain/keypairs.ts';
+import type { KeypairStatus, KeypairView } from '../../../domain/keypairs.ts';
+import { DEFAULT_GRACE, GRACE_PERIOD_NAMES, GRACE_PERIODS, type GracePeriod } from '../../../domain/limits.ts';
 import { authorizeKeypair, authorizeOwner, keypairCrumbs, OWNER_PATHS, type OwnerPage, type RoutedContext } from '../owner-page.ts';
 import { capitalize, describeEvents, field, fields, flash, form, me, onceToken, pageBase, seeOther, signedIn, spend, UI_PREFIX, UiError, type UiDeps } from '../page-helpers.ts';
 import { render } from '../render.ts';
 
 const PAGE_SIZE = 20;
 const KEYPAIR_STATUSES: KeypairStatus[] = ['enabled', 'disabled', 'locked'];
-const ROTATE_CHOICES: { value: GracePeriod; label: string }[] = [
-  { value: '0', label: 'Rotate immediately (the current secret stops working now)' },
-  { value: '1h', label: 'Keep the current secret for 1 hour' },
-  { value: '3h', label: 'Keep the current secret for 3 hours' },
-  { value: '24h', label: 'Keep the current secret for 24 hours' },
-  { value: '48h', label: 'Keep the current secret for 48 hours' },
-  { value: '72h', label: 'Keep the current secret for 72 hours' },
-];
+const hours = (ms: number) => `${ms / 3_600_000} hour${ms === 3_600_000 ? '' : 's'}`;
+const ROTATE_CHOICES: { value: GracePeriod; label: string }[] = GRACE_PERIOD_NAMES.map((value) => ({
+  value,
+  label: value === '0' ? 'Rotate immediately (the current secret stops working now)' : `Keep the current secret for ${hours(GRACE_PERIODS[value])}`,
+}));
 
 /** An owner's keypairs, and /ui/keypairs/:keyId with its actions. */
 export function keypairRoutes(router: Router, deps: UiDeps): void {

@@ -6,6 +6,7 @@ import type Router from '@koa/router';
 import type { Context } from 'koa';
 import { DEFAULT_ACCOUNT_NAME } from '../../../domain/bootstrap.ts';
 import { DomainError } from '../../../domain/errors.ts';
+import { EMAIL_MAX, PASSWORD_MAX } from '../../../domain/limits.ts';
 import { publicPath } from '../../public-base.ts';
 import { csrfMatches, newCsrfToken } from '../../session/index.ts';
 import { capitalize, field, flash, form, me, pageBase, seeOther, signedIn, UI_PREFIX, UiError, type Me, type UiDeps } from '../page-helpers.ts';
@@ -61,21 +62,15 @@ export function sessionRoutes(router: Router, deps: UiDeps): void {
   router.post('/sign-in', async (ctx) => {
     checkPreForm(ctx);
     const f = form(ctx);
-    const email = field(f, 'email', 254).trim();
-    const password = field(f, 'password', 1024);
+    const email = field(f, 'email', EMAIL_MAX).trim();
+    const password = field(f, 'password', PASSWORD_MAX);
     if (!email || !password) return signInPage(ctx, { error: 'Enter your email and password.', email, status: 400 });
-    const wait = await deps.throttle.retryAfter(email, ctx.ip);
-    if (wait > 0) {
-      ctx.set('Retry-After', String(wait));
-      return signInPage(ctx, { error: `Too many failed sign-ins. Try again in ${Math.ceil(wait / 60)} min.`, email, status: 429 });
+    const result = await deps.signIn.signIn(email, password, ctx.ip, (user) => startSession(ctx, user.id));
+    if (result.outcome === 'throttled') {
+      ctx.set('Retry-After', String(result.retryAfterSeconds));
+      return signInPage(ctx, { error: `Too many failed sign-ins. Try again in ${Math.ceil(result.retryAfterSeconds / 60)} min.`, email, status: 429 });
     }
-    const user = await domain.users.authenticate(email, password);
-    if (!user) {
-      await deps.throttle.failed(email, ctx.ip);
-      return signInPage(ctx, { error: 'Wrong email or password.', email, status: 401 });
-    }
-    await deps.throttle.succeeded(email, ctx.ip);
-    await startSession(ctx, user.id);
+    if (result.outcome === 'refused') return signInPage(ctx, { error: 'Wrong email or password.', email, status: 401 });
     seeOther(ctx, safeNext(field(f, 'next')) || `${UI_PREFIX}/accounts`);
   });
 
@@ -106,10 +101,10 @@ export function sessionRoutes(router: Router, deps: UiDeps): void {
     checkPreForm(ctx);
     const f = form(ctx);
     const token = field(f, 'token', 200);
-    const email = field(f, 'email', 254).trim();
-    const password = field(f, 'password', 1024);
+    const email = field(f, 'email', EMAIL_MAX).trim();
+    const password = field(f, 'password', PASSWORD_MAX);
     const accountName = field(f, 'accountName', 200);
-    if (password !== field(f, 'passwordAgain', 1024)) return setupPage(ctx, token, { error: 'The two passwords differ.', email, accountName, status: 400 });
+    if (password !== field(f, 'passwordAgain', PASSWORD_MAX)) return setupPage(ctx, token, { error: 'The two passwords differ.', email, accountName, status: 400 });
     let result;
     try {
       result = await domain.bootstrap.completeSetup(token, { email, password, accountName });
