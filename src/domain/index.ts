@@ -2,6 +2,7 @@
 // all go through this object; none of them touches a model directly.
 import type { KeyportConfig } from '../config.ts';
 import type { Models } from '../db/models/index.ts';
+import { MongooseKeypairStore } from '../db/keypair-store.ts';
 import { AccessService } from './access.ts';
 import { AuditLog } from './audit.ts';
 import { ChangeFeed } from './change-feed.ts';
@@ -41,17 +42,19 @@ export function createDomain(options: { models: Models; config: KeyportConfig; p
   const owners = new OwnerService(options.models, audit, clock, changes);
   const scopes = new ScopeCatalog(options.config.scopes);
   const keypairs = new KeypairService({
-    models: options.models,
+    store: new MongooseKeypairStore({
+      model: options.models.Keypair,
+      changes,
+      // The embedded FerretDB writes one document at a time anyway: more failure counts in
+      // flight would only queue inside it, at a higher CPU cost (failure-counts.ts).
+      failureWritesInFlight: options.config.database.uri ? 8 : 1,
+    }),
     owners,
     scopes,
     hasher: new SecretHasher(options.pepper),
     audit,
     clock,
     lockout: options.config.lockout,
-    changes,
-    // The embedded FerretDB writes one document at a time anyway: more failure counts in
-    // flight would only queue inside it, at a higher CPU cost (failure-counts.ts).
-    failureWritesInFlight: options.config.database.uri ? 8 : 1,
   });
   const users = new UserService(options.models, audit, clock);
   return {

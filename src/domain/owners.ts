@@ -10,7 +10,7 @@ import { LRUCache } from 'lru-cache';
 import type { Model } from 'mongoose';
 import { readThrough } from './cache-fetch.ts';
 import type { ChangeFeed } from './change-feed.ts';
-import { SerialWrites } from './serial-writes.ts';
+import { SerialWrites } from '../db/serial-writes.ts';
 
 /** What owns a keypair: an account, or one environment of an account. */
 export type Owner =

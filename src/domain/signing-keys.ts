@@ -15,7 +15,7 @@ import type { Actor, AuditLog } from './audit.ts';
 import type { ChangeFeed } from './change-feed.ts';
 import type { Clock } from './clock.ts';
 import { DomainError, notFound } from './errors.ts';
-import { SerialWrites } from './serial-writes.ts';
+import { SerialWrites } from '../db/serial-writes.ts';
 import { isPublished, keyStatuses, nextStep, schedulePolicy, type KeyState, type KeyStatus, type SchedulePolicy, type ScheduledKey, type ScheduleStep } from './signing-key-schedule.ts';
 
 export const SIGNING_ALG = 'ES256' as const;

@@ -6,7 +6,7 @@ import type { MembershipDoc, Role, UserDoc } from '../db/models/user.ts';
 import type { Actor, AuditLog } from './audit.ts';
 import type { Clock } from './clock.ts';
 import { newId } from './credentials.ts';
-import { SerialWrites } from './serial-writes.ts';
+import { SerialWrites } from '../db/serial-writes.ts';
 import { DomainError, invalidInput, notFound } from './errors.ts';
 import type { Owner } from './owners.ts';
 

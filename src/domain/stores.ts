@@ -1,0 +1,140 @@
+// The storage contract: the records the domain reads and writes, and the store
+// interfaces through which it does. The domain depends on these interfaces
+// only; src/db implements them (with mongoose, on MongoDB or the embedded
+// FerretDB) and owns everything about how: queries, the FerretDB workarounds
+// (serialized writes, leases), the keypair-record cache and the change feed
+// that keeps every process's caches honest.
+//
+// Each method says what it receives, what it guarantees (atomicity, the
+// conditions a write is held to) and what it returns. A method that "publishes"
+// tells every process's caches of the change (this one at once, the others
+// within a poll of the change feed) before it returns.
+import type { LockoutCounters, FailureWrite } from './lockout.ts';
+import type { StoredSecret } from './secrets.ts';
+
+export type { StoredSecret } from './secrets.ts';
+
+/**
+ * An API keypair as stored. `_id` is the key id (kept under the storage name so
+ * that a record read from the database is used as it is, on the token
+ * endpoint's hot path, without being copied).
+ */
+export interface KeypairRecord extends LockoutCounters {
+  _id: string;
+  ownerType: 'account' | 'environment';
+  accountId: string;
+  environmentId: string | null;
+  name: string;
+  comment: string;
+  scopes: string[];
+  enabled: boolean;
+  /** Current secret first; at most one previous secret (with expiresAt) after it. */
+  secrets: StoredSecret[];
+  createdAt: Date;
+  createdBy: string;
+  updatedAt: Date;
+  lastUsedAt: Date | null;
+  lastRotatedAt: Date | null;
+  /** Incremented by every administrative change: the optimistic-concurrency guard of rotations. */
+  revision: number;
+  /**
+   * The keypair's token generation, carried by every token issued to it (claim
+   * `gen`). Regenerating (by default) and disabling advance it, and tokens of an
+   * earlier generation are no longer honoured: exact, where a cut-off by `iat`
+   * (whole seconds) could neither keep a token issued just after the change nor
+   * refuse one issued just before it in the same second.
+   */
+  tokenGeneration: number;
+  /** When tokens were last revoked this way (null: never). */
+  tokensRevokedAt: Date | null;
+}
+
+/** What creating a keypair gives; the store starts the counters, revision and generation at zero. */
+export type NewKeypair = Pick<KeypairRecord, '_id' | 'ownerType' | 'accountId' | 'environmentId' | 'name' | 'comment' | 'scopes' | 'enabled' | 'secrets' | 'createdAt' | 'createdBy' | 'updatedAt'>;
+
+/** Fields an administrative change may set (never the id, the owner or the counters' history alone). */
+export type KeypairChanges = Partial<Pick<KeypairRecord,
+  'name' | 'comment' | 'scopes' | 'enabled' | 'secrets' | 'updatedAt' | 'lastRotatedAt' | 'tokensRevokedAt' | keyof LockoutCounters>>;
+
+/** A listing's filter: `locked` at `now`, or `enabled` / `disabled` and not locked at `now`. */
+export type KeypairListStatus = 'enabled' | 'disabled' | 'locked';
+
+/** What counting a batch of failures ended with (KeypairStore.countFailures). */
+export type FailureCountOutcome =
+  | { outcome: 'counted' }
+  /** This count locked the key: `write` is the lock it wrote, `record` the keypair after it. */
+  | { outcome: 'locked'; write: Extract<FailureWrite, { kind: 'lock' }>; record: KeypairRecord }
+  /** Nothing was written: the key was locked or gone, or stayed contended. */
+  | { outcome: 'not_counted' };
+
+/**
+ * The keypairs collection. Every write of one keypair (including the failure
+ * counts and lastUsedAt) runs after the earlier writes of the same key, in this
+ * process and, on a database whose single-document updates are not atomic,
+ * across processes (a lease). Every write except lastUsedAt publishes, so no
+ * cache keeps a copy older than a change.
+ */
+export interface KeypairStore {
+  /** How many failure counts may be written at once (one on the embedded database, which writes one document at a time anyway). */
+  readonly failureWritesInFlight: number;
+
+  /**
+   * The record for authentication, from this process's cache: the record itself
+   * (or null, no such key) when the cache holds a fresh entry, without a promise;
+   * otherwise the promise of one read by id. A cached entry past its safety-net
+   * age still answers while a fresh copy loads in the background. Every write
+   * through this store, here or in another process, drops the entry.
+   */
+  findCached(keyId: string): KeypairRecord | null | Promise<KeypairRecord | null>;
+  /** The record as the database holds it now (not the cache): for admin reads and rotations. */
+  findById(keyId: string): Promise<KeypairRecord | null>;
+  /** Fills the cache with the `limit` most recently used keypairs (keys changed meanwhile are skipped); returns how many it cached. */
+  warmUp(limit: number): Promise<number>;
+  /** One page of an owner's keypairs, newest first (ties by id), and how many match in all. */
+  list(owner: { accountId: string; environmentId: string | null }, query: { status?: KeypairListStatus; now: Date; limit: number; offset: number }): Promise<{ records: KeypairRecord[]; total: number }>;
+  /** Key ids of keypairs of an account (every environment's too) or of one environment, at most `limit` (for closing). */
+  listIds(owner: { accountId: string } | { environmentId: string }, limit: number): Promise<string[]>;
+
+  /** Inserts a new keypair (its key id must be new) and publishes; returns the stored record. */
+  insert(keypair: NewKeypair): Promise<KeypairRecord>;
+  /**
+   * One atomic administrative change: sets `set`, increments `revision`, and
+   * with `advanceTokenGeneration` increments `tokenGeneration`. With `ifRevision`
+   * it applies only while the revision is still that one (rotation's guard).
+   * Publishes. Returns the record after the change, or null when no keypair
+   * matched (none with this id, or another revision).
+   */
+  change(keyId: string, set: KeypairChanges, options?: { advanceTokenGeneration?: boolean; ifRevision?: number }): Promise<KeypairRecord | null>;
+  /**
+   * A read-modify-write of one keypair, in the key's write turn: reads the record
+   * from the database, asks `build` for the change, and applies it atomically
+   * on condition that the revision is still the one read (incrementing it, and
+   * the token generation with `advanceTokenGeneration`). When another process
+   * changed the keypair meanwhile, reads and builds again, `attempts` times at
+   * most. Publishes. Returns the record read and the record after the change;
+   * `not_found` when there is no such keypair; `conflict` when every attempt lost.
+   */
+  rewrite(keyId: string, build: (current: KeypairRecord) => { set: KeypairChanges; advanceTokenGeneration?: boolean }, attempts: number): Promise<
+    | { outcome: 'changed'; before: KeypairRecord; after: KeypairRecord }
+    | { outcome: 'not_found' }
+    | { outcome: 'conflict' }>;
+  /** Deletes a keypair and publishes; returns the record it deleted, or null when there was none. */
+  delete(keyId: string): Promise<KeypairRecord | null>;
+
+  /**
+   * Counts a batch of wrong secrets with the write `decide` returns for the
+   * counters it is given (lockout.ts, failureWrite), starting from `seen`: one
+   * atomic conditional update. When it matches nothing (another process
+   * counted, locked, reset or unlocked meanwhile) the store reads the counters
+   * again and asks `decide` again, a few times at most. `decide` returning null
+   * (locked) ends it. Publishes when the count began a run of failures or
+   * locked the key (or failed); a count in between only updates this
+   * process's cached record, so that a burst of wrong secrets does not flood
+   * the change feed.
+   */
+  countFailures(keyId: string, seen: LockoutCounters, decide: (counters: LockoutCounters) => FailureWrite | null): Promise<FailureCountOutcome>;
+  /** After a success: failedAttempts, failuresAtLastLock and temporaryLocks to 0, atomically, only while the key is unlocked at `now` (a lock in force stays). Publishes. */
+  resetFailures(keyId: string, now: Date): Promise<void>;
+  /** Sets lastUsedAt to `now` unless it is already later than `notBefore`. Best effort, does not publish (authentication does not read it). */
+  noteUsed(keyId: string, now: Date, notBefore: Date): Promise<void>;
+}
