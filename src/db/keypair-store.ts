@@ -5,7 +5,7 @@
 import { LRUCache } from 'lru-cache';
 import { trusted, type Model } from 'mongoose';
 import { readThrough } from '../domain/cache-fetch.ts';
-import type { ChangeFeed } from '../domain/change-feed.ts';
+import type { ChangeFeed } from '../domain/stores.ts';
 import { beganRun, type FailureWrite, type LockoutCounters } from '../domain/lockout.ts';
 import type { FailureCountOutcome, KeypairChanges, KeypairListStatus, KeypairRecord, KeypairStore, NewKeypair } from '../domain/stores.ts';
 import { SerialWrites } from './serial-writes.ts';

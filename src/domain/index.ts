@@ -3,9 +3,11 @@
 import type { KeyportConfig } from '../config.ts';
 import type { Models } from '../db/models/index.ts';
 import { MongooseKeypairStore } from '../db/keypair-store.ts';
+import { PollingChangeFeed } from '../db/change-feed.ts';
+import { MongooseOwnerStore } from '../db/owner-store.ts';
+import type { ChangeFeed } from './stores.ts';
 import { AccessService } from './access.ts';
 import { AuditLog } from './audit.ts';
-import { ChangeFeed } from './change-feed.ts';
 import { Bootstrap } from './bootstrap.ts';
 import { systemClock, type Clock } from './clock.ts';
 import { SecretHasher } from './credentials.ts';
@@ -38,17 +40,19 @@ export interface Domain {
 export function createDomain(options: { models: Models; config: KeyportConfig; pepper: string; keyEncryptionKey: Uint8Array; clock?: Clock }): Domain {
   const clock = options.clock ?? systemClock;
   const audit = new AuditLog(options.models, clock);
-  const changes = new ChangeFeed(options.models);
-  const owners = new OwnerService(options.models, audit, clock, changes);
+  const changes = new PollingChangeFeed(options.models);
+  const ownerStore = new MongooseOwnerStore(options.models, changes);
+  const owners = new OwnerService(ownerStore, audit, clock, changes);
   const scopes = new ScopeCatalog(options.config.scopes);
+  const keypairStore = new MongooseKeypairStore({
+    model: options.models.Keypair,
+    changes,
+    // The embedded FerretDB writes one document at a time anyway: more failure counts in
+    // flight would only queue inside it, at a higher CPU cost (failure-counts.ts).
+    failureWritesInFlight: options.config.database.uri ? 8 : 1,
+  });
   const keypairs = new KeypairService({
-    store: new MongooseKeypairStore({
-      model: options.models.Keypair,
-      changes,
-      // The embedded FerretDB writes one document at a time anyway: more failure counts in
-      // flight would only queue inside it, at a higher CPU cost (failure-counts.ts).
-      failureWritesInFlight: options.config.database.uri ? 8 : 1,
-    }),
+    store: keypairStore,
     owners,
     scopes,
     hasher: new SecretHasher(options.pepper),
@@ -63,7 +67,7 @@ export function createDomain(options: { models: Models; config: KeyportConfig; p
     users,
     keypairs,
     access: new AccessService({ users, owners, keypairs, audit }),
-    closing: new OwnerClosing({ models: options.models, owners, keypairs, audit }),
+    closing: new OwnerClosing({ ownerStore, keypairStore, owners, keypairs, audit }),
     sessions: new AdminSessionStore(options.models, clock),
     scopes,
     revocations: new RevocationList({ models: options.models, audit, clock, changes, maxTokenLifetimeMs: options.config.tokens.ttlSeconds * 1000 }),

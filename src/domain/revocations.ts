@@ -9,7 +9,7 @@
 // that failed for longer than the feed's window).
 import type { Models } from '../db/models/index.ts';
 import type { Actor, AuditLog } from './audit.ts';
-import type { ChangeFeed } from './change-feed.ts';
+import type { ChangeFeed } from './stores.ts';
 import type { Clock } from './clock.ts';
 import { trusted } from 'mongoose';
 

@@ -12,7 +12,7 @@ import { calculateJwkThumbprint, compactDecrypt, CompactEncrypt, exportJWK, gene
 import type { Models } from '../db/models/index.ts';
 import type { SigningKeyDoc } from '../db/models/signing-key.ts';
 import type { Actor, AuditLog } from './audit.ts';
-import type { ChangeFeed } from './change-feed.ts';
+import type { ChangeFeed } from './stores.ts';
 import type { Clock } from './clock.ts';
 import { DomainError, notFound } from './errors.ts';
 import { SerialWrites } from '../db/serial-writes.ts';

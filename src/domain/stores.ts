@@ -138,3 +138,80 @@ export interface KeypairStore {
   /** Sets lastUsedAt to `now` unless it is already later than `notBefore`. Best effort, does not publish (authentication does not read it). */
   noteUsed(keyId: string, now: Date, notBefore: Date): Promise<void>;
 }
+
+/** What a change is about: its key is a key id, an account or environment id, a jti, or a signing key's kid. */
+export type ChangeKind = 'keypair' | 'owner' | 'revocation' | 'signing-key';
+export type ChangeListener = (kind: ChangeKind, key: string) => void;
+/** Told when polls start failing (healthy false, with the error) and when they succeed again. */
+export type HealthListener = (healthy: boolean, err?: unknown) => void;
+
+/**
+ * Keeps every process's in-process caches honest (docs/architecture.md, The change
+ * feed). A change published here reaches this process's listeners before
+ * publish() returns, and every other process's within one poll.
+ */
+export interface ChangeFeed {
+  /** Listens to every change, this process's own included. */
+  onChange(listener: ChangeListener): void;
+  /** Tells this process's listeners at once, then records the change for the others; rejects when the database refuses the record. */
+  publish(kind: ChangeKind, key: string): Promise<void>;
+  /** A change only this process's caches need to hear of: nothing is recorded. */
+  applyHere(kind: ChangeKind, key: string): void;
+  /** Reports once when polls start failing and once when they work again. */
+  onHealthChange(listener: HealthListener): void;
+  /** Starts watching other processes' changes every `pollMs` (servers do; a one-shot CLI command need not). */
+  start(pollMs?: number): void;
+  stop(): void;
+  /** Applies the changes other processes made up to now (resolves after a poll that began after the call). Never rejects. */
+  poll(): Promise<void>;
+}
+
+export type OwnerStatus = 'active' | 'closing' | 'closed';
+export type OwnerType = 'account' | 'environment';
+
+export interface AccountRecord {
+  _id: string;
+  name: string;
+  status: OwnerStatus;
+  createdAt: Date;
+  closingAt: Date | null;
+  closedAt: Date | null;
+}
+
+export interface EnvironmentRecord extends AccountRecord {
+  accountId: string;
+}
+
+/**
+ * Accounts and environments. Ids are unique across both kinds (acc_…, env_…).
+ * Every update of one owner (rename, status) runs after the earlier ones of the
+ * same owner, in this process and, where the database needs it, across
+ * processes. Listings are oldest first.
+ */
+export interface OwnerStore {
+  /** Inserts a new account (status `active`); returns the stored record. */
+  insertAccount(account: Pick<AccountRecord, '_id' | 'name' | 'createdAt'>): Promise<AccountRecord>;
+  /** Inserts a new environment of `accountId` (status `active`); returns the stored record. */
+  insertEnvironment(environment: Pick<EnvironmentRecord, '_id' | 'accountId' | 'name' | 'createdAt'>): Promise<EnvironmentRecord>;
+  /** Deletes an environment (withdrawing one whose account began closing while it was created). */
+  deleteEnvironment(environmentId: string): Promise<void>;
+  findAccount(accountId: string): Promise<AccountRecord | null>;
+  findEnvironment(environmentId: string): Promise<EnvironmentRecord | null>;
+  /** The status of an account or environment (by the id's prefix); null when there is none. */
+  findStatus(ownerId: string): Promise<OwnerStatus | null>;
+  listAccounts(): Promise<AccountRecord[]>;
+  /** The accounts with these ids, oldest first (ties by id). */
+  accountsByIds(ids: string[]): Promise<AccountRecord[]>;
+  /** An account's environments; with `notClosed`, only those not closed. */
+  listEnvironments(accountId: string, options?: { notClosed?: boolean }): Promise<EnvironmentRecord[]>;
+  /** Ids of the owners of one kind in one status (the cascades to resume). */
+  idsWithStatus(type: OwnerType, status: OwnerStatus): Promise<string[]>;
+  /** Renames an owner atomically; returns the record after, or null when there is none. */
+  rename<T extends OwnerType>(type: T, id: string, name: string): Promise<(T extends 'account' ? AccountRecord : EnvironmentRecord) | null>;
+  /**
+   * Moves an owner from `from` to `to`, atomically and only if it is still in
+   * `from`, stamping closingAt / closedAt with `at` when it moves to closing /
+   * closed. Publishes an `owner` change whether or not it moved. Returns whether it moved.
+   */
+  transition(type: OwnerType, id: string, from: OwnerStatus, to: OwnerStatus, at: Date): Promise<boolean>;
+}
