@@ -5,6 +5,9 @@ import type { Models } from '../db/models/index.ts';
 import { MongooseKeypairStore } from '../db/keypair-store.ts';
 import { PollingChangeFeed } from '../db/change-feed.ts';
 import { MongooseOwnerStore } from '../db/owner-store.ts';
+import { MongooseAuditStore } from '../db/audit-store.ts';
+import { MongooseRevocationStore } from '../db/revocation-store.ts';
+import { MongooseSessionStore } from '../db/session-store.ts';
 import type { ChangeFeed } from './stores.ts';
 import { AccessService } from './access.ts';
 import { AuditLog } from './audit.ts';
@@ -39,7 +42,7 @@ export interface Domain {
 
 export function createDomain(options: { models: Models; config: KeyportConfig; pepper: string; keyEncryptionKey: Uint8Array; clock?: Clock }): Domain {
   const clock = options.clock ?? systemClock;
-  const audit = new AuditLog(options.models, clock);
+  const audit = new AuditLog(new MongooseAuditStore(options.models.AuditEvent), clock);
   const changes = new PollingChangeFeed(options.models);
   const ownerStore = new MongooseOwnerStore(options.models, changes);
   const owners = new OwnerService(ownerStore, audit, clock, changes);
@@ -68,9 +71,9 @@ export function createDomain(options: { models: Models; config: KeyportConfig; p
     keypairs,
     access: new AccessService({ users, owners, keypairs, audit }),
     closing: new OwnerClosing({ ownerStore, keypairStore, owners, keypairs, audit }),
-    sessions: new AdminSessionStore(options.models, clock),
+    sessions: new AdminSessionStore(new MongooseSessionStore(options.models.AdminSession), clock),
     scopes,
-    revocations: new RevocationList({ models: options.models, audit, clock, changes, maxTokenLifetimeMs: options.config.tokens.ttlSeconds * 1000 }),
+    revocations: new RevocationList({ store: new MongooseRevocationStore(options.models.RevokedToken), audit, clock, changes, maxTokenLifetimeMs: options.config.tokens.ttlSeconds * 1000 }),
     bootstrap: new Bootstrap({ models: options.models, users, owners, audit, clock }),
     signingKeys: new SigningKeyService({
       models: options.models,

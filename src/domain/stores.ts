@@ -215,3 +215,52 @@ export interface OwnerStore {
    */
   transition(type: OwnerType, id: string, from: OwnerStatus, to: OwnerStatus, at: Date): Promise<boolean>;
 }
+
+/** One audit event as stored. `id` is the store's own, opaque and increasing within a millisecond's events. */
+export interface AuditEventRecord {
+  id: string;
+  at: Date;
+  /** 'user:<id>', 'keypair:<id>', 'cli' or 'system'. */
+  actor: string;
+  action: string;
+  accountId: string | null;
+  environmentId: string | null;
+  keypairId: string | null;
+  details: Record<string, unknown>;
+}
+
+/** The audit trail: append-only. */
+export interface AuditStore {
+  /** Appends one event. */
+  insert(event: Omit<AuditEventRecord, 'id'>): Promise<void>;
+  /**
+   * Up to `limit` events matching `filter` (every given field equal; null matches
+   * "none"), newest first by (at, id), strictly after `after` in that order.
+   */
+  page(filter: { accountId?: string | null; environmentId?: string | null; keypairId?: string | null }, query: { limit: number; after?: { at: Date; id: string } }): Promise<AuditEventRecord[]>;
+  /** True when `id` has the shape of this store's event ids (a cursor is checked before any query). */
+  isEventId(id: string): boolean;
+  /** The newest event of `keyId` among `actions`, or null. */
+  latestOfKeypair(keyId: string, actions: string[]): Promise<AuditEventRecord | null>;
+}
+
+/** Revoked access tokens (by jti), kept until the token would have expired anyway. */
+export interface RevocationStore {
+  /** Records a revocation unless the jti is already recorded (one atomic upsert); returns whether this call recorded it. */
+  add(revocation: { jti: string; clientId: string; expiresAt: Date }): Promise<boolean>;
+  /** Every revocation whose token expires after `now`. */
+  unexpired(now: Date): Promise<{ jti: string; expiresAt: Date }[]>;
+  /** Deletes the revocations whose token expired before `now` (no TTL indexes on FerretDB v1). */
+  deleteExpired(now: Date): Promise<void>;
+}
+
+/** Admin sign-in sessions, by the SHA-256 of the cookie's key (computed by the domain). */
+export interface SessionStore {
+  find(id: string): Promise<{ data: Record<string, unknown>; expiresAt: Date } | null>;
+  /** Creates or replaces a session, atomically. */
+  save(id: string, session: { data: Record<string, unknown>; userId: string | null; expiresAt: Date; updatedAt: Date }): Promise<void>;
+  delete(id: string): Promise<void>;
+  deleteForUser(userId: string): Promise<void>;
+  /** Deletes the sessions that expired before `now` (no TTL indexes on FerretDB v1). */
+  deleteExpired(now: Date): Promise<void>;
+}
