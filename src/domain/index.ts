@@ -8,6 +8,7 @@ import { MongooseOwnerStore } from '../db/owner-store.ts';
 import { MongooseAuditStore } from '../db/audit-store.ts';
 import { MongooseRevocationStore } from '../db/revocation-store.ts';
 import { MongooseSessionStore } from '../db/session-store.ts';
+import { MongooseSetupTokenStore } from '../db/setup-token-store.ts';
 import type { ChangeFeed } from './stores.ts';
 import { AccessService } from './access.ts';
 import { AuditLog } from './audit.ts';
@@ -74,7 +75,7 @@ export function createDomain(options: { models: Models; config: KeyportConfig; p
     sessions: new AdminSessionStore(new MongooseSessionStore(options.models.AdminSession), clock),
     scopes,
     revocations: new RevocationList({ store: new MongooseRevocationStore(options.models.RevokedToken), audit, clock, changes, maxTokenLifetimeMs: options.config.tokens.ttlSeconds * 1000 }),
-    bootstrap: new Bootstrap({ models: options.models, users, owners, audit, clock }),
+    bootstrap: new Bootstrap({ store: new MongooseSetupTokenStore(options.models.SetupToken), users, owners, audit, clock }),
     signingKeys: new SigningKeyService({
       models: options.models,
       audit,

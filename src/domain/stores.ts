@@ -264,3 +264,29 @@ export interface SessionStore {
   /** Deletes the sessions that expired before `now` (no TTL indexes on FerretDB v1). */
   deleteExpired(now: Date): Promise<void>;
 }
+
+/** The one setup link of a fresh installation (only the digest of its token). */
+export interface SetupTokenRecord {
+  hash: string;
+  createdAt: Date;
+  expiresAt: Date;
+  /** Set while a setup is being completed with this token (claimed), so that it cannot be used twice. */
+  claimedAt: Date | null;
+}
+
+/** Holds at most one setup token: the newest one issued. */
+export interface SetupTokenStore {
+  find(): Promise<SetupTokenRecord | null>;
+  /** Replaces the token (and any claim on the previous one), atomically. */
+  replace(token: SetupTokenRecord): Promise<void>;
+  /**
+   * Claims the token with digest `hash` at `now`, atomically: only while it is
+   * unexpired and unclaimed, or its claim is older than `staleClaimBefore`
+   * (an abandoned setup). Returns whether this call claimed it.
+   */
+  claim(hash: string, now: Date, staleClaimBefore: Date): Promise<boolean>;
+  /** Releases a claim on the token with digest `hash` (a setup that failed). */
+  release(hash: string): Promise<void>;
+  /** Deletes the token; with `hash`, only if it is still that one. */
+  delete(hash?: string): Promise<void>;
+}
