@@ -9,6 +9,7 @@ import { MongooseAuditStore } from '../db/audit-store.ts';
 import { MongooseRevocationStore } from '../db/revocation-store.ts';
 import { MongooseSessionStore } from '../db/session-store.ts';
 import { MongooseSetupTokenStore } from '../db/setup-token-store.ts';
+import { MongooseMembershipStore, MongooseUserStore } from '../db/user-store.ts';
 import type { ChangeFeed } from './stores.ts';
 import { AccessService } from './access.ts';
 import { AuditLog } from './audit.ts';
@@ -64,7 +65,7 @@ export function createDomain(options: { models: Models; config: KeyportConfig; p
     clock,
     lockout: options.config.lockout,
   });
-  const users = new UserService(options.models, audit, clock);
+  const users = new UserService({ users: new MongooseUserStore(options.models.User), memberships: new MongooseMembershipStore(options.models) }, audit, clock);
   return {
     audit,
     owners,

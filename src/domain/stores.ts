@@ -290,3 +290,61 @@ export interface SetupTokenStore {
   /** Deletes the token; with `hash`, only if it is still that one. */
   delete(hash?: string): Promise<void>;
 }
+
+export type Role = 'admin' | 'member';
+
+export interface UserRecord {
+  _id: string;
+  /** Lowercased. */
+  email: string;
+  /** scrypt, in the format of users.ts hashPassword. */
+  passwordHash: string;
+  /** The instance-wide operator role. Users stored before the role existed have none: read as false. */
+  operator?: boolean;
+  createdAt: Date;
+}
+
+/** A user's role on one owner: an account (environmentId null) or one environment. */
+export interface MembershipRecord {
+  userId: string;
+  accountId: string;
+  environmentId: string | null;
+  role: Role;
+  createdAt: Date;
+}
+
+/** The owner a membership is on. */
+export type MembershipOwner = { accountId: string; environmentId: string | null };
+
+/** People who sign in. Emails are unique. */
+export interface UserStore {
+  /** Inserts a user; returns the stored record, or null when the email is taken (atomic: a unique index). */
+  insert(user: Required<UserRecord>): Promise<UserRecord | null>;
+  findById(userId: string): Promise<UserRecord | null>;
+  findByEmail(email: string): Promise<UserRecord | null>;
+  /** Users with these ids, in no particular order. */
+  findByIds(userIds: string[]): Promise<UserRecord[]>;
+  exists(userId: string): Promise<boolean>;
+  count(): Promise<number>;
+  /** Sets the operator role atomically; returns the record as it was before, or null when there is no such user. */
+  setOperator(userId: string, operator: boolean): Promise<UserRecord | null>;
+}
+
+/** Memberships: at most one per user and owner. */
+export interface MembershipStore {
+  ofUser(userId: string): Promise<MembershipRecord[]>;
+  /** The memberships on exactly this owner (not inherited), oldest first. */
+  onOwner(owner: MembershipOwner): Promise<MembershipRecord[]>;
+  find(userId: string, owner: MembershipOwner): Promise<MembershipRecord | null>;
+  countAdmins(owner: MembershipOwner): Promise<number>;
+  /** Sets the user's role on the owner, creating the membership (with `created`'s id and time) if there is none: one atomic upsert. */
+  upsert(userId: string, owner: MembershipOwner, role: Role, created: { id: string; createdAt: Date }): Promise<void>;
+  /** Deletes the membership; returns it, or null when there was none. */
+  delete(userId: string, owner: MembershipOwner): Promise<MembershipRecord | null>;
+  /**
+   * Runs `work` while no other call of exclusive() for the same owner runs, in
+   * this process or any other (a lease, on every database): for the rules that
+   * span several memberships (an account keeps an admin).
+   */
+  exclusive<T>(owner: MembershipOwner, work: () => Promise<T>): Promise<T>;
+}
