@@ -348,3 +348,58 @@ export interface MembershipStore {
    */
   exclusive<T>(owner: MembershipOwner, work: () => Promise<T>): Promise<T>;
 }
+
+/** A token signing key as stored; which key signs and which are published follows from the times (signing-key-schedule.ts). */
+export interface SigningKeyRecord {
+  /** The kid (the public JWK's thumbprint). */
+  _id: string;
+  alg: string;
+  publicJwk: Record<string, unknown>;
+  /** The private JWK, encrypted (JWE, dir + A256GCM) under the key encryption key. */
+  encryptedPrivateJwk: string;
+  /** Published in the JWKS from this time. */
+  createdAt: Date;
+  /** 1, 2, 3…: the order in which the keys were made. */
+  generation: number;
+  /** Signs from this time, until a later key signs. */
+  signFrom: Date;
+  /** Revoked (compromised): out of the JWKS, its tokens refused. */
+  revokedAt: Date | null;
+  /** The audit trail already tells when this key took over. */
+  rotationRecorded: boolean;
+}
+
+/** The signing keys: a handful of documents, read whole. */
+export interface SigningKeyStore {
+  /**
+   * Every stored key, in no particular order. Keys written by a Keyport from
+   * before scheduled rotation lack `generation` and `signFrom` and carry an
+   * `active` flag instead (see upgrade()).
+   */
+  all(): Promise<SigningKeyRecord[]>;
+  insert(key: SigningKeyRecord): Promise<void>;
+  /** Sets these fields of one key, atomically. */
+  update(kid: string, set: Partial<Pick<SigningKeyRecord, 'signFrom' | 'revokedAt' | 'rotationRecorded'>>): Promise<void>;
+  /** Brings a key of the older format to this one: sets these fields and drops its `active` flag. */
+  upgrade(kid: string, set: Pick<SigningKeyRecord, 'generation' | 'signFrom' | 'revokedAt' | 'rotationRecorded'>): Promise<void>;
+  /**
+   * Runs `work` while no other call of exclusive() runs, in this process or any
+   * other (a lease, on every database): every change reads the whole key set and
+   * writes on what it read, which no single atomic update can hold.
+   */
+  exclusive<T>(work: () => Promise<T>): Promise<T>;
+}
+
+/** Every store, as createDomain() receives them (built by src/db/stores.ts). */
+export interface Stores {
+  changes: ChangeFeed;
+  keypairs: KeypairStore;
+  owners: OwnerStore;
+  users: UserStore;
+  memberships: MembershipStore;
+  audit: AuditStore;
+  revocations: RevocationStore;
+  sessions: SessionStore;
+  setupTokens: SetupTokenStore;
+  signingKeys: SigningKeyStore;
+}
