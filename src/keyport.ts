@@ -11,6 +11,7 @@ import { bootstrapAdminFromEnv } from './domain/bootstrap.ts';
 import type { Clock } from './domain/clock.ts';
 import { DomainError } from './domain/errors.ts';
 import { createDomain, type Domain } from './domain/index.ts';
+import { createStores } from './db/stores.ts';
 import { Metrics } from './http/metrics.ts';
 import { LoginThrottle } from './http/session/throttle.ts';
 import { createLogger, flushLog, type Logger } from './log.ts';
@@ -79,7 +80,7 @@ function listen(server: Server, port: number, host: string): Promise<number> {
 export async function openKeyportDomain(config: KeyportConfig, clock?: Clock, role: DatabaseRole = 'server', log?: Logger): Promise<{ database: Database; domain: Domain; keyEncryptionKey: Uint8Array }> {
   const secrets = resolveServerSecrets(config);
   const database = await openDatabase(config, { role, ...(log ? { log } : {}) });
-  const domain = createDomain({ models: database.models, config, pepper: secrets.pepper, keyEncryptionKey: secrets.keyEncryptionKey, ...(clock ? { clock } : {}) });
+  const domain = createDomain({ stores: createStores(database.models, { embedded: !config.database.uri }), config, pepper: secrets.pepper, keyEncryptionKey: secrets.keyEncryptionKey, ...(clock ? { clock } : {}) });
   return { database, domain, keyEncryptionKey: secrets.keyEncryptionKey };
 }
 

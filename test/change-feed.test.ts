@@ -1,4 +1,4 @@
-// The in-process caches of keypairs and owner statuses (src/domain/change-feed.ts):
+// The in-process caches of keypairs and owner statuses (src/db/change-feed.ts):
 // token requests read no database once warm, a change made in the server's own
 // process takes effect on the very next request, and a change made by another
 // process (the CLI, another worker) reaches the server through the change feed.

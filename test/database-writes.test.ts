@@ -1,10 +1,10 @@
 // Single-document writes are atomic, as lockout needs for counting and
 // locking: on MongoDB by itself, on the embedded FerretDB by Keyport's build of
 // it (src/db/ferretdb-build.ts, KEYPORT_ATOMIC_WRITES_GO). For any other
-// FerretDB v1, Keyport serialises writes with leases (src/domain/serial-writes.ts).
+// FerretDB v1, Keyport serialises writes with leases (src/db/serial-writes.ts).
 import anyTest, { type TestFn } from 'ava';
 import { MongoClient, type Db } from 'mongodb';
-import { needsWriteLeases, SerialWrites, updatesNeedLeases } from '../src/domain/serial-writes.ts';
+import { needsWriteLeases, SerialWrites, updatesNeedLeases } from '../src/db/serial-writes.ts';
 import { startTestKeyport, type TestKeyport } from './helpers/keyport.ts';
 
 const test = anyTest as TestFn<{ kp: TestKeyport; other: MongoClient }>;

@@ -1,9 +1,7 @@
 // The audit trail: every change is recorded by the domain call that makes it.
-import type { Models } from '../db/models/index.ts';
-import type { AuditEventDoc } from '../db/models/audit-event.ts';
 import type { Clock } from './clock.ts';
 import { invalidInput } from './errors.ts';
-import { trusted, Types } from 'mongoose';
+import type { AuditEventRecord, AuditStore } from './stores.ts';
 
 /** Who did it: a user, a keypair (automation with a Keyport token), the CLI, or Keyport itself. */
 export type Actor = `user:${string}` | `keypair:${string}` | 'cli' | 'system';
@@ -29,16 +27,16 @@ export interface AuditEventView {
 }
 
 export class AuditLog {
-  readonly #models: Models;
+  readonly #store: AuditStore;
   readonly #clock: Clock;
 
-  constructor(models: Models, clock: Clock) {
-    this.#models = models;
+  constructor(store: AuditStore, clock: Clock) {
+    this.#store = store;
     this.#clock = clock;
   }
 
   async record(entry: AuditEntry): Promise<void> {
-    await this.#models.AuditEvent.create({
+    await this.#store.insert({
       at: this.#clock.now(),
       actor: entry.actor,
       action: entry.action,
@@ -57,12 +55,9 @@ export class AuditLog {
    */
   async page(filter: { accountId?: string; environmentId?: string; keypairId?: string } | { instance: true }, page: { limit: number; cursor?: string }): Promise<{ items: AuditEventView[]; nextCursor: string | null }> {
     // Instance-wide events (users, the operator role, sign-ins, setup) belong to no account.
-    const query: Record<string, unknown> = 'instance' in filter ? { accountId: null, environmentId: null, keypairId: null } : { ...filter };
-    if (page.cursor) {
-      const after = decodeCursor(page.cursor);
-      query.$or = [{ at: trusted({ $lt: after.at }) }, { at: after.at, _id: trusted({ $lt: after.id }) }];
-    }
-    const docs = await this.#models.AuditEvent.find(query).sort({ at: -1, _id: -1 }).limit(page.limit + 1).lean<AuditEventDoc[]>();
+    const query = 'instance' in filter ? { accountId: null, environmentId: null, keypairId: null } : { ...filter };
+    const after = page.cursor ? this.#decodeCursor(page.cursor) : undefined;
+    const docs = await this.#store.page(query, { limit: page.limit + 1, after });
     const items = docs.slice(0, page.limit).map(eventView);
     const last = docs.length > page.limit ? docs[page.limit - 1] : undefined;
     return { items, nextCursor: last ? encodeCursor(last) : null };
@@ -73,17 +68,22 @@ export class AuditLog {
    * keypair event carries its owner): null when the trail knows no such keypair.
    */
   async formerKeypair(keyId: string): Promise<{ accountId: string; environmentId: string | null; name: string } | null> {
-    const doc = await this.#models.AuditEvent.findOne({ keypairId: String(keyId), action: trusted({ $in: ['keypair.removed', 'keypair.created'] }) })
-      .sort({ at: -1, _id: -1 }).lean<AuditEventDoc>();
+    const doc = await this.#store.latestOfKeypair(String(keyId), ['keypair.removed', 'keypair.created']);
     if (!doc?.accountId) return null;
     const name = typeof doc.details?.name === 'string' ? doc.details.name : String(keyId);
     return { accountId: doc.accountId, environmentId: doc.environmentId, name };
   }
+
+  #decodeCursor(value: string): { at: Date; id: string } {
+    const cursor = decodeCursor(value);
+    if (!this.#store.isEventId(cursor.id)) throw invalidInput('cursor is not valid');
+    return cursor;
+  }
 }
 
-function eventView(doc: AuditEventDoc): AuditEventView {
+function eventView(doc: AuditEventRecord): AuditEventView {
   return {
-    id: String(doc._id),
+    id: doc.id,
     at: doc.at.toISOString(),
     actor: doc.actor,
     action: doc.action,
@@ -94,8 +94,8 @@ function eventView(doc: AuditEventDoc): AuditEventView {
   };
 }
 
-function encodeCursor(doc: AuditEventDoc): string {
-  return Buffer.from(`${doc.at.getTime()}.${String(doc._id)}`, 'utf8').toString('base64url');
+function encodeCursor(doc: AuditEventRecord): string {
+  return Buffer.from(`${doc.at.getTime()}.${doc.id}`, 'utf8').toString('base64url');
 }
 
 /** True when the string is a cursor this module produced (checked before any query). */
@@ -108,8 +108,9 @@ export function isAuditCursor(value: string): boolean {
   }
 }
 
-function decodeCursor(value: string): { at: Date; id: Types.ObjectId } {
+function decodeCursor(value: string): { at: Date; id: string } {
+  // The event ids of the store (ObjectIds: 24 hex digits); AuditStore.isEventId checks them again.
   const match = /^(\d{1,15})\.([0-9a-f]{24})$/.exec(Buffer.from(value, 'base64url').toString('utf8'));
   if (!match) throw invalidInput('cursor is not valid');
-  return { at: new Date(Number(match[1])), id: new Types.ObjectId(match[2]) };
+  return { at: new Date(Number(match[1])), id: match[2]! };
 }

@@ -11,9 +11,7 @@
 //
 // Nothing happens once any user exists. No HTTP in here.
 import { createHash, randomBytes, timingSafeEqual } from 'node:crypto';
-import { trusted } from 'mongoose';
-import type { Models } from '../db/models/index.ts';
-import type { SetupTokenDoc } from '../db/models/setup-token.ts';
+import type { SetupTokenRecord, SetupTokenStore } from './stores.ts';
 import type { AuditLog } from './audit.ts';
 import type { Clock } from './clock.ts';
 import { DomainError, invalidInput } from './errors.ts';
@@ -22,7 +20,6 @@ import type { UserService, UserView } from './users.ts';
 
 export const SETUP_TOKEN_TTL_MS = 24 * 60 * 60 * 1000;
 export const DEFAULT_ACCOUNT_NAME = 'Default';
-const SETUP_ID = 'setup';
 /** A claim that never completed (a crash between claim and user creation) is released after this. */
 const CLAIM_TIMEOUT_MS = 60_000;
 
@@ -34,14 +31,14 @@ export type BootstrapOutcome =
   | { kind: 'setup_token'; token: string; expiresAt: Date };
 
 export class Bootstrap {
-  readonly #models: Models;
+  readonly #store: SetupTokenStore;
   readonly #users: UserService;
   readonly #owners: OwnerService;
   readonly #audit: AuditLog;
   readonly #clock: Clock;
 
-  constructor(deps: { models: Models; users: UserService; owners: OwnerService; audit: AuditLog; clock: Clock }) {
-    this.#models = deps.models;
+  constructor(deps: { store: SetupTokenStore; users: UserService; owners: OwnerService; audit: AuditLog; clock: Clock }) {
+    this.#store = deps.store;
     this.#users = deps.users;
     this.#owners = deps.owners;
     this.#audit = deps.audit;
@@ -60,7 +57,7 @@ export class Bootstrap {
    */
   async atStartup(admin: { email: string; password: string } | null): Promise<BootstrapOutcome> {
     if (!(await this.needed())) {
-      await this.#models.SetupToken.deleteOne({ _id: SETUP_ID });
+      await this.#store.delete();
       return { kind: 'not_needed' };
     }
     if (admin) {
@@ -78,11 +75,7 @@ export class Bootstrap {
     const token = randomBytes(32).toString('base64url');
     const now = this.#clock.now();
     const expiresAt = new Date(now.getTime() + SETUP_TOKEN_TTL_MS);
-    await this.#models.SetupToken.updateOne(
-      { _id: SETUP_ID },
-      { $set: { hash: digest(token).toString('base64url'), createdAt: now, expiresAt, claimedAt: null } },
-      { upsert: true },
-    );
+    await this.#store.replace({ hash: digest(token).toString('base64url'), createdAt: now, expiresAt, claimedAt: null });
     await this.#audit.record({ actor: 'system', action: 'bootstrap.setup_link_issued', details: { expiresAt: expiresAt.toISOString() } });
     return { kind: 'setup_token', token, expiresAt };
   }
@@ -90,7 +83,7 @@ export class Bootstrap {
   /** True when the token is the current, unexpired, unused setup token and no user exists yet. */
   async isValidSetupToken(token: string): Promise<boolean> {
     if (typeof token !== 'string' || token.length < 20 || token.length > 100) return false;
-    const doc = await this.#models.SetupToken.findById(SETUP_ID).lean<SetupTokenDoc>();
+    const doc = await this.#store.find();
     const now = this.#clock.now();
     if (!doc || doc.expiresAt <= now || (doc.claimedAt && doc.claimedAt.getTime() > now.getTime() - CLAIM_TIMEOUT_MS)) return false;
     if (!this.#matches(doc, token)) return false;
@@ -107,28 +100,24 @@ export class Bootstrap {
     if (!(await this.isValidSetupToken(token))) throw new DomainError('forbidden', 'this setup link is not valid: it was used, it expired, or a newer one was printed');
     const now = this.#clock.now();
     const hash = digest(token).toString('base64url');
-    const claimed = await this.#models.SetupToken.findOneAndUpdate(
-      { _id: SETUP_ID, hash, expiresAt: trusted({ $gt: now }), $or: [{ claimedAt: null }, { claimedAt: trusted({ $lte: new Date(now.getTime() - CLAIM_TIMEOUT_MS) }) }] },
-      { $set: { claimedAt: now } },
-      { returnDocument: 'after' },
-    ).lean<SetupTokenDoc>();
+    const claimed = await this.#store.claim(hash, now, new Date(now.getTime() - CLAIM_TIMEOUT_MS));
     if (!claimed) throw new DomainError('forbidden', 'this setup link is not valid: it was used, it expired, or a newer one was printed');
     let user: UserView;
     try {
       if (!(await this.needed())) throw new DomainError('forbidden', 'Keyport already has an administrator');
       user = await this.#users.createUser({ email: input.email, password: input.password, operator: true }, 'system');
     } catch (err) {
-      await this.#models.SetupToken.updateOne({ _id: SETUP_ID, hash }, { $set: { claimedAt: null } });
+      await this.#store.release(hash);
       throw err;
     }
-    await this.#models.SetupToken.deleteOne({ _id: SETUP_ID, hash });
+    await this.#store.delete(hash);
     const account = await this.#owners.createAccount({ name: accountName }, `user:${user.id}`);
     await this.#users.grant(user.id, { type: 'account', accountId: account.id, environmentId: null }, 'admin', 'system');
     await this.#audit.record({ actor: `user:${user.id}`, action: 'bootstrap.admin_created', accountId: account.id, details: { userId: user.id, email: user.email, source: 'setup_link' } });
     return { user, account };
   }
 
-  #matches(doc: SetupTokenDoc, token: string): boolean {
+  #matches(doc: SetupTokenRecord, token: string): boolean {
     const expected = Buffer.from(doc.hash, 'base64url');
     const actual = digest(token);
     return expected.length === actual.length && timingSafeEqual(expected, actual);

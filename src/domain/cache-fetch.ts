@@ -1,5 +1,5 @@
 // Reading through an lru-cache whose entries are deleted when the data changes
-// (see change-feed.ts). A delete that lands while a load is in flight aborts that
+// (see src/db/change-feed.ts). A delete that lands while a load is in flight aborts that
 // load (its result may be older than the change) and lru-cache rejects the
 // fetch; load again, so that callers get the fresh value instead of an error.
 // That holds for every caller waiting on the load: the one that started it

@@ -9,22 +9,22 @@
 //   3. status closing → closed.
 // A crash anywhere leaves the owner 'closing'; resumePending() (at startup)
 // runs the remaining steps again. Running a step twice changes nothing.
-import { trusted, type Model } from 'mongoose';
-import type { Models } from '../db/models/index.ts';
-import type { AccountDoc, EnvironmentDoc } from '../db/models/owner.ts';
+import type { KeypairStore, OwnerStore } from './stores.ts';
 import type { Actor, AuditLog } from './audit.ts';
 import { DomainError, notFound } from './errors.ts';
 import type { KeypairService } from './keypairs.ts';
 import type { AccountView, EnvironmentView, OwnerService } from './owners.ts';
 
 export class OwnerClosing {
-  readonly #models: Models;
+  readonly #ownerStore: OwnerStore;
+  readonly #keypairStore: KeypairStore;
   readonly #owners: OwnerService;
   readonly #keypairs: KeypairService;
   readonly #audit: AuditLog;
 
-  constructor(deps: { models: Models; owners: OwnerService; keypairs: KeypairService; audit: AuditLog }) {
-    this.#models = deps.models;
+  constructor(deps: { ownerStore: OwnerStore; keypairStore: KeypairStore; owners: OwnerService; keypairs: KeypairService; audit: AuditLog }) {
+    this.#ownerStore = deps.ownerStore;
+    this.#keypairStore = deps.keypairStore;
     this.#owners = deps.owners;
     this.#keypairs = deps.keypairs;
     this.#audit = deps.audit;
@@ -32,7 +32,7 @@ export class OwnerClosing {
 
   /** Closes an environment. Closing one that is closing (resume) or closed (no-op) is fine. */
   async closeEnvironment(environmentId: string, actor: Actor): Promise<EnvironmentView> {
-    const env = await this.#models.Environment.findById(String(environmentId)).lean<EnvironmentDoc>();
+    const env = await this.#ownerStore.findEnvironment(String(environmentId));
     if (!env) throw notFound('environment');
     if (env.status === 'closed') return this.#owners.getEnvironment(env._id);
     await this.#markClosing('environment', env._id, env.accountId, actor);
@@ -43,11 +43,11 @@ export class OwnerClosing {
 
   /** Closes an account: the account first (which already stops all its keypairs), then each environment, then the account's own keypairs. */
   async closeAccount(accountId: string, actor: Actor): Promise<AccountView> {
-    const account = await this.#models.Account.findById(String(accountId)).lean<AccountDoc>();
+    const account = await this.#ownerStore.findAccount(String(accountId));
     if (!account) throw notFound('account');
     if (account.status === 'closed') return this.#owners.getAccount(account._id);
     await this.#markClosing('account', account._id, account._id, actor);
-    const environments = await this.#models.Environment.find({ accountId: account._id, status: trusted({ $ne: 'closed' }) }).lean<EnvironmentDoc[]>();
+    const environments = await this.#ownerStore.listEnvironments(account._id, { notClosed: true });
     for (const env of environments) {
       try {
         await this.closeEnvironment(env._id, actor);
@@ -64,11 +64,11 @@ export class OwnerClosing {
 
   /** Finishes every cascade left half-way (a crash or a restart while closing). Returns what it finished. */
   async resumePending(): Promise<{ accounts: string[]; environments: string[] }> {
-    const accounts = await this.#models.Account.find({ status: 'closing' }, { _id: 1 }).lean<Pick<AccountDoc, '_id'>[]>();
-    for (const account of accounts) await this.closeAccount(account._id, 'system');
-    const environments = await this.#models.Environment.find({ status: 'closing' }, { _id: 1 }).lean<Pick<EnvironmentDoc, '_id'>[]>();
-    for (const env of environments) await this.closeEnvironment(env._id, 'system');
-    return { accounts: accounts.map((a) => a._id), environments: environments.map((e) => e._id) };
+    const accounts = await this.#ownerStore.idsWithStatus('account', 'closing');
+    for (const id of accounts) await this.closeAccount(id, 'system');
+    const environments = await this.#ownerStore.idsWithStatus('environment', 'closing');
+    for (const id of environments) await this.closeEnvironment(id, 'system');
+    return { accounts, environments };
   }
 
   /** active → closing: from here on no token for its keypairs, in any process (OwnerService.isActive). */
@@ -79,8 +79,8 @@ export class OwnerClosing {
   /** closing → closed, once its keypairs are gone; already closed is fine, anything else is a conflict. */
   async #markClosed(type: 'account' | 'environment', id: string, accountId: string, actor: Actor): Promise<void> {
     if (await this.#advance(type, id, accountId, actor, 'closing', 'closed')) return;
-    const doc = await this.#model(type).findById(id, { status: 1 }).lean<Pick<AccountDoc, 'status'>>();
-    if (doc?.status !== 'closed') throw new DomainError('conflict', `the ${type} could not be closed (status ${doc?.status ?? 'missing'})`);
+    const status = await this.#ownerStore.findStatus(id);
+    if (status !== 'closed') throw new DomainError('conflict', `the ${type} could not be closed (status ${status ?? 'missing'})`);
   }
 
   /**
@@ -94,16 +94,12 @@ export class OwnerClosing {
     return true;
   }
 
-  #model(type: 'account' | 'environment'): Model<AccountDoc> {
-    return (type === 'account' ? this.#models.Account : this.#models.Environment) as unknown as Model<AccountDoc>;
-  }
-
   /** Removes keypairs in batches through KeypairService.remove (one audit event each); a keypair already gone is skipped. */
   async #removeKeypairs(filter: { accountId: string } | { environmentId: string }, actor: Actor): Promise<void> {
     for (;;) {
-      const batch = await this.#models.Keypair.find(filter, { _id: 1 }).limit(100).lean<{ _id: string }[]>();
+      const batch = await this.#keypairStore.listIds(filter, 100);
       if (!batch.length) return;
-      for (const { _id } of batch) {
+      for (const _id of batch) {
         try {
           await this.#keypairs.remove(_id, actor);
         } catch (err) {

@@ -1,10 +1,10 @@
 // Wires the domain services together. HTTP layers, the CLI and the OAuth layer
-// all go through this object; none of them touches a model directly.
+// all go through this object; none of them touches a model directly. It receives
+// the stores (src/domain/stores.ts), which src/db builds on the database.
 import type { KeyportConfig } from '../config.ts';
-import type { Models } from '../db/models/index.ts';
+import type { ChangeFeed, Stores } from './stores.ts';
 import { AccessService } from './access.ts';
 import { AuditLog } from './audit.ts';
-import { ChangeFeed } from './change-feed.ts';
 import { Bootstrap } from './bootstrap.ts';
 import { systemClock, type Clock } from './clock.ts';
 import { SecretHasher } from './credentials.ts';
@@ -34,39 +34,36 @@ export interface Domain {
   clock: Clock;
 }
 
-export function createDomain(options: { models: Models; config: KeyportConfig; pepper: string; keyEncryptionKey: Uint8Array; clock?: Clock }): Domain {
+export function createDomain(options: { stores: Stores; config: KeyportConfig; pepper: string; keyEncryptionKey: Uint8Array; clock?: Clock }): Domain {
+  const { stores } = options;
   const clock = options.clock ?? systemClock;
-  const audit = new AuditLog(options.models, clock);
-  const changes = new ChangeFeed(options.models);
-  const owners = new OwnerService(options.models, audit, clock, changes);
+  const audit = new AuditLog(stores.audit, clock);
+  const changes = stores.changes;
+  const owners = new OwnerService(stores.owners, audit, clock, changes);
   const scopes = new ScopeCatalog(options.config.scopes);
   const keypairs = new KeypairService({
-    models: options.models,
+    store: stores.keypairs,
     owners,
     scopes,
     hasher: new SecretHasher(options.pepper),
     audit,
     clock,
     lockout: options.config.lockout,
-    changes,
-    // The embedded FerretDB writes one document at a time anyway: more failure counts in
-    // flight would only queue inside it, at a higher CPU cost (failure-counts.ts).
-    failureWritesInFlight: options.config.database.uri ? 8 : 1,
   });
-  const users = new UserService(options.models, audit, clock);
+  const users = new UserService({ users: stores.users, memberships: stores.memberships }, audit, clock);
   return {
     audit,
     owners,
     users,
     keypairs,
     access: new AccessService({ users, owners, keypairs, audit }),
-    closing: new OwnerClosing({ models: options.models, owners, keypairs, audit }),
-    sessions: new AdminSessionStore(options.models, clock),
+    closing: new OwnerClosing({ ownerStore: stores.owners, keypairStore: stores.keypairs, owners, keypairs, audit }),
+    sessions: new AdminSessionStore(stores.sessions, clock),
     scopes,
-    revocations: new RevocationList({ models: options.models, audit, clock, changes, maxTokenLifetimeMs: options.config.tokens.ttlSeconds * 1000 }),
-    bootstrap: new Bootstrap({ models: options.models, users, owners, audit, clock }),
+    revocations: new RevocationList({ store: stores.revocations, audit, clock, changes, maxTokenLifetimeMs: options.config.tokens.ttlSeconds * 1000 }),
+    bootstrap: new Bootstrap({ store: stores.setupTokens, users, owners, audit, clock }),
     signingKeys: new SigningKeyService({
-      models: options.models,
+      store: stores.signingKeys,
       audit,
       clock,
       changes,

@@ -1,17 +1,14 @@
 // Accounts and the environments that belong to them.
-import { trusted } from 'mongoose';
-import type { Models } from '../db/models/index.ts';
-import type { AccountDoc, EnvironmentDoc, OwnerStatus } from '../db/models/owner.ts';
 import type { Actor, AuditLog } from './audit.ts';
 import type { Clock } from './clock.ts';
 import { newId } from './credentials.ts';
 import { invalidInput, notFound } from './errors.ts';
 import { NAME_MAX } from './limits.ts';
 import { LRUCache } from 'lru-cache';
-import type { Model } from 'mongoose';
 import { readThrough } from './cache-fetch.ts';
-import type { ChangeFeed } from './change-feed.ts';
-import { SerialWrites } from './serial-writes.ts';
+import type { AccountRecord, ChangeFeed, EnvironmentRecord, OwnerStatus, OwnerStore } from './stores.ts';
+
+export type { OwnerStatus } from './stores.ts';
 
 /** What owns a keypair: an account, or one environment of an account. */
 export type Owner =
@@ -26,16 +23,14 @@ export function validName(name: unknown, what = 'name'): string {
   return name.trim();
 }
 
-const accountView = (doc: AccountDoc): AccountView => ({ id: doc._id, name: doc.name, status: doc.status, createdAt: doc.createdAt.toISOString() });
-const environmentView = (doc: EnvironmentDoc): EnvironmentView => ({ ...accountView(doc), accountId: doc.accountId });
+const accountView = (doc: AccountRecord): AccountView => ({ id: doc._id, name: doc.name, status: doc.status, createdAt: doc.createdAt.toISOString() });
+const environmentView = (doc: EnvironmentRecord): EnvironmentView => ({ ...accountView(doc), accountId: doc.accountId });
 
 export class OwnerService {
-  readonly #models: Models;
+  readonly #store: OwnerStore;
   readonly #audit: AuditLog;
   readonly #clock: Clock;
   readonly #changes: ChangeFeed;
-  /** Every update of an account or environment document (rename, status) goes through here (serial-writes.ts). */
-  readonly #writes: SerialWrites;
   /**
    * Owner statuses, read on every token request: kept in process, cleared at once
    * here and within a poll elsewhere when a status changes (statusChanged()).
@@ -45,19 +40,14 @@ export class OwnerService {
     max: 100_000,
     ttl: 60_000,
     allowStale: true, // refreshed in the background; a status change deletes the entry (statusChanged)
-    fetchMethod: async (id) => {
-      const model = (id.startsWith('env_') ? this.#models.Environment : this.#models.Account) as unknown as Model<AccountDoc>;
-      const doc = await model.findById(id, { status: 1 }).lean<Pick<AccountDoc, 'status'>>();
-      return { status: doc?.status ?? null };
-    },
+    fetchMethod: async (id) => ({ status: await this.#store.findStatus(id) }),
   });
 
-  constructor(models: Models, audit: AuditLog, clock: Clock, changes: ChangeFeed) {
-    this.#models = models;
+  constructor(store: OwnerStore, audit: AuditLog, clock: Clock, changes: ChangeFeed) {
+    this.#store = store;
     this.#audit = audit;
     this.#clock = clock;
     this.#changes = changes;
-    this.#writes = new SerialWrites(models.Account.db, 'owner_write_leases');
     this.#changes.onChange((kind, key) => { if (kind === 'owner') this.#statuses.delete(key); });
   }
 
@@ -67,56 +57,56 @@ export class OwnerService {
   }
 
   async createAccount(input: { name: string }, actor: Actor): Promise<AccountView> {
-    const doc = await this.#models.Account.create({ _id: newId('acc'), name: validName(input.name), status: 'active', createdAt: this.#clock.now() });
+    const doc = await this.#store.insertAccount({ _id: newId('acc'), name: validName(input.name), createdAt: this.#clock.now() });
     await this.#audit.record({ actor, action: 'account.created', accountId: doc._id, details: { name: doc.name } });
-    return accountView(doc.toObject());
+    return accountView(doc);
   }
 
   async createEnvironment(accountId: string, input: { name: string }, actor: Actor): Promise<EnvironmentView> {
     const account = await this.#activeAccount(accountId);
-    const doc = await this.#models.Environment.create({
-      _id: newId('env'), accountId: account._id, name: validName(input.name), status: 'active', createdAt: this.#clock.now(),
+    const doc = await this.#store.insertEnvironment({
+      _id: newId('env'), accountId: account._id, name: validName(input.name), createdAt: this.#clock.now(),
     });
     // Written first, checked after: an account closing meanwhile either sees this
     // environment (and closes it) or is seen here (and the environment is withdrawn).
-    await this.afterCreating(() => this.#activeAccount(account._id), () => this.#models.Environment.deleteOne({ _id: doc._id }));
+    await this.afterCreating(() => this.#activeAccount(account._id), () => this.#store.deleteEnvironment(doc._id));
     await this.#audit.record({ actor, action: 'environment.created', accountId: account._id, environmentId: doc._id, details: { name: doc.name } });
-    return environmentView(doc.toObject());
+    return environmentView(doc);
   }
 
   async getAccount(accountId: string): Promise<AccountView> {
-    const doc = await this.#models.Account.findById(accountId).lean<AccountDoc>();
+    const doc = await this.#store.findAccount(accountId);
     if (!doc) throw notFound('account');
     return accountView(doc);
   }
 
   async getEnvironment(environmentId: string): Promise<EnvironmentView> {
-    const doc = await this.#models.Environment.findById(environmentId).lean<EnvironmentDoc>();
+    const doc = await this.#store.findEnvironment(environmentId);
     if (!doc) throw notFound('environment');
     return environmentView(doc);
   }
 
   async listAccounts(): Promise<AccountView[]> {
-    const docs = await this.#models.Account.find({}).sort({ createdAt: 1 }).lean<AccountDoc[]>();
+    const docs = await this.#store.listAccounts();
     return docs.map(accountView);
   }
 
   async listEnvironments(accountId: string): Promise<EnvironmentView[]> {
-    const docs = await this.#models.Environment.find({ accountId }).sort({ createdAt: 1 }).lean<EnvironmentDoc[]>();
+    const docs = await this.#store.listEnvironments(accountId);
     return docs.map(environmentView);
   }
 
   /** The accounts with these ids (the ones a user is a member of), oldest first. */
   async accountsByIds(ids: string[]): Promise<AccountView[]> {
     if (!ids.length) return [];
-    const docs = await this.#models.Account.find({ _id: trusted({ $in: ids.map(String) }) }).sort({ createdAt: 1, _id: 1 }).lean<AccountDoc[]>();
+    const docs = await this.#store.accountsByIds(ids);
     return docs.map(accountView);
   }
 
   async renameAccount(accountId: string, name: string, actor: Actor): Promise<AccountView> {
     const newName = validName(name);
     const before = await this.getAccount(accountId);
-    const doc = await this.#writes.run(before.id, () => this.#models.Account.findOneAndUpdate({ _id: before.id }, { $set: { name: newName } }, { returnDocument: 'after' }).lean<AccountDoc>());
+    const doc = await this.#store.rename('account', before.id, newName);
     if (!doc) throw notFound('account');
     await this.#audit.record({ actor, action: 'account.renamed', accountId: doc._id, details: { from: before.name, to: newName } });
     return accountView(doc);
@@ -125,7 +115,7 @@ export class OwnerService {
   async renameEnvironment(environmentId: string, name: string, actor: Actor): Promise<EnvironmentView> {
     const newName = validName(name);
     const before = await this.getEnvironment(environmentId);
-    const doc = await this.#writes.run(before.id, () => this.#models.Environment.findOneAndUpdate({ _id: before.id }, { $set: { name: newName } }, { returnDocument: 'after' }).lean<EnvironmentDoc>());
+    const doc = await this.#store.rename('environment', before.id, newName);
     if (!doc) throw notFound('environment');
     await this.#audit.record({ actor, action: 'environment.renamed', accountId: doc.accountId, environmentId: doc._id, details: { from: before.name, to: newName } });
     return environmentView(doc);
@@ -136,11 +126,7 @@ export class OwnerService {
    * (closing.ts), and tells every process's cache. Returns whether it did.
    */
   async transition(type: 'account' | 'environment', id: string, from: OwnerStatus, to: OwnerStatus): Promise<boolean> {
-    const model = (type === 'account' ? this.#models.Account : this.#models.Environment) as unknown as Model<AccountDoc>;
-    const stamp = to === 'closing' ? { closingAt: this.#clock.now() } : to === 'closed' ? { closedAt: this.#clock.now() } : {};
-    const result = await this.#writes.run(id, () => model.updateOne({ _id: id, status: from }, { $set: { status: to, ...stamp } }));
-    await this.statusChanged(id);
-    return result.modifiedCount > 0;
+    return this.#store.transition(type, id, from, to, this.#clock.now());
   }
 
   /**
@@ -163,7 +149,7 @@ export class OwnerService {
   /** Resolves an owner for new keypairs: it must exist and be active. */
   async resolveActiveOwner(ref: { accountId?: string; environmentId?: string }): Promise<Owner> {
     if (ref.environmentId) {
-      const env = await this.#models.Environment.findById(ref.environmentId).lean<EnvironmentDoc>();
+      const env = await this.#store.findEnvironment(ref.environmentId);
       if (!env || (ref.accountId && env.accountId !== ref.accountId)) throw notFound('environment');
       if (env.status !== 'active') throw invalidInput(`environment ${env._id} is ${env.status}`);
       await this.#activeAccount(env.accountId);
@@ -182,8 +168,8 @@ export class OwnerService {
     return !owner.environmentId || (await readThrough(this.#statuses, owner.environmentId))?.status === 'active';
   }
 
-  async #activeAccount(accountId: string): Promise<AccountDoc> {
-    const account = await this.#models.Account.findById(accountId).lean<AccountDoc>();
+  async #activeAccount(accountId: string): Promise<AccountRecord> {
+    const account = await this.#store.findAccount(accountId);
     if (!account) throw notFound('account');
     if (account.status !== 'active') throw invalidInput(`account ${account._id} is ${account.status}`);
     return account;

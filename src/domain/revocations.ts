@@ -7,16 +7,14 @@
 // feed, within a poll (250 ms) in every other one, like a disable (docs/architecture.md, The change feed).
 // The list is read again from the database every minute as a safety net (a poll
 // that failed for longer than the feed's window).
-import type { Models } from '../db/models/index.ts';
 import type { Actor, AuditLog } from './audit.ts';
-import type { ChangeFeed } from './change-feed.ts';
+import type { ChangeFeed, RevocationStore } from './stores.ts';
 import type { Clock } from './clock.ts';
-import { trusted } from 'mongoose';
 
 const RELOAD_MS = 60_000;
 
 export class RevocationList {
-  readonly #models: Models;
+  readonly #store: RevocationStore;
   readonly #audit: AuditLog;
   readonly #clock: Clock;
   readonly #changes: ChangeFeed;
@@ -27,8 +25,8 @@ export class RevocationList {
   #loading: Promise<void> | null = null;
   #loadedAt = -Infinity;
 
-  constructor(deps: { models: Models; audit: AuditLog; clock: Clock; changes: ChangeFeed; maxTokenLifetimeMs: number }) {
-    this.#models = deps.models;
+  constructor(deps: { store: RevocationStore; audit: AuditLog; clock: Clock; changes: ChangeFeed; maxTokenLifetimeMs: number }) {
+    this.#store = deps.store;
     this.#audit = deps.audit;
     this.#clock = deps.clock;
     this.#changes = deps.changes;
@@ -39,19 +37,15 @@ export class RevocationList {
   }
 
   async revoke(token: { jti: string; clientId: string; expiresAt: Date; accountId: string | null; environmentId: string | null }, actor: Actor): Promise<void> {
-    const result = await this.#models.RevokedToken.updateOne(
-      { _id: token.jti },
-      { $setOnInsert: { clientId: token.clientId, expiresAt: token.expiresAt } },
-      { upsert: true },
-    );
+    const recorded = await this.#store.add({ jti: token.jti, clientId: token.clientId, expiresAt: token.expiresAt });
     this.#revoked.set(token.jti, token.expiresAt.getTime());
     await this.#changes.publish('revocation', token.jti);
-    if (result.upsertedCount) {
+    if (recorded) {
       await this.#audit.record({ actor, action: 'token.revoked', accountId: token.accountId, environmentId: token.environmentId, keypairId: token.clientId, details: { jti: token.jti } });
     }
     // Expired entries are dead weight: drop a few on each revocation instead of
     // relying on TTL indexes (FerretDB v1 does not expire documents).
-    await this.#models.RevokedToken.deleteMany({ expiresAt: trusted({ $lt: this.#clock.now() }) });
+    await this.#store.deleteExpired(this.#clock.now());
   }
 
   async isRevoked(jti: string): Promise<boolean> {
@@ -66,8 +60,7 @@ export class RevocationList {
     this.#loading ??= (async () => {
       try {
         const now = this.#clock.now();
-        const docs = await this.#models.RevokedToken.find({ expiresAt: trusted({ $gt: now }) }, { _id: 1, expiresAt: 1 }).lean<{ _id: string; expiresAt: Date }[]>();
-        for (const doc of docs) this.#revoked.set(doc._id, doc.expiresAt.getTime());
+        for (const { jti, expiresAt } of await this.#store.unexpired(now)) this.#revoked.set(jti, expiresAt.getTime());
         for (const [jti, expiresAt] of this.#revoked) if (expiresAt <= now.getTime()) this.#revoked.delete(jti);
         this.#loadedAt = Date.now();
       } finally {

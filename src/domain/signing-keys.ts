@@ -4,23 +4,19 @@
 // encrypted (JWE, dir + A256GCM, under the key encryption key), and records
 // every change in the audit trail and the change feed.
 //
-// Every change to the key set runs under one lease (serial-writes.ts) across all
+// Every change to the key set runs under one lease (SigningKeyStore.exclusive) across all
 // processes: a server's scheduled step, another worker's, and an operator's
 // command each read the keys and write on what they read, so two of them must
 // never interleave (two next keys, or a revocation undone by a stale write).
 import { calculateJwkThumbprint, compactDecrypt, CompactEncrypt, exportJWK, generateKeyPair, type JWK } from 'jose';
-import type { Models } from '../db/models/index.ts';
-import type { SigningKeyDoc } from '../db/models/signing-key.ts';
 import type { Actor, AuditLog } from './audit.ts';
-import type { ChangeFeed } from './change-feed.ts';
+import type { ChangeFeed, SigningKeyRecord as SigningKeyDoc, SigningKeyStore } from './stores.ts';
 import type { Clock } from './clock.ts';
 import { DomainError, notFound } from './errors.ts';
-import { SerialWrites } from './serial-writes.ts';
 import { isPublished, keyStatuses, nextStep, schedulePolicy, type KeyState, type KeyStatus, type SchedulePolicy, type ScheduledKey, type ScheduleStep } from './signing-key-schedule.ts';
 
 export const SIGNING_ALG = 'ES256' as const;
 
-const LEASE = 'signing-keys';
 /** nextStep settles in at most a few steps (promote, record, create, reschedule); more means a bug, not work. */
 const MAX_STEPS = 8;
 
@@ -115,22 +111,19 @@ async function decryptJwk(jwe: string, kek: Uint8Array): Promise<JWK> {
 }
 
 export class SigningKeyService {
-  readonly #models: Models;
+  readonly #store: SigningKeyStore;
   readonly #audit: AuditLog;
   readonly #clock: Clock;
   readonly #changes: ChangeFeed;
   readonly #kek: Uint8Array;
-  readonly #writes: SerialWrites;
   readonly policy: SchedulePolicy;
 
-  constructor(deps: { models: Models; audit: AuditLog; clock: Clock; changes: ChangeFeed; keyEncryptionKey: Uint8Array; rotationDays: number; tokenTtlSeconds: number }) {
-    this.#models = deps.models;
+  constructor(deps: { store: SigningKeyStore; audit: AuditLog; clock: Clock; changes: ChangeFeed; keyEncryptionKey: Uint8Array; rotationDays: number; tokenTtlSeconds: number }) {
+    this.#store = deps.store;
     this.#audit = deps.audit;
     this.#clock = deps.clock;
     this.#changes = deps.changes;
     this.#kek = deps.keyEncryptionKey;
-    // 'always': the rule spans every key document, which no single atomic update can hold.
-    this.#writes = new SerialWrites(deps.models.SigningKey.db, 'signing_key_write_leases', { leases: 'always' });
     this.policy = schedulePolicy({ rotationDays: deps.rotationDays, tokenTtlSeconds: deps.tokenTtlSeconds });
   }
 
@@ -183,7 +176,7 @@ export class SigningKeyService {
       const start = options.immediately ? now : new Date(Math.max(now.getTime(), next.createdAt.getTime() + this.policy.publishLeadMs));
       const changed = next.signFrom > start;
       if (changed) {
-        await this.#models.SigningKey.updateOne({ _id: next.kid }, { $set: { signFrom: start, rotationRecorded: true } });
+        await this.#store.update(next.kid, { signFrom: start, rotationRecorded: true });
         await this.#audit.record({ actor, action: 'signing_key.rotated', details: { kid: next.kid, previousKid: current.kid, signsFrom: start.toISOString(), immediately: Boolean(options.immediately) } });
         keys = await this.#settle(await this.#find(), actor);
         await this.#changes.publish('signing-key', next.kid);
@@ -209,10 +202,10 @@ export class SigningKeyService {
       if (target.state === 'current') {
         // The successor signs before the key is revoked: no moment without a signing key.
         const next = statuses.find((s) => s.state === 'next')!.key;
-        await this.#models.SigningKey.updateOne({ _id: next.kid }, { $set: { signFrom: now, rotationRecorded: true } });
+        await this.#store.update(next.kid, { signFrom: now, rotationRecorded: true });
         replacedBy = next.kid;
       }
-      await this.#models.SigningKey.updateOne({ _id: kid }, { $set: { revokedAt: now } });
+      await this.#store.update(kid, { revokedAt: now });
       await this.#audit.record({ actor, action: 'signing_key.revoked', details: { kid, state: target.state, ...(replacedBy ? { replacedBy } : {}) } });
       const after = keyStatuses(await this.#settle(await this.#find(), actor), this.#clock.now(), this.policy);
       await this.#changes.publish('signing-key', kid);
@@ -229,7 +222,7 @@ export class SigningKeyService {
   }
 
   async #find(): Promise<StoredKey[]> {
-    const docs = await this.#models.SigningKey.find().lean<SigningKeyDoc[]>();
+    const docs = await this.#store.all();
     return docs.map(toStored).sort((a, b) => a.generation - b.generation);
   }
 
@@ -241,7 +234,7 @@ export class SigningKeyService {
 
   /** Runs `work` under the lease, on the keys read under it. */
   #locked<T>(work: (keys: StoredKey[]) => Promise<T>): Promise<T> {
-    return this.#writes.run(LEASE, async () => {
+    return this.#store.exclusive(async () => {
       let keys = await this.#find();
       if (!keys.every(isSameFormat)) {
         await this.#upgrade(keys);
@@ -256,15 +249,11 @@ export class SigningKeyService {
    * order they were made, each signing from its creation, so the newest signs.
    */
   async #upgrade(keys: StoredKey[]): Promise<void> {
-    const raw = this.#models.SigningKey.collection;
     const old = keys.filter((key) => !isSameFormat(key)).sort((a, b) => a.createdAt.getTime() - b.createdAt.getTime() || a._id.localeCompare(b._id));
     let generation = Math.max(0, ...keys.filter(isSameFormat).map((key) => key.generation));
     for (const key of old) {
       const { active } = key as { active?: boolean };
-      await raw.updateOne({ _id: key._id as never }, {
-        $set: { generation: ++generation, signFrom: key.createdAt, revokedAt: active === false ? key.createdAt : null, rotationRecorded: true },
-        $unset: { active: '' },
-      });
+      await this.#store.upgrade(key._id, { generation: ++generation, signFrom: key.createdAt, revokedAt: active === false ? key.createdAt : null, rotationRecorded: true });
     }
   }
 
@@ -289,14 +278,14 @@ export class SigningKeyService {
       }
       case 'promote':
       case 'reschedule':
-        await this.#models.SigningKey.updateOne({ _id: step.kid }, { $set: { signFrom: step.signFrom } });
+        await this.#store.update(step.kid, { signFrom: step.signFrom });
         if (step.kind === 'reschedule') {
           await this.#audit.record({ actor, action: 'signing_key.rescheduled', details: { kid: step.kid, signsFrom: step.signFrom.toISOString(), rotationDays: this.policy.rotationMs / 86_400_000 } });
         }
         await this.#changes.publish('signing-key', step.kid);
         return;
       case 'record-rotation':
-        await this.#models.SigningKey.updateOne({ _id: step.kid }, { $set: { rotationRecorded: true } });
+        await this.#store.update(step.kid, { rotationRecorded: true });
         await this.#audit.record({ actor, action: 'signing_key.rotated', details: { kid: step.kid, previousKid: step.previousKid, signsFrom: keys.find((k) => k.kid === step.kid)!.signFrom.toISOString(), scheduled: true } });
         // The other processes switch keys at their next check; this makes it within a poll.
         await this.#changes.publish('signing-key', step.kid);
@@ -309,7 +298,7 @@ export class SigningKeyService {
     const publicJwk = await exportJWK(publicKey);
     const kid = await calculateJwkThumbprint(publicJwk);
     const privateJwk = { ...(await exportJWK(privateKey)), kid, alg: SIGNING_ALG, use: 'sig' };
-    await this.#models.SigningKey.create({
+    await this.#store.insert({
       _id: kid,
       alg: SIGNING_ALG,
       publicJwk: { ...publicJwk, kid, alg: SIGNING_ALG, use: 'sig' },

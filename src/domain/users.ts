@@ -1,12 +1,9 @@
 // Administrators and members: accounts of people, with scrypt password hashes.
 import { randomBytes, scrypt as scryptCallback, timingSafeEqual, type ScryptOptions } from 'node:crypto';
-import type { Models } from '../db/models/index.ts';
-import { trusted } from 'mongoose';
-import type { MembershipDoc, Role, UserDoc } from '../db/models/user.ts';
 import type { Actor, AuditLog } from './audit.ts';
 import type { Clock } from './clock.ts';
 import { newId } from './credentials.ts';
-import { SerialWrites } from './serial-writes.ts';
+import type { MembershipRecord, MembershipStore, Role, UserRecord, UserStore } from './stores.ts';
 import { DomainError, invalidInput, notFound } from './errors.ts';
 import { EMAIL_MAX, PASSWORD_MAX, PASSWORD_MIN } from './limits.ts';
 import type { Owner } from './owners.ts';
@@ -55,11 +52,12 @@ export interface MembershipView {
 
 export interface MemberView extends MembershipView { email: string }
 
-const ownerKeyOf = (owner: Owner) => (owner.type === 'account' ? `account:${owner.accountId}` : `environment:${owner.environmentId}`);
-const membershipView = (doc: MembershipDoc): MembershipView => ({
+export type { Role } from './stores.ts';
+
+const membershipView = (doc: MembershipRecord): MembershipView => ({
   userId: doc.userId, accountId: doc.accountId, environmentId: doc.environmentId, role: doc.role, createdAt: doc.createdAt.toISOString(),
 });
-const userView = (doc: UserDoc): UserView => ({ id: doc._id, email: doc.email, operator: doc.operator === true, createdAt: doc.createdAt.toISOString() });
+const userView = (doc: UserRecord): UserView => ({ id: doc._id, email: doc.email, operator: doc.operator === true, createdAt: doc.createdAt.toISOString() });
 
 /** Compared against when the email is unknown, so that an unknown address costs the same scrypt work. */
 let dummyHash: Promise<string> | null = null;
@@ -67,15 +65,15 @@ let dummyHash: Promise<string> | null = null;
 const EMAIL = /^[^\s@]+@[^\s@]+\.[^\s@]+$/;
 
 export class UserService {
-  readonly #models: Models;
+  readonly #users: UserStore;
+  /** Membership changes of one owner take turns, in every process (the last-admin rule spans documents: MembershipStore.exclusive). */
+  readonly #memberships: MembershipStore;
   readonly #audit: AuditLog;
   readonly #clock: Clock;
-  /** Membership changes of one owner take turns, in every process (the last-admin rule spans documents). */
-  readonly #memberships: SerialWrites;
 
-  constructor(models: Models, audit: AuditLog, clock: Clock) {
-    this.#memberships = new SerialWrites(models.Membership.db, 'membership_write_leases', { leases: 'always' });
-    this.#models = models;
+  constructor(stores: { users: UserStore; memberships: MembershipStore }, audit: AuditLog, clock: Clock) {
+    this.#users = stores.users;
+    this.#memberships = stores.memberships;
     this.#audit = audit;
     this.#clock = clock;
   }
@@ -87,20 +85,16 @@ export class UserService {
     if (typeof input.password !== 'string' || input.password.length < PASSWORD_MIN || input.password.length > PASSWORD_MAX) {
       throw invalidInput(`password must be ${PASSWORD_MIN} to ${PASSWORD_MAX} characters`);
     }
-    try {
-      const operator = input.operator === true;
-      const doc = await this.#models.User.create({ _id: newId('usr'), email, passwordHash: await hashPassword(input.password), operator, createdAt: this.#clock.now() });
-      await this.#audit.record({ actor, action: 'user.created', details: { userId: doc._id, email } });
-      if (operator) await this.#audit.record({ actor, action: 'user.operator_granted', details: { userId: doc._id, email } });
-      return userView(doc.toObject());
-    } catch (err) {
-      if ((err as { code?: number }).code === 11000) throw new DomainError('conflict', `a user with email ${email} already exists`);
-      throw err;
-    }
+    const operator = input.operator === true;
+    const doc = await this.#users.insert({ _id: newId('usr'), email, passwordHash: await hashPassword(input.password), operator, createdAt: this.#clock.now() });
+    if (!doc) throw new DomainError('conflict', `a user with email ${email} already exists`);
+    await this.#audit.record({ actor, action: 'user.created', details: { userId: doc._id, email } });
+    if (operator) await this.#audit.record({ actor, action: 'user.operator_granted', details: { userId: doc._id, email } });
+    return userView(doc);
   }
 
   async findByEmail(email: string): Promise<UserView | null> {
-    const doc = await this.#models.User.findOne({ email: String(email).trim().toLowerCase() }).lean<UserDoc>();
+    const doc = await this.#users.findByEmail(String(email).trim().toLowerCase());
     return doc ? userView(doc) : null;
   }
 
@@ -109,7 +103,7 @@ export class UserService {
    * Audited when it changes anything; `changed` is false when the user already had that role.
    */
   async setOperator(userId: string, operator: boolean, actor: Actor): Promise<{ user: UserView; changed: boolean }> {
-    const before = await this.#models.User.findOneAndUpdate({ _id: String(userId) }, { $set: { operator } }, { returnDocument: 'before' }).lean<UserDoc>();
+    const before = await this.#users.setOperator(String(userId), operator);
     if (!before) throw notFound('user');
     const changed = (before.operator === true) !== operator;
     if (changed) {
@@ -119,13 +113,13 @@ export class UserService {
   }
 
   async get(userId: string): Promise<UserView> {
-    const doc = await this.#models.User.findById(String(userId)).lean<UserDoc>();
+    const doc = await this.#users.findById(String(userId));
     if (!doc) throw notFound('user');
     return userView(doc);
   }
 
   async findById(userId: string): Promise<UserView | null> {
-    const doc = await this.#models.User.findById(String(userId)).lean<UserDoc>();
+    const doc = await this.#users.findById(String(userId));
     return doc ? userView(doc) : null;
   }
 
@@ -136,7 +130,7 @@ export class UserService {
    */
   async authenticate(email: string, password: string): Promise<UserView | null> {
     const normalized = String(email).trim().toLowerCase();
-    const doc = await this.#models.User.findOne({ email: normalized }).lean<UserDoc>();
+    const doc = await this.#users.findByEmail(normalized);
     dummyHash ??= hashPassword('keyport-dummy-password-for-unknown-users');
     const ok = await verifyPassword(String(password), doc ? doc.passwordHash : await dummyHash);
     if (!doc || !ok) {
@@ -153,54 +147,48 @@ export class UserService {
 
   /** Every membership of a user: the input of the access policy (src/domain/access.ts). */
   async membershipsOf(userId: string): Promise<MembershipView[]> {
-    const docs = await this.#models.Membership.find({ userId: String(userId) }).lean<MembershipDoc[]>();
+    const docs = await this.#memberships.ofUser(String(userId));
     return docs.map(membershipView);
   }
 
   /** The members of one account or environment (not those inherited from the account), with their emails. */
   async listMembers(owner: Owner): Promise<MemberView[]> {
-    const docs = await this.#models.Membership.find({ ownerKey: ownerKeyOf(owner) }).sort({ createdAt: 1, _id: 1 }).lean<MembershipDoc[]>();
+    const docs = await this.#memberships.onOwner(owner);
     if (!docs.length) return [];
-    const users = await this.#models.User.find({ _id: trusted({ $in: docs.map((d) => d.userId) }) }).lean<UserDoc[]>();
+    const users = await this.#users.findByIds(docs.map((d) => d.userId));
     const emails = new Map(users.map((u) => [u._id, u.email]));
     return docs.map((doc) => ({ ...membershipView(doc), email: emails.get(doc.userId) ?? '' }));
   }
 
   async roleOn(userId: string, owner: Owner): Promise<Role | null> {
-    const doc = await this.#models.Membership.findOne({ userId: String(userId), ownerKey: ownerKeyOf(owner) }).lean<MembershipDoc>();
+    const doc = await this.#memberships.find(String(userId), owner);
     return doc?.role ?? null;
   }
 
   async countAdmins(owner: Owner): Promise<number> {
-    return this.#models.Membership.countDocuments({ ownerKey: ownerKeyOf(owner), role: 'admin' });
+    return this.#memberships.countAdmins(owner);
   }
 
   /** Removes a user's membership of an account or an environment; an account keeps at least one admin. */
   async revoke(userId: string, owner: Owner, actor: Actor): Promise<void> {
-    const doc = await this.#memberships.run(ownerKeyOf(owner), async () => {
+    const doc = await this.#memberships.exclusive(owner, async () => {
       await this.#keepAnAdmin(String(userId), owner);
-      return this.#models.Membership.findOneAndDelete({ userId: String(userId), ownerKey: ownerKeyOf(owner) }).lean<MembershipDoc>();
+      return this.#memberships.delete(String(userId), owner);
     });
     if (!doc) throw notFound('membership');
     await this.#audit.record({ actor, action: 'membership.revoked', accountId: owner.accountId, environmentId: owner.environmentId, details: { userId: doc.userId, role: doc.role } });
   }
 
   async countUsers(): Promise<number> {
-    return this.#models.User.countDocuments({});
+    return this.#users.count();
   }
 
   /** Adds or changes a user's role on an account or an environment; an account keeps at least one admin. */
   async grant(userId: string, owner: Owner, role: Role, actor: Actor): Promise<void> {
-    const user = await this.#models.User.exists({ _id: userId });
-    if (!user) throw notFound('user');
-    const ownerKey = ownerKeyOf(owner);
-    await this.#memberships.run(ownerKey, async () => {
+    if (!(await this.#users.exists(userId))) throw notFound('user');
+    await this.#memberships.exclusive(owner, async () => {
       if (role !== 'admin') await this.#keepAnAdmin(userId, owner);
-      await this.#models.Membership.updateOne(
-        { userId, ownerKey },
-        { $set: { role }, $setOnInsert: { _id: newId('mem'), accountId: owner.accountId, environmentId: owner.environmentId, createdAt: this.#clock.now() } },
-        { upsert: true },
-      );
+      await this.#memberships.upsert(userId, owner, role, { id: newId('mem'), createdAt: this.#clock.now() });
     });
     await this.#audit.record({ actor, action: 'membership.granted', accountId: owner.accountId, environmentId: owner.environmentId, details: { userId, role } });
   }
@@ -208,7 +196,7 @@ export class UserService {
   /**
    * Refuses to demote or remove the last admin of an account (every admin surface
    * goes through grant and revoke). Environments may have none: their account's admins administer them.
-   * Runs inside #memberships.run, so the count and the change are one step for every process.
+   * Runs inside #memberships.exclusive, so the count and the change are one step for every process.
    */
   async #keepAnAdmin(userId: string, owner: Owner): Promise<void> {
     if (owner.type === 'account' && (await this.roleOn(userId, owner)) === 'admin' && (await this.countAdmins(owner)) <= 1) {

@@ -1,7 +1,7 @@
 // A short-lived log of changes that matter to in-process caches (keypairs,
 // owner statuses, revoked tokens, signing keys), so that every Keyport process sees another's
 // changes: the server's workers, the CLI, other hosts. Entries are trimmed after
-// 20 seconds (src/domain/change-feed.ts).
+// 20 seconds (src/db/change-feed.ts).
 import { Schema, Types } from 'mongoose';
 
 export interface ChangeDoc {

@@ -1,21 +1,14 @@
 // Accounts and environments: the two kinds of owner of keypairs and memberships.
 import { Schema } from 'mongoose';
 
-export type OwnerStatus = 'active' | 'closing' | 'closed';
+import type { AccountRecord, EnvironmentRecord, OwnerStatus } from '../../domain/stores.ts';
+
+export type { OwnerStatus } from '../../domain/stores.ts';
 export const OWNER_STATUSES: OwnerStatus[] = ['active', 'closing', 'closed'];
 
-export interface AccountDoc {
-  _id: string;
-  name: string;
-  status: OwnerStatus;
-  createdAt: Date;
-  closingAt: Date | null;
-  closedAt: Date | null;
-}
-
-export interface EnvironmentDoc extends AccountDoc {
-  accountId: string;
-}
+// The stored shapes are the domain's records (src/domain/stores.ts).
+export type AccountDoc = AccountRecord;
+export type EnvironmentDoc = EnvironmentRecord;
 
 const ownerFields = {
   _id: { type: String, required: true },

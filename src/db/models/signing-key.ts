@@ -2,23 +2,10 @@
 // Which key signs, and which are published, follows from the times below
 // (src/domain/signing-key-schedule.ts), so that every process agrees.
 import { Schema } from 'mongoose';
+import type { SigningKeyRecord } from '../../domain/stores.ts';
 
-export interface SigningKeyDoc {
-  _id: string; // kid
-  alg: string;
-  publicJwk: Record<string, unknown>;
-  encryptedPrivateJwk: string;
-  /** Published in the JWKS from this time. */
-  createdAt: Date;
-  /** 1, 2, 3…: the order in which the keys were made. */
-  generation: number;
-  /** Signs from this time, until a later key signs. */
-  signFrom: Date;
-  /** Revoked (compromised): out of the JWKS, its tokens refused. */
-  revokedAt: Date | null;
-  /** The audit trail already tells when this key took over. */
-  rotationRecorded: boolean;
-}
+// The stored shape is the domain's record (src/domain/stores.ts).
+export type SigningKeyDoc = SigningKeyRecord;
 
 export const signingKeySchema = new Schema<SigningKeyDoc>({
   _id: { type: String, required: true },

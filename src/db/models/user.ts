@@ -1,5 +1,8 @@
 // Administrators and members, and their memberships of accounts and environments.
 import { Schema } from 'mongoose';
+import type { Role } from '../../domain/stores.ts';
+
+export type { Role } from '../../domain/stores.ts';
 
 export interface UserDoc {
   _id: string;
@@ -23,7 +26,6 @@ export const userSchema = new Schema<UserDoc>({
 }, { versionKey: false, strict: 'throw' });
 userSchema.index({ email: 1 }, { unique: true });
 
-export type Role = 'admin' | 'member';
 
 export interface MembershipDoc {
   _id: string;

@@ -10,20 +10,17 @@
 // where the database scans it.
 import { randomUUID } from 'node:crypto';
 import { trusted } from 'mongoose';
-import type { Models } from '../db/models/index.ts';
-import type { ChangeDoc } from '../db/models/change.ts';
-
-export type ChangeKind = ChangeDoc['kind'];
-type Listener = (kind: ChangeKind, key: string) => void;
-/** Told when polls start failing (healthy false, with the error) and when they succeed again. */
-type HealthListener = (healthy: boolean, err?: unknown) => void;
+import type { Models } from './models/index.ts';
+import type { ChangeDoc } from './models/change.ts';
+import type { ChangeFeed, ChangeKind, ChangeListener as Listener, HealthListener } from '../domain/stores.ts';
 
 /** How far back each poll looks: covers slow inserts and small clock differences between hosts. */
 const WINDOW_MS = 10_000;
 /** Twice the window: each poll reads the whole collection where the database cannot use an index (FerretDB v1). */
 const KEEP_MS = 20_000;
 
-export class ChangeFeed {
+/** The ChangeFeed contract (src/domain/stores.ts) over the `changes` collection. */
+export class PollingChangeFeed implements ChangeFeed {
   readonly #models: Models;
   readonly #origin = randomUUID();
   readonly #listeners = new Set<Listener>();

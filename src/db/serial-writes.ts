@@ -8,7 +8,7 @@
 // update matches a state that is already gone, and a write of one field (a
 // failure count, lastUsedAt) can put back an older value of every other field
 // (undoing a lock, a disable, a rotation). MongoDB's updates are atomic, and so
-// are those of Keyport's own build of FerretDB (src/db/ferretdb-build.ts,
+// are those of Keyport's own build of FerretDB (ferretdb-build.ts,
 // patch level ATOMIC_WRITES_PATCH_LEVEL and up): there only the in-process
 // queue below runs (it costs nothing without contention).
 //
@@ -21,8 +21,8 @@
 //    taken to be left by a crashed process and removed.
 import { randomUUID } from 'node:crypto';
 import type { Connection } from 'mongoose';
-import { ATOMIC_WRITES_PATCH_LEVEL } from '../db/ferretdb-build.ts';
-import { DomainError } from './errors.ts';
+import { ATOMIC_WRITES_PATCH_LEVEL } from './ferretdb-build.ts';
+import { DomainError } from '../domain/errors.ts';
 
 interface Lease {
   _id: string;

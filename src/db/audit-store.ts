@@ -1,0 +1,47 @@
+// The audit trail behind the AuditStore contract (src/domain/stores.ts). Event
+// ids are ObjectIds; the domain sees them as strings.
+import { trusted, Types, type Model } from 'mongoose';
+import type { AuditEventRecord, AuditStore } from '../domain/stores.ts';
+import type { AuditEventDoc } from './models/audit-event.ts';
+
+const record = (doc: AuditEventDoc): AuditEventRecord => ({
+  id: String(doc._id),
+  at: doc.at,
+  actor: doc.actor,
+  action: doc.action,
+  accountId: doc.accountId,
+  environmentId: doc.environmentId,
+  keypairId: doc.keypairId,
+  details: doc.details,
+});
+
+export class MongooseAuditStore implements AuditStore {
+  readonly #model: Model<AuditEventDoc>;
+
+  constructor(model: Model<AuditEventDoc>) {
+    this.#model = model;
+  }
+
+  async insert(event: Omit<AuditEventRecord, 'id'>): Promise<void> {
+    await this.#model.create(event);
+  }
+
+  async page(filter: { accountId?: string | null; environmentId?: string | null; keypairId?: string | null }, query: { limit: number; after?: { at: Date; id: string } }): Promise<AuditEventRecord[]> {
+    const find: Record<string, unknown> = { ...filter };
+    if (query.after) {
+      const { at } = query.after;
+      find.$or = [{ at: trusted({ $lt: at }) }, { at, _id: trusted({ $lt: new Types.ObjectId(query.after.id) }) }];
+    }
+    const docs = await this.#model.find(find).sort({ at: -1, _id: -1 }).limit(query.limit).lean<AuditEventDoc[]>();
+    return docs.map(record);
+  }
+
+  isEventId(id: string): boolean {
+    return /^[0-9a-f]{24}$/.test(id);
+  }
+
+  async latestOfKeypair(keyId: string, actions: string[]): Promise<AuditEventRecord | null> {
+    const doc = await this.#model.findOne({ keypairId: String(keyId), action: trusted({ $in: actions }) }).sort({ at: -1, _id: -1 }).lean<AuditEventDoc>();
+    return doc ? record(doc) : null;
+  }
+}

@@ -1,0 +1,225 @@
+// The keypairs collection behind the KeypairStore contract (src/domain/stores.ts):
+// the queries, one writer at a time per key (serial-writes.ts), the in-process
+// record cache that the token endpoint reads, and the change feed that drops
+// it everywhere after a write.
+import { LRUCache } from 'lru-cache';
+import { trusted, type Model } from 'mongoose';
+import { readThrough } from '../domain/cache-fetch.ts';
+import type { ChangeFeed } from '../domain/stores.ts';
+import { beganRun, type FailureWrite, type LockoutCounters } from '../domain/lockout.ts';
+import type { FailureCountOutcome, KeypairChanges, KeypairListStatus, KeypairRecord, KeypairStore, NewKeypair } from '../domain/stores.ts';
+import { SerialWrites } from './serial-writes.ts';
+
+/** A fresh filter per query: mongoose casts (and so rewrites) the filter objects it is given. */
+function unlockedAt(now: Date) {
+  return { lockedPermanently: false, $or: [{ lockedUntil: null }, { lockedUntil: trusted({ $lte: now }) }] };
+}
+
+const COUNTER_FIELDS = { failedAttempts: 1, failuresAtLastLock: 1, temporaryLocks: 1, lockedUntil: 1, lockedPermanently: 1 } as const;
+
+export class MongooseKeypairStore implements KeypairStore {
+  readonly failureWritesInFlight: number;
+  readonly #model: Model<KeypairRecord>;
+  readonly #changes: ChangeFeed;
+  /** Every write of a keypair document goes through here (serial-writes.ts: FerretDB v1 updates are not atomic). */
+  readonly #writes: SerialWrites;
+  /**
+   * Keypair records for authentication, read once and kept in process (oidc-provider
+   * asks for the client on every token request). Every write goes through
+   * #serialized(), which clears it here at once and, through the change feed,
+   * in every other process within a poll. The TTL is only a safety net (a lost poll).
+   */
+  readonly #records = new LRUCache<string, { doc: KeypairRecord | null }>({
+    max: 250_000,
+    ttl: 60_000,
+    // Past the TTL, answer from the old copy while a fresh one loads in the background:
+    // a change deletes the entry outright (never merely stale), so this only affects the
+    // safety-net refresh, which must not put a database read on the hot path.
+    allowStale: true,
+    fetchMethod: async (keyId) => ({ doc: await this.#model.findById(keyId).lean<KeypairRecord>() }),
+  });
+
+  /** Keys changed while warmUp() was reading: their (possibly older) copy is not cached. */
+  #changedDuringWarmUp: Set<string> | null = null;
+
+  constructor(options: { model: Model<KeypairRecord>; changes: ChangeFeed; failureWritesInFlight: number }) {
+    this.#model = options.model;
+    this.#changes = options.changes;
+    this.failureWritesInFlight = options.failureWritesInFlight;
+    this.#writes = new SerialWrites(options.model.db, 'keypair_write_leases');
+    this.#changes.onChange((kind, key) => {
+      if (kind !== 'keypair') return;
+      this.#records.delete(key);
+      this.#changedDuringWarmUp?.add(key);
+    });
+  }
+
+  findCached(keyId: string): KeypairRecord | null | Promise<KeypairRecord | null> {
+    const entry = readThrough(this.#records, keyId);
+    if ('then' in entry) return entry.then((loaded) => loaded?.doc ?? null);
+    return entry.doc;
+  }
+
+  findById(keyId: string): Promise<KeypairRecord | null> {
+    return this.#model.findById(keyId).lean<KeypairRecord>().exec();
+  }
+
+  /**
+   * Reads the most recently used keypairs into the cache, so that the first
+   * request of each client after a start does not wait for a database read.
+   */
+  async warmUp(limit: number): Promise<number> {
+    this.#changedDuringWarmUp = new Set();
+    try {
+      const docs = await this.#model.find({}).sort({ lastUsedAt: -1 }).limit(limit).lean<KeypairRecord[]>();
+      let cached = 0;
+      for (const doc of docs) {
+        if (this.#changedDuringWarmUp.has(doc._id) || this.#records.has(doc._id)) continue;
+        this.#records.set(doc._id, { doc });
+        cached++;
+      }
+      return cached;
+    } finally {
+      this.#changedDuringWarmUp = null;
+    }
+  }
+
+  async list(owner: { accountId: string; environmentId: string | null }, query: { status?: KeypairListStatus; now: Date; limit: number; offset: number }): Promise<{ records: KeypairRecord[]; total: number }> {
+    const filter: Record<string, unknown> = { accountId: owner.accountId, environmentId: owner.environmentId };
+    if (query.status === 'locked') {
+      filter.$or = [{ lockedPermanently: true }, { lockedUntil: trusted({ $gt: query.now }) }];
+    } else if (query.status) {
+      filter.enabled = query.status === 'enabled';
+      filter.lockedPermanently = false;
+      filter.$or = [{ lockedUntil: null }, { lockedUntil: trusted({ $lte: query.now }) }];
+    }
+    const [records, total] = await Promise.all([
+      this.#model.find(filter).sort({ createdAt: -1, _id: 1 }).skip(query.offset).limit(query.limit).lean<KeypairRecord[]>(),
+      this.#model.countDocuments(filter),
+    ]);
+    return { records, total };
+  }
+
+  async listIds(owner: { accountId: string } | { environmentId: string }, limit: number): Promise<string[]> {
+    const docs = await this.#model.find(owner, { _id: 1 }).limit(limit).lean<{ _id: string }[]>();
+    return docs.map((doc) => doc._id);
+  }
+
+  async insert(keypair: NewKeypair): Promise<KeypairRecord> {
+    const doc = await this.#model.create(keypair);
+    await this.#changed(doc._id); // clears "no such key" answers cached before it existed
+    return doc.toObject();
+  }
+
+  change(keyId: string, set: KeypairChanges, options: { advanceTokenGeneration?: boolean; ifRevision?: number } = {}): Promise<KeypairRecord | null> {
+    const filter = options.ifRevision === undefined ? { _id: keyId } : { _id: keyId, revision: options.ifRevision };
+    const inc = options.advanceTokenGeneration ? { revision: 1, tokenGeneration: 1 } : { revision: 1 };
+    return this.#serialized(keyId, () => this.#model.findOneAndUpdate(filter, { $set: set, $inc: inc }, { returnDocument: 'after' }).lean<KeypairRecord>());
+  }
+
+  rewrite(keyId: string, build: (current: KeypairRecord) => { set: KeypairChanges; advanceTokenGeneration?: boolean }, attempts: number): Promise<{ outcome: 'changed'; before: KeypairRecord; after: KeypairRecord } | { outcome: 'not_found' } | { outcome: 'conflict' }> {
+    return this.#serialized(keyId, async () => {
+      for (let attempt = 0; attempt < attempts; attempt++) {
+        const before = await this.findById(keyId);
+        if (!before) return { outcome: 'not_found' as const };
+        const { set, advanceTokenGeneration } = build(before);
+        const after = await this.#model.findOneAndUpdate(
+          { _id: keyId, revision: before.revision },
+          { $set: set, $inc: advanceTokenGeneration ? { revision: 1, tokenGeneration: 1 } : { revision: 1 } },
+          { returnDocument: 'after' },
+        ).lean<KeypairRecord>();
+        if (after) return { outcome: 'changed' as const, before, after };
+      }
+      return { outcome: 'conflict' as const };
+    });
+  }
+
+  delete(keyId: string): Promise<KeypairRecord | null> {
+    return this.#serialized(keyId, () => this.#model.findOneAndDelete({ _id: keyId }).lean<KeypairRecord>());
+  }
+
+  countFailures(keyId: string, seen: LockoutCounters, decide: (counters: LockoutCounters) => FailureWrite | null): Promise<FailureCountOutcome> {
+    return this.#serialized(keyId, () => this.#countFailures(keyId, seen, decide), {
+      othersNeedIt: (result) => result.othersMustHear,
+      keepHere: (result) => result.record,
+    }).then((result) => result.outcome);
+  }
+
+  /**
+   * The count and the lock as one conditional update each (lockout.ts says what
+   * each condition is for). Returns, besides the outcome, whether every process's
+   * cache must hear of it, and otherwise the record as written, which this
+   * process's cache keeps: the next wrong secret of the key then reads nothing.
+   */
+  async #countFailures(keyId: string, first: LockoutCounters, decide: (counters: LockoutCounters) => FailureWrite | null): Promise<{ outcome: FailureCountOutcome; othersMustHear: boolean; record?: KeypairRecord }> {
+    let seen: LockoutCounters | null = first;
+    for (let attempt = 0; attempt < 10 && seen; attempt++) {
+      const write = decide(seen);
+      if (!write) break;
+      if (write.kind === 'increment') {
+        const counted = await this.#model.findOneAndUpdate(
+          { _id: keyId, ...unlockedAt(write.now), failuresAtLastLock: write.failuresAtLastLock, failedAttempts: trusted({ $lt: write.failedAttemptsBelow }) },
+          { $inc: { failedAttempts: write.by } },
+          // No projection: FerretDB v1 does not implement findAndModify's `fields`.
+          { returnDocument: 'after' },
+        ).lean<KeypairRecord>();
+        if (counted) return beganRun(counted, write.by) ? { outcome: { outcome: 'counted' }, othersMustHear: true } : { outcome: { outcome: 'counted' }, othersMustHear: false, record: counted };
+      } else {
+        const { failedAttempts, lockedUntil } = write;
+        const locked = await this.#model.findOneAndUpdate(
+          { _id: keyId, ...unlockedAt(write.now), ...write.expected },
+          write.permanent
+            ? { $set: { failedAttempts, failuresAtLastLock: failedAttempts, lockedPermanently: true } }
+            : { $set: { failedAttempts, failuresAtLastLock: failedAttempts, lockedUntil }, $inc: { temporaryLocks: 1 } },
+          { returnDocument: 'after' },
+        ).lean<KeypairRecord>();
+        if (locked) return { outcome: { outcome: 'locked', write, record: locked }, othersMustHear: true };
+      }
+      seen = await this.#model.findById(keyId, COUNTER_FIELDS).lean<LockoutCounters>();
+    }
+    return { outcome: { outcome: 'not_counted' }, othersMustHear: true }; // locked meanwhile, gone, or still contended: let every cache read it again
+  }
+
+  async resetFailures(keyId: string, now: Date): Promise<void> {
+    await this.#serialized(keyId, () => this.#model.updateOne(
+      { _id: keyId, ...unlockedAt(now) },
+      { $set: { failedAttempts: 0, failuresAtLastLock: 0, temporaryLocks: 0 } },
+    ));
+  }
+
+  async noteUsed(keyId: string, now: Date, notBefore: Date): Promise<void> {
+    await this.#serialized(keyId, () => this.#model.updateOne(
+      { _id: keyId, $or: [{ lastUsedAt: null }, { lastUsedAt: trusted({ $lte: notBefore }) }] },
+      { $set: { lastUsedAt: now } },
+    ), { quiet: true });
+  }
+
+  /**
+   * Runs one write of a keypair document after every earlier one (serial-writes.ts),
+   * then tells every process's cache (the change feed). `quiet` is for writes
+   * that authentication does not read (lastUsedAt). `othersNeedIt` decides from
+   * the write's result whether other processes must hear of it; this process's
+   * cache then drops the record, or keeps the one `keepHere` returns, the record
+   * as the write left it (a failed write publishes everywhere).
+   */
+  async #serialized<T>(keyId: string, write: () => PromiseLike<T>, options: { quiet?: boolean; othersNeedIt?: (written: T) => boolean; keepHere?: (written: T) => KeypairRecord | undefined } = {}): Promise<T> {
+    let everywhere = true;
+    let kept: KeypairRecord | undefined;
+    try {
+      const written = await this.#writes.run(keyId, write);
+      if (options.othersNeedIt) everywhere = options.othersNeedIt(written);
+      kept = options.keepHere?.(written);
+      return written;
+    } finally {
+      if (!options.quiet) {
+        if (everywhere) await this.#changed(keyId);
+        else if (kept) this.#records.set(keyId, { doc: kept });
+        else this.#changes.applyHere('keypair', keyId);
+      }
+    }
+  }
+
+  async #changed(keyId: string): Promise<void> {
+    await this.#changes.publish('keypair', keyId);
+  }
+}

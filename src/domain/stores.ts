@@ -1,0 +1,405 @@
+// The storage contract: the records the domain reads and writes, and the store
+// interfaces through which it does. The domain depends on these interfaces
+// only; src/db implements them (with mongoose, on MongoDB or the embedded
+// FerretDB) and owns everything about how: queries, the FerretDB workarounds
+// (serialized writes, leases), the keypair-record cache and the change feed
+// that keeps every process's caches honest.
+//
+// Each method says what it receives, what it guarantees (atomicity, the
+// conditions a write is held to) and what it returns. A method that "publishes"
+// tells every process's caches of the change (this one at once, the others
+// within a poll of the change feed) before it returns.
+import type { LockoutCounters, FailureWrite } from './lockout.ts';
+import type { StoredSecret } from './secrets.ts';
+
+export type { StoredSecret } from './secrets.ts';
+
+/**
+ * An API keypair as stored. `_id` is the key id (kept under the storage name so
+ * that a record read from the database is used as it is, on the token
+ * endpoint's hot path, without being copied).
+ */
+export interface KeypairRecord extends LockoutCounters {
+  _id: string;
+  ownerType: 'account' | 'environment';
+  accountId: string;
+  environmentId: string | null;
+  name: string;
+  comment: string;
+  scopes: string[];
+  enabled: boolean;
+  /** Current secret first; at most one previous secret (with expiresAt) after it. */
+  secrets: StoredSecret[];
+  createdAt: Date;
+  createdBy: string;
+  updatedAt: Date;
+  lastUsedAt: Date | null;
+  lastRotatedAt: Date | null;
+  /** Incremented by every administrative change: the optimistic-concurrency guard of rotations. */
+  revision: number;
+  /**
+   * The keypair's token generation, carried by every token issued to it (claim
+   * `gen`). Regenerating (by default) and disabling advance it, and tokens of an
+   * earlier generation are no longer honoured: exact, where a cut-off by `iat`
+   * (whole seconds) could neither keep a token issued just after the change nor
+   * refuse one issued just before it in the same second.
+   */
+  tokenGeneration: number;
+  /** When tokens were last revoked this way (null: never). */
+  tokensRevokedAt: Date | null;
+}
+
+/** What creating a keypair gives; the store starts the counters, revision and generation at zero. */
+export type NewKeypair = Pick<KeypairRecord, '_id' | 'ownerType' | 'accountId' | 'environmentId' | 'name' | 'comment' | 'scopes' | 'enabled' | 'secrets' | 'createdAt' | 'createdBy' | 'updatedAt'>;
+
+/** Fields an administrative change may set (never the id, the owner or the counters' history alone). */
+export type KeypairChanges = Partial<Pick<KeypairRecord,
+  'name' | 'comment' | 'scopes' | 'enabled' | 'secrets' | 'updatedAt' | 'lastRotatedAt' | 'tokensRevokedAt' | keyof LockoutCounters>>;
+
+/** A listing's filter: `locked` at `now`, or `enabled` / `disabled` and not locked at `now`. */
+export type KeypairListStatus = 'enabled' | 'disabled' | 'locked';
+
+/** What counting a batch of failures ended with (KeypairStore.countFailures). */
+export type FailureCountOutcome =
+  | { outcome: 'counted' }
+  /** This count locked the key: `write` is the lock it wrote, `record` the keypair after it. */
+  | { outcome: 'locked'; write: Extract<FailureWrite, { kind: 'lock' }>; record: KeypairRecord }
+  /** Nothing was written: the key was locked or gone, or stayed contended. */
+  | { outcome: 'not_counted' };
+
+/**
+ * The keypairs collection. Every write of one keypair (including the failure
+ * counts and lastUsedAt) runs after the earlier writes of the same key, in this
+ * process and, on a database whose single-document updates are not atomic,
+ * across processes (a lease). Every write except lastUsedAt publishes, so no
+ * cache keeps a copy older than a change.
+ */
+export interface KeypairStore {
+  /** How many failure counts may be written at once (one on the embedded database, which writes one document at a time anyway). */
+  readonly failureWritesInFlight: number;
+
+  /**
+   * The record for authentication, from this process's cache: the record itself
+   * (or null, no such key) when the cache holds a fresh entry, without a promise;
+   * otherwise the promise of one read by id. A cached entry past its safety-net
+   * age still answers while a fresh copy loads in the background. Every write
+   * through this store, here or in another process, drops the entry.
+   */
+  findCached(keyId: string): KeypairRecord | null | Promise<KeypairRecord | null>;
+  /** The record as the database holds it now (not the cache): for admin reads and rotations. */
+  findById(keyId: string): Promise<KeypairRecord | null>;
+  /** Fills the cache with the `limit` most recently used keypairs (keys changed meanwhile are skipped); returns how many it cached. */
+  warmUp(limit: number): Promise<number>;
+  /** One page of an owner's keypairs, newest first (ties by id), and how many match in all. */
+  list(owner: { accountId: string; environmentId: string | null }, query: { status?: KeypairListStatus; now: Date; limit: number; offset: number }): Promise<{ records: KeypairRecord[]; total: number }>;
+  /** Key ids of keypairs of an account (every environment's too) or of one environment, at most `limit` (for closing). */
+  listIds(owner: { accountId: string } | { environmentId: string }, limit: number): Promise<string[]>;
+
+  /** Inserts a new keypair (its key id must be new) and publishes; returns the stored record. */
+  insert(keypair: NewKeypair): Promise<KeypairRecord>;
+  /**
+   * One atomic administrative change: sets `set`, increments `revision`, and
+   * with `advanceTokenGeneration` increments `tokenGeneration`. With `ifRevision`
+   * it applies only while the revision is still that one (rotation's guard).
+   * Publishes. Returns the record after the change, or null when no keypair
+   * matched (none with this id, or another revision).
+   */
+  change(keyId: string, set: KeypairChanges, options?: { advanceTokenGeneration?: boolean; ifRevision?: number }): Promise<KeypairRecord | null>;
+  /**
+   * A read-modify-write of one keypair, in the key's write turn: reads the record
+   * from the database, asks `build` for the change, and applies it atomically
+   * on condition that the revision is still the one read (incrementing it, and
+   * the token generation with `advanceTokenGeneration`). When another process
+   * changed the keypair meanwhile, reads and builds again, `attempts` times at
+   * most. Publishes. Returns the record read and the record after the change;
+   * `not_found` when there is no such keypair; `conflict` when every attempt lost.
+   */
+  rewrite(keyId: string, build: (current: KeypairRecord) => { set: KeypairChanges; advanceTokenGeneration?: boolean }, attempts: number): Promise<
+    | { outcome: 'changed'; before: KeypairRecord; after: KeypairRecord }
+    | { outcome: 'not_found' }
+    | { outcome: 'conflict' }>;
+  /** Deletes a keypair and publishes; returns the record it deleted, or null when there was none. */
+  delete(keyId: string): Promise<KeypairRecord | null>;
+
+  /**
+   * Counts a batch of wrong secrets with the write `decide` returns for the
+   * counters it is given (lockout.ts, failureWrite), starting from `seen`: one
+   * atomic conditional update. When it matches nothing (another process
+   * counted, locked, reset or unlocked meanwhile) the store reads the counters
+   * again and asks `decide` again, a few times at most. `decide` returning null
+   * (locked) ends it. Publishes when the count began a run of failures or
+   * locked the key (or failed); a count in between only updates this
+   * process's cached record, so that a burst of wrong secrets does not flood
+   * the change feed.
+   */
+  countFailures(keyId: string, seen: LockoutCounters, decide: (counters: LockoutCounters) => FailureWrite | null): Promise<FailureCountOutcome>;
+  /** After a success: failedAttempts, failuresAtLastLock and temporaryLocks to 0, atomically, only while the key is unlocked at `now` (a lock in force stays). Publishes. */
+  resetFailures(keyId: string, now: Date): Promise<void>;
+  /** Sets lastUsedAt to `now` unless it is already later than `notBefore`. Best effort, does not publish (authentication does not read it). */
+  noteUsed(keyId: string, now: Date, notBefore: Date): Promise<void>;
+}
+
+/** What a change is about: its key is a key id, an account or environment id, a jti, or a signing key's kid. */
+export type ChangeKind = 'keypair' | 'owner' | 'revocation' | 'signing-key';
+export type ChangeListener = (kind: ChangeKind, key: string) => void;
+/** Told when polls start failing (healthy false, with the error) and when they succeed again. */
+export type HealthListener = (healthy: boolean, err?: unknown) => void;
+
+/**
+ * Keeps every process's in-process caches honest (docs/architecture.md, The change
+ * feed). A change published here reaches this process's listeners before
+ * publish() returns, and every other process's within one poll.
+ */
+export interface ChangeFeed {
+  /** Listens to every change, this process's own included. */
+  onChange(listener: ChangeListener): void;
+  /** Tells this process's listeners at once, then records the change for the others; rejects when the database refuses the record. */
+  publish(kind: ChangeKind, key: string): Promise<void>;
+  /** A change only this process's caches need to hear of: nothing is recorded. */
+  applyHere(kind: ChangeKind, key: string): void;
+  /** Reports once when polls start failing and once when they work again. */
+  onHealthChange(listener: HealthListener): void;
+  /** Starts watching other processes' changes every `pollMs` (servers do; a one-shot CLI command need not). */
+  start(pollMs?: number): void;
+  stop(): void;
+  /** Applies the changes other processes made up to now (resolves after a poll that began after the call). Never rejects. */
+  poll(): Promise<void>;
+}
+
+export type OwnerStatus = 'active' | 'closing' | 'closed';
+export type OwnerType = 'account' | 'environment';
+
+export interface AccountRecord {
+  _id: string;
+  name: string;
+  status: OwnerStatus;
+  createdAt: Date;
+  closingAt: Date | null;
+  closedAt: Date | null;
+}
+
+export interface EnvironmentRecord extends AccountRecord {
+  accountId: string;
+}
+
+/**
+ * Accounts and environments. Ids are unique across both kinds (acc_…, env_…).
+ * Every update of one owner (rename, status) runs after the earlier ones of the
+ * same owner, in this process and, where the database needs it, across
+ * processes. Listings are oldest first.
+ */
+export interface OwnerStore {
+  /** Inserts a new account (status `active`); returns the stored record. */
+  insertAccount(account: Pick<AccountRecord, '_id' | 'name' | 'createdAt'>): Promise<AccountRecord>;
+  /** Inserts a new environment of `accountId` (status `active`); returns the stored record. */
+  insertEnvironment(environment: Pick<EnvironmentRecord, '_id' | 'accountId' | 'name' | 'createdAt'>): Promise<EnvironmentRecord>;
+  /** Deletes an environment (withdrawing one whose account began closing while it was created). */
+  deleteEnvironment(environmentId: string): Promise<void>;
+  findAccount(accountId: string): Promise<AccountRecord | null>;
+  findEnvironment(environmentId: string): Promise<EnvironmentRecord | null>;
+  /** The status of an account or environment (by the id's prefix); null when there is none. */
+  findStatus(ownerId: string): Promise<OwnerStatus | null>;
+  listAccounts(): Promise<AccountRecord[]>;
+  /** The accounts with these ids, oldest first (ties by id). */
+  accountsByIds(ids: string[]): Promise<AccountRecord[]>;
+  /** An account's environments; with `notClosed`, only those not closed. */
+  listEnvironments(accountId: string, options?: { notClosed?: boolean }): Promise<EnvironmentRecord[]>;
+  /** Ids of the owners of one kind in one status (the cascades to resume). */
+  idsWithStatus(type: OwnerType, status: OwnerStatus): Promise<string[]>;
+  /** Renames an owner atomically; returns the record after, or null when there is none. */
+  rename<T extends OwnerType>(type: T, id: string, name: string): Promise<(T extends 'account' ? AccountRecord : EnvironmentRecord) | null>;
+  /**
+   * Moves an owner from `from` to `to`, atomically and only if it is still in
+   * `from`, stamping closingAt / closedAt with `at` when it moves to closing /
+   * closed. Publishes an `owner` change whether or not it moved. Returns whether it moved.
+   */
+  transition(type: OwnerType, id: string, from: OwnerStatus, to: OwnerStatus, at: Date): Promise<boolean>;
+}
+
+/** One audit event as stored. `id` is the store's own, opaque and increasing within a millisecond's events. */
+export interface AuditEventRecord {
+  id: string;
+  at: Date;
+  /** 'user:<id>', 'keypair:<id>', 'cli' or 'system'. */
+  actor: string;
+  action: string;
+  accountId: string | null;
+  environmentId: string | null;
+  keypairId: string | null;
+  details: Record<string, unknown>;
+}
+
+/** The audit trail: append-only. */
+export interface AuditStore {
+  /** Appends one event. */
+  insert(event: Omit<AuditEventRecord, 'id'>): Promise<void>;
+  /**
+   * Up to `limit` events matching `filter` (every given field equal; null matches
+   * "none"), newest first by (at, id), strictly after `after` in that order.
+   */
+  page(filter: { accountId?: string | null; environmentId?: string | null; keypairId?: string | null }, query: { limit: number; after?: { at: Date; id: string } }): Promise<AuditEventRecord[]>;
+  /** True when `id` has the shape of this store's event ids (a cursor is checked before any query). */
+  isEventId(id: string): boolean;
+  /** The newest event of `keyId` among `actions`, or null. */
+  latestOfKeypair(keyId: string, actions: string[]): Promise<AuditEventRecord | null>;
+}
+
+/** Revoked access tokens (by jti), kept until the token would have expired anyway. */
+export interface RevocationStore {
+  /** Records a revocation unless the jti is already recorded (one atomic upsert); returns whether this call recorded it. */
+  add(revocation: { jti: string; clientId: string; expiresAt: Date }): Promise<boolean>;
+  /** Every revocation whose token expires after `now`. */
+  unexpired(now: Date): Promise<{ jti: string; expiresAt: Date }[]>;
+  /** Deletes the revocations whose token expired before `now` (no TTL indexes on FerretDB v1). */
+  deleteExpired(now: Date): Promise<void>;
+}
+
+/** Admin sign-in sessions, by the SHA-256 of the cookie's key (computed by the domain). */
+export interface SessionStore {
+  find(id: string): Promise<{ data: Record<string, unknown>; expiresAt: Date } | null>;
+  /** Creates or replaces a session, atomically. */
+  save(id: string, session: { data: Record<string, unknown>; userId: string | null; expiresAt: Date; updatedAt: Date }): Promise<void>;
+  delete(id: string): Promise<void>;
+  deleteForUser(userId: string): Promise<void>;
+  /** Deletes the sessions that expired before `now` (no TTL indexes on FerretDB v1). */
+  deleteExpired(now: Date): Promise<void>;
+}
+
+/** The one setup link of a fresh installation (only the digest of its token). */
+export interface SetupTokenRecord {
+  hash: string;
+  createdAt: Date;
+  expiresAt: Date;
+  /** Set while a setup is being completed with this token (claimed), so that it cannot be used twice. */
+  claimedAt: Date | null;
+}
+
+/** Holds at most one setup token: the newest one issued. */
+export interface SetupTokenStore {
+  find(): Promise<SetupTokenRecord | null>;
+  /** Replaces the token (and any claim on the previous one), atomically. */
+  replace(token: SetupTokenRecord): Promise<void>;
+  /**
+   * Claims the token with digest `hash` at `now`, atomically: only while it is
+   * unexpired and unclaimed, or its claim is older than `staleClaimBefore`
+   * (an abandoned setup). Returns whether this call claimed it.
+   */
+  claim(hash: string, now: Date, staleClaimBefore: Date): Promise<boolean>;
+  /** Releases a claim on the token with digest `hash` (a setup that failed). */
+  release(hash: string): Promise<void>;
+  /** Deletes the token; with `hash`, only if it is still that one. */
+  delete(hash?: string): Promise<void>;
+}
+
+export type Role = 'admin' | 'member';
+
+export interface UserRecord {
+  _id: string;
+  /** Lowercased. */
+  email: string;
+  /** scrypt, in the format of users.ts hashPassword. */
+  passwordHash: string;
+  /** The instance-wide operator role. Users stored before the role existed have none: read as false. */
+  operator?: boolean;
+  createdAt: Date;
+}
+
+/** A user's role on one owner: an account (environmentId null) or one environment. */
+export interface MembershipRecord {
+  userId: string;
+  accountId: string;
+  environmentId: string | null;
+  role: Role;
+  createdAt: Date;
+}
+
+/** The owner a membership is on. */
+export type MembershipOwner = { accountId: string; environmentId: string | null };
+
+/** People who sign in. Emails are unique. */
+export interface UserStore {
+  /** Inserts a user; returns the stored record, or null when the email is taken (atomic: a unique index). */
+  insert(user: Required<UserRecord>): Promise<UserRecord | null>;
+  findById(userId: string): Promise<UserRecord | null>;
+  findByEmail(email: string): Promise<UserRecord | null>;
+  /** Users with these ids, in no particular order. */
+  findByIds(userIds: string[]): Promise<UserRecord[]>;
+  exists(userId: string): Promise<boolean>;
+  count(): Promise<number>;
+  /** Sets the operator role atomically; returns the record as it was before, or null when there is no such user. */
+  setOperator(userId: string, operator: boolean): Promise<UserRecord | null>;
+}
+
+/** Memberships: at most one per user and owner. */
+export interface MembershipStore {
+  ofUser(userId: string): Promise<MembershipRecord[]>;
+  /** The memberships on exactly this owner (not inherited), oldest first. */
+  onOwner(owner: MembershipOwner): Promise<MembershipRecord[]>;
+  find(userId: string, owner: MembershipOwner): Promise<MembershipRecord | null>;
+  countAdmins(owner: MembershipOwner): Promise<number>;
+  /** Sets the user's role on the owner, creating the membership (with `created`'s id and time) if there is none: one atomic upsert. */
+  upsert(userId: string, owner: MembershipOwner, role: Role, created: { id: string; createdAt: Date }): Promise<void>;
+  /** Deletes the membership; returns it, or null when there was none. */
+  delete(userId: string, owner: MembershipOwner): Promise<MembershipRecord | null>;
+  /**
+   * Runs `work` while no other call of exclusive() for the same owner runs, in
+   * this process or any other (a lease, on every database): for the rules that
+   * span several memberships (an account keeps an admin).
+   */
+  exclusive<T>(owner: MembershipOwner, work: () => Promise<T>): Promise<T>;
+}
+
+/** A token signing key as stored; which key signs and which are published follows from the times (signing-key-schedule.ts). */
+export interface SigningKeyRecord {
+  /** The kid (the public JWK's thumbprint). */
+  _id: string;
+  alg: string;
+  publicJwk: Record<string, unknown>;
+  /** The private JWK, encrypted (JWE, dir + A256GCM) under the key encryption key. */
+  encryptedPrivateJwk: string;
+  /** Published in the JWKS from this time. */
+  createdAt: Date;
+  /** 1, 2, 3…: the order in which the keys were made. */
+  generation: number;
+  /** Signs from this time, until a later key signs. */
+  signFrom: Date;
+  /** Revoked (compromised): out of the JWKS, its tokens refused. */
+  revokedAt: Date | null;
+  /** The audit trail already tells when this key took over. */
+  rotationRecorded: boolean;
+}
+
+/** The signing keys: a handful of documents, read whole. */
+export interface SigningKeyStore {
+  /**
+   * Every stored key, in no particular order. Keys written by a Keyport from
+   * before scheduled rotation lack `generation` and `signFrom` and carry an
+   * `active` flag instead (see upgrade()).
+   */
+  all(): Promise<SigningKeyRecord[]>;
+  insert(key: SigningKeyRecord): Promise<void>;
+  /** Sets these fields of one key, atomically. */
+  update(kid: string, set: Partial<Pick<SigningKeyRecord, 'signFrom' | 'revokedAt' | 'rotationRecorded'>>): Promise<void>;
+  /** Brings a key of the older format to this one: sets these fields and drops its `active` flag. */
+  upgrade(kid: string, set: Pick<SigningKeyRecord, 'generation' | 'signFrom' | 'revokedAt' | 'rotationRecorded'>): Promise<void>;
+  /**
+   * Runs `work` while no other call of exclusive() runs, in this process or any
+   * other (a lease, on every database): every change reads the whole key set and
+   * writes on what it read, which no single atomic update can hold.
+   */
+  exclusive<T>(work: () => Promise<T>): Promise<T>;
+}
+
+/** Every store, as createDomain() receives them (built by src/db/stores.ts). */
+export interface Stores {
+  changes: ChangeFeed;
+  keypairs: KeypairStore;
+  owners: OwnerStore;
+  users: UserStore;
+  memberships: MembershipStore;
+  audit: AuditStore;
+  revocations: RevocationStore;
+  sessions: SessionStore;
+  setupTokens: SetupTokenStore;
+  signingKeys: SigningKeyStore;
+}
