@@ -10,7 +10,7 @@ import type { Models } from '../src/db/models/index.ts';
 import type { KeypairDoc } from '../src/db/models/keypair.ts';
 import type { AccountDoc, EnvironmentDoc } from '../src/db/models/owner.ts';
 import { setTimeout as sleep } from 'node:timers/promises';
-import type { ChangeFeed } from '../src/domain/stores.ts';
+import type { ChangeFeed } from '../src/db/contract.ts';
 import { newId, newKeyId, newSecret, type SecretHasher } from '../src/domain/credentials.ts';
 import type { Owner } from '../src/domain/owners.ts';
 

@@ -148,7 +148,7 @@ test.serial('a token revoked by another process is inactive here after one poll,
 
 test('an invalidation racing a cache load gives the fresh value, not an error', async (t) => {
   const { LRUCache } = await import('lru-cache');
-  const { fetchThrough } = await import('../src/domain/cache-fetch.ts');
+  const { fetchThrough } = await import('../src/db/read-through.ts');
   let version = 1;
   const cache = new LRUCache<string, { version: number }>({
     max: 10,
@@ -170,7 +170,7 @@ test('an invalidation racing a cache load gives the fresh value, not an error', 
 
 test('a cached read: fresh entries at once, stale ones from the old copy while one reload runs, deleted ones loaded again', async (t) => {
   const { LRUCache } = await import('lru-cache');
-  const { readThrough } = await import('../src/domain/cache-fetch.ts');
+  const { readThrough } = await import('../src/db/read-through.ts');
   let version = 1;
   let loads = 0;
   const cache = new LRUCache<string, { version: number }>({

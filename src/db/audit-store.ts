@@ -1,7 +1,7 @@
 // The audit trail behind the AuditStore contract (src/domain/stores.ts). Event
 // ids are ObjectIds; the domain sees them as strings.
 import { trusted, Types, type Model } from 'mongoose';
-import type { AuditEventRecord, AuditStore } from '../domain/stores.ts';
+import type { AuditEventRecord, AuditStore } from './contract.ts';
 import type { AuditEventDoc } from './models/audit-event.ts';
 
 const record = (doc: AuditEventDoc): AuditEventRecord => ({

@@ -12,7 +12,7 @@ import { randomUUID } from 'node:crypto';
 import { trusted } from 'mongoose';
 import type { Models } from './models/index.ts';
 import type { ChangeDoc } from './models/change.ts';
-import type { ChangeFeed, ChangeKind, ChangeListener as Listener, HealthListener } from '../domain/stores.ts';
+import type { ChangeFeed, ChangeKind, ChangeListener as Listener, HealthListener } from './contract.ts';
 
 /** How far back each poll looks: covers slow inserts and small clock differences between hosts. */
 const WINDOW_MS = 10_000;

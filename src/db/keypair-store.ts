@@ -4,10 +4,10 @@
 // it everywhere after a write.
 import { LRUCache } from 'lru-cache';
 import { trusted, type Model } from 'mongoose';
-import { readThrough } from '../domain/cache-fetch.ts';
-import type { ChangeFeed } from '../domain/stores.ts';
-import { beganRun, type FailureWrite, type LockoutCounters } from '../domain/lockout.ts';
-import type { FailureCountOutcome, KeypairChanges, KeypairListStatus, KeypairRecord, KeypairStore, NewKeypair } from '../domain/stores.ts';
+import { readThrough } from './read-through.ts';
+import type { ChangeFeed } from './contract.ts';
+import { beganRun, type FailureWrite, type LockoutCounters } from './contract.ts';
+import type { FailureCountOutcome, KeypairChanges, KeypairListStatus, KeypairRecord, KeypairStore, NewKeypair } from './contract.ts';
 import { SerialWrites } from './serial-writes.ts';
 
 /** A fresh filter per query: mongoose casts (and so rewrites) the filter objects it is given. */

@@ -1,6 +1,6 @@
 // Accounts and environments behind the OwnerStore contract (src/domain/stores.ts).
 import { trusted, type Model } from 'mongoose';
-import type { AccountRecord, ChangeFeed, EnvironmentRecord, OwnerStatus, OwnerStore, OwnerType } from '../domain/stores.ts';
+import type { AccountRecord, ChangeFeed, EnvironmentRecord, OwnerStatus, OwnerStore, OwnerType } from './contract.ts';
 import type { Models } from './models/index.ts';
 import { SerialWrites } from './serial-writes.ts';
 

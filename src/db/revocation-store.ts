@@ -1,6 +1,6 @@
 // Revoked token ids behind the RevocationStore contract (src/domain/stores.ts).
 import { trusted, type Model } from 'mongoose';
-import type { RevocationStore } from '../domain/stores.ts';
+import type { RevocationStore } from './contract.ts';
 import type { RevokedTokenDoc } from './models/revoked-token.ts';
 
 export class MongooseRevocationStore implements RevocationStore {

@@ -22,7 +22,7 @@
 import { randomUUID } from 'node:crypto';
 import type { Connection } from 'mongoose';
 import { ATOMIC_WRITES_PATCH_LEVEL } from './ferretdb-build.ts';
-import { DomainError } from '../domain/errors.ts';
+import { StoreConflictError } from './contract.ts';
 
 interface Lease {
   _id: string;
@@ -124,7 +124,7 @@ export class SerialWrites {
         await leases.deleteOne({ _id: key, holder: current.holder });
         continue;
       }
-      if (Date.now() > deadline) throw new DomainError('conflict', 'another process holds this record for too long; try again');
+      if (Date.now() > deadline) throw new StoreConflictError('another process holds this record for too long; try again');
       await new Promise((resolve) => setTimeout(resolve, pause));
     }
   }

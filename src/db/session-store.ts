@@ -1,6 +1,6 @@
 // Admin sessions behind the SessionStore contract (src/domain/stores.ts).
 import { trusted, type Model } from 'mongoose';
-import type { SessionStore } from '../domain/stores.ts';
+import type { SessionStore } from './contract.ts';
 import type { AdminSessionDoc } from './models/admin-session.ts';
 
 export class MongooseSessionStore implements SessionStore {

@@ -1,7 +1,7 @@
 // The setup link's token behind the SetupTokenStore contract (src/domain/stores.ts):
 // one document, `setup`.
 import { trusted, type Model } from 'mongoose';
-import type { SetupTokenRecord, SetupTokenStore } from '../domain/stores.ts';
+import type { SetupTokenRecord, SetupTokenStore } from './contract.ts';
 import type { SetupTokenDoc } from './models/setup-token.ts';
 
 const SETUP_ID = 'setup';

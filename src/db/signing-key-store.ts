@@ -1,6 +1,6 @@
 // Token signing keys behind the SigningKeyStore contract (src/domain/stores.ts).
 import type { Model } from 'mongoose';
-import type { SigningKeyRecord, SigningKeyStore } from '../domain/stores.ts';
+import type { SigningKeyRecord, SigningKeyStore } from './contract.ts';
 import type { SigningKeyDoc } from './models/signing-key.ts';
 import { SerialWrites } from './serial-writes.ts';
 

@@ -1,6 +1,6 @@
 // Builds every store of the storage contract (src/domain/stores.ts) on one
 // database's models: what createDomain() receives instead of a connection.
-import type { Stores } from '../domain/stores.ts';
+import type { Stores } from './contract.ts';
 import { MongooseAuditStore } from './audit-store.ts';
 import { PollingChangeFeed } from './change-feed.ts';
 import { MongooseKeypairStore } from './keypair-store.ts';

@@ -1,7 +1,7 @@
 // Users and memberships behind the UserStore and MembershipStore contracts
 // (src/domain/stores.ts).
 import { trusted, type Model } from 'mongoose';
-import type { MembershipOwner, MembershipRecord, MembershipStore, Role, UserRecord, UserStore } from '../domain/stores.ts';
+import type { MembershipOwner, MembershipRecord, MembershipStore, Role, UserRecord, UserStore } from './contract.ts';
 import type { Models } from './models/index.ts';
 import type { MembershipDoc, UserDoc } from './models/user.ts';
 import { SerialWrites } from './serial-writes.ts';

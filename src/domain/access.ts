@@ -22,8 +22,8 @@
 //
 // `can()` is a pure function of what the caller is and what the target is;
 // AccessService loads both (memberships, owners) once per request.
-import type { OwnerStatus } from './stores.ts';
-import type { Role } from './stores.ts';
+import type { OwnerStatus } from '../db/contract.ts';
+import type { Role } from '../db/contract.ts';
 import type { Actor, AuditLog } from './audit.ts';
 import { DomainError, invalidInput, notFound } from './errors.ts';
 import type { KeypairService, KeypairView } from './keypairs.ts';

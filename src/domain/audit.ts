@@ -1,7 +1,7 @@
 // The audit trail: every change is recorded by the domain call that makes it.
 import type { Clock } from './clock.ts';
 import { invalidInput } from './errors.ts';
-import type { AuditEventRecord, AuditStore } from './stores.ts';
+import type { AuditEventRecord, AuditStore } from '../db/contract.ts';
 
 /** Who did it: a user, a keypair (automation with a Keyport token), the CLI, or Keyport itself. */
 export type Actor = `user:${string}` | `keypair:${string}` | 'cli' | 'system';

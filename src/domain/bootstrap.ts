@@ -11,7 +11,7 @@
 //
 // Nothing happens once any user exists. No HTTP in here.
 import { createHash, randomBytes, timingSafeEqual } from 'node:crypto';
-import type { SetupTokenRecord, SetupTokenStore } from './stores.ts';
+import type { SetupTokenRecord, SetupTokenStore } from '../db/contract.ts';
 import type { AuditLog } from './audit.ts';
 import type { Clock } from './clock.ts';
 import { DomainError, invalidInput } from './errors.ts';

@@ -9,7 +9,7 @@
 //   3. status closing → closed.
 // A crash anywhere leaves the owner 'closing'; resumePending() (at startup)
 // runs the remaining steps again. Running a step twice changes nothing.
-import type { KeypairStore, OwnerStore } from './stores.ts';
+import type { KeypairStore, OwnerStore } from '../db/contract.ts';
 import type { Actor, AuditLog } from './audit.ts';
 import { DomainError, notFound } from './errors.ts';
 import type { KeypairService } from './keypairs.ts';

@@ -19,3 +19,4 @@ export const invalidInput = (message: string, details?: Record<string, unknown>)
 // The database being unreachable is decided where the driver's errors are known
 // (src/db/unavailable.ts); the HTTP layers learn of it through here.
 export { DATABASE_RETRY_AFTER_SECONDS, DatabaseUnavailableError, databaseUnavailable } from '../db/unavailable.ts';
+export { StoreConflictError } from '../db/contract.ts';

@@ -2,7 +2,7 @@
 // all go through this object; none of them touches a model directly. It receives
 // the stores (src/domain/stores.ts), which src/db builds on the database.
 import type { KeyportConfig } from '../config.ts';
-import type { ChangeFeed, Stores } from './stores.ts';
+import type { ChangeFeed, Stores } from '../db/contract.ts';
 import { AccessService } from './access.ts';
 import { AuditLog } from './audit.ts';
 import { Bootstrap } from './bootstrap.ts';

@@ -11,7 +11,7 @@ import { FailureCounts } from './failure-counts.ts';
 import { failureWrite, hasFailuresToReset, isLocked, unlockedCounters } from './lockout.ts';
 import type { ScopeCatalog } from './scope-catalog.ts';
 import { liveSecrets, rotatedSecrets } from './secrets.ts';
-import type { KeypairChanges, KeypairRecord, KeypairStore } from './stores.ts';
+import type { KeypairChanges, KeypairRecord, KeypairStore } from '../db/contract.ts';
 
 export { liveSecrets } from './secrets.ts';
 /** The stored keypair; the name the OAuth layer knows it by. */

@@ -2,18 +2,9 @@
 // is locked, and what counting a batch of wrong secrets writes (docs/architecture.md,
 // Lockout). The store applies the answer as one conditional update
 // (KeypairStore.countFailures); nothing here reads or writes a database.
+import type { FailureWrite, LockoutCounters } from '../db/contract.ts';
 
-/** The counters a keypair keeps for its lockout. */
-export interface LockoutCounters {
-  /** Consecutive wrong secrets since the last success (not counted while locked). */
-  failedAttempts: number;
-  /** failedAttempts when the last lock was set: the next lock comes maxFailures later. */
-  failuresAtLastLock: number;
-  /** Temporary locks since the last success; each lasts twice as long as the one before. */
-  temporaryLocks: number;
-  lockedUntil: Date | null;
-  lockedPermanently: boolean;
-}
+export type { FailureWrite, LockoutCounters } from '../db/contract.ts';
 
 export interface LockoutPolicy {
   mode: 'temporary' | 'permanent';
@@ -21,31 +12,6 @@ export interface LockoutPolicy {
   durationSeconds: number;
   maxTemporaryLocks: number;
 }
-
-/**
- * What counting a batch of wrong secrets writes, given the counters it saw.
- * Either way the write applies only while the key is unlocked at `now`, so that
- * a failure never extends a lock.
- *
- * - `increment`: add `by` to failedAttempts, on condition that failuresAtLastLock
- *   is still `failuresAtLastLock` and failedAttempts is below `failedAttemptsBelow`
- *   (so that the increment cannot reach the threshold, whatever others counted);
- * - `lock`: the batch reaches the threshold: on condition that the counters are
- *   exactly `expected`, set failedAttempts and failuresAtLastLock to
- *   `failedAttempts` and lock, permanently or until `lockedUntil` (then one more
- *   temporary lock). Exactly one such write can match, so a key locks once per run.
- */
-export type FailureWrite =
-  | { kind: 'increment'; now: Date; by: number; failuresAtLastLock: number; failedAttemptsBelow: number }
-  | {
-    kind: 'lock';
-    now: Date;
-    expected: Pick<LockoutCounters, 'failedAttempts' | 'failuresAtLastLock' | 'temporaryLocks'>;
-    failedAttempts: number;
-    permanent: boolean;
-    /** The end of a temporary lock; null for a permanent one. */
-    lockedUntil: Date | null;
-  };
 
 export function isLocked(counters: Pick<LockoutCounters, 'lockedPermanently' | 'lockedUntil'>, now: Date): boolean {
   return counters.lockedPermanently || (counters.lockedUntil !== null && counters.lockedUntil > now);
@@ -75,15 +41,6 @@ export function failureWrite(seen: LockoutCounters, policy: LockoutPolicy, now: 
     permanent,
     lockedUntil: permanent ? null : new Date(now.getTime() + policy.durationSeconds * 1000 * 2 ** seen.temporaryLocks),
   };
-}
-
-/**
- * True when an increment of `by` began a run of failures (the counters after it
- * show no earlier failure since the last lock): a cached copy elsewhere may still
- * say "no failures", and a success there must know to reset the count.
- */
-export function beganRun(after: Pick<LockoutCounters, 'failedAttempts' | 'failuresAtLastLock'>, by: number): boolean {
-  return after.failedAttempts - after.failuresAtLastLock <= by;
 }
 
 /** True when a success has counters to reset (a lock in force stays; see KeypairStore.resetFailures). */

@@ -5,10 +5,10 @@ import { newId } from './credentials.ts';
 import { invalidInput, notFound } from './errors.ts';
 import { NAME_MAX } from './limits.ts';
 import { LRUCache } from 'lru-cache';
-import { readThrough } from './cache-fetch.ts';
-import type { AccountRecord, ChangeFeed, EnvironmentRecord, OwnerStatus, OwnerStore } from './stores.ts';
+import { readThrough } from '../db/read-through.ts';
+import type { AccountRecord, ChangeFeed, EnvironmentRecord, OwnerStatus, OwnerStore } from '../db/contract.ts';
 
-export type { OwnerStatus } from './stores.ts';
+export type { OwnerStatus } from '../db/contract.ts';
 
 /** What owns a keypair: an account, or one environment of an account. */
 export type Owner =

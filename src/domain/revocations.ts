@@ -8,7 +8,7 @@
 // The list is read again from the database every minute as a safety net (a poll
 // that failed for longer than the feed's window).
 import type { Actor, AuditLog } from './audit.ts';
-import type { ChangeFeed, RevocationStore } from './stores.ts';
+import type { ChangeFeed, RevocationStore } from '../db/contract.ts';
 import type { Clock } from './clock.ts';
 
 const RELOAD_MS = 60_000;

@@ -2,13 +2,9 @@
 // and what a rotation does to the list (docs/architecture.md, Rotation and
 // regeneration). Hashing and comparing are in credentials.ts.
 
-export interface StoredSecret {
-  /** HMAC-SHA-256(pepper, secret), base64url. The secret itself is never stored. */
-  hash: string;
-  createdAt: Date;
-  /** Set on the previous secret during a rotation's grace period; null for the current one. */
-  expiresAt: Date | null;
-}
+import type { StoredSecret } from '../db/contract.ts';
+
+export type { StoredSecret } from '../db/contract.ts';
 
 /** Secrets that authenticate at `now`: the current one, and a previous one still inside its grace period. */
 export function liveSecrets<S extends StoredSecret>(record: { secrets: S[] }, now: Date): S[] {

@@ -3,7 +3,7 @@
 // its SHA-256, so a copy of the collection signs nobody in.
 import { createHash } from 'node:crypto';
 import type { Clock } from './clock.ts';
-import type { SessionStore } from './stores.ts';
+import type { SessionStore } from '../db/contract.ts';
 
 const digest = (key: string) => createHash('sha256').update(String(key), 'utf8').digest('base64url');
 

@@ -10,7 +10,7 @@
 // never interleave (two next keys, or a revocation undone by a stale write).
 import { calculateJwkThumbprint, compactDecrypt, CompactEncrypt, exportJWK, generateKeyPair, type JWK } from 'jose';
 import type { Actor, AuditLog } from './audit.ts';
-import type { ChangeFeed, SigningKeyRecord as SigningKeyDoc, SigningKeyStore } from './stores.ts';
+import type { ChangeFeed, SigningKeyRecord as SigningKeyDoc, SigningKeyStore } from '../db/contract.ts';
 import type { Clock } from './clock.ts';
 import { DomainError, notFound } from './errors.ts';
 import { isPublished, keyStatuses, nextStep, schedulePolicy, type KeyState, type KeyStatus, type SchedulePolicy, type ScheduledKey, type ScheduleStep } from './signing-key-schedule.ts';

@@ -3,7 +3,7 @@ import { randomBytes, scrypt as scryptCallback, timingSafeEqual, type ScryptOpti
 import type { Actor, AuditLog } from './audit.ts';
 import type { Clock } from './clock.ts';
 import { newId } from './credentials.ts';
-import type { MembershipRecord, MembershipStore, Role, UserRecord, UserStore } from './stores.ts';
+import type { MembershipRecord, MembershipStore, Role, UserRecord, UserStore } from '../db/contract.ts';
 import { DomainError, invalidInput, notFound } from './errors.ts';
 import { EMAIL_MAX, PASSWORD_MAX, PASSWORD_MIN } from './limits.ts';
 import type { Owner } from './owners.ts';
@@ -52,7 +52,7 @@ export interface MembershipView {
 
 export interface MemberView extends MembershipView { email: string }
 
-export type { Role } from './stores.ts';
+export type { Role } from '../db/contract.ts';
 
 const membershipView = (doc: MembershipRecord): MembershipView => ({
   userId: doc.userId, accountId: doc.accountId, environmentId: doc.environmentId, role: doc.role, createdAt: doc.createdAt.toISOString(),

@@ -1,7 +1,7 @@
 // Which HTTP status each failure of the layers below HTTP gets, for every HTTP
 // surface: the admin API, the web UI and the OAuth endpoints render these
 // (JSON error, page, OAuth error) and map no domain error code themselves.
-import { databaseUnavailable, DomainError, type DomainErrorCode } from '../domain/errors.ts';
+import { databaseUnavailable, DomainError, StoreConflictError, type DomainErrorCode } from '../domain/errors.ts';
 
 /** Each domain error code: its HTTP status and its public code (the admin API's `error.code`). */
 export const DOMAIN_ERROR_STATUSES = {
@@ -30,6 +30,10 @@ export function httpFailureOf(err: unknown): HttpFailure | null {
   if (err instanceof DomainError) {
     const { status, code } = DOMAIN_ERROR_STATUSES[err.code];
     return { kind: 'domain', status, code, domainCode: err.code, message: err.message, details: err.details };
+  }
+  if (err instanceof StoreConflictError) {
+    const { status, code } = DOMAIN_ERROR_STATUSES.conflict;
+    return { kind: 'domain', status, code, domainCode: 'conflict', message: err.message, details: undefined };
   }
   const unavailable = databaseUnavailable(err);
   if (unavailable) return { kind: 'database_unavailable', ...DATABASE_UNAVAILABLE_STATUS, message: unavailable.message, retryAfterSeconds: unavailable.retryAfterSeconds };

@@ -1,6 +1,7 @@
 // The lockout rules as plain functions (src/domain/lockout.ts): no server, no database.
 import test from 'ava';
-import { beganRun, failureWrite, hasFailuresToReset, isLocked, unlockedCounters, type LockoutCounters, type LockoutPolicy } from '../../src/domain/lockout.ts';
+import { beganRun } from '../../src/db/contract.ts';
+import { failureWrite, hasFailuresToReset, isLocked, unlockedCounters, type LockoutCounters, type LockoutPolicy } from '../../src/domain/lockout.ts';
 
 const now = new Date('2030-01-01T00:00:00Z');
 const temporary: LockoutPolicy = { mode: 'temporary', maxFailures: 10, durationSeconds: 60, maxTemporaryLocks: 3 };

@@ -1,11 +1,11 @@
 // API keypairs: the OAuth clients of Keyport. The document's _id is the key id.
 import { Schema } from 'mongoose';
-import type { KeypairRecord } from '../../domain/stores.ts';
-import type { StoredSecret } from '../../domain/secrets.ts';
+import type { KeypairRecord } from '../contract.ts';
+import type { StoredSecret } from '../contract.ts';
 
 // The stored shape is the domain's record (src/domain/stores.ts): the store hands
 // documents to the domain as they are read, with no copy on the token endpoint's path.
-export type { StoredSecret } from '../../domain/secrets.ts';
+export type { StoredSecret } from '../contract.ts';
 export type KeypairDoc = KeypairRecord;
 
 const storedSecretSchema = new Schema<StoredSecret>({

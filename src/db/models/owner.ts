@@ -1,9 +1,9 @@
 // Accounts and environments: the two kinds of owner of keypairs and memberships.
 import { Schema } from 'mongoose';
 
-import type { AccountRecord, EnvironmentRecord, OwnerStatus } from '../../domain/stores.ts';
+import type { AccountRecord, EnvironmentRecord, OwnerStatus } from '../contract.ts';
 
-export type { OwnerStatus } from '../../domain/stores.ts';
+export type { OwnerStatus } from '../contract.ts';
 export const OWNER_STATUSES: OwnerStatus[] = ['active', 'closing', 'closed'];
 
 // The stored shapes are the domain's records (src/domain/stores.ts).

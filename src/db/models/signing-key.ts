@@ -2,7 +2,7 @@
 // Which key signs, and which are published, follows from the times below
 // (src/domain/signing-key-schedule.ts), so that every process agrees.
 import { Schema } from 'mongoose';
-import type { SigningKeyRecord } from '../../domain/stores.ts';
+import type { SigningKeyRecord } from '../contract.ts';
 
 // The stored shape is the domain's record (src/domain/stores.ts).
 export type SigningKeyDoc = SigningKeyRecord;

@@ -1,8 +1,8 @@
 // Administrators and members, and their memberships of accounts and environments.
 import { Schema } from 'mongoose';
-import type { Role } from '../../domain/stores.ts';
+import type { Role } from '../contract.ts';
 
-export type { Role } from '../../domain/stores.ts';
+export type { Role } from '../contract.ts';
 
 export interface UserDoc {
   _id: string;

@@ -9,10 +9,75 @@
 // conditions a write is held to) and what it returns. A method that "publishes"
 // tells every process's caches of the change (this one at once, the others
 // within a poll of the change feed) before it returns.
-import type { LockoutCounters, FailureWrite } from './lockout.ts';
-import type { StoredSecret } from './secrets.ts';
+/**
+ * A write that could not take its turn on a record (another process held the
+ * record's write lease for too long, on a FerretDB build without Keyport's
+ * atomic updates). Nothing was written; the request may be repeated. Answered
+ * like a domain conflict (409).
+ */
+export class StoreConflictError extends Error {
+  override name = 'StoreConflictError';
+}
 
-export type { StoredSecret } from './secrets.ts';
+// The contract belongs to the storage layer, which offers it; the domain's rules
+// (src/domain/lockout.ts, secrets.ts) work on these shapes.
+
+/** A secret as stored (the secret itself never is). */
+export interface StoredSecret {
+  /** HMAC-SHA-256(pepper, secret), base64url. The secret itself is never stored. */
+  hash: string;
+  createdAt: Date;
+  /** Set on the previous secret during a rotation's grace period; null for the current one. */
+  expiresAt: Date | null;
+}
+
+/** The counters a keypair keeps for its lockout. */
+export interface LockoutCounters {
+  /** Consecutive wrong secrets since the last success (not counted while locked). */
+  failedAttempts: number;
+  /** failedAttempts when the last lock was set: the next lock comes maxFailures later. */
+  failuresAtLastLock: number;
+  /** Temporary locks since the last success; each lasts twice as long as the one before. */
+  temporaryLocks: number;
+  lockedUntil: Date | null;
+  lockedPermanently: boolean;
+}
+
+
+/**
+ * What counting a batch of wrong secrets writes, given the counters it saw.
+ * Either way the write applies only while the key is unlocked at `now`, so that
+ * a failure never extends a lock.
+ *
+ * - `increment`: add `by` to failedAttempts, on condition that failuresAtLastLock
+ *   is still `failuresAtLastLock` and failedAttempts is below `failedAttemptsBelow`
+ *   (so that the increment cannot reach the threshold, whatever others counted);
+ * - `lock`: the batch reaches the threshold: on condition that the counters are
+ *   exactly `expected`, set failedAttempts and failuresAtLastLock to
+ *   `failedAttempts` and lock, permanently or until `lockedUntil` (then one more
+ *   temporary lock). Exactly one such write can match, so a key locks once per run.
+ */
+export type FailureWrite =
+  | { kind: 'increment'; now: Date; by: number; failuresAtLastLock: number; failedAttemptsBelow: number }
+  | {
+    kind: 'lock';
+    now: Date;
+    expected: Pick<LockoutCounters, 'failedAttempts' | 'failuresAtLastLock' | 'temporaryLocks'>;
+    failedAttempts: number;
+    permanent: boolean;
+    /** The end of a temporary lock; null for a permanent one. */
+    lockedUntil: Date | null;
+  };
+
+/**
+ * True when an increment of `by` began a run of failures (the counters after it
+ * show no earlier failure since the last lock): a cached copy elsewhere may still
+ * say "no failures", and a success there must know to reset the count.
+ */
+export function beganRun(after: Pick<LockoutCounters, 'failedAttempts' | 'failuresAtLastLock'>, by: number): boolean {
+  return after.failedAttempts - after.failuresAtLastLock <= by;
+}
+
 
 /**
  * An API keypair as stored. `_id` is the key id (kept under the storage name so
