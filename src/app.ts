@@ -15,8 +15,7 @@ import type { Metrics } from './http/metrics.ts';
 import { opsRouter } from './http/ops.ts';
 import { setPublicBase } from './http/public-base.ts';
 import { adminUi } from './http/ui/index.ts';
-import { SignInFlow } from './http/session/sign-in.ts';
-import { LoginThrottle } from './http/session/throttle.ts';
+import { SignInFlow, type SignInThrottle } from './http/session/sign-in.ts';
 import type { AccessTokenVerifier } from './oauth/access-tokens.ts';
 import { requestAddress, throttledResponse, type AddressThrottle } from './oauth/address-throttle.ts';
 import { renderOAuthErrors } from './oauth/oauth-error.ts';
@@ -34,8 +33,8 @@ export interface AppParts {
   log: Logger;
   ping: () => Promise<boolean>;
   issuer: string;
-  /** The database connection (mongoose), for the admin sign-in throttle's store; memory when absent. */
-  throttleConnection?: unknown;
+  /** The admin sign-in throttle (src/db/sign-in-throttle.ts, on the database): the HTTP part never gets a connection. */
+  signInThrottle: SignInThrottle;
   /** Failed client authentications per address (token, introspection, revocation). */
   addressThrottle: AddressThrottle;
   /** Behind a reverse proxy: client addresses from X-Forwarded-For. */
@@ -98,7 +97,7 @@ function createKeyportApp(parts: AppParts): Koa {
   const ops = opsRouter({ ping: parts.ping, metrics: parts.metrics });
   app.use(ops.routes()).use(ops.allowedMethods());
   // One sign-in flow and throttle for both admin surfaces: failures on one count on the other.
-  const signIn = new SignInFlow(parts.domain.users, new LoginThrottle(parts.throttleConnection ? { connection: parts.throttleConnection } : {}));
+  const signIn = new SignInFlow(parts.domain.users, parts.signInThrottle);
   app.use(adminApi(app, {
     domain: parts.domain,
     verifier: parts.verifier,

@@ -13,7 +13,7 @@ import { DomainError } from './domain/errors.ts';
 import { createDomain, type Domain } from './domain/index.ts';
 import { createStores } from './db/stores.ts';
 import { Metrics } from './http/metrics.ts';
-import { LoginThrottle } from './http/session/throttle.ts';
+import { LoginThrottle } from './db/sign-in-throttle.ts';
 import { createLogger, flushLog, type Logger } from './log.ts';
 import { AddressThrottle } from './oauth/address-throttle.ts';
 import { createProvider } from './oauth/provider.ts';
@@ -138,7 +138,7 @@ export async function startKeyport(config: KeyportConfig, options: { clock?: Clo
       log,
       ping: () => database.ping(),
       issuer,
-      throttleConnection: database.connection,
+      signInThrottle: new LoginThrottle({ connection: database.connection }),
     }));
     const displayHost = config.server.host === '0.0.0.0' || config.server.host === '::' ? 'localhost' : config.server.host;
     return {

@@ -4,12 +4,19 @@
 // its session (a new session key: no session fixation). Each surface renders
 // the outcome in its own way (JSON or a page) and nothing else.
 import type { UserView } from '../../domain/users.ts';
-import type { LoginThrottle } from './throttle.ts';
 
 export type SignInResult =
   | { outcome: 'signed_in'; user: UserView }
   | { outcome: 'throttled'; retryAfterSeconds: number }
   | { outcome: 'refused' };
+
+/** Counts sign-in failures per email and address and pauses them (src/db/sign-in-throttle.ts keeps the counts). */
+export interface SignInThrottle {
+  /** Seconds to wait before this email may be tried from this address again; 0: it may. */
+  retryAfter(email: string, address: string): Promise<number>;
+  failed(email: string, address: string): Promise<void>;
+  succeeded(email: string, address: string): Promise<void>;
+}
 
 interface PasswordCheck {
   authenticate(email: string, password: string): Promise<UserView | null>;
@@ -17,9 +24,9 @@ interface PasswordCheck {
 
 export class SignInFlow {
   readonly #users: PasswordCheck;
-  readonly #throttle: LoginThrottle;
+  readonly #throttle: SignInThrottle;
 
-  constructor(users: PasswordCheck, throttle: LoginThrottle) {
+  constructor(users: PasswordCheck, throttle: SignInThrottle) {
     this.#users = users;
     this.#throttle = throttle;
   }

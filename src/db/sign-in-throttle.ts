@@ -3,10 +3,15 @@
 // failures), and per source address (many emails from one place). A success
 // clears the per-email counter.
 //
+// It lives with storage because its counters do: the sign-in flow
+// (src/http/session/sign-in.ts) sees only the SignInThrottle interface, and
+// src/keyport.ts builds this one on the database connection.
+//
 // Store: the MongoDB store of rate-limiter-flexible on Keyport's own database
 // connection (it works on FerretDB v1 too: findOneAndUpdate with upsert; the
 // TTL index is not created — FerretDB v1 does not expire documents — and the
 // limiter replaces expired entries itself). Without a connection: memory.
+import type { Connection } from 'mongoose';
 import { RateLimiterMemory, RateLimiterMongo, RateLimiterRes, type RateLimiterAbstract } from 'rate-limiter-flexible';
 
 export interface ThrottleLimits {
@@ -27,7 +32,7 @@ export class LoginThrottle {
   readonly #byAddress: RateLimiterAbstract;
   readonly store: 'mongo' | 'memory';
 
-  constructor(options: { connection?: unknown; limits?: ThrottleLimits } = {}) {
+  constructor(options: { connection?: Connection; limits?: ThrottleLimits } = {}) {
     const limits = options.limits ?? DEFAULT_LIMITS;
     const pair = { keyPrefix: 'login_email_ip', points: limits.perEmailAndAddress, duration: limits.blockSeconds, blockDuration: limits.blockSeconds };
     const address = { keyPrefix: 'login_ip', points: limits.perAddress, duration: 3600, blockDuration: limits.blockSeconds };
@@ -44,7 +49,7 @@ export class LoginThrottle {
   }
 
   /** Creates the unique key index the MongoDB store relies on (the TTL index is left out, see above). */
-  static async prepare(connection: { collection(name: string): { createIndex(spec: Record<string, number>, options: Record<string, unknown>): Promise<unknown> } }): Promise<void> {
+  static async prepare(connection: Connection): Promise<void> {
     await connection.collection(TABLE).createIndex({ key: 1 }, { unique: true });
   }
 
