@@ -9,6 +9,10 @@
 // conditions a write is held to) and what it returns. A method that "publishes"
 // tells every process's caches of the change (this one at once, the others
 // within a poll of the change feed) before it returns.
+//
+// One file, over 400 lines, on purpose: the contract is read as a whole (like
+// node-oidc-provider's example adapter), and most of its lines are the
+// guarantees written out.
 /**
  * A write that could not take its turn on a record (another process held the
  * record's write lease for too long, on a FerretDB build without Keyport's

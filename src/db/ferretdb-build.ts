@@ -17,6 +17,8 @@
 // turn off a leak detector meant for its debug builds, and let it stop with
 // the process that started it (KEYPORT_STOP_WITH_PARENT_GO).
 // Each edit must match the release's source exactly, or the build stops.
+// One file, over 400 lines, on purpose: most of it is the Go source of those
+// edits, which is reviewed together with the build that applies it.
 import { spawn, spawnSync } from 'node:child_process';
 import { copyFileSync, chmodSync, cpSync, existsSync, mkdirSync, mkdtempSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { homedir, tmpdir } from 'node:os';
