@@ -129,6 +129,22 @@ test('wrong secret, unknown key, malformed secret and disabled key are all inval
   }
 });
 
+test.serial('every failed client authentication is counted in /metrics by reason, unknown key ids included', async (t) => {
+  const { kp } = t.context;
+  const seed = await seedKeypair(kp.keyport);
+  const failures = async () => {
+    const text = await (await fetch(`${kp.url}/metrics`)).text();
+    const count = (reason: string) => Number(new RegExp(`^keyport_client_authentication_failures_total\\{reason="${reason}"\\} (\\d+)`, 'm').exec(text)?.[1] ?? 0);
+    return { unknown: count('unknown_key'), wrong: count('wrong_secret') };
+  };
+  const before = await failures();
+  await tokenRequest(kp.url, { keyId: 'kp_BBBBBBBBBBBBBBBBBBBBBBBB', secret: seed.secret });
+  await tokenRequest(kp.url, { keyId: seed.keyId, secret: (await seedKeypair(kp.keyport)).secret });
+  const after = await failures();
+  t.is(after.unknown - before.unknown, 1, 'an unknown key id');
+  t.is(after.wrong - before.wrong, 1, 'a wrong secret');
+});
+
 test('RFC 6749 hygiene: duplicate parameters, two auth methods, GET, and secrets in the query are rejected', async (t) => {
   const { kp } = t.context;
   const seed = await seedKeypair(kp.keyport);

@@ -62,13 +62,15 @@ function keypairClientMetadata(doc: KeypairDoc): AdapterPayload {
  * unknown key id gets the same HMAC work as a wrong secret (docs/architecture.md, Security model), since
  * oidc-provider answers "client not found" without comparing any secret.
  */
-async function loadKeypairForRequest(domain: Domain, id: string): Promise<KeypairDoc | null> {
+async function loadKeypairForRequest(domain: Domain, id: string, hooks: ProviderHooks | undefined): Promise<KeypairDoc | null> {
   const doc = await domain.keypairs.findForAuthentication(id);
   const ctx = Provider.ctx;
   if (ctx) loadedKeypair.set(ctx, doc);
   if (!doc) {
     const presented = ctx ? presentedSecret(ctx) : undefined;
     if (presented !== undefined) await spendUnknownKey(domain, id, presented);
+    // oidc-provider never asks for a secret check here: counted as the failure it is.
+    hooks?.onAuthenticationFailure?.('unknown_key', id);
   }
   return doc;
 }
@@ -124,7 +126,7 @@ function adapterFactory() {
  * with it when the keypair changes (the domain replaces the record) or leaves
  * the domain's cache.
  */
-function buildClientsOncePerRecord(provider: Provider, domain: Domain): void {
+function buildClientsOncePerRecord(provider: Provider, domain: Domain, hooks: ProviderHooks | undefined): void {
   type Client = InstanceType<Provider['Client']>;
   // The typings declare no constructor arguments; oidc-provider's own add_client.js passes the metadata.
   const ClientClass = provider.Client as unknown as new (metadata: AdapterPayload) => Client;
@@ -133,7 +135,7 @@ function buildClientsOncePerRecord(provider: Provider, domain: Domain): void {
     if (typeof id !== 'string' || !id.length) return undefined;
     let doc: KeypairDoc | null;
     try {
-      doc = await loadKeypairForRequest(domain, id);
+      doc = await loadKeypairForRequest(domain, id, hooks);
     } catch (err) {
       rethrowForProvider(err);
     }
@@ -251,7 +253,7 @@ export function createProvider(options: { issuer: string; config: KeyportConfig;
     return result.ok;
   };
 
-  buildClientsOncePerRecord(provider, domain);
+  buildClientsOncePerRecord(provider, domain, hooks);
   provider.registerGrantType('client_credentials', clientCredentialsGrant(provider, config, signingKeys.signingKid), ['scope', 'resource']);
   return provider;
 }
