@@ -1,4 +1,4 @@
-// The audit trail behind the AuditStore contract (src/domain/stores.ts). Event
+// The audit trail behind the AuditStore contract (src/db/contract.ts). Event
 // ids are ObjectIds; the domain sees them as strings.
 import { trusted, Types, type Model } from 'mongoose';
 import type { AuditEventRecord, AuditStore } from './contract.ts';

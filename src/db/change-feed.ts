@@ -19,7 +19,7 @@ const WINDOW_MS = 10_000;
 /** Twice the window: each poll reads the whole collection where the database cannot use an index (FerretDB v1). */
 const KEEP_MS = 20_000;
 
-/** The ChangeFeed contract (src/domain/stores.ts) over the `changes` collection. */
+/** The ChangeFeed contract (src/db/contract.ts) over the `changes` collection. */
 export class PollingChangeFeed implements ChangeFeed {
   readonly #models: Models;
   readonly #origin = randomUUID();

@@ -1,4 +1,4 @@
-// The keypairs collection behind the KeypairStore contract (src/domain/stores.ts):
+// The keypairs collection behind the KeypairStore contract (src/db/contract.ts):
 // the queries, one writer at a time per key (serial-writes.ts), the in-process
 // record cache that the token endpoint reads, and the change feed that drops
 // it everywhere after a write.

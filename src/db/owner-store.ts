@@ -1,4 +1,4 @@
-// Accounts and environments behind the OwnerStore contract (src/domain/stores.ts).
+// Accounts and environments behind the OwnerStore contract (src/db/contract.ts).
 import { trusted, type Model } from 'mongoose';
 import type { AccountRecord, ChangeFeed, EnvironmentRecord, OwnerStatus, OwnerStore, OwnerType } from './contract.ts';
 import type { Models } from './models/index.ts';

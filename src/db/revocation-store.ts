@@ -1,4 +1,4 @@
-// Revoked token ids behind the RevocationStore contract (src/domain/stores.ts).
+// Revoked token ids behind the RevocationStore contract (src/db/contract.ts).
 import { trusted, type Model } from 'mongoose';
 import type { RevocationStore } from './contract.ts';
 import type { RevokedTokenDoc } from './models/revoked-token.ts';

@@ -1,4 +1,4 @@
-// Admin sessions behind the SessionStore contract (src/domain/stores.ts).
+// Admin sessions behind the SessionStore contract (src/db/contract.ts).
 import { trusted, type Model } from 'mongoose';
 import type { SessionStore } from './contract.ts';
 import type { AdminSessionDoc } from './models/admin-session.ts';

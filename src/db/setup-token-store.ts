@@ -1,4 +1,4 @@
-// The setup link's token behind the SetupTokenStore contract (src/domain/stores.ts):
+// The setup link's token behind the SetupTokenStore contract (src/db/contract.ts):
 // one document, `setup`.
 import { trusted, type Model } from 'mongoose';
 import type { SetupTokenRecord, SetupTokenStore } from './contract.ts';

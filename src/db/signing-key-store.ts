@@ -1,4 +1,4 @@
-// Token signing keys behind the SigningKeyStore contract (src/domain/stores.ts).
+// Token signing keys behind the SigningKeyStore contract (src/db/contract.ts).
 import type { Model } from 'mongoose';
 import type { SigningKeyRecord, SigningKeyStore } from './contract.ts';
 import type { SigningKeyDoc } from './models/signing-key.ts';

@@ -1,4 +1,4 @@
-// Builds every store of the storage contract (src/domain/stores.ts) on one
+// Builds every store of the storage contract (src/db/contract.ts) on one
 // database's models: what createDomain() receives instead of a connection.
 import type { Stores } from './contract.ts';
 import { MongooseAuditStore } from './audit-store.ts';

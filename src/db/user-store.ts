@@ -1,5 +1,5 @@
 // Users and memberships behind the UserStore and MembershipStore contracts
-// (src/domain/stores.ts).
+// (src/db/contract.ts).
 import { trusted, type Model } from 'mongoose';
 import type { MembershipOwner, MembershipRecord, MembershipStore, Role, UserRecord, UserStore } from './contract.ts';
 import type { Models } from './models/index.ts';

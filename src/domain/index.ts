@@ -1,6 +1,6 @@
 // Wires the domain services together. HTTP layers, the CLI and the OAuth layer
 // all go through this object; none of them touches a model directly. It receives
-// the stores (src/domain/stores.ts), which src/db builds on the database.
+// the stores (src/db/contract.ts), which src/db builds on the database.
 import type { KeyportConfig } from '../config.ts';
 import type { ChangeFeed, Stores } from '../db/contract.ts';
 import { AccessService } from './access.ts';

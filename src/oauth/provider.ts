@@ -195,7 +195,7 @@ export function createProvider(options: { issuer: string; config: KeyportConfig;
     features: {
       devInteractions: { enabled: false },
       clientCredentials: { enabled: true },
-      // Keyport answers introspection and revocation itself (src/oauth/introspection.ts):
+      // Keyport answers introspection and revocation itself (src/oauth/token-endpoints.ts):
       // oidc-provider refuses to introspect JWT access tokens.
       introspection: { enabled: false },
       revocation: { enabled: false },

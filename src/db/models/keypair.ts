@@ -3,7 +3,7 @@ import { Schema } from 'mongoose';
 import type { KeypairRecord } from '../contract.ts';
 import type { StoredSecret } from '../contract.ts';
 
-// The stored shape is the domain's record (src/domain/stores.ts): the store hands
+// The stored shape is the contract's record (src/db/contract.ts): the store hands
 // documents to the domain as they are read, with no copy on the token endpoint's path.
 export type { StoredSecret } from '../contract.ts';
 export type KeypairDoc = KeypairRecord;

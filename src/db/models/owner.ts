@@ -6,7 +6,7 @@ import type { AccountRecord, EnvironmentRecord, OwnerStatus } from '../contract.
 export type { OwnerStatus } from '../contract.ts';
 export const OWNER_STATUSES: OwnerStatus[] = ['active', 'closing', 'closed'];
 
-// The stored shapes are the domain's records (src/domain/stores.ts).
+// The stored shapes are the contract's records (src/db/contract.ts).
 export type AccountDoc = AccountRecord;
 export type EnvironmentDoc = EnvironmentRecord;
 

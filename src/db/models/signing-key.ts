@@ -4,7 +4,7 @@
 import { Schema } from 'mongoose';
 import type { SigningKeyRecord } from '../contract.ts';
 
-// The stored shape is the domain's record (src/domain/stores.ts).
+// The stored shape is the contract's record (src/db/contract.ts).
 export type SigningKeyDoc = SigningKeyRecord;
 
 export const signingKeySchema = new Schema<SigningKeyDoc>({
