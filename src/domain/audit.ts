@@ -15,16 +15,8 @@ export interface AuditEntry {
   details?: Record<string, unknown>;
 }
 
-export interface AuditEventView {
-  id: string;
-  at: string;
-  actor: string;
-  action: string;
-  accountId: string | null;
-  environmentId: string | null;
-  keypairId: string | null;
-  details: Record<string, unknown>;
-}
+/** An audit event as the surfaces show it: the stored record with its time as ISO 8601. */
+export type AuditEventView = Omit<AuditEventRecord, 'at'> & { at: string };
 
 export class AuditLog {
   readonly #store: AuditStore;

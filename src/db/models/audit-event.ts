@@ -1,17 +1,9 @@
 // The audit trail. Never holds a secret, a hash or a token.
 import { Schema, Types } from 'mongoose';
+import type { AuditEventRecord } from '../contract.ts';
 
-export interface AuditEventDoc {
-  _id: Types.ObjectId;
-  at: Date;
-  /** 'user:<id>', 'keypair:<id>', 'cli' or 'system'. */
-  actor: string;
-  action: string;
-  accountId: string | null;
-  environmentId: string | null;
-  keypairId: string | null;
-  details: Record<string, unknown>;
-}
+/** The contract's record, under an ObjectId (increasing, so that pages follow it). */
+export type AuditEventDoc = Omit<AuditEventRecord, 'id'> & { _id: Types.ObjectId };
 
 export const auditEventSchema = new Schema<AuditEventDoc>({
   at: { type: Date, required: true },
