@@ -167,7 +167,13 @@ test.serial('rotate with the default 24 h grace period: both secrets work, the r
 
 test.serial('disable: the token request fails; enable again works', async (t) => {
   await page.goto(`/ui/environments/${tenant.productionId}/keypairs`);
-  await page.locator(`tr[data-key-id="${created.keyId}"] button:has-text("Disable")`).click();
+  await page.locator(`tr[data-key-id="${created.keyId}"] a:has-text("Disable")`).click();
+  // A confirmation dialog first, which says how to undo.
+  const dialog = page.locator('dialog[open]');
+  await dialog.waitFor();
+  t.regex(await dialog.textContent() ?? '', /Enable it again to let it get new tokens; the tokens it has now are revoked for good/);
+  t.true((await tk.keyport.domain.keypairs.get(created.keyId)).enabled, 'nothing changed before confirming');
+  await dialog.locator('button:has-text("Disable keypair")').click();
   await page.waitForURL(/\/keypairs$/);
   t.regex(await page.textContent('.flash') ?? '', /disabled/);
   t.regex(await page.textContent(`tr[data-key-id="${created.keyId}"]`) ?? '', /Disabled/);

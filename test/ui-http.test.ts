@@ -60,8 +60,16 @@ test('no-JS flow: sign in, create a keypair with a plain form POST, read its sec
   t.true(table.html.includes('nightly job'));
   t.false(table.html.includes(secret));
 
-  // Disable through a plain form (POST-redirect-GET), then the token request fails.
-  const disabled = await ui.submit(`/ui/keypairs/${keyId}`, `/ui/keypairs/${keyId}/disable`);
+  // Disable asks first, on its own page, and says how to undo; a POST that skipped it changes nothing.
+  const confirmPage = await ui.get(`/ui/keypairs/${keyId}/disable`);
+  t.is(confirmPage.status, 200);
+  t.regex(confirmPage.html, /Enable it again to let it get new tokens; the tokens it has now are revoked for good/);
+  t.false((await ui.get(`/ui/keypairs/${keyId}`)).html.includes(`action="/ui/keypairs/${keyId}/disable"`), 'no one-click disable on the keypair page');
+  const skipped = await ui.post(`/ui/keypairs/${keyId}/disable`, { _csrf: hiddenFields(confirmPage.html, `/ui/keypairs/${keyId}/disable`)._csrf! });
+  t.is(skipped.status, 400);
+  t.true((await tk.keyport.domain.keypairs.get(keyId)).enabled);
+  // Confirmed through a plain form (POST-redirect-GET), then the token request fails.
+  const disabled = await ui.submit(`/ui/keypairs/${keyId}/disable`, `/ui/keypairs/${keyId}/disable`);
   t.is(disabled.status, 303);
   t.is(disabled.location, `/ui/keypairs/${keyId}`);
   const after = await ui.get(disabled.location!);

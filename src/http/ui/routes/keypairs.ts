@@ -109,9 +109,25 @@ export function keypairRoutes(router: Router, deps: UiDeps): void {
     seeOther(ctx, `${UI_PREFIX}/keypairs/${keypair.keyId}`);
   });
 
+  // Disabling cuts a client off at once and revokes its tokens: it is confirmed on
+  // its own page (a dialog with JavaScript), like rotate and remove.
+  const disablePage = async (ctx: RoutedContext, extra: { error?: string; status?: number } = {}) => {
+    const { keypair, page } = await authorizeKeypair(ctx, domain, 'keypairs.manage');
+    const back = (ctx.method === 'GET' ? ctx.query.back : field(form(ctx), 'back', 10)) === 'list' ? 'list' : 'keypair';
+    render(ctx, 'disable', {
+      ...base(ctx, `Disable ${keypair.name}`, keypairCrumbs(page, keypair, 'Disable')),
+      page, section: 'access', keypair, back, error: extra.error ?? null,
+    }, { status: extra.status ?? 200 });
+  };
+
+  router.get('/keypairs/:keyId/disable', signedIn, async (ctx) => disablePage(ctx));
+
   for (const action of ['enable', 'disable', 'unlock'] as const) {
     router.post(`/keypairs/:keyId/${action}`, signedIn, async (ctx) => {
       const { keypair, page } = await authorizeKeypair(ctx, domain, 'keypairs.manage');
+      if (action === 'disable' && field(form(ctx), 'confirm', 10) !== 'yes') {
+        return disablePage(ctx, { error: 'Confirm on this page to disable the keypair.', status: 400 });
+      }
       const actor = me(ctx).access.actor;
       if (action === 'unlock') await domain.keypairs.unlock(keypair.keyId, actor);
       else await domain.keypairs.setEnabled(keypair.keyId, action === 'enable', actor);
