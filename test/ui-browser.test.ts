@@ -163,6 +163,16 @@ test.serial('rotate with the default 24 h grace period: both secrets work, the r
   // A second rotation during the grace period warns that the older previous secret ends at once.
   await page.goto(`/ui/keypairs/${created.keyId}/rotate`);
   t.regex(await page.textContent('main') ?? '', /ends that older previous secret at once/);
+
+  // Regenerate asks in the same kind of dialog, and warns that the grace secret ends too.
+  await page.goto(`/ui/keypairs/${created.keyId}`);
+  await page.click('a:has-text("Regenerate secret…")');
+  const regenerate = page.locator('dialog[open]');
+  await regenerate.waitFor();
+  t.regex(await regenerate.textContent() ?? '', /Regenerating ends it now/);
+  t.false(await regenerate.locator('input[name=keepTokens]').isChecked());
+  await regenerate.locator('a:has-text("Cancel")').click();
+  t.is(await page.locator('dialog[open]').count(), 0);
 });
 
 test.serial('disable: the token request fails; enable again works', async (t) => {

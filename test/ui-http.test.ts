@@ -428,9 +428,9 @@ test('regenerate ends the old secret at once; unlock clears a lock without chang
   const issued = await domain.keypairs.create({ environmentId: tenant.stagingId }, { name: 'regenerated', scopes: ['orders:read'] }, 'system');
   const keyId = issued.keypair.keyId;
   const ui = await UiClient.signIn(tk.url, 'admin@acme.test');
-  const unconfirmed = await ui.submit(`/ui/keypairs/${keyId}`, `/ui/keypairs/${keyId}/regenerate`);
+  const unconfirmed = await ui.submit(`/ui/keypairs/${keyId}/regenerate`, `/ui/keypairs/${keyId}/regenerate`);
   t.is(unconfirmed.status, 400);
-  const page = await ui.submit(`/ui/keypairs/${keyId}`, `/ui/keypairs/${keyId}/regenerate`, { confirm: 'yes' });
+  const page = await ui.submit(`/ui/keypairs/${keyId}/regenerate`, `/ui/keypairs/${keyId}/regenerate`, { confirm: 'yes' });
   t.is(page.status, 200);
   t.is(page.headers.get('cache-control'), 'no-store');
   const secret = textOf(page.html, 'secret')!;
@@ -448,6 +448,32 @@ test('regenerate ends the old secret at once; unlock clears a lock without chang
   t.is((await ui.submit(`/ui/keypairs/${keyId}`, `/ui/keypairs/${keyId}/unlock`)).status, 303);
   t.is((await domain.keypairs.get(keyId)).status, 'enabled');
   t.is((await tokenRequest(tk.url, { keyId, secret })).status, 200);
+});
+
+test('regenerate is confirmed on its own page (a dialog with JavaScript): it warns that a secret in its grace period ends too, and keeping the tokens is an unchecked option', async (t) => {
+  const { domain } = tk.keyport;
+  const issued = await domain.keypairs.create({ environmentId: tenant.stagingId }, { name: 'leaky', scopes: ['orders:read'] }, 'system');
+  const keyId = issued.keypair.keyId;
+  const rotated = await domain.keypairs.rotate(keyId, '24h', 'system');
+  const ui = await UiClient.signIn(tk.url, 'admin@acme.test');
+  const keypairPage = await ui.get(`/ui/keypairs/${keyId}`);
+  t.true(keypairPage.html.includes(`href="/ui/keypairs/${keyId}/regenerate"`), 'the keypair page links to the confirmation');
+  t.false(keypairPage.html.includes(`action="/ui/keypairs/${keyId}/regenerate"`), 'no inline regenerate form');
+  const confirm = await ui.get(`/ui/keypairs/${keyId}/regenerate`);
+  t.is(confirm.status, 200);
+  t.regex(confirm.html, /data-dialog-content/);
+  t.regex(confirm.html, /A grace period is running/);
+  t.regex(confirm.html, /Regenerating ends it now/);
+  t.regex(confirm.html, /<input type="checkbox" name="keepTokens" value="yes"> <span>Keep the tokens already issued \(a planned change, not a leak\)/, 'unchecked by default');
+  // Unconfirmed: the page again, with the choice kept, and nothing changed.
+  const refused = await ui.submit(`/ui/keypairs/${keyId}/regenerate`, `/ui/keypairs/${keyId}/regenerate`, { keepTokens: 'yes' });
+  t.is(refused.status, 400);
+  t.regex(refused.html, /name="keepTokens" value="yes" checked/);
+  t.is((await tokenRequest(tk.url, { keyId, secret: issued.secret })).status, 200, 'the grace secret still works');
+  // Confirmed: both older secrets end.
+  const done = await ui.submit(`/ui/keypairs/${keyId}/regenerate`, `/ui/keypairs/${keyId}/regenerate`, { confirm: 'yes' });
+  t.is(done.status, 200);
+  for (const secret of [issued.secret, rotated.secret]) t.is((await tokenRequest(tk.url, { keyId, secret })).status, 401);
 });
 
 test('the keypair table pages and filters by status', async (t) => {

@@ -88,7 +88,6 @@ export function keypairRoutes(router: Router, deps: UiDeps): void {
       scopes: domain.scopes.forLevel(keypair.ownerType),
       values: extra.values ?? { name: keypair.name, comment: keypair.comment, scopes: keypair.scopes },
       error: extra.error ?? null,
-      once: onceToken(),
       events: await describeEvents(domain, history.items),
     }, { status: extra.status ?? 200 });
   };
@@ -164,10 +163,26 @@ export function keypairRoutes(router: Router, deps: UiDeps): void {
     secretPage(ctx, page, issued.keypair, issued.secret, grace === '0' ? 'regenerated' : 'rotated');
   });
 
+  const regeneratePage = async (ctx: RoutedContext, extra: { error?: string; keepTokens?: boolean; status?: number } = {}) => {
+    const { keypair, page } = await authorizeKeypair(ctx, domain, 'keypairs.manage');
+    render(ctx, 'regenerate', {
+      ...base(ctx, `Regenerate ${keypair.name}`, keypairCrumbs(page, keypair, 'Regenerate')),
+      page, section: 'access', keypair,
+      previous: keypair.secrets.find((s) => s.state === 'previous') ?? null,
+      keepTokens: extra.keepTokens ?? false,
+      error: extra.error ?? null,
+      once: onceToken(),
+    }, { status: extra.status ?? 200 });
+  };
+
+  router.get('/keypairs/:keyId/regenerate', signedIn, async (ctx) => regeneratePage(ctx));
+
   router.post('/keypairs/:keyId/regenerate', signedIn, async (ctx) => {
     const { keypair, page } = await authorizeKeypair(ctx, domain, 'keypairs.manage');
     const f = form(ctx);
-    if (field(f, 'confirm', 10) !== 'yes') return keypairPage(ctx, { error: 'Tick the box to confirm the regeneration: the current secret stops working at once.', status: 400 });
+    if (field(f, 'confirm', 10) !== 'yes') {
+      return regeneratePage(ctx, { error: 'Tick the box to confirm the regeneration: the current secret stops working at once.', keepTokens: field(f, 'keepTokens', 10) === 'yes', status: 400 });
+    }
     if (!spend(ctx, field(f, 'once', 100))) return alreadySubmitted(ctx, page);
     const issued = await domain.keypairs.rotate(keypair.keyId, '0', me(ctx).access.actor, { revokeTokens: field(f, 'keepTokens', 10) !== 'yes' });
     secretPage(ctx, page, issued.keypair, issued.secret, 'regenerated');
