@@ -497,6 +497,38 @@ test('the keypair table pages and filters by status', async (t) => {
   t.is((await ui.get(`/ui/environments/${env.id}/keypairs?status=%24ne&page=-4`)).status, 200);
 });
 
+test('a locked key still shows that it is disabled: its own Locked column, Unlock in the row, and the Disabled filter includes it', async (t) => {
+  const { domain } = tk.keyport;
+  const env = await domain.owners.createEnvironment(tenant.accountId, { name: 'locks' }, 'system');
+  const both = (await domain.keypairs.create({ environmentId: env.id }, { name: 'locked and disabled' }, 'system')).keypair.keyId;
+  const fine = (await domain.keypairs.create({ environmentId: env.id }, { name: 'fine' }, 'system')).keypair.keyId;
+  const { newSecret } = await import('../src/domain/credentials.ts');
+  for (let i = 0; i < tk.config.lockout.maxFailures; i++) await tokenRequest(tk.url, { keyId: both, secret: newSecret() });
+  await domain.keypairs.setEnabled(both, false, 'system');
+  const ui = await UiClient.signIn(tk.url, 'admin@acme.test');
+  const rowOf = (html: string, keyId: string) => {
+    const start = html.indexOf(`<tr data-key-id="${keyId}"`);
+    return start === -1 ? '' : html.slice(start, html.indexOf('</tr>', start));
+  };
+  const list = await ui.get(`/ui/environments/${env.id}/keypairs`);
+  t.regex(list.html, /<th scope="col">Locked<\/th>/);
+  const row = rowOf(list.html, both);
+  t.regex(row, /data-label="Status"[^>]*><span class="badge badge-disabled">Disabled<\/span>/);
+  t.regex(row, /data-label="Locked"[^>]*><span class="locked"><span class="badge badge-locked">Locked<\/span> <span class="small muted">until </);
+  t.true(row.includes(`action="/ui/keypairs/${both}/unlock"`), 'Unlock in the row');
+  t.regex(rowOf(list.html, fine), /data-label="Locked"[^>]*><span class="muted">No<\/span>/);
+  t.false(rowOf(list.html, fine).includes('/unlock'));
+  const disabled = await ui.get(`/ui/environments/${env.id}/keypairs?status=disabled`);
+  t.true(disabled.html.includes(both), 'the Disabled filter includes a disabled key that is also locked');
+  t.true((await ui.get(`/ui/environments/${env.id}/keypairs?status=locked`)).html.includes(both));
+  t.false((await ui.get(`/ui/environments/${env.id}/keypairs?status=enabled`)).html.includes(both));
+  // Unlock from the row: back to the list, unlocked and still disabled.
+  const unlocked = await ui.submit(`/ui/environments/${env.id}/keypairs`, `/ui/keypairs/${both}/unlock`);
+  t.is(unlocked.status, 303);
+  t.is(unlocked.location, `/ui/environments/${env.id}/keypairs`);
+  t.like(await domain.keypairs.get(both), { locked: false, enabled: false });
+});
+
 test('close an account: counts the keypairs of the account and its environments, then closes everything', async (t) => {
   const { domain } = tk.keyport;
   const other = await createTenant(tk.keyport, 'Shortlived');

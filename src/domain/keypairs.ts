@@ -227,8 +227,10 @@ export class KeypairService {
     const now = this.#clock.now();
     if (page.status === 'locked') {
       filter.$or = [{ lockedPermanently: true }, { lockedUntil: trusted({ $gt: now }) }];
+    } else if (page.status === 'disabled') {
+      filter.enabled = false; // locked or not: a lock must not hide that a key is disabled
     } else if (page.status) {
-      filter.enabled = page.status === 'enabled';
+      filter.enabled = true;
       filter.lockedPermanently = false;
       filter.$or = [{ lockedUntil: null }, { lockedUntil: trusted({ $lte: now }) }];
     }
