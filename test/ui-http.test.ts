@@ -516,6 +516,11 @@ test('a locked key still shows that it is disabled: its own Locked column, Unloc
   t.regex(row, /data-label="Status"[^>]*><span class="badge badge-disabled">Disabled<\/span>/);
   t.regex(row, /data-label="Locked"[^>]*><span class="locked"><span class="badge badge-locked">Locked<\/span> <span class="small muted">until </);
   t.true(row.includes(`action="/ui/keypairs/${both}/unlock"`), 'Unlock in the row');
+  // The row's actions are in a <details> menu: plain links and forms, no script needed.
+  t.regex(row, /<details class="row-menu">\s*<summary[^>]*>.*Actions for locked and disabled<\/span><\/summary>/);
+  for (const path of ['rotate', 'regenerate', 'remove', 'audit']) t.true(row.includes(`href="/ui/keypairs/${both}/${path}"`), path);
+  t.true(row.includes(`action="/ui/keypairs/${both}/enable"`));
+  t.true(rowOf(list.html, fine).includes(`href="/ui/keypairs/${fine}/disable?back=list"`));
   t.regex(rowOf(list.html, fine), /data-label="Locked"[^>]*><span class="muted">No<\/span>/);
   t.false(rowOf(list.html, fine).includes('/unlock'));
   const disabled = await ui.get(`/ui/environments/${env.id}/keypairs?status=disabled`);

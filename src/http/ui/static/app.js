@@ -109,6 +109,14 @@
     });
   }
 
+  // Row menus (<details>): one open at a time; a click elsewhere or Escape closes them.
+  const closeMenus = (except) => {
+    for (const menu of document.querySelectorAll('details.row-menu[open]')) if (menu !== except) menu.open = false;
+  };
+  document.addEventListener('click', (event) => closeMenus(event.target.closest && event.target.closest('details.row-menu')));
+  document.addEventListener('keydown', (event) => { if (event.key === 'Escape') closeMenus(null); });
+  for (const link of document.querySelectorAll('details.row-menu a[data-dialog]')) link.addEventListener('click', () => closeMenus(null));
+
   guardConfirm(document);
   guardOnce(document);
 })();
