@@ -245,6 +245,21 @@ test.serial('remove: type the name to confirm; the keypair is gone', async (t) =
   t.is((await tokenRequest(tk.url, { keyId: created.keyId, secret: created.rotatedSecret })).status, 401);
 });
 
+test.serial('the account audit trail reads as sentences, filters by action, and offers the exports', async (t) => {
+  await page.goto(`/ui/accounts/${tenant.accountId}/audit`);
+  const trail = await page.textContent('table.events') ?? '';
+  t.regex(trail, new RegExp(`${EMAIL.replace('.', '\\.')} rotated orders sync \\(${created.keyId}\\); the previous secret ends`));
+  t.regex(trail, /ada@acme\.test removed orders sync/);
+  t.is(await page.locator('table.events th:has-text("Environment")').count(), 1);
+  await page.screenshot({ path: `${SHOTS}audit.png`, fullPage: true });
+  await page.selectOption('select[name=action]', 'keypair.removed');
+  await page.click('form.filter-form button:has-text("Filter")');
+  await page.waitForURL(/action=keypair\.removed/);
+  const actions = await Promise.all((await page.locator('table.events tbody tr').all()).map((r) => r.getAttribute('data-action')));
+  t.true(actions.length > 0 && actions.every((a) => a === 'keypair.removed'));
+  t.regex(await page.getAttribute('a:has-text("CSV")', 'href') ?? '', /audit\.csv\?action=keypair\.removed$/);
+});
+
 test.serial('an environment admin cannot see the account keypairs', async (t) => {
   const other = await browser.newContext({ baseURL: tk.url });
   t.teardown(() => other.close());

@@ -271,9 +271,8 @@ test('close an environment: says how many keypairs go, needs the typed name, rem
   t.is((await tokenRequest(tk.url, { keyId: one.keypair.keyId, secret: one.secret })).status, 401);
   const audit = await ui.get(`/ui/environments/${env.id}/audit`);
   t.is(audit.status, 200);
-  t.regex(audit.html, /environment\.closed/);
-  t.regex(audit.html, /keypair\.removed/);
-  t.regex(audit.html, /admin@acme\.test/);
+  t.regex(audit.html, /admin@acme\.test closed the environment/);
+  t.regex(audit.html, / removed <a href="\/ui\/keypairs\/kp_\w+\/audit"[^>]*>a<\/a>/, 'a removed keypair by its name');
 });
 
 test('the audit trail page lists changes with their actor and never a secret', async (t) => {
@@ -283,10 +282,73 @@ test('the audit trail page lists changes with their actor and never a secret', a
   const secret = textOf(created.html, 'secret')!;
   const audit = await ui.get(`/ui/accounts/${tenant.accountId}/audit`);
   t.is(audit.status, 200);
-  t.regex(audit.html, /keypair\.created/);
+  t.regex(audit.html, /admin@acme\.test created <a href="\/ui\/keypairs\/kp_\w+\/audit"[^>]*>audited<\/a>/);
   t.false(audit.html.includes(secret));
   const events = (await tk.keyport.domain.audit.page({ accountId: tenant.accountId }, { limit: 200 })).items;
   t.false(JSON.stringify(events).includes(secret));
+});
+
+test('the audit trail reads as sentences with emails and names, has an Environment column, filters by action, actor, keypair and dates, and exports CSV and JSON lines without secrets', async (t) => {
+  const { domain } = tk.keyport;
+  const other = await createTenant(tk.keyport, 'Audited');
+  await createUser(tk.keyport, 'alice@audited.test', [[accountOwner(other.accountId), 'admin']]);
+  const ui = await UiClient.signIn(tk.url, 'alice@audited.test');
+  const action = `/ui/environments/${other.productionId}/keypairs`;
+  const created = await ui.submit(`${action}/new`, action, { name: '=billing worker', scopes: ['orders:read'] });
+  const keyId = textOf(created.html, 'key-id')!;
+  const secrets = [textOf(created.html, 'secret')!];
+  const rotated = await ui.submit(`/ui/keypairs/${keyId}/rotate`, `/ui/keypairs/${keyId}/rotate`, { grace: '24h', confirm: 'yes' });
+  secrets.push(textOf(rotated.html, 'secret')!);
+  const gone = await domain.keypairs.create({ environmentId: other.stagingId }, { name: 'old cron' }, 'system');
+  await ui.submit(`/ui/keypairs/${gone.keypair.keyId}/remove`, `/ui/keypairs/${gone.keypair.keyId}/remove`, { confirmName: 'old cron' });
+  const alice = (await domain.users.findByEmail('alice@audited.test'))!;
+
+  const trail = await ui.get(`/ui/accounts/${other.accountId}/audit`);
+  t.is(trail.status, 200);
+  t.regex(trail.html, /<th scope="col">Environment<\/th>/);
+  t.regex(trail.html, new RegExp(`alice@audited\\.test rotated <a href="/ui/keypairs/${keyId}/audit"[^>]*>=billing worker</a> <span class="muted">\\(<code>${keyId}</code>\\)</span>; the previous secret ends \\d{4}-\\d{2}-\\d{2} \\d{2}:\\d{2} UTC`));
+  t.regex(trail.html, /alice@audited\.test removed <a[^>]*>old cron<\/a>/, 'a removed keypair keeps its name');
+  t.regex(trail.html, /<td data-label="Environment">staging<\/td>/);
+  t.false(trail.html.includes(alice.id), 'emails, not user ids');
+  t.false(/keypair\.rotated<\/code>|previousSecretExpiresAt/.test(trail.html), 'no raw event names or detail keys');
+
+  // Filters, as query parameters.
+  const rows = (html: string) => [...html.matchAll(/<tr data-action="([^"]+)"/g)].map((m) => m[1]);
+  const onlyRotations = await ui.get(`/ui/accounts/${other.accountId}/audit?action=keypair.rotated`);
+  t.deepEqual(rows(onlyRotations.html), ['keypair.rotated']);
+  t.regex(onlyRotations.html, /<option value="keypair.rotated" selected>/);
+  const byAlice = rows((await ui.get(`/ui/accounts/${other.accountId}/audit?actor=alice%40audited.test`)).html);
+  t.deepEqual([...new Set(byAlice)].sort(), ['keypair.created', 'keypair.removed', 'keypair.rotated']);
+  t.deepEqual(rows((await ui.get(`/ui/accounts/${other.accountId}/audit?actor=nobody%40audited.test`)).html), []);
+  t.deepEqual(rows((await ui.get(`/ui/accounts/${other.accountId}/audit?keypair=${gone.keypair.keyId}`)).html), ['keypair.removed', 'keypair.created']);
+  const today = tk.keyport.domain.clock.now().toISOString().slice(0, 10);
+  t.true(rows((await ui.get(`/ui/accounts/${other.accountId}/audit?from=${today}&to=${today}`)).html).length >= 4);
+  t.deepEqual(rows((await ui.get(`/ui/accounts/${other.accountId}/audit?from=2000-01-01&to=2000-01-02`)).html), []);
+  const bad = await ui.get(`/ui/accounts/${other.accountId}/audit?action=%24ne&from=yesterday&keypair=x`);
+  t.is(bad.status, 400);
+  t.regex(bad.html, /Choose an action from the list/);
+  t.regex(bad.html, /not a date/);
+
+  // Exports: the same filters, attachments, never a secret.
+  const csv = await ui.get(`/ui/accounts/${other.accountId}/audit.csv?keypair=${keyId}`);
+  t.is(csv.status, 200);
+  t.regex(csv.headers.get('content-type')!, /^text\/csv/);
+  t.regex(csv.headers.get('content-disposition')!, /^attachment; filename="keyport-audit-acc_\w+-\d{4}-\d{2}-\d{2}\.csv"$/);
+  const lines = csv.html.trim().split('\r\n');
+  t.is(lines[0], 'at,action,actor,who,accountId,environmentId,environmentName,keypairId,keypairName,sentence,details');
+  t.is(lines.length, 3, 'created and rotated');
+  t.true(lines[1]!.includes(`"keypair.rotated","user:${alice.id}","alice@audited.test"`));
+  t.true(lines[1]!.includes(`"'=billing worker"`), 'a formula-like name is defused');
+  const jsonl = await ui.get(`/ui/accounts/${other.accountId}/audit.jsonl?action=keypair.removed`);
+  t.is(jsonl.status, 200);
+  t.regex(jsonl.headers.get('content-disposition')!, /^attachment; .*\.jsonl"$/);
+  const records = jsonl.html.trim().split('\n').map((l) => JSON.parse(l) as { action: string; keypairName: string; who: string; environmentName: string });
+  t.deepEqual(records.map((r) => [r.action, r.keypairName, r.who, r.environmentName]), [['keypair.removed', 'old cron', 'alice@audited.test', 'staging']]);
+  const all = (await ui.get(`/ui/accounts/${other.accountId}/audit.jsonl`)).html + (await ui.get(`/ui/accounts/${other.accountId}/audit.csv`)).html;
+  for (const secret of secrets) t.false(all.includes(secret));
+  t.is((await ui.get(`/ui/accounts/${other.accountId}/audit.csv?from=nope`)).status, 400);
+  // Only for those who may read the trail.
+  t.is((await (await UiClient.signIn(tk.url, 'admin@acme.test')).get(`/ui/accounts/${other.accountId}/audit.csv`)).status, 404);
 });
 
 test('a keypair has its own audit trail page, linked from the keypair; an environment admin cannot open an account keypair\'s', async (t) => {
@@ -297,9 +359,9 @@ test('a keypair has its own audit trail page, linked from the keypair; an enviro
   t.true(keypairPage.html.includes(`href="/ui/keypairs/${accountKey.keyId}/audit"`));
   const audit = await ui.get(`/ui/keypairs/${accountKey.keyId}/audit`);
   t.is(audit.status, 200);
-  for (const action of ['keypair.created', 'keypair.disabled', 'keypair.enabled']) t.regex(audit.html, new RegExp(action.replace('.', '\\.')));
+  for (const verb of ['created', 'disabled', 'enabled']) t.regex(audit.html, new RegExp(`Keyport ${verb} <a[^>]*>${accountKey.name}</a>`));
   t.regex(audit.html, new RegExp(`keypair ${accountKey.name}`));
-  t.false(/keypair\.locked/.test(audit.html), 'only this keypair\'s events');
+  t.false(/was locked after/.test(audit.html), 'only this keypair\'s events');
   const other = await tk.keyport.domain.keypairs.create({ environmentId: tenant.productionId }, { name: 'someone else' }, 'system');
   t.false(audit.html.includes(other.keypair.keyId));
 
@@ -320,8 +382,8 @@ test('a removed keypair\'s audit trail stays: linked from the owner\'s trail, re
   t.true(ownerTrail.html.includes(`href="/ui/keypairs/${keyId}/audit"`), 'the owner\'s trail links to the keypair\'s');
   const trail = await ui.get(`/ui/keypairs/${keyId}/audit`);
   t.is(trail.status, 200);
-  t.regex(trail.html, /keypair\.removed/);
-  t.regex(trail.html, /keypair\.created/);
+  t.regex(trail.html, /admin@acme\.test removed <a[^>]*>retired job<\/a>/);
+  t.regex(trail.html, /Keyport created <a[^>]*>retired job<\/a>/);
   t.regex(trail.html, /retired job \(removed\)/);
   t.true(trail.html.includes(`${keyId}), which was removed`));
 

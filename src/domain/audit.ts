@@ -55,9 +55,9 @@ export class AuditLog {
    * of the last event of the previous page, so that events recorded in the same
    * millisecond are neither skipped nor repeated.
    */
-  async page(filter: { accountId?: string; environmentId?: string; keypairId?: string } | { instance: true }, page: { limit: number; cursor?: string }): Promise<{ items: AuditEventView[]; nextCursor: string | null }> {
+  async page(filter: ({ accountId?: string; environmentId?: string; keypairId?: string } & AuditNarrowing) | { instance: true }, page: { limit: number; cursor?: string }): Promise<{ items: AuditEventView[]; nextCursor: string | null }> {
     // Instance-wide events (users, the operator role, sign-ins, setup) belong to no account.
-    const query: Record<string, unknown> = 'instance' in filter ? { accountId: null, environmentId: null, keypairId: null } : { ...filter };
+    const query: Record<string, unknown> = 'instance' in filter ? { accountId: null, environmentId: null, keypairId: null } : narrowed(filter);
     if (page.cursor) {
       const after = decodeCursor(page.cursor);
       query.$or = [{ at: trusted({ $lt: after.at }) }, { at: after.at, _id: trusted({ $lt: after.id }) }];
@@ -79,6 +79,62 @@ export class AuditLog {
     const name = typeof doc.details?.name === 'string' ? doc.details.name : String(keyId);
     return { accountId: doc.accountId, environmentId: doc.environmentId, name };
   }
+
+  /**
+   * The names an audit page shows instead of ids, one query per kind: users'
+   * emails, environments' names, and keypairs' names from their own events (the
+   * latest name recorded at creation, an edit or removal, so also for removed keypairs).
+   */
+  async names(events: AuditEventView[]): Promise<{ users: Map<string, string>; environments: Map<string, string>; keypairs: Map<string, string> }> {
+    const userIds = new Set<string>();
+    for (const e of events) {
+      if (e.actor.startsWith('user:')) userIds.add(e.actor.slice(5));
+      if (typeof e.details.userId === 'string') userIds.add(e.details.userId);
+    }
+    const environmentIds = [...new Set(events.map((e) => e.environmentId).filter((id): id is string => !!id))];
+    const keypairIds = [...new Set(events.flatMap((e) => [e.keypairId, e.actor.startsWith('keypair:') ? e.actor.slice(8) : null]).filter((id): id is string => !!id))];
+    const [users, environments, named] = await Promise.all([
+      userIds.size ? this.#models.User.find({ _id: trusted({ $in: [...userIds] }) }, { email: 1 }).lean<{ _id: string; email: string }[]>() : [],
+      environmentIds.length ? this.#models.Environment.find({ _id: trusted({ $in: environmentIds }) }, { name: 1 }).lean<{ _id: string; name: string }[]>() : [],
+      keypairIds.length
+        ? this.#models.AuditEvent.find({ keypairId: trusted({ $in: keypairIds }), action: trusted({ $in: ['keypair.created', 'keypair.updated', 'keypair.removed'] }) }, { keypairId: 1, details: 1 })
+          .sort({ at: -1, _id: -1 }).lean<AuditEventDoc[]>()
+        : [],
+    ]);
+    const keypairs = new Map<string, string>();
+    for (const doc of named) {
+      if (doc.keypairId && !keypairs.has(doc.keypairId) && typeof doc.details?.name === 'string') keypairs.set(doc.keypairId, doc.details.name);
+    }
+    return {
+      users: new Map(users.map((u) => [u._id, u.email])),
+      environments: new Map(environments.map((e) => [e._id, e.name])),
+      keypairs,
+    };
+  }
+}
+
+/** Optional narrowing of an audit page: by action, by actor, and by time (from inclusive, to exclusive). */
+export interface AuditNarrowing { action?: string; actor?: string; from?: Date; to?: Date }
+
+const ACTION_PATTERN = /^[a-z_]{1,40}\.[a-z_]{1,40}$/;
+const ACTOR_PATTERN = /^(?:user:[A-Za-z0-9_-]{1,64}|keypair:[A-Za-z0-9_]{1,64}|cli|system)$/;
+
+function narrowed(filter: { accountId?: string; environmentId?: string; keypairId?: string } & AuditNarrowing): Record<string, unknown> {
+  const { action, actor, from, to, ...owner } = filter;
+  const query: Record<string, unknown> = { ...owner };
+  if (action !== undefined) {
+    if (!ACTION_PATTERN.test(action)) throw invalidInput('action is not valid');
+    query.action = action;
+  }
+  if (actor !== undefined) {
+    if (!ACTOR_PATTERN.test(actor)) throw invalidInput('actor is not valid');
+    query.actor = actor;
+  }
+  for (const [name, date] of [['from', from], ['to', to]] as const) {
+    if (date !== undefined && Number.isNaN(date.getTime())) throw invalidInput(`${name} is not a valid time`);
+  }
+  if (from || to) query.at = trusted({ ...(from ? { $gte: from } : {}), ...(to ? { $lt: to } : {}) });
+  return query;
 }
 
 function eventView(doc: AuditEventDoc): AuditEventView {

@@ -8,7 +8,8 @@ import { DomainError } from '../../../domain/errors.ts';
 import type { KeypairStatus, KeypairView } from '../../../domain/keypairs.ts';
 import { DEFAULT_GRACE, GRACE_PERIOD_NAMES, GRACE_PERIODS, type GracePeriod } from '../../../domain/limits.ts';
 import { authorizeKeypair, authorizeOwner, keypairCrumbs, OWNER_PATHS, type OwnerPage, type RoutedContext } from '../owner-page.ts';
-import { capitalize, describeEvents, field, fields, flash, form, me, onceToken, pageBase, seeOther, signedIn, spend, UI_PREFIX, UiError, type UiDeps } from '../page-helpers.ts';
+import { capitalize, field, fields, flash, form, me, onceToken, pageBase, seeOther, signedIn, spend, UI_PREFIX, UiError, type UiDeps } from '../page-helpers.ts';
+import { describeEvents } from '../audit-view.ts';
 import { render } from '../render.ts';
 
 const PAGE_SIZE = 20;
