@@ -159,6 +159,7 @@ test.serial('rotate with the default 24 h grace period: both secrets work, the r
   const dialog = page.locator('dialog[open]');
   await dialog.waitFor();
   t.true(await dialog.locator('input[name=grace][value="24h"]').isChecked(), '24 h is the default');
+  t.is(await page.evaluate<string>('document.activeElement.name + "=" + document.activeElement.value'), 'grace=24h', 'the default choice has the focus');
   await dialog.locator('input[name=confirm]').check();
   await page.screenshot({ path: `${SHOTS}rotate-dialog.png` });
   const [response] = await Promise.all([
@@ -182,6 +183,10 @@ test.serial('rotate with the default 24 h grace period: both secrets work, the r
 
   await page.goto(`/ui/keypairs/${created.keyId}`);
   t.regex(await page.textContent('.facts') ?? '', /previous/);
+  // Keyboard: the first Tab reaches a skip link to the content; no aria-label sits on a non-interactive span.
+  await page.keyboard.press('Tab');
+  t.is(await page.evaluate<string>('document.activeElement.textContent'), 'Skip to content');
+  t.is(await page.locator('span[aria-label]').count(), 0);
   await page.screenshot({ path: `${SHOTS}keypair.png`, fullPage: true });
 
   // A second rotation during the grace period warns that the older previous secret ends at once.

@@ -96,7 +96,8 @@
     guardConfirm(dialog);
     guardOnce(dialog);
     dialog.showModal();
-    const first = dialog.querySelector('input:not([type=hidden]), textarea, button[type=submit]');
+    // The default choice first (the rotate dialog's checked grace period), else the first field.
+    const first = dialog.querySelector('input[type=radio]:checked') || dialog.querySelector('input:not([type=hidden]), textarea, button[type=submit]');
     if (first) first.focus();
     return true;
   };
