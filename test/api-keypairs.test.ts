@@ -62,6 +62,16 @@ test.serial('list: paginated, newest first, filtered by status', async (t) => {
   t.deepEqual(disabled.body.items.map((k: { keyId: string }) => k.keyId), [ids[0]]);
   const enabled = await admin.get(`${owner}?status=enabled`);
   t.is(enabled.body.total, 2);
+
+  // A key both disabled and locked: among the disabled ones and the locked ones, not the enabled ones.
+  const both = (await admin.post(owner, { name: 'd' })).body.keypair.keyId as string;
+  const wrong = (await tk.keyport.domain.keypairs.create({ environmentId: other.stagingId }, { name: 'donor' }, 'system')).secret;
+  for (let i = 0; i < tk.config.lockout.maxFailures; i++) await tokenRequest(tk.url, { keyId: both, secret: wrong });
+  await admin.post(`/keypairs/${both}/disable`);
+  const ids2 = (res: { body: { items: { keyId: string }[] } }) => res.body.items.map((k) => k.keyId).sort();
+  t.deepEqual(ids2(await admin.get(`${owner}?status=disabled`)), [ids[0]!, both].sort());
+  t.deepEqual(ids2(await admin.get(`${owner}?status=locked`)), [both]);
+  t.deepEqual(ids2(await admin.get(`${owner}?status=enabled`)), [ids[1]!, ids[2]!].sort());
 });
 
 test('edit name, comment and scopes; scopes checked against the catalog and the owner level', async (t) => {

@@ -122,6 +122,30 @@ test.serial('navigate to API management and create a keypair in the dialog; the 
   await page.screenshot({ path: `${SHOTS}keypairs.png`, fullPage: true });
 });
 
+test.serial('the keypair table is compact at 1280 px: one line per keypair, the actions in a row menu', async (t) => {
+  await page.setViewportSize({ width: 1280, height: 800 });
+  t.teardown(() => page.setViewportSize({ width: 1440, height: 900 }));
+  await page.goto(`/ui/environments/${tenant.productionId}/keypairs`);
+  const rows = page.locator('table.keypairs tbody tr');
+  t.true(await rows.count() >= 5);
+  for (const row of await rows.all()) {
+    const box = (await row.boundingBox())!;
+    t.true(box.height <= 44, `${await row.getAttribute('data-key-id')}: ${box.height}px tall`);
+  }
+  const overflow = await page.evaluate<number>('document.documentElement.scrollWidth - document.documentElement.clientWidth');
+  t.true(overflow <= 0, `horizontal overflow: ${overflow}px`);
+  // The actions sit in a menu per row, closed until asked for.
+  const first = rows.first();
+  const menu = first.locator('details.row-menu .menu');
+  t.false(await menu.isVisible());
+  await first.locator('summary').click();
+  t.true(await menu.isVisible());
+  t.deepEqual((await menu.locator('a, button').allTextContents()).map((s) => s.trim()).slice(0, 3), ['Manage', 'Rotate…', 'Regenerate…']);
+  await page.screenshot({ path: `${SHOTS}keypairs-menu.png` });
+  await page.keyboard.press('Escape');
+  t.false(await menu.isVisible());
+});
+
 test.serial('the new keypair gets a token over HTTP', async (t) => {
   const response = await tokenRequest(tk.url, { keyId: created.keyId, secret: created.secret, scope: 'orders:read' });
   t.is(response.status, 200);
@@ -130,10 +154,12 @@ test.serial('the new keypair gets a token over HTTP', async (t) => {
 
 test.serial('rotate with the default 24 h grace period: both secrets work, the row shows both', async (t) => {
   await page.goto(`/ui/environments/${tenant.productionId}/keypairs`);
+  await page.locator(`tr[data-key-id="${created.keyId}"] summary`).click();
   await page.locator(`tr[data-key-id="${created.keyId}"] a:has-text("Rotate")`).click();
   const dialog = page.locator('dialog[open]');
   await dialog.waitFor();
   t.true(await dialog.locator('input[name=grace][value="24h"]').isChecked(), '24 h is the default');
+  t.is(await page.evaluate<string>('document.activeElement.name + "=" + document.activeElement.value'), 'grace=24h', 'the default choice has the focus');
   await dialog.locator('input[name=confirm]').check();
   await page.screenshot({ path: `${SHOTS}rotate-dialog.png` });
   const [response] = await Promise.all([
@@ -151,23 +177,43 @@ test.serial('rotate with the default 24 h grace period: both secrets work, the r
   }
   await page.goto(`/ui/environments/${tenant.productionId}/keypairs`);
   const row = await page.textContent(`tr[data-key-id="${created.keyId}"]`) ?? '';
-  t.regex(row, /current/);
-  t.regex(row, /previous/);
+  t.regex(row, /previous secret/);
   t.regex(row, /ends in 24 h/);
   t.false(row.includes(created.rotatedSecret));
 
   await page.goto(`/ui/keypairs/${created.keyId}`);
   t.regex(await page.textContent('.facts') ?? '', /previous/);
+  // Keyboard: the first Tab reaches a skip link to the content; no aria-label sits on a non-interactive span.
+  await page.keyboard.press('Tab');
+  t.is(await page.evaluate<string>('document.activeElement.textContent'), 'Skip to content');
+  t.is(await page.locator('span[aria-label]').count(), 0);
   await page.screenshot({ path: `${SHOTS}keypair.png`, fullPage: true });
 
   // A second rotation during the grace period warns that the older previous secret ends at once.
   await page.goto(`/ui/keypairs/${created.keyId}/rotate`);
   t.regex(await page.textContent('main') ?? '', /ends that older previous secret at once/);
+
+  // Regenerate asks in the same kind of dialog, and warns that the grace secret ends too.
+  await page.goto(`/ui/keypairs/${created.keyId}`);
+  await page.click('a:has-text("Regenerate secret…")');
+  const regenerate = page.locator('dialog[open]');
+  await regenerate.waitFor();
+  t.regex(await regenerate.textContent() ?? '', /Regenerating ends it now/);
+  t.false(await regenerate.locator('input[name=keepTokens]').isChecked());
+  await regenerate.locator('a:has-text("Cancel")').click();
+  t.is(await page.locator('dialog[open]').count(), 0);
 });
 
 test.serial('disable: the token request fails; enable again works', async (t) => {
   await page.goto(`/ui/environments/${tenant.productionId}/keypairs`);
-  await page.locator(`tr[data-key-id="${created.keyId}"] button:has-text("Disable")`).click();
+  await page.locator(`tr[data-key-id="${created.keyId}"] summary`).click();
+  await page.locator(`tr[data-key-id="${created.keyId}"] a:has-text("Disable")`).click();
+  // A confirmation dialog first, which says how to undo.
+  const dialog = page.locator('dialog[open]');
+  await dialog.waitFor();
+  t.regex(await dialog.textContent() ?? '', /Enable it again to let it get new tokens; the tokens it has now are revoked for good/);
+  t.true((await tk.keyport.domain.keypairs.get(created.keyId)).enabled, 'nothing changed before confirming');
+  await dialog.locator('button:has-text("Disable keypair")').click();
   await page.waitForURL(/\/keypairs$/);
   t.regex(await page.textContent('.flash') ?? '', /disabled/);
   t.regex(await page.textContent(`tr[data-key-id="${created.keyId}"]`) ?? '', /Disabled/);
@@ -202,6 +248,21 @@ test.serial('remove: type the name to confirm; the keypair is gone', async (t) =
   t.regex(await page.textContent('.flash') ?? '', /is removed/);
   t.is(await page.locator(`tr[data-key-id="${created.keyId}"]`).count(), 0);
   t.is((await tokenRequest(tk.url, { keyId: created.keyId, secret: created.rotatedSecret })).status, 401);
+});
+
+test.serial('the account audit trail reads as sentences, filters by action, and offers the exports', async (t) => {
+  await page.goto(`/ui/accounts/${tenant.accountId}/audit`);
+  const trail = await page.textContent('table.events') ?? '';
+  t.regex(trail, new RegExp(`${EMAIL.replace('.', '\\.')} rotated orders sync \\(${created.keyId}\\); the previous secret ends`));
+  t.regex(trail, /ada@acme\.test removed orders sync/);
+  t.is(await page.locator('table.events th:has-text("Environment")').count(), 1);
+  await page.screenshot({ path: `${SHOTS}audit.png`, fullPage: true });
+  await page.selectOption('select[name=action]', 'keypair.removed');
+  await page.click('form.filter-form button:has-text("Filter")');
+  await page.waitForURL(/action=keypair\.removed/);
+  const actions = await Promise.all((await page.locator('table.events tbody tr').all()).map((r) => r.getAttribute('data-action')));
+  t.true(actions.length > 0 && actions.every((a) => a === 'keypair.removed'));
+  t.regex(await page.getAttribute('a:has-text("CSV")', 'href') ?? '', /audit\.csv\?action=keypair\.removed$/);
 });
 
 test.serial('an environment admin cannot see the account keypairs', async (t) => {

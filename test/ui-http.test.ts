@@ -60,8 +60,16 @@ test('no-JS flow: sign in, create a keypair with a plain form POST, read its sec
   t.true(table.html.includes('nightly job'));
   t.false(table.html.includes(secret));
 
-  // Disable through a plain form (POST-redirect-GET), then the token request fails.
-  const disabled = await ui.submit(`/ui/keypairs/${keyId}`, `/ui/keypairs/${keyId}/disable`);
+  // Disable asks first, on its own page, and says how to undo; a POST that skipped it changes nothing.
+  const confirmPage = await ui.get(`/ui/keypairs/${keyId}/disable`);
+  t.is(confirmPage.status, 200);
+  t.regex(confirmPage.html, /Enable it again to let it get new tokens; the tokens it has now are revoked for good/);
+  t.false((await ui.get(`/ui/keypairs/${keyId}`)).html.includes(`action="/ui/keypairs/${keyId}/disable"`), 'no one-click disable on the keypair page');
+  const skipped = await ui.post(`/ui/keypairs/${keyId}/disable`, { _csrf: hiddenFields(confirmPage.html, `/ui/keypairs/${keyId}/disable`)._csrf! });
+  t.is(skipped.status, 400);
+  t.true((await tk.keyport.domain.keypairs.get(keyId)).enabled);
+  // Confirmed through a plain form (POST-redirect-GET), then the token request fails.
+  const disabled = await ui.submit(`/ui/keypairs/${keyId}/disable`, `/ui/keypairs/${keyId}/disable`);
   t.is(disabled.status, 303);
   t.is(disabled.location, `/ui/keypairs/${keyId}`);
   const after = await ui.get(disabled.location!);
@@ -182,7 +190,7 @@ test('pages carry a strict Content-Security-Policy, no-store, and load nothing f
     t.is(page.headers.get('x-content-type-options'), 'nosniff');
     t.false(/<script(?![^>]*\bsrc=)[^>]*>/.test(page.html), `${path}: no inline script`);
     t.false(/\sstyle="/.test(page.html), `${path}: no inline style`);
-    for (const match of page.html.matchAll(/(?:src|href)="([^"]+)"/g)) t.true(match[1]!.startsWith('/'), `${path}: ${match[1]} is local`);
+    for (const match of page.html.matchAll(/(?:src|href)="([^"]+)"/g)) t.true(/^[/#]/.test(match[1]!), `${path}: ${match[1]} is local`);
   }
   const css = await fetch(`${tk.url}/ui/static/app.css`);
   t.is(css.status, 200);
@@ -263,9 +271,8 @@ test('close an environment: says how many keypairs go, needs the typed name, rem
   t.is((await tokenRequest(tk.url, { keyId: one.keypair.keyId, secret: one.secret })).status, 401);
   const audit = await ui.get(`/ui/environments/${env.id}/audit`);
   t.is(audit.status, 200);
-  t.regex(audit.html, /environment\.closed/);
-  t.regex(audit.html, /keypair\.removed/);
-  t.regex(audit.html, /admin@acme\.test/);
+  t.regex(audit.html, /admin@acme\.test closed the environment/);
+  t.regex(audit.html, / removed <a href="\/ui\/keypairs\/kp_\w+\/audit"[^>]*>a<\/a>/, 'a removed keypair by its name');
 });
 
 test('the audit trail page lists changes with their actor and never a secret', async (t) => {
@@ -275,10 +282,73 @@ test('the audit trail page lists changes with their actor and never a secret', a
   const secret = textOf(created.html, 'secret')!;
   const audit = await ui.get(`/ui/accounts/${tenant.accountId}/audit`);
   t.is(audit.status, 200);
-  t.regex(audit.html, /keypair\.created/);
+  t.regex(audit.html, /admin@acme\.test created <a href="\/ui\/keypairs\/kp_\w+\/audit"[^>]*>audited<\/a>/);
   t.false(audit.html.includes(secret));
   const events = (await tk.keyport.domain.audit.page({ accountId: tenant.accountId }, { limit: 200 })).items;
   t.false(JSON.stringify(events).includes(secret));
+});
+
+test('the audit trail reads as sentences with emails and names, has an Environment column, filters by action, actor, keypair and dates, and exports CSV and JSON lines without secrets', async (t) => {
+  const { domain } = tk.keyport;
+  const other = await createTenant(tk.keyport, 'Audited');
+  await createUser(tk.keyport, 'alice@audited.test', [[accountOwner(other.accountId), 'admin']]);
+  const ui = await UiClient.signIn(tk.url, 'alice@audited.test');
+  const action = `/ui/environments/${other.productionId}/keypairs`;
+  const created = await ui.submit(`${action}/new`, action, { name: '=billing worker', scopes: ['orders:read'] });
+  const keyId = textOf(created.html, 'key-id')!;
+  const secrets = [textOf(created.html, 'secret')!];
+  const rotated = await ui.submit(`/ui/keypairs/${keyId}/rotate`, `/ui/keypairs/${keyId}/rotate`, { grace: '24h', confirm: 'yes' });
+  secrets.push(textOf(rotated.html, 'secret')!);
+  const gone = await domain.keypairs.create({ environmentId: other.stagingId }, { name: 'old cron' }, 'system');
+  await ui.submit(`/ui/keypairs/${gone.keypair.keyId}/remove`, `/ui/keypairs/${gone.keypair.keyId}/remove`, { confirmName: 'old cron' });
+  const alice = (await domain.users.findByEmail('alice@audited.test'))!;
+
+  const trail = await ui.get(`/ui/accounts/${other.accountId}/audit`);
+  t.is(trail.status, 200);
+  t.regex(trail.html, /<th scope="col">Environment<\/th>/);
+  t.regex(trail.html, new RegExp(`alice@audited\\.test rotated <a href="/ui/keypairs/${keyId}/audit"[^>]*>=billing worker</a> <span class="muted">\\(<code>${keyId}</code>\\)</span>; the previous secret ends \\d{4}-\\d{2}-\\d{2} \\d{2}:\\d{2} UTC`));
+  t.regex(trail.html, /alice@audited\.test removed <a[^>]*>old cron<\/a>/, 'a removed keypair keeps its name');
+  t.regex(trail.html, /<td data-label="Environment">staging<\/td>/);
+  t.false(trail.html.includes(alice.id), 'emails, not user ids');
+  t.false(/keypair\.rotated<\/code>|previousSecretExpiresAt/.test(trail.html), 'no raw event names or detail keys');
+
+  // Filters, as query parameters.
+  const rows = (html: string) => [...html.matchAll(/<tr data-action="([^"]+)"/g)].map((m) => m[1]);
+  const onlyRotations = await ui.get(`/ui/accounts/${other.accountId}/audit?action=keypair.rotated`);
+  t.deepEqual(rows(onlyRotations.html), ['keypair.rotated']);
+  t.regex(onlyRotations.html, /<option value="keypair.rotated" selected>/);
+  const byAlice = rows((await ui.get(`/ui/accounts/${other.accountId}/audit?actor=alice%40audited.test`)).html);
+  t.deepEqual([...new Set(byAlice)].sort(), ['keypair.created', 'keypair.removed', 'keypair.rotated']);
+  t.deepEqual(rows((await ui.get(`/ui/accounts/${other.accountId}/audit?actor=nobody%40audited.test`)).html), []);
+  t.deepEqual(rows((await ui.get(`/ui/accounts/${other.accountId}/audit?keypair=${gone.keypair.keyId}`)).html), ['keypair.removed', 'keypair.created']);
+  const today = tk.keyport.domain.clock.now().toISOString().slice(0, 10);
+  t.true(rows((await ui.get(`/ui/accounts/${other.accountId}/audit?from=${today}&to=${today}`)).html).length >= 4);
+  t.deepEqual(rows((await ui.get(`/ui/accounts/${other.accountId}/audit?from=2000-01-01&to=2000-01-02`)).html), []);
+  const bad = await ui.get(`/ui/accounts/${other.accountId}/audit?action=%24ne&from=yesterday&keypair=x`);
+  t.is(bad.status, 400);
+  t.regex(bad.html, /Choose an action from the list/);
+  t.regex(bad.html, /not a date/);
+
+  // Exports: the same filters, attachments, never a secret.
+  const csv = await ui.get(`/ui/accounts/${other.accountId}/audit.csv?keypair=${keyId}`);
+  t.is(csv.status, 200);
+  t.regex(csv.headers.get('content-type')!, /^text\/csv/);
+  t.regex(csv.headers.get('content-disposition')!, /^attachment; filename="keyport-audit-acc_\w+-\d{4}-\d{2}-\d{2}\.csv"$/);
+  const lines = csv.html.trim().split('\r\n');
+  t.is(lines[0], 'at,action,actor,who,accountId,environmentId,environmentName,keypairId,keypairName,sentence,details');
+  t.is(lines.length, 3, 'created and rotated');
+  t.true(lines[1]!.includes(`"keypair.rotated","user:${alice.id}","alice@audited.test"`));
+  t.true(lines[1]!.includes(`"'=billing worker"`), 'a formula-like name is defused');
+  const jsonl = await ui.get(`/ui/accounts/${other.accountId}/audit.jsonl?action=keypair.removed`);
+  t.is(jsonl.status, 200);
+  t.regex(jsonl.headers.get('content-disposition')!, /^attachment; .*\.jsonl"$/);
+  const records = jsonl.html.trim().split('\n').map((l) => JSON.parse(l) as { action: string; keypairName: string; who: string; environmentName: string });
+  t.deepEqual(records.map((r) => [r.action, r.keypairName, r.who, r.environmentName]), [['keypair.removed', 'old cron', 'alice@audited.test', 'staging']]);
+  const all = (await ui.get(`/ui/accounts/${other.accountId}/audit.jsonl`)).html + (await ui.get(`/ui/accounts/${other.accountId}/audit.csv`)).html;
+  for (const secret of secrets) t.false(all.includes(secret));
+  t.is((await ui.get(`/ui/accounts/${other.accountId}/audit.csv?from=nope`)).status, 400);
+  // Only for those who may read the trail.
+  t.is((await (await UiClient.signIn(tk.url, 'admin@acme.test')).get(`/ui/accounts/${other.accountId}/audit.csv`)).status, 404);
 });
 
 test('a keypair has its own audit trail page, linked from the keypair; an environment admin cannot open an account keypair\'s', async (t) => {
@@ -289,9 +359,9 @@ test('a keypair has its own audit trail page, linked from the keypair; an enviro
   t.true(keypairPage.html.includes(`href="/ui/keypairs/${accountKey.keyId}/audit"`));
   const audit = await ui.get(`/ui/keypairs/${accountKey.keyId}/audit`);
   t.is(audit.status, 200);
-  for (const action of ['keypair.created', 'keypair.disabled', 'keypair.enabled']) t.regex(audit.html, new RegExp(action.replace('.', '\\.')));
+  for (const verb of ['created', 'disabled', 'enabled']) t.regex(audit.html, new RegExp(`Keyport ${verb} <a[^>]*>${accountKey.name}</a>`));
   t.regex(audit.html, new RegExp(`keypair ${accountKey.name}`));
-  t.false(/keypair\.locked/.test(audit.html), 'only this keypair\'s events');
+  t.false(/was locked after/.test(audit.html), 'only this keypair\'s events');
   const other = await tk.keyport.domain.keypairs.create({ environmentId: tenant.productionId }, { name: 'someone else' }, 'system');
   t.false(audit.html.includes(other.keypair.keyId));
 
@@ -312,8 +382,8 @@ test('a removed keypair\'s audit trail stays: linked from the owner\'s trail, re
   t.true(ownerTrail.html.includes(`href="/ui/keypairs/${keyId}/audit"`), 'the owner\'s trail links to the keypair\'s');
   const trail = await ui.get(`/ui/keypairs/${keyId}/audit`);
   t.is(trail.status, 200);
-  t.regex(trail.html, /keypair\.removed/);
-  t.regex(trail.html, /keypair\.created/);
+  t.regex(trail.html, /admin@acme\.test removed <a[^>]*>retired job<\/a>/);
+  t.regex(trail.html, /Keyport created <a[^>]*>retired job<\/a>/);
   t.regex(trail.html, /retired job \(removed\)/);
   t.true(trail.html.includes(`${keyId}), which was removed`));
 
@@ -420,9 +490,9 @@ test('regenerate ends the old secret at once; unlock clears a lock without chang
   const issued = await domain.keypairs.create({ environmentId: tenant.stagingId }, { name: 'regenerated', scopes: ['orders:read'] }, 'system');
   const keyId = issued.keypair.keyId;
   const ui = await UiClient.signIn(tk.url, 'admin@acme.test');
-  const unconfirmed = await ui.submit(`/ui/keypairs/${keyId}`, `/ui/keypairs/${keyId}/regenerate`);
+  const unconfirmed = await ui.submit(`/ui/keypairs/${keyId}/regenerate`, `/ui/keypairs/${keyId}/regenerate`);
   t.is(unconfirmed.status, 400);
-  const page = await ui.submit(`/ui/keypairs/${keyId}`, `/ui/keypairs/${keyId}/regenerate`, { confirm: 'yes' });
+  const page = await ui.submit(`/ui/keypairs/${keyId}/regenerate`, `/ui/keypairs/${keyId}/regenerate`, { confirm: 'yes' });
   t.is(page.status, 200);
   t.is(page.headers.get('cache-control'), 'no-store');
   const secret = textOf(page.html, 'secret')!;
@@ -440,6 +510,32 @@ test('regenerate ends the old secret at once; unlock clears a lock without chang
   t.is((await ui.submit(`/ui/keypairs/${keyId}`, `/ui/keypairs/${keyId}/unlock`)).status, 303);
   t.is((await domain.keypairs.get(keyId)).status, 'enabled');
   t.is((await tokenRequest(tk.url, { keyId, secret })).status, 200);
+});
+
+test('regenerate is confirmed on its own page (a dialog with JavaScript): it warns that a secret in its grace period ends too, and keeping the tokens is an unchecked option', async (t) => {
+  const { domain } = tk.keyport;
+  const issued = await domain.keypairs.create({ environmentId: tenant.stagingId }, { name: 'leaky', scopes: ['orders:read'] }, 'system');
+  const keyId = issued.keypair.keyId;
+  const rotated = await domain.keypairs.rotate(keyId, '24h', 'system');
+  const ui = await UiClient.signIn(tk.url, 'admin@acme.test');
+  const keypairPage = await ui.get(`/ui/keypairs/${keyId}`);
+  t.true(keypairPage.html.includes(`href="/ui/keypairs/${keyId}/regenerate"`), 'the keypair page links to the confirmation');
+  t.false(keypairPage.html.includes(`action="/ui/keypairs/${keyId}/regenerate"`), 'no inline regenerate form');
+  const confirm = await ui.get(`/ui/keypairs/${keyId}/regenerate`);
+  t.is(confirm.status, 200);
+  t.regex(confirm.html, /data-dialog-content/);
+  t.regex(confirm.html, /A grace period is running/);
+  t.regex(confirm.html, /Regenerating ends it now/);
+  t.regex(confirm.html, /<input type="checkbox" name="keepTokens" value="yes"> <span>Keep the tokens already issued \(a planned change, not a leak\)/, 'unchecked by default');
+  // Unconfirmed: the page again, with the choice kept, and nothing changed.
+  const refused = await ui.submit(`/ui/keypairs/${keyId}/regenerate`, `/ui/keypairs/${keyId}/regenerate`, { keepTokens: 'yes' });
+  t.is(refused.status, 400);
+  t.regex(refused.html, /name="keepTokens" value="yes" checked/);
+  t.is((await tokenRequest(tk.url, { keyId, secret: issued.secret })).status, 200, 'the grace secret still works');
+  // Confirmed: both older secrets end.
+  const done = await ui.submit(`/ui/keypairs/${keyId}/regenerate`, `/ui/keypairs/${keyId}/regenerate`, { confirm: 'yes' });
+  t.is(done.status, 200);
+  for (const secret of [issued.secret, rotated.secret]) t.is((await tokenRequest(tk.url, { keyId, secret })).status, 401);
 });
 
 test('the keypair table pages and filters by status', async (t) => {
@@ -461,6 +557,43 @@ test('the keypair table pages and filters by status', async (t) => {
   t.false(disabled.html.includes('badge-enabled'));
   // Nonsense in the query is ignored, not an error.
   t.is((await ui.get(`/ui/environments/${env.id}/keypairs?status=%24ne&page=-4`)).status, 200);
+});
+
+test('a locked key still shows that it is disabled: its own Locked column, Unlock in the row, and the Disabled filter includes it', async (t) => {
+  const { domain } = tk.keyport;
+  const env = await domain.owners.createEnvironment(tenant.accountId, { name: 'locks' }, 'system');
+  const both = (await domain.keypairs.create({ environmentId: env.id }, { name: 'locked and disabled' }, 'system')).keypair.keyId;
+  const fine = (await domain.keypairs.create({ environmentId: env.id }, { name: 'fine' }, 'system')).keypair.keyId;
+  const { newSecret } = await import('../src/domain/credentials.ts');
+  for (let i = 0; i < tk.config.lockout.maxFailures; i++) await tokenRequest(tk.url, { keyId: both, secret: newSecret() });
+  await domain.keypairs.setEnabled(both, false, 'system');
+  const ui = await UiClient.signIn(tk.url, 'admin@acme.test');
+  const rowOf = (html: string, keyId: string) => {
+    const start = html.indexOf(`<tr data-key-id="${keyId}"`);
+    return start === -1 ? '' : html.slice(start, html.indexOf('</tr>', start));
+  };
+  const list = await ui.get(`/ui/environments/${env.id}/keypairs`);
+  t.regex(list.html, /<th scope="col">Locked<\/th>/);
+  const row = rowOf(list.html, both);
+  t.regex(row, /data-label="Status"[^>]*><span class="badge badge-disabled">Disabled<\/span>/);
+  t.regex(row, /data-label="Locked"[^>]*><span class="locked"><span class="badge badge-locked">Locked<\/span> <span class="small muted">until </);
+  t.true(row.includes(`action="/ui/keypairs/${both}/unlock"`), 'Unlock in the row');
+  // The row's actions are in a <details> menu: plain links and forms, no script needed.
+  t.regex(row, /<details class="row-menu">\s*<summary[^>]*>.*Actions for locked and disabled<\/span><\/summary>/);
+  for (const path of ['rotate', 'regenerate', 'remove', 'audit']) t.true(row.includes(`href="/ui/keypairs/${both}/${path}"`), path);
+  t.true(row.includes(`action="/ui/keypairs/${both}/enable"`));
+  t.true(rowOf(list.html, fine).includes(`href="/ui/keypairs/${fine}/disable?back=list"`));
+  t.regex(rowOf(list.html, fine), /data-label="Locked"[^>]*><span class="muted">No<\/span>/);
+  t.false(rowOf(list.html, fine).includes('/unlock'));
+  const disabled = await ui.get(`/ui/environments/${env.id}/keypairs?status=disabled`);
+  t.true(disabled.html.includes(both), 'the Disabled filter includes a disabled key that is also locked');
+  t.true((await ui.get(`/ui/environments/${env.id}/keypairs?status=locked`)).html.includes(both));
+  t.false((await ui.get(`/ui/environments/${env.id}/keypairs?status=enabled`)).html.includes(both));
+  // Unlock from the row: back to the list, unlocked and still disabled.
+  const unlocked = await ui.submit(`/ui/environments/${env.id}/keypairs`, `/ui/keypairs/${both}/unlock`);
+  t.is(unlocked.status, 303);
+  t.is(unlocked.location, `/ui/environments/${env.id}/keypairs`);
+  t.like(await domain.keypairs.get(both), { locked: false, enabled: false });
 });
 
 test('close an account: counts the keypairs of the account and its environments, then closes everything', async (t) => {

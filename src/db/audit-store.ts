@@ -1,7 +1,7 @@
 // The audit trail behind the AuditStore contract (src/db/contract.ts). Event
 // ids are ObjectIds; the domain sees them as strings.
 import { trusted, Types, type Model } from 'mongoose';
-import type { AuditEventRecord, AuditStore } from './contract.ts';
+import type { AuditEventRecord, AuditQuery, AuditStore } from './contract.ts';
 import type { AuditEventDoc } from './models/audit-event.ts';
 
 const record = (doc: AuditEventDoc): AuditEventRecord => ({
@@ -26,8 +26,10 @@ export class MongooseAuditStore implements AuditStore {
     await this.#model.create(event);
   }
 
-  async page(filter: { accountId?: string | null; environmentId?: string | null; keypairId?: string | null }, query: { limit: number; after?: { at: Date; id: string } }): Promise<AuditEventRecord[]> {
-    const find: Record<string, unknown> = { ...filter };
+  async page(filter: AuditQuery, query: { limit: number; after?: { at: Date; id: string } }): Promise<AuditEventRecord[]> {
+    const { from, to, ...equal } = filter;
+    const find: Record<string, unknown> = { ...equal };
+    if (from || to) find.at = trusted({ ...(from ? { $gte: from } : {}), ...(to ? { $lt: to } : {}) });
     if (query.after) {
       const { at } = query.after;
       find.$or = [{ at: trusted({ $lt: at }) }, { at, _id: trusted({ $lt: new Types.ObjectId(query.after.id) }) }];
@@ -38,6 +40,12 @@ export class MongooseAuditStore implements AuditStore {
 
   isEventId(id: string): boolean {
     return /^[0-9a-f]{24}$/.test(id);
+  }
+
+  async latestOfKeypairs(keyIds: string[], actions: string[]): Promise<AuditEventRecord[]> {
+    if (!keyIds.length) return [];
+    const docs = await this.#model.find({ keypairId: trusted({ $in: keyIds.map(String) }), action: trusted({ $in: actions }) }).sort({ at: -1, _id: -1 }).lean<AuditEventDoc[]>();
+    return docs.map(record);
   }
 
   async latestOfKeypair(keyId: string, actions: string[]): Promise<AuditEventRecord | null> {

@@ -159,7 +159,7 @@ export interface KeypairStore {
   findById(keyId: string): Promise<KeypairRecord | null>;
   /** Fills the cache with the `limit` most recently used keypairs (keys changed meanwhile are skipped); returns how many it cached. */
   warmUp(limit: number): Promise<number>;
-  /** One page of an owner's keypairs, newest first (ties by id), and how many match in all. */
+  /** One page of an owner's keypairs, newest first (ties by id), and how many match in all. Status: enabled = enabled and not locked at `now`; disabled = not enabled, locked or not; locked = locked at `now`, enabled or not. */
   list(owner: { accountId: string; environmentId: string | null }, query: { status?: KeypairListStatus; now: Date; limit: number; offset: number }): Promise<{ records: KeypairRecord[]; total: number }>;
   /** Key ids of keypairs of an account (every environment's too) or of one environment, at most `limit` (for closing). */
   listIds(owner: { accountId: string } | { environmentId: string }, limit: number): Promise<string[]>;
@@ -271,6 +271,8 @@ export interface OwnerStore {
   listAccounts(): Promise<AccountRecord[]>;
   /** The accounts with these ids, oldest first (ties by id). */
   accountsByIds(ids: string[]): Promise<AccountRecord[]>;
+  /** The environments with these ids (any account, any status), in no particular order. */
+  environmentsByIds(ids: string[]): Promise<EnvironmentRecord[]>;
   /** An account's environments; with `notClosed`, only those not closed. */
   listEnvironments(accountId: string, options?: { notClosed?: boolean }): Promise<EnvironmentRecord[]>;
   /** Ids of the owners of one kind in one status (the cascades to resume). */
@@ -306,11 +308,27 @@ export interface AuditStore {
    * Up to `limit` events matching `filter` (every given field equal; null matches
    * "none"), newest first by (at, id), strictly after `after` in that order.
    */
-  page(filter: { accountId?: string | null; environmentId?: string | null; keypairId?: string | null }, query: { limit: number; after?: { at: Date; id: string } }): Promise<AuditEventRecord[]>;
+  page(filter: AuditQuery, query: { limit: number; after?: { at: Date; id: string } }): Promise<AuditEventRecord[]>;
   /** True when `id` has the shape of this store's event ids (a cursor is checked before any query). */
   isEventId(id: string): boolean;
   /** The newest event of `keyId` among `actions`, or null. */
   latestOfKeypair(keyId: string, actions: string[]): Promise<AuditEventRecord | null>;
+  /** The events of these keypairs among `actions`, newest first (one query, for the names an audit page shows). */
+  latestOfKeypairs(keyIds: string[], actions: string[]): Promise<AuditEventRecord[]>;
+}
+
+/**
+ * Which audit events a page holds: the given owner fields equal (null matches
+ * "none"), `action` and `actor` equal, and `at` within [from, to).
+ */
+export interface AuditQuery {
+  accountId?: string | null;
+  environmentId?: string | null;
+  keypairId?: string | null;
+  action?: string;
+  actor?: string;
+  from?: Date;
+  to?: Date;
 }
 
 /** Revoked access tokens (by jti), kept until the token would have expired anyway. */

@@ -88,8 +88,10 @@ export class MongooseKeypairStore implements KeypairStore {
     const filter: Record<string, unknown> = { accountId: owner.accountId, environmentId: owner.environmentId };
     if (query.status === 'locked') {
       filter.$or = [{ lockedPermanently: true }, { lockedUntil: trusted({ $gt: query.now }) }];
-    } else if (query.status) {
-      filter.enabled = query.status === 'enabled';
+    } else if (query.status === 'disabled') {
+      filter.enabled = false; // locked or not: a lock must not hide that a key is disabled
+    } else if (query.status === 'enabled') {
+      filter.enabled = true;
       filter.lockedPermanently = false;
       filter.$or = [{ lockedUntil: null }, { lockedUntil: trusted({ $lte: query.now }) }];
     }

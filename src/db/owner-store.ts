@@ -56,6 +56,11 @@ export class MongooseOwnerStore implements OwnerStore {
     return this.#accounts.find({ _id: trusted({ $in: ids.map(String) }) }).sort({ createdAt: 1, _id: 1 }).lean<AccountRecord[]>();
   }
 
+  async environmentsByIds(ids: string[]): Promise<EnvironmentRecord[]> {
+    if (!ids.length) return [];
+    return this.#environments.find({ _id: trusted({ $in: ids.map(String) }) }).lean<EnvironmentRecord[]>();
+  }
+
   listEnvironments(accountId: string, options: { notClosed?: boolean } = {}): Promise<EnvironmentRecord[]> {
     const filter: Record<string, unknown> = options.notClosed ? { accountId, status: trusted({ $ne: 'closed' }) } : { accountId };
     const query = this.#environments.find(filter);

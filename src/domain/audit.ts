@@ -1,7 +1,7 @@
 // The audit trail: every change is recorded by the domain call that makes it.
 import type { Clock } from './clock.ts';
 import { invalidInput } from './errors.ts';
-import type { AuditEventRecord, AuditStore } from '../db/contract.ts';
+import type { AuditEventRecord, AuditQuery, AuditStore, OwnerStore, UserStore } from '../db/contract.ts';
 
 /** Who did it: a user, a keypair (automation with a Keyport token), the CLI, or Keyport itself. */
 export type Actor = `user:${string}` | `keypair:${string}` | 'cli' | 'system';
@@ -21,10 +21,13 @@ export type AuditEventView = Omit<AuditEventRecord, 'at'> & { at: string };
 export class AuditLog {
   readonly #store: AuditStore;
   readonly #clock: Clock;
+  /** Where the names an audit page shows instead of ids come from. */
+  readonly #names: { users: Pick<UserStore, 'findByIds'>; owners: Pick<OwnerStore, 'environmentsByIds'> };
 
-  constructor(store: AuditStore, clock: Clock) {
+  constructor(store: AuditStore, clock: Clock, names: { users: Pick<UserStore, 'findByIds'>; owners: Pick<OwnerStore, 'environmentsByIds'> }) {
     this.#store = store;
     this.#clock = clock;
+    this.#names = names;
   }
 
   async record(entry: AuditEntry): Promise<void> {
@@ -45,9 +48,9 @@ export class AuditLog {
    * of the last event of the previous page, so that events recorded in the same
    * millisecond are neither skipped nor repeated.
    */
-  async page(filter: { accountId?: string; environmentId?: string; keypairId?: string } | { instance: true }, page: { limit: number; cursor?: string }): Promise<{ items: AuditEventView[]; nextCursor: string | null }> {
+  async page(filter: ({ accountId?: string; environmentId?: string; keypairId?: string } & AuditNarrowing) | { instance: true }, page: { limit: number; cursor?: string }): Promise<{ items: AuditEventView[]; nextCursor: string | null }> {
     // Instance-wide events (users, the operator role, sign-ins, setup) belong to no account.
-    const query = 'instance' in filter ? { accountId: null, environmentId: null, keypairId: null } : { ...filter };
+    const query = 'instance' in filter ? { accountId: null, environmentId: null, keypairId: null } : narrowed(filter);
     const after = page.cursor ? this.#decodeCursor(page.cursor) : undefined;
     const docs = await this.#store.page(query, { limit: page.limit + 1, after });
     const items = docs.slice(0, page.limit).map(eventView);
@@ -71,6 +74,60 @@ export class AuditLog {
     if (!this.#store.isEventId(cursor.id)) throw invalidInput('cursor is not valid');
     return cursor;
   }
+
+  /**
+   * The names an audit page shows instead of ids, one query per kind: users'
+   * emails, environments' names, and keypairs' names from their own events (the
+   * latest name recorded at creation, an edit or removal, so also for removed keypairs).
+   */
+  async names(events: AuditEventView[]): Promise<{ users: Map<string, string>; environments: Map<string, string>; keypairs: Map<string, string> }> {
+    const userIds = new Set<string>();
+    for (const e of events) {
+      if (e.actor.startsWith('user:')) userIds.add(e.actor.slice(5));
+      if (typeof e.details.userId === 'string') userIds.add(e.details.userId);
+    }
+    const environmentIds = [...new Set(events.map((e) => e.environmentId).filter((id): id is string => !!id))];
+    const keypairIds = [...new Set(events.flatMap((e) => [e.keypairId, e.actor.startsWith('keypair:') ? e.actor.slice(8) : null]).filter((id): id is string => !!id))];
+    const [users, environments, named] = await Promise.all([
+      userIds.size ? this.#names.users.findByIds([...userIds]) : [],
+      environmentIds.length ? this.#names.owners.environmentsByIds(environmentIds) : [],
+      keypairIds.length ? this.#store.latestOfKeypairs(keypairIds, ['keypair.created', 'keypair.updated', 'keypair.removed']) : [],
+    ]);
+    const keypairs = new Map<string, string>();
+    for (const doc of named) {
+      if (doc.keypairId && !keypairs.has(doc.keypairId) && typeof doc.details?.name === 'string') keypairs.set(doc.keypairId, doc.details.name);
+    }
+    return {
+      users: new Map(users.map((u) => [u._id, u.email])),
+      environments: new Map(environments.map((e) => [e._id, e.name])),
+      keypairs,
+    };
+  }
+}
+
+/** Optional narrowing of an audit page: by action, by actor, and by time (from inclusive, to exclusive). */
+export interface AuditNarrowing { action?: string; actor?: string; from?: Date; to?: Date }
+
+const ACTION_PATTERN = /^[a-z_]{1,40}\.[a-z_]{1,40}$/;
+const ACTOR_PATTERN = /^(?:user:[A-Za-z0-9_-]{1,64}|keypair:[A-Za-z0-9_]{1,64}|cli|system)$/;
+
+function narrowed(filter: { accountId?: string; environmentId?: string; keypairId?: string } & AuditNarrowing): AuditQuery {
+  const { action, actor, from, to, ...owner } = filter;
+  const query: AuditQuery = { ...owner };
+  if (action !== undefined) {
+    if (!ACTION_PATTERN.test(action)) throw invalidInput('action is not valid');
+    query.action = action;
+  }
+  if (actor !== undefined) {
+    if (!ACTOR_PATTERN.test(actor)) throw invalidInput('actor is not valid');
+    query.actor = actor;
+  }
+  for (const [name, date] of [['from', from], ['to', to]] as const) {
+    if (date !== undefined && Number.isNaN(date.getTime())) throw invalidInput(`${name} is not a valid time`);
+  }
+  if (from) query.from = from;
+  if (to) query.to = to;
+  return query;
 }
 
 function eventView(doc: AuditEventRecord): AuditEventView {

@@ -37,7 +37,7 @@ export interface Domain {
 export function createDomain(options: { stores: Stores; config: KeyportConfig; pepper: string; keyEncryptionKey: Uint8Array; clock?: Clock }): Domain {
   const { stores } = options;
   const clock = options.clock ?? systemClock;
-  const audit = new AuditLog(stores.audit, clock);
+  const audit = new AuditLog(stores.audit, clock, { users: stores.users, owners: stores.owners });
   const changes = stores.changes;
   const owners = new OwnerService(stores.owners, audit, clock, changes);
   const scopes = new ScopeCatalog(options.config.scopes);

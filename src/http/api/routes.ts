@@ -98,7 +98,7 @@ function ownerRoutes(kind: 'account' | 'environment'): RouteSpec[] {
       },
     }),
     defineRoute({
-      method: 'get', path: `${base}/keypairs`, operationId: `list${Kind}Keypairs`, summary: `List the keypairs of an ${kind}, newest first (paginated, filter by status)`, tag: 'keypairs', auth: true, query: schemas.listKeypairs, status: 200, response: 'KeypairPage', action: 'keypairs.read',
+      method: 'get', path: `${base}/keypairs`, operationId: `list${Kind}Keypairs`, summary: `List the keypairs of an ${kind}, newest first (paginated; ?status=enabled: enabled and not locked, disabled: disabled whether locked or not, locked: locked whether enabled or not)`, tag: 'keypairs', auth: true, query: schemas.listKeypairs, status: 200, response: 'KeypairPage', action: 'keypairs.read',
       async handle(ctx, { params, query: q }, deps) {
         const { owner } = await authorized(ctx, deps, 'keypairs.read', params);
         const limit = q.limit ?? 50;

@@ -4,7 +4,6 @@
 import { randomBytes } from 'node:crypto';
 import type { Context, Next } from 'koa';
 import type { ActorAccess } from '../../domain/access.ts';
-import type { AuditEventView } from '../../domain/audit.ts';
 import type { Domain } from '../../domain/index.ts';
 import type { UserView } from '../../domain/users.ts';
 import { ID_PATTERNS } from '../../domain/credentials.ts';
@@ -144,20 +143,4 @@ export function renderUnavailable(ctx: Context, failure: { status: number; retry
 
 export function capitalize(text: string): string {
   return text ? text[0]!.toUpperCase() + text.slice(1) : text;
-}
-
-/** Audit events for display: who (an email for users), what, and the details in a line. */
-export async function describeEvents(domain: Domain, events: AuditEventView[]) {
-  const userIds = [...new Set(events.map((e) => e.actor).filter((a) => a.startsWith('user:')).map((a) => a.slice(5)))];
-  const users = new Map((await Promise.all(userIds.map((id) => domain.users.findById(id)))).filter((u): u is UserView => !!u).map((u) => [u.id, u.email]));
-  return events.map((event) => ({
-    ...event,
-    who: event.actor.startsWith('user:') ? users.get(event.actor.slice(5)) ?? event.actor
-      : event.actor.startsWith('keypair:') ? `keypair ${event.actor.slice(8)}`
-        : event.actor,
-    detailText: Object.entries(event.details ?? {})
-      // eslint-disable-next-line @typescript-eslint/no-base-to-string -- objects took the JSON.stringify branch before String()
-      .map(([k, v]) => `${k}: ${Array.isArray(v) ? v.join(' ') || '—' : v === null ? '—' : typeof v === 'object' ? JSON.stringify(v) : String(v)}`)
-      .join(' · '),
-  }));
 }

@@ -8,7 +8,8 @@ import { DomainError } from '../../../domain/errors.ts';
 import type { KeypairStatus, KeypairView } from '../../../domain/keypairs.ts';
 import { DEFAULT_GRACE, GRACE_PERIOD_NAMES, GRACE_PERIODS, type GracePeriod } from '../../../domain/limits.ts';
 import { authorizeKeypair, authorizeOwner, keypairCrumbs, OWNER_PATHS, type OwnerPage, type RoutedContext } from '../owner-page.ts';
-import { capitalize, describeEvents, field, fields, flash, form, me, onceToken, pageBase, seeOther, signedIn, spend, UI_PREFIX, UiError, type UiDeps } from '../page-helpers.ts';
+import { capitalize, field, fields, flash, form, me, onceToken, pageBase, seeOther, signedIn, spend, UI_PREFIX, UiError, type UiDeps } from '../page-helpers.ts';
+import { describeEvents } from '../audit-view.ts';
 import { render } from '../render.ts';
 
 const PAGE_SIZE = 20;
@@ -88,7 +89,6 @@ export function keypairRoutes(router: Router, deps: UiDeps): void {
       scopes: domain.scopes.forLevel(keypair.ownerType),
       values: extra.values ?? { name: keypair.name, comment: keypair.comment, scopes: keypair.scopes },
       error: extra.error ?? null,
-      once: onceToken(),
       events: await describeEvents(domain, history.items),
     }, { status: extra.status ?? 200 });
   };
@@ -109,9 +109,25 @@ export function keypairRoutes(router: Router, deps: UiDeps): void {
     seeOther(ctx, `${UI_PREFIX}/keypairs/${keypair.keyId}`);
   });
 
+  // Disabling cuts a client off at once and revokes its tokens: it is confirmed on
+  // its own page (a dialog with JavaScript), like rotate and remove.
+  const disablePage = async (ctx: RoutedContext, extra: { error?: string; status?: number } = {}) => {
+    const { keypair, page } = await authorizeKeypair(ctx, domain, 'keypairs.manage');
+    const back = (ctx.method === 'GET' ? ctx.query.back : field(form(ctx), 'back', 10)) === 'list' ? 'list' : 'keypair';
+    render(ctx, 'disable', {
+      ...base(ctx, `Disable ${keypair.name}`, keypairCrumbs(page, keypair, 'Disable')),
+      page, section: 'access', keypair, back, error: extra.error ?? null,
+    }, { status: extra.status ?? 200 });
+  };
+
+  router.get('/keypairs/:keyId/disable', signedIn, async (ctx) => disablePage(ctx));
+
   for (const action of ['enable', 'disable', 'unlock'] as const) {
     router.post(`/keypairs/:keyId/${action}`, signedIn, async (ctx) => {
       const { keypair, page } = await authorizeKeypair(ctx, domain, 'keypairs.manage');
+      if (action === 'disable' && field(form(ctx), 'confirm', 10) !== 'yes') {
+        return disablePage(ctx, { error: 'Confirm on this page to disable the keypair.', status: 400 });
+      }
       const actor = me(ctx).access.actor;
       if (action === 'unlock') await domain.keypairs.unlock(keypair.keyId, actor);
       else await domain.keypairs.setEnabled(keypair.keyId, action === 'enable', actor);
@@ -148,10 +164,26 @@ export function keypairRoutes(router: Router, deps: UiDeps): void {
     secretPage(ctx, page, issued.keypair, issued.secret, grace === '0' ? 'regenerated' : 'rotated');
   });
 
+  const regeneratePage = async (ctx: RoutedContext, extra: { error?: string; keepTokens?: boolean; status?: number } = {}) => {
+    const { keypair, page } = await authorizeKeypair(ctx, domain, 'keypairs.manage');
+    render(ctx, 'regenerate', {
+      ...base(ctx, `Regenerate ${keypair.name}`, keypairCrumbs(page, keypair, 'Regenerate')),
+      page, section: 'access', keypair,
+      previous: keypair.secrets.find((s) => s.state === 'previous') ?? null,
+      keepTokens: extra.keepTokens ?? false,
+      error: extra.error ?? null,
+      once: onceToken(),
+    }, { status: extra.status ?? 200 });
+  };
+
+  router.get('/keypairs/:keyId/regenerate', signedIn, async (ctx) => regeneratePage(ctx));
+
   router.post('/keypairs/:keyId/regenerate', signedIn, async (ctx) => {
     const { keypair, page } = await authorizeKeypair(ctx, domain, 'keypairs.manage');
     const f = form(ctx);
-    if (field(f, 'confirm', 10) !== 'yes') return keypairPage(ctx, { error: 'Tick the box to confirm the regeneration: the current secret stops working at once.', status: 400 });
+    if (field(f, 'confirm', 10) !== 'yes') {
+      return regeneratePage(ctx, { error: 'Tick the box to confirm the regeneration: the current secret stops working at once.', keepTokens: field(f, 'keepTokens', 10) === 'yes', status: 400 });
+    }
     if (!spend(ctx, field(f, 'once', 100))) return alreadySubmitted(ctx, page);
     const issued = await domain.keypairs.rotate(keypair.keyId, '0', me(ctx).access.actor, { revokeTokens: field(f, 'keepTokens', 10) !== 'yes' });
     secretPage(ctx, page, issued.keypair, issued.secret, 'regenerated');

@@ -96,7 +96,8 @@
     guardConfirm(dialog);
     guardOnce(dialog);
     dialog.showModal();
-    const first = dialog.querySelector('input:not([type=hidden]), textarea, button[type=submit]');
+    // The default choice first (the rotate dialog's checked grace period), else the first field.
+    const first = dialog.querySelector('input[type=radio]:checked') || dialog.querySelector('input:not([type=hidden]), textarea, button[type=submit]');
     if (first) first.focus();
     return true;
   };
@@ -108,6 +109,14 @@
       if (!(await openDialog(link))) window.location.assign(link.href);
     });
   }
+
+  // Row menus (<details>): one open at a time; a click elsewhere or Escape closes them.
+  const closeMenus = (except) => {
+    for (const menu of document.querySelectorAll('details.row-menu[open]')) if (menu !== except) menu.open = false;
+  };
+  document.addEventListener('click', (event) => closeMenus(event.target.closest && event.target.closest('details.row-menu')));
+  document.addEventListener('keydown', (event) => { if (event.key === 'Escape') closeMenus(null); });
+  for (const link of document.querySelectorAll('details.row-menu a[data-dialog]')) link.addEventListener('click', () => closeMenus(null));
 
   guardConfirm(document);
   guardOnce(document);
