@@ -15,6 +15,9 @@ function unlockedAt(now: Date) {
   return { lockedPermanently: false, $or: [{ lockedUntil: null }, { lockedUntil: trusted({ $lte: now }) }] };
 }
 
+/** A name as a literal in a regular expression: names are free text, and must match only themselves. */
+const escapeRegExp = (text: string) => text.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
+
 const COUNTER_FIELDS = { failedAttempts: 1, failuresAtLastLock: 1, temporaryLocks: 1, lockedUntil: 1, lockedPermanently: 1 } as const;
 
 export class MongooseKeypairStore implements KeypairStore {
@@ -100,6 +103,11 @@ export class MongooseKeypairStore implements KeypairStore {
       this.#model.countDocuments(filter),
     ]);
     return { records, total };
+  }
+
+  async existsWithName(owner: { accountId: string; environmentId: string | null }, name: string): Promise<boolean> {
+    const found = await this.#model.findOne({ accountId: owner.accountId, environmentId: owner.environmentId, name: trusted({ $regex: `^${escapeRegExp(name)}$`, $options: 'i' }) }, { _id: 1 }).lean();
+    return found !== null;
   }
 
   async listIds(owner: { accountId: string } | { environmentId: string }, limit: number): Promise<string[]> {

@@ -173,6 +173,12 @@ export class KeypairService {
     return { items: records.map((doc) => this.view(doc)), total };
   }
 
+  /** Whether the owner has a keypair of this name already, ignoring case and the spaces around it (the web UI asks before a second one). */
+  async nameInUse(owner: Owner, name: string): Promise<boolean> {
+    const trimmed = name.trim();
+    return trimmed !== '' && this.#store.existsWithName(owner, trimmed);
+  }
+
   async update(keyId: string, input: { name?: string; comment?: string; scopes?: string[] }, actor: Actor): Promise<KeypairView> {
     const current = await this.#load(keyId);
     const set: KeypairChanges = { updatedAt: this.#clock.now() };

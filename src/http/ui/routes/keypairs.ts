@@ -49,13 +49,14 @@ export function keypairRoutes(router: Router, deps: UiDeps): void {
       });
     });
 
-    const newKeypairPage = (ctx: Context, page: OwnerPage, extra: { error?: string; values?: { name: string; comment: string; scopes: string[] }; status?: number } = {}) => {
+    const newKeypairPage = (ctx: Context, page: OwnerPage, extra: { error?: string; warnings?: string[]; values?: { name: string; comment: string; scopes: string[] }; status?: number } = {}) => {
       render(ctx, 'keypair-new', {
         ...base(ctx, `New keypair · ${page.name}`, [...page.crumbs, { label: 'API management', href: `${page.base}/keypairs` }, { label: 'New keypair' }]),
         page, section: 'access',
         scopes: domain.scopes.forLevel(page.kind),
         values: extra.values ?? { name: '', comment: '', scopes: [] },
         error: extra.error ?? null,
+        warnings: extra.warnings ?? [],
         once: onceToken(),
       }, { status: extra.status ?? 200 });
     };
@@ -68,6 +69,14 @@ export function keypairRoutes(router: Router, deps: UiDeps): void {
       const page = await authorizeOwner(ctx, domain, kind, 'keypairs.manage');
       const f = form(ctx);
       const values = { name: field(f, 'name', 200), comment: field(f, 'comment', 5000), scopes: fields(f, 'scopes') };
+      // A second keypair of the same name, or one without scopes, is most often a
+      // slip: ask once (the form again, with a box to tick). The admin API does not ask.
+      if (field(f, 'anyway', 10) !== 'yes') {
+        const warnings = [];
+        if (await domain.keypairs.nameInUse(page.owner, values.name)) warnings.push(`This ${kind} has a keypair named ${values.name.trim()} already.`);
+        if (!values.scopes.length) warnings.push('No scope is chosen: the keypair gets tokens that grant nothing.');
+        if (warnings.length) return newKeypairPage(ctx, page, { warnings, values, status: 409 });
+      }
       if (!spend(ctx, field(f, 'once', 100))) return alreadySubmitted(ctx, page);
       let issued;
       try {
