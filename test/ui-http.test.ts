@@ -668,3 +668,44 @@ test('a keypair named like another of its owner, or without scopes, and an envir
   t.is(envCreated.status, 303);
   t.is((await domain.owners.listEnvironments(tenant.accountId)).length, before + 1);
 });
+
+test('the keypair table searches by name prefix or key id, without JavaScript, with the status filter and pages', async (t) => {
+  const { domain } = tk.keyport;
+  const env = await domain.owners.createEnvironment(tenant.accountId, { name: 'searching' }, 'system');
+  let firstId = '';
+  for (let i = 0; i < 23; i++) {
+    const kp = await domain.keypairs.create({ environmentId: env.id }, { name: `Sync ${String(i).padStart(2, '0')}`, scopes: ['orders:read'] }, 'system');
+    if (i === 0) firstId = kp.keypair.keyId;
+    if (i % 5 === 0) await domain.keypairs.setEnabled(kp.keypair.keyId, false, 'system');
+  }
+  await domain.keypairs.create({ environmentId: env.id }, { name: 'async job', scopes: ['orders:read'] }, 'system');
+  const ui = await UiClient.signIn(tk.url, 'admin@acme.test');
+  const list = `/ui/environments/${env.id}/keypairs`;
+  const rows = (html: string) => [...html.matchAll(/<tr data-key-id=/g)].length;
+
+  // A plain GET form: the box keeps the text, and keeps the status filter.
+  const all = await ui.get(list);
+  t.regex(all.html, new RegExp(`<form method="get" action="${list}" class="search"`));
+  t.regex(all.html, /<input type="search" name="q" value=""/);
+  const first = await ui.get(`${list}?q=sync`);
+  t.regex(first.html, /<input type="search" name="q" value="sync"/);
+  t.regex(first.html, /23 keypairs/);
+  t.is(rows(first.html), 20);
+  t.false(first.html.includes('async job'), 'a prefix, not a substring');
+  // Pages and status links carry the search.
+  t.true(first.html.includes(`${list}?q=sync&amp;page=2`));
+  t.true(first.html.includes(`${list}?q=sync&amp;status=disabled`));
+  t.is(rows((await ui.get(`${list}?q=sync&page=2`)).html), 3);
+  const disabled = await ui.get(`${list}?q=SYNC%201&status=disabled`);
+  t.is(rows(disabled.html), 2, 'Sync 10 and Sync 15');
+  t.regex(disabled.html, /<input type="hidden" name="status" value="disabled">/);
+  // An exact key id finds its keypair; nothing found says so; regular-expression characters are text.
+  const byId = await ui.get(`${list}?q=${firstId}`);
+  t.is(rows(byId.html), 1);
+  t.true(byId.html.includes(`data-key-id="${firstId}"`));
+  const none = await ui.get(`${list}?q=${encodeURIComponent('.*')}`);
+  t.is(none.status, 200);
+  t.is(rows(none.html), 0);
+  t.regex(none.html, /No keypairs whose name starts with “\.\*”/);
+  t.is((await ui.get(`${list}?q=${'x'.repeat(5000)}`)).status, 200);
+});

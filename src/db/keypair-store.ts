@@ -87,7 +87,7 @@ export class MongooseKeypairStore implements KeypairStore {
     }
   }
 
-  async list(owner: { accountId: string; environmentId: string | null }, query: { status?: KeypairListStatus; now: Date; limit: number; offset: number }): Promise<{ records: KeypairRecord[]; total: number }> {
+  async list(owner: { accountId: string; environmentId: string | null }, query: { status?: KeypairListStatus; search?: string; now: Date; limit: number; offset: number }): Promise<{ records: KeypairRecord[]; total: number }> {
     const filter: Record<string, unknown> = { accountId: owner.accountId, environmentId: owner.environmentId };
     if (query.status === 'locked') {
       filter.$or = [{ lockedPermanently: true }, { lockedUntil: trusted({ $gt: query.now }) }];
@@ -98,6 +98,8 @@ export class MongooseKeypairStore implements KeypairStore {
       filter.lockedPermanently = false;
       filter.$or = [{ lockedUntil: null }, { lockedUntil: trusted({ $lte: query.now }) }];
     }
+    // In $and: the status filters use $or already.
+    if (query.search) filter.$and = [{ $or: [{ name: trusted({ $regex: `^${escapeRegExp(query.search)}`, $options: 'i' }) }, { _id: query.search }] }];
     const [records, total] = await Promise.all([
       this.#model.find(filter).sort({ createdAt: -1, _id: 1 }).skip(query.offset).limit(query.limit).lean<KeypairRecord[]>(),
       this.#model.countDocuments(filter),
