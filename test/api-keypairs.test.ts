@@ -178,3 +178,33 @@ test('remove: gone (404), its tokens introspect inactive, the audit trail stays'
   const accountAudit = await admin.get(`/accounts/${tenant.accountId}/audit?limit=200`);
   t.true(accountAudit.body.items.some((e: { action: string; keypairId: string }) => e.action === 'keypair.removed' && e.keypairId === keyId));
 });
+
+test('list ?q=: names that start with it, in any case and taken literally, or the one key id; with status and paging', async (t) => {
+  const env = await tk.keyport.domain.owners.createEnvironment(tenant.accountId, { name: 'search' }, 'system');
+  const ids: Record<string, string> = {};
+  for (const name of ['Billing export', 'billing import', 'rebilling', 'b.lling', 'billing (old)']) {
+    const created = await admin.post(`/environments/${env.id}/keypairs`, { name, scopes: ['orders:read'] });
+    ids[name] = created.body.keypair.keyId;
+  }
+  await admin.post(`/keypairs/${ids['billing import']}/disable`, {});
+  const names = async (query: string) => {
+    const res = await admin.get(`/environments/${env.id}/keypairs?${query}`);
+    t.is(res.status, 200, query);
+    return { names: (res.body.items as { name: string }[]).map((k) => k.name).sort(), total: res.body.total as number };
+  };
+  t.deepEqual((await names('q=BILLING')).names, ['Billing export', 'billing (old)', 'billing import']);
+  t.deepEqual((await names('q=b.')).names, ['b.lling'], 'a dot is a dot');
+  t.deepEqual((await names(`q=${encodeURIComponent('billing (')}`)).names, ['billing (old)']);
+  t.deepEqual((await names('q=.*')).names, []);
+  t.deepEqual((await names('q=lling')).names, [], 'a prefix, not a substring');
+  t.deepEqual((await names(`q=${ids.rebilling}`)).names, ['rebilling'], 'an exact key id');
+  t.deepEqual((await names(`q=${ids.rebilling!.slice(0, 10)}`)).names, [], 'not a key id prefix');
+  t.deepEqual((await names('q=billing&status=disabled')).names, ['billing import']);
+  const paged = await names('q=billing&limit=2&offset=2');
+  t.is(paged.names.length, 1);
+  t.is(paged.total, 3);
+  // Too long is a clear 400.
+  const tooLong = await admin.get(`/environments/${env.id}/keypairs?q=${'x'.repeat(1000)}`);
+  t.is(tooLong.status, 400);
+  t.is(tooLong.body.error.code, 'validation_failed');
+});

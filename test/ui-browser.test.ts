@@ -338,3 +338,47 @@ test.serial('copy buttons: hidden without JavaScript; on plain http away from lo
   t.is(await r.evaluate('String(window.getSelection())'), issued.keypair.keyId);
   t.regex(await r.locator('.copy-hint').textContent() ?? '', /press Ctrl\+C/);
 });
+
+test.serial('dark mode follows the system setting: a dark page with readable text (WCAG AA contrast)', async (t) => {
+  const themed = await browser.newContext({ baseURL: tk.url, colorScheme: 'light' });
+  t.teardown(() => themed.close());
+  await themed.addCookies((await context.cookies()).filter((c) => c.name === 'keyport.ui'));
+  const p = await themed.newPage();
+  await p.goto(`/ui/environments/${tenant.productionId}/keypairs`);
+  // The colours as the browser computes them (the page: the body's background, or the root's behind a transparent body).
+  const colours = () => p.evaluate<Record<string, string>>(`(() => {
+    const style = (selector) => getComputedStyle(document.querySelector(selector));
+    const body = getComputedStyle(document.body).backgroundColor;
+    return {
+      page: body === 'rgba(0, 0, 0, 0)' ? getComputedStyle(document.documentElement).backgroundColor : body,
+      text: style('body').color, muted: style('.muted').color,
+      surface: style('.table-wrap').backgroundColor, cell: style('table.keypairs td').color, link: style('table.keypairs td.name a').color,
+      badge: style('.badge-enabled').color, badgeBg: style('.badge-enabled').backgroundColor,
+      primary: style('.btn-primary').color, primaryBg: style('.btn-primary').backgroundColor,
+      field: style('input[type=search]').color, fieldBg: style('input[type=search]').backgroundColor,
+    };
+  })()`);
+  // WCAG relative luminance and contrast ratio.
+  const luminance = (css: string) => {
+    const [r, g, b] = (css.match(/[\d.]+/g) ?? []).slice(0, 3).map((v) => { const c = Number(v) / 255; return c <= 0.03928 ? c / 12.92 : ((c + 0.055) / 1.055) ** 2.4; });
+    return 0.2126 * r! + 0.7152 * g! + 0.0722 * b!;
+  };
+  const contrast = (a: string, b: string) => { const [x, y] = [luminance(a), luminance(b)].sort((m, n) => n - m); return (x! + 0.05) / (y! + 0.05); };
+  const measure = async () => {
+    const c = await colours();
+    return {
+      page: luminance(c.page!),
+      text: contrast(c.text!, c.page!), muted: contrast(c.muted!, c.page!),
+      cell: contrast(c.cell!, c.surface!), link: contrast(c.link!, c.surface!),
+      badge: contrast(c.badge!, c.badgeBg!), primary: contrast(c.primary!, c.primaryBg!), field: contrast(c.field!, c.fieldBg!),
+    };
+  };
+  t.true((await measure()).page > 0.8, 'light by default');
+  await p.emulateMedia({ colorScheme: 'dark' });
+  const m = await measure();
+  t.true(m.page < 0.03, `dark background (luminance ${m.page})`);
+  for (const [what, ratio] of Object.entries(m)) {
+    if (what !== 'page') t.true(ratio >= 4.5, `${what}: contrast ${ratio.toFixed(2)} below 4.5`);
+  }
+  await p.screenshot({ path: `${SHOTS}keypairs-dark.png` });
+});

@@ -133,11 +133,11 @@ test('a POST without the CSRF token, or with a wrong one, or cross-site, is reje
 
   const after = (await tk.keyport.domain.keypairs.list(environmentOwner(tenant.accountId, tenant.stagingId), { limit: 1, offset: 0 })).total;
   t.is(after, before);
-  // With the token it works (the same session), from Keyport's own origin too; and
+  // With the token it works (the same session), from Keyport's own origin too (confirmed: no scope); and
   // with Origin: null from Keyport's own pages, as browsers send it under their no-referrer policy.
-  t.is((await ui.post(action, { ...hidden, name: 'with token' }, { origin: new URL(tk.url).origin, 'sec-fetch-site': 'same-origin' })).status, 200);
+  t.is((await ui.post(action, { ...hidden, name: 'with token', anyway: 'yes' }, { origin: new URL(tk.url).origin, 'sec-fetch-site': 'same-origin' })).status, 200);
   const again = hiddenFields((await ui.get(`${action}/new`)).html, action);
-  t.is((await ui.post(action, { ...again, name: 'from a no-referrer page' }, { origin: 'null', 'sec-fetch-site': 'same-origin' })).status, 200);
+  t.is((await ui.post(action, { ...again, name: 'from a no-referrer page', anyway: 'yes' }, { origin: 'null', 'sec-fetch-site': 'same-origin' })).status, 200);
 });
 
 test('sign-in: needs the form token, refuses a wrong password, and sets a Lax HttpOnly session cookie', async (t) => {
@@ -618,4 +618,94 @@ test('close an account: counts the keypairs of the account and its environments,
   t.is(view.status, 200);
   t.regex(view.html, /is closed/);
   t.is((await ui.get(`/ui/accounts/${other.accountId}/keypairs/new`)).status, 409);
+});
+
+test('a keypair named like another of its owner, or without scopes, and an environment named like another, are created only once confirmed', async (t) => {
+  const { domain } = tk.keyport;
+  const env = await domain.owners.createEnvironment(tenant.accountId, { name: 'Duplicates' }, 'system');
+  const owner = environmentOwner(tenant.accountId, env.id);
+  await domain.keypairs.create({ environmentId: env.id }, { name: 'CI deploy', scopes: ['orders:read'] }, 'system');
+  // The same name in another owner is no duplicate.
+  await domain.keypairs.create({ environmentId: tenant.productionId }, { name: 'nightly (a+b)', scopes: ['orders:read'] }, 'system');
+  const ui = await UiClient.signIn(tk.url, 'admin@acme.test');
+  const action = `/ui/environments/${env.id}/keypairs`;
+  const count = async (name: string) => (await domain.keypairs.list(owner, { limit: 100, offset: 0 })).items.filter((k) => k.name === name).length;
+
+  // Same name (any case, spaces around): the form again, with the question and the values kept; nothing created.
+  const asked = await ui.submit(`${action}/new`, action, { name: ' ci DEPLOY ', scopes: ['orders:write'] });
+  t.is(asked.status, 409);
+  t.regex(asked.html, /has a keypair named ci DEPLOY already/);
+  t.regex(asked.html, /name="anyway" value="yes"/);
+  t.regex(asked.html, /value="orders:write" checked/);
+  t.is(await count('ci DEPLOY'), 0);
+  // The second submit, with the box ticked, creates it.
+  const confirmed = await ui.post(action, { ...hiddenFields(asked.html, action), name: ' ci DEPLOY ', scopes: ['orders:write'], anyway: 'yes' });
+  t.is(confirmed.status, 200);
+  t.truthy(textOf(confirmed.html, 'secret'));
+  t.is(await count('ci DEPLOY'), 1);
+
+  // No scope: asked too. A name with regular-expression characters matches only itself.
+  const noScope = await ui.submit(`${action}/new`, action, { name: 'nightly (a+b)' });
+  t.is(noScope.status, 409);
+  t.regex(noScope.html, /No scope is chosen/);
+  t.notRegex(noScope.html, /has a keypair named/);
+  t.is(await count('nightly (a+b)'), 0);
+  t.is((await ui.post(action, { ...hiddenFields(noScope.html, action), name: 'nightly (a+b)', anyway: 'yes' })).status, 200);
+  t.is(await count('nightly (a+b)'), 1);
+  // A new name with scopes is not asked about.
+  t.is((await ui.submit(`${action}/new`, action, { name: 'ci deploy 2', scopes: ['orders:read'] })).status, 200);
+
+  // Environments: a second "staging" in the account is asked about, then created once confirmed.
+  const accountPage = `/ui/accounts/${tenant.accountId}`;
+  const envAction = `${accountPage}/environments`;
+  const before = (await domain.owners.listEnvironments(tenant.accountId)).length;
+  const envAsked = await ui.submit(accountPage, envAction, { name: 'duplicates' });
+  t.is(envAsked.status, 409);
+  t.regex(envAsked.html, /has an environment named Duplicates already/);
+  t.regex(envAsked.html, /value="duplicates"/);
+  t.is((await domain.owners.listEnvironments(tenant.accountId)).length, before);
+  const envCreated = await ui.post(envAction, { ...hiddenFields(envAsked.html, envAction), name: 'duplicates', anyway: 'yes' });
+  t.is(envCreated.status, 303);
+  t.is((await domain.owners.listEnvironments(tenant.accountId)).length, before + 1);
+});
+
+test('the keypair table searches by name prefix or key id, without JavaScript, with the status filter and pages', async (t) => {
+  const { domain } = tk.keyport;
+  const env = await domain.owners.createEnvironment(tenant.accountId, { name: 'searching' }, 'system');
+  let firstId = '';
+  for (let i = 0; i < 23; i++) {
+    const kp = await domain.keypairs.create({ environmentId: env.id }, { name: `Sync ${String(i).padStart(2, '0')}`, scopes: ['orders:read'] }, 'system');
+    if (i === 0) firstId = kp.keypair.keyId;
+    if (i % 5 === 0) await domain.keypairs.setEnabled(kp.keypair.keyId, false, 'system');
+  }
+  await domain.keypairs.create({ environmentId: env.id }, { name: 'async job', scopes: ['orders:read'] }, 'system');
+  const ui = await UiClient.signIn(tk.url, 'admin@acme.test');
+  const list = `/ui/environments/${env.id}/keypairs`;
+  const rows = (html: string) => [...html.matchAll(/<tr data-key-id=/g)].length;
+
+  // A plain GET form: the box keeps the text, and keeps the status filter.
+  const all = await ui.get(list);
+  t.regex(all.html, new RegExp(`<form method="get" action="${list}" class="search"`));
+  t.regex(all.html, /<input type="search" name="q" value=""/);
+  const first = await ui.get(`${list}?q=sync`);
+  t.regex(first.html, /<input type="search" name="q" value="sync"/);
+  t.regex(first.html, /23 keypairs/);
+  t.is(rows(first.html), 20);
+  t.false(first.html.includes('async job'), 'a prefix, not a substring');
+  // Pages and status links carry the search.
+  t.true(first.html.includes(`${list}?q=sync&amp;page=2`));
+  t.true(first.html.includes(`${list}?q=sync&amp;status=disabled`));
+  t.is(rows((await ui.get(`${list}?q=sync&page=2`)).html), 3);
+  const disabled = await ui.get(`${list}?q=SYNC%201&status=disabled`);
+  t.is(rows(disabled.html), 2, 'Sync 10 and Sync 15');
+  t.regex(disabled.html, /<input type="hidden" name="status" value="disabled">/);
+  // An exact key id finds its keypair; nothing found says so; regular-expression characters are text.
+  const byId = await ui.get(`${list}?q=${firstId}`);
+  t.is(rows(byId.html), 1);
+  t.true(byId.html.includes(`data-key-id="${firstId}"`));
+  const none = await ui.get(`${list}?q=${encodeURIComponent('.*')}`);
+  t.is(none.status, 200);
+  t.is(rows(none.html), 0);
+  t.regex(none.html, /No keypairs whose name starts with “\.\*”/);
+  t.is((await ui.get(`${list}?q=${'x'.repeat(5000)}`)).status, 200);
 });

@@ -159,8 +159,10 @@ export interface KeypairStore {
   findById(keyId: string): Promise<KeypairRecord | null>;
   /** Fills the cache with the `limit` most recently used keypairs (keys changed meanwhile are skipped); returns how many it cached. */
   warmUp(limit: number): Promise<number>;
-  /** One page of an owner's keypairs, newest first (ties by id), and how many match in all. Status: enabled = enabled and not locked at `now`; disabled = not enabled, locked or not; locked = locked at `now`, enabled or not. */
-  list(owner: { accountId: string; environmentId: string | null }, query: { status?: KeypairListStatus; now: Date; limit: number; offset: number }): Promise<{ records: KeypairRecord[]; total: number }>;
+  /** One page of an owner's keypairs, newest first (ties by id), and how many match in all. Status: enabled = enabled and not locked at `now`; disabled = not enabled, locked or not; locked = locked at `now`, enabled or not. `search`: only keypairs whose name starts with it (any case; taken literally) or whose key id is exactly it. */
+  list(owner: { accountId: string; environmentId: string | null }, query: { status?: KeypairListStatus; search?: string; now: Date; limit: number; offset: number }): Promise<{ records: KeypairRecord[]; total: number }>;
+  /** Whether the owner has a keypair of this name (compared case-insensitively): the web UI asks before adding a second one. */
+  existsWithName(owner: { accountId: string; environmentId: string | null }, name: string): Promise<boolean>;
   /** Key ids of keypairs of an account (every environment's too) or of one environment, at most `limit` (for closing). */
   listIds(owner: { accountId: string } | { environmentId: string }, limit: number): Promise<string[]>;
 

@@ -15,6 +15,9 @@ function unlockedAt(now: Date) {
   return { lockedPermanently: false, $or: [{ lockedUntil: null }, { lockedUntil: trusted({ $lte: now }) }] };
 }
 
+/** A name as a literal in a regular expression: names are free text, and must match only themselves. */
+const escapeRegExp = (text: string) => text.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
+
 const COUNTER_FIELDS = { failedAttempts: 1, failuresAtLastLock: 1, temporaryLocks: 1, lockedUntil: 1, lockedPermanently: 1 } as const;
 
 export class MongooseKeypairStore implements KeypairStore {
@@ -84,7 +87,7 @@ export class MongooseKeypairStore implements KeypairStore {
     }
   }
 
-  async list(owner: { accountId: string; environmentId: string | null }, query: { status?: KeypairListStatus; now: Date; limit: number; offset: number }): Promise<{ records: KeypairRecord[]; total: number }> {
+  async list(owner: { accountId: string; environmentId: string | null }, query: { status?: KeypairListStatus; search?: string; now: Date; limit: number; offset: number }): Promise<{ records: KeypairRecord[]; total: number }> {
     const filter: Record<string, unknown> = { accountId: owner.accountId, environmentId: owner.environmentId };
     if (query.status === 'locked') {
       filter.$or = [{ lockedPermanently: true }, { lockedUntil: trusted({ $gt: query.now }) }];
@@ -95,11 +98,18 @@ export class MongooseKeypairStore implements KeypairStore {
       filter.lockedPermanently = false;
       filter.$or = [{ lockedUntil: null }, { lockedUntil: trusted({ $lte: query.now }) }];
     }
+    // In $and: the status filters use $or already.
+    if (query.search) filter.$and = [{ $or: [{ name: trusted({ $regex: `^${escapeRegExp(query.search)}`, $options: 'i' }) }, { _id: query.search }] }];
     const [records, total] = await Promise.all([
       this.#model.find(filter).sort({ createdAt: -1, _id: 1 }).skip(query.offset).limit(query.limit).lean<KeypairRecord[]>(),
       this.#model.countDocuments(filter),
     ]);
     return { records, total };
+  }
+
+  async existsWithName(owner: { accountId: string; environmentId: string | null }, name: string): Promise<boolean> {
+    const found = await this.#model.findOne({ accountId: owner.accountId, environmentId: owner.environmentId, name: trusted({ $regex: `^${escapeRegExp(name)}$`, $options: 'i' }) }, { _id: 1 }).lean();
+    return found !== null;
   }
 
   async listIds(owner: { accountId: string } | { environmentId: string }, limit: number): Promise<string[]> {

@@ -167,10 +167,18 @@ export class KeypairService {
     return this.#store.findCached(keyId);
   }
 
-  async list(owner: Owner, page: { limit: number; offset: number; status?: KeypairStatus }): Promise<{ items: KeypairView[]; total: number }> {
+  /** A page of the owner's keypairs; `search` keeps those whose name starts with it (any case) or whose key id it is. */
+  async list(owner: Owner, page: { limit: number; offset: number; status?: KeypairStatus; search?: string }): Promise<{ items: KeypairView[]; total: number }> {
     await this.failuresCounted();
-    const { records, total } = await this.#store.list(owner, { status: page.status, now: this.#clock.now(), limit: page.limit, offset: page.offset });
+    const search = page.search?.trim() || undefined;
+    const { records, total } = await this.#store.list(owner, { status: page.status, search, now: this.#clock.now(), limit: page.limit, offset: page.offset });
     return { items: records.map((doc) => this.view(doc)), total };
+  }
+
+  /** Whether the owner has a keypair of this name already, ignoring case and the spaces around it (the web UI asks before a second one). */
+  async nameInUse(owner: Owner, name: string): Promise<boolean> {
+    const trimmed = name.trim();
+    return trimmed !== '' && this.#store.existsWithName(owner, trimmed);
   }
 
   async update(keyId: string, input: { name?: string; comment?: string; scopes?: string[] }, actor: Actor): Promise<KeypairView> {

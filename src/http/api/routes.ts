@@ -98,12 +98,12 @@ function ownerRoutes(kind: 'account' | 'environment'): RouteSpec[] {
       },
     }),
     defineRoute({
-      method: 'get', path: `${base}/keypairs`, operationId: `list${Kind}Keypairs`, summary: `List the keypairs of an ${kind}, newest first (paginated; ?status=enabled: enabled and not locked, disabled: disabled whether locked or not, locked: locked whether enabled or not)`, tag: 'keypairs', auth: true, query: schemas.listKeypairs, status: 200, response: 'KeypairPage', action: 'keypairs.read',
+      method: 'get', path: `${base}/keypairs`, operationId: `list${Kind}Keypairs`, summary: `List the keypairs of an ${kind}, newest first (paginated; ?status=enabled: enabled and not locked, disabled: disabled whether locked or not, locked: locked whether enabled or not; ?q=: names starting with it, in any case, or the keypair with that key id)`, tag: 'keypairs', auth: true, query: schemas.listKeypairs, status: 200, response: 'KeypairPage', action: 'keypairs.read',
       async handle(ctx, { params, query: q }, deps) {
         const { owner } = await authorized(ctx, deps, 'keypairs.read', params);
         const limit = q.limit ?? 50;
         const offset = q.offset ?? 0;
-        const page = await deps.domain.keypairs.list(owner, { limit, offset, ...(q.status ? { status: q.status } : {}) });
+        const page = await deps.domain.keypairs.list(owner, { limit, offset, ...(q.status ? { status: q.status } : {}), ...(q.q ? { search: q.q } : {}) });
         return { items: page.items, total: page.total, limit, offset };
       },
     }),

@@ -73,6 +73,7 @@ export const schemas = {
     limit: intParam(1, 100).optional(),
     offset: intParam(0, 1_000_000).optional(),
     status: z.enum(['enabled', 'disabled', 'locked']).optional(),
+    q: z.string().max(NAME_MAX).optional(),
   }),
   listAudit: z.strictObject({
     limit: intParam(1, 200).optional(),

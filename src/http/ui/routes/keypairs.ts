@@ -6,7 +6,7 @@ import type Router from '@koa/router';
 import type { Context } from 'koa';
 import { DomainError } from '../../../domain/errors.ts';
 import type { KeypairStatus, KeypairView } from '../../../domain/keypairs.ts';
-import { DEFAULT_GRACE, GRACE_PERIOD_NAMES, GRACE_PERIODS, type GracePeriod } from '../../../domain/limits.ts';
+import { DEFAULT_GRACE, GRACE_PERIOD_NAMES, GRACE_PERIODS, NAME_MAX, type GracePeriod } from '../../../domain/limits.ts';
 import { authorizeKeypair, authorizeOwner, keypairCrumbs, OWNER_PATHS, type OwnerPage, type RoutedContext } from '../owner-page.ts';
 import { capitalize, field, fields, flash, form, me, onceToken, pageBase, seeOther, signedIn, spend, UI_PREFIX, UiError, type UiDeps } from '../page-helpers.ts';
 import { describeEvents } from '../audit-view.ts';
@@ -31,10 +31,13 @@ export function keypairRoutes(router: Router, deps: UiDeps): void {
       const page = await authorizeOwner(ctx, domain, kind, 'keypairs.read');
       const status = KEYPAIR_STATUSES.find((s) => s === ctx.query.status);
       const pageNumber = Math.min(100_000, Math.max(1, Number.parseInt(String(ctx.query.page ?? '1'), 10) || 1));
-      const list = await domain.keypairs.list(page.owner, { limit: PAGE_SIZE, offset: (pageNumber - 1) * PAGE_SIZE, ...(status ? { status } : {}) });
+      // The search box: a name prefix or a key id (longer text cannot match a name, so it is cut).
+      const search = (typeof ctx.query.q === 'string' ? ctx.query.q : '').trim().slice(0, NAME_MAX);
+      const list = await domain.keypairs.list(page.owner, { limit: PAGE_SIZE, offset: (pageNumber - 1) * PAGE_SIZE, ...(status ? { status } : {}), ...(search ? { search } : {}) });
       const pages = Math.max(1, Math.ceil(list.total / PAGE_SIZE));
       const query = (p: number, s = status) => {
         const q = new URLSearchParams();
+        if (search) q.set('q', search);
         if (s) q.set('status', s);
         if (p > 1) q.set('page', String(p));
         const text = q.toString();
@@ -42,20 +45,21 @@ export function keypairRoutes(router: Router, deps: UiDeps): void {
       };
       render(ctx, 'keypairs', {
         ...base(ctx, `API management · ${page.name}`, [...page.crumbs, { label: 'Access management', href: `${page.base}/access` }, { label: 'API management' }]),
-        page, section: 'access', keypairs: list.items, total: list.total, status: status ?? '', pageNumber, pages,
+        page, section: 'access', keypairs: list.items, total: list.total, status: status ?? '', search, pageNumber, pages,
         filters: [{ label: 'All', value: '' }, ...KEYPAIR_STATUSES.map((s) => ({ label: capitalize(s), value: s }))].map((f) => ({ ...f, href: query(1, (f.value || undefined) as KeypairStatus | undefined) })),
         prevHref: pageNumber > 1 ? query(pageNumber - 1) : null,
         nextHref: pageNumber < pages ? query(pageNumber + 1) : null,
       });
     });
 
-    const newKeypairPage = (ctx: Context, page: OwnerPage, extra: { error?: string; values?: { name: string; comment: string; scopes: string[] }; status?: number } = {}) => {
+    const newKeypairPage = (ctx: Context, page: OwnerPage, extra: { error?: string; warnings?: string[]; values?: { name: string; comment: string; scopes: string[] }; status?: number } = {}) => {
       render(ctx, 'keypair-new', {
         ...base(ctx, `New keypair · ${page.name}`, [...page.crumbs, { label: 'API management', href: `${page.base}/keypairs` }, { label: 'New keypair' }]),
         page, section: 'access',
         scopes: domain.scopes.forLevel(page.kind),
         values: extra.values ?? { name: '', comment: '', scopes: [] },
         error: extra.error ?? null,
+        warnings: extra.warnings ?? [],
         once: onceToken(),
       }, { status: extra.status ?? 200 });
     };
@@ -68,6 +72,14 @@ export function keypairRoutes(router: Router, deps: UiDeps): void {
       const page = await authorizeOwner(ctx, domain, kind, 'keypairs.manage');
       const f = form(ctx);
       const values = { name: field(f, 'name', 200), comment: field(f, 'comment', 5000), scopes: fields(f, 'scopes') };
+      // A second keypair of the same name, or one without scopes, is most often a
+      // slip: ask once (the form again, with a box to tick). The admin API does not ask.
+      if (field(f, 'anyway', 10) !== 'yes') {
+        const warnings = [];
+        if (await domain.keypairs.nameInUse(page.owner, values.name)) warnings.push(`This ${kind} has a keypair named ${values.name.trim()} already.`);
+        if (!values.scopes.length) warnings.push('No scope is chosen: the keypair gets tokens that grant nothing.');
+        if (warnings.length) return newKeypairPage(ctx, page, { warnings, values, status: 409 });
+      }
       if (!spend(ctx, field(f, 'once', 100))) return alreadySubmitted(ctx, page);
       let issued;
       try {

@@ -31,18 +31,22 @@ export function ownerRoutes(router: Router, deps: UiDeps): void {
     seeOther(ctx, `${UI_PREFIX}/accounts/${account.id}`);
   });
 
+  /** An account's or environment's overview; for an account, with its environments and the form to add one (`environment`: that form again, with a question). */
+  const ownerPage = async (ctx: Context, page: OwnerPage, environment: { name: string; warning: string } | null = null, status = 200) => {
+    const { access } = me(ctx);
+    const environments = page.kind === 'account'
+      ? (await domain.access.visibleEnvironments(access, page.account.id)).map((env) => ({
+        ...env,
+        role: reach(access, { type: 'environment', accountId: env.accountId, environmentId: env.id }),
+      }))
+      : [];
+    render(ctx, 'owner', { ...base(ctx, page.name, page.crumbs), page, environments, environment, section: 'overview' }, { status });
+  };
+
   for (const [kind, path] of OWNER_PATHS) {
 
     router.get(path, signedIn, async (ctx) => {
-      const page = await authorizeOwner(ctx, domain, kind, 'owner.read');
-      const { access } = me(ctx);
-      const environments = kind === 'account'
-        ? (await domain.access.visibleEnvironments(access, page.account.id)).map((env) => ({
-          ...env,
-          role: reach(access, { type: 'environment', accountId: env.accountId, environmentId: env.id }),
-        }))
-        : [];
-      render(ctx, 'owner', { ...base(ctx, page.name, page.crumbs), page, environments, section: 'overview' });
+      await ownerPage(ctx, await authorizeOwner(ctx, domain, kind, 'owner.read'));
     });
 
     router.get(`${path}/access`, signedIn, async (ctx) => {
@@ -98,7 +102,14 @@ export function ownerRoutes(router: Router, deps: UiDeps): void {
 
   router.post('/accounts/:id/environments', signedIn, async (ctx) => {
     const page = await authorizeOwner(ctx, domain, 'account', 'environment.create');
-    const env = await domain.owners.createEnvironment(page.account.id, { name: field(form(ctx), 'name', 200) }, me(ctx).access.actor);
+    const name = field(form(ctx), 'name', 200);
+    // Two environments of one name in an account are most often a slip: ask once. The admin API does not ask.
+    if (field(form(ctx), 'anyway', 10) !== 'yes') {
+      const wanted = name.trim().toLowerCase();
+      const same = (await domain.owners.listEnvironments(page.account.id)).find((env) => env.status !== 'closed' && env.name.toLowerCase() === wanted);
+      if (wanted && same) return ownerPage(ctx, page, { name, warning: `This account has an environment named ${same.name} already.` }, 409);
+    }
+    const env = await domain.owners.createEnvironment(page.account.id, { name }, me(ctx).access.actor);
     flash(ctx, `Environment ${env.name} created.`);
     seeOther(ctx, `${UI_PREFIX}/environments/${env.id}`);
   });
