@@ -619,3 +619,15 @@ test('close an account: counts the keypairs of the account and its environments,
   t.regex(view.html, /is closed/);
   t.is((await ui.get(`/ui/accounts/${other.accountId}/keypairs/new`)).status, 409);
 });
+
+test('the keypair details panel shows the comment, or says there is none', async (t) => {
+  const { domain } = tk.keyport;
+  const commented = await domain.keypairs.create({ environmentId: tenant.productionId }, { name: 'commented key', comment: 'owned by the <billing> team' }, 'system');
+  const bare = await domain.keypairs.create({ environmentId: tenant.productionId }, { name: 'bare key' }, 'system');
+  const ui = await UiClient.signIn(tk.url, 'admin@acme.test');
+  const details = (html: string) => /<h2>Details<\/h2>([\s\S]*?)<\/dl>/.exec(html)?.[1] ?? '';
+  const withComment = details((await ui.get(`/ui/keypairs/${commented.keypair.keyId}`)).html);
+  t.regex(withComment, /<dt>Comment<\/dt><dd[^>]*>owned by the &lt;billing&gt; team<\/dd>/);
+  const without = details((await ui.get(`/ui/keypairs/${bare.keypair.keyId}`)).html);
+  t.regex(without, /<dt>Comment<\/dt><dd[^>]*><span class="muted">no comment<\/span><\/dd>/);
+});
