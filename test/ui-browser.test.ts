@@ -286,6 +286,17 @@ test.serial('an environment admin cannot see the account keypairs', async (t) =>
   t.is(own!.status(), 200);
 });
 
+test.serial('error pages and breadcrumbs keep their distance from the top bar', async (t) => {
+  const gapBelowHeader = (selector: string) => page.evaluate<number>(
+    `document.querySelector(${JSON.stringify(selector)}).getBoundingClientRect().top - document.querySelector('header.topbar').getBoundingClientRect().bottom`);
+  const missing = await page.goto('/ui/keypairs/kp_000000000000000000000000');
+  t.is(missing!.status(), 404);
+  const cardGap = await gapBelowHeader('main .card');
+  t.true(cardGap >= 24, `the error card sits apart from the top bar (${cardGap} px)`);
+  await page.goto(`/ui/environments/${tenant.productionId}/keypairs`);
+  t.true(await gapBelowHeader('nav.crumbs li') >= 12, 'the breadcrumb does not touch the top bar');
+});
+
 test.serial('usable on a phone: the table becomes cards, without horizontal scrolling', async (t) => {
   const phone = await browser.newContext({ baseURL: tk.url, viewport: { width: 390, height: 844 }, isMobile: true, hasTouch: true, deviceScaleFactor: 2 });
   t.teardown(() => phone.close());

@@ -631,3 +631,38 @@ test('the keypair details panel shows the comment, or says there is none', async
   const without = details((await ui.get(`/ui/keypairs/${bare.keypair.keyId}`)).html);
   t.regex(without, /<dt>Comment<\/dt><dd[^>]*><span class="muted">no comment<\/span><\/dd>/);
 });
+
+test('a 409 page links back to the page it came from (the route\'s own link, or a same-origin UI Referer, never another site) besides the accounts', async (t) => {
+  const { domain } = tk.keyport;
+  const ui = await UiClient.signIn(tk.url, 'admin@acme.test');
+  const backLinks = (html: string) => [...html.matchAll(/<p class="actions">([\s\S]*?)<\/p>/g)].flatMap((m) => [...m[1]!.matchAll(/href="([^"]*)"/g)].map((h) => h[1]));
+
+  // A resubmitted rotation: back to the keypair.
+  const kp = await domain.keypairs.create({ environmentId: tenant.productionId }, { name: 'twice rotated' }, 'system');
+  const rotatePage = await ui.get(`/ui/keypairs/${kp.keypair.keyId}/rotate`);
+  const fields = { ...hiddenFields(rotatePage.html, `/ui/keypairs/${kp.keypair.keyId}/rotate`), grace: '0', confirm: 'yes' };
+  t.is((await ui.post(`/ui/keypairs/${kp.keypair.keyId}/rotate`, fields)).status, 200);
+  const again = await ui.post(`/ui/keypairs/${kp.keypair.keyId}/rotate`, fields);
+  t.is(again.status, 409);
+  t.deepEqual(backLinks(again.html), [`/ui/keypairs/${kp.keypair.keyId}`, '/ui/accounts']);
+  t.regex(again.html, /Back to twice rotated/);
+
+  // An environment closed already: back to the environment.
+  const env = await domain.owners.createEnvironment(tenant.accountId, { name: 'gone soon' }, 'system');
+  await domain.closing.closeEnvironment(env.id, 'system');
+  const closed = await ui.get(`/ui/environments/${env.id}/close`);
+  t.is(closed.status, 409);
+  t.deepEqual(backLinks(closed.html), [`/ui/environments/${env.id}`, '/ui/accounts']);
+
+  // A conflict the domain raises: back to the Referer only when it is a page of this UI.
+  const csrf = hiddenFields(rotatePage.html, `/ui/keypairs/${kp.keypair.keyId}/rotate`)._csrf!;
+  const create = (referer: string) => ui.post(`/ui/environments/${env.id}/keypairs`, { _csrf: csrf, name: 'x' }, { referer });
+  const fromUi = await create(`${tk.url}/ui/environments/${env.id}/keypairs?status=disabled`);
+  t.is(fromUi.status, 409);
+  t.deepEqual(backLinks(fromUi.html), [`/ui/environments/${env.id}/keypairs?status=disabled`, '/ui/accounts']);
+  for (const referer of ['https://evil.example/ui/accounts', `${tk.url}/oauth/token`, `${tk.url}/uievil`, 'not a url']) {
+    const page = await create(referer);
+    t.is(page.status, 409, referer);
+    t.deepEqual(backLinks(page.html), ['/ui/accounts'], referer);
+  }
+});
