@@ -666,3 +666,34 @@ test('a 409 page links back to the page it came from (the route\'s own link, or 
     t.deepEqual(backLinks(page.html), ['/ui/accounts'], referer);
   }
 });
+
+test('closed environments: listed apart in a Closed section after the active ones; their pages say read-only and offer no actions', async (t) => {
+  const { domain } = tk.keyport;
+  const acct = await createTenant(tk.keyport, 'Closing Co');
+  await createUser(tk.keyport, 'closer@acme.test', [[accountOwner(acct.accountId), 'admin']]);
+  const old = await domain.owners.createEnvironment(acct.accountId, { name: 'old sandbox' }, 'system');
+  await domain.closing.closeEnvironment(old.id, 'system');
+  const ui = await UiClient.signIn(tk.url, 'closer@acme.test');
+
+  const account = (await ui.get(`/ui/accounts/${acct.accountId}`)).html;
+  const active = /<ul class="list" id="environments-active">([\s\S]*?)<\/ul>/.exec(account)?.[1] ?? '';
+  const closed = /<ul class="list" id="environments-closed">([\s\S]*?)<\/ul>/.exec(account)?.[1] ?? '';
+  t.true(active.includes(`/ui/environments/${acct.productionId}`), 'the active environment is among the active ones');
+  t.false(active.includes(old.id), 'the closed environment is not');
+  t.true(closed.includes(`/ui/environments/${old.id}`), 'it is in the Closed section');
+  t.true(account.indexOf('id="environments-active"') < account.indexOf('id="environments-closed"'), 'after the active ones');
+  t.regex(account, /<h2 id="closed-environments">Closed/);
+
+  for (const path of [`/ui/environments/${old.id}`, `/ui/environments/${old.id}/access`, `/ui/environments/${old.id}/keypairs`]) {
+    const page = await ui.get(path);
+    t.is(page.status, 200, path);
+    t.regex(page.html, /This environment is closed: read-only/, path);
+    t.false(page.html.includes('create, rotate, disable and remove'), path);
+    t.false(/New keypair|Create the first keypair|Close environment/.test(page.html), `${path}: no action buttons`);
+    t.false(/<form method="post"(?! action="\/ui\/sign-out")/.test(page.html), `${path}: no forms but sign-out`);
+  }
+  // The active environment still offers everything.
+  const open = (await ui.get(`/ui/environments/${acct.productionId}`)).html;
+  t.true(open.includes('create, rotate, disable and remove'));
+  t.false(open.includes('read-only'));
+});
