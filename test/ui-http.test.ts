@@ -576,7 +576,7 @@ test('a locked key still shows that it is disabled: its own Locked column, Unloc
   t.regex(list.html, /<th scope="col">Locked<\/th>/);
   const row = rowOf(list.html, both);
   t.regex(row, /data-label="Status"[^>]*><span class="badge badge-disabled">Disabled<\/span>/);
-  t.regex(row, /data-label="Locked"[^>]*><span class="locked"><span class="badge badge-locked">Locked<\/span> <span class="small muted">until </);
+  t.regex(row, /data-label="Locked"[^>]*><span class="locked"><span class="badge badge-locked">Locked<\/span> <span class="small muted"><time [^>]*>in \d+ min\.</);
   t.true(row.includes(`action="/ui/keypairs/${both}/unlock"`), 'Unlock in the row');
   // The row's actions are in a <details> menu: plain links and forms, no script needed.
   t.regex(row, /<details class="row-menu">\s*<summary[^>]*>.*Actions for locked and disabled<\/span><\/summary>/);
@@ -696,4 +696,42 @@ test('closed environments: listed apart in a Closed section after the active one
   const open = (await ui.get(`/ui/environments/${acct.productionId}`)).html;
   t.true(open.includes('create, rotate, disable and remove'));
   t.false(open.includes('read-only'));
+});
+
+test('times are the same everywhere: a relative time in a <time datetime> with the absolute UTC time on hover', async (t) => {
+  const { domain } = tk.keyport;
+  const kp = await domain.keypairs.create({ environmentId: tenant.productionId }, { name: 'timed key' }, 'system');
+  await tokenRequest(tk.url, { keyId: kp.keypair.keyId, secret: kp.secret });
+  await domain.keypairs.rotate(kp.keypair.keyId, '48h', 'system');
+  const ui = await UiClient.signIn(tk.url, 'admin@acme.test');
+  const pages = {
+    keypair: (await ui.get(`/ui/keypairs/${kp.keypair.keyId}`)).html,
+    list: (await ui.get(`/ui/environments/${tenant.productionId}/keypairs`)).html,
+    audit: (await ui.get(`/ui/keypairs/${kp.keypair.keyId}/audit`)).html,
+    rotate: (await ui.get(`/ui/keypairs/${kp.keypair.keyId}/rotate`)).html,
+  };
+  const relative = /^(in \d+ (second|minute|hour|day|month|year)s?|\d+ (second|minute|hour|day|month|year)s? ago|in \d+ (sec|min|hr|days?|mo|yr)\.?|\d+ (sec|min|hr|days?|mo|yr)\.? ago)$/;
+  for (const [name, html] of Object.entries(pages)) {
+    const times = [...html.matchAll(/<time ([^>]*)>([^<]*)<\/time>/g)].map((m) => ({ attrs: m[1]!, text: m[2]! }));
+    t.true(times.length > 0, name);
+    for (const { attrs, text } of times) {
+      const iso = /datetime="([^"]+)"/.exec(attrs)?.[1] ?? '';
+      t.regex(iso, /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{3}Z$/, `${name}: ISO datetime`);
+      const title = /title="([^"]+)"/.exec(attrs)?.[1] ?? '';
+      const utc = `${iso.slice(0, 10)} ${iso.slice(11, 16)} UTC`;
+      if (attrs.includes('data-time="absolute"')) {
+        // An absolute time in running text: UTC without JavaScript, the relative time on hover.
+        t.is(text, utc, `${name}: ${attrs}`);
+        t.regex(title, relative, `${name}: ${attrs}`);
+      } else {
+        t.regex(text, relative, `${name}: ${attrs}`);
+        t.is(title, utc, `${name}: ${attrs}`);
+      }
+    }
+  }
+  // The details panel and the audit trail, relative like the list (they used to show the absolute time).
+  t.regex(pages.keypair, /<dt>Created<\/dt><dd><time datetime="[^"]+" title="[^"]+ UTC">\d+ seconds? ago<\/time><\/dd>/);
+  t.regex(pages.keypair, /ends <time datetime="[^"]+" title="[^"]+ UTC">in 4[78] hours<\/time>/);
+  t.regex(pages.audit, /data-label="When"[^>]*><time datetime="[^"]+" title="[^"]+ UTC">\d+ seconds? ago<\/time>/);
+  t.regex(pages.rotate, /works until <time datetime="[^"]+" data-time="absolute" title="in 4[78] hours">[^<]+ UTC<\/time>/);
 });
