@@ -178,7 +178,7 @@ test.serial('rotate with the default 24 h grace period: both secrets work, the r
   await page.goto(`/ui/environments/${tenant.productionId}/keypairs`);
   const row = await page.textContent(`tr[data-key-id="${created.keyId}"]`) ?? '';
   t.regex(row, /previous secret/);
-  t.regex(row, /ends in 24 h/);
+  t.regex(row, /ends in 24 hr\./);
   t.false(row.includes(created.rotatedSecret));
 
   await page.goto(`/ui/keypairs/${created.keyId}`);
@@ -284,6 +284,37 @@ test.serial('an environment admin cannot see the account keypairs', async (t) =>
   // Their own environment works.
   const own = await p.goto(`/ui/environments/${tenant.productionId}/keypairs`);
   t.is(own!.status(), 200);
+});
+
+test.serial('error pages and breadcrumbs keep their distance from the top bar', async (t) => {
+  const gapBelowHeader = (selector: string) => page.evaluate<number>(
+    `document.querySelector(${JSON.stringify(selector)}).getBoundingClientRect().top - document.querySelector('header.topbar').getBoundingClientRect().bottom`);
+  const missing = await page.goto('/ui/keypairs/kp_000000000000000000000000');
+  t.is(missing!.status(), 404);
+  const cardGap = await gapBelowHeader('main .card');
+  t.true(cardGap >= 24, `the error card sits apart from the top bar (${cardGap} px)`);
+  await page.goto(`/ui/environments/${tenant.productionId}/keypairs`);
+  t.true(await gapBelowHeader('nav.crumbs li') >= 12, 'the breadcrumb does not touch the top bar');
+});
+
+test.serial('times: relative, with the absolute time on hover in the browser\'s time zone (UTC without JavaScript)', async (t) => {
+  const zone = 'Asia/Kolkata'; // UTC+05:30 all year: a rewrite that kept UTC would show
+  const local = await browser.newContext({ baseURL: tk.url, timezoneId: zone, locale: 'en-US', storageState: await context.storageState() });
+  t.teardown(() => local.close());
+  const p = await local.newPage();
+  await p.goto(`/ui/environments/${tenant.productionId}/keypairs`);
+  const created = p.locator('td[data-label="Created"] time').first();
+  const iso = await created.getAttribute('datetime');
+  t.regex(await created.textContent() ?? '', / ago$/);
+  const expected = new Intl.DateTimeFormat('en-US', { year: 'numeric', month: 'short', day: 'numeric', hour: 'numeric', minute: '2-digit', timeZoneName: 'short', timeZone: zone }).format(new Date(iso!));
+  t.is(await created.getAttribute('title'), expected);
+  t.false(expected.includes('UTC'));
+
+  const plain = await browser.newContext({ baseURL: tk.url, timezoneId: zone, javaScriptEnabled: false, storageState: await context.storageState() });
+  t.teardown(() => plain.close());
+  const q = await plain.newPage();
+  await q.goto(`/ui/environments/${tenant.productionId}/keypairs`);
+  t.regex(await q.locator('td[data-label="Created"] time').first().getAttribute('title') ?? '', /^\d{4}-\d{2}-\d{2} \d{2}:\d{2} UTC$/);
 });
 
 test.serial('usable on a phone: the table becomes cards, without horizontal scrolling', async (t) => {

@@ -576,7 +576,7 @@ test('a locked key still shows that it is disabled: its own Locked column, Unloc
   t.regex(list.html, /<th scope="col">Locked<\/th>/);
   const row = rowOf(list.html, both);
   t.regex(row, /data-label="Status"[^>]*><span class="badge badge-disabled">Disabled<\/span>/);
-  t.regex(row, /data-label="Locked"[^>]*><span class="locked"><span class="badge badge-locked">Locked<\/span> <span class="small muted">until </);
+  t.regex(row, /data-label="Locked"[^>]*><span class="locked"><span class="badge badge-locked">Locked<\/span> <span class="small muted"><time [^>]*>in \d+ min\.</);
   t.true(row.includes(`action="/ui/keypairs/${both}/unlock"`), 'Unlock in the row');
   // The row's actions are in a <details> menu: plain links and forms, no script needed.
   t.regex(row, /<details class="row-menu">\s*<summary[^>]*>.*Actions for locked and disabled<\/span><\/summary>/);
@@ -708,4 +708,119 @@ test('the keypair table searches by name prefix or key id, without JavaScript, w
   t.is(rows(none.html), 0);
   t.regex(none.html, /No keypairs whose name starts with “\.\*”/);
   t.is((await ui.get(`${list}?q=${'x'.repeat(5000)}`)).status, 200);
+
+test('the keypair details panel shows the comment, or says there is none', async (t) => {
+  const { domain } = tk.keyport;
+  const commented = await domain.keypairs.create({ environmentId: tenant.productionId }, { name: 'commented key', comment: 'owned by the <billing> team' }, 'system');
+  const bare = await domain.keypairs.create({ environmentId: tenant.productionId }, { name: 'bare key' }, 'system');
+  const ui = await UiClient.signIn(tk.url, 'admin@acme.test');
+  const details = (html: string) => /<h2>Details<\/h2>([\s\S]*?)<\/dl>/.exec(html)?.[1] ?? '';
+  const withComment = details((await ui.get(`/ui/keypairs/${commented.keypair.keyId}`)).html);
+  t.regex(withComment, /<dt>Comment<\/dt><dd[^>]*>owned by the &lt;billing&gt; team<\/dd>/);
+  const without = details((await ui.get(`/ui/keypairs/${bare.keypair.keyId}`)).html);
+  t.regex(without, /<dt>Comment<\/dt><dd[^>]*><span class="muted">no comment<\/span><\/dd>/);
+});
+
+test('a 409 page links back to the page it came from (the route\'s own link, or a same-origin UI Referer, never another site) besides the accounts', async (t) => {
+  const { domain } = tk.keyport;
+  const ui = await UiClient.signIn(tk.url, 'admin@acme.test');
+  const backLinks = (html: string) => [...html.matchAll(/<p class="actions">([\s\S]*?)<\/p>/g)].flatMap((m) => [...m[1]!.matchAll(/href="([^"]*)"/g)].map((h) => h[1]));
+
+  // A resubmitted rotation: back to the keypair.
+  const kp = await domain.keypairs.create({ environmentId: tenant.productionId }, { name: 'twice rotated' }, 'system');
+  const rotatePage = await ui.get(`/ui/keypairs/${kp.keypair.keyId}/rotate`);
+  const fields = { ...hiddenFields(rotatePage.html, `/ui/keypairs/${kp.keypair.keyId}/rotate`), grace: '0', confirm: 'yes' };
+  t.is((await ui.post(`/ui/keypairs/${kp.keypair.keyId}/rotate`, fields)).status, 200);
+  const again = await ui.post(`/ui/keypairs/${kp.keypair.keyId}/rotate`, fields);
+  t.is(again.status, 409);
+  t.deepEqual(backLinks(again.html), [`/ui/keypairs/${kp.keypair.keyId}`, '/ui/accounts']);
+  t.regex(again.html, /Back to twice rotated/);
+
+  // An environment closed already: back to the environment.
+  const env = await domain.owners.createEnvironment(tenant.accountId, { name: 'gone soon' }, 'system');
+  await domain.closing.closeEnvironment(env.id, 'system');
+  const closed = await ui.get(`/ui/environments/${env.id}/close`);
+  t.is(closed.status, 409);
+  t.deepEqual(backLinks(closed.html), [`/ui/environments/${env.id}`, '/ui/accounts']);
+
+  // A conflict the domain raises: back to the Referer only when it is a page of this UI.
+  const csrf = hiddenFields(rotatePage.html, `/ui/keypairs/${kp.keypair.keyId}/rotate`)._csrf!;
+  const create = (referer: string) => ui.post(`/ui/environments/${env.id}/keypairs`, { _csrf: csrf, name: 'x' }, { referer });
+  const fromUi = await create(`${tk.url}/ui/environments/${env.id}/keypairs?status=disabled`);
+  t.is(fromUi.status, 409);
+  t.deepEqual(backLinks(fromUi.html), [`/ui/environments/${env.id}/keypairs?status=disabled`, '/ui/accounts']);
+  for (const referer of ['https://evil.example/ui/accounts', `${tk.url}/oauth/token`, `${tk.url}/uievil`, 'not a url']) {
+    const page = await create(referer);
+    t.is(page.status, 409, referer);
+    t.deepEqual(backLinks(page.html), ['/ui/accounts'], referer);
+  }
+});
+
+test('closed environments: listed apart in a Closed section after the active ones; their pages say read-only and offer no actions', async (t) => {
+  const { domain } = tk.keyport;
+  const acct = await createTenant(tk.keyport, 'Closing Co');
+  await createUser(tk.keyport, 'closer@acme.test', [[accountOwner(acct.accountId), 'admin']]);
+  const old = await domain.owners.createEnvironment(acct.accountId, { name: 'old sandbox' }, 'system');
+  await domain.closing.closeEnvironment(old.id, 'system');
+  const ui = await UiClient.signIn(tk.url, 'closer@acme.test');
+
+  const account = (await ui.get(`/ui/accounts/${acct.accountId}`)).html;
+  const active = /<ul class="list" id="environments-active">([\s\S]*?)<\/ul>/.exec(account)?.[1] ?? '';
+  const closed = /<ul class="list" id="environments-closed">([\s\S]*?)<\/ul>/.exec(account)?.[1] ?? '';
+  t.true(active.includes(`/ui/environments/${acct.productionId}`), 'the active environment is among the active ones');
+  t.false(active.includes(old.id), 'the closed environment is not');
+  t.true(closed.includes(`/ui/environments/${old.id}`), 'it is in the Closed section');
+  t.true(account.indexOf('id="environments-active"') < account.indexOf('id="environments-closed"'), 'after the active ones');
+  t.regex(account, /<h2 id="closed-environments">Closed/);
+
+  for (const path of [`/ui/environments/${old.id}`, `/ui/environments/${old.id}/access`, `/ui/environments/${old.id}/keypairs`]) {
+    const page = await ui.get(path);
+    t.is(page.status, 200, path);
+    t.regex(page.html, /This environment is closed: read-only/, path);
+    t.false(page.html.includes('create, rotate, disable and remove'), path);
+    t.false(/New keypair|Create the first keypair|Close environment/.test(page.html), `${path}: no action buttons`);
+    t.false(/<form method="post"(?! action="\/ui\/sign-out")/.test(page.html), `${path}: no forms but sign-out`);
+  }
+  // The active environment still offers everything.
+  const open = (await ui.get(`/ui/environments/${acct.productionId}`)).html;
+  t.true(open.includes('create, rotate, disable and remove'));
+  t.false(open.includes('read-only'));
+});
+
+test('times are the same everywhere: a relative time in a <time datetime> with the absolute UTC time on hover', async (t) => {
+  const { domain } = tk.keyport;
+  const kp = await domain.keypairs.create({ environmentId: tenant.productionId }, { name: 'timed key' }, 'system');
+  await tokenRequest(tk.url, { keyId: kp.keypair.keyId, secret: kp.secret });
+  await domain.keypairs.rotate(kp.keypair.keyId, '48h', 'system');
+  const ui = await UiClient.signIn(tk.url, 'admin@acme.test');
+  const pages = {
+    keypair: (await ui.get(`/ui/keypairs/${kp.keypair.keyId}`)).html,
+    list: (await ui.get(`/ui/environments/${tenant.productionId}/keypairs`)).html,
+    audit: (await ui.get(`/ui/keypairs/${kp.keypair.keyId}/audit`)).html,
+    rotate: (await ui.get(`/ui/keypairs/${kp.keypair.keyId}/rotate`)).html,
+  };
+  const relative = /^(in \d+ (second|minute|hour|day|month|year)s?|\d+ (second|minute|hour|day|month|year)s? ago|in \d+ (sec|min|hr|days?|mo|yr)\.?|\d+ (sec|min|hr|days?|mo|yr)\.? ago)$/;
+  for (const [name, html] of Object.entries(pages)) {
+    const times = [...html.matchAll(/<time ([^>]*)>([^<]*)<\/time>/g)].map((m) => ({ attrs: m[1]!, text: m[2]! }));
+    t.true(times.length > 0, name);
+    for (const { attrs, text } of times) {
+      const iso = /datetime="([^"]+)"/.exec(attrs)?.[1] ?? '';
+      t.regex(iso, /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{3}Z$/, `${name}: ISO datetime`);
+      const title = /title="([^"]+)"/.exec(attrs)?.[1] ?? '';
+      const utc = `${iso.slice(0, 10)} ${iso.slice(11, 16)} UTC`;
+      if (attrs.includes('data-time="absolute"')) {
+        // An absolute time in running text: UTC without JavaScript, the relative time on hover.
+        t.is(text, utc, `${name}: ${attrs}`);
+        t.regex(title, relative, `${name}: ${attrs}`);
+      } else {
+        t.regex(text, relative, `${name}: ${attrs}`);
+        t.is(title, utc, `${name}: ${attrs}`);
+      }
+    }
+  }
+  // The details panel and the audit trail, relative like the list (they used to show the absolute time).
+  t.regex(pages.keypair, /<dt>Created<\/dt><dd><time datetime="[^"]+" title="[^"]+ UTC">\d+ seconds? ago<\/time><\/dd>/);
+  t.regex(pages.keypair, /ends <time datetime="[^"]+" title="[^"]+ UTC">in 4[78] hours<\/time>/);
+  t.regex(pages.audit, /data-label="When"[^>]*><time datetime="[^"]+" title="[^"]+ UTC">\d+ seconds? ago<\/time>/);
+  t.regex(pages.rotate, /works until <time datetime="[^"]+" data-time="absolute" title="in 4[78] hours">[^<]+ UTC<\/time>/);
 });

@@ -7,7 +7,7 @@ import type { ActorAccess } from '../../domain/access.ts';
 import type { Domain } from '../../domain/index.ts';
 import type { UserView } from '../../domain/users.ts';
 import { ID_PATTERNS } from '../../domain/credentials.ts';
-import { publicPath } from '../public-base.ts';
+import { publicOrigin, publicPath } from '../public-base.ts';
 import { csrfMatches } from '../session/index.ts';
 import type { SignInFlow } from '../session/sign-in.ts';
 import { render, type Crumb, type PageBase } from './render.ts';
@@ -24,14 +24,19 @@ export interface UiDeps {
 
 export interface Me { user: UserView; access: ActorAccess; csrf: string }
 
-/** An error page with a status (403, 404, 409, 400). */
+/** A link on an error page: an app path ('/ui/keypairs/kp_…') and its words. */
+export interface BackLink { href: string; label: string }
+
+/** An error page with a status (403, 404, 409, 400); `back` links to the page the request came from. */
 export class UiError extends Error {
   readonly status: number;
   readonly heading: string;
-  constructor(status: number, heading: string, message: string) {
+  readonly back: BackLink | null;
+  constructor(status: number, heading: string, message: string, back: BackLink | null = null) {
     super(message);
     this.status = status;
     this.heading = heading;
+    this.back = back;
   }
 }
 
@@ -127,6 +132,27 @@ export const signedIn = async (ctx: Context, next: Next) => {
   }
   await next();
 };
+
+/**
+ * The UI page the browser came from, as an app path, from the Referer: only when it is
+ * Keyport's own origin and under its own /ui path, so that an error page never links
+ * elsewhere (no open redirect); null otherwise, or when it is the current page.
+ */
+export function refererBack(ctx: Context): BackLink | null {
+  const referer = ctx.get('Referer');
+  if (!referer) return null;
+  let url: URL;
+  try {
+    url = new URL(referer);
+  } catch {
+    return null;
+  }
+  const uiRoot = publicPath(ctx, `${UI_PREFIX}/`);
+  if (url.origin !== publicOrigin(ctx) || !url.pathname.startsWith(uiRoot)) return null;
+  const appPath = `${UI_PREFIX}/${url.pathname.slice(uiRoot.length)}${url.search}`;
+  if (appPath === ctx.url) return null;
+  return { href: appPath, label: 'Back to the previous page' };
+}
 
 /** The 404 page for a path under /ui that no route serves. */
 export function renderNotFound(ctx: Context): void {

@@ -40,16 +40,50 @@ export function formatDay(iso: string | Date | null | undefined): { day: string;
   return space === -1 ? { day: text, time: '' } : { day: text.slice(0, space), time: text.slice(space + 1) };
 }
 
-/** "in 23 h", "5 min ago". */
-export function relativeTime(iso: string | Date | null | undefined, now: Date): string {
+const relative = new Intl.RelativeTimeFormat('en', { numeric: 'always' });
+// Table cells: "3 hr. ago", "in 15 min.", so that a row stays one line.
+const relativeShort = new Intl.RelativeTimeFormat('en', { numeric: 'always', style: 'short' });
+const RELATIVE_STEPS: [limitMs: number, unitMs: number, unit: Intl.RelativeTimeFormatUnit][] = [
+  [60_000, 1000, 'second'],
+  [3_600_000, 60_000, 'minute'],
+  [172_800_000, 3_600_000, 'hour'],
+  [60 * 86_400_000, 86_400_000, 'day'],
+  [730 * 86_400_000, 30 * 86_400_000, 'month'],
+  [Infinity, 365 * 86_400_000, 'year'],
+];
+
+/** "in 23 hours", "5 minutes ago", "in 2 days" ("in 23 hr." when short). */
+export function relativeTime(iso: string | Date | null | undefined, now: Date, short = false): string {
   if (!iso) return '';
   const ms = (typeof iso === 'string' ? new Date(iso) : iso).getTime() - now.getTime();
   const abs = Math.abs(ms);
-  const text = abs < 60_000 ? `${Math.max(1, Math.round(abs / 1000))} s`
-    : abs < 3_600_000 ? `${Math.round(abs / 60_000)} min`
-      : abs < 172_800_000 ? `${Math.round(abs / 3_600_000)} h`
-        : `${Math.round(abs / 86_400_000)} days`;
-  return ms >= 0 ? `in ${text}` : `${text} ago`;
+  const [, unitMs, unit] = RELATIVE_STEPS.find(([limit]) => abs < limit)!;
+  const count = Math.max(1, Math.round(abs / unitMs));
+  return (short ? relativeShort : relative).format(ms >= 0 ? count : -count, unit);
+}
+
+const validDate = (value: string | Date | null | undefined): Date | null => {
+  if (!value) return null;
+  const d = typeof value === 'string' ? new Date(value) : value;
+  return Number.isNaN(d.getTime()) ? null : d;
+};
+
+/**
+ * A time as every page shows it: relative ("3 hours ago"), the absolute time on hover.
+ * Rendered in UTC; app.js rewrites the title into the browser's time zone. The markup
+ * is built from a Date only (digits, letters, spaces), so it is safe unescaped (`<%~`).
+ */
+export function timeTag(value: string | Date | null | undefined, now: Date, short = false): string {
+  const d = validDate(value);
+  if (!d) return '';
+  return `<time datetime="${d.toISOString()}" title="${formatTime(d)}">${relativeTime(d, now, short)}</time>`;
+}
+
+/** An absolute time in running text ("until 2026-05-02 14:03 UTC"): app.js rewrites its text into the browser's time zone. */
+export function absoluteTimeTag(value: string | Date | null | undefined, now: Date): string {
+  const d = validDate(value);
+  if (!d) return '';
+  return `<time datetime="${d.toISOString()}" data-time="absolute" title="${relativeTime(d, now)}">${formatTime(d)}</time>`;
 }
 
 export interface Crumb { label: string; href?: string }
@@ -63,7 +97,7 @@ export interface PageBase {
   crumbs: Crumb[];
 }
 
-export const helpers = { formatTime, formatDay, relativeTime, assetUrl };
+export const helpers = { formatTime, formatDay, relativeTime, timeTag, absoluteTimeTag, assetUrl };
 
 /** The domain's limits the forms repeat (maxlength, minlength, the default grace), as `it.limits` in every view. */
 export const FORM_LIMITS = { NAME_MAX, COMMENT_MAX, EMAIL_MAX, PASSWORD_MIN, PASSWORD_MAX, DEFAULT_GRACE } as const;

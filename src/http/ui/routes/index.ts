@@ -9,7 +9,7 @@ import Router from '@koa/router';
 import type { Context, Next } from 'koa';
 import { httpFailureOf } from '../../error-statuses.ts';
 import { crossSiteRequest, isStateChanging } from '../../session/index.ts';
-import { capitalize, notFound, pageBase, seeOther, session, UI_PREFIX, UiError, type Me, type UiDeps } from '../page-helpers.ts';
+import { capitalize, notFound, pageBase, refererBack, seeOther, session, UI_PREFIX, UiError, type Me, type UiDeps } from '../page-helpers.ts';
 import { render } from '../render.ts';
 import { auditRoutes } from './audit.ts';
 import { keypairRoutes } from './keypairs.ts';
@@ -44,7 +44,9 @@ export function createUiRouter(deps: UiDeps): Router {
                 : new UiError(failure.status, 'Not valid', capitalize(failure.message) + '.');
       } else throw err;
       if (error.status === 401) return seeOther(ctx, `${UI_PREFIX}/sign-in`);
-      render(ctx, 'error', { ...base(ctx, error.heading), heading: error.heading, message: error.message, status: error.status }, { status: error.status });
+      // A conflict is about a page the admin was on: link back to it (the route's own link, else a same-origin Referer).
+      const back = error.back ?? (error.status === 409 ? refererBack(ctx) : null);
+      render(ctx, 'error', { ...base(ctx, error.heading), heading: error.heading, message: error.message, status: error.status, back }, { status: error.status });
     }
   });
 

@@ -171,7 +171,7 @@ export function keypairRoutes(router: Router, deps: UiDeps): void {
     const grace = field(f, 'grace', 10);
     if (!Object.hasOwn(GRACE_PERIODS, grace)) return rotatePage(ctx, { error: 'Choose when the current secret stops working.', status: 400 });
     if (field(f, 'confirm', 10) !== 'yes') return rotatePage(ctx, { error: 'Tick the box to confirm: a rotation cannot be undone.', grace, status: 400 });
-    if (!spend(ctx, field(f, 'once', 100))) return alreadySubmitted(ctx, page);
+    if (!spend(ctx, field(f, 'once', 100))) return alreadySubmitted(ctx, page, keypair);
     const issued = await domain.keypairs.rotate(keypair.keyId, grace as GracePeriod, me(ctx).access.actor);
     secretPage(ctx, page, issued.keypair, issued.secret, grace === '0' ? 'regenerated' : 'rotated');
   });
@@ -196,7 +196,7 @@ export function keypairRoutes(router: Router, deps: UiDeps): void {
     if (field(f, 'confirm', 10) !== 'yes') {
       return regeneratePage(ctx, { error: 'Tick the box to confirm the regeneration: the current secret stops working at once.', keepTokens: field(f, 'keepTokens', 10) === 'yes', status: 400 });
     }
-    if (!spend(ctx, field(f, 'once', 100))) return alreadySubmitted(ctx, page);
+    if (!spend(ctx, field(f, 'once', 100))) return alreadySubmitted(ctx, page, keypair);
     const issued = await domain.keypairs.rotate(keypair.keyId, '0', me(ctx).access.actor, { revokeTokens: field(f, 'keepTokens', 10) !== 'yes' });
     secretPage(ctx, page, issued.keypair, issued.secret, 'regenerated');
   });
@@ -233,7 +233,10 @@ export function keypairRoutes(router: Router, deps: UiDeps): void {
     });
   }
 
-  function alreadySubmitted(ctx: Context, page: OwnerPage): void {
-    throw new UiError(409, 'Already submitted', `This form was submitted already, and its secret was shown then: Keyport never shows a secret twice. Go to API management (${page.name}) to see the keypair, or rotate it to get a new secret.`);
+  function alreadySubmitted(ctx: Context, page: OwnerPage, keypair?: KeypairView): void {
+    const back = keypair
+      ? { href: `${UI_PREFIX}/keypairs/${keypair.keyId}`, label: `Back to ${keypair.name}` }
+      : { href: `${page.base}/keypairs`, label: `Back to API management (${page.name})` };
+    throw new UiError(409, 'Already submitted', `This form was submitted already, and its secret was shown then: Keyport never shows a secret twice. Go to API management (${page.name}) to see the keypair, or rotate it to get a new secret.`, back);
   }
 }

@@ -78,13 +78,13 @@ export function ownerRoutes(router: Router, deps: UiDeps): void {
 
     router.get(`${path}/close`, signedIn, async (ctx) => {
       const page = await authorizeOwner(ctx, domain, kind, 'owner.close');
-      if (page.target.status === 'closed') throw new UiError(409, 'Already closed', `This ${kind} is closed already.`);
+      if (page.target.status === 'closed') throw new UiError(409, 'Already closed', `This ${kind} is closed already.`, { href: page.base, label: `Back to ${page.name}` });
       await closePage(ctx, page);
     });
 
     router.post(`${path}/close`, signedIn, async (ctx) => {
       const page = await authorizeOwner(ctx, domain, kind, 'owner.close');
-      if (page.target.status === 'closed') throw new UiError(409, 'Already closed', `This ${kind} is closed already.`);
+      if (page.target.status === 'closed') throw new UiError(409, 'Already closed', `This ${kind} is closed already.`, { href: page.base, label: `Back to ${page.name}` });
       if (field(form(ctx), 'confirmName', 200).trim() !== page.name) {
         return closePage(ctx, page, { error: `Type the ${kind}'s name, ${page.name}, exactly to confirm.`, status: 400 });
       }

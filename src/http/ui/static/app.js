@@ -46,6 +46,18 @@
     });
   }
 
+  // Times: the server writes them in UTC (<time datetime> with the absolute time in its
+  // title, or as its text with data-time="absolute"); shown here in the browser's time zone.
+  const localTime = new Intl.DateTimeFormat(undefined, { year: 'numeric', month: 'short', day: 'numeric', hour: 'numeric', minute: '2-digit', timeZoneName: 'short' });
+  const localizeTimes = (root) => {
+    for (const time of root.querySelectorAll('time[datetime]')) {
+      const date = new Date(time.getAttribute('datetime'));
+      if (Number.isNaN(date.getTime())) continue;
+      if (time.dataset.time === 'absolute') time.textContent = localTime.format(date);
+      else time.title = localTime.format(date);
+    }
+  };
+
   // Typed confirmations: the submit button waits for the exact name.
   const guardConfirm = (root) => {
     for (const input of root.querySelectorAll('input[data-confirm-match]')) {
@@ -93,6 +105,7 @@
     }
     dialog.addEventListener('close', () => dialog.remove());
     document.body.append(dialog);
+    localizeTimes(dialog);
     guardConfirm(dialog);
     guardOnce(dialog);
     dialog.showModal();
@@ -118,6 +131,7 @@
   document.addEventListener('keydown', (event) => { if (event.key === 'Escape') closeMenus(null); });
   for (const link of document.querySelectorAll('details.row-menu a[data-dialog]')) link.addEventListener('click', () => closeMenus(null));
 
+  localizeTimes(document);
   guardConfirm(document);
   guardOnce(document);
 })();
