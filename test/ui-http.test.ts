@@ -708,6 +708,7 @@ test('the keypair table searches by name prefix or key id, without JavaScript, w
   t.is(rows(none.html), 0);
   t.regex(none.html, /No keypairs whose name starts with “\.\*”/);
   t.is((await ui.get(`${list}?q=${'x'.repeat(5000)}`)).status, 200);
+});
 
 test('the keypair details panel shows the comment, or says there is none', async (t) => {
   const { domain } = tk.keyport;
