@@ -26,8 +26,8 @@ export interface PairedPoint {
   keyport: LoadResult;
   baseline: LoadResult;
   samples: { keyport: LoadResult[]; baseline: LoadResult[] };
-  /** Keyport ÷ baseline. */
-  ratio: { rps: number; p50: number; p99: number };
+  /** Keyport ÷ baseline; cpuEfficiency is the baseline's CPU per request ÷ Keyport's (with its database), null without /proc. */
+  ratio: { rps: number; p50: number; p99: number; cpuEfficiency?: number | null };
   /** Responses whose status was not the expected one (200, or 401 for wrong secrets). */
   unexpected: { keyport: number; baseline: number };
   /** Cluster points: Keyport's KEYPORT_WORKERS. */
@@ -100,7 +100,7 @@ function flag(point: PairedPoint, side: 'keyport' | 'baseline'): string {
 }
 
 function pairedTable(points: PairedPoint[], markdown: boolean): string {
-  const header = ['keypairs', 'conns', 'Keyport req/s', 'p50 ms', 'p99 ms', 'baseline req/s', 'p50 ms', 'p99 ms', 'ratio req/s', 'ratio p99', 'CPU Keyport/DB/load'];
+  const header = ['keypairs', 'conns', 'Keyport req/s', 'p50 ms', 'p99 ms', 'baseline req/s', 'p50 ms', 'p99 ms', 'ratio req/s', 'ratio p99', 'ratio CPU/req', 'CPU Keyport/DB/load'];
   const rows = points.map((p) => [
     int(p.keypairs),
     String(p.connections),
@@ -112,6 +112,7 @@ function pairedTable(points: PairedPoint[], markdown: boolean): string {
     ms(p.baseline.latencyMs.p99),
     ratio(p.ratio.rps),
     ratio(p.ratio.p99),
+    p.ratio.cpuEfficiency == null ? '–' : ratio(p.ratio.cpuEfficiency),
     `${cpu(p.keyport.cpu.server)}/${cpu(p.keyport.cpu.database)}/${cpu(p.keyport.cpu.loadGenerator)}`,
   ]);
   return table(header, rows, markdown);
@@ -268,7 +269,7 @@ export function writeResults(dir: string, results: BenchResults): { json: string
     ...machineLines(results),
     settingsLine(results),
     '- Servers in child processes, load from autocannon in the benchmark process; each Keyport point is paired with a baseline point measured right before or after it (the order alternates). The baseline is oidc-provider 9 with one static client, the same ES256 JWT format and no database: the practical ceiling of this stack.',
-    '- "!" marks a point where some responses had an unexpected status (see latest.json). CPU is the share of one core used by the Keyport process, the database and the load generator during the Keyport point.',
+    '- "!" marks a point where some responses had an unexpected status (see latest.json). CPU is the share of one core used by the Keyport process, the database and the load generator during the Keyport point. "ratio CPU/req" is the baseline\'s CPU time per request ÷ Keyport\'s (its process and its database), median over the rounds: the cost of a request, which a shared host\'s changing speed moves much less than throughput (both sides saturate the same cores); like "ratio req/s", below 1 means Keyport does worse.',
     renderResults(results, true),
     '',
   ].join('\n'));

@@ -266,9 +266,19 @@ async function paired(servers: Servers, figure: PairedFigure, keypairs: number, 
       rps: pairedRatio(samples, (r) => r.rps),
       p50: pairedRatio(samples, (r) => r.latencyMs.p50),
       p99: pairedRatio(samples, (r) => r.latencyMs.p99),
+      // The cost figure: CPU per request moves much less than throughput when
+      // a shared host's speed drifts, since both sides saturate the same cores.
+      // Inverted (baseline ÷ Keyport) so that, like req/s, below 1 means Keyport does worse.
+      cpuEfficiency: cpuPerRequest(samples.keyport[0]) === null ? null : 1 / pairedRatio(samples, (r) => cpuPerRequest(r)!),
     },
     unexpected: { keyport: unexpected(keyport, figure), baseline: unexpected(baseline, figure) },
   };
+}
+
+/** CPU seconds per answered request of the server and, for Keyport, its database; null without /proc. */
+function cpuPerRequest(r: LoadResult | undefined): number | null {
+  if (!r || r.cpu.server === null || r.requests === 0) return null;
+  return ((r.cpu.server + (r.cpu.database ?? 0)) * r.seconds) / r.requests;
 }
 
 /** The median over rounds of Keyport's figure ÷ the baseline's in the same round. */
