@@ -3,8 +3,8 @@
 import { availableParallelism } from 'node:os';
 import { parseArgs } from 'node:util';
 
-export type Figure = 'token' | 'cluster' | 'wrong' | 'introspect' | 'jwt' | 'list' | 'queries' | 'db';
-export const ALL_FIGURES: Figure[] = ['token', 'cluster', 'wrong', 'introspect', 'jwt', 'list', 'queries', 'db'];
+export type Figure = 'token' | 'cluster' | 'wrong' | 'introspect' | 'attack' | 'jwt' | 'list' | 'queries' | 'db';
+export const ALL_FIGURES: Figure[] = ['token', 'cluster', 'wrong', 'introspect', 'attack', 'jwt', 'list', 'queries', 'db'];
 
 export interface BenchOptions {
   quick: boolean;
@@ -35,6 +35,10 @@ export interface BenchOptions {
   keepData: boolean;
   /** Where latest.json and latest.md go. */
   resultsDir: string;
+  /** Attack figure: good token requests per second (all good addresses together). */
+  goodRate: number;
+  /** Attack figure: each attacker's rate per run; null = as fast as it goes. */
+  attackRates: (number | null)[];
   /** Run the soak (bench/soak.ts) instead of the figures. */
   soak: boolean;
   /** How long the soak runs. */
@@ -53,6 +57,9 @@ const HELP = `npm run bench [-- flags]   (every flag also works as an environmen
   --hot-keys=N       BENCH_HOT_KEYS          distinct keypairs the requests use (default 50)
   --cluster-workers=N BENCH_CLUSTER_WORKERS  KEYPORT_WORKERS of the cluster figure (default: the number of cores)
   --list-size=N      BENCH_LIST_SIZE         keypairs in the listed account (default 10000)
+  --good-rate=N      BENCH_GOOD_RATE         attack figure: good token requests per second, from 4 addresses (default 200)
+  --attack-rates=L   BENCH_ATTACK_RATES      attack figure: each attacker's requests per second per run; "full" = as fast as it can
+                                             (default full,1000)
   --only=L           BENCH_ONLY              subset of ${ALL_FIGURES.join(',')}
   --log-level=X      BENCH_KEYPORT_LOG_LEVEL Keyport's log level (default info, written to /dev/null)
   --cpu-prof=DIR     BENCH_CPU_PROF          write V8 CPU profiles of the Keyport and baseline children into DIR/keyport, DIR/baseline
@@ -91,6 +98,8 @@ export function readOptions(argv: string[] = process.argv.slice(2), env: NodeJS.
       'cluster-workers': { type: 'string' },
       'list-size': { type: 'string' },
       only: { type: 'string' },
+      'good-rate': { type: 'string' },
+      'attack-rates': { type: 'string' },
       'log-level': { type: 'string' },
       'cpu-prof': { type: 'string' },
       'keep-data': { type: 'boolean' },
@@ -140,6 +149,9 @@ export function readOptions(argv: string[] = process.argv.slice(2), env: NodeJS.
     cpuProfDir: pick(values['cpu-prof'], 'BENCH_CPU_PROF') ?? null,
     keepData: values['keep-data'] ?? truthy(env.BENCH_KEEP_DATA),
     resultsDir: pick(values['results-dir'], 'BENCH_RESULTS_DIR') ?? new URL('./results/', import.meta.url).pathname,
+    goodRate: positive(pick(values['good-rate'], 'BENCH_GOOD_RATE') ?? '200', 'BENCH_GOOD_RATE'),
+    attackRates: (pick(values['attack-rates'], 'BENCH_ATTACK_RATES') ?? 'full,1000').split(',').map((s) => s.trim()).filter(Boolean)
+      .map((s) => (s === 'full' ? null : positive(s, 'BENCH_ATTACK_RATES'))),
     soak: values.soak ?? truthy(env.BENCH_SOAK),
     soakMinutes: positive(pick(values['soak-minutes'], 'BENCH_SOAK_MINUTES') ?? '10', 'BENCH_SOAK_MINUTES'),
   };

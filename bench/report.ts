@@ -1,6 +1,7 @@
 // The benchmark's results: their shape, the console table, and the files
 // bench/results/latest.json (everything, with every sample) and latest.md (a summary).
 import { mkdirSync, writeFileSync } from 'node:fs';
+import type { AttackResult } from './attack.ts';
 import { cpus, loadavg, release, totalmem, type as osType } from 'node:os';
 import { join } from 'node:path';
 import type { LoopResult } from './inprocess.ts';
@@ -54,6 +55,8 @@ export interface BenchResults {
    * per-address budget (lockout.maxFailuresPerAddress): past it, 429 before any
    * database work. What a brute force from one place costs the server.
    */
+  /** Good clients without and with an attack, one entry per attack rate. */
+  attack: AttackResult[];
   throttledWrong: { keypairs: number; connections: number; budgetPerMinute: number; result: LoadResult; databaseOperationsPerRequest: number } | null;
   /** Database operations per request by collection.method, counted in the Keyport process. */
   queriesPerRequest: Record<string, Record<string, number>>;
@@ -205,6 +208,20 @@ export function renderResults(results: BenchResults, markdown: boolean): string 
       w.databaseOperationsPerRequest.toFixed(3),
       right ? rate(right.keyport.rps) : '–', right ? ratio(w.result.rps / right.keyport.rps) : '–',
     ]], markdown));
+  }
+  if (results.attack.length) {
+    h('Good clients under attack — steady token requests from 4 addresses while one address floods wrong secrets for a real key and another floods unknown key ids (production lockout settings)');
+    const codes = (c: Record<string, number>) => Object.entries(c).map(([status, n]) => `${status}: ${int(n)}`).join(', ');
+    out.push(table(['attack rate (each)', 'good req/s', 'good p99 alone ms', 'good p99 under attack ms', 'p99 ratio (target ≤ 1.5)', 'good errors', 'attackers req/s', 'attackers\' answers'], results.attack.map((a) => [
+      a.attackRate === null ? 'full speed' : `${int(a.attackRate)}/s`,
+      String(a.goodRate),
+      ms(a.quiet.latencyMs.p99),
+      ms(a.underAttack.latencyMs.p99),
+      ratio(a.p99Ratio),
+      `${a.quiet.errors} / ${a.underAttack.errors}`,
+      a.attackers.map((x) => rate(x.perSecond)).join(' + '),
+      a.attackers.map((x) => codes(x.statusCodes)).join(' · '),
+    ]), markdown));
   }
   if (byFigure('introspect').length) {
     h('Introspection — POST /oauth/introspect of the caller\'s own token');

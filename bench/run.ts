@@ -18,7 +18,8 @@ import { inspect } from 'node:util';
 import { ADMIN_API_RESOURCE, loadConfig } from '../src/config.ts';
 import type { Database } from '../src/db/connection.ts';
 import type { Domain } from '../src/domain/index.ts';
-import { newSecret, SecretHasher } from '../src/domain/credentials.ts';
+import { newKeyId, newSecret, SecretHasher } from '../src/domain/credentials.ts';
+import { runAttack } from './attack.ts';
 import { openKeyportDomain } from '../src/keyport.ts';
 import { resolveServerSecrets } from '../src/server-secrets.ts';
 import { explainKeypairLookup, measureJwtValidation, measureKeypairRead, measureKitValidation } from './inprocess.ts';
@@ -195,7 +196,7 @@ function benchEnvironment(): { env: NodeJS.ProcessEnv; dataDir: string | null; d
 function countSteps(): number {
   const f = options.figures;
   const perScale = (f.has('token') ? options.connections.length : 0) + (f.has('wrong') ? 1 : 0) + (f.has('introspect') ? 1 : 0);
-  return perScale * options.scales.length * 2 * options.rounds + (f.has('cluster') ? 2 * options.rounds : 0) + (f.has('wrong') ? 1 : 0) + (f.has('db') ? options.scales.length : 0) + (f.has('jwt') ? 6 : 0) + (f.has('list') ? 2 : 0);
+  return perScale * options.scales.length * 2 * options.rounds + (f.has('cluster') ? 2 * options.rounds : 0) + (f.has('wrong') ? 1 : 0) + (f.has('attack') ? options.attackRates.length : 0) + (f.has('db') ? options.scales.length : 0) + (f.has('jwt') ? 6 : 0) + (f.has('list') ? 2 : 0);
 }
 
 // ---- the run
@@ -210,6 +211,7 @@ const results: BenchResults = {
   points: [],
   jwtValidation: [],
   listing: null,
+  attack: [],
   throttledWrong: null,
   keypairReads: [],
   failures: [],
@@ -453,6 +455,43 @@ async function measureScale(context: Context, keypairs: number, first: boolean):
     }
   });
 
+  if (first && options.figures.has('attack')) await attempt(`attack figure ${at}`, async () => {
+    // A second Keyport on the same database with the lockout settings it ships
+    // with (the first one lifts them); the first idles meanwhile. The attacked
+    // key is not one the good clients use: a key under a wrong-secret flood is
+    // locked by design, and its own clients with it, until the lock ends.
+    const env = { ...context.env };
+    delete env.KEYPORT_LOCKOUT_MAX_FAILURES;
+    delete env.KEYPORT_LOCKOUT_MAX_FAILURES_PER_ADDRESS;
+    progress.note('starting Keyport with its default lockout settings for the attack figure…');
+    const guarded = await startKeyportServer({ env });
+    try {
+      const good = [0, 1, 2, 3].map((i) => hot.filter((_, j) => j % 4 === i).map((k) => tokenRequest(k.keyId, k.secret)));
+      const victim = wrongPool.find((k) => !hot.some((h) => h.keyId === k.keyId))!;
+      for (const attackRate of options.attackRates) {
+        checkInterrupted();
+        progress.step(`good clients under attack (${attackRate === null ? 'full speed' : `${attackRate}/s each`}) · keyport`);
+        const result = await runAttack({
+          url: guarded.url,
+          good,
+          goodRate: options.goodRate,
+          wrongSecrets: Array.from({ length: 100 }, () => wrongSecret(victim)),
+          unknownKeys: Array.from({ length: 100 }, () => tokenRequest(newKeyId(), newSecret())),
+          attackConnections: options.extraConnections,
+          attackRate,
+          seconds: options.duration,
+          warmup: options.warmup,
+        }, (what) => progress.note(what));
+        progress.stepDone(`good p99 ${result.quiet.latencyMs.p99} → ${result.underAttack.latencyMs.p99} ms (×${result.p99Ratio}), good errors ${result.underAttack.errors}, attackers ${result.attackers.map((a) => `${a.perSecond}/s`).join(' + ')}`);
+        results.attack.push(result);
+        await settle([guarded.pid, servers.databasePid]);
+      }
+    } finally {
+      await guarded.stop();
+      await seeder.resetFailures(wrongPool);
+    }
+  });
+
   if (options.figures.has('introspect')) await attempt(`introspection point ${at}`, async () => {
     // Fresh tokens (10 minutes of life), one per hot keypair; each introspected by its own keypair.
     const tokens = await mapLimit(hot, 4, (k) => fetchToken(keyport, k.keyId, k.secret));
@@ -564,7 +603,7 @@ async function main(): Promise<void> {
   }
 
   addNotes(results);
-  if (results.points.length || results.jwtValidation.length || results.listing) {
+  if (results.points.length || results.jwtValidation.length || results.listing || results.attack.length) {
     console.log(consoleSummary(results));
     const dir = results.complete ? options.resultsDir : join(options.resultsDir, 'incomplete');
     const files = writeResults(dir, results);

@@ -158,8 +158,10 @@ function followTokenEvents(provider: Provider, results: WeakMap<ServerResponse, 
   });
 }
 
-/** 429 slow_down for an address over its budget, before oidc-provider (and any database work). */
-function answerThrottled(res: ServerResponse, retryAfterSeconds: number): void {
+/** 429 slow_down for an address over its budget, before oidc-provider (and any database work), held back by the throttle's tarpit. */
+async function answerThrottled(res: ServerResponse, retryAfterSeconds: number, throttle: AddressThrottle): Promise<void> {
+  const close = await throttle.hold();
+  if (res.destroyed) return;
   const { status, body } = throttledResponse(retryAfterSeconds);
   const json = JSON.stringify(body);
   res.writeHead(status, {
@@ -167,6 +169,7 @@ function answerThrottled(res: ServerResponse, retryAfterSeconds: number): void {
     'Content-Length': Buffer.byteLength(json),
     'Retry-After': String(retryAfterSeconds),
     'Cache-Control': 'no-store',
+    ...(close ? { Connection: 'close' } : {}),
   });
   res.end(json);
 }
@@ -229,7 +232,7 @@ export function createRequestHandler(parts: AppParts): (req: IncomingMessage, re
       const wait = parts.addressThrottle.retryAfter(requestAddress(req, parts.trustProxy));
       if (wait) {
         tokenResults.set(res, { outcome: 'slow_down', clientId: undefined });
-        answerThrottled(res, wait);
+        void answerThrottled(res, wait, parts.addressThrottle);
       } else {
         void providers.handler(req, res);
       }

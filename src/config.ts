@@ -78,6 +78,8 @@ const configSchema = z.strictObject({
     maxTemporaryLocks: z.number().int().min(1).max(100),
     /** Failed client authentications per minute from one address before it must wait (any key). */
     maxFailuresPerAddress: z.number().int().min(1),
+    /** How long an answer to an address over its budget is held back (a tarpit; 0: at once). */
+    throttleDelayMs: z.number().int().min(0).max(10_000),
   }),
   scopes: z.array(z.strictObject({
     name: scopeName,
@@ -127,6 +129,7 @@ export const ENVIRONMENT_VARIABLES: Record<string, { path: string[]; type: 'stri
   KEYPORT_LOCKOUT_DURATION: { path: ['lockout', 'durationSeconds'], type: 'int' },
   KEYPORT_LOCKOUT_MAX_TEMPORARY_LOCKS: { path: ['lockout', 'maxTemporaryLocks'], type: 'int' },
   KEYPORT_LOCKOUT_MAX_FAILURES_PER_ADDRESS: { path: ['lockout', 'maxFailuresPerAddress'], type: 'int' },
+  KEYPORT_LOCKOUT_THROTTLE_DELAY_MS: { path: ['lockout', 'throttleDelayMs'], type: 'int' },
   KEYPORT_LOG_LEVEL: { path: ['log', 'level'], type: 'string' },
 };
 

@@ -129,7 +129,7 @@ export async function startKeyport(config: KeyportConfig, options: { clock?: Clo
       provider.on('server_error', (_ctx, err) => log.error({ err: { message: err.message, stack: err.stack } }, 'oidc-provider server error'));
     });
     server.on('request', createRequestHandler({
-      addressThrottle: new AddressThrottle(config.lockout.maxFailuresPerAddress),
+      addressThrottle: new AddressThrottle(config.lockout.maxFailuresPerAddress, config.lockout.throttleDelayMs),
       trustProxy: config.server.trustProxy,
       domain,
       providers: signingKeys.providers,

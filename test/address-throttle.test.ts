@@ -89,3 +89,31 @@ test('behind a trusted proxy each client address (first X-Forwarded-For entry) h
   }
   t.deepEqual(statuses, [401, 401, 429]);
 });
+
+test('an address over its budget gets its 429 held back (a tarpit), while another address is served at once', async (t) => {
+  const tarpit = await startTestKeyport({ overrides: { lockout: { maxFailuresPerAddress: 2, maxFailures: 100, throttleDelayMs: 400 }, server: { host: '127.0.0.1', port: 0, trustProxy: true } } });
+  t.teardown(() => tarpit.close());
+  const [key, other] = await Promise.all([seedKeypair(tarpit.keyport), seedKeypair(tarpit.keyport)]);
+  const from = (address: string, secret: string) => fetch(`${tarpit.url}/oauth/token`, {
+    method: 'POST',
+    headers: { authorization: basic(key.keyId, secret), 'content-type': 'application/x-www-form-urlencoded', 'x-forwarded-for': address },
+    body: 'grant_type=client_credentials',
+  });
+  for (let i = 0; i < 2; i++) t.is((await from('203.0.113.9', other.secret)).status, 401);
+
+  const order: string[] = [];
+  const started = performance.now();
+  const flood = Array.from({ length: 20 }, () => from('203.0.113.9', other.secret).then((res) => {
+    order.push('throttled');
+    return { status: res.status, ms: performance.now() - started };
+  }));
+  const good = await from('203.0.113.10', key.secret);
+  order.push('good');
+  const held = await Promise.all(flood);
+
+  t.is(good.status, 200);
+  t.deepEqual(held.map((r) => r.status), Array.from({ length: 20 }, () => 429));
+  t.is(order[0], 'good', 'the other address is answered before any held 429');
+  // A lower bound only (the hold is a minimum); the twenty are held side by side, not one after another.
+  t.true(held.every((r) => r.ms >= 380), `every 429 was held at least the configured 400 ms: ${held.map((r) => Math.round(r.ms)).join(', ')}`);
+});

@@ -6,11 +6,11 @@ import test from 'ava';
 import { ConfigError, loadConfig } from '../src/config.ts';
 import { resolveServerSecrets } from '../src/server-secrets.ts';
 
-test('defaults: port 3000, 10-minute tokens, 10 failures lock for 15 minutes, embedded database', (t) => {
+test('defaults: port 3000, 10-minute tokens, 10 failures lock for 15 minutes, a throttled address held back 1 s, embedded database', (t) => {
   const config = loadConfig({});
   t.is(config.server.port, 3000);
   t.is(config.tokens.ttlSeconds, 600);
-  t.deepEqual(config.lockout, { mode: 'temporary', maxFailures: 10, durationSeconds: 900, maxTemporaryLocks: 5, maxFailuresPerAddress: 100 });
+  t.deepEqual(config.lockout, { mode: 'temporary', maxFailures: 10, durationSeconds: 900, maxTemporaryLocks: 5, maxFailuresPerAddress: 100, throttleDelayMs: 1000 });
   t.is(config.database.uri, null);
   t.is(config.database.dataDir, './data');
   t.is(config.database.embeddedSync, 'normal');

@@ -2,13 +2,22 @@
 // the per-key lockout can be abused to lock other people's keys, and every
 // wrong secret costs database writes, so one address gets a bounded number of
 // failures per minute, whatever keys it tries. Past that it gets 429 slow_down
-// with Retry-After, before any database work. Per process (memory store): with
-// N workers an address gets at most N times the limit.
+// with Retry-After, before any database work, and that answer is held back a
+// moment (a tarpit): a client that floods over its budget from a few
+// connections then gets a few answers a second instead of tens of thousands, so
+// that it cannot crowd other clients out of the event loop. Per process (memory
+// store): with N workers an address gets at most N times the limit.
 import type { IncomingMessage } from 'node:http';
 import { RateLimiterMemory, RateLimiterRes } from 'rate-limiter-flexible';
 
 /** Blocked addresses kept before expired ones are swept out. */
 const SWEEP_AT = 10_000;
+/**
+ * Throttled answers held back at once, at most; past that they go out at once
+ * with Connection: close. Each held answer is an open socket and a timer: the
+ * bound keeps a flood over many connections from holding memory without end.
+ */
+const MAX_HELD = 10_000;
 
 export class AddressThrottle {
   readonly #failures: RateLimiterMemory;
@@ -19,8 +28,29 @@ export class AddressThrottle {
    */
   readonly #blockedUntil = new Map<string, number>();
 
-  constructor(maxFailuresPerMinute: number) {
+  /** How long a throttled answer is held back (0: sent at once). */
+  readonly #holdMs: number;
+  #held = 0;
+
+  constructor(maxFailuresPerMinute: number, holdMs = 0) {
     this.#failures = new RateLimiterMemory({ points: maxFailuresPerMinute, duration: 60, blockDuration: 60 });
+    this.#holdMs = holdMs;
+  }
+
+  /**
+   * Settles when a throttled answer may go out: after the hold time, or at once
+   * (true: close the connection after it) when too many answers are held already.
+   */
+  hold(): Promise<boolean> {
+    if (this.#holdMs === 0) return Promise.resolve(false);
+    if (this.#held >= MAX_HELD) return Promise.resolve(true);
+    this.#held++;
+    return new Promise((resolve) => {
+      setTimeout(() => {
+        this.#held--;
+        resolve(false);
+      }, this.#holdMs).unref();
+    });
   }
 
   /** Seconds to wait when the address is over its budget; 0 when it may try. */

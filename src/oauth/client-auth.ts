@@ -81,6 +81,7 @@ export async function authenticateClient(ctx: Context, domain: Domain, body: For
   const address = requestAddress(ctx.req, ctx.app.proxy);
   const wait = throttle.retryAfter(address);
   if (wait) {
+    if (await throttle.hold()) ctx.set('Connection', 'close');
     ctx.set('Retry-After', String(wait));
     const { status, body: answer } = throttledResponse(wait);
     throw new OAuthError(status, answer.error, answer.error_description);
