@@ -121,7 +121,7 @@ const inactive = async (t: { context: Context }, token: string) => (await intros
 test('a disable through one process is honoured by the other: no new token, earlier tokens inactive', async (t) => {
   const key = await t.context.seed({ accountId: t.context.accountId });
   const token = await getToken(t.context.b, key);
-  t.true((await introspect(t.context.b, t.context.introspector, token)).active as boolean);
+  t.true((await introspect(t.context.b, t.context.introspector, token)).active);
   await admin(t, 'POST', `/keypairs/${key.keyId}/disable`);
   const changedAt = performance.now();
   const ms = await honouredWithin(changedAt, async () => (await refused(t.context.b, key)) && (await inactive(t, token)));
@@ -161,7 +161,7 @@ test('a lock from wrong secrets at one process is honoured by the other: the rig
 test('a token revoked at one process introspects inactive at the other', async (t) => {
   const key = await t.context.seed({ accountId: t.context.accountId });
   const token = await getToken(t.context.a, key);
-  t.true((await introspect(t.context.b, t.context.introspector, token)).active as boolean);
+  t.true((await introspect(t.context.b, t.context.introspector, token)).active);
   const response = await fetch(`${t.context.a}/oauth/revoke`, { method: 'POST', headers: { authorization: basic(key.keyId, key.secret), 'content-type': 'application/x-www-form-urlencoded' }, body: new URLSearchParams({ token }) });
   t.is(response.status, 200);
   const changedAt = performance.now();
