@@ -28,7 +28,7 @@ export interface OwnerPage {
   base: string;
   active: boolean;
   role: 'admin' | 'member' | 'visitor' | null;
-  may: { read: boolean; manage: boolean; audit: boolean; close: boolean; createEnvironment: boolean };
+  may: { read: boolean; manage: boolean; members: boolean; audit: boolean; close: boolean; createEnvironment: boolean };
   crumbs: Crumb[];
 }
 
@@ -56,6 +56,7 @@ export async function ownerPage(domain: Domain, access: ActorAccess, target: Tar
     may: {
       read: allowed('keypairs.read'),
       manage: allowed('keypairs.manage') && active,
+      members: allowed('members.manage') && active,
       audit: allowed('audit.read'),
       close: allowed('owner.close') && target.status !== 'closed',
       createEnvironment: allowed('environment.create') && active,

@@ -5,7 +5,9 @@ import type { Context } from 'koa';
 import { canCreateAccount, reach } from '../../../domain/access.ts';
 import type { EnvironmentView } from '../../../domain/owners.ts';
 import { authorizeOwner, OWNER_PATHS, type OwnerPage } from '../owner-page.ts';
-import { field, flash, form, me, pageBase, seeOther, signedIn, UI_PREFIX, UiError, type UiDeps } from '../page-helpers.ts';
+import { DomainError } from '../../../domain/errors.ts';
+import { EMAIL_MAX } from '../../../domain/limits.ts';
+import { capitalize, checkId, field, flash, form, me, pageBase, seeOther, signedIn, UI_PREFIX, UiError, type UiDeps } from '../page-helpers.ts';
 import { render } from '../render.ts';
 
 /** /ui/accounts, and the pages of one account or environment. */
@@ -49,16 +51,69 @@ export function ownerRoutes(router: Router, deps: UiDeps): void {
       await ownerPage(ctx, await authorizeOwner(ctx, domain, kind, 'owner.read'));
     });
 
-    router.get(`${path}/access`, signedIn, async (ctx) => {
-      const page = await authorizeOwner(ctx, domain, kind, 'keypairs.read');
+    /** The access page: keypairs, and the members with (for their admins) the forms that manage them; `member`: the add form again, with an error. */
+    const accessPage = async (ctx: Context, page: OwnerPage, member: { error: string; email: string; role: string; status: number } | null = null) => {
       const [keypairs, members] = await Promise.all([
         domain.keypairs.list(page.owner, { limit: 1, offset: 0 }),
         domain.users.listMembers(page.owner),
       ]);
       render(ctx, 'access', {
         ...base(ctx, `Access management · ${page.name}`, [...page.crumbs, { label: 'Access management' }]),
-        page, section: 'access', keypairCount: keypairs.total, members,
-      });
+        page, section: 'access', keypairCount: keypairs.total, members, member,
+      }, { status: member?.status ?? 200 });
+    };
+
+    router.get(`${path}/access`, signedIn, async (ctx) => {
+      await accessPage(ctx, await authorizeOwner(ctx, domain, kind, 'keypairs.read'));
+    });
+
+    // Add a member by email, or change a member's role (the same domain call: grant).
+    router.post(`${path}/members`, signedIn, async (ctx) => {
+      const page = await authorizeOwner(ctx, domain, kind, 'members.manage');
+      const f = form(ctx);
+      const email = field(f, 'email', EMAIL_MAX).trim();
+      const role = field(f, 'role', 10);
+      const again = (error: string, status: number) => accessPage(ctx, page, { error, email, role, status });
+      if (role !== 'admin' && role !== 'member') return again('Choose a role: admin or member.', 400);
+      try {
+        await domain.access.addMember(me(ctx).access, page.owner, { email, role });
+      } catch (err) {
+        // The rules that refuse (no such user, the last admin of an account) answer on the same page.
+        if (err instanceof DomainError && (err.code === 'invalid_input' || err.code === 'conflict')) {
+          return again(err.code === 'invalid_input' ? `No user has the email ${email || '(empty)'}: an operator creates users (keyport user create).` : `${capitalize(err.message)}.`, err.code === 'conflict' ? 409 : 400);
+        }
+        throw err;
+      }
+      flash(ctx, `${email} is ${role === 'admin' ? 'an administrator' : 'a member'} of ${page.name}.`);
+      seeOther(ctx, `${page.base}/access`);
+    });
+
+    const memberOf = async (ctx: Context, page: OwnerPage) => {
+      const userId = checkId('userId', ctx.params.userId);
+      const member = (await domain.users.listMembers(page.owner)).find((m) => m.userId === userId);
+      if (!member) throw new UiError(404, 'No such member', `This user is not a member of ${page.name}.`, { href: `${page.base}/access`, label: 'Back to access management' });
+      return member;
+    };
+
+    router.get(`${path}/members/:userId/remove`, signedIn, async (ctx) => {
+      const page = await authorizeOwner(ctx, domain, kind, 'members.manage');
+      const member = await memberOf(ctx, page);
+      render(ctx, 'member-remove', { ...base(ctx, `Remove ${member.email} · ${page.name}`, [...page.crumbs, { label: 'Access management', href: `${page.base}/access` }, { label: 'Remove member' }]), page, member, error: null });
+    });
+
+    router.post(`${path}/members/:userId/remove`, signedIn, async (ctx) => {
+      const page = await authorizeOwner(ctx, domain, kind, 'members.manage');
+      const member = await memberOf(ctx, page);
+      try {
+        await domain.access.removeMember(me(ctx).access, page.owner, member.userId);
+      } catch (err) {
+        if (err instanceof DomainError && err.code === 'conflict') {
+          return render(ctx, 'member-remove', { ...base(ctx, `Remove ${member.email} · ${page.name}`, [...page.crumbs, { label: 'Remove member' }]), page, member, error: `${capitalize(err.message)}: make another member an administrator first.` }, { status: 409 });
+        }
+        throw err;
+      }
+      flash(ctx, `${member.email} is no longer a member of ${page.name}.`);
+      seeOther(ctx, `${page.base}/access`);
     });
 
     const closePage = async (ctx: Context, page: OwnerPage, extra: { error?: string; status?: number } = {}) => {
