@@ -3,8 +3,8 @@
 import { availableParallelism } from 'node:os';
 import { parseArgs } from 'node:util';
 
-export type Figure = 'token' | 'cluster' | 'wrong' | 'introspect' | 'attack' | 'jwt' | 'list' | 'queries' | 'db';
-export const ALL_FIGURES: Figure[] = ['token', 'cluster', 'wrong', 'introspect', 'attack', 'jwt', 'list', 'queries', 'db'];
+export type Figure = 'token' | 'cluster' | 'tracing' | 'wrong' | 'introspect' | 'attack' | 'jwt' | 'list' | 'queries' | 'db';
+export const ALL_FIGURES: Figure[] = ['token', 'cluster', 'tracing', 'wrong', 'introspect', 'attack', 'jwt', 'list', 'queries', 'db'];
 
 export interface BenchOptions {
   quick: boolean;

@@ -7,7 +7,7 @@ import { join } from 'node:path';
 import type { LoopResult } from './inprocess.ts';
 import type { LoadResult } from './load.ts';
 
-export type PairedFigure = 'token' | 'cluster' | 'wrong' | 'introspect';
+export type PairedFigure = 'token' | 'cluster' | 'tracing' | 'wrong' | 'introspect';
 
 export interface MachineInfo {
   cpuModel: string;
@@ -193,6 +193,10 @@ export function renderResults(results: BenchResults, markdown: boolean): string 
   if (byFigure('cluster').length) {
     h('Cluster mode — the same token requests with KEYPORT_WORKERS (one process per core, sharing only the database)');
     out.push(clusterTable(results, markdown));
+  }
+  if (byFigure('tracing').length) {
+    h('OpenTelemetry traces on — the same token requests with every span exported over OTLP/HTTP to a local sink (traces are off by default; the token figure above is with them off)');
+    out.push(pairedTable(byFigure('tracing'), markdown));
   }
   if (byFigure('wrong').length) {
     h('Wrong secrets — must not be slower than right ones');

@@ -12,6 +12,8 @@
 // Every child process and the database are stopped at the end, on error and on Ctrl-C.
 import { randomBytes } from 'node:crypto';
 import { mkdtempSync, rmSync } from 'node:fs';
+import { createServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { inspect } from 'node:util';
@@ -148,7 +150,7 @@ function median(samples: LoadResult[]): LoadResult {
   return [...samples].sort((a, b) => a.rps - b.rps)[Math.floor((samples.length - 1) / 2)]!;
 }
 
-const EXPECTED_STATUS: Record<PairedFigure, number> = { token: 200, cluster: 200, wrong: 401, introspect: 200 };
+const EXPECTED_STATUS: Record<PairedFigure, number> = { token: 200, cluster: 200, tracing: 200, wrong: 401, introspect: 200 };
 
 function unexpected(result: LoadResult, figure: PairedFigure): number {
   return result.requests - (result.statusCodes[String(EXPECTED_STATUS[figure])] ?? 0) + result.errors + result.timeouts;
@@ -169,7 +171,8 @@ async function databaseVersion(database: Database): Promise<MachineInfo['databas
 /** The environment both Keyport and this process load their configuration from. */
 function benchEnvironment(): { env: NodeJS.ProcessEnv; dataDir: string | null; databaseName: string | null } {
   const env: NodeJS.ProcessEnv = { ...process.env };
-  for (const name of Object.keys(env)) if (name.startsWith('KEYPORT_')) delete env[name];
+  // Traces stay off (the tracing figure turns them on for its own server).
+  for (const name of Object.keys(env)) if (name.startsWith('KEYPORT_') || name.startsWith('OTEL_')) delete env[name];
   let dataDir: string | null = null;
   let databaseName: string | null = null;
   if (env.MONGODB_URI) {
@@ -196,7 +199,7 @@ function benchEnvironment(): { env: NodeJS.ProcessEnv; dataDir: string | null; d
 function countSteps(): number {
   const f = options.figures;
   const perScale = (f.has('token') ? options.connections.length : 0) + (f.has('wrong') ? 1 : 0) + (f.has('introspect') ? 1 : 0);
-  return perScale * options.scales.length * 2 * options.rounds + (f.has('cluster') ? 2 * options.rounds : 0) + (f.has('wrong') ? 1 : 0) + (f.has('attack') ? options.attackRates.length : 0) + (f.has('db') ? options.scales.length : 0) + (f.has('jwt') ? 6 : 0) + (f.has('list') ? 2 : 0);
+  return perScale * options.scales.length * 2 * options.rounds + (f.has('cluster') ? 2 * options.rounds : 0) + (f.has('tracing') ? 2 * options.rounds : 0) + (f.has('wrong') ? 1 : 0) + (f.has('attack') ? options.attackRates.length : 0) + (f.has('db') ? options.scales.length : 0) + (f.has('jwt') ? 6 : 0) + (f.has('list') ? 2 : 0);
 }
 
 // ---- the run
@@ -404,6 +407,26 @@ async function measureScale(context: Context, keypairs: number, first: boolean):
       results.points.push(point);
     } finally {
       await cluster.stop();
+    }
+  });
+
+  if (first && options.figures.has('tracing')) await attempt(`tracing point ${at}`, async () => {
+    // A second Keyport on the same database with traces on, exporting over OTLP/HTTP
+    // to a sink in this process that reads and drops every batch; the first idles meanwhile.
+    const sink = createServer((req, res) => {
+      req.resume();
+      req.on('end', () => res.writeHead(200, { 'content-type': 'application/json' }).end('{}'));
+    });
+    await new Promise<void>((resolve) => sink.listen(0, '127.0.0.1', resolve));
+    const endpoint = `http://127.0.0.1:${(sink.address() as AddressInfo).port}`;
+    progress.note('starting Keyport with OpenTelemetry traces on…');
+    const traced = await startKeyportServer({ env: { ...context.env, OTEL_EXPORTER_OTLP_ENDPOINT: endpoint, OTEL_SERVICE_NAME: 'keyport-bench' } });
+    try {
+      await mapLimit(hot, 8, (k) => fetchToken(traced, k.keyId, k.secret));
+      results.points.push(await paired({ ...servers, keyport: traced }, 'tracing', seeder.total, Math.max(...options.connections), { keyport: keyportTokens, baseline: baselineTokens }));
+    } finally {
+      await traced.stop();
+      sink.close();
     }
   });
 

@@ -23,6 +23,7 @@ import { OAUTH_ROUTES } from './oauth/provider.ts';
 import type { ProviderHolder } from './oauth/provider-holder.ts';
 import { JWKS_MAX_AGE_SECONDS } from './oauth/signing-keys.ts';
 import { tokenEndpointsRouter } from './oauth/token-endpoints.ts';
+import { traceRequests, type Tracing } from './tracing.ts';
 
 export interface AppParts {
   domain: Domain;
@@ -39,6 +40,8 @@ export interface AppParts {
   addressThrottle: AddressThrottle;
   /** Behind a reverse proxy: client addresses from X-Forwarded-For. */
   trustProxy: boolean;
+  /** OpenTelemetry traces, or null when they are off (then nothing of them runs). */
+  tracing?: Tracing | null;
 }
 
 const OWN_OAUTH_PATHS = new Set<string>([OAUTH_ROUTES.introspection, OAUTH_ROUTES.revocation]);
@@ -197,7 +200,7 @@ export function createRequestHandler(parts: AppParts): (req: IncomingMessage, re
   const insertedMetadata = new Set(base ? [`${METADATA_PATH}${base}`, `/.well-known/openid-configuration${base}`] : []);
   // Every handler below is a Koa callback: it answers its own errors and its
   // promise never rejects, so the dispatcher does not wait for it (`void`).
-  return (req, res) => {
+  const handle = (req: IncomingMessage, res: ServerResponse): void => {
     const started = performance.now();
     const url = req.url ?? '/';
     const q = url.indexOf('?');
@@ -250,4 +253,6 @@ export function createRequestHandler(parts: AppParts): (req: IncomingMessage, re
       void appHandler(req, res);
     }
   };
+  // With traces off the server runs `handle` itself: nothing of tracing on the token path.
+  return parts.tracing ? traceRequests(parts.tracing, handle) : handle;
 }

@@ -1,6 +1,7 @@
 // Starts one Keyport server: config → database → domain → signing keys →
 // oidc-provider → HTTP. Used by src/main.ts, the tests and the benchmark.
 import cluster from 'node:cluster';
+import { readFileSync } from 'node:fs';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { createRequestHandler } from './app.ts';
@@ -19,6 +20,7 @@ import { AddressThrottle } from './oauth/address-throttle.ts';
 import { createProvider } from './oauth/provider.ts';
 import { SigningKeyRing } from './oauth/signing-keys.ts';
 import { resolveServerSecrets } from './server-secrets.ts';
+import { startTracing, traceDatabase, traceKeypairs, traceSigning, type Tracing } from './tracing.ts';
 
 export interface RunningKeyport {
   url: string;
@@ -76,17 +78,30 @@ function listen(server: Server, port: number, host: string): Promise<number> {
   });
 }
 
+/** package.json's version: the service.version of traces. */
+function keyportVersion(): string {
+  return (JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8')) as { version: string }).version;
+}
+
 /** Opens the database and builds the domain: shared by the server and the CLI. */
-export async function openKeyportDomain(config: KeyportConfig, clock?: Clock, role: DatabaseRole = 'server', log?: Logger): Promise<{ database: Database; domain: Domain; keyEncryptionKey: Uint8Array }> {
+export async function openKeyportDomain(config: KeyportConfig, clock?: Clock, role: DatabaseRole = 'server', log?: Logger, options: { monitorCommands?: boolean } = {}): Promise<{ database: Database; domain: Domain; keyEncryptionKey: Uint8Array }> {
   const secrets = resolveServerSecrets(config);
-  const database = await openDatabase(config, { role, ...(log ? { log } : {}) });
+  const database = await openDatabase(config, { role, ...(log ? { log } : {}), monitorCommands: options.monitorCommands ?? false });
   const domain = createDomain({ stores: createStores(database.models, { embedded: !config.database.uri }), config, pepper: secrets.pepper, keyEncryptionKey: secrets.keyEncryptionKey, ...(clock ? { clock } : {}) });
   return { database, domain, keyEncryptionKey: secrets.keyEncryptionKey };
 }
 
-export async function startKeyport(config: KeyportConfig, options: { clock?: Clock; log?: Logger } = {}): Promise<RunningKeyport> {
+export async function startKeyport(config: KeyportConfig, options: { clock?: Clock; log?: Logger; tracing?: Tracing | null } = {}): Promise<RunningKeyport> {
   const log = options.log ?? createLogger(config.log.level);
-  const { database, domain } = await openKeyportDomain(config, options.clock, 'server', log);
+  // Traces (src/tracing.ts): off unless the OTEL_* variables turn them on; the tests pass their own.
+  const tracing = options.tracing !== undefined ? options.tracing : startTracing(process.env, { version: keyportVersion() });
+  const { database, domain } = await openKeyportDomain(config, options.clock, 'server', log, { monitorCommands: tracing !== null });
+  if (tracing) {
+    traceKeypairs(tracing, domain.keypairs as never);
+    traceSigning(tracing);
+    traceDatabase(tracing, database.connection.getClient());
+    log.info('OpenTelemetry traces are on');
+  }
   const metrics = new Metrics({ defaultMetrics: true });
   database.onEmbeddedRestart(() => metrics.databaseRestarts.inc());
   // Other processes' changes (CLI, workers, hosts) reach this server's caches.
@@ -129,6 +144,7 @@ export async function startKeyport(config: KeyportConfig, options: { clock?: Clo
       provider.on('server_error', (_ctx, err) => log.error({ err: { message: err.message, stack: err.stack } }, 'oidc-provider server error'));
     });
     server.on('request', createRequestHandler({
+      tracing,
       addressThrottle: new AddressThrottle(config.lockout.maxFailuresPerAddress, config.lockout.throttleDelayMs),
       trustProxy: config.server.trustProxy,
       domain,
@@ -163,6 +179,8 @@ export async function startKeyport(config: KeyportConfig, options: { clock?: Clo
         // Wrong secrets already answered are counted before the database goes.
         await domain.keypairs.failuresCounted();
         await database.close();
+        // The last spans go out; a collector that cannot take them must not fail the shutdown.
+        await tracing?.shutdown().catch((err: unknown) => log.warn({ err: { message: err instanceof Error ? err.message : String(err) } }, 'could not send the last traces'));
         await flushLog(log);
       },
     };

@@ -42,7 +42,7 @@ const STARTUP_RETRY_MS = 500;
  * outage, and a server that stops answering is found by those checks, which
  * time out after connectTimeoutMS and then fail the operations waiting on it.
  */
-function driverOptions(config: KeyportConfig) {
+function driverOptions(config: KeyportConfig, monitorCommands: boolean) {
   const { serverSelectionTimeoutMs, connectTimeoutMs, heartbeatFrequencyMs } = config.database;
   return {
     serverSelectionTimeoutMS: serverSelectionTimeoutMs,
@@ -52,6 +52,8 @@ function driverOptions(config: KeyportConfig) {
     autoIndex: false,
     autoCreate: false,
     maxPoolSize: 20,
+    // Command events feed the database spans (src/tracing.ts); off unless traces are on.
+    monitorCommands,
   };
 }
 
@@ -61,10 +63,10 @@ function driverOptions(config: KeyportConfig) {
  * only waits serverSelectionTimeoutMS. Any other error (authentication, a bad
  * URI) ends it at once.
  */
-async function connect(uri: string, config: KeyportConfig, role: DatabaseRole, log: Logger | undefined): Promise<Connection> {
+async function connect(uri: string, config: KeyportConfig, role: DatabaseRole, log: Logger | undefined, monitorCommands: boolean): Promise<Connection> {
   const deadline = Date.now() + STARTUP_WAIT_MS[role];
   for (let attempt = 1; ; attempt++) {
-    const connection = mongoose.createConnection(uri, driverOptions(config));
+    const connection = mongoose.createConnection(uri, driverOptions(config, monitorCommands));
     try {
       return await connection.asPromise();
     } catch (err) {
@@ -76,7 +78,7 @@ async function connect(uri: string, config: KeyportConfig, role: DatabaseRole, l
   }
 }
 
-export async function openDatabase(config: KeyportConfig, options: { role?: DatabaseRole; log?: Logger } = {}): Promise<Database> {
+export async function openDatabase(config: KeyportConfig, options: { role?: DatabaseRole; log?: Logger; monitorCommands?: boolean } = {}): Promise<Database> {
   const role = options.role ?? 'server';
   let embedded: EmbeddedDatabase | null = null;
   let uri = config.database.uri;
@@ -86,7 +88,7 @@ export async function openDatabase(config: KeyportConfig, options: { role?: Data
   }
   let connection: Connection;
   try {
-    connection = await connect(uri, config, role, options.log);
+    connection = await connect(uri, config, role, options.log, options.monitorCommands ?? false);
   } catch (err) {
     await embedded?.stop();
     throw new Error(`cannot connect to the database at ${redactUri(uri)}: ${(err as Error).message}`);

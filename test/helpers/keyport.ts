@@ -6,6 +6,7 @@ import { join } from 'node:path';
 import { loadConfig, type KeyportConfig } from '../../src/config.ts';
 import type { Clock } from '../../src/domain/clock.ts';
 import { startKeyport, type RunningKeyport } from '../../src/keyport.ts';
+import type { Tracing } from '../../src/tracing.ts';
 
 /** A clock the test moves forward by hand (the server reads it through the domain). */
 export class TestClock implements Clock {
@@ -47,11 +48,13 @@ export function testConfig(dataDir: string, overrides: Overrides = {}): KeyportC
   });
 }
 
-export async function startTestKeyport(options: { overrides?: Overrides } = {}): Promise<TestKeyport> {
+/** `tracing`: OpenTelemetry traces for this server (src/tracing.ts); none by default. */
+export async function startTestKeyport(options: { overrides?: Overrides; tracing?: Tracing } = {}): Promise<TestKeyport> {
   const dataDir = mkdtempSync(join(tmpdir(), 'keyport-test-'));
   const clock = new TestClock();
   let config = testConfig(dataDir, options.overrides);
-  let keyport = await startKeyport(config, { clock });
+  const tracing = options.tracing ?? null;
+  let keyport = await startKeyport(config, { clock, tracing });
   // The issuer must stay the same across a restart for old tokens to verify: pin the port.
   const pinned = testConfig(dataDir, { ...options.overrides, server: { host: '127.0.0.1', ...(options.overrides?.server as Overrides | undefined), port: keyport.port } });
   config = pinned;
@@ -63,7 +66,7 @@ export async function startTestKeyport(options: { overrides?: Overrides } = {}):
     clock,
     async restart() {
       await keyport.close();
-      keyport = await startKeyport(pinned, { clock });
+      keyport = await startKeyport(pinned, { clock, tracing });
       handle.keyport = keyport;
     },
     async close() {

@@ -7,6 +7,7 @@ import { adminSessions } from '../session/index.ts';
 import type { SignInFlow } from '../session/sign-in.ts';
 import { ApiError, notFoundError, renderApiErrors } from './errors.ts';
 import { API_PREFIX, createApiRouter } from './routes.ts';
+import { nameRequestSpan } from '../../tracing.ts';
 
 const isApiPath = (path: string) => path === API_PREFIX || path.startsWith(`${API_PREFIX}/`);
 
@@ -45,6 +46,12 @@ export function adminApi(app: Koa, options: AdminApiOptions) {
   const allowed = router.allowedMethods({ throw: true });
   return async (ctx: Context, next: Next): Promise<void> => {
     if (!isApiPath(ctx.path)) return next();
-    await sessions(ctx, () => routes(ctx as never, () => allowed(ctx as never, next)) as Promise<void>);
+    try {
+      await sessions(ctx, () => routes(ctx as never, () => allowed(ctx as never, next)) as Promise<void>);
+    } finally {
+      // With traces on, the request's span takes the route's name (no ids in span names); otherwise a no-op.
+      const route = (ctx as { _matchedRoute?: unknown })._matchedRoute;
+      if (typeof route === 'string') nameRequestSpan(ctx.method, route);
+    }
   };
 }
