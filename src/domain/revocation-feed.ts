@@ -29,12 +29,18 @@ export interface RevocationFeedContents {
   tokens: string[];
 }
 
+/** The contents and when they were read: a feed is as fresh as the read that began at `readAt` (ms), not as its signature. */
+export interface RevocationFeedSnapshot {
+  contents: RevocationFeedContents;
+  readAt: number;
+}
+
 export class RevocationFeed {
   readonly #events: RevocationEventStore;
   readonly #tokens: RevocationStore;
   readonly #clock: Clock;
   readonly #keepMs: number;
-  #cached: { at: number; contents: Promise<RevocationFeedContents> } | null = null;
+  #cached: { at: number; contents: Promise<RevocationFeedSnapshot> } | null = null;
 
   constructor(deps: { events: RevocationEventStore; tokens: RevocationStore; clock: Clock; changes: ChangeFeed; maxTokenLifetimeMs: number }) {
     this.#events = deps.events;
@@ -63,10 +69,10 @@ export class RevocationFeed {
   }
 
   /** The feed as the database holds it, re-read at most once a second per process (and at once after a change here). */
-  contents(): Promise<RevocationFeedContents> {
+  snapshot(): Promise<RevocationFeedSnapshot> {
     const now = Date.now();
     if (!this.#cached || now - this.#cached.at >= REREAD_MS) {
-      const contents = this.#read();
+      const contents = this.#read().then((read) => ({ contents: read, readAt: now }));
       const entry = { at: now, contents };
       this.#cached = entry;
       // A failed read is not served again: the next request reads anew.

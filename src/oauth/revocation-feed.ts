@@ -10,7 +10,7 @@
 import { createHash } from 'node:crypto';
 import Router from '@koa/router';
 import { importJWK, SignJWT, type CryptoKey, type JWK } from 'jose';
-import type { RevocationFeed, RevocationFeedContents } from '../domain/revocation-feed.ts';
+import type { RevocationFeed, RevocationFeedSnapshot } from '../domain/revocation-feed.ts';
 import { renderOAuthErrors } from './oauth-error.ts';
 import { OAUTH_ROUTES } from './provider.ts';
 import { SIGNING_ALG } from './signing-keys.ts';
@@ -31,8 +31,8 @@ export class RevocationFeedPublisher {
   readonly #issuer: string;
   readonly #signingKey: () => FeedSigningKey;
   #imported: { kid: string; key: Promise<CryptoKey> } | null = null;
-  /** The last signed feed, reused while the contents and the signing key are the same and it is under a second old. */
-  #signed: { contents: RevocationFeedContents; kid: string; at: number; jwt: string; etag: string } | null = null;
+  /** The last signed feed, reused while it signs the same snapshot with the same key. */
+  #signed: { snapshot: RevocationFeedSnapshot; kid: string; jwt: string; etag: string } | null = null;
 
   constructor(options: { feed: RevocationFeed; issuer: string; signingKey: () => FeedSigningKey }) {
     this.#feed = options.feed;
@@ -41,20 +41,20 @@ export class RevocationFeedPublisher {
   }
 
   async current(): Promise<{ jwt: string; etag: string }> {
-    const contents = await this.#feed.contents();
+    const snapshot = await this.#feed.snapshot();
     const { kid, privateJwk } = this.#signingKey();
-    const now = Date.now();
     const last = this.#signed;
-    if (last && last.contents === contents && last.kid === kid && now - last.at < 1000) return last;
+    if (last && last.snapshot === snapshot && last.kid === kid) return last;
     if (this.#imported?.kid !== kid) this.#imported = { kid, key: importJWK(privateJwk, SIGNING_ALG) as Promise<CryptoKey> };
-    const iat = Math.floor(now / 1000);
-    const jwt = await new SignJWT({ ...contents })
+    // `iat` is when the database was read (rounded down): a validator's bound counts from there.
+    const iat = Math.floor(snapshot.readAt / 1000);
+    const jwt = await new SignJWT({ ...snapshot.contents })
       .setProtectedHeader({ alg: SIGNING_ALG, typ: REVOCATION_FEED_TYPE, kid })
       .setIssuer(this.#issuer)
       .setIssuedAt(iat)
       .setExpirationTime(iat + FEED_LIFETIME_SECONDS)
       .sign(await this.#imported.key);
-    const signed = { contents, kid, at: now, jwt, etag: `"${createHash('sha256').update(jwt).digest('base64url').slice(0, 27)}"` };
+    const signed = { snapshot, kid, jwt, etag: `"${createHash('sha256').update(jwt).digest('base64url').slice(0, 27)}"` };
     this.#signed = signed;
     return signed;
   }
