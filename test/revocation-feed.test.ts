@@ -2,6 +2,8 @@
 // HTTP: what it publishes and how, each kind of revocation reaching a resource
 // server that validates tokens offline (keyport/verify), the bound the kit
 // states, its refusal of forged feeds, and its caching.
+import { spawn } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
 import test, { type ExecutionContext } from 'ava';
 import { createRemoteJWKSet, decodeJwt, generateKeyPair, jwtVerify, SignJWT } from 'jose';
 import { createVerifier, TokenError, type FetchLike, type TokenErrorCode, type VerifierOptions } from 'keyport/verify';
@@ -252,4 +254,38 @@ test.serial('an unreachable feed: refused (503) by default, accepted with whenSt
   await t.notThrowsAsync(verifierOf(acme.accountId, { fetch: off.fetch, revocationFeed: false }).verify(live), 'without the feed the token is honoured until it expires');
   t.false(off.urls.some((url) => url.endsWith(FEED_PATH)));
   t.throws(() => verifierOf(acme.accountId, { revocationFeed: { maxStalenessMs: 500 } }), { instanceOf: TypeError, message: /at least 2000/ });
+});
+
+/** The `keyport` CLI as its own process, on the test server's database. */
+function runCli(args: string[]): Promise<{ code: number | null; stderr: string }> {
+  const env: NodeJS.ProcessEnv = {};
+  for (const [name, value] of Object.entries(process.env)) if (!name.startsWith('KEYPORT_') && name !== 'MONGODB_URI') env[name] = value;
+  env.KEYPORT_DATA_DIR = tk.config.database.dataDir;
+  env.KEYPORT_LOG_LEVEL = 'silent';
+  if (tk.config.database.uri) env.MONGODB_URI = tk.config.database.uri;
+  if (tk.config.secrets.pepper) env.KEYPORT_SECRET_PEPPER = tk.config.secrets.pepper;
+  if (tk.config.secrets.keyEncryptionKey) env.KEYPORT_KEY_ENCRYPTION_KEY = tk.config.secrets.keyEncryptionKey;
+  const node = fileURLToPath(new URL('../node_modules/.bin/node', import.meta.url));
+  return new Promise((resolve, reject) => {
+    const child = spawn(node, [fileURLToPath(new URL('../bin/keyport.js', import.meta.url)), ...args], { env, stdio: ['ignore', 'ignore', 'pipe'] });
+    let stderr = '';
+    child.stderr.on('data', (chunk: Buffer) => { stderr += chunk.toString(); });
+    child.on('error', reject);
+    child.on('close', (code) => resolve({ code, stderr }));
+  });
+}
+
+test.serial('the feed comes from the database: a keypair disabled by another process (the CLI) is in the server\'s feed shortly after', async (t) => {
+  const acme = await tenant('OtherProcess');
+  const live = await getToken(tk.url, acme.own);
+  const disabled = await runCli(['keypair', 'disable', acme.own.keyId]);
+  t.is(disabled.code, 0, disabled.stderr);
+  const doneAt = Date.now();
+  let listed: unknown;
+  while (Date.now() - doneAt < 3000 && !listed) {
+    listed = (decodeJwt(await (await fetch(`${tk.url}${FEED_PATH}`)).text()).keypairs as Record<string, unknown>)[acme.own.keyId];
+    if (!listed) await sleep(100);
+  }
+  t.deepEqual(listed, { gen_below: 1 });
+  await revokedForGood(t, verifierOf(acme.accountId).verify(live));
 });
