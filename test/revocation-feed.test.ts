@@ -170,29 +170,40 @@ test.serial('/oauth/revoke: that one token is refused, the keypair\'s other toke
 
 // The one timing assertion the issue asks for: "revocation is seen by an offline
 // validator within 10 s by default". The kit never accepts a token on a feed
-// older than its bound, so this holds whatever the machine's speed; in practice
-// it is seen within about half the bound (when the kit refreshes its copy).
-test.serial('the bound: a verifier already holding a feed refuses a token within 10 s of its keypair being disabled', async (t) => {
+// older than its bound, so no call that starts later than 10 s after the
+// revocation is accepted, however slow the machine (a feed it cannot fetch in
+// time is a 503, failing closed); in practice the revocation is seen within
+// about half the bound, when the kit's background refresh lands.
+test.serial('the bound: a verifier already holding a feed accepts the token of a disabled keypair for at most 10 s after the disable', async (t) => {
   const acme = await tenant('Bound');
   const live = await getToken(tk.url, acme.production);
   const v = verifierOf(acme.accountId);
   await v.verify(live); // the kit now holds a feed from before the revocation
   t.is((await admin.post(`/keypairs/${acme.production.keyId}/disable`)).status, 200);
   const revokedAt = Date.now();
-  let seenAfter: number | null = null;
-  while (Date.now() - revokedAt < 15_000) {
+  let lastAccepted = 0;
+  let firstRefused: number | null = null;
+  let seenRevoked: number | null = null;
+  while (Date.now() - revokedAt < 20_000) {
+    const started = Date.now() - revokedAt;
     try {
       await v.verify(live);
+      lastAccepted = started;
     } catch (err) {
-      t.true(err instanceof TokenError && err.message === 'the access token has been revoked', String(err));
-      seenAfter = Date.now() - revokedAt;
-      break;
+      t.true(err instanceof TokenError, String(err));
+      firstRefused ??= started;
+      if ((err as TokenError).message === 'the access token has been revoked') {
+        seenRevoked = started;
+        break;
+      }
     }
     await sleep(100);
   }
-  t.not(seenAfter, null, 'the revocation was never seen');
-  t.true(seenAfter! <= 10_000, `seen after ${seenAfter} ms`);
-  t.log(`revocation seen by the kit after ${seenAfter} ms`);
+  t.log(`accepted until ${lastAccepted} ms after the disable, refused from ${firstRefused} ms, as revoked from ${seenRevoked} ms`);
+  t.true(lastAccepted <= 10_000, `accepted ${lastAccepted} ms after the disable`);
+  t.not(firstRefused, null);
+  t.true(firstRefused! <= 10_000, `first refused ${firstRefused} ms after the disable`);
+  t.not(seenRevoked, null, 'the kit refuses it as revoked once it holds a newer feed');
 });
 
 test.serial('a forged or tampered feed is refused: the kit fails closed rather than trust it', async (t) => {
