@@ -110,7 +110,15 @@ test.serial('disable: the keypair\'s tokens are refused; enabled again, only its
   const after = verifierOf(acme.accountId);
   await t.notThrowsAsync(after.verify(fresh), 'a token of the new generation is accepted');
   await revokedForGood(t, after.verify(old));
+
+  t.is((await admin.post(`/keypairs/${acme.production.keyId}/disable`)).status, 200);
+  await revokedForGood(t, verifierOf(acme.accountId).verify(fresh));
+  t.deepEqual(await feedEntry(acme.production.keyId), { gen_below: 2 }, 'the events of one keypair merge: the highest generation');
 });
+
+async function feedEntry(keyId: string): Promise<unknown> {
+  return (decodeJwt(await (await fetch(`${tk.url}${FEED_PATH}`)).text()).keypairs as Record<string, unknown>)[keyId];
+}
 
 test.serial('regenerate: the tokens issued before are refused, those of the new secret accepted; a planned rotation keeps them', async (t) => {
   const acme = await tenant('Regenerate');
@@ -128,12 +136,15 @@ test.serial('regenerate: the tokens issued before are refused, those of the new 
   await t.notThrowsAsync(v.verify(rotatedKeep), 'a rotation without revokeTokens revokes nothing');
 });
 
-test.serial('remove: every token of the removed keypair is refused', async (t) => {
+test.serial('remove: every token of the removed keypair is refused (also after a disable: the removal outweighs it)', async (t) => {
   const acme = await tenant('Remove');
   const old = await getToken(tk.url, acme.own);
   await verifierOf(acme.accountId).verify(old);
+  t.is((await admin.post(`/keypairs/${acme.own.keyId}/disable`)).status, 200);
+  t.deepEqual(await feedEntry(acme.own.keyId), { gen_below: 1 });
   t.is((await admin.delete(`/keypairs/${acme.own.keyId}`)).status, 204);
   await revokedForGood(t, verifierOf(acme.accountId).verify(old));
+  t.deepEqual(await feedEntry(acme.own.keyId), { all: true }, 'a removal outweighs an earlier generation');
 });
 
 test.serial('owner closed: an environment\'s tokens are refused, then the whole account\'s', async (t) => {
@@ -294,7 +305,7 @@ test.serial('the feed comes from the database: a keypair disabled by another pro
   const doneAt = Date.now();
   let listed: unknown;
   while (Date.now() - doneAt < 3000 && !listed) {
-    listed = (decodeJwt(await (await fetch(`${tk.url}${FEED_PATH}`)).text()).keypairs as Record<string, unknown>)[acme.own.keyId];
+    listed = await feedEntry(acme.own.keyId);
     if (!listed) await sleep(100);
   }
   t.deepEqual(listed, { gen_below: 1 });
