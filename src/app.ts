@@ -22,6 +22,7 @@ import { renderOAuthErrors } from './oauth/oauth-error.ts';
 import { OAUTH_ROUTES } from './oauth/provider.ts';
 import type { ProviderHolder } from './oauth/provider-holder.ts';
 import { JWKS_MAX_AGE_SECONDS } from './oauth/signing-keys.ts';
+import { revocationFeedRouter, type RevocationFeedPublisher } from './oauth/revocation-feed.ts';
 import { tokenEndpointsRouter } from './oauth/token-endpoints.ts';
 import { traceRequests, type Tracing } from './tracing.ts';
 
@@ -30,6 +31,8 @@ export interface AppParts {
   /** oidc-provider, rebuilt when the signing keys change. */
   providers: ProviderHolder;
   verifier: AccessTokenVerifier;
+  /** The signed revocation feed served at /oauth/revocations. */
+  revocationFeed: RevocationFeedPublisher;
   metrics: Metrics;
   log: Logger;
   ping: () => Promise<boolean>;
@@ -44,7 +47,7 @@ export interface AppParts {
   tracing?: Tracing | null;
 }
 
-const OWN_OAUTH_PATHS = new Set<string>([OAUTH_ROUTES.introspection, OAUTH_ROUTES.revocation]);
+const OWN_OAUTH_PATHS = new Set<string>([OAUTH_ROUTES.introspection, OAUTH_ROUTES.revocation, OAUTH_ROUTES.revocation_feed]);
 const METADATA_PATH = '/.well-known/oauth-authorization-server';
 /**
  * Behind an issuer path these are answered at the host's root too: container
@@ -87,6 +90,8 @@ function createOAuthEndpointsApp(parts: AppParts): Koa {
   app.use(bodyParser({ enableTypes: ['form'], formLimit: '16kb', encoding: 'utf-8' }));
   const oauth = tokenEndpointsRouter(parts.domain, parts.verifier, parts.addressThrottle);
   app.use(oauth.routes()).use(oauth.allowedMethods());
+  const feed = revocationFeedRouter(parts.revocationFeed);
+  app.use(feed.routes()).use(feed.allowedMethods());
   return app;
 }
 

@@ -18,6 +18,7 @@ import { LoginThrottle } from './db/sign-in-throttle.ts';
 import { createLogger, flushLog, type Logger } from './log.ts';
 import { AddressThrottle } from './oauth/address-throttle.ts';
 import { createProvider } from './oauth/provider.ts';
+import { RevocationFeedPublisher } from './oauth/revocation-feed.ts';
 import { SigningKeyRing } from './oauth/signing-keys.ts';
 import { resolveServerSecrets } from './server-secrets.ts';
 import { startTracing, traceDatabase, traceKeypairs, traceSigning, type Tracing } from './tracing.ts';
@@ -150,6 +151,7 @@ export async function startKeyport(config: KeyportConfig, options: { clock?: Clo
       domain,
       providers: signingKeys.providers,
       verifier: signingKeys.verifier,
+      revocationFeed: new RevocationFeedPublisher({ feed: domain.revocationFeed, issuer, signingKey: () => signingKeys.signingKey() }),
       metrics,
       log,
       ping: () => database.ping(),

@@ -343,6 +343,30 @@ export interface RevocationStore {
   deleteExpired(now: Date): Promise<void>;
 }
 
+/**
+ * A revocation of every token of a credential, for the revocation feed: a
+ * keypair's tokens below a generation, all of a removed keypair's tokens
+ * (generationBelow absent), or all tokens of a closed account or environment.
+ */
+export interface RevocationEventRecord {
+  kind: 'keypair' | 'account' | 'environment';
+  subject: string;
+  generationBelow?: number;
+  at: Date;
+  /** After this no token it can affect is valid any more. */
+  expiresAt: Date;
+}
+
+/** The revocation events behind the revocation feed, kept until they expire. */
+export interface RevocationEventStore {
+  /** Records one event (an insert: the feed merges events of the same subject). */
+  add(event: RevocationEventRecord): Promise<void>;
+  /** Every event that expires after `now`. */
+  unexpired(now: Date): Promise<RevocationEventRecord[]>;
+  /** Deletes the events that expired before `now` (no TTL indexes on FerretDB v1). */
+  deleteExpired(now: Date): Promise<void>;
+}
+
 /** Admin sign-in sessions, by the SHA-256 of the cookie's key (computed by the domain). */
 export interface SessionStore {
   find(id: string): Promise<{ data: Record<string, unknown>; expiresAt: Date } | null>;
@@ -488,6 +512,7 @@ export interface Stores {
   memberships: MembershipStore;
   audit: AuditStore;
   revocations: RevocationStore;
+  revocationEvents: RevocationEventStore;
   sessions: SessionStore;
   setupTokens: SetupTokenStore;
   signingKeys: SigningKeyStore;

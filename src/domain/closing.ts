@@ -13,6 +13,7 @@ import type { KeypairStore, OwnerStore } from '../db/contract.ts';
 import type { Actor, AuditLog } from './audit.ts';
 import { DomainError, notFound } from './errors.ts';
 import type { KeypairService } from './keypairs.ts';
+import type { RevocationFeed } from './revocation-feed.ts';
 import type { AccountView, EnvironmentView, OwnerService } from './owners.ts';
 
 export class OwnerClosing {
@@ -21,13 +22,15 @@ export class OwnerClosing {
   readonly #owners: OwnerService;
   readonly #keypairs: KeypairService;
   readonly #audit: AuditLog;
+  readonly #revocationFeed: RevocationFeed | undefined;
 
-  constructor(deps: { ownerStore: OwnerStore; keypairStore: KeypairStore; owners: OwnerService; keypairs: KeypairService; audit: AuditLog }) {
+  constructor(deps: { ownerStore: OwnerStore; keypairStore: KeypairStore; owners: OwnerService; keypairs: KeypairService; audit: AuditLog; revocationFeed?: RevocationFeed }) {
     this.#ownerStore = deps.ownerStore;
     this.#keypairStore = deps.keypairStore;
     this.#owners = deps.owners;
     this.#keypairs = deps.keypairs;
     this.#audit = deps.audit;
+    this.#revocationFeed = deps.revocationFeed;
   }
 
   /** Closes an environment. Closing one that is closing (resume) or closed (no-op) is fine. */
@@ -36,6 +39,8 @@ export class OwnerClosing {
     if (!env) throw notFound('environment');
     if (env.status === 'closed') return this.#owners.getEnvironment(env._id);
     await this.#markClosing('environment', env._id, env.accountId, actor);
+    // After the status (a failed close must not revoke an owner still active); again on a resumed close, which is harmless.
+    await this.#revocationFeed?.ownerClosed('environment', env._id);
     await this.#removeKeypairs({ environmentId: env._id }, actor);
     await this.#markClosed('environment', env._id, env.accountId, actor);
     return this.#owners.getEnvironment(env._id);
@@ -47,6 +52,7 @@ export class OwnerClosing {
     if (!account) throw notFound('account');
     if (account.status === 'closed') return this.#owners.getAccount(account._id);
     await this.#markClosing('account', account._id, account._id, actor);
+    await this.#revocationFeed?.ownerClosed('account', account._id);
     const environments = await this.#ownerStore.listEnvironments(account._id, { notClosed: true });
     for (const env of environments) {
       try {

@@ -11,6 +11,7 @@ import { SecretHasher } from './credentials.ts';
 import { OwnerClosing } from './closing.ts';
 import { KeypairService } from './keypairs.ts';
 import { OwnerService } from './owners.ts';
+import { RevocationFeed } from './revocation-feed.ts';
 import { RevocationList } from './revocations.ts';
 import { ScopeCatalog } from './scope-catalog.ts';
 import { AdminSessionStore } from './sessions.ts';
@@ -24,6 +25,8 @@ export interface Domain {
   keypairs: KeypairService;
   scopes: ScopeCatalog;
   revocations: RevocationList;
+  /** What resource servers that validate offline must refuse (the signed revocation feed). */
+  revocationFeed: RevocationFeed;
   access: AccessService;
   closing: OwnerClosing;
   sessions: AdminSessionStore;
@@ -41,6 +44,8 @@ export function createDomain(options: { stores: Stores; config: KeyportConfig; p
   const changes = stores.changes;
   const owners = new OwnerService(stores.owners, audit, clock, changes);
   const scopes = new ScopeCatalog(options.config.scopes);
+  const maxTokenLifetimeMs = options.config.tokens.ttlSeconds * 1000;
+  const revocationFeed = new RevocationFeed({ events: stores.revocationEvents, tokens: stores.revocations, clock, changes, maxTokenLifetimeMs });
   const keypairs = new KeypairService({
     store: stores.keypairs,
     owners,
@@ -49,6 +54,7 @@ export function createDomain(options: { stores: Stores; config: KeyportConfig; p
     audit,
     clock,
     lockout: options.config.lockout,
+    revocationFeed,
   });
   const users = new UserService({ users: stores.users, memberships: stores.memberships }, audit, clock);
   return {
@@ -57,9 +63,10 @@ export function createDomain(options: { stores: Stores; config: KeyportConfig; p
     users,
     keypairs,
     access: new AccessService({ users, owners, keypairs, audit }),
-    closing: new OwnerClosing({ ownerStore: stores.owners, keypairStore: stores.keypairs, owners, keypairs, audit }),
+    closing: new OwnerClosing({ ownerStore: stores.owners, keypairStore: stores.keypairs, owners, keypairs, audit, revocationFeed }),
     sessions: new AdminSessionStore(stores.sessions, clock),
     scopes,
+    revocationFeed,
     revocations: new RevocationList({ store: stores.revocations, audit, clock, changes, maxTokenLifetimeMs: options.config.tokens.ttlSeconds * 1000 }),
     bootstrap: new Bootstrap({ store: stores.setupTokens, users, owners, audit, clock }),
     signingKeys: new SigningKeyService({

@@ -9,6 +9,7 @@ import { COMMENT_MAX, GRACE_PERIODS, type GracePeriod } from './limits.ts';
 import { validName, type Owner, type OwnerService } from './owners.ts';
 import { FailureCounts } from './failure-counts.ts';
 import { failureWrite, hasFailuresToReset, isLocked, unlockedCounters } from './lockout.ts';
+import type { RevocationFeed } from './revocation-feed.ts';
 import type { ScopeCatalog } from './scope-catalog.ts';
 import { liveSecrets, rotatedSecrets } from './secrets.ts';
 import type { KeypairChanges, KeypairRecord, KeypairStore } from '../db/contract.ts';
@@ -69,13 +70,15 @@ export class KeypairService {
   readonly #audit: AuditLog;
   readonly #clock: Clock;
   readonly #lockout: KeyportConfig['lockout'];
+  /** Told of every revocation of a keypair's tokens, for resource servers that validate offline. */
+  readonly #revocationFeed: RevocationFeed | undefined;
   /** Per key: when lastUsedAt was last written by this process (at most once a minute). */
   readonly #lastUsedWrites = new Map<string, number>();
   /** Wrong secrets answered and not yet counted (#recordFailure). */
   readonly #failures: FailureCounts<KeypairDoc>;
   #reportError: (err: unknown, what: string) => void = () => {};
 
-  constructor(deps: { store: KeypairStore; owners: OwnerService; scopes: ScopeCatalog; hasher: SecretHasher; audit: AuditLog; clock: Clock; lockout: KeyportConfig['lockout'] }) {
+  constructor(deps: { store: KeypairStore; owners: OwnerService; scopes: ScopeCatalog; hasher: SecretHasher; audit: AuditLog; clock: Clock; lockout: KeyportConfig['lockout']; revocationFeed?: RevocationFeed }) {
     this.#store = deps.store;
     this.#owners = deps.owners;
     this.#scopes = deps.scopes;
@@ -83,6 +86,7 @@ export class KeypairService {
     this.#audit = deps.audit;
     this.#clock = deps.clock;
     this.#lockout = deps.lockout;
+    this.#revocationFeed = deps.revocationFeed;
     this.#failures = new FailureCounts<KeypairDoc>({
       maxInFlight: deps.store.failureWritesInFlight,
       write: (keyId, doc, count) => this.#countFailures(doc, count),
@@ -204,6 +208,7 @@ export class KeypairService {
       ? await this.#store.change(keyId, { enabled, updatedAt: now })
       : await this.#store.change(keyId, { enabled, updatedAt: now, tokensRevokedAt: now }, { advanceTokenGeneration: true });
     if (!doc) throw notFound('keypair');
+    if (!enabled) await this.#revocationFeed?.keypairTokensBelow(doc._id, currentTokenGeneration(doc));
     await this.#audit.record({ actor, action: enabled ? 'keypair.enabled' : 'keypair.disabled', ...this.#target(doc), ...(enabled ? {} : { details: { revokedTokens: true } }) });
     return this.view(doc);
   }
@@ -237,6 +242,7 @@ export class KeypairService {
     if (result.outcome === 'conflict') throw new DomainError('conflict', 'the keypair changed during the rotation; try again');
     const { before: current, after: doc } = result;
     const { secrets, endedEarlierPrevious: endedPrevious } = rotation;
+    if (revokeTokens) await this.#revocationFeed?.keypairTokensBelow(doc._id, currentTokenGeneration(doc));
     await this.#audit.record({
       actor,
       action: grace === '0' ? 'keypair.regenerated' : 'keypair.rotated',
@@ -256,6 +262,7 @@ export class KeypairService {
   async remove(keyId: string, actor: Actor): Promise<void> {
     const doc = await this.#store.delete(keyId);
     if (!doc) throw notFound('keypair');
+    await this.#revocationFeed?.keypairRemoved(doc._id);
     await this.#audit.record({ actor, action: 'keypair.removed', ...this.#target(doc), details: { name: doc.name } });
   }
 

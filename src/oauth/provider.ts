@@ -19,6 +19,8 @@ export const OAUTH_ROUTES = {
   jwks: '/oauth/jwks',
   introspection: '/oauth/introspect',
   revocation: '/oauth/revoke',
+  /** The signed revocation feed for offline validators (src/oauth/revocation-feed.ts). */
+  revocation_feed: '/oauth/revocations',
   authorization: '/oauth/authorize',
   userinfo: '/oauth/userinfo',
   end_session: '/oauth/session/end',
@@ -221,6 +223,8 @@ export function createProvider(options: { issuer: string; config: KeyportConfig;
       introspection_endpoint_auth_methods_supported: ['client_secret_basic', 'client_secret_post'],
       revocation_endpoint: `${issuer}${OAUTH_ROUTES.revocation}`,
       revocation_endpoint_auth_methods_supported: ['client_secret_basic', 'client_secret_post'],
+      // A Keyport extension (docs/revocation.md): where keyport/verify finds the signed revocation feed.
+      keyport_revocation_feed_uri: `${issuer}${OAUTH_ROUTES.revocation_feed}`,
       service_documentation: `${issuer}/`,
     },
     cookies: { keys: [randomBytes(32).toString('base64url')] },

@@ -40,6 +40,8 @@ export class SigningKeyRing {
   readonly #log: Logger;
   #version: string;
   #signingKid: string;
+  /** The keys as this process uses them now (the revocation feed is signed with the signing one). */
+  #material: SigningMaterial;
   #timer: NodeJS.Timeout | null = null;
   /** Updates run one after the other, in the order asked for. */
   #tail: Promise<void> = Promise.resolve();
@@ -62,6 +64,7 @@ export class SigningKeyRing {
     this.#log = options.log;
     this.#version = set.version;
     this.#signingKid = set.signingKid;
+    this.#material = material;
     this.providers = new ProviderHolder(this.#build(material));
     this.verifier = new AccessTokenVerifier(options.issuer, material.publicJwks);
     this.#domain.changes.onChange((kind) => {
@@ -81,6 +84,12 @@ export class SigningKeyRing {
     return this.#update(() => this.#domain.signingKeys.current());
   }
 
+  /** The private key that signs tokens now, with its kid: what else Keyport signs for resource servers (the revocation feed) is signed with it too. */
+  signingKey(): { kid: string; privateJwk: SigningMaterial['privateJwks'][number] } {
+    const material = this.#material;
+    return { kid: material.signingKid, privateJwk: material.privateJwks.find((jwk) => jwk.kid === material.signingKid)! };
+  }
+
   stop(): void {
     if (this.#timer) clearInterval(this.#timer);
     this.#timer = null;
@@ -95,6 +104,7 @@ export class SigningKeyRing {
         // Both at once, with nothing awaited in between: no request sees the new keys on one side only.
         this.providers.replace(this.#build(material));
         this.verifier.setKeys(material.publicJwks);
+        this.#material = material;
         if (set.signingKid !== this.#signingKid) this.#log.info({ kid: set.signingKid, previousKid: this.#signingKid }, 'tokens are now signed with another key');
         this.#log.info({ kids: material.publicJwks.keys.map((key) => key.kid) }, 'published token signing keys');
         this.#version = set.version;

@@ -20,6 +20,12 @@
 //   the binding is required, and an API that really serves every account says
 //   so with `tenants: 'any'`;
 // - every required scope is in `scope` (otherwise 403 insufficient_scope);
+// - not listed in the issuer's signed revocation feed (on by default when the
+//   issuer publishes one, as Keyport does): a disabled, regenerated or removed
+//   keypair, a closed owner or a token revoked at /oauth/revoke is refused
+//   within a stated bound (10 s by default) without asking about each token.
+//   The feed is verified with the same JWKS; when no feed fresher than the
+//   bound can be had, tokens are refused (503) unless `whenStale: 'accept'`;
 // - with `introspection` configured: the issuer still says `active` (RFC 7662),
 //   so a disabled or removed keypair, a closed owner or a revoked token is
 //   refused at once rather than at `exp`. Introspection failures fail closed.
@@ -34,6 +40,12 @@ import { LRUCache } from 'lru-cache';
 export const ACCEPTED_ALGORITHMS = ['ES256'] as const;
 const ACCESS_TOKEN_TYPE = 'at+jwt';
 const REQUIRED_CLAIMS = ['iss', 'sub', 'aud', 'exp', 'iat', 'jti', 'client_id'];
+/** The JWT type of Keyport's revocation feed. */
+const REVOCATION_FEED_TYPE = 'revocations+jwt';
+/** The default bound: a revocation is seen within this. */
+const DEFAULT_REVOCATION_BOUND_MS = 10_000;
+/** At most one attempt to fetch the feed per this, also while the issuer is down. */
+const FEED_RETRY_MS = 1000;
 
 export type FetchLike = (url: string, init: RequestInit) => Promise<Response>;
 
@@ -90,6 +102,34 @@ export interface VerifierOptions {
     cacheMaxAgeMs?: number;
   };
   /**
+   * The issuer's signed revocation feed (Keyport's `keyport_revocation_feed_uri`):
+   * tokens of a keypair disabled, regenerated (with token revocation) or
+   * removed, of a closed account or environment, or revoked at /oauth/revoke
+   * are refused without a request to Keyport per token. On by default when the
+   * issuer's metadata names a feed; `false` turns it off (tokens are then
+   * honoured until they expire, unless `introspection` is set).
+   */
+  revocationFeed?: false | {
+    /** Defaults to `keyport_revocation_feed_uri` from the issuer's metadata. */
+    uri?: string;
+    /**
+     * The bound, in ms (default 10 000): a token is never accepted on a feed
+     * older than this (by the feed's `iat`), so a revocation is refused at
+     * most this long after it was made (plus any difference between the
+     * issuer's clock and this host's). The feed is fetched again, in the
+     * background, once it is half as old. At least 2000.
+     */
+    maxStalenessMs?: number;
+    /**
+     * When no feed within the bound can be fetched (the issuer is down, or
+     * answers with a feed that fails its signature check): `'refuse'` (default)
+     * answers 503 temporarily_unavailable, keeping the bound; `'accept'` goes on
+     * with the last feed it verified, so revocations made since are missed
+     * until the issuer is back.
+     */
+    whenStale?: 'refuse' | 'accept';
+  };
+  /**
    * Tokens that passed the signature and claim checks are remembered (by their
    * exact text) until they expire, so that a client presenting the same token
    * on request after request costs a lookup, not an ES256 verification (about
@@ -119,6 +159,8 @@ export interface KeyportAccessTokenClaims extends JWTPayload {
   acc?: string;
   /** The environment that owns the keypair, for environment keypairs. */
   env?: string;
+  /** The keypair's token generation when the token was issued (absent: 0). */
+  gen?: number;
 }
 
 /** What a request carries once its token has been accepted (`ctx.state.auth` in Koa, `req.auth` in Express). */
@@ -188,6 +230,51 @@ interface Metadata {
   issuer: string;
   jwks_uri?: string;
   introspection_endpoint?: string;
+  keyport_revocation_feed_uri?: string;
+}
+
+/** A verified revocation feed, indexed for lookups. */
+interface RevocationIndex {
+  issuedAtMs: number;
+  /** Key id → tokens below this generation are revoked, or every token. */
+  keypairs: Map<string, number | 'all'>;
+  accounts: Set<string>;
+  environments: Set<string>;
+  tokens: Set<string>;
+}
+
+function stringSet(value: unknown, name: string): Set<string> {
+  if (value === undefined) return new Set();
+  if (!Array.isArray(value) || value.some((item) => typeof item !== 'string')) throw new Error(`the revocation feed's ${name} is not a list of strings`);
+  return new Set(value as string[]);
+}
+
+/** The feed's claims, checked for shape (a signed feed of another shape is refused like an unsigned one). */
+function revocationIndex(payload: JWTPayload): RevocationIndex {
+  const keypairs = new Map<string, number | 'all'>();
+  const listed = payload.keypairs ?? {};
+  if (typeof listed !== 'object' || listed === null || Array.isArray(listed)) throw new Error('the revocation feed\'s keypairs is not an object');
+  for (const [keyId, entry] of Object.entries(listed as Record<string, unknown>)) {
+    const { all, gen_below: below } = (typeof entry === 'object' && entry !== null ? entry : {}) as { all?: unknown; gen_below?: unknown };
+    if (all === true) keypairs.set(keyId, 'all');
+    else if (typeof below === 'number' && Number.isSafeInteger(below)) keypairs.set(keyId, below);
+    else throw new Error(`the revocation feed's entry for keypair ${JSON.stringify(keyId)} is malformed`);
+  }
+  return {
+    issuedAtMs: payload.iat! * 1000,
+    keypairs,
+    accounts: stringSet(payload.accounts, 'accounts'),
+    environments: stringSet(payload.environments, 'environments'),
+    tokens: stringSet(payload.tokens, 'tokens'),
+  };
+}
+
+function listedAsRevoked(feed: RevocationIndex, claims: KeyportAccessTokenClaims): boolean {
+  if (feed.tokens.has(claims.jti)) return true;
+  const keypair = feed.keypairs.get(claims.client_id);
+  const generation = typeof claims.gen === 'number' && Number.isSafeInteger(claims.gen) ? claims.gen : 0;
+  if (keypair === 'all' || (keypair !== undefined && generation < keypair)) return true;
+  return (typeof claims.acc === 'string' && feed.accounts.has(claims.acc)) || (typeof claims.env === 'string' && feed.environments.has(claims.env));
 }
 
 /** RFC 8414 §3: the well-known path goes between the host and the issuer's path. */
@@ -290,6 +377,14 @@ export function createVerifier(options: VerifierOptions): Verifier {
   const cooldownMs = options.jwks?.cooldownMs ?? 30_000;
   const fetchImpl: FetchLike = options.fetch ?? ((url, init) => fetch(url, init));
   const introspection = options.introspection;
+  const feedOption = options.revocationFeed ?? {};
+  const boundMs = feedOption === false ? 0 : feedOption.maxStalenessMs ?? DEFAULT_REVOCATION_BOUND_MS;
+  const whenStale = feedOption === false ? 'refuse' : feedOption.whenStale ?? 'refuse';
+  if (feedOption !== false) {
+    if (typeof boundMs !== 'number' || !Number.isFinite(boundMs) || boundMs < 2000) throw new TypeError('createVerifier: revocationFeed.maxStalenessMs must be a number of milliseconds, at least 2000');
+    if (whenStale !== 'refuse' && whenStale !== 'accept') throw new TypeError("createVerifier: revocationFeed.whenStale must be 'refuse' or 'accept'");
+    if (feedOption.uri !== undefined && !URL.canParse(feedOption.uri)) throw new TypeError('createVerifier: revocationFeed.uri must be an absolute URL');
+  }
 
   // Issuer metadata, fetched once when first needed; a failure is remembered
   // for the cooldown so that a down issuer is not asked on every request.
@@ -403,6 +498,54 @@ export function createVerifier(options: VerifierOptions): Verifier {
     return active;
   }
 
+  // The revocation feed: fetched when first needed, again in the background once
+  // half as old as the bound, and waited for only when older than the bound.
+  // `absent`: the issuer publishes none (an older Keyport, another issuer).
+  let feed: RevocationIndex | undefined;
+  let feedAbsent = feedOption === false;
+  let feedFetch: Promise<void> | undefined;
+  let lastFeedAttempt = -Infinity;
+  let feedError: unknown;
+  async function fetchFeed(): Promise<void> {
+    lastFeedAttempt = Date.now();
+    try {
+      const uri = (feedOption !== false && feedOption.uri) || (await getMetadata()).keyport_revocation_feed_uri;
+      if (!uri) {
+        feedAbsent = true;
+        return;
+      }
+      const response = await fetchImpl(uri, { headers: { accept: `application/${REVOCATION_FEED_TYPE}` }, redirect: 'manual', signal: AbortSignal.timeout(timeoutMs) });
+      if (response.status !== 200) throw new Error(`revocation feed: HTTP ${response.status}`);
+      const { payload } = await jwtVerify((await response.text()).trim(), key, {
+        issuer,
+        typ: REVOCATION_FEED_TYPE,
+        algorithms: [...ACCEPTED_ALGORITHMS],
+        clockTolerance,
+        requiredClaims: ['iat', 'exp'],
+      });
+      const next = revocationIndex(payload);
+      // Never back to an older feed (a cache on the way may answer with one).
+      if (!feed || next.issuedAtMs >= feed.issuedAtMs) feed = next;
+      const ageMs = Date.now() - next.issuedAtMs;
+      feedError = ageMs > boundMs ? new Error(`the revocation feed was ${Math.round(ageMs / 1000)} s old on arrival (a cache on the way, or this host's clock is ahead of the issuer's)`) : undefined;
+    } catch (err) {
+      feedError = err;
+    }
+  }
+  async function checkRevocations(claims: KeyportAccessTokenClaims): Promise<void> {
+    if (feedAbsent) return;
+    const age = () => (feed ? Date.now() - feed.issuedAtMs : Infinity);
+    if (age() > boundMs / 2 && !feedFetch && Date.now() - lastFeedAttempt >= FEED_RETRY_MS) {
+      feedFetch = fetchFeed().finally(() => { feedFetch = undefined; });
+    }
+    if (age() > boundMs && feedFetch) await feedFetch;
+    if (feedAbsent) return;
+    if (age() > boundMs && whenStale === 'refuse') {
+      throw new TokenError(503, 'temporarily_unavailable', 'the revocation feed of the token issuer cannot be fetched to check the access token', { cause: feedError });
+    }
+    if (feed && listedAsRevoked(feed, claims)) throw new TokenError(401, 'invalid_token', 'the access token has been revoked');
+  }
+
   // Everything jwtVerify checks but expiry depends only on the token's text,
   // this verifier's settings and the signing key, so a token that passed once
   // passes again until it expires, as long as its key is published: a revoked
@@ -452,6 +595,7 @@ export function createVerifier(options: VerifierOptions): Verifier {
     if (!(served === true || (served !== false && (await served)))) {
       throw new TokenError(403, 'wrong_tenant', 'the access token belongs to an account or environment this API does not serve');
     }
+    await checkRevocations(claims);
     if (!(await isActive(token, claims))) throw new TokenError(401, 'invalid_token', 'the access token is no longer active');
 
     const scopes = (claims.scope ?? '').split(' ').filter(Boolean);

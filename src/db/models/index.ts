@@ -5,6 +5,7 @@ import { auditEventSchema, type AuditEventDoc } from './audit-event.ts';
 import { changeSchema, type ChangeDoc } from './change.ts';
 import { keypairSchema, type KeypairDoc } from './keypair.ts';
 import { accountSchema, environmentSchema, type AccountDoc, type EnvironmentDoc } from './owner.ts';
+import { revocationEventSchema, type RevocationEventDoc } from './revocation-event.ts';
 import { revokedTokenSchema, type RevokedTokenDoc } from './revoked-token.ts';
 import { setupTokenSchema, type SetupTokenDoc } from './setup-token.ts';
 import { signingKeySchema, type SigningKeyDoc } from './signing-key.ts';
@@ -19,6 +20,7 @@ export interface Models {
   AuditEvent: Model<AuditEventDoc>;
   SigningKey: Model<SigningKeyDoc>;
   RevokedToken: Model<RevokedTokenDoc>;
+  RevocationEvent: Model<RevocationEventDoc>;
   AdminSession: Model<AdminSessionDoc>;
   SetupToken: Model<SetupTokenDoc>;
   Change: Model<ChangeDoc>;
@@ -34,6 +36,7 @@ export function registerModels(connection: Connection): Models {
     AuditEvent: connection.model<AuditEventDoc>('AuditEvent', auditEventSchema, 'audit_events'),
     SigningKey: connection.model<SigningKeyDoc>('SigningKey', signingKeySchema, 'signing_keys'),
     RevokedToken: connection.model<RevokedTokenDoc>('RevokedToken', revokedTokenSchema, 'revoked_tokens'),
+    RevocationEvent: connection.model<RevocationEventDoc>('RevocationEvent', revocationEventSchema, 'revocation_events'),
     AdminSession: connection.model<AdminSessionDoc>('AdminSession', adminSessionSchema, 'admin_sessions'),
     SetupToken: connection.model<SetupTokenDoc>('SetupToken', setupTokenSchema, 'setup_tokens'),
     Change: connection.model<ChangeDoc>('Change', changeSchema, 'changes'),
