@@ -10,6 +10,7 @@ import { systemClock, type Clock } from './clock.ts';
 import { SecretHasher } from './credentials.ts';
 import { OwnerClosing } from './closing.ts';
 import { KeypairService } from './keypairs.ts';
+import { ExpirySweep } from './expiry.ts';
 import { OwnerService } from './owners.ts';
 import { RevocationList } from './revocations.ts';
 import { ScopeCatalog } from './scope-catalog.ts';
@@ -22,6 +23,8 @@ export interface Domain {
   owners: OwnerService;
   users: UserService;
   keypairs: KeypairService;
+  /** Audits keypairs that enter the expiring window or expire; servers start() it. */
+  expiry: ExpirySweep;
   scopes: ScopeCatalog;
   revocations: RevocationList;
   access: AccessService;
@@ -56,6 +59,7 @@ export function createDomain(options: { stores: Stores; config: KeyportConfig; p
     owners,
     users,
     keypairs,
+    expiry: new ExpirySweep({ store: stores.keypairs, audit, clock }),
     access: new AccessService({ users, owners, keypairs, audit }),
     closing: new OwnerClosing({ ownerStore: stores.owners, keypairStore: stores.keypairs, owners, keypairs, audit }),
     sessions: new AdminSessionStore(stores.sessions, clock),
