@@ -103,7 +103,10 @@ test.serial('replace: two at once, in two processes: one wins, the other gets 40
 test.serial('replace in an environment that is closing at the same time leaves no keypair in it; after a close the keypair is simply gone (404)', async (t) => {
   const { tk, tenant, admin } = t.context;
   const env = await tk.keyport.domain.owners.createEnvironment(tenant.accountId, { name: 'doomed' }, 'system');
-  const old = await create(admin, `/environments/${env.id}/keypairs`, { name: 'doomed-key' });
+  const first = await create(admin, `/environments/${env.id}/keypairs`, { name: 'doomed-key' });
+  const before = await admin.post(`/keypairs/${first.keypair.keyId}/replace`);
+  t.is(before.status, 200, 'replacing works in the environment while it is open');
+  const old = { keypair: before.body.keypair as { keyId: string } };
   const [replaced, closed] = await Promise.all([admin.post(`/keypairs/${old.keypair.keyId}/replace`), admin.post(`/environments/${env.id}/close`)]);
   t.is(closed.status, 200);
   t.true([200, 404, 409].includes(replaced.status), `${replaced.status} ${JSON.stringify(replaced.body)}`);
