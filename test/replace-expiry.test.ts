@@ -120,7 +120,7 @@ test.serial('replace in an environment that is closing at the same time leaves n
 });
 
 test.serial('replace racing a rotation in another process: never two keypairs; a losing replacement leaves the old one as it is', async (t) => {
-  const { tk, tenant, admin, worker } = t.context;
+  const { tenant, admin, worker } = t.context;
   for (let round = 0; round < 3; round++) {
     const name = `rotating-${round}`;
     const old = await create(admin, `/accounts/${tenant.accountId}/keypairs`, { name });
