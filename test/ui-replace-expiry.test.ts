@@ -51,6 +51,10 @@ test.serial('replace: needs the typed name, then shows the new key id and secret
   await getToken(tk.url, { keyId: newKeyId, secret });
   t.like(await tk.keyport.domain.keypairs.get(newKeyId), { name: 'orders sync', comment: 'nightly', scopes: ['orders:read'] });
 
+  const trail = await ui.get(`/ui/keypairs/${keyId}/audit`);
+  t.is(trail.status, 200, 'the old keypair\'s trail stays readable');
+  t.regex(trail.html, new RegExp(`admin@acme\\.test replaced <a[^>]*>orders sync</a> <span[^>]*>\\(<code>${keyId}</code>\\)</span> with <a href="/ui/keypairs/${newKeyId}/audit"[^>]*>${newKeyId}</a>[^;]*; the old key id stopped working`));
+
   const again = await ui.post(`/ui/keypairs/${keyId}/replace`, { _csrf: csrf, once, confirmName: 'orders sync' });
   t.is(again.status, 404, 'a resubmitted form: the old keypair is gone, no second secret');
 });
