@@ -71,6 +71,10 @@ const configSchema = z.strictObject({
     /** Each token signing key signs this many days before the next one (published ahead of time) takes over. */
     rotationDays: z.number().int().min(1).max(3650),
   }),
+  expiry: z.strictObject({
+    /** How often each server process looks for keypairs that entered the 14-day window or expired, to audit them (keypair.expiring, keypair.expired). */
+    sweepSeconds: z.number().int().min(1).max(86_400),
+  }),
   lockout: z.strictObject({
     mode: z.enum(['temporary', 'permanent']),
     maxFailures: z.number().int().min(1).max(1000),
@@ -124,6 +128,7 @@ export const ENVIRONMENT_VARIABLES: Record<string, { path: string[]; type: 'stri
   KEYPORT_DEFAULT_AUDIENCE: { path: ['tokens', 'defaultAudience'], type: 'string' },
   KEYPORT_RESOURCES: { path: ['tokens', 'resources'], type: 'list' },
   KEYPORT_SIGNING_KEY_ROTATION_DAYS: { path: ['signingKeys', 'rotationDays'], type: 'int' },
+  KEYPORT_EXPIRY_SWEEP_SECONDS: { path: ['expiry', 'sweepSeconds'], type: 'int' },
   KEYPORT_LOCKOUT_MODE: { path: ['lockout', 'mode'], type: 'string' },
   KEYPORT_LOCKOUT_MAX_FAILURES: { path: ['lockout', 'maxFailures'], type: 'int' },
   KEYPORT_LOCKOUT_DURATION: { path: ['lockout', 'durationSeconds'], type: 'int' },

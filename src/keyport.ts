@@ -113,6 +113,8 @@ export async function startKeyport(config: KeyportConfig, options: { clock?: Clo
   });
   domain.changes.start();
   domain.keypairs.onBackgroundError((err, what) => log.error({ err: { message: err instanceof Error ? err.message : String(err) } }, `failed: ${what}`));
+  // Every process sweeps: each notice is claimed by one conditional update (src/domain/expiry.ts).
+  domain.expiry.start(config.expiry.sweepSeconds * 1000, (err) => log.error({ err: { message: err instanceof Error ? err.message : String(err) } }, 'failed: the keypair expiry sweep'));
   // In the background: the server answers at once, and clients that come first are cached first anyway.
   domain.keypairs.warmUp().catch(() => { /* only an optimisation: requests read through the cache as usual */ });
   const server = createServer();
@@ -173,6 +175,7 @@ export async function startKeyport(config: KeyportConfig, options: { clock?: Clo
       signingKeys,
       async close() {
         signingKeys.stop();
+        await domain.expiry.stop();
         domain.changes.stop();
         await new Promise<void>((resolve) => {
           server.close(() => resolve());
@@ -188,6 +191,7 @@ export async function startKeyport(config: KeyportConfig, options: { clock?: Clo
     };
   } catch (err) {
     stopSigningKeys();
+    await domain.expiry.stop();
     domain.changes.stop();
     server.close();
     await database.close();

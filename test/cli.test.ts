@@ -194,6 +194,55 @@ test('edit changes name, comment and scopes; the next token carries the new scop
   t.is(refused.stderr.trim(), 'error: scopes not grantable to environment keypairs: reports:read');
 });
 
+test('replace asks for --yes, then prints the new key id and secret once; the old key stops on the running server', async (t) => {
+  const { kp } = t.context;
+  const env = cliEnv(kp.config);
+  const seed = await seedWithCli(env);
+  const unconfirmed = await runCli(env, ['keypair', 'replace', seed.keyId]);
+  t.is(unconfirmed.code, 2);
+  t.true(unconfirmed.stderr.includes('--yes'));
+  await getToken(kp.url, seed);
+
+  const replaced = await cliJson<{ keyId: string; secret: string; replaces: string; keypair: { name: string; scopes: string[]; environmentId: string } }>(env, ['keypair', 'replace', seed.keyId, '--yes']);
+  await serverCatchesUp(kp);
+  t.is(replaced.replaces, seed.keyId);
+  t.not(replaced.keyId, seed.keyId);
+  t.like(replaced.keypair, { name: 'ci', scopes: ['orders:read', 'orders:write'], environmentId: seed.environmentId });
+  t.is((await tokenRequest(kp.url, seed)).status, 401, 'the old key id is dead');
+  await getToken(kp.url, { keyId: replaced.keyId, secret: replaced.secret });
+  const audit = await cliJson<{ action: string; keypairId: string; details: Record<string, unknown> }[]>(env, ['audit', '--environment', seed.environmentId]);
+  t.like(audit.find((e) => e.action === 'keypair.replaced'), { keypairId: seed.keyId, details: { replacedBy: replaced.keyId } });
+});
+
+test('expiry from the CLI: --expires-at on create and edit, the account\'s keypair-lifetime, list --status expiring', async (t) => {
+  const { kp } = t.context;
+  const env = cliEnv(kp.config);
+  const seed = await seedWithCli(env);
+  const soon = new Date(Date.now() + 3 * 86_400_000).toISOString();
+  const edited = await cliJson<{ expiresAt: string | null; expiringSoon: boolean }>(env, ['keypair', 'edit', seed.keyId, '--expires-at', soon]);
+  t.deepEqual([edited.expiresAt, edited.expiringSoon], [soon, true]);
+  const shown = await runCli(env, ['keypair', 'show', seed.keyId]);
+  t.regex(shown.stdout, /expires\s+\S+ \S+ \(expiring soon\)/);
+  const expiring = await cliJson<{ keyId: string }[]>(env, ['keypair', 'list', '--environment', seed.environmentId, '--status', 'expiring']);
+  t.deepEqual(expiring.map((k) => k.keyId), [seed.keyId]);
+  t.is((await runCli(env, ['keypair', 'edit', seed.keyId, '--expires-at', 'soon'])).code, 2, 'a malformed time is a usage error');
+  const past = await runCli(env, ['keypair', 'edit', seed.keyId, '--expires-at', '2020-01-01']);
+  t.is(past.code, 1);
+  t.is(past.stderr.trim(), 'error: expiresAt must be in the future');
+  t.is((await cliJson<{ expiresAt: string | null }>(env, ['keypair', 'edit', seed.keyId, '--expires-at', 'never'])).expiresAt, null);
+
+  t.is((await runCli(env, ['account', 'keypair-lifetime', seed.accountId])).code, 2, 'either --days or --none');
+  const limited = await cliJson<{ maxKeypairLifetimeDays: number | null }>(env, ['account', 'keypair-lifetime', seed.accountId, '--days', '90']);
+  t.is(limited.maxKeypairLifetimeDays, 90);
+  const created = await cliJson<{ keypair: { expiresAt: string | null } }>(env, ['keypair', 'create', '--environment', seed.environmentId, '--name', 'bounded', '--scope', 'orders:read']);
+  const left = Date.parse(created.keypair.expiresAt!) - Date.now();
+  t.true(left > 89 * 86_400_000 && left <= 90 * 86_400_000, 'now + 90 days');
+  const tooLong = await runCli(env, ['keypair', 'create', '--environment', seed.environmentId, '--name', 'long', '--expires-at', 'never']);
+  t.is(tooLong.code, 1);
+  t.regex(tooLong.stderr, /must expire within 90 days/);
+  t.is((await cliJson<{ maxKeypairLifetimeDays: number | null }>(env, ['account', 'keypair-lifetime', seed.accountId, '--none'])).maxKeypairLifetimeDays, null);
+});
+
 test('closing an environment with the CLI removes its keypairs: their secrets stop working', async (t) => {
   const { kp } = t.context;
   const env = cliEnv(kp.config);

@@ -1,6 +1,7 @@
 // The keypair commands: the keypair lifecycle (docs/architecture.md, Keypair lifecycle) from a terminal or a script.
 import { Option, type Command } from 'commander';
-import type { IssuedKeypair, KeypairStatus, KeypairView } from '../domain/keypairs.ts';
+import type { IssuedKeypair, KeypairListFilter, KeypairView } from '../domain/keypairs.ts';
+import { EXPIRING_WINDOW_DAYS } from '../domain/expiry.ts';
 import { COMMENT_MAX, DEFAULT_GRACE, GRACE_PERIOD_NAMES, NAME_MAX, type GracePeriod } from '../domain/limits.ts';
 import { UsageError } from './errors.ts';
 import { fields, table, when } from './output.ts';
@@ -22,6 +23,26 @@ function statusLabel(k: KeypairView): string {
   return k.status;
 }
 
+/** The expiry as a table cell or field: the date, and whether it is past or near. */
+function expiryLabel(k: KeypairView): string {
+  if (!k.expiresAt) return 'never';
+  if (k.expired) return `${when(k.expiresAt)} (expired)`;
+  return k.expiringSoon ? `${when(k.expiresAt)} (expiring soon)` : when(k.expiresAt);
+}
+
+/**
+ * --expires-at: an ISO 8601 time with its offset (2027-01-31T12:00:00Z), a date
+ * alone (midnight UTC), or "never". Checked here for its form; the server checks
+ * that it is in the future and within the account's maximum lifetime.
+ */
+export function parseExpiresAt(value: string): Date | null {
+  if (value === 'never') return null;
+  const text = /^\d{4}-\d{2}-\d{2}$/.test(value) ? `${value}T00:00:00Z` : value;
+  const parsed = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}(:\d{2}(\.\d+)?)?(Z|[+-]\d{2}:\d{2})$/i.test(text) ? new Date(text) : null;
+  if (!parsed || Number.isNaN(parsed.getTime())) throw new UsageError(`--expires-at must be a date (2027-01-31), a time with its offset (2027-01-31T12:00:00Z) or "never", got "${value}"`);
+  return parsed;
+}
+
 function describe(k: KeypairView): string {
   const secrets = k.secrets.map((s): [string, string] => s.state === 'current'
     ? ['current secret', `issued ${when(s.createdAt)}`]
@@ -38,6 +59,7 @@ function describe(k: KeypairView): string {
     ['created', `${when(k.createdAt)} by ${k.createdBy}`],
     ['last used', when(k.lastUsedAt)],
     ['last rotated', when(k.lastRotatedAt)],
+    ['expires', expiryLabel(k)],
   ]);
 }
 
@@ -48,7 +70,7 @@ function printIssued(s: Session, issued: IssuedKeypair, headline: string): void 
   s.note('Store the secret now: it is shown only this once and cannot be read back.');
 }
 
-async function listAll(s: Session, ref: OwnerRef, status: KeypairStatus | undefined): Promise<KeypairView[]> {
+async function listAll(s: Session, ref: OwnerRef, status: KeypairListFilter | undefined): Promise<KeypairView[]> {
   const owner = await findOwner(s.domain, ref);
   const items: KeypairView[] = [];
   for (;;) {
@@ -70,35 +92,38 @@ function simpleChange(keypair: Command, run: Runner, verb: string, description: 
 
 export function registerKeypairCommands(program: Command, run: Runner): void {
   const keypair = program.command('keypair').alias('kp')
-    .summary('API keypairs: create, list, show, edit, disable, enable, unlock, rotate, regenerate, remove')
+    .summary('API keypairs: create, list, show, edit, disable, enable, unlock, rotate, regenerate, replace, remove')
     .description('Manage API keypairs: the credentials (OAuth client id + secret) machines exchange for access tokens.\nA secret is printed once, when it is created, rotated or regenerated, and can never be read back.');
 
   addOwnerOptions(keypair.command('create').description('create a keypair and print its secret (once)'), 'a keypair')
     .requiredOption('--name <name>', `what uses it, e.g. "ci-deploy" (at most ${NAME_MAX} characters)`)
     .option('--comment <text>', `free text for administrators (at most ${COMMENT_MAX} characters)`)
     .option('--scope <scope>', 'a scope it may request (repeatable; see `keyport scopes`)', collectScopes)
+    .option('--expires-at <time>', 'when it stops working: 2027-01-31, 2027-01-31T12:00:00Z, or "never" (default: the account\'s maximum keypair lifetime from now, if it has one, else never)')
     .addHelpText('after', '\nExample:\n  keyport keypair create --environment env_… --name ci --scope orders:read --scope orders:write\n')
-    .action((options: { account?: string; environment?: string; name: string; comment?: string; scope?: string[] }, command: Command) => {
+    .action((options: { account?: string; environment?: string; name: string; comment?: string; scope?: string[]; expiresAt?: string }, command: Command) => {
       const owner = ownerRefOf(options);
+      const expiresAt = options.expiresAt === undefined ? undefined : parseExpiresAt(options.expiresAt);
       return run(command, async (s) => {
         const issued = await s.domain.keypairs.create(owner, {
           name: options.name,
           scopes: options.scope ?? [],
           ...(options.comment !== undefined ? { comment: options.comment } : {}),
+          ...(expiresAt !== undefined ? { expiresAt } : {}),
         }, 'cli');
         printIssued(s, issued, `Created keypair ${issued.keypair.keyId} (${issued.keypair.name}) for ${ownerLabel(issued.keypair)}`);
       });
     });
 
   addOwnerOptions(keypair.command('list').description("list an account's or an environment's keypairs (never their secrets)"), 'keypairs')
-    .addOption(new Option('--status <status>', 'only keypairs in this state').choices(['enabled', 'disabled', 'locked']))
-    .action((options: { account?: string; environment?: string; status?: KeypairStatus }, command: Command) => {
+    .addOption(new Option('--status <status>', `only keypairs in this state (expiring: within ${EXPIRING_WINDOW_DAYS} days, not yet expired)`).choices(['enabled', 'disabled', 'locked', 'expiring', 'expired']))
+    .action((options: { account?: string; environment?: string; status?: KeypairListFilter }, command: Command) => {
       const owner = ownerRefOf(options);
       return run(command, async (s) => {
         const items = await listAll(s, owner, options.status);
         s.print(items, () => items.length
-          ? table(['KEY ID', 'NAME', 'STATUS', 'SCOPES', 'CREATED', 'LAST USED', 'LAST ROTATED'],
-            items.map((k) => [k.keyId, k.name, k.status, k.scopes.join(' ') || '-', when(k.createdAt), when(k.lastUsedAt), when(k.lastRotatedAt)]))
+          ? table(['KEY ID', 'NAME', 'STATUS', 'SCOPES', 'CREATED', 'LAST USED', 'LAST ROTATED', 'EXPIRES'],
+            items.map((k) => [k.keyId, k.name, k.status, k.scopes.join(' ') || '-', when(k.createdAt), when(k.lastUsedAt), when(k.lastRotatedAt), k.expiresAt ? expiryLabel(k) : '-']))
           : 'No keypairs.\n');
       });
     });
@@ -111,22 +136,25 @@ export function registerKeypairCommands(program: Command, run: Runner): void {
     }));
 
   keypair.command('edit <keyId>')
-    .description('change the name, comment or scopes (new scopes apply to new tokens only)')
+    .description('change the name, comment, scopes (new scopes apply to new tokens only) or expiry date')
     .option('--name <name>', 'new name')
     .option('--comment <text>', 'new comment ("" clears it)')
     .option('--scope <scope>', 'the complete new scope set (repeatable; replaces the current scopes)', collectScopes)
     .option('--clear-scopes', 'remove every scope')
-    .action((keyId: string, options: { name?: string; comment?: string; scope?: string[]; clearScopes?: boolean }, command: Command) => {
+    .option('--expires-at <time>', 'a new expiry: 2027-01-31, 2027-01-31T12:00:00Z, or "never" (in the future, within the account\'s maximum keypair lifetime from now)')
+    .action((keyId: string, options: { name?: string; comment?: string; scope?: string[]; clearScopes?: boolean; expiresAt?: string }, command: Command) => {
       if (options.scope && options.clearScopes) throw new UsageError('give either --scope or --clear-scopes, not both');
       const scopes = options.clearScopes ? [] : options.scope;
-      if (options.name === undefined && options.comment === undefined && scopes === undefined) {
-        throw new UsageError('nothing to change: give --name, --comment, --scope or --clear-scopes');
+      const expiresAt = options.expiresAt === undefined ? undefined : parseExpiresAt(options.expiresAt);
+      if (options.name === undefined && options.comment === undefined && scopes === undefined && expiresAt === undefined) {
+        throw new UsageError('nothing to change: give --name, --comment, --scope, --clear-scopes or --expires-at');
       }
       return run(command, async (s) => {
         const updated = await s.domain.keypairs.update(keyId, {
           ...(options.name !== undefined ? { name: options.name } : {}),
           ...(options.comment !== undefined ? { comment: options.comment } : {}),
           ...(scopes !== undefined ? { scopes } : {}),
+          ...(expiresAt !== undefined ? { expiresAt } : {}),
         }, 'cli');
         s.print(updated, () => `Updated keypair ${updated.keyId}.\n\n${describe(updated)}`);
       });
@@ -147,6 +175,20 @@ export function registerKeypairCommands(program: Command, run: Runner): void {
     .description('after a leak: issue a new secret; the old one stops working at once, the tokens already issued are revoked (also clears a lockout)')
     .option('--keep-tokens', 'keep the tokens already issued (a planned change, not a leak)')
     .action((keyId: string, options: { keepTokens?: boolean }, command: Command) => run(command, (s) => rotate(s, keyId, '0', !options.keepTokens)));
+
+  keypair.command('replace <keyId>')
+    .description('replace the whole keypair: a new key id and secret (printed once) with the same name, comment, scopes and owner; the old keypair is removed at once, and its tokens stop')
+    .option('--yes', 'confirm: the old key id stops working at once, for good')
+    .action((keyId: string, options: { yes?: boolean }, command: Command) => {
+      if (!options.yes) throw new UsageError(`replacing ${keyId} removes it for good (its clients and tokens stop at once): add --yes to confirm`);
+      return run(command, async (s) => {
+        const issued = await s.domain.keypairs.replace(keyId, 'cli');
+        s.print({ keyId: issued.keypair.keyId, secret: issued.secret, replaces: issued.replaces, keypair: issued.keypair }, () =>
+          `Replaced keypair ${keyId} with ${issued.keypair.keyId} (${issued.keypair.name})\n\n${fields([['key id', issued.keypair.keyId], ['secret', issued.secret]])}\n`);
+        s.note('Store the secret now: it is shown only this once and cannot be read back.');
+        s.note(`The old key id ${keyId} has stopped working, and its tokens with it.`);
+      });
+    });
 
   keypair.command('remove <keyId>')
     .alias('rm')

@@ -42,7 +42,7 @@ export function ownerRefOfId(id: string): OwnerRef {
 
 export function registerOwnerCommands(program: Command, run: Runner): void {
   const account = program.command('account')
-    .summary('accounts (customer organisations): create, list, rename, close')
+    .summary('accounts (customer organisations): create, list, rename, close, keypair-lifetime')
     .description('Create, list, rename and close accounts (customer organisations).');
   account.command('create')
     .description('create an account')
@@ -56,7 +56,7 @@ export function registerOwnerCommands(program: Command, run: Runner): void {
     .action((_options: unknown, command: Command) => run(command, async (s) => {
       const accounts = await s.domain.owners.listAccounts();
       s.print(accounts, () => accounts.length
-        ? table(['ID', 'NAME', 'STATUS', 'CREATED'], accounts.map((a) => [a.id, a.name, a.status, when(a.createdAt)]))
+        ? table(['ID', 'NAME', 'STATUS', 'CREATED', 'MAX KEYPAIR LIFETIME'], accounts.map((a) => [a.id, a.name, a.status, when(a.createdAt), a.maxKeypairLifetimeDays === null ? '-' : `${a.maxKeypairLifetimeDays} days`]))
         : 'No accounts.\n');
     }));
 
@@ -65,6 +65,21 @@ export function registerOwnerCommands(program: Command, run: Runner): void {
     return s.domain.owners.renameAccount(owner.accountId, name, 'cli');
   });
   closeCommand(account, run, 'account', (s, id) => s.domain.closing.closeAccount(id, 'cli'), 'with all of its environments and every keypair they hold');
+  account.command('keypair-lifetime <id>')
+    .description('set the longest lifetime of new keypairs of the account and its environments (they then expire within it, by default at its end); existing keypairs keep their expiry')
+    .option('--days <days>', 'the maximum lifetime in days (1 to 3650)')
+    .option('--none', 'no maximum: new keypairs never expire unless given a date')
+    .action((id: string, options: { days?: string; none?: boolean }, command: Command) => {
+      if ((options.days === undefined) === !options.none) throw new UsageError('give either --days <days> or --none');
+      if (options.days !== undefined && !/^\d{1,4}$/.test(options.days)) throw new UsageError(`--days must be a whole number of days, got "${options.days}"`);
+      const days = options.days === undefined ? null : Number(options.days);
+      return run(command, async (s) => {
+        const updated = await s.domain.owners.setMaxKeypairLifetime(id, days, 'cli');
+        s.print(updated, () => updated.maxKeypairLifetimeDays === null
+          ? `Account ${updated.id}: new keypairs have no maximum lifetime.\n`
+          : `Account ${updated.id}: new keypairs expire within ${updated.maxKeypairLifetimeDays} days.\n`);
+      });
+    });
 
   const environment = program.command('environment').alias('env')
     .summary("an account's environments: create, list, rename, close")

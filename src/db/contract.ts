@@ -116,17 +116,33 @@ export interface KeypairRecord extends LockoutCounters {
   tokenGeneration: number;
   /** When tokens were last revoked this way (null: never). */
   tokensRevokedAt: Date | null;
+  /** When the keypair stops authenticating (null or absent: never; records from before expiry have none). */
+  expiresAt?: Date | null;
+  /**
+   * When the expiry sweep recorded keypair.expiring / keypair.expired for the
+   * current expiresAt (absent or null: not yet). Each is set by one conditional
+   * update, so that every process may sweep and each event is recorded once;
+   * changing expiresAt clears both.
+   */
+  expiringNoticeAt?: Date | null;
+  expiredNoticeAt?: Date | null;
 }
 
 /** What creating a keypair gives; the store starts the counters, revision and generation at zero. */
-export type NewKeypair = Pick<KeypairRecord, '_id' | 'ownerType' | 'accountId' | 'environmentId' | 'name' | 'comment' | 'scopes' | 'enabled' | 'secrets' | 'createdAt' | 'createdBy' | 'updatedAt'>;
+export type NewKeypair = Pick<KeypairRecord, '_id' | 'ownerType' | 'accountId' | 'environmentId' | 'name' | 'comment' | 'scopes' | 'enabled' | 'secrets' | 'createdAt' | 'createdBy' | 'updatedAt' | 'expiresAt'>;
 
 /** Fields an administrative change may set (never the id, the owner or the counters' history alone). */
 export type KeypairChanges = Partial<Pick<KeypairRecord,
-  'name' | 'comment' | 'scopes' | 'enabled' | 'secrets' | 'updatedAt' | 'lastRotatedAt' | 'tokensRevokedAt' | keyof LockoutCounters>>;
+  'name' | 'comment' | 'scopes' | 'enabled' | 'secrets' | 'updatedAt' | 'lastRotatedAt' | 'tokensRevokedAt' | 'expiresAt' | 'expiringNoticeAt' | 'expiredNoticeAt' | keyof LockoutCounters>>;
 
-/** A listing's filter: `locked` at `now`, or `enabled` / `disabled` and not locked at `now`. */
-export type KeypairListStatus = 'enabled' | 'disabled' | 'locked';
+/**
+ * A listing's filter: `locked` at `now`, or `enabled` / `disabled` and not locked at `now`;
+ * `expiring`: expiresAt after `now` and at most `expiringBefore`; `expired`: expiresAt at or before `now`.
+ */
+export type KeypairListStatus = 'enabled' | 'disabled' | 'locked' | 'expiring' | 'expired';
+
+/** Which expiry notice the sweep records (KeypairStore.expiryNoticesDue, markExpiryNotice). */
+export type ExpiryNotice = 'expiring' | 'expired';
 
 /** What counting a batch of failures ended with (KeypairStore.countFailures). */
 export type FailureCountOutcome =
@@ -160,7 +176,7 @@ export interface KeypairStore {
   /** Fills the cache with the `limit` most recently used keypairs (keys changed meanwhile are skipped); returns how many it cached. */
   warmUp(limit: number): Promise<number>;
   /** One page of an owner's keypairs, newest first (ties by id), and how many match in all. Status: enabled = enabled and not locked at `now`; disabled = not enabled, locked or not; locked = locked at `now`, enabled or not. `search`: only keypairs whose name starts with it (any case; taken literally) or whose key id is exactly it. */
-  list(owner: { accountId: string; environmentId: string | null }, query: { status?: KeypairListStatus; search?: string; now: Date; limit: number; offset: number }): Promise<{ records: KeypairRecord[]; total: number }>;
+  list(owner: { accountId: string; environmentId: string | null }, query: { status?: KeypairListStatus; search?: string; now: Date; expiringBefore?: Date; limit: number; offset: number }): Promise<{ records: KeypairRecord[]; total: number }>;
   /** Whether the owner has a keypair of this name (compared case-insensitively): the web UI asks before adding a second one. */
   existsWithName(owner: { accountId: string; environmentId: string | null }, name: string): Promise<boolean>;
   /** Key ids of keypairs of an account (every environment's too) or of one environment, at most `limit` (for closing). */
@@ -191,6 +207,28 @@ export interface KeypairStore {
     | { outcome: 'conflict' }>;
   /** Deletes a keypair and publishes; returns the record it deleted, or null when there was none. */
   delete(keyId: string): Promise<KeypairRecord | null>;
+  /**
+   * Deletes a keypair only while its revision is still `revision` (one atomic
+   * conditional delete, in the key's write turn) and publishes. Returns the
+   * record it deleted, or null when none matched (gone, or changed meanwhile):
+   * of two replacements of one keypair, exactly one deletes it.
+   */
+  deleteIfRevision(keyId: string, revision: number): Promise<KeypairRecord | null>;
+
+  /**
+   * Key ids (at most `limit`) whose notice is due and not yet recorded:
+   * `expiring`: expiresAt after `now` and at most `horizon`; `expired`: expiresAt at or before `now`.
+   */
+  expiryNoticesDue(notice: ExpiryNotice, now: Date, horizon: Date, limit: number): Promise<string[]>;
+  /**
+   * Records the notice on one keypair at `now`, atomically and only while it is
+   * still due and unrecorded (as in expiryNoticesDue): across every process,
+   * exactly one call records it. An `expired` notice also records `expiring`
+   * (a keypair that expired between two sweeps gets no late warning). Does not
+   * publish (authentication does not read the notices). Returns the record after
+   * the change, or null when this call recorded nothing.
+   */
+  markExpiryNotice(keyId: string, notice: ExpiryNotice, now: Date, horizon: Date): Promise<KeypairRecord | null>;
 
   /**
    * Counts a batch of wrong secrets with the write `decide` returns for the
@@ -247,6 +285,8 @@ export interface AccountRecord {
   createdAt: Date;
   closingAt: Date | null;
   closedAt: Date | null;
+  /** Accounts only: the longest lifetime, in days, of a new keypair of the account or its environments (absent or null: no limit). */
+  maxKeypairLifetimeDays?: number | null;
 }
 
 export interface EnvironmentRecord extends AccountRecord {
@@ -281,6 +321,8 @@ export interface OwnerStore {
   idsWithStatus(type: OwnerType, status: OwnerStatus): Promise<string[]>;
   /** Renames an owner atomically; returns the record after, or null when there is none. */
   rename<T extends OwnerType>(type: T, id: string, name: string): Promise<(T extends 'account' ? AccountRecord : EnvironmentRecord) | null>;
+  /** Sets an account's maximum keypair lifetime (null: none), atomically; returns the record after, or null when there is no such account. */
+  setMaxKeypairLifetime(accountId: string, days: number | null): Promise<AccountRecord | null>;
   /**
    * Moves an owner from `from` to `to`, atomically and only if it is still in
    * `from`, stamping closingAt / closedAt with `at` when it moves to closing /

@@ -7,7 +7,7 @@ import { trusted, type Model } from 'mongoose';
 import { readThrough } from './read-through.ts';
 import type { ChangeFeed } from './contract.ts';
 import { beganRun, type FailureWrite, type LockoutCounters } from './contract.ts';
-import type { FailureCountOutcome, KeypairChanges, KeypairListStatus, KeypairRecord, KeypairStore, NewKeypair } from './contract.ts';
+import type { ExpiryNotice, FailureCountOutcome, KeypairChanges, KeypairListStatus, KeypairRecord, KeypairStore, NewKeypair } from './contract.ts';
 import { SerialWrites } from './serial-writes.ts';
 
 /** A fresh filter per query: mongoose casts (and so rewrites) the filter objects it is given. */
@@ -17,6 +17,13 @@ function unlockedAt(now: Date) {
 
 /** A name as a literal in a regular expression: names are free text, and must match only themselves. */
 const escapeRegExp = (text: string) => text.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
+
+/** A fresh filter per query: which keypairs an expiry notice is due for (contract: expiryNoticesDue). */
+function noticeDue(notice: ExpiryNotice, now: Date, horizon: Date) {
+  return notice === 'expired'
+    ? { expiresAt: trusted({ $ne: null, $lte: now }), expiredNoticeAt: null }
+    : { expiresAt: trusted({ $gt: now, $lte: horizon }), expiringNoticeAt: null };
+}
 
 const COUNTER_FIELDS = { failedAttempts: 1, failuresAtLastLock: 1, temporaryLocks: 1, lockedUntil: 1, lockedPermanently: 1 } as const;
 
@@ -87,9 +94,13 @@ export class MongooseKeypairStore implements KeypairStore {
     }
   }
 
-  async list(owner: { accountId: string; environmentId: string | null }, query: { status?: KeypairListStatus; search?: string; now: Date; limit: number; offset: number }): Promise<{ records: KeypairRecord[]; total: number }> {
+  async list(owner: { accountId: string; environmentId: string | null }, query: { status?: KeypairListStatus; search?: string; now: Date; expiringBefore?: Date; limit: number; offset: number }): Promise<{ records: KeypairRecord[]; total: number }> {
     const filter: Record<string, unknown> = { accountId: owner.accountId, environmentId: owner.environmentId };
-    if (query.status === 'locked') {
+    if (query.status === 'expiring') {
+      filter.expiresAt = trusted({ $gt: query.now, $lte: query.expiringBefore ?? query.now });
+    } else if (query.status === 'expired') {
+      filter.expiresAt = trusted({ $ne: null, $lte: query.now });
+    } else if (query.status === 'locked') {
       filter.$or = [{ lockedPermanently: true }, { lockedUntil: trusted({ $gt: query.now }) }];
     } else if (query.status === 'disabled') {
       filter.enabled = false; // locked or not: a lock must not hide that a key is disabled
@@ -148,6 +159,25 @@ export class MongooseKeypairStore implements KeypairStore {
 
   delete(keyId: string): Promise<KeypairRecord | null> {
     return this.#serialized(keyId, () => this.#model.findOneAndDelete({ _id: keyId }).lean<KeypairRecord>());
+  }
+
+  deleteIfRevision(keyId: string, revision: number): Promise<KeypairRecord | null> {
+    return this.#serialized(keyId, () => this.#model.findOneAndDelete({ _id: keyId, revision }).lean<KeypairRecord>());
+  }
+
+  async expiryNoticesDue(notice: ExpiryNotice, now: Date, horizon: Date, limit: number): Promise<string[]> {
+    const docs = await this.#model.find(noticeDue(notice, now, horizon), { _id: 1 }).limit(limit).lean<{ _id: string }[]>();
+    return docs.map((doc) => doc._id);
+  }
+
+  markExpiryNotice(keyId: string, notice: ExpiryNotice, now: Date, horizon: Date): Promise<KeypairRecord | null> {
+    // An expired notice also marks the warning as given: none comes after the fact.
+    const set = notice === 'expired' ? { expiredNoticeAt: now, expiringNoticeAt: now } : { expiringNoticeAt: now };
+    return this.#serialized(keyId, () => this.#model.findOneAndUpdate(
+      { _id: keyId, ...noticeDue(notice, now, horizon) },
+      { $set: set },
+      { returnDocument: 'after' },
+    ).lean<KeypairRecord>(), { quiet: true });
   }
 
   countFailures(keyId: string, seen: LockoutCounters, decide: (counters: LockoutCounters) => FailureWrite | null): Promise<FailureCountOutcome> {

@@ -76,6 +76,10 @@ export class MongooseOwnerStore implements OwnerStore {
     return this.#writes.run(id, () => this.#model(type).findOneAndUpdate({ _id: id }, { $set: { name } }, { returnDocument: 'after' }).lean()) as Promise<(T extends 'account' ? AccountRecord : EnvironmentRecord) | null>;
   }
 
+  setMaxKeypairLifetime(accountId: string, days: number | null): Promise<AccountRecord | null> {
+    return this.#writes.run(accountId, () => this.#accounts.findOneAndUpdate({ _id: accountId }, { $set: { maxKeypairLifetimeDays: days } }, { returnDocument: 'after' }).lean<AccountRecord>());
+  }
+
   async transition(type: OwnerType, id: string, from: OwnerStatus, to: OwnerStatus, at: Date): Promise<boolean> {
     const stamp = to === 'closing' ? { closingAt: at } : to === 'closed' ? { closedAt: at } : {};
     const result = await this.#writes.run(id, () => this.#model(type).updateOne({ _id: id, status: from }, { $set: { status: to, ...stamp } }));

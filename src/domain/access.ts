@@ -63,6 +63,7 @@ export const ACTIONS = [
   'keypairs.read',
   'keypairs.manage',
   'audit.read',
+  'account.settings',
 ] as const;
 export type Action = typeof ACTIONS[number];
 
@@ -108,7 +109,7 @@ export function can(actor: ActorAccess, action: Action, target: Pick<Target, 'ty
   }
   if (level !== 'admin') return 'forbidden';
   // Changing the shape of an account (new environments, closing one) is for account admins.
-  if ((action === 'owner.close' || action === 'environment.create') && actor.accountRoles.get(target.accountId) !== 'admin') return 'forbidden';
+  if ((action === 'owner.close' || action === 'environment.create' || action === 'account.settings') && actor.accountRoles.get(target.accountId) !== 'admin') return 'forbidden';
   return 'allow';
 }
 

@@ -10,6 +10,7 @@ import { systemClock, type Clock } from './clock.ts';
 import { SecretHasher } from './credentials.ts';
 import { OwnerClosing } from './closing.ts';
 import { KeypairService } from './keypairs.ts';
+import { ExpirySweep } from './expiry.ts';
 import { OwnerService } from './owners.ts';
 import { RevocationFeed } from './revocation-feed.ts';
 import { RevocationList } from './revocations.ts';
@@ -23,6 +24,8 @@ export interface Domain {
   owners: OwnerService;
   users: UserService;
   keypairs: KeypairService;
+  /** Audits keypairs that enter the expiring window or expire; servers start() it. */
+  expiry: ExpirySweep;
   scopes: ScopeCatalog;
   revocations: RevocationList;
   /** What resource servers that validate offline must refuse (the signed revocation feed). */
@@ -62,6 +65,7 @@ export function createDomain(options: { stores: Stores; config: KeyportConfig; p
     owners,
     users,
     keypairs,
+    expiry: new ExpirySweep({ store: stores.keypairs, audit, clock }),
     access: new AccessService({ users, owners, keypairs, audit }),
     closing: new OwnerClosing({ ownerStore: stores.owners, keypairStore: stores.keypairs, owners, keypairs, audit, revocationFeed }),
     sessions: new AdminSessionStore(stores.sessions, clock),

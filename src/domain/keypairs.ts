@@ -12,6 +12,7 @@ import { failureWrite, hasFailuresToReset, isLocked, unlockedCounters } from './
 import type { RevocationFeed } from './revocation-feed.ts';
 import type { ScopeCatalog } from './scope-catalog.ts';
 import { liveSecrets, rotatedSecrets } from './secrets.ts';
+import { EXPIRING_WINDOW_MS, isExpired, isExpiringSoon, resolveExpiry } from './expiry.ts';
 import type { KeypairChanges, KeypairRecord, KeypairStore } from '../db/contract.ts';
 
 export { liveSecrets } from './secrets.ts';
@@ -20,6 +21,8 @@ export type KeypairDoc = KeypairRecord;
 
 
 export type KeypairStatus = 'enabled' | 'disabled' | 'locked';
+/** What a listing may filter on: a status, or `expiring` (within 14 days, not yet expired) / `expired`. */
+export type KeypairListFilter = KeypairStatus | 'expiring' | 'expired';
 
 export interface KeypairView {
   keyId: string;
@@ -42,6 +45,12 @@ export interface KeypairView {
   lastRotatedAt: string | null;
   /** When the tokens issued so far were last revoked (a regeneration, a disable); null: never. */
   tokensRevokedAt: string | null;
+  /** When the keypair stops authenticating; null: never. */
+  expiresAt: string | null;
+  /** expiresAt has passed: the keypair gets invalid_client and its tokens introspect inactive. */
+  expired: boolean;
+  /** It expires within 14 days (and has not yet). */
+  expiringSoon: boolean;
 }
 
 /** A keypair with the one secret that was just issued: the only time a secret leaves Keyport. */
@@ -50,7 +59,7 @@ export interface IssuedKeypair {
   secret: string;
 }
 
-export type AuthenticationFailure = 'unknown_key' | 'malformed_secret' | 'wrong_secret' | 'locked' | 'disabled' | 'owner_inactive';
+export type AuthenticationFailure = 'unknown_key' | 'malformed_secret' | 'wrong_secret' | 'locked' | 'disabled' | 'owner_inactive' | 'expired';
 export type AuthenticationResult =
   | { ok: true; keypair: KeypairDoc }
   | { ok: false; reason: AuthenticationFailure };
@@ -130,15 +139,24 @@ export class KeypairService {
       lastUsedAt: doc.lastUsedAt?.toISOString() ?? null,
       lastRotatedAt: doc.lastRotatedAt?.toISOString() ?? null,
       tokensRevokedAt: doc.tokensRevokedAt?.toISOString() ?? null,
+      expiresAt: doc.expiresAt?.toISOString() ?? null,
+      expired: isExpired(doc, now),
+      expiringSoon: isExpiringSoon(doc, now),
     };
   }
 
-  async create(ownerRef: { accountId?: string; environmentId?: string }, input: { name: string; comment?: string; scopes?: string[] }, actor: Actor): Promise<IssuedKeypair> {
+  /**
+   * `expiresAt`: when the keypair stops working (null: never; left out: the
+   * account's maximum lifetime from now, or never). Must be in the future and
+   * within the account's maximum lifetime (expiry.ts, resolveExpiry).
+   */
+  async create(ownerRef: { accountId?: string; environmentId?: string }, input: { name: string; comment?: string; scopes?: string[]; expiresAt?: Date | null }, actor: Actor): Promise<IssuedKeypair> {
     const owner = await this.#owners.resolveActiveOwner(ownerRef);
     const name = validName(input.name);
     const comment = this.#validComment(input.comment ?? '');
     const scopes = this.#scopes.assertGrantable(input.scopes ?? [], owner.type);
     const now = this.#clock.now();
+    const expiresAt = resolveExpiry(input.expiresAt, await this.#owners.maxKeypairLifetimeDays(owner.accountId), now);
     const secret = newSecret();
     const doc = await this.#store.insert({
       _id: newKeyId(),
@@ -153,11 +171,67 @@ export class KeypairService {
       createdAt: now,
       createdBy: actor,
       updatedAt: now,
+      expiresAt,
     });
     // Written first, checked after (OwnerService.afterCreating): never a keypair left in a closed owner.
     await this.#owners.afterCreating(() => this.#owners.resolveActiveOwner(ownerRef), () => this.#store.delete(doc._id));
-    await this.#audit.record({ actor, action: 'keypair.created', ...this.#target(doc), details: { name, scopes } });
+    await this.#audit.record({ actor, action: 'keypair.created', ...this.#target(doc), details: { name, scopes, ...(expiresAt ? { expiresAt: expiresAt.toISOString() } : {}) } });
     return { keypair: this.view(doc), secret };
+  }
+
+  /**
+   * Replaces the whole keypair: a new key id and a new secret, with the old
+   * one's name, comment, scopes, owner and enabled state; the old keypair is
+   * deleted (its tokens stop as after a removal). Its expiry date carries over
+   * while it is in the future and within the account's maximum lifetime;
+   * otherwise the new keypair gets the expiry a new one gets.
+   *
+   * Without a transaction: the new keypair is written first, then the old one is
+   * deleted on condition that it is still the revision read. Of two replacements
+   * (or a replacement and a rotation, an edit, a removal) only one deletes it;
+   * the other withdraws its new keypair (404 when the old one is gone, 409 when
+   * it changed), so there is never more than one successor.
+   */
+  async replace(keyId: string, actor: Actor): Promise<IssuedKeypair & { replaces: string }> {
+    const old = await this.#load(keyId);
+    const ownerRef = old.environmentId ? { environmentId: old.environmentId } : { accountId: old.accountId };
+    // The keypair exists, so an owner that is not active is closing: a conflict, not bad input.
+    const ownerActive = () => this.#owners.resolveActiveOwner(ownerRef).catch((err: unknown) => {
+      throw err instanceof DomainError && err.code === 'invalid_input' ? new DomainError('conflict', err.message) : err;
+    });
+    await ownerActive();
+    const now = this.#clock.now();
+    const maxDays = await this.#owners.maxKeypairLifetimeDays(old.accountId);
+    const keep = old.expiresAt && !isExpired(old, now) && (maxDays === null || old.expiresAt.getTime() <= now.getTime() + maxDays * 86_400_000);
+    const expiresAt = keep ? old.expiresAt! : resolveExpiry(undefined, maxDays, now);
+    const secret = newSecret();
+    const doc = await this.#store.insert({
+      _id: newKeyId(),
+      ownerType: old.ownerType,
+      accountId: old.accountId,
+      environmentId: old.environmentId,
+      name: old.name,
+      comment: old.comment,
+      scopes: old.scopes,
+      enabled: old.enabled,
+      secrets: [{ hash: this.#hasher.hash(secret), createdAt: now, expiresAt: null }],
+      createdAt: now,
+      createdBy: actor,
+      updatedAt: now,
+      expiresAt,
+    });
+    await this.#owners.afterCreating(ownerActive, () => this.#store.delete(doc._id));
+    const gone = await this.#store.deleteIfRevision(old._id, old.revision);
+    if (!gone) {
+      await this.#store.delete(doc._id);
+      if (await this.#store.findById(old._id)) throw new DomainError('conflict', 'the keypair changed during the replacement; nothing was replaced, try again');
+      throw notFound('keypair');
+    }
+    // The old key id is dead at once: offline validators hear of it like a removal.
+    await this.#revocationFeed?.keypairRemoved(gone._id);
+    await this.#audit.record({ actor, action: 'keypair.replaced', ...this.#target(gone), details: { name: gone.name, replacedBy: doc._id } });
+    await this.#audit.record({ actor, action: 'keypair.created', ...this.#target(doc), details: { name: doc.name, scopes: doc.scopes, replaces: old._id, ...(expiresAt ? { expiresAt: expiresAt.toISOString() } : {}) } });
+    return { keypair: this.view(doc), secret, replaces: old._id };
   }
 
   async get(keyId: string): Promise<KeypairView> {
@@ -172,10 +246,11 @@ export class KeypairService {
   }
 
   /** A page of the owner's keypairs; `search` keeps those whose name starts with it (any case) or whose key id it is. */
-  async list(owner: Owner, page: { limit: number; offset: number; status?: KeypairStatus; search?: string }): Promise<{ items: KeypairView[]; total: number }> {
+  async list(owner: Owner, page: { limit: number; offset: number; status?: KeypairListFilter; search?: string }): Promise<{ items: KeypairView[]; total: number }> {
     await this.failuresCounted();
     const search = page.search?.trim() || undefined;
-    const { records, total } = await this.#store.list(owner, { status: page.status, search, now: this.#clock.now(), limit: page.limit, offset: page.offset });
+    const now = this.#clock.now();
+    const { records, total } = await this.#store.list(owner, { status: page.status, search, now, expiringBefore: new Date(now.getTime() + EXPIRING_WINDOW_MS), limit: page.limit, offset: page.offset });
     return { items: records.map((doc) => this.view(doc)), total };
   }
 
@@ -185,15 +260,25 @@ export class KeypairService {
     return trimmed !== '' && this.#store.existsWithName(owner, trimmed);
   }
 
-  async update(keyId: string, input: { name?: string; comment?: string; scopes?: string[] }, actor: Actor): Promise<KeypairView> {
+  /** `expiresAt`: a new expiry date (in the future, within the account's maximum lifetime from now), or null for none. */
+  async update(keyId: string, input: { name?: string; comment?: string; scopes?: string[]; expiresAt?: Date | null }, actor: Actor): Promise<KeypairView> {
     const current = await this.#load(keyId);
-    const set: KeypairChanges = { updatedAt: this.#clock.now() };
+    const now = this.#clock.now();
+    const set: KeypairChanges = { updatedAt: now };
     if (input.name !== undefined) set.name = validName(input.name);
     if (input.comment !== undefined) set.comment = this.#validComment(input.comment);
     if (input.scopes !== undefined) set.scopes = this.#scopes.assertGrantable(input.scopes, current.ownerType);
+    if (input.expiresAt !== undefined) {
+      set.expiresAt = resolveExpiry(input.expiresAt, await this.#owners.maxKeypairLifetimeDays(current.accountId), now);
+      // A new expiry date gets its own warning and expiry notices (expiry.ts, ExpirySweep).
+      set.expiringNoticeAt = null;
+      set.expiredNoticeAt = null;
+    }
     const doc = await this.#store.change(keyId, set);
     if (!doc) throw notFound('keypair');
-    const changed = Object.fromEntries(Object.entries(set).filter(([k]) => k !== 'updatedAt'));
+    const changed = Object.fromEntries(Object.entries(set)
+      .filter(([k]) => k !== 'updatedAt' && k !== 'expiringNoticeAt' && k !== 'expiredNoticeAt')
+      .map(([k, v]) => [k, v instanceof Date ? v.toISOString() : v]));
     await this.#audit.record({ actor, action: 'keypair.updated', ...this.#target(doc), details: changed });
     return this.view(doc);
   }
@@ -287,6 +372,8 @@ export class KeypairService {
     }
     const now = this.#clock.now();
     const matches = this.#hasher.matchesAny(secret, liveSecrets(doc, now).map((s) => s.hash));
+    // Expired: refused like a wrong secret (after the same hashing), and not counted: no guess can succeed.
+    if (isExpired(doc, now)) return { ok: false, reason: 'expired' };
     // Locked: refused like a wrong secret, and not counted (a failure never extends a lock).
     if (isLocked(doc, now)) return { ok: false, reason: 'locked' };
     if (!matches) {
@@ -315,7 +402,7 @@ export class KeypairService {
    */
   async isUsable(keyId: string, tokenGeneration: number): Promise<boolean> {
     const doc = await this.findForAuthentication(keyId);
-    return !!doc && doc.enabled && tokenGeneration >= currentTokenGeneration(doc) && (await this.#owners.isActive(doc));
+    return !!doc && doc.enabled && tokenGeneration >= currentTokenGeneration(doc) && !isExpired(doc, this.#clock.now()) && (await this.#owners.isActive(doc));
   }
 
   /**

@@ -4,6 +4,7 @@ import type { Clock } from './clock.ts';
 import { newId } from './credentials.ts';
 import { invalidInput, notFound } from './errors.ts';
 import { NAME_MAX } from './limits.ts';
+import { validMaxLifetime } from './expiry.ts';
 import { LRUCache } from 'lru-cache';
 import { readThrough } from '../db/read-through.ts';
 import type { AccountRecord, ChangeFeed, EnvironmentRecord, OwnerStatus, OwnerStore } from '../db/contract.ts';
@@ -15,16 +16,21 @@ export type Owner =
   | { type: 'account'; accountId: string; environmentId: null }
   | { type: 'environment'; accountId: string; environmentId: string };
 
-export interface AccountView { id: string; name: string; status: OwnerStatus; createdAt: string }
-export interface EnvironmentView extends AccountView { accountId: string }
+interface OwnerView { id: string; name: string; status: OwnerStatus; createdAt: string }
+export interface AccountView extends OwnerView {
+  /** The longest lifetime, in days, of a new keypair of the account or its environments; null: no limit. */
+  maxKeypairLifetimeDays: number | null;
+}
+export interface EnvironmentView extends OwnerView { accountId: string }
 
 export function validName(name: unknown, what = 'name'): string {
   if (typeof name !== 'string' || !name.trim() || name.length > NAME_MAX) throw invalidInput(`${what} must be 1 to ${NAME_MAX} characters`);
   return name.trim();
 }
 
-const accountView = (doc: AccountRecord): AccountView => ({ id: doc._id, name: doc.name, status: doc.status, createdAt: doc.createdAt.toISOString() });
-const environmentView = (doc: EnvironmentRecord): EnvironmentView => ({ ...accountView(doc), accountId: doc.accountId });
+const ownerView = (doc: AccountRecord): OwnerView => ({ id: doc._id, name: doc.name, status: doc.status, createdAt: doc.createdAt.toISOString() });
+const accountView = (doc: AccountRecord): AccountView => ({ ...ownerView(doc), maxKeypairLifetimeDays: doc.maxKeypairLifetimeDays ?? null });
+const environmentView = (doc: EnvironmentRecord): EnvironmentView => ({ ...ownerView(doc), accountId: doc.accountId });
 
 export class OwnerService {
   readonly #store: OwnerStore;
@@ -119,6 +125,26 @@ export class OwnerService {
     if (!doc) throw notFound('environment');
     await this.#audit.record({ actor, action: 'environment.renamed', accountId: doc.accountId, environmentId: doc._id, details: { from: before.name, to: newName } });
     return environmentView(doc);
+  }
+
+  /**
+   * Sets the longest lifetime of new keypairs of the account and its
+   * environments (null: no limit). Keypairs that exist keep their expiry; the
+   * limit applies when one is created, replaced or given a new expiry date.
+   */
+  async setMaxKeypairLifetime(accountId: string, days: number | null, actor: Actor): Promise<AccountView> {
+    const value = validMaxLifetime(days);
+    const before = await this.#activeAccount(accountId);
+    const doc = await this.#store.setMaxKeypairLifetime(before._id, value);
+    if (!doc) throw notFound('account');
+    await this.#audit.record({ actor, action: 'account.updated', accountId: doc._id, details: { maxKeypairLifetimeDays: { from: before.maxKeypairLifetimeDays ?? null, to: value } } });
+    return accountView(doc);
+  }
+
+  /** The account's maximum keypair lifetime in days (null: none), read from the database. */
+  async maxKeypairLifetimeDays(accountId: string): Promise<number | null> {
+    const account = await this.#store.findAccount(accountId);
+    return account?.maxKeypairLifetimeDays ?? null;
   }
 
   /**

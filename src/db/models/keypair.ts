@@ -37,6 +37,11 @@ export const keypairSchema = new Schema<KeypairDoc>({
   revision: { type: Number, required: true, default: 0 },
   tokenGeneration: { type: Number, required: true, default: 0 },
   tokensRevokedAt: { type: Date, default: null },
+  expiresAt: { type: Date, default: null },
+  expiringNoticeAt: { type: Date, default: null },
+  expiredNoticeAt: { type: Date, default: null },
 }, { versionKey: false, strict: 'throw' });
 // Lists: an owner's keypairs, newest first.
 keypairSchema.index({ accountId: 1, environmentId: 1, createdAt: -1 });
+// The expiry sweep: keypairs with an expiry date (most have none).
+keypairSchema.index({ expiresAt: 1 });

@@ -19,7 +19,10 @@ const ownerFields = {
   closedAt: { type: Date, default: null },
 } as const;
 
-export const accountSchema = new Schema<AccountDoc>({ ...ownerFields }, { versionKey: false, strict: 'throw' });
+export const accountSchema = new Schema<AccountDoc>({
+  ...ownerFields,
+  maxKeypairLifetimeDays: { type: Number, default: null },
+}, { versionKey: false, strict: 'throw' });
 accountSchema.index({ status: 1 });
 
 export const environmentSchema = new Schema<EnvironmentDoc>({

@@ -41,7 +41,14 @@ const COMPONENT_SCHEMAS: Record<string, Json> = {
       csrfToken: { ...nullable(str), description: 'send it as X-CSRF-Token on every state-changing request made with the session cookie' },
     },
   },
-  Account: { type: 'object', required: ['id', 'name', 'status', 'createdAt'], properties: { id: str, name: str, status, createdAt: time } },
+  Account: {
+    type: 'object',
+    required: ['id', 'name', 'status', 'createdAt'],
+    properties: {
+      id: str, name: str, status, createdAt: time,
+      maxKeypairLifetimeDays: { ...nullable({ type: 'integer' }), description: 'the longest lifetime, in days, of a new keypair of the account or its environments; null: no limit' },
+    },
+  },
   AccountList: { type: 'object', required: ['items'], properties: { items: { type: 'array', items: ref('Account') } } },
   Environment: { type: 'object', required: ['id', 'accountId', 'name', 'status', 'createdAt'], properties: { id: str, accountId: str, name: str, status, createdAt: time } },
   EnvironmentList: { type: 'object', required: ['items'], properties: { items: { type: 'array', items: ref('Environment') } } },
@@ -65,6 +72,9 @@ const COMPONENT_SCHEMAS: Record<string, Json> = {
       },
       createdAt: time, createdBy: str, lastUsedAt: nullable(time), lastRotatedAt: nullable(time),
       tokensRevokedAt: { ...nullable(time), description: 'when the tokens issued until then were last revoked (a regeneration or a disable)' },
+      expiresAt: { ...nullable(time), description: 'when the keypair stops getting tokens (invalid_client) and its tokens introspect inactive; null: never' },
+      expired: { type: 'boolean', description: 'expiresAt has passed' },
+      expiringSoon: { type: 'boolean', description: 'expires within 14 days and has not yet' },
     },
   },
   KeypairPage: {
@@ -76,6 +86,15 @@ const COMPONENT_SCHEMAS: Record<string, Json> = {
     type: 'object',
     required: ['keypair', 'secret'],
     properties: { keypair: ref('Keypair'), secret: { type: 'string', description: 'the new secret: shown in this response only, never again' } },
+  },
+  ReplacedKeypair: {
+    type: 'object',
+    required: ['keypair', 'secret', 'replaces'],
+    properties: {
+      keypair: ref('Keypair'),
+      secret: { type: 'string', description: 'the new keypair\'s secret: shown in this response only, never again' },
+      replaces: { type: 'string', description: 'the key id of the keypair replaced (deleted)' },
+    },
   },
   AuditEvent: {
     type: 'object',

@@ -17,12 +17,12 @@ export interface ApiDeps {
   signIn: SignInFlow;
 }
 
-export type Method = 'get' | 'post' | 'patch' | 'delete';
+export type Method = 'get' | 'post' | 'put' | 'patch' | 'delete';
 
 /** Names of response schemas in the OpenAPI document's components. */
 export type ResponseSchema =
   | 'Session' | 'Account' | 'AccountList' | 'Environment' | 'EnvironmentList' | 'Member' | 'MemberList'
-  | 'Keypair' | 'KeypairPage' | 'IssuedKeypair' | 'AuditPage' | 'OpenApi';
+  | 'Keypair' | 'KeypairPage' | 'IssuedKeypair' | 'ReplacedKeypair' | 'AuditPage' | 'OpenApi';
 
 /** The path parameters, by name (checked against the id patterns before the handler runs). */
 export type Params = Record<string, string>;

@@ -9,6 +9,7 @@ import type { Action, TargetRef } from '../../domain/access.ts';
 import type { Domain } from '../../domain/index.ts';
 import { ID_PATTERNS } from '../../domain/credentials.ts';
 import { DEFAULT_GRACE, type GracePeriod } from '../../domain/limits.ts';
+import { EXPIRING_WINDOW_DAYS } from '../../domain/expiry.ts';
 import { basePath } from '../public-base.ts';
 import { endSession, newCsrfToken, sessionOf } from '../session/index.ts';
 import { apiState, requireCaller } from './auth.ts';
@@ -98,7 +99,7 @@ function ownerRoutes(kind: 'account' | 'environment'): RouteSpec[] {
       },
     }),
     defineRoute({
-      method: 'get', path: `${base}/keypairs`, operationId: `list${Kind}Keypairs`, summary: `List the keypairs of an ${kind}, newest first (paginated; ?status=enabled: enabled and not locked, disabled: disabled whether locked or not, locked: locked whether enabled or not; ?q=: names starting with it, in any case, or the keypair with that key id)`, tag: 'keypairs', auth: true, query: schemas.listKeypairs, status: 200, response: 'KeypairPage', action: 'keypairs.read',
+      method: 'get', path: `${base}/keypairs`, operationId: `list${Kind}Keypairs`, summary: `List the keypairs of an ${kind}, newest first (paginated; ?status=enabled: enabled and not locked, disabled: disabled whether locked or not, locked: locked whether enabled or not, expiring: expiring within ${EXPIRING_WINDOW_DAYS} days and not yet expired, expired: past their expiresAt; ?q=: names starting with it, in any case, or the keypair with that key id)`, tag: 'keypairs', auth: true, query: schemas.listKeypairs, status: 200, response: 'KeypairPage', action: 'keypairs.read',
       async handle(ctx, { params, query: q }, deps) {
         const { owner } = await authorized(ctx, deps, 'keypairs.read', params);
         const limit = q.limit ?? 50;
@@ -108,10 +109,10 @@ function ownerRoutes(kind: 'account' | 'environment'): RouteSpec[] {
       },
     }),
     defineRoute({
-      method: 'post', path: `${base}/keypairs`, operationId: `create${Kind}Keypair`, summary: `Create a keypair owned by the ${kind}; the response holds its secret, shown this once`, tag: 'keypairs', auth: true, body: schemas.createKeypair, status: 201, response: 'IssuedKeypair', action: 'keypairs.manage', noStore: true,
+      method: 'post', path: `${base}/keypairs`, operationId: `create${Kind}Keypair`, summary: `Create a keypair owned by the ${kind}; the response holds its secret, shown this once. "expiresAt" (future; null: never) defaults to the account's maximum keypair lifetime from now, if it has one, and may not exceed it`, tag: 'keypairs', auth: true, body: schemas.createKeypair, status: 201, response: 'IssuedKeypair', action: 'keypairs.manage', noStore: true,
       async handle(ctx, { params, body: input }, deps) {
         await authorized(ctx, deps, 'keypairs.manage', params);
-        return deps.domain.keypairs.create(ownerRef(params), { name: input.name, ...(input.comment !== undefined ? { comment: input.comment } : {}), ...(input.scopes ? { scopes: input.scopes } : {}) }, actorOf(ctx));
+        return deps.domain.keypairs.create(ownerRef(params), { name: input.name, ...(input.comment !== undefined ? { comment: input.comment } : {}), ...(input.scopes ? { scopes: input.scopes } : {}), ...(input.expiresAt !== undefined ? { expiresAt: input.expiresAt } : {}) }, actorOf(ctx));
       },
     }),
     defineRoute({
@@ -149,13 +150,14 @@ const keypairRoutes: RouteSpec[] = [
     },
   }),
   defineRoute({
-    method: 'patch', path: '/keypairs/:keyId', operationId: 'updateKeypair', summary: 'Edit name, comment or scopes (scopes apply to new tokens)', tag: 'keypairs', auth: true, body: schemas.updateKeypair, status: 200, response: 'Keypair', action: 'keypairs.manage',
+    method: 'patch', path: '/keypairs/:keyId', operationId: 'updateKeypair', summary: 'Edit name, comment, scopes (they apply to new tokens) or expiresAt (in the future, within the account\'s maximum keypair lifetime from now; null: never)', tag: 'keypairs', auth: true, body: schemas.updateKeypair, status: 200, response: 'Keypair', action: 'keypairs.manage',
     async handle(ctx, { params, body: input }, deps) {
       await authorized(ctx, deps, 'keypairs.manage', params);
       return deps.domain.keypairs.update(params.keyId!, {
         ...(input.name !== undefined ? { name: input.name } : {}),
         ...(input.comment !== undefined ? { comment: input.comment } : {}),
         ...(input.scopes !== undefined ? { scopes: input.scopes } : {}),
+        ...(input.expiresAt !== undefined ? { expiresAt: input.expiresAt } : {}),
       }, actorOf(ctx));
     },
   }),
@@ -190,6 +192,15 @@ const keypairRoutes: RouteSpec[] = [
     },
   }),
   defineRoute({
+    method: 'post', path: '/keypairs/:keyId/replace', operationId: 'replaceKeypair',
+    summary: 'Replace the whole keypair: a new key id and a new secret (shown this once) with the same name, comment, scopes and owner; the old keypair is removed at once, irreversibly (its tokens introspect inactive). The audit trail links the two (keypair.replaced, keypair.created)',
+    tag: 'keypairs', auth: true, body: schemas.empty, status: 200, response: 'ReplacedKeypair', action: 'keypairs.manage', noStore: true,
+    async handle(ctx, { params }, deps) {
+      await authorized(ctx, deps, 'keypairs.manage', params);
+      return deps.domain.keypairs.replace(params.keyId!, actorOf(ctx));
+    },
+  }),
+  defineRoute({
     method: 'get', path: '/keypairs/:keyId/audit', operationId: 'listKeypairAudit', summary: 'The audit trail of one keypair, newest first; it stays readable after the keypair is removed (for those who may read its former owner\'s trail)', tag: 'audit', auth: true, query: schemas.listAudit, status: 200, response: 'AuditPage', action: 'audit.read',
     async handle(ctx, { params, query: q }, deps) {
       await authorized(ctx, deps, 'audit.read', params);
@@ -211,6 +222,15 @@ const accountRoutes: RouteSpec[] = [
     method: 'post', path: '/accounts', operationId: 'createAccount', summary: 'Create an account: operators only (users with the instance-wide operator role, granted with the CLI); the operator becomes its admin', tag: 'accounts', auth: true, body: schemas.named, status: 201, response: 'Account',
     async handle(ctx, { body }, deps) {
       return deps.domain.access.createAccount(apiState(ctx).access, body);
+    },
+  }),
+  defineRoute({
+    method: 'put', path: '/accounts/:accountId/keypair-lifetime', operationId: 'setMaxKeypairLifetime',
+    summary: 'Set the account\'s maximum keypair lifetime in days (null: no limit): new keypairs of the account and its environments then expire within it (by default at its end). Account admins only; existing keypairs keep their expiry',
+    tag: 'accounts', auth: true, body: schemas.keypairLifetime, status: 200, response: 'Account', action: 'account.settings',
+    async handle(ctx, { params, body }, deps) {
+      const { target } = await authorized(ctx, deps, 'account.settings', params);
+      return deps.domain.owners.setMaxKeypairLifetime(target.accountId, body.maxKeypairLifetimeDays, actorOf(ctx));
     },
   }),
   defineRoute({

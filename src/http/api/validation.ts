@@ -6,6 +6,7 @@ import type { Context } from 'koa';
 import { z } from 'zod';
 import type { IdKind } from '../../domain/credentials.ts';
 import { COMMENT_MAX, EMAIL_MAX, GRACE_PERIOD_NAMES, NAME_MAX, PASSWORD_MAX, SCOPE_NAME_MAX, SCOPE_NAME_PATTERN, SCOPES_MAX } from '../../domain/limits.ts';
+import { MAX_KEYPAIR_LIFETIME_DAYS } from '../../domain/expiry.ts';
 import { ApiError, validationError } from './errors.ts';
 
 const FORBIDDEN_KEYS = new Set(['__proto__', 'constructor', 'prototype']);
@@ -52,6 +53,8 @@ const name = z.string().trim().min(1, 'must not be empty').max(NAME_MAX);
 const comment = z.string().max(COMMENT_MAX);
 const scope = z.string().min(1).max(SCOPE_NAME_MAX).regex(SCOPE_NAME_PATTERN, 'not a scope name');
 const scopes = z.array(scope).max(SCOPES_MAX);
+/** An ISO 8601 date and time with its offset (e.g. 2027-01-31T00:00:00Z), or null for "never". */
+const expiresAt = z.iso.datetime({ offset: true }).transform((value) => new Date(value)).nullable();
 const intParam = (min: number, max: number) => z.string().regex(/^\d{1,7}$/, 'must be a whole number').transform(Number).pipe(z.number().int().min(min).max(max));
 
 /** The ids that appear as path parameters; their shapes are ID_PATTERNS (src/domain/credentials.ts). */
@@ -64,15 +67,16 @@ export const schemas = {
   empty: z.strictObject({}),
   named: z.strictObject({ name }),
   addMember: z.strictObject({ email: z.email().max(EMAIL_MAX), role: z.enum(['admin', 'member']) }),
-  createKeypair: z.strictObject({ name, comment: comment.optional(), scopes: scopes.optional() }),
-  updateKeypair: z.strictObject({ name: name.optional(), comment: comment.optional(), scopes: scopes.optional() })
-    .refine((v) => v.name !== undefined || v.comment !== undefined || v.scopes !== undefined, 'give at least one of name, comment, scopes'),
+  createKeypair: z.strictObject({ name, comment: comment.optional(), scopes: scopes.optional(), expiresAt: expiresAt.optional() }),
+  updateKeypair: z.strictObject({ name: name.optional(), comment: comment.optional(), scopes: scopes.optional(), expiresAt: expiresAt.optional() })
+    .refine((v) => v.name !== undefined || v.comment !== undefined || v.scopes !== undefined || v.expiresAt !== undefined, 'give at least one of name, comment, scopes, expiresAt'),
+  keypairLifetime: z.strictObject({ maxKeypairLifetimeDays: z.number().int().min(1).max(MAX_KEYPAIR_LIFETIME_DAYS).nullable() }),
   rotate: z.strictObject({ grace: z.enum(GRACE_PERIOD_NAMES).optional(), revokeTokens: z.boolean().optional() }),
   regenerate: z.strictObject({ revokeTokens: z.boolean().optional() }),
   listKeypairs: z.strictObject({
     limit: intParam(1, 100).optional(),
     offset: intParam(0, 1_000_000).optional(),
-    status: z.enum(['enabled', 'disabled', 'locked']).optional(),
+    status: z.enum(['enabled', 'disabled', 'locked', 'expiring', 'expired']).optional(),
     q: z.string().max(NAME_MAX).optional(),
   }),
   listAudit: z.strictObject({

@@ -21,6 +21,7 @@ export const AUDIT_ACTIONS: { value: string; label: string }[] = [
   ['keypair.created', 'Keypair created'], ['keypair.updated', 'Keypair edited'], ['keypair.rotated', 'Secret rotated'],
   ['keypair.regenerated', 'Secret regenerated'], ['keypair.disabled', 'Keypair disabled'], ['keypair.enabled', 'Keypair enabled'],
   ['keypair.locked', 'Keypair locked'], ['keypair.unlocked', 'Keypair unlocked'], ['keypair.removed', 'Keypair removed'],
+  ['keypair.replaced', 'Keypair replaced'], ['keypair.expiring', 'Keypair expiring within 14 days'], ['keypair.expired', 'Keypair expired'], ['account.updated', 'Account settings changed'],
   ['token.revoked', 'Token revoked'], ['membership.granted', 'Member added or role changed'], ['membership.revoked', 'Member removed'],
   ['account.created', 'Account created'], ['account.renamed', 'Account renamed'], ['account.closing', 'Account closing'], ['account.closed', 'Account closed'],
   ['environment.created', 'Environment created'], ['environment.renamed', 'Environment renamed'], ['environment.closing', 'Environment closing'], ['environment.closed', 'Environment closed'],
@@ -44,7 +45,13 @@ export async function describeEvents(domain: Domain, events: AuditEventView[]): 
     const when = (iso: unknown) => (str(iso) ? formatTime(str(iso)) : '');
     let parts: Part[];
     switch (event.action) {
-      case 'keypair.created': parts = [t(`${who} created `), ...kp, t(` with the scopes ${list(d.scopes)}`)]; break;
+      case 'keypair.created':
+        parts = [t(`${who} created `), ...kp, t(` with the scopes ${list(d.scopes)}`),
+          ...(str(d.replaces) ? [t(', replacing '), { keypair: str(d.replaces)!, name: null }] : [])];
+        break;
+      case 'keypair.replaced': parts = [t(`${who} replaced `), ...kp, ...(str(d.replacedBy) ? [t(' with '), { keypair: str(d.replacedBy)!, name: null }] : []), t('; the old key id stopped working')]; break;
+      case 'keypair.expiring': parts = [...kp, t(` expires ${when(d.expiresAt)}, within 14 days`)]; break;
+      case 'keypair.expired': parts = [...kp, t(` expired ${when(d.expiresAt)}; it gets no more tokens`)]; break;
       case 'keypair.updated': parts = [t(`${who} edited `), ...kp, t(`: ${Object.keys(d).join(', ') || 'nothing'}${Array.isArray(d.scopes) ? ` (scopes now ${list(d.scopes)})` : ''}`)]; break;
       case 'keypair.enabled': parts = [t(`${who} enabled `), ...kp]; break;
       case 'keypair.disabled': parts = [t(`${who} disabled `), ...kp, t('; the tokens it had are revoked')]; break;
@@ -69,6 +76,11 @@ export async function describeEvents(domain: Domain, events: AuditEventView[]): 
       case 'account.created': case 'environment.created': parts = [t(`${who} created the ${event.action.split('.')[0]} ${str(d.name) ?? ''}`)]; break;
       case 'account.renamed': case 'environment.renamed': parts = [t(`${who} renamed the ${event.action.split('.')[0]} ${str(d.from) ?? ''} to ${str(d.to) ?? ''}`)]; break;
       case 'account.closing': case 'environment.closing': parts = [t(`${who} started closing the ${event.action.split('.')[0]}`)]; break;
+      case 'account.updated': {
+        const limit = (d.maxKeypairLifetimeDays ?? {}) as { to?: unknown };
+        parts = [t(typeof limit.to === 'number' ? `${who} limited new keypairs to ${limit.to} days` : `${who} removed the maximum keypair lifetime`)];
+        break;
+      }
       case 'account.closed': case 'environment.closed': parts = [t(`${who} closed the ${event.action.split('.')[0]}`)]; break;
       default: {
         const [subject, verb] = event.action.split('.');

@@ -1,11 +1,11 @@
 // API management: an owner's keypairs (list, create) and each keypair's pages
-// (edit, enable, disable, unlock, rotate, regenerate, remove). The answers that
+// (edit, enable, disable, unlock, rotate, regenerate, replace, remove). The answers that
 // issue a secret render it in the POST response itself, once; a one-time form id
 // refuses a resubmitted form instead of issuing (and showing) another secret.
 import type Router from '@koa/router';
 import type { Context } from 'koa';
 import { DomainError } from '../../../domain/errors.ts';
-import type { KeypairStatus, KeypairView } from '../../../domain/keypairs.ts';
+import type { KeypairListFilter, KeypairView } from '../../../domain/keypairs.ts';
 import { DEFAULT_GRACE, GRACE_PERIOD_NAMES, GRACE_PERIODS, NAME_MAX, type GracePeriod } from '../../../domain/limits.ts';
 import { authorizeKeypair, authorizeOwner, keypairCrumbs, OWNER_PATHS, type OwnerPage, type RoutedContext } from '../owner-page.ts';
 import { capitalize, field, fields, flash, form, me, onceToken, pageBase, seeOther, signedIn, spend, UI_PREFIX, UiError, type UiDeps } from '../page-helpers.ts';
@@ -13,7 +13,18 @@ import { describeEvents } from '../audit-view.ts';
 import { render } from '../render.ts';
 
 const PAGE_SIZE = 20;
-const KEYPAIR_STATUSES: KeypairStatus[] = ['enabled', 'disabled', 'locked'];
+const KEYPAIR_STATUSES: KeypairListFilter[] = ['enabled', 'disabled', 'locked', 'expiring', 'expired'];
+const FILTER_LABELS: Record<KeypairListFilter, string> = { enabled: 'Enabled', disabled: 'Disabled', locked: 'Locked', expiring: 'Expiring soon', expired: 'Expired' };
+
+/** The form's "Expires on" day: the keypair stops at 00:00 UTC that day. '' is null (never); anything else not a day is refused. */
+function expiryOfDay(day: string): Date | null {
+  if (day === '') return null;
+  const at = /^\d{4}-\d{2}-\d{2}$/.test(day) ? new Date(`${day}T00:00:00Z`) : null;
+  if (!at || Number.isNaN(at.getTime())) throw new DomainError('invalid_input', 'expires on must be a date');
+  return at;
+}
+/** The day an expiry date falls on (UTC), as the date field shows it. */
+const dayOf = (iso: string | null) => (iso ? iso.slice(0, 10) : '');
 const hours = (ms: number) => `${ms / 3_600_000} hour${ms === 3_600_000 ? '' : 's'}`;
 const ROTATE_CHOICES: { value: GracePeriod; label: string }[] = GRACE_PERIOD_NAMES.map((value) => ({
   value,
@@ -46,18 +57,19 @@ export function keypairRoutes(router: Router, deps: UiDeps): void {
       render(ctx, 'keypairs', {
         ...base(ctx, `API management · ${page.name}`, [...page.crumbs, { label: 'Access management', href: `${page.base}/access` }, { label: 'API management' }]),
         page, section: 'access', keypairs: list.items, total: list.total, status: status ?? '', search, pageNumber, pages,
-        filters: [{ label: 'All', value: '' }, ...KEYPAIR_STATUSES.map((s) => ({ label: capitalize(s), value: s }))].map((f) => ({ ...f, href: query(1, (f.value || undefined) as KeypairStatus | undefined) })),
+        filters: [{ label: 'All', value: '' }, ...KEYPAIR_STATUSES.map((s) => ({ label: FILTER_LABELS[s], value: s }))].map((f) => ({ ...f, href: query(1, (f.value || undefined) as KeypairListFilter | undefined) })),
         prevHref: pageNumber > 1 ? query(pageNumber - 1) : null,
         nextHref: pageNumber < pages ? query(pageNumber + 1) : null,
       });
     });
 
-    const newKeypairPage = (ctx: Context, page: OwnerPage, extra: { error?: string; warnings?: string[]; values?: { name: string; comment: string; scopes: string[] }; status?: number } = {}) => {
+    const newKeypairPage = (ctx: Context, page: OwnerPage, extra: { error?: string; warnings?: string[]; values?: { name: string; comment: string; scopes: string[]; expiresOn: string }; status?: number } = {}) => {
       render(ctx, 'keypair-new', {
         ...base(ctx, `New keypair · ${page.name}`, [...page.crumbs, { label: 'API management', href: `${page.base}/keypairs` }, { label: 'New keypair' }]),
         page, section: 'access',
         scopes: domain.scopes.forLevel(page.kind),
-        values: extra.values ?? { name: '', comment: '', scopes: [] },
+        values: extra.values ?? { name: '', comment: '', scopes: [], expiresOn: '' },
+        maxLifetimeDays: page.account.maxKeypairLifetimeDays,
         error: extra.error ?? null,
         warnings: extra.warnings ?? [],
         once: onceToken(),
@@ -71,7 +83,7 @@ export function keypairRoutes(router: Router, deps: UiDeps): void {
     router.post(`${path}/keypairs`, signedIn, async (ctx) => {
       const page = await authorizeOwner(ctx, domain, kind, 'keypairs.manage');
       const f = form(ctx);
-      const values = { name: field(f, 'name', 200), comment: field(f, 'comment', 5000), scopes: fields(f, 'scopes') };
+      const values = { name: field(f, 'name', 200), comment: field(f, 'comment', 5000), scopes: fields(f, 'scopes'), expiresOn: field(f, 'expiresOn', 20) };
       // A second keypair of the same name, or one without scopes, is most often a
       // slip: ask once (the form again, with a box to tick). The admin API does not ask.
       if (field(f, 'anyway', 10) !== 'yes') {
@@ -83,7 +95,9 @@ export function keypairRoutes(router: Router, deps: UiDeps): void {
       if (!spend(ctx, field(f, 'once', 100))) return alreadySubmitted(ctx, page);
       let issued;
       try {
-        issued = await domain.keypairs.create(kind === 'account' ? { accountId: page.account.id } : { environmentId: page.environment!.id }, values, me(ctx).access.actor);
+        // An empty day leaves the expiry to the account's maximum lifetime (or none).
+        const expiresAt = values.expiresOn ? expiryOfDay(values.expiresOn) : undefined;
+        issued = await domain.keypairs.create(kind === 'account' ? { accountId: page.account.id } : { environmentId: page.environment!.id }, { ...values, ...(expiresAt ? { expiresAt } : {}) }, me(ctx).access.actor);
       } catch (err) {
         if (err instanceof DomainError && err.code === 'invalid_input') return newKeypairPage(ctx, page, { error: capitalize(err.message) + '.', values, status: 400 });
         throw err;
@@ -92,14 +106,15 @@ export function keypairRoutes(router: Router, deps: UiDeps): void {
     });
   }
 
-  const keypairPage = async (ctx: RoutedContext, extra: { error?: string; values?: { name: string; comment: string; scopes: string[] }; status?: number } = {}) => {
+  const keypairPage = async (ctx: RoutedContext, extra: { error?: string; values?: { name: string; comment: string; scopes: string[]; expiresOn: string }; status?: number } = {}) => {
     const { keypair, page } = await authorizeKeypair(ctx, domain, 'keypairs.read');
     const history = page.may.audit ? await domain.audit.page({ keypairId: keypair.keyId }, { limit: 10 }) : { items: [] };
     render(ctx, 'keypair', {
       ...base(ctx, `${keypair.name} · API management`, keypairCrumbs(page, keypair)),
       page, section: 'access', keypair,
       scopes: domain.scopes.forLevel(keypair.ownerType),
-      values: extra.values ?? { name: keypair.name, comment: keypair.comment, scopes: keypair.scopes },
+      values: extra.values ?? { name: keypair.name, comment: keypair.comment, scopes: keypair.scopes, expiresOn: dayOf(keypair.expiresAt) },
+      maxLifetimeDays: page.account.maxKeypairLifetimeDays,
       error: extra.error ?? null,
       events: await describeEvents(domain, history.items),
     }, { status: extra.status ?? 200 });
@@ -110,9 +125,11 @@ export function keypairRoutes(router: Router, deps: UiDeps): void {
   router.post('/keypairs/:keyId/edit', signedIn, async (ctx) => {
     const { keypair } = await authorizeKeypair(ctx, domain, 'keypairs.manage');
     const f = form(ctx);
-    const values = { name: field(f, 'name', 200), comment: field(f, 'comment', 5000), scopes: fields(f, 'scopes') };
+    const values = { name: field(f, 'name', 200), comment: field(f, 'comment', 5000), scopes: fields(f, 'scopes'), expiresOn: field(f, 'expiresOn', 20) };
     try {
-      await domain.keypairs.update(keypair.keyId, values, me(ctx).access.actor);
+      // The expiry changes only when the day does: saving a name must not trip over an expiry date now past.
+      const expiry = values.expiresOn === dayOf(keypair.expiresAt) ? {} : { expiresAt: expiryOfDay(values.expiresOn) };
+      await domain.keypairs.update(keypair.keyId, { name: values.name, comment: values.comment, scopes: values.scopes, ...expiry }, me(ctx).access.actor);
     } catch (err) {
       if (err instanceof DomainError && err.code === 'invalid_input') return keypairPage(ctx, { error: capitalize(err.message) + '.', values, status: 400 });
       throw err;
@@ -221,14 +238,36 @@ export function keypairRoutes(router: Router, deps: UiDeps): void {
     seeOther(ctx, `${page.base}/keypairs`);
   });
 
+  // Replacing removes the keypair, as removal does: confirmed the same way, by typing its name.
+  const replacePage = async (ctx: RoutedContext, extra: { error?: string; status?: number } = {}) => {
+    const { keypair, page } = await authorizeKeypair(ctx, domain, 'keypairs.manage');
+    render(ctx, 'replace', {
+      ...base(ctx, `Replace ${keypair.name}`, keypairCrumbs(page, keypair, 'Replace')),
+      page, section: 'access', keypair, error: extra.error ?? null, once: onceToken(),
+    }, { status: extra.status ?? 200 });
+  };
+
+  router.get('/keypairs/:keyId/replace', signedIn, async (ctx) => replacePage(ctx));
+
+  router.post('/keypairs/:keyId/replace', signedIn, async (ctx) => {
+    const { keypair, page } = await authorizeKeypair(ctx, domain, 'keypairs.manage');
+    const f = form(ctx);
+    if (field(f, 'confirmName', 200).trim() !== keypair.name) {
+      return replacePage(ctx, { error: `Type the keypair's name, ${keypair.name}, exactly to confirm.`, status: 400 });
+    }
+    if (!spend(ctx, field(f, 'once', 100))) return alreadySubmitted(ctx, page, keypair);
+    const issued = await domain.keypairs.replace(keypair.keyId, me(ctx).access.actor);
+    secretPage(ctx, page, issued.keypair, issued.secret, 'replaced', issued.replaces);
+  });
+
   // ---- pages that show a secret ----
 
   /** The one page that shows a new secret: the POST response itself, never cached, never after a redirect. */
-  function secretPage(ctx: Context, page: OwnerPage, keypair: KeypairView, secret: string, how: 'created' | 'rotated' | 'regenerated'): void {
+  function secretPage(ctx: Context, page: OwnerPage, keypair: KeypairView, secret: string, how: 'created' | 'rotated' | 'regenerated' | 'replaced', replaces: string | null = null): void {
     const previous = keypair.secrets.find((s) => s.state === 'previous') ?? null;
     render(ctx, 'secret', {
       ...base(ctx, `Secret for ${keypair.name}`, keypairCrumbs(page, keypair, how === 'created' ? 'Created' : 'New secret')),
-      page, section: 'access', keypair, secret, how, previous,
+      page, section: 'access', keypair, secret, how, previous, replaces,
       tokenUrl: `${deps.issuer}/oauth/token`,
     });
   }

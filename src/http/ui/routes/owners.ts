@@ -6,6 +6,7 @@ import { canCreateAccount, reach } from '../../../domain/access.ts';
 import type { EnvironmentView } from '../../../domain/owners.ts';
 import { authorizeOwner, OWNER_PATHS, type OwnerPage } from '../owner-page.ts';
 import { DomainError } from '../../../domain/errors.ts';
+import { MAX_KEYPAIR_LIFETIME_DAYS } from '../../../domain/expiry.ts';
 import { EMAIL_MAX } from '../../../domain/limits.ts';
 import { capitalize, checkId, field, flash, form, me, pageBase, seeOther, signedIn, UI_PREFIX, UiError, type UiDeps } from '../page-helpers.ts';
 import { render } from '../render.ts';
@@ -154,6 +155,20 @@ export function ownerRoutes(router: Router, deps: UiDeps): void {
       seeOther(ctx, `${UI_PREFIX}/accounts/${page.account.id}`);
     });
   }
+
+  router.post('/accounts/:id/keypair-lifetime', signedIn, async (ctx) => {
+    const page = await authorizeOwner(ctx, domain, 'account', 'account.settings');
+    const days = field(form(ctx), 'days', 10).trim();
+    if (days !== '' && !/^\d{1,4}$/.test(days)) throw new UiError(400, 'Not a number of days', `The maximum keypair lifetime is a whole number of days from 1 to ${MAX_KEYPAIR_LIFETIME_DAYS}, or empty for no limit.`, { href: page.base, label: `Back to ${page.name}` });
+    try {
+      const account = await domain.owners.setMaxKeypairLifetime(page.account.id, days === '' ? null : Number(days), me(ctx).access.actor);
+      flash(ctx, account.maxKeypairLifetimeDays === null ? 'New keypairs have no maximum lifetime.' : `New keypairs expire within ${account.maxKeypairLifetimeDays} days.`);
+    } catch (err) {
+      if (err instanceof DomainError && err.code === 'invalid_input') throw new UiError(400, 'Not a valid lifetime', capitalize(err.message) + '.', { href: page.base, label: `Back to ${page.name}` });
+      throw err;
+    }
+    seeOther(ctx, page.base);
+  });
 
   router.post('/accounts/:id/environments', signedIn, async (ctx) => {
     const page = await authorizeOwner(ctx, domain, 'account', 'environment.create');
