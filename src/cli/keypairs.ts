@@ -33,6 +33,7 @@ function describe(k: KeypairView): string {
     ['owner', ownerLabel(k)],
     ['status', statusLabel(k)],
     ['scopes', k.scopes.join(' ') || '-'],
+    ['DPoP', k.dpopRequired ? 'required' : 'optional'],
     ...secrets,
     ['failed attempts', String(k.failedAttempts)],
     ['created', `${when(k.createdAt)} by ${k.createdBy}`],
@@ -77,14 +78,16 @@ export function registerKeypairCommands(program: Command, run: Runner): void {
     .requiredOption('--name <name>', `what uses it, e.g. "ci-deploy" (at most ${NAME_MAX} characters)`)
     .option('--comment <text>', `free text for administrators (at most ${COMMENT_MAX} characters)`)
     .option('--scope <scope>', 'a scope it may request (repeatable; see `keyport scopes`)', collectScopes)
+    .option('--dpop-required', 'its token requests must carry a DPoP proof (RFC 9449): it only gets DPoP-bound tokens')
     .addHelpText('after', '\nExample:\n  keyport keypair create --environment env_… --name ci --scope orders:read --scope orders:write\n')
-    .action((options: { account?: string; environment?: string; name: string; comment?: string; scope?: string[] }, command: Command) => {
+    .action((options: { account?: string; environment?: string; name: string; comment?: string; scope?: string[]; dpopRequired?: boolean }, command: Command) => {
       const owner = ownerRefOf(options);
       return run(command, async (s) => {
         const issued = await s.domain.keypairs.create(owner, {
           name: options.name,
           scopes: options.scope ?? [],
           ...(options.comment !== undefined ? { comment: options.comment } : {}),
+          ...(options.dpopRequired ? { dpopRequired: true } : {}),
         }, 'cli');
         printIssued(s, issued, `Created keypair ${issued.keypair.keyId} (${issued.keypair.name}) for ${ownerLabel(issued.keypair)}`);
       });
@@ -111,22 +114,25 @@ export function registerKeypairCommands(program: Command, run: Runner): void {
     }));
 
   keypair.command('edit <keyId>')
-    .description('change the name, comment or scopes (new scopes apply to new tokens only)')
+    .description('change the name, comment, scopes or DPoP requirement (they apply to new tokens only)')
     .option('--name <name>', 'new name')
     .option('--comment <text>', 'new comment ("" clears it)')
     .option('--scope <scope>', 'the complete new scope set (repeatable; replaces the current scopes)', collectScopes)
     .option('--clear-scopes', 'remove every scope')
-    .action((keyId: string, options: { name?: string; comment?: string; scope?: string[]; clearScopes?: boolean }, command: Command) => {
+    .option('--dpop-required', 'require a DPoP proof (RFC 9449) on its token requests')
+    .option('--no-dpop-required', 'no longer require DPoP (a proof still binds the token)')
+    .action((keyId: string, options: { name?: string; comment?: string; scope?: string[]; clearScopes?: boolean; dpopRequired?: boolean }, command: Command) => {
       if (options.scope && options.clearScopes) throw new UsageError('give either --scope or --clear-scopes, not both');
       const scopes = options.clearScopes ? [] : options.scope;
-      if (options.name === undefined && options.comment === undefined && scopes === undefined) {
-        throw new UsageError('nothing to change: give --name, --comment, --scope or --clear-scopes');
+      if (options.name === undefined && options.comment === undefined && scopes === undefined && options.dpopRequired === undefined) {
+        throw new UsageError('nothing to change: give --name, --comment, --scope, --clear-scopes or --[no-]dpop-required');
       }
       return run(command, async (s) => {
         const updated = await s.domain.keypairs.update(keyId, {
           ...(options.name !== undefined ? { name: options.name } : {}),
           ...(options.comment !== undefined ? { comment: options.comment } : {}),
           ...(scopes !== undefined ? { scopes } : {}),
+          ...(options.dpopRequired !== undefined ? { dpopRequired: options.dpopRequired } : {}),
         }, 'cli');
         s.print(updated, () => `Updated keypair ${updated.keyId}.\n\n${describe(updated)}`);
       });

@@ -41,6 +41,8 @@ export interface KeypairView {
   lastRotatedAt: string | null;
   /** When the tokens issued so far were last revoked (a regeneration, a disable); null: never. */
   tokensRevokedAt: string | null;
+  /** Token requests must carry a DPoP proof (RFC 9449): the keypair only gets sender-constrained tokens. */
+  dpopRequired: boolean;
 }
 
 /** A keypair with the one secret that was just issued: the only time a secret leaves Keyport. */
@@ -59,6 +61,11 @@ const LAST_USED_INTERVAL_MS = 60_000;
 /** The generation new tokens of this keypair carry (records written before generations existed have none: 0). */
 export function currentTokenGeneration(doc: Pick<KeypairDoc, 'tokenGeneration'>): number {
   return doc.tokenGeneration ?? 0;
+}
+
+function validDpopRequired(value: unknown): boolean {
+  if (typeof value !== 'boolean') throw invalidInput('dpopRequired must be true or false');
+  return value;
 }
 
 export class KeypairService {
@@ -126,14 +133,16 @@ export class KeypairService {
       lastUsedAt: doc.lastUsedAt?.toISOString() ?? null,
       lastRotatedAt: doc.lastRotatedAt?.toISOString() ?? null,
       tokensRevokedAt: doc.tokensRevokedAt?.toISOString() ?? null,
+      dpopRequired: doc.dpopRequired === true,
     };
   }
 
-  async create(ownerRef: { accountId?: string; environmentId?: string }, input: { name: string; comment?: string; scopes?: string[] }, actor: Actor): Promise<IssuedKeypair> {
+  async create(ownerRef: { accountId?: string; environmentId?: string }, input: { name: string; comment?: string; scopes?: string[]; dpopRequired?: boolean }, actor: Actor): Promise<IssuedKeypair> {
     const owner = await this.#owners.resolveActiveOwner(ownerRef);
     const name = validName(input.name);
     const comment = this.#validComment(input.comment ?? '');
     const scopes = this.#scopes.assertGrantable(input.scopes ?? [], owner.type);
+    const dpopRequired = validDpopRequired(input.dpopRequired ?? false);
     const now = this.#clock.now();
     const secret = newSecret();
     const doc = await this.#store.insert({
@@ -149,10 +158,11 @@ export class KeypairService {
       createdAt: now,
       createdBy: actor,
       updatedAt: now,
+      ...(dpopRequired ? { dpopRequired } : {}),
     });
     // Written first, checked after (OwnerService.afterCreating): never a keypair left in a closed owner.
     await this.#owners.afterCreating(() => this.#owners.resolveActiveOwner(ownerRef), () => this.#store.delete(doc._id));
-    await this.#audit.record({ actor, action: 'keypair.created', ...this.#target(doc), details: { name, scopes } });
+    await this.#audit.record({ actor, action: 'keypair.created', ...this.#target(doc), details: { name, scopes, ...(dpopRequired ? { dpopRequired } : {}) } });
     return { keypair: this.view(doc), secret };
   }
 
@@ -181,12 +191,13 @@ export class KeypairService {
     return trimmed !== '' && this.#store.existsWithName(owner, trimmed);
   }
 
-  async update(keyId: string, input: { name?: string; comment?: string; scopes?: string[] }, actor: Actor): Promise<KeypairView> {
+  async update(keyId: string, input: { name?: string; comment?: string; scopes?: string[]; dpopRequired?: boolean }, actor: Actor): Promise<KeypairView> {
     const current = await this.#load(keyId);
     const set: KeypairChanges = { updatedAt: this.#clock.now() };
     if (input.name !== undefined) set.name = validName(input.name);
     if (input.comment !== undefined) set.comment = this.#validComment(input.comment);
     if (input.scopes !== undefined) set.scopes = this.#scopes.assertGrantable(input.scopes, current.ownerType);
+    if (input.dpopRequired !== undefined) set.dpopRequired = validDpopRequired(input.dpopRequired);
     const doc = await this.#store.change(keyId, set);
     if (!doc) throw notFound('keypair');
     const changed = Object.fromEntries(Object.entries(set).filter(([k]) => k !== 'updatedAt'));

@@ -37,6 +37,8 @@ export const keypairSchema = new Schema<KeypairDoc>({
   revision: { type: Number, required: true, default: 0 },
   tokenGeneration: { type: Number, required: true, default: 0 },
   tokensRevokedAt: { type: Date, default: null },
+  // No default: records written before the option have none, and read as false.
+  dpopRequired: { type: Boolean },
 }, { versionKey: false, strict: 'throw' });
 // Lists: an owner's keypairs, newest first.
 keypairSchema.index({ accountId: 1, environmentId: 1, createdAt: -1 });

@@ -65,6 +65,7 @@ const COMPONENT_SCHEMAS: Record<string, Json> = {
       },
       createdAt: time, createdBy: str, lastUsedAt: nullable(time), lastRotatedAt: nullable(time),
       tokensRevokedAt: { ...nullable(time), description: 'when the tokens issued until then were last revoked (a regeneration or a disable)' },
+      dpopRequired: { type: 'boolean', description: 'token requests must carry a DPoP proof (RFC 9449); without one they get 400 invalid_dpop_proof' },
     },
   },
   KeypairPage: {

@@ -108,10 +108,10 @@ function ownerRoutes(kind: 'account' | 'environment'): RouteSpec[] {
       },
     }),
     defineRoute({
-      method: 'post', path: `${base}/keypairs`, operationId: `create${Kind}Keypair`, summary: `Create a keypair owned by the ${kind}; the response holds its secret, shown this once`, tag: 'keypairs', auth: true, body: schemas.createKeypair, status: 201, response: 'IssuedKeypair', action: 'keypairs.manage', noStore: true,
+      method: 'post', path: `${base}/keypairs`, operationId: `create${Kind}Keypair`, summary: `Create a keypair owned by the ${kind}; the response holds its secret, shown this once (dpopRequired: its token requests must carry a DPoP proof)`, tag: 'keypairs', auth: true, body: schemas.createKeypair, status: 201, response: 'IssuedKeypair', action: 'keypairs.manage', noStore: true,
       async handle(ctx, { params, body: input }, deps) {
         await authorized(ctx, deps, 'keypairs.manage', params);
-        return deps.domain.keypairs.create(ownerRef(params), { name: input.name, ...(input.comment !== undefined ? { comment: input.comment } : {}), ...(input.scopes ? { scopes: input.scopes } : {}) }, actorOf(ctx));
+        return deps.domain.keypairs.create(ownerRef(params), { name: input.name, ...(input.comment !== undefined ? { comment: input.comment } : {}), ...(input.scopes ? { scopes: input.scopes } : {}), ...(input.dpopRequired !== undefined ? { dpopRequired: input.dpopRequired } : {}) }, actorOf(ctx));
       },
     }),
     defineRoute({
@@ -149,13 +149,14 @@ const keypairRoutes: RouteSpec[] = [
     },
   }),
   defineRoute({
-    method: 'patch', path: '/keypairs/:keyId', operationId: 'updateKeypair', summary: 'Edit name, comment or scopes (scopes apply to new tokens)', tag: 'keypairs', auth: true, body: schemas.updateKeypair, status: 200, response: 'Keypair', action: 'keypairs.manage',
+    method: 'patch', path: '/keypairs/:keyId', operationId: 'updateKeypair', summary: 'Edit name, comment, scopes or dpopRequired (they apply to new tokens)', tag: 'keypairs', auth: true, body: schemas.updateKeypair, status: 200, response: 'Keypair', action: 'keypairs.manage',
     async handle(ctx, { params, body: input }, deps) {
       await authorized(ctx, deps, 'keypairs.manage', params);
       return deps.domain.keypairs.update(params.keyId!, {
         ...(input.name !== undefined ? { name: input.name } : {}),
         ...(input.comment !== undefined ? { comment: input.comment } : {}),
         ...(input.scopes !== undefined ? { scopes: input.scopes } : {}),
+        ...(input.dpopRequired !== undefined ? { dpopRequired: input.dpopRequired } : {}),
       }, actorOf(ctx));
     },
   }),

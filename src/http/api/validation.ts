@@ -64,9 +64,9 @@ export const schemas = {
   empty: z.strictObject({}),
   named: z.strictObject({ name }),
   addMember: z.strictObject({ email: z.email().max(EMAIL_MAX), role: z.enum(['admin', 'member']) }),
-  createKeypair: z.strictObject({ name, comment: comment.optional(), scopes: scopes.optional() }),
-  updateKeypair: z.strictObject({ name: name.optional(), comment: comment.optional(), scopes: scopes.optional() })
-    .refine((v) => v.name !== undefined || v.comment !== undefined || v.scopes !== undefined, 'give at least one of name, comment, scopes'),
+  createKeypair: z.strictObject({ name, comment: comment.optional(), scopes: scopes.optional(), dpopRequired: z.boolean().optional() }),
+  updateKeypair: z.strictObject({ name: name.optional(), comment: comment.optional(), scopes: scopes.optional(), dpopRequired: z.boolean().optional() })
+    .refine((v) => v.name !== undefined || v.comment !== undefined || v.scopes !== undefined || v.dpopRequired !== undefined, 'give at least one of name, comment, scopes, dpopRequired'),
   rotate: z.strictObject({ grace: z.enum(GRACE_PERIOD_NAMES).optional(), revokeTokens: z.boolean().optional() }),
   regenerate: z.strictObject({ revokeTokens: z.boolean().optional() }),
   listKeypairs: z.strictObject({
