@@ -1,11 +1,14 @@
 // DPoP at the token endpoint (RFC 9449 §5) over HTTP: bound tokens, the proof
 // checks, replay (recorded in the database), and the per-keypair requirement.
+import { spawn } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
 import anyTest, { type TestFn } from 'ava';
 import { createRemoteJWKSet, decodeJwt, jwtVerify, type JWK } from 'jose';
 import { ApiClient, createUser } from './helpers/api.ts';
 import { dpopKey, dpopProof, dpopTokenRequest } from './helpers/dpop.ts';
 import { startTestKeyport, type TestKeyport } from './helpers/keyport.ts';
 import { getToken, introspect, seedKeypair, tokenRequest } from './helpers/oauth.ts';
+import { hiddenFields, textOf, UiClient } from './helpers/ui.ts';
 import { ADMIN_API_RESOURCE } from '../src/http/api/auth.ts';
 
 const test = anyTest as TestFn<{ kp: TestKeyport }>;
@@ -124,7 +127,8 @@ test('dpopRequired: a token request without a proof is refused with invalid_dpop
   t.is(bound.status, 200);
   t.is((await bound.json() as { token_type: string }).token_type, 'DPoP');
   // A wrong secret is still invalid_client, not a DPoP hint to whoever guesses.
-  t.is((await oauthError(await tokenRequest(kp.url, { ...seed, secret: `${seed.secret.slice(0, -1)}x` }))).status, 401);
+  const wrong = `${seed.secret.slice(0, -1)}${seed.secret.endsWith('x') ? 'y' : 'x'}`;
+  t.deepEqual(await oauthError(await tokenRequest(kp.url, { ...seed, secret: wrong })), { status: 401, error: 'invalid_client', description: 'client authentication failed' });
   // Turned off again: Bearer tokens without a proof.
   await kp.keyport.domain.keypairs.update(seed.keyId, { dpopRequired: false }, 'system');
   t.is((await tokenRequest(kp.url, seed)).status, 200);
@@ -167,4 +171,65 @@ test('the admin API refuses a DPoP-bound token presented as a Bearer token', asy
   const refused = await ApiClient.withToken(kp.url, bound).get(`/accounts/${account.id}/keypairs`);
   t.is(refused.status, 401);
   t.regex(refused.body.error.message, /DPoP-bound/);
+});
+
+test('web UI: "Require DPoP" on the new keypair form and the edit form', async (t) => {
+  const { kp } = t.context;
+  const account = await kp.keyport.domain.owners.createAccount({ name: 'UI DPoP' }, 'system');
+  await createUser(kp.keyport, 'dpop-ui@example.com', [[{ type: 'account', accountId: account.id, environmentId: null }, 'admin']]);
+  const ui = await UiClient.signIn(kp.url, 'dpop-ui@example.com');
+  const form = await ui.get(`/ui/accounts/${account.id}/keypairs/new`);
+  t.regex(form.html, /name="dpopRequired"/);
+  const created = await ui.post(`/ui/accounts/${account.id}/keypairs`, { ...hiddenFields(form.html, `/ui/accounts/${account.id}/keypairs`), name: 'edge ui', scopes: ['reports:read'], dpopRequired: 'yes' });
+  t.is(created.status, 200);
+  const keyId = textOf(created.html, 'key-id')!;
+  const secret = textOf(created.html, 'secret')!;
+  t.is((await oauthError(await tokenRequest(kp.url, { keyId, secret }))).error, 'invalid_dpop_proof');
+  const page = await ui.get(`/ui/keypairs/${keyId}`);
+  t.regex(page.html, /<dt>DPoP<\/dt><dd>required/);
+  t.regex(page.html, /name="dpopRequired" value="yes" checked/);
+  // The edit form without the box ticked turns the requirement off.
+  const edited = await ui.submit(`/ui/keypairs/${keyId}`, `/ui/keypairs/${keyId}/edit`, { name: 'edge ui', comment: '', scopes: ['reports:read'] });
+  t.is(edited.status, 303);
+  t.is((await kp.keyport.domain.keypairs.get(keyId)).dpopRequired, false);
+  t.is((await tokenRequest(kp.url, { keyId, secret })).status, 200);
+});
+
+const NODE = fileURLToPath(new URL('../node_modules/.bin/node', import.meta.url));
+const BIN = fileURLToPath(new URL('../bin/keyport.js', import.meta.url));
+
+function runCli(kp: TestKeyport, args: string[]): Promise<{ code: number | null; stdout: string; stderr: string }> {
+  const env: NodeJS.ProcessEnv = {};
+  for (const [name, value] of Object.entries(process.env)) if (!name.startsWith('KEYPORT_') && name !== 'MONGODB_URI') env[name] = value;
+  Object.assign(env, { KEYPORT_DATA_DIR: kp.config.database.dataDir, KEYPORT_LOG_LEVEL: 'silent' });
+  if (kp.config.database.uri) env.MONGODB_URI = kp.config.database.uri;
+  if (kp.config.secrets.pepper) env.KEYPORT_SECRET_PEPPER = kp.config.secrets.pepper;
+  if (kp.config.secrets.keyEncryptionKey) env.KEYPORT_KEY_ENCRYPTION_KEY = kp.config.secrets.keyEncryptionKey;
+  return new Promise((resolve, reject) => {
+    const child = spawn(NODE, [BIN, ...args], { env, stdio: ['ignore', 'pipe', 'pipe'] });
+    let stdout = '';
+    let stderr = '';
+    child.stdout.on('data', (chunk: Buffer) => { stdout += chunk.toString(); });
+    child.stderr.on('data', (chunk: Buffer) => { stderr += chunk.toString(); });
+    child.on('error', reject);
+    child.on('close', (code) => resolve({ code, stdout, stderr }));
+  });
+}
+
+test('CLI: keypair create --dpop-required, show, edit --no-dpop-required', async (t) => {
+  const { kp } = t.context;
+  const account = await kp.keyport.domain.owners.createAccount({ name: 'CLI DPoP' }, 'system');
+  const created = await runCli(kp, ['--json', 'keypair', 'create', '--account', account.id, '--name', 'edge', '--scope', 'reports:read', '--dpop-required']);
+  t.is(created.code, 0, created.stderr);
+  const issued = JSON.parse(created.stdout) as { keyId: string; secret: string; keypair: { dpopRequired: boolean } };
+  t.true(issued.keypair.dpopRequired);
+  await kp.keyport.domain.changes.poll();
+  t.is((await oauthError(await tokenRequest(kp.url, issued))).error, 'invalid_dpop_proof');
+  const shown = await runCli(kp, ['keypair', 'show', issued.keyId]);
+  t.regex(shown.stdout, /DPoP\s+required/);
+  const edited = await runCli(kp, ['--json', 'keypair', 'edit', issued.keyId, '--no-dpop-required']);
+  t.is(edited.code, 0, edited.stderr);
+  t.false((JSON.parse(edited.stdout) as { dpopRequired: boolean }).dpopRequired);
+  await kp.keyport.domain.changes.poll();
+  t.is((await tokenRequest(kp.url, issued)).status, 200);
 });

@@ -52,12 +52,12 @@ export function keypairRoutes(router: Router, deps: UiDeps): void {
       });
     });
 
-    const newKeypairPage = (ctx: Context, page: OwnerPage, extra: { error?: string; warnings?: string[]; values?: { name: string; comment: string; scopes: string[] }; status?: number } = {}) => {
+    const newKeypairPage = (ctx: Context, page: OwnerPage, extra: { error?: string; warnings?: string[]; values?: { name: string; comment: string; scopes: string[]; dpopRequired?: boolean }; status?: number } = {}) => {
       render(ctx, 'keypair-new', {
         ...base(ctx, `New keypair · ${page.name}`, [...page.crumbs, { label: 'API management', href: `${page.base}/keypairs` }, { label: 'New keypair' }]),
         page, section: 'access',
         scopes: domain.scopes.forLevel(page.kind),
-        values: extra.values ?? { name: '', comment: '', scopes: [] },
+        values: extra.values ?? { name: '', comment: '', scopes: [], dpopRequired: false },
         error: extra.error ?? null,
         warnings: extra.warnings ?? [],
         once: onceToken(),
@@ -71,7 +71,7 @@ export function keypairRoutes(router: Router, deps: UiDeps): void {
     router.post(`${path}/keypairs`, signedIn, async (ctx) => {
       const page = await authorizeOwner(ctx, domain, kind, 'keypairs.manage');
       const f = form(ctx);
-      const values = { name: field(f, 'name', 200), comment: field(f, 'comment', 5000), scopes: fields(f, 'scopes') };
+      const values = { name: field(f, 'name', 200), comment: field(f, 'comment', 5000), scopes: fields(f, 'scopes'), dpopRequired: field(f, 'dpopRequired', 10) === 'yes' };
       // A second keypair of the same name, or one without scopes, is most often a
       // slip: ask once (the form again, with a box to tick). The admin API does not ask.
       if (field(f, 'anyway', 10) !== 'yes') {
@@ -92,14 +92,14 @@ export function keypairRoutes(router: Router, deps: UiDeps): void {
     });
   }
 
-  const keypairPage = async (ctx: RoutedContext, extra: { error?: string; values?: { name: string; comment: string; scopes: string[] }; status?: number } = {}) => {
+  const keypairPage = async (ctx: RoutedContext, extra: { error?: string; values?: { name: string; comment: string; scopes: string[]; dpopRequired?: boolean }; status?: number } = {}) => {
     const { keypair, page } = await authorizeKeypair(ctx, domain, 'keypairs.read');
     const history = page.may.audit ? await domain.audit.page({ keypairId: keypair.keyId }, { limit: 10 }) : { items: [] };
     render(ctx, 'keypair', {
       ...base(ctx, `${keypair.name} · API management`, keypairCrumbs(page, keypair)),
       page, section: 'access', keypair,
       scopes: domain.scopes.forLevel(keypair.ownerType),
-      values: extra.values ?? { name: keypair.name, comment: keypair.comment, scopes: keypair.scopes },
+      values: extra.values ?? { name: keypair.name, comment: keypair.comment, scopes: keypair.scopes, dpopRequired: keypair.dpopRequired },
       error: extra.error ?? null,
       events: await describeEvents(domain, history.items),
     }, { status: extra.status ?? 200 });
@@ -110,7 +110,7 @@ export function keypairRoutes(router: Router, deps: UiDeps): void {
   router.post('/keypairs/:keyId/edit', signedIn, async (ctx) => {
     const { keypair } = await authorizeKeypair(ctx, domain, 'keypairs.manage');
     const f = form(ctx);
-    const values = { name: field(f, 'name', 200), comment: field(f, 'comment', 5000), scopes: fields(f, 'scopes') };
+    const values = { name: field(f, 'name', 200), comment: field(f, 'comment', 5000), scopes: fields(f, 'scopes'), dpopRequired: field(f, 'dpopRequired', 10) === 'yes' };
     try {
       await domain.keypairs.update(keypair.keyId, values, me(ctx).access.actor);
     } catch (err) {
