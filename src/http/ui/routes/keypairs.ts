@@ -112,7 +112,9 @@ export function keypairRoutes(router: Router, deps: UiDeps): void {
     const f = form(ctx);
     const values = { name: field(f, 'name', 200), comment: field(f, 'comment', 5000), scopes: fields(f, 'scopes'), dpopRequired: field(f, 'dpopRequired', 10) === 'yes' };
     try {
-      await domain.keypairs.update(keypair.keyId, values, me(ctx).access.actor);
+      // An unticked box is simply absent from the form: the requirement goes to the domain (and the audit) only when it changes.
+      const { dpopRequired, ...rest } = values;
+      await domain.keypairs.update(keypair.keyId, dpopRequired === keypair.dpopRequired ? rest : values, me(ctx).access.actor);
     } catch (err) {
       if (err instanceof DomainError && err.code === 'invalid_input') return keypairPage(ctx, { error: capitalize(err.message) + '.', values, status: 400 });
       throw err;
