@@ -110,6 +110,10 @@ test('a replayed proof is refused, also after a restart (the record is in the da
   t.is(afterRestart.error, 'invalid_dpop_proof');
   // A fresh proof of the same key works.
   t.is((await dpopTokenRequest(kp.url, seed, await dpopProof(key, 'POST', tokenUrl(kp)))).status, 200);
+  // The same new proof sent five times at once: the record is one atomic claim, so exactly one gets a token.
+  const raced = await dpopProof(key, 'POST', tokenUrl(kp));
+  const statuses = await Promise.all(Array.from({ length: 5 }, () => dpopTokenRequest(kp.url, seed, raced).then((r) => r.status)));
+  t.deepEqual(statuses.sort(), [200, 400, 400, 400, 400]);
 });
 
 test('dpopRequired: a token request without a proof is refused with invalid_dpop_proof; with one it gets a bound token', async (t) => {
