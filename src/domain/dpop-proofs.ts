@@ -3,19 +3,16 @@
 // database rather than in one process's memory.
 import { createHash } from 'node:crypto';
 import type { DpopProofStore } from '../db/contract.ts';
-import type { Clock } from './clock.ts';
 
 /** Expired records are swept at most this often, after a claim and off its path. */
 const SWEEP_EVERY_MS = 60_000;
 
 export class DpopProofLog {
   readonly #store: DpopProofStore;
-  readonly #clock: Clock;
   #sweptAt = 0;
 
-  constructor(deps: { store: DpopProofStore; clock: Clock }) {
+  constructor(deps: { store: DpopProofStore }) {
     this.#store = deps.store;
-    this.#clock = deps.clock;
   }
 
   /**
@@ -25,7 +22,8 @@ export class DpopProofLog {
    */
   async firstUse(keyId: string, jti: string, expiresAt: Date): Promise<boolean> {
     const id = createHash('sha256').update(`${keyId}\n${jti}`).digest('base64url');
-    const now = this.#clock.now();
+    // The real clock, not the domain's: oidc-provider judges a proof's iat, and so its expiry here, by it.
+    const now = new Date();
     const first = await this.#store.claim(id, expiresAt, now);
     if (now.getTime() - this.#sweptAt >= SWEEP_EVERY_MS) {
       this.#sweptAt = now.getTime();

@@ -74,7 +74,7 @@ export function createDomain(options: { stores: Stores; config: KeyportConfig; p
       rotationDays: options.config.signingKeys.rotationDays,
       tokenTtlSeconds: options.config.tokens.ttlSeconds,
     }),
-    dpopProofs: new DpopProofLog({ store: stores.dpopProofs, clock }),
+    dpopProofs: new DpopProofLog({ store: stores.dpopProofs }),
     changes,
     clock,
   };
