@@ -177,6 +177,51 @@ for (const [name, ecosystem] of Object.entries(ECOSYSTEMS)) {
   });
 }
 
+// The DPoP quickstarts (RFC 9449), on their ecosystem's setup: the token must
+// come back bound to the process's key, the API must accept it with a proof and
+// refuse it as a plain Bearer token; a keypair that requires DPoP works with
+// them and refuses the plain quickstarts.
+const DPOP_QUICKSTARTS: Record<string, { ecosystem: string; args: string[] }> = {
+  node: { ecosystem: 'node', args: [join(examples, 'node/dpop.mjs')] },
+  python: { ecosystem: 'python', args: [join(examples, 'python/dpop.py')] },
+};
+
+for (const [name, quickstart] of Object.entries(DPOP_QUICKSTARTS)) {
+  test(`DPoP quickstart: ${name}`, async (t) => {
+    const ecosystem = ECOSYSTEMS[quickstart.ecosystem]!;
+    const problem = setupProblem(quickstart.ecosystem, ecosystem);
+    if (problem) {
+      t.fail(problem);
+      return;
+    }
+    const base = { KEYPORT_URL: keyport.url, API_URL: api.url, KEYPORT_ACCOUNT: good.accountId };
+    const required = await keyport.keyport.domain.keypairs.create({ accountId: good.accountId }, { name: `dpop-${name}`, scopes: ['orders:read'], dpopRequired: true }, 'system');
+    for (const keypair of [{ keyId: good.keyId, secret: good.secret }, { keyId: required.keypair.keyId, secret: required.secret }]) {
+      const ok = await run(ecosystem.command, quickstart.args, { ...base, KEYPORT_KEY_ID: keypair.keyId, KEYPORT_SECRET: keypair.secret });
+      t.is(ok.code, 0, describeRun(ok));
+      t.regex(ok.stdout, /token valid: .* bound to jkt=[A-Za-z0-9_-]{43}/, describeRun(ok));
+      t.regex(ok.stdout, /GET \/orders -> .*ord_1001/, describeRun(ok));
+      t.regex(ok.stdout, /as Bearer -> 401 DPoP .*error="invalid_token"/, describeRun(ok));
+      t.false(`${ok.stdout}${ok.stderr}`.includes(keypair.secret), 'the quickstart never prints the secret');
+      t.log(`${name} DPoP: ${ok.ms} ms`);
+    }
+
+    const badSecret = await run(ecosystem.command, quickstart.args, { ...base, KEYPORT_KEY_ID: wrong.keyId, KEYPORT_SECRET: wrong.secret });
+    t.not(badSecret.code, 0, `a wrong secret must fail: ${describeRun(badSecret)}`);
+    t.notRegex(badSecret.stdout, /GET \/orders/);
+
+    const otherAccount = await run(ecosystem.command, quickstart.args, { ...base, KEYPORT_KEY_ID: foreign.keyId, KEYPORT_SECRET: foreign.secret });
+    t.not(otherAccount.code, 0, describeRun(otherAccount));
+    t.regex(otherAccount.stderr, /wrong_tenant/, describeRun(otherAccount));
+    t.notRegex(otherAccount.stdout, /GET \/orders/);
+
+    // The plain (Bearer) quickstart with the keypair that requires DPoP: refused at the token endpoint.
+    const plain = await run(ecosystem.command, ecosystem.args, { ...base, KEYPORT_KEY_ID: required.keypair.keyId, KEYPORT_SECRET: required.secret });
+    t.not(plain.code, 0, describeRun(plain));
+    t.regex(plain.stderr, /invalid_dpop_proof/, describeRun(plain));
+  });
+}
+
 // The demo API itself, as the quickstarts' checks would be skipped by a client that calls it directly.
 test('the demo API refuses a token of another account (403 wrong_tenant) and one without the scope (403 insufficient_scope)', async (t) => {
   const call = async (keypair: { keyId: string; secret: string }, scope: string) => fetch(`${api.url}/orders`, {

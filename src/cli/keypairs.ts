@@ -54,6 +54,7 @@ function describe(k: KeypairView): string {
     ['owner', ownerLabel(k)],
     ['status', statusLabel(k)],
     ['scopes', k.scopes.join(' ') || '-'],
+    ['DPoP', k.dpopRequired ? 'required' : 'optional'],
     ...secrets,
     ['failed attempts', String(k.failedAttempts)],
     ['created', `${when(k.createdAt)} by ${k.createdBy}`],
@@ -100,8 +101,9 @@ export function registerKeypairCommands(program: Command, run: Runner): void {
     .option('--comment <text>', `free text for administrators (at most ${COMMENT_MAX} characters)`)
     .option('--scope <scope>', 'a scope it may request (repeatable; see `keyport scopes`)', collectScopes)
     .option('--expires-at <time>', 'when it stops working: 2027-01-31, 2027-01-31T12:00:00Z, or "never" (default: the account\'s maximum keypair lifetime from now, if it has one, else never)')
+    .option('--dpop-required', 'its token requests must carry a DPoP proof (RFC 9449): it only gets DPoP-bound tokens')
     .addHelpText('after', '\nExample:\n  keyport keypair create --environment env_… --name ci --scope orders:read --scope orders:write\n')
-    .action((options: { account?: string; environment?: string; name: string; comment?: string; scope?: string[]; expiresAt?: string }, command: Command) => {
+    .action((options: { account?: string; environment?: string; name: string; comment?: string; scope?: string[]; expiresAt?: string; dpopRequired?: boolean }, command: Command) => {
       const owner = ownerRefOf(options);
       const expiresAt = options.expiresAt === undefined ? undefined : parseExpiresAt(options.expiresAt);
       return run(command, async (s) => {
@@ -110,6 +112,7 @@ export function registerKeypairCommands(program: Command, run: Runner): void {
           scopes: options.scope ?? [],
           ...(options.comment !== undefined ? { comment: options.comment } : {}),
           ...(expiresAt !== undefined ? { expiresAt } : {}),
+          ...(options.dpopRequired ? { dpopRequired: true } : {}),
         }, 'cli');
         printIssued(s, issued, `Created keypair ${issued.keypair.keyId} (${issued.keypair.name}) for ${ownerLabel(issued.keypair)}`);
       });
@@ -136,18 +139,20 @@ export function registerKeypairCommands(program: Command, run: Runner): void {
     }));
 
   keypair.command('edit <keyId>')
-    .description('change the name, comment, scopes (new scopes apply to new tokens only) or expiry date')
+    .description('change the name, comment, scopes, DPoP requirement (these apply to new tokens only) or expiry date')
     .option('--name <name>', 'new name')
     .option('--comment <text>', 'new comment ("" clears it)')
     .option('--scope <scope>', 'the complete new scope set (repeatable; replaces the current scopes)', collectScopes)
     .option('--clear-scopes', 'remove every scope')
     .option('--expires-at <time>', 'a new expiry: 2027-01-31, 2027-01-31T12:00:00Z, or "never" (in the future, within the account\'s maximum keypair lifetime from now)')
-    .action((keyId: string, options: { name?: string; comment?: string; scope?: string[]; clearScopes?: boolean; expiresAt?: string }, command: Command) => {
+    .option('--dpop-required', 'require a DPoP proof (RFC 9449) on its token requests')
+    .option('--no-dpop-required', 'no longer require DPoP (a proof still binds the token)')
+    .action((keyId: string, options: { name?: string; comment?: string; scope?: string[]; clearScopes?: boolean; expiresAt?: string; dpopRequired?: boolean }, command: Command) => {
       if (options.scope && options.clearScopes) throw new UsageError('give either --scope or --clear-scopes, not both');
       const scopes = options.clearScopes ? [] : options.scope;
       const expiresAt = options.expiresAt === undefined ? undefined : parseExpiresAt(options.expiresAt);
-      if (options.name === undefined && options.comment === undefined && scopes === undefined && expiresAt === undefined) {
-        throw new UsageError('nothing to change: give --name, --comment, --scope, --clear-scopes or --expires-at');
+      if (options.name === undefined && options.comment === undefined && scopes === undefined && expiresAt === undefined && options.dpopRequired === undefined) {
+        throw new UsageError('nothing to change: give --name, --comment, --scope, --clear-scopes, --expires-at or --[no-]dpop-required');
       }
       return run(command, async (s) => {
         const updated = await s.domain.keypairs.update(keyId, {
@@ -155,6 +160,7 @@ export function registerKeypairCommands(program: Command, run: Runner): void {
           ...(options.comment !== undefined ? { comment: options.comment } : {}),
           ...(scopes !== undefined ? { scopes } : {}),
           ...(expiresAt !== undefined ? { expiresAt } : {}),
+          ...(options.dpopRequired !== undefined ? { dpopRequired: options.dpopRequired } : {}),
         }, 'cli');
         s.print(updated, () => `Updated keypair ${updated.keyId}.\n\n${describe(updated)}`);
       });

@@ -126,14 +126,16 @@ export interface KeypairRecord extends LockoutCounters {
    */
   expiringNoticeAt?: Date | null;
   expiredNoticeAt?: Date | null;
+  /** Token requests must carry a DPoP proof (RFC 9449); absent on records written before the option: false. */
+  dpopRequired?: boolean;
 }
 
 /** What creating a keypair gives; the store starts the counters, revision and generation at zero. */
-export type NewKeypair = Pick<KeypairRecord, '_id' | 'ownerType' | 'accountId' | 'environmentId' | 'name' | 'comment' | 'scopes' | 'enabled' | 'secrets' | 'createdAt' | 'createdBy' | 'updatedAt' | 'expiresAt'>;
+export type NewKeypair = Pick<KeypairRecord, '_id' | 'ownerType' | 'accountId' | 'environmentId' | 'name' | 'comment' | 'scopes' | 'enabled' | 'secrets' | 'createdAt' | 'createdBy' | 'updatedAt' | 'expiresAt' | 'dpopRequired'>;
 
 /** Fields an administrative change may set (never the id, the owner or the counters' history alone). */
 export type KeypairChanges = Partial<Pick<KeypairRecord,
-  'name' | 'comment' | 'scopes' | 'enabled' | 'secrets' | 'updatedAt' | 'lastRotatedAt' | 'tokensRevokedAt' | 'expiresAt' | 'expiringNoticeAt' | 'expiredNoticeAt' | keyof LockoutCounters>>;
+  'name' | 'comment' | 'scopes' | 'enabled' | 'secrets' | 'updatedAt' | 'lastRotatedAt' | 'tokensRevokedAt' | 'expiresAt' | 'expiringNoticeAt' | 'expiredNoticeAt' | 'dpopRequired' | keyof LockoutCounters>>;
 
 /**
  * A listing's filter: `locked` at `now`, or `enabled` / `disabled` and not locked at `now`;
@@ -409,6 +411,18 @@ export interface RevocationEventStore {
   deleteExpired(now: Date): Promise<void>;
 }
 
+/** DPoP proofs seen at the token endpoint (RFC 9449 §11.1), shared by every process. */
+export interface DpopProofStore {
+  /**
+   * Records a proof id until `expiresAt`, atomically: true when no unexpired
+   * record of it existed at `now` (the proof is new), false for a replay. Two
+   * processes claiming the same id at once never both get true.
+   */
+  claim(id: string, expiresAt: Date, now: Date): Promise<boolean>;
+  /** Deletes the records that expired before `now` (no TTL indexes on FerretDB v1). */
+  deleteExpired(now: Date): Promise<void>;
+}
+
 /** Admin sign-in sessions, by the SHA-256 of the cookie's key (computed by the domain). */
 export interface SessionStore {
   find(id: string): Promise<{ data: Record<string, unknown>; expiresAt: Date } | null>;
@@ -558,4 +572,5 @@ export interface Stores {
   sessions: SessionStore;
   setupTokens: SetupTokenStore;
   signingKeys: SigningKeyStore;
+  dpopProofs: DpopProofStore;
 }

@@ -2,6 +2,7 @@
 // database's models: what createDomain() receives instead of a connection.
 import type { Stores } from './contract.ts';
 import { MongooseAuditStore } from './audit-store.ts';
+import { MongooseDpopProofStore } from './dpop-proof-store.ts';
 import { PollingChangeFeed } from './change-feed.ts';
 import { MongooseKeypairStore } from './keypair-store.ts';
 import type { Models } from './models/index.ts';
@@ -34,5 +35,6 @@ export function createStores(models: Models, options: { embedded: boolean }): St
     sessions: new MongooseSessionStore(models.AdminSession),
     setupTokens: new MongooseSetupTokenStore(models.SetupToken),
     signingKeys: new MongooseSigningKeyStore(models.SigningKey),
+    dpopProofs: new MongooseDpopProofStore(models.DpopProof),
   };
 }

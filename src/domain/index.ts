@@ -8,6 +8,7 @@ import { AuditLog } from './audit.ts';
 import { Bootstrap } from './bootstrap.ts';
 import { systemClock, type Clock } from './clock.ts';
 import { SecretHasher } from './credentials.ts';
+import { DpopProofLog } from './dpop-proofs.ts';
 import { OwnerClosing } from './closing.ts';
 import { KeypairService } from './keypairs.ts';
 import { ExpirySweep } from './expiry.ts';
@@ -35,6 +36,8 @@ export interface Domain {
   sessions: AdminSessionStore;
   bootstrap: Bootstrap;
   signingKeys: SigningKeyService;
+  /** DPoP proofs seen at the token endpoint (replay detection shared by every process). */
+  dpopProofs: DpopProofLog;
   /** Tells every process's caches about changes; servers start() it. */
   changes: ChangeFeed;
   clock: Clock;
@@ -82,6 +85,7 @@ export function createDomain(options: { stores: Stores; config: KeyportConfig; p
       rotationDays: options.config.signingKeys.rotationDays,
       tokenTtlSeconds: options.config.tokens.ttlSeconds,
     }),
+    dpopProofs: new DpopProofLog({ store: stores.dpopProofs }),
     changes,
     clock,
   };

@@ -51,6 +51,8 @@ export interface KeypairView {
   expired: boolean;
   /** It expires within 14 days (and has not yet). */
   expiringSoon: boolean;
+  /** Token requests must carry a DPoP proof (RFC 9449): the keypair only gets sender-constrained tokens. */
+  dpopRequired: boolean;
 }
 
 /** A keypair with the one secret that was just issued: the only time a secret leaves Keyport. */
@@ -69,6 +71,11 @@ const LAST_USED_INTERVAL_MS = 60_000;
 /** The generation new tokens of this keypair carry (records written before generations existed have none: 0). */
 export function currentTokenGeneration(doc: Pick<KeypairDoc, 'tokenGeneration'>): number {
   return doc.tokenGeneration ?? 0;
+}
+
+function validDpopRequired(value: unknown): boolean {
+  if (typeof value !== 'boolean') throw invalidInput('dpopRequired must be true or false');
+  return value;
 }
 
 export class KeypairService {
@@ -142,6 +149,7 @@ export class KeypairService {
       expiresAt: doc.expiresAt?.toISOString() ?? null,
       expired: isExpired(doc, now),
       expiringSoon: isExpiringSoon(doc, now),
+      dpopRequired: doc.dpopRequired === true,
     };
   }
 
@@ -150,11 +158,12 @@ export class KeypairService {
    * account's maximum lifetime from now, or never). Must be in the future and
    * within the account's maximum lifetime (expiry.ts, resolveExpiry).
    */
-  async create(ownerRef: { accountId?: string; environmentId?: string }, input: { name: string; comment?: string; scopes?: string[]; expiresAt?: Date | null }, actor: Actor): Promise<IssuedKeypair> {
+  async create(ownerRef: { accountId?: string; environmentId?: string }, input: { name: string; comment?: string; scopes?: string[]; expiresAt?: Date | null; dpopRequired?: boolean }, actor: Actor): Promise<IssuedKeypair> {
     const owner = await this.#owners.resolveActiveOwner(ownerRef);
     const name = validName(input.name);
     const comment = this.#validComment(input.comment ?? '');
     const scopes = this.#scopes.assertGrantable(input.scopes ?? [], owner.type);
+    const dpopRequired = validDpopRequired(input.dpopRequired ?? false);
     const now = this.#clock.now();
     const expiresAt = resolveExpiry(input.expiresAt, await this.#owners.maxKeypairLifetimeDays(owner.accountId), now);
     const secret = newSecret();
@@ -172,10 +181,11 @@ export class KeypairService {
       createdBy: actor,
       updatedAt: now,
       expiresAt,
+      ...(dpopRequired ? { dpopRequired } : {}),
     });
     // Written first, checked after (OwnerService.afterCreating): never a keypair left in a closed owner.
     await this.#owners.afterCreating(() => this.#owners.resolveActiveOwner(ownerRef), () => this.#store.delete(doc._id));
-    await this.#audit.record({ actor, action: 'keypair.created', ...this.#target(doc), details: { name, scopes, ...(expiresAt ? { expiresAt: expiresAt.toISOString() } : {}) } });
+    await this.#audit.record({ actor, action: 'keypair.created', ...this.#target(doc), details: { name, scopes, ...(expiresAt ? { expiresAt: expiresAt.toISOString() } : {}), ...(dpopRequired ? { dpopRequired } : {}) } });
     return { keypair: this.view(doc), secret };
   }
 
@@ -219,6 +229,8 @@ export class KeypairService {
       createdBy: actor,
       updatedAt: now,
       expiresAt,
+      // A sender-constrained keypair stays one: the requirement is the owner's policy, not the credential's.
+      ...(old.dpopRequired ? { dpopRequired: true } : {}),
     });
     await this.#owners.afterCreating(ownerActive, () => this.#store.delete(doc._id));
     const gone = await this.#store.deleteIfRevision(old._id, old.revision);
@@ -261,7 +273,7 @@ export class KeypairService {
   }
 
   /** `expiresAt`: a new expiry date (in the future, within the account's maximum lifetime from now), or null for none. */
-  async update(keyId: string, input: { name?: string; comment?: string; scopes?: string[]; expiresAt?: Date | null }, actor: Actor): Promise<KeypairView> {
+  async update(keyId: string, input: { name?: string; comment?: string; scopes?: string[]; expiresAt?: Date | null; dpopRequired?: boolean }, actor: Actor): Promise<KeypairView> {
     const current = await this.#load(keyId);
     const now = this.#clock.now();
     const set: KeypairChanges = { updatedAt: now };
@@ -274,6 +286,7 @@ export class KeypairService {
       set.expiringNoticeAt = null;
       set.expiredNoticeAt = null;
     }
+    if (input.dpopRequired !== undefined) set.dpopRequired = validDpopRequired(input.dpopRequired);
     const doc = await this.#store.change(keyId, set);
     if (!doc) throw notFound('keypair');
     const changed = Object.fromEntries(Object.entries(set)

@@ -16,6 +16,8 @@ export interface AccessTokenClaims extends JWTPayload {
   env?: string;
   /** The keypair's token generation when the token was issued (absent in tokens from before generations: 0). */
   gen?: number;
+  /** Present on DPoP-bound tokens (RFC 9449 §6): the SHA-256 JWK thumbprint of the client's proof key. */
+  cnf?: { jkt?: string };
 }
 
 /** The token generation a token carries (see KeypairDoc.tokenGeneration). */

@@ -11,6 +11,7 @@ import type { Domain } from '../domain/index.ts';
 import { currentTokenGeneration, type AuthenticationFailure, type AuthenticationResult } from '../domain/keypairs.ts';
 import { httpFailureOf } from '../http/error-statuses.ts';
 import { presentedSecret, spendUnknownKey } from './client-auth.ts';
+import { DPOP_FEATURE, DPOP_SIGNING_ALGS, dpopBinding, shareReplayDetection } from './dpop.ts';
 import { UNAVAILABLE_ERROR } from './oauth-error.ts';
 import { SIGNING_ALG, type SigningMaterial } from './signing-keys.ts';
 
@@ -55,6 +56,8 @@ function keypairClientMetadata(doc: KeypairDoc): AdapterPayload {
     [ACCOUNT_FIELD]: doc.accountId,
     ...(doc.environmentId ? { [ENVIRONMENT_FIELD]: doc.environmentId } : {}),
     [GENERATION_FIELD]: currentTokenGeneration(doc),
+    // RFC 9449 §5.2: a token request of this client without a DPoP proof is refused.
+    ...(doc.dpopRequired ? { dpop_bound_access_tokens: true } : {}),
   };
 }
 
@@ -201,6 +204,7 @@ export function createProvider(options: { issuer: string; config: KeyportConfig;
       // oidc-provider refuses to introspect JWT access tokens.
       introspection: { enabled: false },
       revocation: { enabled: false },
+      dPoP: DPOP_FEATURE,
       resourceIndicators: {
         enabled: true,
         defaultResource: () => tokens.defaultAudience,
@@ -211,6 +215,7 @@ export function createProvider(options: { issuer: string; config: KeyportConfig;
         },
       },
     },
+    enabledJWA: { dPoPSigningAlgValues: [...DPOP_SIGNING_ALGS] },
     ttl: { ClientCredentials: tokens.ttlSeconds },
     extraTokenClaims(ctx) {
       const client = ctx.oidc.client as unknown as Record<string, string | number | undefined> | undefined;
@@ -258,6 +263,7 @@ export function createProvider(options: { issuer: string; config: KeyportConfig;
   };
 
   buildClientsOncePerRecord(provider, domain, hooks);
+  shareReplayDetection(provider, domain);
   provider.registerGrantType('client_credentials', clientCredentialsGrant(provider, config, signingKeys.signingKid), ['scope', 'resource']);
   return provider;
 }
@@ -265,10 +271,14 @@ export function createProvider(options: { issuer: string; config: KeyportConfig;
 /**
  * The client credentials grant (RFC 6749 §4.4) with Keyport's scope rules:
  * no `scope` ⇒ every scope of the keypair; any scope outside them ⇒ invalid_scope.
+ * With a DPoP proof the token is bound to its key (RFC 9449, dpop.ts).
  */
 function clientCredentialsGrant(provider: Provider, config: KeyportConfig, signingKid: string) {
   return async function keyportClientCredentials(ctx: KoaContextWithOIDC) {
     const client = ctx.oidc.client!;
+    // Checked first, as oidc-provider's own grant does; no await without a DPoP header.
+    const binding = dpopBinding(provider, ctx, client.dpopBoundAccessTokens === true);
+    const jkt = binding && await binding;
     const allowed = new Set((client.scope ?? '').split(' ').filter(Boolean));
     const param = ctx.oidc.params?.scope;
     const requested = typeof param === 'string' && param.trim() !== '' ? [...new Set(param.split(' ').filter(Boolean))] : [...allowed];
@@ -281,13 +291,14 @@ function clientCredentialsGrant(provider: Provider, config: KeyportConfig, signi
 
     const token = new provider.ClientCredentials({ client, scope: requested.join(' ') || undefined });
     token.resourceServer = new provider.ResourceServer(resource, resourceServerInfo(config, resource, signingKid));
+    if (jkt) token.setThumbprint('jkt', jkt);
     ctx.oidc.entity('ClientCredentials', token);
     const value = await token.save();
 
     ctx.body = {
       access_token: value,
       expires_in: token.expiration,
-      token_type: 'Bearer',
+      token_type: jkt ? 'DPoP' : 'Bearer',
       scope: token.scope || undefined,
     };
   };

@@ -54,7 +54,9 @@ export function tokenEndpointsRouter(domain: Domain, verifier: AccessTokenVerifi
       iat: claims.iat,
       exp: claims.exp,
       jti: claims.jti,
-      token_type: 'Bearer',
+      // RFC 9449 §6.2: a bound token introspects as DPoP, with its key's thumbprint.
+      token_type: claims.cnf?.jkt ? 'DPoP' : 'Bearer',
+      ...(claims.cnf?.jkt ? { cnf: { jkt: claims.cnf.jkt } } : {}),
       acc: claims.acc,
       env: claims.env,
     };

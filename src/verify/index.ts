@@ -28,12 +28,17 @@
 //   bound can be had, tokens are refused (503) unless `whenStale: 'accept'`;
 // - with `introspection` configured: the issuer still says `active` (RFC 7662),
 //   so a disabled or removed keypair, a closed owner or a revoked token is
-//   refused at once rather than at `exp`. Introspection failures fail closed.
+//   refused at once rather than at `exp`. Introspection failures fail closed;
+// - a DPoP-bound token (`cnf.jkt`, RFC 9449) comes with the `DPoP` scheme and a
+//   proof signed by the bound key, for this request's method and URL, recent,
+//   used once, and carrying the token's hash (`ath`); the same token presented
+//   as Bearer is refused (a stolen bound token is useless without the key).
 //
-// Failures are `TokenError`s carrying the HTTP status and the RFC 6750
-// `WWW-Authenticate` challenge; the Koa and Express-style middlewares below
+// Failures are `TokenError`s carrying the HTTP status and the RFC 6750 (or
+// RFC 9449 §7.1, for DPoP) `WWW-Authenticate` challenge; the Koa and Express-style middlewares below
 // answer with them. Nothing here depends on Koa or Express.
-import { createRemoteJWKSet, customFetch, errors, jwtVerify, type FlattenedJWSInput, type JWSHeaderParameters, type JWTPayload } from 'jose';
+import { createHash, timingSafeEqual } from 'node:crypto';
+import { calculateJwkThumbprint, createRemoteJWKSet, customFetch, EmbeddedJWK, errors, jwtVerify, type FlattenedJWSInput, type JWSHeaderParameters, type JWTPayload } from 'jose';
 import { LRUCache } from 'lru-cache';
 
 /** The one signing algorithm Keyport uses and a resource server accepts. */
@@ -46,6 +51,9 @@ const REVOCATION_FEED_TYPE = 'revocations+jwt';
 const DEFAULT_REVOCATION_BOUND_MS = 10_000;
 /** At most one attempt to fetch the feed per this, also while the issuer is down. */
 const FEED_RETRY_MS = 1000;
+/** The DPoP proof algorithms accepted (asymmetric only: a proof's key is public), announced in `algs` (RFC 9449 §7.1). */
+export const DPOP_ALGORITHMS = ['ES256', 'EdDSA', 'Ed25519'] as const;
+const DPOP_PROOF_TYPE = 'dpop+jwt';
 
 export type FetchLike = (url: string, init: RequestInit) => Promise<Response>;
 
@@ -137,6 +145,20 @@ export interface VerifierOptions {
    * call. `max` tokens (default 10 000); `false` checks the signature every time.
    */
   verifiedTokens?: { max?: number } | false;
+  /**
+   * DPoP (RFC 9449). DPoP-bound tokens are always checked (and refused as
+   * Bearer); these settings tune the checks. `required`: refuse tokens that are
+   * not DPoP-bound. `proofMaxAgeSeconds`: how old a proof's `iat` may be
+   * (default 60; `clockTolerance` applies to proofs dated ahead). `isFirstUse`:
+   * the replay record, by default in this process's memory; an API served by
+   * several processes passes a shared one (e.g. Redis SET NX with the expiry),
+   * answering true the first time it sees `id` before `expiresAtMs`.
+   */
+  dpop?: {
+    required?: boolean;
+    proofMaxAgeSeconds?: number;
+    isFirstUse?: (id: string, expiresAtMs: number) => boolean | Promise<boolean>;
+  };
   /** Sent as `realm` in `WWW-Authenticate` challenges. */
   realm?: string;
   /** Timeout for metadata and introspection requests in ms (default 5000). */
@@ -161,6 +183,8 @@ export interface KeyportAccessTokenClaims extends JWTPayload {
   env?: string;
   /** The keypair's token generation when the token was issued (absent: 0). */
   gen?: number;
+  /** On DPoP-bound tokens: the SHA-256 thumbprint of the key the client proves possession of (RFC 9449 §6.1). */
+  cnf?: { jkt?: string };
 }
 
 /** What a request carries once its token has been accepted (`ctx.state.auth` in Koa, `req.auth` in Express). */
@@ -169,6 +193,17 @@ export interface VerifiedToken {
   claims: KeyportAccessTokenClaims;
   clientId: string;
   scopes: string[];
+  /** 'DPoP' when the token is DPoP-bound and came with a valid proof of its key. */
+  scheme: 'Bearer' | 'DPoP';
+}
+
+/** What a request presents, for DPoP: its headers, method and full URL (the one the client called). */
+export interface PresentedRequest {
+  authorization: string | string[] | undefined;
+  dpop?: string | string[] | undefined;
+  method?: string;
+  /** The URL the client called (scheme, host, path; the query is ignored), compared with the proof's `htu`. */
+  url?: string;
 }
 
 /**
@@ -176,7 +211,7 @@ export interface VerifiedToken {
  * environment this API does not serve (403). Not `insufficient_scope`, which
  * would tell the client to ask for more scopes: no scope makes it acceptable.
  */
-export type TokenErrorCode = 'invalid_request' | 'invalid_token' | 'insufficient_scope' | 'wrong_tenant' | 'temporarily_unavailable';
+export type TokenErrorCode = 'invalid_request' | 'invalid_token' | 'insufficient_scope' | 'wrong_tenant' | 'temporarily_unavailable' | 'invalid_dpop_proof';
 
 /** A refused request: its status, RFC 6750 error code and challenge. */
 export class TokenError extends Error {
@@ -186,12 +221,15 @@ export class TokenError extends Error {
   readonly error: TokenErrorCode | undefined;
   /** For insufficient_scope: the scopes the request needs. */
   readonly scopes: string[] | undefined;
+  /** The authentication scheme the challenge names: DPoP for refusals about DPoP (RFC 9449 §7.1), with the accepted `algs`. */
+  readonly scheme: 'Bearer' | 'DPoP';
 
-  constructor(status: 400 | 401 | 403 | 503, error: TokenErrorCode | undefined, message: string, options: { cause?: unknown; scopes?: string[] } = {}) {
+  constructor(status: 400 | 401 | 403 | 503, error: TokenErrorCode | undefined, message: string, options: { cause?: unknown; scopes?: string[]; scheme?: 'Bearer' | 'DPoP' } = {}) {
     super(message, options.cause === undefined ? undefined : { cause: options.cause });
     this.status = status;
     this.error = error;
     this.scopes = options.scopes;
+    this.scheme = options.scheme ?? 'Bearer';
   }
 
   /** The `WWW-Authenticate` value, or undefined where none is due (503). */
@@ -203,7 +241,8 @@ export class TokenError extends Error {
       params.push(`error=${quote(this.error)}`, `error_description=${quote(this.message)}`);
       if (this.scopes?.length) params.push(`scope=${quote(this.scopes.join(' '))}`);
     }
-    return params.length ? `Bearer ${params.join(', ')}` : 'Bearer';
+    if (this.scheme === 'DPoP') params.push(`algs=${quote(DPOP_ALGORITHMS.join(' '))}`);
+    return params.length ? `${this.scheme} ${params.join(', ')}` : this.scheme;
   }
 
   /** The JSON body of the refusal. */
@@ -219,10 +258,12 @@ function quote(value: string): string {
 }
 
 export interface Verifier {
-  /** Validates a token; resolves with its claims or rejects with a TokenError. */
+  /** Validates a token presented as Bearer; resolves with its claims or rejects with a TokenError (a DPoP-bound token is refused: it needs its proof). */
   verify(token: string, options?: { scopes?: string[] }): Promise<VerifiedToken>;
   /** Takes the `Authorization` header value(s) of a request, requires a Bearer token, and verifies it. */
   authenticate(authorization: string | string[] | undefined, options?: { scopes?: string[] }): Promise<VerifiedToken>;
+  /** A whole request: a Bearer token, or a DPoP-bound token with the DPoP scheme and its proof (RFC 9449 §7). What the middlewares call. */
+  authenticateRequest(request: PresentedRequest, options?: { scopes?: string[] }): Promise<VerifiedToken>;
   readonly realm: string | undefined;
 }
 
@@ -319,15 +360,49 @@ function basicAuthorization(clientId: string, clientSecret: string): string {
 
 /** Bearer token from an Authorization header (RFC 6750 §2.1). */
 export function bearerToken(authorization: string | string[] | undefined): string {
+  const credential = presentedToken(authorization, false);
+  return credential.token;
+}
+
+/**
+ * The token and its scheme from an Authorization header: Bearer (RFC 6750 §2.1)
+ * or, with `dpop`, DPoP (RFC 9449 §7.1). `dpopRequired` makes the challenge of a
+ * request without a token name DPoP.
+ */
+function presentedToken(authorization: string | string[] | undefined, dpop: boolean, dpopRequired = false): { scheme: 'Bearer' | 'DPoP'; token: string } {
   if (Array.isArray(authorization)) {
     if (authorization.length > 1) throw new TokenError(400, 'invalid_request', 'more than one Authorization header');
     authorization = authorization[0];
   }
-  if (!authorization) throw new TokenError(401, undefined, 'an access token is required');
-  const match = /^Bearer +([A-Za-z0-9\-._~+/]+=*) *$/i.exec(authorization);
-  if (match) return match[1]!;
+  const challenge = dpopRequired ? 'DPoP' : 'Bearer';
+  if (!authorization) throw new TokenError(401, undefined, 'an access token is required', { scheme: challenge });
+  const match = /^(Bearer|DPoP) +([A-Za-z0-9\-._~+/]+=*) *$/i.exec(authorization);
+  const scheme = match?.[1]!.toLowerCase() === 'dpop' ? 'DPoP' : 'Bearer';
+  if (match && (scheme === 'Bearer' || dpop)) return { scheme, token: match[2]! };
   if (/^Bearer(\s|$)/i.test(authorization)) throw new TokenError(400, 'invalid_request', 'the Authorization header is not a valid Bearer credential');
-  throw new TokenError(401, undefined, 'an access token is required (Authorization: Bearer)');
+  if (dpop && /^DPoP(\s|$)/i.test(authorization)) throw new TokenError(400, 'invalid_request', 'the Authorization header is not a valid DPoP credential', { scheme: 'DPoP' });
+  throw new TokenError(401, undefined, `an access token is required (Authorization: ${challenge})`, { scheme: challenge });
+}
+
+function sha256(value: string): Buffer {
+  return createHash('sha256').update(value).digest();
+}
+
+/** Constant-time equality of two base64url strings (thumbprints, hashes). */
+function sameDigest(a: string, b: string): boolean {
+  const left = sha256(a);
+  const right = sha256(b);
+  return timingSafeEqual(left, right);
+}
+
+/** A URL as the proof's `htu` is compared (RFC 9449 §4.3): normalized, without query or fragment; null if it is none. */
+function htuForm(value: unknown): string | null {
+  if (typeof value !== 'string') return null;
+  const url = URL.parse(value);
+  if (!url) return null;
+  url.search = '';
+  url.hash = '';
+  return url.href;
 }
 
 const TENANT_ID = { accounts: /^acc_[A-Za-z0-9]+$/, environments: /^env_[A-Za-z0-9]+$/ } as const;
@@ -385,6 +460,10 @@ export function createVerifier(options: VerifierOptions): Verifier {
     if (whenStale !== 'refuse' && whenStale !== 'accept') throw new TypeError("createVerifier: revocationFeed.whenStale must be 'refuse' or 'accept'");
     if (feedOption.uri !== undefined && !URL.canParse(feedOption.uri)) throw new TypeError('createVerifier: revocationFeed.uri must be an absolute URL');
   }
+  const dpopRequired = options.dpop?.required === true;
+  const proofMaxAge = options.dpop?.proofMaxAgeSeconds ?? 60;
+  if (!(proofMaxAge > 0)) throw new TypeError('createVerifier: dpop.proofMaxAgeSeconds must be a positive number of seconds');
+  const isFirstUse = options.dpop?.isFirstUse ?? memoryReplayRecord();
 
   // Issuer metadata, fetched once when first needed; a failure is remembered
   // for the cooldown so that a down issuer is not asked on every request.
@@ -588,8 +667,65 @@ export function createVerifier(options: VerifierOptions): Verifier {
     return claims;
   }
 
-  async function verify(token: string, call: { scopes?: string[] } = {}): Promise<VerifiedToken> {
+  /**
+   * The token's binding against how it was presented (RFC 9449 §7.1, §7.2):
+   * a bound token needs the DPoP scheme and a valid proof; an unbound one the
+   * Bearer scheme (and, with dpop.required, is refused).
+   */
+  async function checkBinding(token: string, claims: KeyportAccessTokenClaims, presented: Presentation): Promise<void> {
+    const jkt = claims.cnf?.jkt;
+    if (presented.scheme === 'Bearer') {
+      if (jkt !== undefined) throw new TokenError(401, 'invalid_token', 'the access token is DPoP-bound: present it with the DPoP scheme and a DPoP proof', { scheme: 'DPoP' });
+      if (dpopRequired) throw new TokenError(401, 'invalid_token', 'this API accepts DPoP-bound access tokens only', { scheme: 'DPoP' });
+      return;
+    }
+    if (typeof jkt !== 'string') throw new TokenError(401, 'invalid_token', 'the access token is not DPoP-bound: present it as a Bearer token');
+    await checkProof(token, jkt, presented);
+  }
+
+  /** The proof checks of RFC 9449 §4.3, the ath of §7.1 and the binding of §6.1; the replay record last, so that a bad proof records nothing. */
+  async function checkProof(token: string, jkt: string, presented: Presentation): Promise<void> {
+    const invalid = (message: string, cause?: unknown) => new TokenError(401, 'invalid_dpop_proof', message, { scheme: 'DPoP', ...(cause === undefined ? {} : { cause }) });
+    let proof = presented.proof;
+    if (Array.isArray(proof)) {
+      if (proof.length > 1) throw invalid('more than one DPoP header');
+      proof = proof[0];
+    }
+    if (!proof) throw invalid('a DPoP-bound access token needs a DPoP proof (the DPoP header)');
+    let payload: JWTPayload;
+    let jwk: JWSHeaderParameters['jwk'];
+    try {
+      const verified = await jwtVerify(proof, EmbeddedJWK, { typ: DPOP_PROOF_TYPE, algorithms: [...DPOP_ALGORITHMS] });
+      payload = verified.payload;
+      jwk = verified.protectedHeader.jwk;
+    } catch (err) {
+      throw invalid(`the DPoP proof is not valid: typ dpop+jwt, one of the algs ${DPOP_ALGORITHMS.join(', ')}, a public jwk, its signature`, err);
+    }
+    if (typeof payload.jti !== 'string' || !payload.jti || payload.jti.length > 512) throw invalid('the DPoP proof lacks a jti');
+    if (typeof payload.iat !== 'number' || !Number.isFinite(payload.iat)) throw invalid('the DPoP proof lacks an iat');
+    const now = Date.now() / 1000;
+    if (payload.iat > now + clockTolerance) throw invalid('the DPoP proof is dated in the future (iat)');
+    if (payload.iat < now - proofMaxAge) throw invalid('the DPoP proof is too old (iat)');
+    if (!presented.method || payload.htm !== presented.method) throw invalid('the DPoP proof is for another HTTP method (htm)');
+    const expectedUrl = htuForm(presented.url);
+    if (!expectedUrl || htuForm(payload.htu) !== expectedUrl) throw invalid('the DPoP proof is for another URL (htu)');
+    if (typeof payload.ath !== 'string' || !sameDigest(payload.ath, sha256(token).toString('base64url'))) throw invalid('the DPoP proof does not carry the hash of this access token (ath)');
+    const thumbprint = await calculateJwkThumbprint(jwk!);
+    if (!sameDigest(thumbprint, jkt)) throw invalid('the DPoP proof is signed by another key than the one the access token is bound to');
+    let first: boolean;
+    try {
+      // Kept while the iat window could still accept the proof.
+      first = await isFirstUse(`${thumbprint}.${payload.jti}`, (payload.iat + proofMaxAge + 1) * 1000);
+    } catch (err) {
+      throw new TokenError(503, 'temporarily_unavailable', 'the DPoP proof could not be checked for replay', { cause: err });
+    }
+    if (first !== true) throw invalid('the DPoP proof was already used');
+  }
+
+  async function verify(token: string, call: { scopes?: string[] } = {}, presented: Presentation = { scheme: 'Bearer' }): Promise<VerifiedToken> {
     const claims = await checkedClaims(token);
+    // Before the tenant and introspection: a stolen bound token costs this API no request to Keyport.
+    await checkBinding(token, claims, presented);
     // Before introspection: another tenant's token costs this API no request to Keyport.
     const served = servesTenant(claims);
     if (!(served === true || (served !== false && (await served)))) {
@@ -604,15 +740,40 @@ export function createVerifier(options: VerifierOptions): Verifier {
     if (needed.some((scope) => !granted.has(scope))) {
       throw new TokenError(403, 'insufficient_scope', 'the access token lacks a required scope', { scopes: needed });
     }
-    return { token, claims, clientId: claims.client_id, scopes };
+    return { token, claims, clientId: claims.client_id, scopes, scheme: presented.scheme };
   }
 
   return {
     realm,
-    verify,
+    verify: (token, call) => verify(token, call),
     async authenticate(authorization, call) {
       return verify(bearerToken(authorization), call);
     },
+    async authenticateRequest(request, call) {
+      const { scheme, token } = presentedToken(request.authorization, true, dpopRequired);
+      return verify(token, call, { scheme, proof: request.dpop, method: request.method, url: request.url });
+    },
+  };
+}
+
+interface Presentation {
+  scheme: 'Bearer' | 'DPoP';
+  proof?: string | string[] | undefined;
+  method?: string | undefined;
+  url?: string | undefined;
+}
+
+/**
+ * The default replay record of DPoP proofs: this process's memory. An entry
+ * lives until its proof would be too old anyway; the bound keeps memory flat,
+ * and only proofs signed by bound keys (checked before) ever get here.
+ */
+function memoryReplayRecord(): (id: string, expiresAtMs: number) => boolean {
+  const seen = new LRUCache<string, true>({ max: 100_000 });
+  return (id, expiresAtMs) => {
+    if (seen.has(id)) return false;
+    seen.set(id, true, { ttl: Math.max(1, expiresAtMs - Date.now()) });
+    return true;
   };
 }
 
@@ -625,11 +786,27 @@ export interface KoaLikeContext {
   status: number;
   body: unknown;
   state: Record<string, unknown>;
+  /** For DPoP proofs (htm, htu): Koa's own (protocol and host honour app.proxy). */
+  method?: string;
+  protocol?: string;
+  host?: string;
+  path?: string;
 }
 
 export interface MiddlewareOptions {
   /** Scopes this route needs, on top of the verifier's `requiredScopes`. */
   scopes?: string[];
+  /**
+   * The origin clients call this API at (`https://api.example.com`), against
+   * which DPoP proofs' `htu` is checked; by default the request's own (Koa's
+   * ctx.protocol and ctx.host, which honour app.proxy; Express: the protocol and Host header).
+   * Set it behind a proxy that changes the host or the scheme.
+   */
+  publicOrigin?: string;
+}
+
+function requestUrl(origin: string | undefined, path: string | undefined): string | undefined {
+  return origin && path !== undefined ? `${origin.replace(/\/$/, '')}${path}` : undefined;
 }
 
 function refusal(err: TokenError, realm: string | undefined): { status: number; headers: Record<string, string>; body: object } {
@@ -644,7 +821,12 @@ export function koaMiddleware(verifier: Verifier, options: MiddlewareOptions = {
   return async function keyportAuth(ctx: KoaLikeContext, next: () => Promise<unknown>): Promise<void> {
     let auth: VerifiedToken;
     try {
-      auth = await verifier.authenticate(ctx.get('authorization') || undefined, options);
+      auth = await verifier.authenticateRequest({
+        authorization: ctx.get('authorization') || undefined,
+        dpop: ctx.get('dpop') || undefined,
+        ...(ctx.method ? { method: ctx.method } : {}),
+        url: requestUrl(options.publicOrigin ?? (ctx.protocol && ctx.host ? `${ctx.protocol}://${ctx.host}` : undefined), ctx.path),
+      }, options);
     } catch (err) {
       if (!(err instanceof TokenError)) throw err;
       const { status, headers, body } = refusal(err, verifier.realm);
@@ -664,6 +846,20 @@ export function koaMiddleware(verifier: Verifier, options: MiddlewareOptions = {
 export interface ExpressLikeRequest {
   headers: Record<string, string | string[] | undefined>;
   auth?: VerifiedToken;
+  /** For DPoP proofs (htm, htu): node:http's and Express's own. */
+  method?: string;
+  url?: string;
+  originalUrl?: string;
+  protocol?: string;
+  socket?: object;
+}
+
+/** The URL an Express or node:http request was made to, without its query. */
+function expressRequestUrl(req: ExpressLikeRequest, publicOrigin: string | undefined): string | undefined {
+  const path = (req.originalUrl ?? req.url)?.split('?')[0];
+  const host = req.headers.host;
+  const origin = publicOrigin ?? (typeof host === 'string' ? `${req.protocol ?? ((req.socket as { encrypted?: boolean } | undefined)?.encrypted ? 'https' : 'http')}://${host}` : undefined);
+  return requestUrl(origin, path);
 }
 
 /** The parts of an Express (or node:http) response used here. */
@@ -678,7 +874,12 @@ export type NextFunction = (err?: unknown) => void;
 /** Express-style middleware: puts the accepted token in `req.auth` and calls `next()`, or answers 400/401/403/503. */
 export function expressMiddleware(verifier: Verifier, options: MiddlewareOptions = {}) {
   return function keyportAuth(req: ExpressLikeRequest, res: ExpressLikeResponse, next: NextFunction): void {
-    verifier.authenticate(req.headers.authorization, options).then((auth) => {
+    verifier.authenticateRequest({
+      authorization: req.headers.authorization,
+      dpop: req.headers.dpop,
+      ...(req.method ? { method: req.method } : {}),
+      url: expressRequestUrl(req, options.publicOrigin),
+    }, options).then((auth) => {
       req.auth = auth;
       next();
     }, (err: unknown) => {

@@ -3,6 +3,7 @@ import type { Connection, Model } from 'mongoose';
 import { adminSessionSchema, type AdminSessionDoc } from './admin-session.ts';
 import { auditEventSchema, type AuditEventDoc } from './audit-event.ts';
 import { changeSchema, type ChangeDoc } from './change.ts';
+import { dpopProofSchema, type DpopProofDoc } from './dpop-proof.ts';
 import { keypairSchema, type KeypairDoc } from './keypair.ts';
 import { accountSchema, environmentSchema, type AccountDoc, type EnvironmentDoc } from './owner.ts';
 import { revocationEventSchema, type RevocationEventDoc } from './revocation-event.ts';
@@ -24,6 +25,7 @@ export interface Models {
   AdminSession: Model<AdminSessionDoc>;
   SetupToken: Model<SetupTokenDoc>;
   Change: Model<ChangeDoc>;
+  DpopProof: Model<DpopProofDoc>;
 }
 
 export function registerModels(connection: Connection): Models {
@@ -40,5 +42,6 @@ export function registerModels(connection: Connection): Models {
     AdminSession: connection.model<AdminSessionDoc>('AdminSession', adminSessionSchema, 'admin_sessions'),
     SetupToken: connection.model<SetupTokenDoc>('SetupToken', setupTokenSchema, 'setup_tokens'),
     Change: connection.model<ChangeDoc>('Change', changeSchema, 'changes'),
+    DpopProof: connection.model<DpopProofDoc>('DpopProof', dpopProofSchema, 'dpop_proofs'),
   };
 }

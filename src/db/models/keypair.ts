@@ -40,6 +40,8 @@ export const keypairSchema = new Schema<KeypairDoc>({
   expiresAt: { type: Date, default: null },
   expiringNoticeAt: { type: Date, default: null },
   expiredNoticeAt: { type: Date, default: null },
+  // No default: records written before the option have none, and read as false.
+  dpopRequired: { type: Boolean },
 }, { versionKey: false, strict: 'throw' });
 // Lists: an owner's keypairs, newest first.
 keypairSchema.index({ accountId: 1, environmentId: 1, createdAt: -1 });

@@ -75,6 +75,7 @@ const COMPONENT_SCHEMAS: Record<string, Json> = {
       expiresAt: { ...nullable(time), description: 'when the keypair stops getting tokens (invalid_client) and its tokens introspect inactive; null: never' },
       expired: { type: 'boolean', description: 'expiresAt has passed' },
       expiringSoon: { type: 'boolean', description: 'expires within 14 days and has not yet' },
+      dpopRequired: { type: 'boolean', description: 'token requests must carry a DPoP proof (RFC 9449); without one they get 400 invalid_dpop_proof' },
     },
   },
   KeypairPage: {

@@ -109,10 +109,10 @@ function ownerRoutes(kind: 'account' | 'environment'): RouteSpec[] {
       },
     }),
     defineRoute({
-      method: 'post', path: `${base}/keypairs`, operationId: `create${Kind}Keypair`, summary: `Create a keypair owned by the ${kind}; the response holds its secret, shown this once. "expiresAt" (future; null: never) defaults to the account's maximum keypair lifetime from now, if it has one, and may not exceed it`, tag: 'keypairs', auth: true, body: schemas.createKeypair, status: 201, response: 'IssuedKeypair', action: 'keypairs.manage', noStore: true,
+      method: 'post', path: `${base}/keypairs`, operationId: `create${Kind}Keypair`, summary: `Create a keypair owned by the ${kind}; the response holds its secret, shown this once. "expiresAt" (future; null: never) defaults to the account's maximum keypair lifetime from now, if it has one, and may not exceed it; "dpopRequired": its token requests must carry a DPoP proof`, tag: 'keypairs', auth: true, body: schemas.createKeypair, status: 201, response: 'IssuedKeypair', action: 'keypairs.manage', noStore: true,
       async handle(ctx, { params, body: input }, deps) {
         await authorized(ctx, deps, 'keypairs.manage', params);
-        return deps.domain.keypairs.create(ownerRef(params), { name: input.name, ...(input.comment !== undefined ? { comment: input.comment } : {}), ...(input.scopes ? { scopes: input.scopes } : {}), ...(input.expiresAt !== undefined ? { expiresAt: input.expiresAt } : {}) }, actorOf(ctx));
+        return deps.domain.keypairs.create(ownerRef(params), { name: input.name, ...(input.comment !== undefined ? { comment: input.comment } : {}), ...(input.scopes ? { scopes: input.scopes } : {}), ...(input.expiresAt !== undefined ? { expiresAt: input.expiresAt } : {}), ...(input.dpopRequired !== undefined ? { dpopRequired: input.dpopRequired } : {}) }, actorOf(ctx));
       },
     }),
     defineRoute({
@@ -150,7 +150,7 @@ const keypairRoutes: RouteSpec[] = [
     },
   }),
   defineRoute({
-    method: 'patch', path: '/keypairs/:keyId', operationId: 'updateKeypair', summary: 'Edit name, comment, scopes (they apply to new tokens) or expiresAt (in the future, within the account\'s maximum keypair lifetime from now; null: never)', tag: 'keypairs', auth: true, body: schemas.updateKeypair, status: 200, response: 'Keypair', action: 'keypairs.manage',
+    method: 'patch', path: '/keypairs/:keyId', operationId: 'updateKeypair', summary: 'Edit name, comment, scopes, dpopRequired (they apply to new tokens) or expiresAt (in the future, within the account\'s maximum keypair lifetime from now; null: never)', tag: 'keypairs', auth: true, body: schemas.updateKeypair, status: 200, response: 'Keypair', action: 'keypairs.manage',
     async handle(ctx, { params, body: input }, deps) {
       await authorized(ctx, deps, 'keypairs.manage', params);
       return deps.domain.keypairs.update(params.keyId!, {
@@ -158,6 +158,7 @@ const keypairRoutes: RouteSpec[] = [
         ...(input.comment !== undefined ? { comment: input.comment } : {}),
         ...(input.scopes !== undefined ? { scopes: input.scopes } : {}),
         ...(input.expiresAt !== undefined ? { expiresAt: input.expiresAt } : {}),
+        ...(input.dpopRequired !== undefined ? { dpopRequired: input.dpopRequired } : {}),
       }, actorOf(ctx));
     },
   }),

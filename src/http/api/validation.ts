@@ -67,9 +67,9 @@ export const schemas = {
   empty: z.strictObject({}),
   named: z.strictObject({ name }),
   addMember: z.strictObject({ email: z.email().max(EMAIL_MAX), role: z.enum(['admin', 'member']) }),
-  createKeypair: z.strictObject({ name, comment: comment.optional(), scopes: scopes.optional(), expiresAt: expiresAt.optional() }),
-  updateKeypair: z.strictObject({ name: name.optional(), comment: comment.optional(), scopes: scopes.optional(), expiresAt: expiresAt.optional() })
-    .refine((v) => v.name !== undefined || v.comment !== undefined || v.scopes !== undefined || v.expiresAt !== undefined, 'give at least one of name, comment, scopes, expiresAt'),
+  createKeypair: z.strictObject({ name, comment: comment.optional(), scopes: scopes.optional(), expiresAt: expiresAt.optional(), dpopRequired: z.boolean().optional() }),
+  updateKeypair: z.strictObject({ name: name.optional(), comment: comment.optional(), scopes: scopes.optional(), expiresAt: expiresAt.optional(), dpopRequired: z.boolean().optional() })
+    .refine((v) => v.name !== undefined || v.comment !== undefined || v.scopes !== undefined || v.expiresAt !== undefined || v.dpopRequired !== undefined, 'give at least one of name, comment, scopes, expiresAt, dpopRequired'),
   keypairLifetime: z.strictObject({ maxKeypairLifetimeDays: z.number().int().min(1).max(MAX_KEYPAIR_LIFETIME_DAYS).nullable() }),
   rotate: z.strictObject({ grace: z.enum(GRACE_PERIOD_NAMES).optional(), revokeTokens: z.boolean().optional() }),
   regenerate: z.strictObject({ revokeTokens: z.boolean().optional() }),

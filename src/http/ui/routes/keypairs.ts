@@ -63,12 +63,12 @@ export function keypairRoutes(router: Router, deps: UiDeps): void {
       });
     });
 
-    const newKeypairPage = (ctx: Context, page: OwnerPage, extra: { error?: string; warnings?: string[]; values?: { name: string; comment: string; scopes: string[]; expiresOn: string }; status?: number } = {}) => {
+    const newKeypairPage = (ctx: Context, page: OwnerPage, extra: { error?: string; warnings?: string[]; values?: { name: string; comment: string; scopes: string[]; expiresOn: string; dpopRequired?: boolean }; status?: number } = {}) => {
       render(ctx, 'keypair-new', {
         ...base(ctx, `New keypair · ${page.name}`, [...page.crumbs, { label: 'API management', href: `${page.base}/keypairs` }, { label: 'New keypair' }]),
         page, section: 'access',
         scopes: domain.scopes.forLevel(page.kind),
-        values: extra.values ?? { name: '', comment: '', scopes: [], expiresOn: '' },
+        values: extra.values ?? { name: '', comment: '', scopes: [], expiresOn: '', dpopRequired: false },
         maxLifetimeDays: page.account.maxKeypairLifetimeDays,
         error: extra.error ?? null,
         warnings: extra.warnings ?? [],
@@ -83,7 +83,7 @@ export function keypairRoutes(router: Router, deps: UiDeps): void {
     router.post(`${path}/keypairs`, signedIn, async (ctx) => {
       const page = await authorizeOwner(ctx, domain, kind, 'keypairs.manage');
       const f = form(ctx);
-      const values = { name: field(f, 'name', 200), comment: field(f, 'comment', 5000), scopes: fields(f, 'scopes'), expiresOn: field(f, 'expiresOn', 20) };
+      const values = { name: field(f, 'name', 200), comment: field(f, 'comment', 5000), scopes: fields(f, 'scopes'), expiresOn: field(f, 'expiresOn', 20), dpopRequired: field(f, 'dpopRequired', 10) === 'yes' };
       // A second keypair of the same name, or one without scopes, is most often a
       // slip: ask once (the form again, with a box to tick). The admin API does not ask.
       if (field(f, 'anyway', 10) !== 'yes') {
@@ -106,14 +106,14 @@ export function keypairRoutes(router: Router, deps: UiDeps): void {
     });
   }
 
-  const keypairPage = async (ctx: RoutedContext, extra: { error?: string; values?: { name: string; comment: string; scopes: string[]; expiresOn: string }; status?: number } = {}) => {
+  const keypairPage = async (ctx: RoutedContext, extra: { error?: string; values?: { name: string; comment: string; scopes: string[]; expiresOn: string; dpopRequired?: boolean }; status?: number } = {}) => {
     const { keypair, page } = await authorizeKeypair(ctx, domain, 'keypairs.read');
     const history = page.may.audit ? await domain.audit.page({ keypairId: keypair.keyId }, { limit: 10 }) : { items: [] };
     render(ctx, 'keypair', {
       ...base(ctx, `${keypair.name} · API management`, keypairCrumbs(page, keypair)),
       page, section: 'access', keypair,
       scopes: domain.scopes.forLevel(keypair.ownerType),
-      values: extra.values ?? { name: keypair.name, comment: keypair.comment, scopes: keypair.scopes, expiresOn: dayOf(keypair.expiresAt) },
+      values: extra.values ?? { name: keypair.name, comment: keypair.comment, scopes: keypair.scopes, expiresOn: dayOf(keypair.expiresAt), dpopRequired: keypair.dpopRequired },
       maxLifetimeDays: page.account.maxKeypairLifetimeDays,
       error: extra.error ?? null,
       events: await describeEvents(domain, history.items),
@@ -125,11 +125,13 @@ export function keypairRoutes(router: Router, deps: UiDeps): void {
   router.post('/keypairs/:keyId/edit', signedIn, async (ctx) => {
     const { keypair } = await authorizeKeypair(ctx, domain, 'keypairs.manage');
     const f = form(ctx);
-    const values = { name: field(f, 'name', 200), comment: field(f, 'comment', 5000), scopes: fields(f, 'scopes'), expiresOn: field(f, 'expiresOn', 20) };
+    const values = { name: field(f, 'name', 200), comment: field(f, 'comment', 5000), scopes: fields(f, 'scopes'), expiresOn: field(f, 'expiresOn', 20), dpopRequired: field(f, 'dpopRequired', 10) === 'yes' };
     try {
       // The expiry changes only when the day does: saving a name must not trip over an expiry date now past.
       const expiry = values.expiresOn === dayOf(keypair.expiresAt) ? {} : { expiresAt: expiryOfDay(values.expiresOn) };
-      await domain.keypairs.update(keypair.keyId, { name: values.name, comment: values.comment, scopes: values.scopes, ...expiry }, me(ctx).access.actor);
+      // An unticked box is simply absent from the form: the requirement goes to the domain (and the audit) only when it changes.
+      const dpop = values.dpopRequired === keypair.dpopRequired ? {} : { dpopRequired: values.dpopRequired };
+      await domain.keypairs.update(keypair.keyId, { name: values.name, comment: values.comment, scopes: values.scopes, ...expiry, ...dpop }, me(ctx).access.actor);
     } catch (err) {
       if (err instanceof DomainError && err.code === 'invalid_input') return keypairPage(ctx, { error: capitalize(err.message) + '.', values, status: 400 });
       throw err;
