@@ -98,7 +98,7 @@ export async function startKeyport(config: KeyportConfig, options: { clock?: Clo
   const tracing = options.tracing !== undefined ? options.tracing : startTracing(process.env, { version: keyportVersion() });
   const { database, domain } = await openKeyportDomain(config, options.clock, 'server', log, { monitorCommands: tracing !== null });
   if (tracing) {
-    traceKeypairs(tracing, domain.keypairs as never);
+    traceKeypairs(tracing, domain.keypairs);
     traceSigning(tracing);
     traceDatabase(tracing, database.connection.getClient());
     log.info('OpenTelemetry traces are on');
