@@ -31,7 +31,7 @@ chmod -R u+w "$work/src"
 
 echo "setup-tofu: building ./cmd/tofu (a few minutes on 2 cores)" >&2
 start=$SECONDS
-(cd "$work/src" && CGO_ENABLED=0 go build -trimpath -ldflags "-s -w" -o "$work/tofu" ./cmd/tofu)
+(cd "$work/src" && CGO_ENABLED=0 go build -trimpath -ldflags "-s -w -X github.com/opentofu/opentofu/version.dev=no" -o "$work/tofu" ./cmd/tofu)
 mv "$work/tofu" "$bin"
 echo "setup-tofu: built in $((SECONDS - start))s: $("$bin" version | head -1)" >&2
 echo "$bin"

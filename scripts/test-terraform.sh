@@ -30,6 +30,9 @@ trap cleanup EXIT
 for name in $(env | grep -oE '^(KEYPORT_[A-Z0-9_]*|MONGODB_URI)=' | tr -d =); do unset "$name"; done
 export KEYPORT_DATA_DIR="$data/keyport" KEYPORT_LOG_LEVEL=warn
 mkdir -p "$KEYPORT_DATA_DIR"
+# OpenTofu with no CLI configuration of the machine's (no dev overrides, mirrors or credentials of its own).
+: >"$data/empty.tofurc"
+export TF_CLI_CONFIG_FILE="$data/empty.tofurc"
 
 echo "test-terraform: starting Keyport (embedded database in $KEYPORT_DATA_DIR)" >&2
 KEYPORT_PORT=0 node src/main.ts >"$log" 2>&1 &
