@@ -383,7 +383,7 @@ resource "keyport_membership" "account" {
 			{ResourceName: "keyport_membership.account", ImportState: true, ImportStateVerify: true},
 			{
 				// A user that does not exist: Keyport's own error, in the diagnostic.
-				Config:      config("admin") + `
+				Config: config("admin") + `
 resource "keyport_membership" "nobody" {
   environment_id = keyport_environment.env.id
   email          = "nobody@keyport.test"
