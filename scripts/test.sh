@@ -3,7 +3,8 @@
 # checks, then the whole ava suite over HTTP against the real embedded database.
 # The same on a laptop and in CI (.ci/run calls exactly this). Arguments go to
 # ava: `npm test -- test/token.test.ts` runs one file (after the same set-up).
-# Ends with one line: "N passed, N failed".
+# Without arguments, the Terraform provider's acceptance tests run after ava
+# (scripts/test-terraform.sh). Ends with one line: "N passed, N failed", both counted.
 set -uo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 export PATH="$PWD/node_modules/.bin:$PATH"
@@ -40,6 +41,24 @@ passed=$(number 'tests? passed')
 failed=$(( $(number 'tests? failed') + $(number 'hooks? failed') ))
 # A crashed worker or an uncaught exception fails the run even when no test did.
 if [ "$status" -ne 0 ] && [ "$failed" -eq 0 ]; then failed=1; fi
+
+# The Terraform provider's acceptance tests (Go, OpenTofu) against their own live
+# Keyport; skipped when ava was given arguments (one file), counted in the total.
+if [ "$#" -eq 0 ]; then
+  step "Terraform provider: acceptance tests with OpenTofu (scripts/test-terraform.sh)"
+  tf_log=$(mktemp)
+  trap 'rm -f "$log" "$tf_log"' EXIT
+  bash scripts/test-terraform.sh 2>&1 | tee "$tf_log"
+  tf_status=${PIPESTATUS[0]}
+  tf_counts=$(grep -E '^[0-9]+ passed, [0-9]+ failed$' "$tf_log" | tail -1)
+  tf_passed=$(echo "$tf_counts" | grep -oE '^[0-9]+'); tf_failed=$(echo "$tf_counts" | grep -oE '[0-9]+ failed' | grep -oE '[0-9]+')
+  passed=$(( ${passed:-0} + ${tf_passed:-0} ))
+  failed=$(( failed + ${tf_failed:-0} ))
+  if [ "$tf_status" -ne 0 ]; then
+    [ "${tf_failed:-0}" -gt 0 ] || failed=$((failed + 1))
+    [ "$status" -ne 0 ] || status=$tf_status
+  fi
+fi
 step "done"
 echo "${passed:-0} passed, $failed failed"
 exit "$status"

@@ -13,6 +13,10 @@
 //   as an admin of its keypair's account only, limited to what those scopes
 //   describe: keypairs and the audit trail (read, or read and manage). It never
 //   manages members, renames or closes owners, or creates environments.
+//   keyport:admin (infrastructure as code: the Terraform provider) adds the
+//   account's shape: environments (create, rename, close) and memberships. It is
+//   a scope of its own so that no keyport:manage keypair gains these rights
+//   without being granted them; it never closes or renames the account itself.
 // - Accounts are created by operators only: the CLI, and users with the
 //   instance-wide operator role. Nobody gets an account of their own by signing
 //   in: tokens of every account share one audience, so a stranger's account
@@ -32,6 +36,9 @@ import type { UserService, UserView } from './users.ts';
 
 export const ADMIN_READ_SCOPE = 'keyport:read';
 export const ADMIN_MANAGE_SCOPE = 'keyport:manage';
+export const ADMIN_ACCOUNT_SCOPE = 'keyport:admin';
+/** The scopes that give a token access to the admin API. */
+export const ADMIN_API_SCOPES = [ADMIN_READ_SCOPE, ADMIN_MANAGE_SCOPE, ADMIN_ACCOUNT_SCOPE] as const;
 
 /** The caller, as authenticated by an admin surface. */
 export type Principal =
@@ -71,9 +78,10 @@ export type Decision = 'allow' | 'forbidden' | 'not_found';
 
 const READ_ACTIONS: ReadonlySet<Action> = new Set(['owner.read', 'members.read', 'keypairs.read', 'audit.read']);
 /** What a Keyport token may do at all, by scope. */
-const TOKEN_ACTIONS: Record<typeof ADMIN_READ_SCOPE | typeof ADMIN_MANAGE_SCOPE, ReadonlySet<Action>> = {
+const TOKEN_ACTIONS: Record<typeof ADMIN_API_SCOPES[number], ReadonlySet<Action>> = {
   [ADMIN_READ_SCOPE]: new Set(['owner.read', 'keypairs.read', 'audit.read']),
   [ADMIN_MANAGE_SCOPE]: new Set(['owner.read', 'keypairs.read', 'audit.read', 'keypairs.manage']),
+  [ADMIN_ACCOUNT_SCOPE]: new Set(['owner.read', 'keypairs.read', 'audit.read', 'keypairs.manage', 'owner.rename', 'owner.close', 'environment.create', 'members.read', 'members.manage']),
 };
 
 /**
@@ -104,6 +112,8 @@ export function can(actor: ActorAccess, action: Action, target: Pick<Target, 'ty
   if (action === 'owner.read') return 'allow';
   const { principal } = actor;
   if (principal.kind === 'keypair') {
+    // A token's keypair belongs to the account: closing or renaming the account is for its people.
+    if ((action === 'owner.close' || action === 'owner.rename') && target.type === 'account') return 'forbidden';
     const allowed = principal.scopes.some((scope) => (TOKEN_ACTIONS as Record<string, ReadonlySet<Action>>)[scope]?.has(action));
     return allowed ? 'allow' : 'forbidden';
   }

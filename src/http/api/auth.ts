@@ -1,11 +1,11 @@
 // Who is calling the admin API: an administrator with a session cookie (plus the
 // CSRF token on every state-changing request), or automation with a Keyport
 // access token (Authorization: Bearer) issued for the admin API's audience and
-// carrying keyport:read or keyport:manage. The token is checked like
+// carrying keyport:read, keyport:manage or keyport:admin. The token is checked like
 // introspection checks it: signature, issuer, typ, expiry and audience, then the
 // revocation list and the keypair's and owner's current state.
 import type { Context, Next } from 'koa';
-import { ADMIN_MANAGE_SCOPE, ADMIN_READ_SCOPE, type ActorAccess, type Principal } from '../../domain/access.ts';
+import { ADMIN_ACCOUNT_SCOPE, ADMIN_API_SCOPES, ADMIN_MANAGE_SCOPE, ADMIN_READ_SCOPE, type ActorAccess, type Principal } from '../../domain/access.ts';
 import type { Domain } from '../../domain/index.ts';
 import { tokenGenerationOf, type AccessTokenVerifier } from '../../oauth/access-tokens.ts';
 import { crossSiteRequest, CSRF_HEADER, csrfMatches, isStateChanging, sessionOf } from '../session/index.ts';
@@ -40,8 +40,8 @@ async function bearerPrincipal(domain: Domain, verifier: AccessTokenVerifier, he
   if (!keypair || keypair.ownerType !== 'account' || keypair.accountId !== claims.acc) throw unauthenticated('the access token is not valid for the Keyport admin API');
   // What the token was granted, still held by the keypair now (scopes removed since then no longer count).
   const granted = new Set((claims.scope ?? '').split(' '));
-  const scopes = [ADMIN_READ_SCOPE, ADMIN_MANAGE_SCOPE].filter((s) => granted.has(s) && keypair.scopes.includes(s));
-  if (!scopes.length) throw new ApiError(403, 'forbidden', `the access token carries neither ${ADMIN_READ_SCOPE} nor ${ADMIN_MANAGE_SCOPE}`);
+  const scopes = ADMIN_API_SCOPES.filter((s) => granted.has(s) && keypair.scopes.includes(s));
+  if (!scopes.length) throw new ApiError(403, 'forbidden', `the access token carries none of ${ADMIN_READ_SCOPE}, ${ADMIN_MANAGE_SCOPE}, ${ADMIN_ACCOUNT_SCOPE}`);
   return { kind: 'keypair', keyId: keypair.keyId, accountId: keypair.accountId, scopes };
 }
 
