@@ -63,12 +63,16 @@ export const ACTIONS = [
   'keypairs.read',
   'keypairs.manage',
   'audit.read',
+  'webhooks.read',
+  'webhooks.manage',
 ] as const;
 export type Action = typeof ACTIONS[number];
 
 export type Decision = 'allow' | 'forbidden' | 'not_found';
 
-const READ_ACTIONS: ReadonlySet<Action> = new Set(['owner.read', 'members.read', 'keypairs.read', 'audit.read']);
+const READ_ACTIONS: ReadonlySet<Action> = new Set(['owner.read', 'members.read', 'keypairs.read', 'audit.read', 'webhooks.read']);
+/** For account admins only: the shape of an account, and where its events are sent (an endpoint's log shows every environment's events). */
+const ACCOUNT_ADMIN_ACTIONS: ReadonlySet<Action> = new Set(['owner.close', 'environment.create', 'webhooks.read', 'webhooks.manage']);
 /** What a Keyport token may do at all, by scope. */
 const TOKEN_ACTIONS: Record<typeof ADMIN_READ_SCOPE | typeof ADMIN_MANAGE_SCOPE, ReadonlySet<Action>> = {
   [ADMIN_READ_SCOPE]: new Set(['owner.read', 'keypairs.read', 'audit.read']),
@@ -107,8 +111,8 @@ export function can(actor: ActorAccess, action: Action, target: Pick<Target, 'ty
     return allowed ? 'allow' : 'forbidden';
   }
   if (level !== 'admin') return 'forbidden';
-  // Changing the shape of an account (new environments, closing one) is for account admins.
-  if ((action === 'owner.close' || action === 'environment.create') && actor.accountRoles.get(target.accountId) !== 'admin') return 'forbidden';
+  // Changing the shape of an account (new environments, closing one) and its webhooks are for account admins.
+  if (ACCOUNT_ADMIN_ACTIONS.has(action) && actor.accountRoles.get(target.accountId) !== 'admin') return 'forbidden';
   return 'allow';
 }
 

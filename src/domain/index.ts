@@ -16,6 +16,7 @@ import { ScopeCatalog } from './scope-catalog.ts';
 import { AdminSessionStore } from './sessions.ts';
 import { SigningKeyService } from './signing-keys.ts';
 import { UserService } from './users.ts';
+import { WebhookService } from './webhooks.ts';
 
 export interface Domain {
   audit: AuditLog;
@@ -29,6 +30,7 @@ export interface Domain {
   sessions: AdminSessionStore;
   bootstrap: Bootstrap;
   signingKeys: SigningKeyService;
+  webhooks: WebhookService;
   /** Tells every process's caches about changes; servers start() it. */
   changes: ChangeFeed;
   clock: Clock;
@@ -50,6 +52,8 @@ export function createDomain(options: { stores: Stores; config: KeyportConfig; p
     clock,
     lockout: options.config.lockout,
   });
+  const webhooks = new WebhookService({ store: stores.webhooks, audit, clock, keyEncryptionKey: options.keyEncryptionKey, policy: options.config.webhooks });
+  audit.useOutbox(webhooks);
   const users = new UserService({ users: stores.users, memberships: stores.memberships }, audit, clock);
   return {
     audit,
@@ -71,6 +75,7 @@ export function createDomain(options: { stores: Stores; config: KeyportConfig; p
       rotationDays: options.config.signingKeys.rotationDays,
       tokenTtlSeconds: options.config.tokens.ttlSeconds,
     }),
+    webhooks,
     changes,
     clock,
   };

@@ -9,6 +9,7 @@ import { revokedTokenSchema, type RevokedTokenDoc } from './revoked-token.ts';
 import { setupTokenSchema, type SetupTokenDoc } from './setup-token.ts';
 import { signingKeySchema, type SigningKeyDoc } from './signing-key.ts';
 import { membershipSchema, userSchema, type MembershipDoc, type UserDoc } from './user.ts';
+import { webhookDeliverySchema, webhookEndpointSchema, type WebhookDeliveryDoc, type WebhookEndpointDoc } from './webhook.ts';
 
 export interface Models {
   Account: Model<AccountDoc>;
@@ -22,6 +23,8 @@ export interface Models {
   AdminSession: Model<AdminSessionDoc>;
   SetupToken: Model<SetupTokenDoc>;
   Change: Model<ChangeDoc>;
+  WebhookEndpoint: Model<WebhookEndpointDoc>;
+  WebhookDelivery: Model<WebhookDeliveryDoc>;
 }
 
 export function registerModels(connection: Connection): Models {
@@ -37,5 +40,7 @@ export function registerModels(connection: Connection): Models {
     AdminSession: connection.model<AdminSessionDoc>('AdminSession', adminSessionSchema, 'admin_sessions'),
     SetupToken: connection.model<SetupTokenDoc>('SetupToken', setupTokenSchema, 'setup_tokens'),
     Change: connection.model<ChangeDoc>('Change', changeSchema, 'changes'),
+    WebhookEndpoint: connection.model<WebhookEndpointDoc>('WebhookEndpoint', webhookEndpointSchema, 'webhook_endpoints'),
+    WebhookDelivery: connection.model<WebhookDeliveryDoc>('WebhookDelivery', webhookDeliverySchema, 'webhook_deliveries'),
   };
 }
