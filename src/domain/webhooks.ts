@@ -248,8 +248,11 @@ export class WebhookService implements AuditOutbox {
       if (!delivery) return null;
       const endpoint = await this.#store.findEndpoint(delivery.endpointId);
       if (endpoint) {
-        const secret = await openText(endpoint.encryptedSecret, this.#kek, 'cannot decrypt a webhook signing secret: KEYPORT_KEY_ENCRYPTION_KEY is not the key it was stored with');
-        return { delivery, url: endpoint.url, secret };
+        const secret = await openText(endpoint.encryptedSecret, this.#kek, 'cannot decrypt').catch(() => null);
+        if (secret !== null) return { delivery, url: endpoint.url, secret };
+        // Never sent unsigned, and never left at the head of the queue.
+        await this.#store.settle(delivery._id, { status: 'failed', lastError: 'cannot decrypt the endpoint\'s signing secret: KEYPORT_KEY_ENCRYPTION_KEY is not the key it was stored with' });
+        continue;
       }
       // The endpoint was removed while its delivery was read: the log went with it.
       await this.#store.settle(delivery._id, { status: 'failed', lastError: 'the endpoint was removed' });
