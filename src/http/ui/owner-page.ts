@@ -28,7 +28,7 @@ export interface OwnerPage {
   base: string;
   active: boolean;
   role: 'admin' | 'member' | 'visitor' | null;
-  may: { read: boolean; manage: boolean; audit: boolean; close: boolean; createEnvironment: boolean };
+  may: { read: boolean; manage: boolean; audit: boolean; close: boolean; createEnvironment: boolean; webhooks: boolean };
   crumbs: Crumb[];
 }
 
@@ -59,6 +59,7 @@ export async function ownerPage(domain: Domain, access: ActorAccess, target: Tar
       audit: allowed('audit.read'),
       close: allowed('owner.close') && target.status !== 'closed',
       createEnvironment: allowed('environment.create') && active,
+      webhooks: target.type === 'account' && allowed('webhooks.read'),
     },
     crumbs,
   };
