@@ -1,5 +1,6 @@
 // Resource-server kit: validates Keyport access tokens in an API that trusts
-// Keyport (`import { createVerifier, koaMiddleware } from 'keyport/verify'`).
+// Keyport (`import { createVerifier, koaMiddleware } from 'keyport/verify'`),
+// and Keyport's webhook signatures (verifyWebhook, at the end).
 //
 // One file on purpose, over 400 lines: the kit ships as one self-contained module
 // (tsconfig.verify.json compiles this file alone, for projects that install
