@@ -25,7 +25,7 @@ function guardedLookup(protocol: string, policy: WebhookUrlPolicy): LookupFuncti
       if (options.all) return callback(null, addresses);
       return callback(null, addresses[0]!.address, addresses[0]!.family);
     });
-  }) as LookupFunction;
+  });
 }
 
 export interface SendOptions {
