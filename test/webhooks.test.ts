@@ -8,7 +8,8 @@ import { verifyWebhook, WebhookSignatureError } from 'keyport/verify';
 import { ADMIN_API_RESOURCE } from '../src/http/api/auth.ts';
 import { accountOwner, ApiClient, createTenant, createUser, environmentOwner } from './helpers/api.ts';
 import { startTestKeyport, type TestKeyport } from './helpers/keyport.ts';
-import { getToken } from './helpers/oauth.ts';
+import { newSecret } from '../src/domain/credentials.ts';
+import { getToken, tokenRequest } from './helpers/oauth.ts';
 import { startWebhookReceiver, type ReceivedWebhook, type WebhookReceiver } from './helpers/webhook-receiver.ts';
 
 const RETRY_BASE_MS = 60_000;
@@ -110,6 +111,18 @@ test.serial('each keypair event reaches the account\'s endpoint, signed; verifyW
   t.like(delivered, { attempts: 1, lastResponseStatus: 204, nextAttemptAt: null });
   const audit = await admin.get(`/accounts/${accountId}/audit?limit=50`);
   t.true(audit.body.items.some((e: { action: string; details: { webhookId?: string } }) => e.action === 'webhook.created' && e.details.webhookId === webhook.id));
+});
+
+test.serial('a key locked by wrong secrets at the token endpoint is sent as keypair.locked, by the system', async (t) => {
+  const { accountId, admin } = await tenantWithAdmin('Locked');
+  const hook = await receiver();
+  const { secret } = await addEndpoint(admin, accountId, hook.url);
+  const keyId = (await admin.post(`/accounts/${accountId}/keypairs`, { name: 'guessed' })).body.keypair.keyId;
+  t.is(verified(await hook.request(1), secret).type, 'keypair.created');
+  for (let i = 0; i < tk.config.lockout.maxFailures; i++) {
+    t.is((await tokenRequest(tk.url, { keyId, secret: newSecret() })).status, 401);
+  }
+  t.like(verified(await hook.request(2), secret), { type: 'keypair.locked', keypairId: keyId, actor: 'system' });
 });
 
 test.serial('a failing endpoint is retried with exponential backoff, the same event each time, until it answers 2xx', async (t) => {
