@@ -9,6 +9,7 @@ import { ADMIN_API_RESOURCE } from '../src/http/api/auth.ts';
 import { accountOwner, ApiClient, createTenant, createUser, environmentOwner } from './helpers/api.ts';
 import { startTestKeyport, type TestKeyport } from './helpers/keyport.ts';
 import { newSecret } from '../src/domain/credentials.ts';
+import { startKeyport } from '../src/keyport.ts';
 import { getToken, tokenRequest } from './helpers/oauth.ts';
 import { startWebhookReceiver, type ReceivedWebhook, type WebhookReceiver } from './helpers/webhook-receiver.ts';
 
@@ -201,6 +202,29 @@ test.serial('a pending delivery survives a restart of Keyport', async (t) => {
   const after = verified(await hook.request(2), secret);
   t.is(after.id, before.id);
   t.like(await deliveryWhen(admin, webhook.id, (d) => d.status === 'delivered'), { attempts: 2 });
+});
+
+test.serial('two server processes on one database: one of them delivers (the lease), so each event arrives once', async (t) => {
+  const other = await startKeyport({ ...tk.config, server: { ...tk.config.server, port: 0 } }, { clock: tk.clock });
+  try {
+    const { accountId, admin } = await tenantWithAdmin('Pair');
+    const hook = await receiver();
+    const { webhook, secret } = await addEndpoint(admin, accountId, hook.url);
+    // Events queued by both processes.
+    for (let i = 0; i < 6; i++) await (i % 2 ? other.domain : tk.keyport.domain).keypairs.create({ accountId }, { name: `k${i}` }, 'system');
+    await hook.request(6);
+    for (let i = 0; i < 200; i++) {
+      const log = await tk.keyport.domain.webhooks.deliveries(webhook.id, { limit: 10 });
+      if (log.items.length === 6 && log.items.every((d) => d.status === 'delivered')) break;
+      await new Promise((resolve) => setTimeout(resolve, 25));
+    }
+    const log = await tk.keyport.domain.webhooks.deliveries(webhook.id, { limit: 10 });
+    t.deepEqual(log.items.map((d) => d.attempts), [1, 1, 1, 1, 1, 1]);
+    t.is(hook.received.length, 6);
+    t.is(new Set(hook.received.map((r) => verified(r, secret).id)).size, 6);
+  } finally {
+    await other.close();
+  }
 });
 
 test.serial('a dead endpoint holds up no other account\'s deliveries', async (t) => {
