@@ -71,24 +71,27 @@ export class MongooseWebhookStore implements WebhookStore {
 
   async acquireWorkerLease(holder: string, until: Date): Promise<boolean> {
     const leases = this.#endpoints.db.collection<Lease>('webhook_worker_leases');
-    // An insert against the unique _id is atomic on every database (FerretDB v1 included).
+    const now = Date.now();
+    const current = await leases.findOne({ _id: LEASE_ID });
+    if (current?.holder === holder) {
+      // Renewed once half of it is left: a write every few polls, not at every one.
+      if (current.expiresAt.getTime() - now > (until.getTime() - now) / 2) return true;
+      const renewed = await leases.updateOne({ _id: LEASE_ID, holder }, { $set: { expiresAt: until } });
+      return renewed.matchedCount === 1;
+    }
+    if (current) {
+      if (current.expiresAt.getTime() >= now) return false;
+      // Left by a process that stopped without releasing it.
+      await leases.deleteOne({ _id: LEASE_ID, holder: current.holder });
+    }
+    // An insert against the unique _id is atomic on every database (FerretDB v1 included): one process wins.
     try {
       await leases.insertOne({ _id: LEASE_ID, holder, expiresAt: until });
       return true;
     } catch (err) {
-      if (!isDuplicateKey(err)) throw err;
+      if (isDuplicateKey(err)) return false;
+      throw err;
     }
-    const current = await leases.findOne({ _id: LEASE_ID });
-    if (!current) return false; // released meanwhile: the next tick takes it
-    if (current.holder === holder) {
-      const renewed = await leases.updateOne({ _id: LEASE_ID, holder }, { $set: { expiresAt: until } });
-      return renewed.matchedCount === 1;
-    }
-    if (current.expiresAt.getTime() < Date.now()) {
-      // Left by a process that stopped without releasing it: taken over on the next tick.
-      await leases.deleteOne({ _id: LEASE_ID, holder: current.holder });
-    }
-    return false;
   }
 
   async releaseWorkerLease(holder: string): Promise<void> {
