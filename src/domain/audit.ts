@@ -52,7 +52,7 @@ export class AuditLog {
       details: entry.details ?? {},
     };
     const id = await this.#store.insert(event);
-    // Queued before the call that made the change returns: an event is never lost between the change and the queue.
+    // Queued in the same call, before the change's caller has its answer: no change returns with its event unqueued.
     if (this.#outbox) await this.#outbox.enqueue({ id, ...event });
   }
 
