@@ -93,6 +93,22 @@ const configSchema = z.strictObject({
   log: z.strictObject({
     level: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']),
   }),
+  webhooks: z.strictObject({
+    /** Endpoints on loopback addresses (localhost, 127.0.0.0/8, ::1), over http too: tests and local development only. */
+    allowLoopback: z.boolean(),
+    /** Endpoints on private, link-local and other non-public addresses (on-premise receivers); still https only. */
+    allowPrivateNetworks: z.boolean(),
+    /** How long one delivery attempt may take (connect, send, answer) before it counts as failed. */
+    timeoutMs: z.number().int().min(100).max(60_000),
+    /** The first retry's delay; each further retry waits twice as long (at most an hour). */
+    retryBaseMs: z.number().int().min(10).max(3_600_000),
+    /** Retries stop this long after the event: the delivery is then `failed` (redeliver by hand). */
+    retryForHours: z.number().int().min(1).max(168),
+    /** Deliveries in flight at once, across all endpoints (one at a time per endpoint). */
+    maxConcurrent: z.number().int().min(1).max(256),
+    /** How often the delivery worker looks for due deliveries. */
+    pollMs: z.number().int().min(10).max(60_000),
+  }),
 }).superRefine((config, ctx) => {
   if (!config.tokens.resources.includes(config.tokens.defaultAudience)) {
     ctx.addIssue({ code: 'custom', path: ['tokens', 'defaultAudience'], message: 'must be one of tokens.resources' });
@@ -136,6 +152,13 @@ export const ENVIRONMENT_VARIABLES: Record<string, { path: string[]; type: 'stri
   KEYPORT_LOCKOUT_MAX_FAILURES_PER_ADDRESS: { path: ['lockout', 'maxFailuresPerAddress'], type: 'int' },
   KEYPORT_LOCKOUT_THROTTLE_DELAY_MS: { path: ['lockout', 'throttleDelayMs'], type: 'int' },
   KEYPORT_LOG_LEVEL: { path: ['log', 'level'], type: 'string' },
+  KEYPORT_WEBHOOKS_ALLOW_LOOPBACK: { path: ['webhooks', 'allowLoopback'], type: 'boolean' },
+  KEYPORT_WEBHOOKS_ALLOW_PRIVATE_NETWORKS: { path: ['webhooks', 'allowPrivateNetworks'], type: 'boolean' },
+  KEYPORT_WEBHOOKS_TIMEOUT_MS: { path: ['webhooks', 'timeoutMs'], type: 'int' },
+  KEYPORT_WEBHOOKS_RETRY_BASE_MS: { path: ['webhooks', 'retryBaseMs'], type: 'int' },
+  KEYPORT_WEBHOOKS_RETRY_FOR_HOURS: { path: ['webhooks', 'retryForHours'], type: 'int' },
+  KEYPORT_WEBHOOKS_MAX_CONCURRENT: { path: ['webhooks', 'maxConcurrent'], type: 'int' },
+  KEYPORT_WEBHOOKS_POLL_MS: { path: ['webhooks', 'pollMs'], type: 'int' },
 };
 
 export class ConfigError extends Error {

@@ -22,6 +22,7 @@ import { RevocationFeedPublisher } from './oauth/revocation-feed.ts';
 import { SigningKeyRing } from './oauth/signing-keys.ts';
 import { resolveServerSecrets } from './server-secrets.ts';
 import { startTracing, traceDatabase, traceKeypairs, traceSigning, type Tracing } from './tracing.ts';
+import { WebhookWorker } from './webhooks/worker.ts';
 
 export interface RunningKeyport {
   url: string;
@@ -35,6 +36,8 @@ export interface RunningKeyport {
   setupUrl: string | null;
   /** This process's token signing keys: `check()` performs scheduled rotations now (tests move a clock). */
   signingKeys: SigningKeyRing;
+  /** Delivers webhooks from the database's queue (one process at a time holds the lease); `kick()` looks for due deliveries now. */
+  webhooks: WebhookWorker;
   close(): Promise<void>;
 }
 
@@ -160,6 +163,8 @@ export async function startKeyport(config: KeyportConfig, options: { clock?: Clo
       issuer,
       signInThrottle: new LoginThrottle({ connection: database.connection }),
     }));
+    const webhooks = new WebhookWorker({ webhooks: domain.webhooks, settings: config.webhooks, log });
+    webhooks.start();
     const displayHost = config.server.host === '0.0.0.0' || config.server.host === '::' ? 'localhost' : config.server.host;
     return {
       // Without a configured issuer, the derived one (http://localhost:<port>) is the address to use;
@@ -173,9 +178,11 @@ export async function startKeyport(config: KeyportConfig, options: { clock?: Clo
       log,
       setupUrl,
       signingKeys,
+      webhooks,
       async close() {
         signingKeys.stop();
         await domain.expiry.stop();
+        await webhooks.stop();
         domain.changes.stop();
         await new Promise<void>((resolve) => {
           server.close(() => resolve());

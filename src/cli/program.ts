@@ -11,6 +11,7 @@ import { registerOwnerCommands } from './owners.ts';
 import { withSession, type Runner } from './session.ts';
 import { registerSigningKeyCommands } from './signing-keys.ts';
 import { registerUserCommands } from './users.ts';
+import { registerWebhookCommands } from './webhooks.ts';
 
 const { version } = JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version: string };
 
@@ -32,6 +33,7 @@ Examples:
   keyport keypair rotate kp_… --grace 1h
   keyport --json keypair show kp_…
   keyport signing-keys list
+  keyport webhook add --account acc_… --url https://hooks.example.com/keyport
 
 Exit codes: 0 done, 1 the operation failed, 2 the command line is wrong.
 `;
@@ -40,7 +42,7 @@ export function buildProgram(io: CliIo): Command {
   const program = new Command('keyport');
   const run: Runner = (command, work) => withSession(io, Boolean(command.optsWithGlobals().json), work);
   program
-    .description('Manage Keyport accounts, environments, administrators, API keypairs and token signing keys.')
+    .description('Manage Keyport accounts, environments, administrators, API keypairs, webhooks and token signing keys.')
     .version(version, '-V, --version')
     .option('--json', 'print JSON for scripts instead of text (global: also after the command)')
     .addHelpText('after', FOOTER)
@@ -52,6 +54,7 @@ export function buildProgram(io: CliIo): Command {
   registerKeypairCommands(program, run);
   registerCatalogCommands(program, run);
   registerSigningKeyCommands(program, run);
+  registerWebhookCommands(program, run);
   // Every command and subcommand: throw instead of calling process.exit, and write through io.
   const configure = (command: Command) => {
     command.exitOverride().configureOutput({ writeOut: io.stdout, writeErr: io.stderr });

@@ -22,8 +22,9 @@ export class MongooseAuditStore implements AuditStore {
     this.#model = model;
   }
 
-  async insert(event: Omit<AuditEventRecord, 'id'>): Promise<void> {
-    await this.#model.create(event);
+  async insert(event: Omit<AuditEventRecord, 'id'>): Promise<string> {
+    const doc = await this.#model.create(event);
+    return String(doc._id);
   }
 
   async page(filter: AuditQuery, query: { limit: number; after?: { at: Date; id: string } }): Promise<AuditEventRecord[]> {

@@ -348,8 +348,8 @@ export interface AuditEventRecord {
 
 /** The audit trail: append-only. */
 export interface AuditStore {
-  /** Appends one event. */
-  insert(event: Omit<AuditEventRecord, 'id'>): Promise<void>;
+  /** Appends one event; returns its id. */
+  insert(event: Omit<AuditEventRecord, 'id'>): Promise<string>;
   /**
    * Up to `limit` events matching `filter` (every given field equal; null matches
    * "none"), newest first by (at, id), strictly after `after` in that order.
@@ -559,6 +559,79 @@ export interface SigningKeyStore {
   exclusive<T>(work: () => Promise<T>): Promise<T>;
 }
 
+/** A webhook endpoint of an account. */
+export interface WebhookEndpointRecord {
+  /** whk_… */
+  _id: string;
+  accountId: string;
+  url: string;
+  description: string;
+  /** The signing secret, encrypted (JWE, dir + A256GCM) under the key encryption key: Keyport signs with it, so it must be recoverable. */
+  encryptedSecret: string;
+  /** The secret's last 4 characters, to tell secrets apart. */
+  secretHint: string;
+  createdAt: Date;
+  createdBy: string;
+}
+
+export type WebhookDeliveryStatus = 'pending' | 'delivered' | 'failed';
+
+/** One event to send to one endpoint: the outbox row, and then its log entry. */
+export interface WebhookDeliveryRecord {
+  /** whd_… */
+  _id: string;
+  endpointId: string;
+  accountId: string;
+  /** The event's id (the audit event's id): the same for every delivery of the event, redeliveries included. */
+  eventId: string;
+  /** keypair.created, keypair.rotated, … */
+  type: string;
+  /** The JSON body exactly as it is sent and signed. */
+  body: string;
+  status: WebhookDeliveryStatus;
+  attempts: number;
+  /** When the next attempt is due (pending deliveries). */
+  nextAttemptAt: Date;
+  /** Retries stop after this time: the delivery becomes `failed`. */
+  retryUntil: Date;
+  createdAt: Date;
+  lastAttemptAt: Date | null;
+  /** The HTTP status of the last attempt's answer (null: none, see lastError). */
+  lastResponseStatus: number | null;
+  lastError: string | null;
+  deliveredAt: Date | null;
+  /** Set on a redelivery: the delivery it repeats. */
+  redeliveryOf: string | null;
+}
+
+/** Webhook endpoints and their deliveries. */
+export interface WebhookStore {
+  insertEndpoint(endpoint: WebhookEndpointRecord): Promise<void>;
+  findEndpoint(endpointId: string): Promise<WebhookEndpointRecord | null>;
+  /** An account's endpoints, oldest first. */
+  endpointsOf(accountId: string): Promise<WebhookEndpointRecord[]>;
+  /** Deletes an endpoint and its deliveries; returns the endpoint, or null when there was none. */
+  deleteEndpoint(endpointId: string): Promise<WebhookEndpointRecord | null>;
+  insertDeliveries(deliveries: WebhookDeliveryRecord[]): Promise<void>;
+  findDelivery(deliveryId: string): Promise<WebhookDeliveryRecord | null>;
+  /** One page of an endpoint's deliveries, newest first (ties by id), strictly older than `before`. */
+  deliveriesOf(endpointId: string, query: { limit: number; before?: { createdAt: Date; id: string } }): Promise<WebhookDeliveryRecord[]>;
+  /**
+   * The pending delivery due first (nextAttemptAt ≤ now, then oldest) of an
+   * endpoint not in `busyEndpoints`: one per call, so that one endpoint's
+   * backlog never hides another's.
+   */
+  nextDue(now: Date, busyEndpoints: string[]): Promise<WebhookDeliveryRecord | null>;
+  /** Records an attempt's outcome on a delivery. */
+  settle(deliveryId: string, set: Partial<Pick<WebhookDeliveryRecord, 'status' | 'attempts' | 'nextAttemptAt' | 'lastAttemptAt' | 'lastResponseStatus' | 'lastError' | 'deliveredAt'>>): Promise<void>;
+  /**
+   * Takes or renews the one delivery lease for `holder` until `until` (wall
+   * clock): true when `holder` holds it now. A lease past its time is taken over.
+   */
+  acquireWorkerLease(holder: string, until: Date): Promise<boolean>;
+  releaseWorkerLease(holder: string): Promise<void>;
+}
+
 /** Every store, as createDomain() receives them (built by src/db/stores.ts). */
 export interface Stores {
   changes: ChangeFeed;
@@ -573,4 +646,5 @@ export interface Stores {
   setupTokens: SetupTokenStore;
   signingKeys: SigningKeyStore;
   dpopProofs: DpopProofStore;
+  webhooks: WebhookStore;
 }

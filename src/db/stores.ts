@@ -13,6 +13,7 @@ import { MongooseSessionStore } from './session-store.ts';
 import { MongooseSetupTokenStore } from './setup-token-store.ts';
 import { MongooseSigningKeyStore } from './signing-key-store.ts';
 import { MongooseMembershipStore, MongooseUserStore } from './user-store.ts';
+import { MongooseWebhookStore } from './webhook-store.ts';
 
 /** `embedded`: the embedded FerretDB (one writer at a time), rather than MongoDB. */
 export function createStores(models: Models, options: { embedded: boolean }): Stores {
@@ -36,5 +37,6 @@ export function createStores(models: Models, options: { embedded: boolean }): St
     setupTokens: new MongooseSetupTokenStore(models.SetupToken),
     signingKeys: new MongooseSigningKeyStore(models.SigningKey),
     dpopProofs: new MongooseDpopProofStore(models.DpopProof),
+    webhooks: new MongooseWebhookStore(models.WebhookEndpoint, models.WebhookDelivery),
   };
 }

@@ -71,12 +71,16 @@ export const ACTIONS = [
   'keypairs.manage',
   'audit.read',
   'account.settings',
+  'webhooks.read',
+  'webhooks.manage',
 ] as const;
 export type Action = typeof ACTIONS[number];
 
 export type Decision = 'allow' | 'forbidden' | 'not_found';
 
-const READ_ACTIONS: ReadonlySet<Action> = new Set(['owner.read', 'members.read', 'keypairs.read', 'audit.read']);
+const READ_ACTIONS: ReadonlySet<Action> = new Set(['owner.read', 'members.read', 'keypairs.read', 'audit.read', 'webhooks.read']);
+/** For account admins only: the shape of an account, and where its events are sent (an endpoint's log shows every environment's events). */
+const ACCOUNT_ADMIN_ACTIONS: ReadonlySet<Action> = new Set(['owner.close', 'environment.create', 'account.settings', 'webhooks.read', 'webhooks.manage']);
 /** What a Keyport token may do at all, by scope. */
 const TOKEN_ACTIONS: Record<typeof ADMIN_API_SCOPES[number], ReadonlySet<Action>> = {
   [ADMIN_READ_SCOPE]: new Set(['owner.read', 'keypairs.read', 'audit.read']),
@@ -118,8 +122,8 @@ export function can(actor: ActorAccess, action: Action, target: Pick<Target, 'ty
     return allowed ? 'allow' : 'forbidden';
   }
   if (level !== 'admin') return 'forbidden';
-  // Changing the shape of an account (new environments, closing one) is for account admins.
-  if ((action === 'owner.close' || action === 'environment.create' || action === 'account.settings') && actor.accountRoles.get(target.accountId) !== 'admin') return 'forbidden';
+  // Changing the shape of an account (new environments, closing one), its settings and its webhooks are for account admins.
+  if (ACCOUNT_ADMIN_ACTIONS.has(action) && actor.accountRoles.get(target.accountId) !== 'admin') return 'forbidden';
   return 'allow';
 }
 

@@ -18,8 +18,14 @@ export interface AuditEntry {
 /** An audit event as the surfaces show it: the stored record with its time as ISO 8601. */
 export type AuditEventView = Omit<AuditEventRecord, 'at'> & { at: string };
 
+/** Takes every recorded event (it picks those it wants): the webhook outbox. */
+export interface AuditOutbox {
+  enqueue(event: AuditEventRecord): Promise<void>;
+}
+
 export class AuditLog {
   readonly #store: AuditStore;
+  #outbox: AuditOutbox | null = null;
   readonly #clock: Clock;
   /** Where the names an audit page shows instead of ids come from. */
   readonly #names: { users: Pick<UserStore, 'findByIds'>; owners: Pick<OwnerStore, 'environmentsByIds'> };
@@ -30,8 +36,13 @@ export class AuditLog {
     this.#names = names;
   }
 
+  /** Where recorded events go next (webhook deliveries): set once, when the domain is built. */
+  useOutbox(outbox: AuditOutbox): void {
+    this.#outbox = outbox;
+  }
+
   async record(entry: AuditEntry): Promise<void> {
-    await this.#store.insert({
+    const event = {
       at: this.#clock.now(),
       actor: entry.actor,
       action: entry.action,
@@ -39,7 +50,10 @@ export class AuditLog {
       environmentId: entry.environmentId ?? null,
       keypairId: entry.keypairId ?? null,
       details: entry.details ?? {},
-    });
+    };
+    const id = await this.#store.insert(event);
+    // Queued in the same call, before the change's caller has its answer: no change returns with its event unqueued.
+    if (this.#outbox) await this.#outbox.enqueue({ id, ...event });
   }
 
   /**

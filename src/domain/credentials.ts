@@ -42,6 +42,8 @@ export const ID_PATTERNS = {
   userId: /^usr_[0-9A-Za-z]{16}$/,
   membershipId: /^mem_[0-9A-Za-z]{16}$/,
   keyId: KEY_ID_PATTERN,
+  webhookId: /^whk_[0-9A-Za-z]{16}$/,
+  deliveryId: /^whd_[0-9A-Za-z]{20}$/,
 } as const;
 export type IdKind = keyof typeof ID_PATTERNS;
 

@@ -19,6 +19,7 @@ import { ScopeCatalog } from './scope-catalog.ts';
 import { AdminSessionStore } from './sessions.ts';
 import { SigningKeyService } from './signing-keys.ts';
 import { UserService } from './users.ts';
+import { WebhookService } from './webhooks.ts';
 
 export interface Domain {
   audit: AuditLog;
@@ -38,6 +39,7 @@ export interface Domain {
   signingKeys: SigningKeyService;
   /** DPoP proofs seen at the token endpoint (replay detection shared by every process). */
   dpopProofs: DpopProofLog;
+  webhooks: WebhookService;
   /** Tells every process's caches about changes; servers start() it. */
   changes: ChangeFeed;
   clock: Clock;
@@ -62,6 +64,8 @@ export function createDomain(options: { stores: Stores; config: KeyportConfig; p
     lockout: options.config.lockout,
     revocationFeed,
   });
+  const webhooks = new WebhookService({ store: stores.webhooks, audit, clock, keyEncryptionKey: options.keyEncryptionKey, policy: options.config.webhooks });
+  audit.useOutbox(webhooks);
   const users = new UserService({ users: stores.users, memberships: stores.memberships }, audit, clock);
   return {
     audit,
@@ -86,6 +90,7 @@ export function createDomain(options: { stores: Stores; config: KeyportConfig; p
       tokenTtlSeconds: options.config.tokens.ttlSeconds,
     }),
     dpopProofs: new DpopProofLog({ store: stores.dpopProofs }),
+    webhooks,
     changes,
     clock,
   };

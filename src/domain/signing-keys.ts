@@ -8,11 +8,12 @@
 // processes: a server's scheduled step, another worker's, and an operator's
 // command each read the keys and write on what they read, so two of them must
 // never interleave (two next keys, or a revocation undone by a stale write).
-import { calculateJwkThumbprint, compactDecrypt, CompactEncrypt, exportJWK, generateKeyPair, type JWK } from 'jose';
+import { calculateJwkThumbprint, exportJWK, generateKeyPair, type JWK } from 'jose';
 import type { Actor, AuditLog } from './audit.ts';
 import type { ChangeFeed, SigningKeyRecord as SigningKeyDoc, SigningKeyStore } from '../db/contract.ts';
 import type { Clock } from './clock.ts';
 import { DomainError, notFound } from './errors.ts';
+import { openText, sealText } from './sealed.ts';
 import { isPublished, keyStatuses, nextStep, schedulePolicy, type KeyState, type KeyStatus, type SchedulePolicy, type ScheduledKey, type ScheduleStep } from './signing-key-schedule.ts';
 
 export const SIGNING_ALG = 'ES256' as const;
@@ -95,19 +96,12 @@ function view(status: KeyStatus<StoredKey>): SigningKeyView {
   };
 }
 
-async function encryptJwk(jwk: JWK, kid: string, kek: Uint8Array): Promise<string> {
-  return new CompactEncrypt(new TextEncoder().encode(JSON.stringify(jwk)))
-    .setProtectedHeader({ alg: 'dir', enc: 'A256GCM', kid })
-    .encrypt(kek);
+function encryptJwk(jwk: JWK, kid: string, kek: Uint8Array): Promise<string> {
+  return sealText(JSON.stringify(jwk), kid, kek);
 }
 
 async function decryptJwk(jwe: string, kek: Uint8Array): Promise<JWK> {
-  try {
-    const { plaintext } = await compactDecrypt(jwe, kek);
-    return JSON.parse(new TextDecoder().decode(plaintext)) as JWK;
-  } catch {
-    throw new Error('cannot decrypt the token signing keys: KEYPORT_KEY_ENCRYPTION_KEY is not the key they were stored with');
-  }
+  return JSON.parse(await openText(jwe, kek, 'cannot decrypt the token signing keys: KEYPORT_KEY_ENCRYPTION_KEY is not the key they were stored with')) as JWK;
 }
 
 export class SigningKeyService {

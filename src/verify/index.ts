@@ -1,5 +1,6 @@
 // Resource-server kit: validates Keyport access tokens in an API that trusts
-// Keyport (`import { createVerifier, koaMiddleware } from 'keyport/verify'`).
+// Keyport (`import { createVerifier, koaMiddleware } from 'keyport/verify'`),
+// and Keyport's webhook signatures (verifyWebhook, at the end).
 //
 // One file on purpose, over 400 lines: the kit ships as one self-contained module
 // (tsconfig.verify.json compiles this file alone, for projects that install
@@ -37,7 +38,7 @@
 // Failures are `TokenError`s carrying the HTTP status and the RFC 6750 (or
 // RFC 9449 §7.1, for DPoP) `WWW-Authenticate` challenge; the Koa and Express-style middlewares below
 // answer with them. Nothing here depends on Koa or Express.
-import { createHash, timingSafeEqual } from 'node:crypto';
+import { createHash, createHmac, timingSafeEqual } from 'node:crypto';
 import { calculateJwkThumbprint, createRemoteJWKSet, customFetch, EmbeddedJWK, errors, jwtVerify, type FlattenedJWSInput, type JWSHeaderParameters, type JWTPayload } from 'jose';
 import { LRUCache } from 'lru-cache';
 
@@ -891,4 +892,89 @@ export function expressMiddleware(verifier: Verifier, options: MiddlewareOptions
       res.end(JSON.stringify(body));
     });
   };
+}
+
+// ---- webhooks -----------------------------------------------------------------
+//
+// Keyport signs every webhook request the way Stripe does:
+//   Keyport-Signature: t=<unix seconds>,v1=<hex HMAC-SHA-256(secret, "<t>.<raw body>")>
+// verifyWebhook() checks it against the raw body (before any JSON parsing: a
+// re-serialised body no longer matches), in constant time, and refuses a
+// timestamp further than the tolerance (5 minutes by default) from this
+// machine's clock, so that a captured request cannot be replayed later.
+// Deliveries are at least once: deduplicate on the event's `id`.
+
+/** How far a webhook's signed timestamp may be from the receiver's clock, by default (seconds). */
+export const WEBHOOK_TOLERANCE_SECONDS = 300;
+
+export type WebhookErrorCode = 'missing_signature' | 'malformed_signature' | 'timestamp_outside_tolerance' | 'signature_mismatch' | 'invalid_payload';
+
+export class WebhookSignatureError extends Error {
+  override name = 'WebhookSignatureError';
+  readonly code: WebhookErrorCode;
+
+  constructor(code: WebhookErrorCode, message: string) {
+    super(message);
+    this.code = code;
+  }
+}
+
+/** A Keyport webhook event, as its JSON body holds it. */
+export interface KeyportWebhookEvent {
+  /** The event's id: the same in every delivery of the event (retries, redeliveries). */
+  id: string;
+  /** keypair.created, keypair.rotated, … */
+  type: string;
+  createdAt: string;
+  accountId: string;
+  environmentId: string | null;
+  keypairId: string | null;
+  actor: string;
+  data: Record<string, unknown>;
+}
+
+export interface VerifyWebhookOptions {
+  /** The raw request body, exactly as received. */
+  body: string | Uint8Array;
+  /** The Keyport-Signature header. */
+  signature: string | string[] | null | undefined;
+  /** The endpoint's signing secret; several while you change secrets (any one may match). */
+  secret: string | string[];
+  /** Default WEBHOOK_TOLERANCE_SECONDS. */
+  toleranceSeconds?: number;
+  /** The receiver's time (default now). */
+  now?: Date;
+}
+
+/** Checks a webhook's signature and timestamp; returns the parsed event, or throws a WebhookSignatureError. */
+export function verifyWebhook(options: VerifyWebhookOptions): KeyportWebhookEvent {
+  const header = Array.isArray(options.signature) ? options.signature.join(',') : options.signature;
+  if (!header) throw new WebhookSignatureError('missing_signature', 'the Keyport-Signature header is missing');
+  let timestamp: number | null = null;
+  const signatures: string[] = [];
+  for (const part of header.split(',')) {
+    const [key, value] = part.trim().split('=', 2) as [string, string | undefined];
+    if (key === 't' && value && /^\d{1,12}$/.test(value)) timestamp = Number(value);
+    else if (key === 'v1' && value && /^[0-9a-f]{64}$/.test(value)) signatures.push(value);
+  }
+  if (timestamp === null || !signatures.length) throw new WebhookSignatureError('malformed_signature', 'the Keyport-Signature header holds no timestamp (t=) or no v1 signature');
+  const tolerance = options.toleranceSeconds ?? WEBHOOK_TOLERANCE_SECONDS;
+  const now = Math.floor((options.now ?? new Date()).getTime() / 1000);
+  if (Math.abs(now - timestamp) > tolerance) {
+    throw new WebhookSignatureError('timestamp_outside_tolerance', `the signature's timestamp is more than ${tolerance} s from this machine's clock (a replay, or a clock out of sync)`);
+  }
+  const body = typeof options.body === 'string' ? Buffer.from(options.body, 'utf8') : Buffer.from(options.body);
+  const secrets = Array.isArray(options.secret) ? options.secret : [options.secret];
+  let matched = false;
+  for (const secret of secrets) {
+    const expected = createHmac('sha256', secret).update(`${timestamp}.`, 'utf8').update(body).digest();
+    // Every candidate is compared (no early exit), each in constant time.
+    for (const signature of signatures) matched = timingSafeEqual(expected, Buffer.from(signature, 'hex')) || matched;
+  }
+  if (!matched) throw new WebhookSignatureError('signature_mismatch', 'the signature does not match the body and the endpoint\'s secret');
+  try {
+    return JSON.parse(body.toString('utf8')) as KeyportWebhookEvent;
+  } catch {
+    throw new WebhookSignatureError('invalid_payload', 'the body is not JSON');
+  }
 }

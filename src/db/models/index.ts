@@ -11,6 +11,7 @@ import { revokedTokenSchema, type RevokedTokenDoc } from './revoked-token.ts';
 import { setupTokenSchema, type SetupTokenDoc } from './setup-token.ts';
 import { signingKeySchema, type SigningKeyDoc } from './signing-key.ts';
 import { membershipSchema, userSchema, type MembershipDoc, type UserDoc } from './user.ts';
+import { webhookDeliverySchema, webhookEndpointSchema, type WebhookDeliveryDoc, type WebhookEndpointDoc } from './webhook.ts';
 
 export interface Models {
   Account: Model<AccountDoc>;
@@ -26,6 +27,8 @@ export interface Models {
   SetupToken: Model<SetupTokenDoc>;
   Change: Model<ChangeDoc>;
   DpopProof: Model<DpopProofDoc>;
+  WebhookEndpoint: Model<WebhookEndpointDoc>;
+  WebhookDelivery: Model<WebhookDeliveryDoc>;
 }
 
 export function registerModels(connection: Connection): Models {
@@ -43,5 +46,7 @@ export function registerModels(connection: Connection): Models {
     SetupToken: connection.model<SetupTokenDoc>('SetupToken', setupTokenSchema, 'setup_tokens'),
     Change: connection.model<ChangeDoc>('Change', changeSchema, 'changes'),
     DpopProof: connection.model<DpopProofDoc>('DpopProof', dpopProofSchema, 'dpop_proofs'),
+    WebhookEndpoint: connection.model<WebhookEndpointDoc>('WebhookEndpoint', webhookEndpointSchema, 'webhook_endpoints'),
+    WebhookDelivery: connection.model<WebhookDeliveryDoc>('WebhookDelivery', webhookDeliverySchema, 'webhook_deliveries'),
   };
 }

@@ -106,6 +106,39 @@ const COMPONENT_SCHEMAS: Record<string, Json> = {
     required: ['items', 'nextCursor'],
     properties: { items: { type: 'array', items: ref('AuditEvent') }, nextCursor: { ...nullable(str), description: 'pass as ?cursor= for the next (older) page' } },
   },
+  Webhook: {
+    type: 'object',
+    description: 'A webhook endpoint of an account. Never holds its signing secret.',
+    properties: {
+      id: str, accountId: str, url: str, description: str,
+      secretHint: { type: 'string', description: 'the signing secret\'s last 4 characters' },
+      events: { type: 'array', items: str, description: 'the event types sent to it' },
+      createdAt: time, createdBy: str,
+    },
+  },
+  WebhookList: { type: 'object', required: ['items'], properties: { items: { type: 'array', items: ref('Webhook') } } },
+  IssuedWebhook: {
+    type: 'object',
+    required: ['webhook', 'secret'],
+    properties: { webhook: ref('Webhook'), secret: { type: 'string', description: 'the signing secret (whsec_…): shown in this response only, never again' } },
+  },
+  WebhookDelivery: {
+    type: 'object',
+    description: 'One event sent (or to be sent) to one endpoint.',
+    properties: {
+      id: str, endpointId: str, eventId: { type: 'string', description: 'the same in every delivery of the event: receivers deduplicate on it' }, type: str,
+      status: { type: 'string', enum: ['pending', 'delivered', 'failed'] }, attempts: { type: 'integer' },
+      createdAt: time, nextAttemptAt: nullable(time), retryUntil: time, lastAttemptAt: nullable(time),
+      lastResponseStatus: nullable({ type: 'integer' }), lastError: nullable(str), deliveredAt: nullable(time),
+      redeliveryOf: { ...nullable(str), description: 'the delivery this one repeats' },
+      payload: { type: 'object', description: 'the JSON body as sent' },
+    },
+  },
+  WebhookDeliveryPage: {
+    type: 'object',
+    required: ['items', 'nextCursor'],
+    properties: { items: { type: 'array', items: ref('WebhookDelivery') }, nextCursor: { ...nullable(str), description: 'pass as ?cursor= for the next (older) page' } },
+  },
   OpenApi: { type: 'object', description: 'this document' },
 };
 

@@ -22,7 +22,8 @@ export type Method = 'get' | 'post' | 'put' | 'patch' | 'delete';
 /** Names of response schemas in the OpenAPI document's components. */
 export type ResponseSchema =
   | 'Session' | 'Account' | 'AccountList' | 'Environment' | 'EnvironmentList' | 'Member' | 'MemberList'
-  | 'Keypair' | 'KeypairPage' | 'IssuedKeypair' | 'ReplacedKeypair' | 'AuditPage' | 'OpenApi';
+  | 'Keypair' | 'KeypairPage' | 'IssuedKeypair' | 'ReplacedKeypair' | 'AuditPage' | 'OpenApi'
+  | 'Webhook' | 'WebhookList' | 'IssuedWebhook' | 'WebhookDelivery' | 'WebhookDeliveryPage';
 
 /** The path parameters, by name (checked against the id patterns before the handler runs). */
 export type Params = Record<string, string>;
@@ -34,7 +35,7 @@ interface RouteMeta {
   path: string;
   operationId: string;
   summary: string;
-  tag: 'session' | 'accounts' | 'environments' | 'members' | 'keypairs' | 'audit' | 'meta';
+  tag: 'session' | 'accounts' | 'environments' | 'members' | 'keypairs' | 'audit' | 'webhooks' | 'meta';
   /** false: no caller needed (sign-in, the OpenAPI document). */
   auth: boolean;
   status: 200 | 201 | 204;

@@ -7,6 +7,7 @@ import Router from '@koa/router';
 import type { Context } from 'koa';
 import type { Action, TargetRef } from '../../domain/access.ts';
 import type { Domain } from '../../domain/index.ts';
+import { DomainError } from '../../domain/errors.ts';
 import { ID_PATTERNS } from '../../domain/credentials.ts';
 import { DEFAULT_GRACE, type GracePeriod } from '../../domain/limits.ts';
 import { EXPIRING_WINDOW_DAYS } from '../../domain/expiry.ts';
@@ -22,7 +23,7 @@ export const API_PREFIX = '/api/v1';
 
 export type { ApiDeps, RouteSpec };
 
-const NOT_FOUND_NAMES: Record<IdParam, string> = { accountId: 'account', environmentId: 'environment', userId: 'membership', keyId: 'keypair' };
+const NOT_FOUND_NAMES: Record<IdParam, string> = { accountId: 'account', environmentId: 'environment', userId: 'membership', keyId: 'keypair', webhookId: 'webhook', deliveryId: 'delivery' };
 
 function refOf(params: Params): TargetRef {
   if (params.keyId) return { keyId: params.keyId };
@@ -210,6 +211,78 @@ const keypairRoutes: RouteSpec[] = [
   }),
 ];
 
+// ---- webhooks ---------------------------------------------------------------------
+
+/**
+ * Authorizes an action on a webhook endpoint through its account's policy; an
+ * endpoint the caller may not see is not found, exactly like one that does not exist.
+ */
+async function authorizedWebhook(ctx: Context, deps: ApiDeps, action: Action, webhookId: string) {
+  const webhook = await deps.domain.webhooks.get(webhookId);
+  try {
+    await deps.domain.access.authorize(apiState(ctx).access, action, { accountId: webhook.accountId });
+  } catch (err) {
+    if (err instanceof DomainError && err.code === 'not_found') throw notFoundError('webhook');
+    throw err;
+  }
+  return webhook;
+}
+
+const webhookRoutes: RouteSpec[] = [
+  defineRoute({
+    method: 'get', path: '/accounts/:accountId/webhooks', operationId: 'listWebhooks', summary: 'The webhook endpoints of an account (account admins): every keypair event of the account and its environments is sent to each', tag: 'webhooks', auth: true, status: 200, response: 'WebhookList', action: 'webhooks.read',
+    async handle(ctx, { params }, deps) {
+      const { target } = await authorized(ctx, deps, 'webhooks.read', params);
+      return { items: await deps.domain.webhooks.list(target.accountId) };
+    },
+  }),
+  defineRoute({
+    method: 'post', path: '/accounts/:accountId/webhooks', operationId: 'createWebhook',
+    summary: 'Add a webhook endpoint (https:// on a public address); the response holds its signing secret, shown this once. Requests carry Keyport-Signature: t=<unix>,v1=<HMAC-SHA-256(secret, "<t>.<body>")>',
+    tag: 'webhooks', auth: true, body: schemas.createWebhook, status: 201, response: 'IssuedWebhook', action: 'webhooks.manage', noStore: true,
+    async handle(ctx, { params, body }, deps) {
+      const { target } = await authorized(ctx, deps, 'webhooks.manage', params);
+      const { endpoint, secret } = await deps.domain.webhooks.create(target.accountId, { url: body.url, ...(body.description !== undefined ? { description: body.description } : {}) }, actorOf(ctx));
+      return { webhook: endpoint, secret };
+    },
+  }),
+  defineRoute({
+    method: 'get', path: '/webhooks/:webhookId', operationId: 'getWebhook', summary: 'Read a webhook endpoint (never its secret)', tag: 'webhooks', auth: true, status: 200, response: 'Webhook', action: 'webhooks.read',
+    async handle(ctx, { params }, deps) {
+      return authorizedWebhook(ctx, deps, 'webhooks.read', params.webhookId!);
+    },
+  }),
+  defineRoute({
+    method: 'delete', path: '/webhooks/:webhookId', operationId: 'removeWebhook', summary: 'Remove a webhook endpoint with its delivery log; deliveries not yet made are dropped', tag: 'webhooks', auth: true, status: 204, action: 'webhooks.manage',
+    async handle(ctx, { params }, deps) {
+      await authorizedWebhook(ctx, deps, 'webhooks.manage', params.webhookId!);
+      await deps.domain.webhooks.remove(params.webhookId!, actorOf(ctx));
+      return undefined;
+    },
+  }),
+  defineRoute({
+    method: 'get', path: '/webhooks/:webhookId/deliveries', operationId: 'listWebhookDeliveries', summary: 'The delivery log of an endpoint, newest first: status (pending, delivered, failed), attempts, the last answer, the payload', tag: 'webhooks', auth: true, query: schemas.listDeliveries, status: 200, response: 'WebhookDeliveryPage', action: 'webhooks.read',
+    async handle(ctx, { params, query: q }, deps) {
+      await authorizedWebhook(ctx, deps, 'webhooks.read', params.webhookId!);
+      return deps.domain.webhooks.deliveries(params.webhookId!, { limit: q.limit ?? 50, ...(q.cursor ? { cursor: q.cursor } : {}) });
+    },
+  }),
+  defineRoute({
+    method: 'get', path: '/webhooks/:webhookId/deliveries/:deliveryId', operationId: 'getWebhookDelivery', summary: 'One delivery of an endpoint', tag: 'webhooks', auth: true, status: 200, response: 'WebhookDelivery', action: 'webhooks.read',
+    async handle(ctx, { params }, deps) {
+      await authorizedWebhook(ctx, deps, 'webhooks.read', params.webhookId!);
+      return deps.domain.webhooks.delivery(params.webhookId!, params.deliveryId!);
+    },
+  }),
+  defineRoute({
+    method: 'post', path: '/webhooks/:webhookId/deliveries/:deliveryId/redeliver', operationId: 'redeliverWebhook', summary: 'Send a delivery\'s event again, as a new delivery (same event id, fresh signature and retries), whatever became of the first', tag: 'webhooks', auth: true, body: schemas.empty, status: 201, response: 'WebhookDelivery', action: 'webhooks.manage',
+    async handle(ctx, { params }, deps) {
+      await authorizedWebhook(ctx, deps, 'webhooks.manage', params.webhookId!);
+      return deps.domain.webhooks.redeliver(params.webhookId!, params.deliveryId!, actorOf(ctx));
+    },
+  }),
+];
+
 // ---- accounts, environments, session -------------------------------------------------
 
 const accountRoutes: RouteSpec[] = [
@@ -303,6 +376,7 @@ export const ROUTES: RouteSpec[] = [
   ...ownerRoutes('account'),
   ...ownerRoutes('environment'),
   ...keypairRoutes,
+  ...webhookRoutes,
   ...metaRoutes,
 ];
 

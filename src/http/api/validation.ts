@@ -7,6 +7,8 @@ import { z } from 'zod';
 import type { IdKind } from '../../domain/credentials.ts';
 import { COMMENT_MAX, EMAIL_MAX, GRACE_PERIOD_NAMES, NAME_MAX, PASSWORD_MAX, SCOPE_NAME_MAX, SCOPE_NAME_PATTERN, SCOPES_MAX } from '../../domain/limits.ts';
 import { MAX_KEYPAIR_LIFETIME_DAYS } from '../../domain/expiry.ts';
+import { WEBHOOK_DESCRIPTION_MAX } from '../../domain/webhooks.ts';
+import { WEBHOOK_URL_MAX } from '../../domain/webhook-urls.ts';
 import { ApiError, validationError } from './errors.ts';
 
 const FORBIDDEN_KEYS = new Set(['__proto__', 'constructor', 'prototype']);
@@ -80,6 +82,11 @@ export const schemas = {
     q: z.string().max(NAME_MAX).optional(),
   }),
   listAudit: z.strictObject({
+    limit: intParam(1, 200).optional(),
+    cursor: z.string().min(1).max(200).regex(/^[A-Za-z0-9_-]+$/).optional(),
+  }),
+  createWebhook: z.strictObject({ url: z.string().min(1).max(WEBHOOK_URL_MAX), description: z.string().max(WEBHOOK_DESCRIPTION_MAX).optional() }),
+  listDeliveries: z.strictObject({
     limit: intParam(1, 200).optional(),
     cursor: z.string().min(1).max(200).regex(/^[A-Za-z0-9_-]+$/).optional(),
   }),

@@ -28,7 +28,7 @@ export interface OwnerPage {
   base: string;
   active: boolean;
   role: 'admin' | 'member' | 'visitor' | null;
-  may: { read: boolean; manage: boolean; members: boolean; audit: boolean; close: boolean; createEnvironment: boolean; settings: boolean };
+  may: { read: boolean; manage: boolean; members: boolean; audit: boolean; close: boolean; createEnvironment: boolean; settings: boolean; webhooks: boolean };
   crumbs: Crumb[];
 }
 
@@ -61,6 +61,7 @@ export async function ownerPage(domain: Domain, access: ActorAccess, target: Tar
       close: allowed('owner.close') && target.status !== 'closed',
       createEnvironment: allowed('environment.create') && active,
       settings: allowed('account.settings') && active,
+      webhooks: target.type === 'account' && allowed('webhooks.read'),
     },
     crumbs,
   };

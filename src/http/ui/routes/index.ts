@@ -4,7 +4,7 @@
 // that render a page instead of redirecting are the ones that show a new secret.
 //
 // One router under /ui: the error pages and who is signed in, here; the pages,
-// by what they are about, in ./session.ts, ./owners.ts, ./keypairs.ts, ./audit.ts.
+// by what they are about, in ./session.ts, ./owners.ts, ./keypairs.ts, ./audit.ts, ./webhooks.ts.
 import Router from '@koa/router';
 import type { Context, Next } from 'koa';
 import { httpFailureOf } from '../../error-statuses.ts';
@@ -15,6 +15,7 @@ import { auditRoutes } from './audit.ts';
 import { keypairRoutes } from './keypairs.ts';
 import { ownerRoutes } from './owners.ts';
 import { sessionRoutes } from './session.ts';
+import { webhookRoutes } from './webhooks.ts';
 
 export type { UiDeps };
 
@@ -68,5 +69,6 @@ export function createUiRouter(deps: UiDeps): Router {
   ownerRoutes(router, deps);
   keypairRoutes(router, deps);
   auditRoutes(router, deps);
+  webhookRoutes(router, deps);
   return router;
 }
