@@ -162,6 +162,7 @@ export async function startKeyport(config: KeyportConfig, options: { clock?: Clo
         });
         // Wrong secrets already answered are counted before the database goes.
         await domain.keypairs.failuresCounted();
+        await domain.keypairs.close(); // per-secret usage still counted in memory
         await database.close();
         await flushLog(log);
       },

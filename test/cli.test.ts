@@ -433,7 +433,7 @@ test('a wrong command line exits 2 with a clear message; a failed operation exit
 test('the CLI works with no server running: it starts and stops its own embedded database', async (t) => {
   const dataDir = mkdtempSync(join(tmpdir(), 'keyport-cli-'));
   t.teardown(() => rmSync(dataDir, { recursive: true, force: true }));
-  const env = cliEnv({ database: { dataDir, uri: null }, secrets: { pepper: null, keyEncryptionKey: null } });
+  const env = cliEnv({ database: { dataDir, uri: null }, secrets: { pepper: null, keyEncryptionKey: null, endedRetentionDays: 30 } });
 
   const account = await cliJson<{ id: string }>(env, ['account', 'create', '--name', 'Offline']);
   const accounts = await cliJson<{ id: string }[]>(env, ['account', 'list']);

@@ -49,6 +49,7 @@ export function createDomain(options: { stores: Stores; config: KeyportConfig; p
     audit,
     clock,
     lockout: options.config.lockout,
+    endedRetentionDays: options.config.secrets.endedRetentionDays,
   });
   const users = new UserService({ users: stores.users, memberships: stores.memberships }, audit, clock);
   return {
