@@ -573,7 +573,7 @@ function previousSecretView(doc: KeypairDoc, now: Date): PreviousSecretView | nu
   return {
     hint: shownHint(previous.hint),
     lastUsedAt: lastUsed?.toISOString() ?? null,
-    usedSinceRotation: !!lastUsed && lastUsed >= rotation,
+    usedSinceRotation: !!lastUsed && lastUsed > rotation,
     usedInLastHour: !!lastUsed && now.getTime() - lastUsed.getTime() < RECENT_USE_MS,
     expiresAt: previous.expiresAt!.toISOString(),
     endsAt: secretEnd(previous)!.toISOString(),

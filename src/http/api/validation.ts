@@ -5,7 +5,7 @@
 import type { Context } from 'koa';
 import { z } from 'zod';
 import type { IdKind } from '../../domain/credentials.ts';
-import { COMMENT_MAX, EMAIL_MAX, GRACE_PERIOD_NAMES, NAME_MAX, PASSWORD_MAX, SCOPE_NAME_MAX, SCOPE_NAME_PATTERN, SCOPES_MAX } from '../../domain/limits.ts';
+import { COMMENT_MAX, EMAIL_MAX, GRACE_PERIOD_NAMES, NAME_MAX, RETIRE_WHEN_IDLE_NAMES, PASSWORD_MAX, SCOPE_NAME_MAX, SCOPE_NAME_PATTERN, SCOPES_MAX } from '../../domain/limits.ts';
 import { ApiError, validationError } from './errors.ts';
 
 const FORBIDDEN_KEYS = new Set(['__proto__', 'constructor', 'prototype']);
@@ -67,7 +67,10 @@ export const schemas = {
   createKeypair: z.strictObject({ name, comment: comment.optional(), scopes: scopes.optional() }),
   updateKeypair: z.strictObject({ name: name.optional(), comment: comment.optional(), scopes: scopes.optional() })
     .refine((v) => v.name !== undefined || v.comment !== undefined || v.scopes !== undefined, 'give at least one of name, comment, scopes'),
-  rotate: z.strictObject({ grace: z.enum(GRACE_PERIOD_NAMES).optional(), revokeTokens: z.boolean().optional() }),
+  rotate: z.strictObject({ grace: z.enum(GRACE_PERIOD_NAMES).optional(), revokeTokens: z.boolean().optional(), retireWhenIdle: z.enum(RETIRE_WHEN_IDLE_NAMES).optional() }),
+  endPreviousSecret: z.strictObject({ force: z.boolean().optional() }),
+  extendGrace: z.strictObject({ until: z.iso.datetime({ offset: true }) }),
+  retireWhenIdle: z.strictObject({ retireWhenIdle: z.enum(RETIRE_WHEN_IDLE_NAMES).nullable() }),
   regenerate: z.strictObject({ revokeTokens: z.boolean().optional() }),
   listKeypairs: z.strictObject({
     limit: intParam(1, 100).optional(),
