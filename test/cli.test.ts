@@ -146,7 +146,7 @@ test('list and show describe the keypair and never print its secret', async (t) 
 
   for (const output of [list, show, listJson, showJson]) {
     t.false(output.stdout.includes(seed.secret));
-    t.false(/kps_/.test(output.stdout + output.stderr), 'no secret of any keypair');
+    t.false(/kps_[0-9A-Za-z]/.test(output.stdout + output.stderr), 'no secret of any keypair (a hint, kps_…AbC9, is none)');
   }
 
   const filtered = await cliJson<unknown[]>(env, ['keypair', 'list', '--environment', seed.environmentId, '--status', 'disabled']);
@@ -177,6 +177,48 @@ test('rotate keeps the old secret for the grace period; regenerate ends it at on
   const badGrace = await runCli(env, ['keypair', 'rotate', seed.keyId, '--grace', '2h']);
   t.is(badGrace.code, 2);
   t.true(badGrace.stderr.includes('0, 1h, 3h, 24h, 48h, 72h'));
+});
+
+test('rotation safety from the CLI: hints, whether the previous secret is still used, end-previous (with --force), extend-grace, retire-when-idle, ended secrets still in use', async (t) => {
+  const { kp } = t.context;
+  const env = cliEnv(kp.config);
+  const seed = await seedWithCli(env);
+  const hint = (secret: string) => `kps_…${secret.slice(-4)}`;
+  const rotated = await cliJson<{ secret: string }>(env, ['keypair', 'rotate', seed.keyId, '--grace', '3h', '--retire-when-idle', '6h']);
+  await serverCatchesUp(kp);
+  await getToken(kp.url, seed); // a client still on the old secret
+  await kp.keyport.domain.keypairs.usageRecorded(); // the server writes its counts (about once a minute otherwise)
+
+  const show = await runCli(env, ['keypair', 'show', seed.keyId]);
+  t.is(show.code, 0, show.stderr);
+  t.regex(show.stdout, new RegExp(`current secret\\s+issued .*, ${hint(rotated.secret)}, used 0 times`));
+  t.regex(show.stdout, new RegExp(`previous secret\\s+issued .*, ${hint(seed.secret)}, used 1 time, last `));
+  t.regex(show.stdout, /previous in use\s+STILL USED, last .*needs --force/);
+  t.regex(show.stdout, /retire when idle\s+6h unused/);
+  const list = await runCli(env, ['keypair', 'list', '--environment', seed.environmentId]);
+  t.regex(list.stdout, new RegExp(`${seed.keyId}.*${hint(rotated.secret)}.*previous still used`));
+
+  const extended = await runCli(env, ['keypair', 'extend-grace', seed.keyId, '--until', new Date(Date.now() + 10 * 3_600_000).toISOString()]);
+  t.is(extended.code, 0, extended.stderr);
+  const tooLate = await runCli(env, ['keypair', 'extend-grace', seed.keyId, '--until', new Date(Date.now() + 80 * 3_600_000).toISOString()]);
+  t.not(tooLate.code, 0);
+  t.regex(tooLate.stderr, /72 hours after the rotation/);
+  t.is((await runCli(env, ['keypair', 'retire-when-idle', seed.keyId, 'off'])).code, 0);
+
+  const refused = await runCli(env, ['keypair', 'end-previous', seed.keyId]);
+  t.not(refused.code, 0);
+  t.regex(refused.stderr, /within the last hour.*force/);
+  const ended = await runCli(env, ['keypair', 'end-previous', seed.keyId, '--force']);
+  t.is(ended.code, 0, ended.stderr);
+  await serverCatchesUp(kp);
+  t.is((await tokenRequest(kp.url, seed)).status, 401);
+  await kp.keyport.domain.keypairs.usageRecorded();
+  const after = await runCli(env, ['keypair', 'show', seed.keyId]);
+  t.regex(after.stdout, new RegExp(`ended secret\\s+${hint(seed.secret)} ended .*STILL IN USE: presented 1 time since, last .* from .*127\\.0\\.0\\.1`));
+  t.notRegex(after.stdout, /previous in use/);
+  const audit = await cliJson<{ action: string; actor: string; keypairId: string | null }[]>(env, ['audit', '--environment', seed.environmentId]);
+  const actions = audit.filter((e) => e.keypairId === seed.keyId).map((e) => e.action);
+  for (const action of ['keypair.previous_secret_ended', 'keypair.grace_extended', 'keypair.ended_secret_used', 'keypair.previous_secret_still_used']) t.true(actions.includes(action), action);
 });
 
 test('edit changes name, comment and scopes; the next token carries the new scopes', async (t) => {
