@@ -461,6 +461,11 @@ export class KeypairService {
     return this.#failures.counted(keyId);
   }
 
+  /** How many days ended secrets are recognised (secrets.endedRetentionDays), for the surfaces to say. */
+  get endedRetentionDays(): number {
+    return this.#endedRetentionMs / 86_400_000;
+  }
+
   /** Settles once the per-secret usage counted so far in this process is written (of `keyId`, or of every key). */
   usageRecorded(keyId?: string): Promise<void> {
     return this.#usage.flush(keyId);
