@@ -858,6 +858,8 @@ test('the keypair page shows hints, whether the previous secret is still used, a
   const after = await ui.get(`/ui/keypairs/${keyId}`);
   t.false(after.html.includes('id="rotation-safety"'));
   t.regex(after.html, new RegExp(`${hint(issued.secret)}</span>\\s*<span class="muted">ended .*?<strong>Ended secret still in use:</strong> presented 1 time`, 's'));
+  const list = await ui.get(`/ui/environments/${tenant.productionId}/keypairs`);
+  t.regex(list.html, new RegExp(`data-key-id="${keyId}"[\\s\\S]*?· ended secret still in use`));
   const trail = await ui.get(`/ui/keypairs/${keyId}/audit`);
   t.regex(trail.html, /extended the grace period of/);
   t.regex(trail.html, /ended the previous secret of .* early, although it was used within the last hour/);
