@@ -280,3 +280,24 @@ test.serial('retireWhenIdle set later counts from when it is set; null clears it
   const events = (await auditOf(admin, keyId, 'keypair.updated')).filter((e) => 'retireWhenIdle' in e.details);
   t.deepEqual(events.map((e) => e.details.retireWhenIdle), [null, '1h']);
 });
+
+test.serial('introspection treats an ended secret the same way: refused, not counted, not locked', async (t) => {
+  const { tk, admin } = await begin(t);
+  const { keyId, secret: old } = await createKeypair(t, 'stale-introspector');
+  const regenerated = await admin.post(`/keypairs/${keyId}/regenerate`, {});
+  const fresh = regenerated.body.secret as string;
+  const introspect = (secret: string) => fetch(`${tk.url}/oauth/introspect`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/x-www-form-urlencoded' },
+    body: new URLSearchParams({ token: 'x', client_id: keyId, client_secret: secret }),
+  });
+  for (let i = 0; i < tk.config.lockout.maxFailures + 1; i++) {
+    const answer = await introspect(old);
+    t.is(answer.status, 401);
+    t.is(((await answer.json()) as { error: string }).error, 'invalid_client');
+  }
+  t.is((await introspect(fresh)).status, 200, 'the updated client is served');
+  const read = await admin.get(`/keypairs/${keyId}`);
+  t.like(read.body, { locked: false, failedAttempts: 0 });
+  t.is(read.body.endedSecrets[0].stillInUse.count, tk.config.lockout.maxFailures + 1);
+});
