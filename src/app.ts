@@ -19,7 +19,7 @@ import { SignInFlow, type SignInThrottle } from './http/session/sign-in.ts';
 import type { AccessTokenVerifier } from './oauth/access-tokens.ts';
 import { requestAddress, throttledResponse, type AddressThrottle } from './oauth/address-throttle.ts';
 import { renderOAuthErrors } from './oauth/oauth-error.ts';
-import { OAUTH_ROUTES } from './oauth/provider.ts';
+import { OAUTH_ROUTES, presentedEndedSecret } from './oauth/provider.ts';
 import type { ProviderHolder } from './oauth/provider-holder.ts';
 import { JWKS_MAX_AGE_SECONDS } from './oauth/signing-keys.ts';
 import { revocationFeedRouter, type RevocationFeedPublisher } from './oauth/revocation-feed.ts';
@@ -157,7 +157,7 @@ function followTokenEvents(provider: Provider, results: WeakMap<ServerResponse, 
   });
   provider.on('grant.error', (ctx: EventContext, err: { error?: string; statusCode?: number }) => {
     results.set(ctx.res, { outcome: err.error ?? String(err.statusCode), clientId: ctx.oidc?.client?.clientId });
-    if (err.statusCode === 401) {
+    if (err.statusCode === 401 && !presentedEndedSecret(ctx.req)) {
       throttle.failed(requestAddress(ctx.req, trustProxy)).catch((e: unknown) => log.error({ err: { message: String(e) } }, 'address throttle'));
     }
   });

@@ -61,6 +61,8 @@ const configSchema = z.strictObject({
   secrets: z.strictObject({
     pepper: z.string().min(32, 'must be at least 32 characters (use `openssl rand -base64 32`)').nullable(),
     keyEncryptionKey: z.string().regex(/^[A-Za-z0-9_-]{43}$/, 'must be 32 bytes in base64url (43 characters): `node -e "console.log(crypto.randomBytes(32).toString(\'base64url\'))"`').nullable(),
+    /** Days the hash of an ended secret is kept, so that a client still sending it is recognised (and not counted toward the lockout). */
+    endedRetentionDays: z.number().int().min(1).max(365),
   }),
   tokens: z.strictObject({
     ttlSeconds: z.number().int().min(30).max(86_400),
@@ -140,6 +142,7 @@ export const ENVIRONMENT_VARIABLES: Record<string, { path: string[]; type: 'stri
   KEYPORT_DB_HEARTBEAT_MS: { path: ['database', 'heartbeatFrequencyMs'], type: 'int' },
   KEYPORT_SECRET_PEPPER: { path: ['secrets', 'pepper'], type: 'string' },
   KEYPORT_KEY_ENCRYPTION_KEY: { path: ['secrets', 'keyEncryptionKey'], type: 'string' },
+  KEYPORT_ENDED_SECRET_RETENTION_DAYS: { path: ['secrets', 'endedRetentionDays'], type: 'int' },
   KEYPORT_TOKEN_TTL: { path: ['tokens', 'ttlSeconds'], type: 'int' },
   KEYPORT_DEFAULT_AUDIENCE: { path: ['tokens', 'defaultAudience'], type: 'string' },
   KEYPORT_RESOURCES: { path: ['tokens', 'resources'], type: 'list' },

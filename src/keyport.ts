@@ -190,6 +190,7 @@ export async function startKeyport(config: KeyportConfig, options: { clock?: Clo
         });
         // Wrong secrets already answered are counted before the database goes.
         await domain.keypairs.failuresCounted();
+        await domain.keypairs.close(); // per-secret usage still counted in memory
         await database.close();
         // The last spans go out; a collector that cannot take them must not fail the shutdown.
         await tracing?.shutdown().catch((err: unknown) => log.warn({ err: { message: err instanceof Error ? err.message : String(err) } }, 'could not send the last traces'));

@@ -113,14 +113,15 @@ export async function inSpan<T>(tracing: Tracing, name: string, attributes: Reco
 /** The domain calls of the token endpoint that get spans: found on the keypair service and replaced there. */
 interface TracedKeypairs {
   findForAuthentication(keyId: string): Promise<unknown>;
-  authenticate(keyId: string, secret: string, preloaded?: never): Promise<{ ok: boolean; reason?: string }>;
+  authenticate(keyId: string, secret: string, ...rest: never[]): Promise<{ ok: boolean; reason?: string }>;
 }
 
 /**
  * Gives the keypair lookup and the secret check their spans. The service's
  * methods are replaced on this one instance, at start, so that with traces off
- * the token endpoint runs exactly the code it always did. The secret is passed
- * through, never recorded: the span holds the key id and the outcome.
+ * the token endpoint runs exactly the code it always did. Every argument is
+ * passed through; the secret is never recorded: the span holds the key id and
+ * the outcome.
  */
 export function traceKeypairs(tracing: Tracing, keypairs: TracedKeypairs): void {
   const find = keypairs.findForAuthentication.bind(keypairs);
@@ -130,8 +131,8 @@ export function traceKeypairs(tracing: Tracing, keypairs: TracedKeypairs): void 
     span.setAttribute('keyport.found', found !== null);
     return found;
   });
-  keypairs.authenticate = (keyId, secret, preloaded) => inSpan(tracing, 'keypair.authenticate', { 'keyport.key_id': keyId }, async (span) => {
-    const result = await authenticate(keyId, secret, preloaded);
+  keypairs.authenticate = (keyId, secret, ...rest) => inSpan(tracing, 'keypair.authenticate', { 'keyport.key_id': keyId }, async (span) => {
+    const result = await authenticate(keyId, secret, ...rest);
     span.setAttribute('keyport.authenticated', result.ok);
     if (!result.ok && result.reason) span.setAttribute('keyport.failure', result.reason);
     return result;

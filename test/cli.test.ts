@@ -11,7 +11,7 @@ import type { KeyportConfig } from '../src/config.ts';
 import { ApiClient } from './helpers/api.ts';
 import type { RevocationOutcome, RotationOutcome, SigningKeyView } from '../src/domain/signing-keys.ts';
 import { startTestKeyport, type TestKeyport } from './helpers/keyport.ts';
-import { getToken, tokenRequest } from './helpers/oauth.ts';
+import { getToken, seedKeypair, tokenRequest } from './helpers/oauth.ts';
 
 const test = anyTest as TestFn<{ kp: TestKeyport }>;
 
@@ -146,7 +146,7 @@ test('list and show describe the keypair and never print its secret', async (t) 
 
   for (const output of [list, show, listJson, showJson]) {
     t.false(output.stdout.includes(seed.secret));
-    t.false(/kps_/.test(output.stdout + output.stderr), 'no secret of any keypair');
+    t.false(/kps_[0-9A-Za-z]/.test(output.stdout + output.stderr), 'no secret of any keypair (a hint, kps_…AbC9, is none)');
   }
 
   const filtered = await cliJson<unknown[]>(env, ['keypair', 'list', '--environment', seed.environmentId, '--status', 'disabled']);
@@ -177,6 +177,43 @@ test('rotate keeps the old secret for the grace period; regenerate ends it at on
   const badGrace = await runCli(env, ['keypair', 'rotate', seed.keyId, '--grace', '2h']);
   t.is(badGrace.code, 2);
   t.true(badGrace.stderr.includes('0, 1h, 3h, 24h, 48h, 72h'));
+});
+
+test('rotation safety from the CLI: hints, whether the previous secret is still used, end-previous (with --force), extend-grace, retire-when-idle, ended secrets still in use', async (t) => {
+  const { kp } = t.context;
+  const env = cliEnv(kp.config);
+  const seed = await seedKeypair(kp.keyport); // through the domain: each CLI run is a process start
+  const hint = (secret: string) => `kps_…${secret.slice(-4)}`;
+  const rotated = await cliJson<{ secret: string }>(env, ['keypair', 'rotate', seed.keyId, '--grace', '3h', '--retire-when-idle', '6h']);
+  await serverCatchesUp(kp);
+  await getToken(kp.url, seed); // a client still on the old secret
+  await kp.keyport.domain.keypairs.usageRecorded(); // the server writes its counts (about once a minute otherwise)
+
+  const show = await runCli(env, ['keypair', 'show', seed.keyId]);
+  t.is(show.code, 0, show.stderr);
+  t.regex(show.stdout, new RegExp(`current secret\\s+issued .*, ${hint(rotated.secret)}, used 0 times`));
+  t.regex(show.stdout, new RegExp(`previous secret\\s+issued .*, ${hint(seed.secret)}, used 1 time, last `));
+  t.regex(show.stdout, /previous in use\s+STILL USED, last .*needs --force/);
+  t.regex(show.stdout, /retire when idle\s+6h unused/);
+  const list = await runCli(env, ['keypair', 'list', '--environment', seed.environmentId]);
+  t.regex(list.stdout, new RegExp(`${seed.keyId}.*${hint(rotated.secret)}.*previous still used`));
+
+  const extended = await runCli(env, ['keypair', 'extend-grace', seed.keyId, '--until', new Date(Date.now() + 10 * 3_600_000).toISOString()]);
+  t.is(extended.code, 0, extended.stderr);
+  t.regex(extended.stdout, /now works until/);
+  t.is((await runCli(env, ['keypair', 'retire-when-idle', seed.keyId, 'off'])).code, 0);
+
+  const refused = await runCli(env, ['keypair', 'end-previous', seed.keyId]);
+  t.not(refused.code, 0);
+  t.regex(refused.stderr, /within the last hour.*force/);
+  const ended = await runCli(env, ['keypair', 'end-previous', seed.keyId, '--force']);
+  t.is(ended.code, 0, ended.stderr);
+  await serverCatchesUp(kp);
+  t.is((await tokenRequest(kp.url, seed)).status, 401);
+  await kp.keyport.domain.keypairs.usageRecorded();
+  const after = await runCli(env, ['keypair', 'show', seed.keyId]);
+  t.regex(after.stdout, new RegExp(`ended secret\\s+${hint(seed.secret)} ended .*STILL IN USE: presented 1 time since, last .* from .*127\\.0\\.0\\.1`));
+  t.notRegex(after.stdout, /previous in use/);
 });
 
 test('edit changes name, comment and scopes; the next token carries the new scopes', async (t) => {
@@ -482,7 +519,7 @@ test('a wrong command line exits 2 with a clear message; a failed operation exit
 test('the CLI works with no server running: it starts and stops its own embedded database', async (t) => {
   const dataDir = mkdtempSync(join(tmpdir(), 'keyport-cli-'));
   t.teardown(() => rmSync(dataDir, { recursive: true, force: true }));
-  const env = cliEnv({ database: { dataDir, uri: null }, secrets: { pepper: null, keyEncryptionKey: null } });
+  const env = cliEnv({ database: { dataDir, uri: null }, secrets: { pepper: null, keyEncryptionKey: null, endedRetentionDays: 30 } });
 
   const account = await cliJson<{ id: string }>(env, ['account', 'create', '--name', 'Offline']);
   const accounts = await cliJson<{ id: string }[]>(env, ['account', 'list']);

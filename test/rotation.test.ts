@@ -66,8 +66,8 @@ test.serial('rotate with the default grace (24h): both secrets work until expire
   t.not(rotated.secret, key.secret);
   const expiresAt = new Date(start.getTime() + 24 * HOUR);
   t.deepEqual(rotated.keypair.secrets, [
-    { state: 'current', createdAt: start.toISOString(), expiresAt: null },
-    { state: 'previous', createdAt: rotated.keypair.secrets[1]!.createdAt, expiresAt: expiresAt.toISOString() },
+    { state: 'current', hint: `kps_…${rotated.secret.slice(-4)}`, createdAt: start.toISOString(), expiresAt: null, endsAt: null, lastUsedAt: null, useCount: 0, retireWhenIdle: null },
+    { state: 'previous', hint: `kps_…${key.secret.slice(-4)}`, createdAt: rotated.keypair.secrets[1]!.createdAt, expiresAt: expiresAt.toISOString(), endsAt: expiresAt.toISOString(), lastUsedAt: null, useCount: 0, retireWhenIdle: null },
   ]);
   t.is(rotated.keypair.lastRotatedAt, start.toISOString());
 
@@ -85,7 +85,7 @@ test.serial('rotate with the default grace (24h): both secrets work until expire
 
   freezeClock(server.clock, new Date(expiresAt.getTime() + 30 * 24 * HOUR));
   await assertRefused(t, server.url, key.keyId, key.secret, 'the old secret stays dead');
-  // An expired previous secret is a wrong secret like any other: it counts towards the lockout.
+  // Once ended longer than secrets.endedRetentionDays (30) ago, the old secret is a wrong secret like any other: it counts towards the lockout.
   t.is((await rawKeypair(server, key.keyId)).failedAttempts, 1);
   await assertWorks(t, server.url, key.keyId, rotated.secret, 'the new secret has no expiry');
   t.is((await rawKeypair(server, key.keyId)).failedAttempts, 0);
@@ -138,7 +138,7 @@ test.serial('regenerate (grace 0): the old secret fails at once; only HMACs are 
   const doc = await rawKeypair(server, key.keyId);
   t.deepEqual(doc.lastRotatedAt, new Date(start.getTime() + 5 * 60_000));
   t.is(doc.secrets.length, 1);
-  t.deepEqual(doc.secrets[0], { hash: storedHashOf(server, regenerated.secret), createdAt: new Date(start.getTime() + 5 * 60_000), expiresAt: null });
+  t.deepEqual(doc.secrets[0], { hash: storedHashOf(server, regenerated.secret), createdAt: new Date(start.getTime() + 5 * 60_000), expiresAt: null, hint: regenerated.secret.slice(-4) });
   t.regex(doc.secrets[0]!.hash, /^[A-Za-z0-9_-]{43}$/, 'an HMAC-SHA-256, base64url');
   assertNoPlainSecrets(t, doc, issued);
   // Nor does the audit trail, nor the view the admin surfaces get.

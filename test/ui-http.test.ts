@@ -825,3 +825,42 @@ test('times are the same everywhere: a relative time in a <time datetime> with t
   t.regex(pages.audit, /data-label="When"[^>]*><time datetime="[^"]+" title="[^"]+ UTC">\d+ seconds? ago<\/time>/);
   t.regex(pages.rotate, /works until <time datetime="[^"]+" data-time="absolute" title="in 4[78] hours">[^<]+ UTC<\/time>/);
 });
+
+test('the keypair page shows hints, whether the previous secret is still used, and ended secrets still in use; end now needs the box ticked when recently used', async (t) => {
+  const ui = await UiClient.signIn(tk.url, 'admin@acme.test');
+  const issued = await tk.keyport.domain.keypairs.create({ environmentId: tenant.productionId }, { name: 'grace worker', scopes: ['orders:read'] }, 'system');
+  const { keyId } = issued.keypair;
+  const hint = (secret: string) => `kps_…${secret.slice(-4)}`;
+  const rotated = await ui.submit(`/ui/keypairs/${keyId}/rotate`, `/ui/keypairs/${keyId}/rotate`, { grace: '24h', retireWhenIdle: '6h', confirm: 'yes' });
+  t.is(rotated.status, 200);
+  const fresh = textOf(rotated.html, 'secret')!;
+  t.is((await tokenRequest(tk.url, { keyId, secret: issued.secret })).status, 200, 'a client still on the old secret');
+
+  const page = await ui.get(`/ui/keypairs/${keyId}`);
+  t.true(page.html.includes(hint(fresh)) && page.html.includes(hint(issued.secret)), 'both hints, never the secrets');
+  t.false(page.html.includes(fresh) || page.html.includes(issued.secret));
+  t.regex(page.html, /<strong>Still in use:<\/strong> a client used the previous secret/);
+  t.regex(page.html, /Ends early once unused for 6h/);
+
+  const unticked = await ui.submit(`/ui/keypairs/${keyId}`, `/ui/keypairs/${keyId}/previous-secret/end`);
+  t.is(unticked.status, 409);
+  t.regex(unticked.html, /within the last hour: a client may still depend on it; tick the box/);
+  t.is((await tokenRequest(tk.url, { keyId, secret: issued.secret })).status, 200, 'nothing changed');
+
+  const until = /name="until">\s*<option value="([^"]+)"/.exec(page.html)?.[1];
+  t.truthy(until, 'the extension offers ends up to 72 hours after the rotation');
+  const extended = await ui.submit(`/ui/keypairs/${keyId}`, `/ui/keypairs/${keyId}/previous-secret/extend`, { until: until! });
+  t.is(extended.status, 303);
+  t.is((await tk.keyport.domain.keypairs.get(keyId)).previousSecret?.expiresAt, until);
+  const ended = await ui.submit(`/ui/keypairs/${keyId}`, `/ui/keypairs/${keyId}/previous-secret/end`, { force: 'yes' });
+  t.is(ended.status, 303);
+  t.is((await tokenRequest(tk.url, { keyId, secret: issued.secret })).status, 401);
+  const after = await ui.get(`/ui/keypairs/${keyId}`);
+  t.false(after.html.includes('id="rotation-safety"'));
+  t.regex(after.html, new RegExp(`${hint(issued.secret)}</span>\\s*<span class="muted">ended .*?<strong>Ended secret still in use:</strong> presented 1 time`, 's'));
+  const list = await ui.get(`/ui/environments/${tenant.productionId}/keypairs`);
+  t.regex(list.html, new RegExp(`data-key-id="${keyId}"[\\s\\S]*?· ended secret still in use`));
+  const trail = await ui.get(`/ui/keypairs/${keyId}/audit`);
+  t.regex(trail.html, /extended the grace period of/);
+  t.regex(trail.html, /ended the previous secret of .* early, although it was used within the last hour/);
+});

@@ -2,7 +2,7 @@
 import { Option, type Command } from 'commander';
 import type { IssuedKeypair, KeypairListFilter, KeypairView } from '../domain/keypairs.ts';
 import { EXPIRING_WINDOW_DAYS } from '../domain/expiry.ts';
-import { COMMENT_MAX, DEFAULT_GRACE, GRACE_PERIOD_NAMES, NAME_MAX, type GracePeriod } from '../domain/limits.ts';
+import { COMMENT_MAX, DEFAULT_GRACE, GRACE_PERIOD_NAMES, NAME_MAX, RETIRE_WHEN_IDLE_NAMES, type GracePeriod, type RetireWhenIdle } from '../domain/limits.ts';
 import { UsageError } from './errors.ts';
 import { fields, table, when } from './output.ts';
 import { addOwnerOptions, findOwner, ownerRefOf, type OwnerRef } from './owners.ts';
@@ -43,10 +43,37 @@ export function parseExpiresAt(value: string): Date | null {
   return parsed;
 }
 
+/** A secret's hint and use: "kps_…AbC9, used 3 times, last 2026-…" (hints are no secret: the checksum's last characters). */
+function secretUse(s: { hint: string | null; useCount: number; lastUsedAt: string | null }): string {
+  return `${s.hint ?? 'no hint'}, used ${s.useCount} time${s.useCount === 1 ? '' : 's'}${s.lastUsedAt ? `, last ${when(s.lastUsedAt)}` : ''}`;
+}
+
+/** During a grace period: is the previous secret still used, and what ending it early takes. */
+function previousSecretState(k: KeypairView): [string, string][] {
+  const p = k.previousSecret;
+  if (!p) return [];
+  const use = !p.usedSinceRotation
+    ? 'not used since the rotation: safe to end (keypair end-previous)'
+    : p.usedInLastHour
+      ? `STILL USED, last ${when(p.lastUsedAt)}: a client has not switched yet (ending it now needs --force)`
+      : `used since the rotation, last ${when(p.lastUsedAt)}`;
+  return [
+    ['previous in use', use],
+    ...(p.retireWhenIdle ? [['retire when idle', `${p.retireWhenIdle} unused (ends ${when(p.endsAt)} unless used)`] as [string, string]] : []),
+  ];
+}
+
+/** Ended secrets still recognised, and whether a client still sends one. */
+function endedSecretLines(k: KeypairView): [string, string][] {
+  return k.endedSecrets.map((e): [string, string] => ['ended secret', `${e.hint ?? 'no hint'} ended ${when(e.endedAt)}; ${e.stillInUse
+    ? `STILL IN USE: presented ${e.stillInUse.count} time${e.stillInUse.count === 1 ? '' : 's'} since, last ${when(e.stillInUse.lastSeenAt)} from ${e.stillInUse.lastAddress ?? 'unknown address'}`
+    : 'not presented since'}`]);
+}
+
 function describe(k: KeypairView): string {
   const secrets = k.secrets.map((s): [string, string] => s.state === 'current'
-    ? ['current secret', `issued ${when(s.createdAt)}`]
-    : ['previous secret', `issued ${when(s.createdAt)}, stops working ${when(s.expiresAt)}`]);
+    ? ['current secret', `issued ${when(s.createdAt)}, ${secretUse(s)}`]
+    : ['previous secret', `issued ${when(s.createdAt)}, stops working ${when(s.endsAt ?? s.expiresAt)}, ${secretUse(s)}`]);
   return fields([
     ['key id', k.keyId],
     ['name', k.name],
@@ -56,6 +83,8 @@ function describe(k: KeypairView): string {
     ['scopes', k.scopes.join(' ') || '-'],
     ['DPoP', k.dpopRequired ? 'required' : 'optional'],
     ...secrets,
+    ...previousSecretState(k),
+    ...endedSecretLines(k),
     ['failed attempts', String(k.failedAttempts)],
     ['created', `${when(k.createdAt)} by ${k.createdBy}`],
     ['last used', when(k.lastUsedAt)],
@@ -93,7 +122,7 @@ function simpleChange(keypair: Command, run: Runner, verb: string, description: 
 
 export function registerKeypairCommands(program: Command, run: Runner): void {
   const keypair = program.command('keypair').alias('kp')
-    .summary('API keypairs: create, list, show, edit, disable, enable, unlock, rotate, regenerate, replace, remove')
+    .summary('API keypairs: create, list, show, edit, disable, enable, unlock, rotate, regenerate, replace, end-previous, extend-grace, retire-when-idle, remove')
     .description('Manage API keypairs: the credentials (OAuth client id + secret) machines exchange for access tokens.\nA secret is printed once, when it is created, rotated or regenerated, and can never be read back.');
 
   addOwnerOptions(keypair.command('create').description('create a keypair and print its secret (once)'), 'a keypair')
@@ -125,8 +154,8 @@ export function registerKeypairCommands(program: Command, run: Runner): void {
       return run(command, async (s) => {
         const items = await listAll(s, owner, options.status);
         s.print(items, () => items.length
-          ? table(['KEY ID', 'NAME', 'STATUS', 'SCOPES', 'CREATED', 'LAST USED', 'LAST ROTATED', 'EXPIRES'],
-            items.map((k) => [k.keyId, k.name, k.status, k.scopes.join(' ') || '-', when(k.createdAt), when(k.lastUsedAt), when(k.lastRotatedAt), k.expiresAt ? expiryLabel(k) : '-']))
+          ? table(['KEY ID', 'NAME', 'STATUS', 'SCOPES', 'SECRET', 'CREATED', 'LAST USED', 'LAST ROTATED', 'EXPIRES', 'SECRET USE'],
+            items.map((k) => [k.keyId, k.name, k.status, k.scopes.join(' ') || '-', k.secrets.find((x) => x.state === 'current')?.hint ?? '-', when(k.createdAt), when(k.lastUsedAt), when(k.lastRotatedAt), k.expiresAt ? expiryLabel(k) : '-', secretWarnings(k)]))
           : 'No keypairs.\n');
       });
     });
@@ -175,7 +204,38 @@ export function registerKeypairCommands(program: Command, run: Runner): void {
     .addOption(new Option('--grace <period>', 'how long the current secret keeps working (0 = stops now)')
       .choices(GRACE_PERIOD_NAMES).default(DEFAULT_GRACE))
     .option('--revoke-tokens', 'also revoke the tokens already issued (a planned rotation keeps them)')
-    .action((keyId: string, options: { grace: GracePeriod; revokeTokens?: boolean }, command: Command) => run(command, (s) => rotate(s, keyId, options.grace, options.revokeTokens ?? false)));
+    .addOption(new Option('--retire-when-idle <duration>', 'end the old secret early once no client has used it for this long').choices(RETIRE_WHEN_IDLE_NAMES))
+    .action((keyId: string, options: { grace: GracePeriod; revokeTokens?: boolean; retireWhenIdle?: RetireWhenIdle }, command: Command) => run(command, (s) => rotate(s, keyId, options.grace, options.revokeTokens ?? false, options.retireWhenIdle)));
+
+  keypair.command('end-previous <keyId>')
+    .description('end the previous secret now, before its grace period is over (refused when it was used within the last hour, unless --force)')
+    .option('--force', 'end it even though a client used it within the last hour')
+    .action((keyId: string, options: { force?: boolean }, command: Command) => run(command, async (s) => {
+      const changed = await s.domain.keypairs.endPreviousSecret(keyId, 'cli', { force: options.force ?? false });
+      s.print(changed, () => `The previous secret of ${keyId} has stopped working.\n`);
+    }));
+
+  keypair.command('extend-grace <keyId>')
+    .description('keep the previous secret working longer: until a later time, at most 72 hours after the rotation')
+    .requiredOption('--until <time>', 'the new end, an ISO 8601 date-time, e.g. 2026-05-01T12:00:00Z')
+    .action((keyId: string, options: { until: string }, command: Command) => {
+      const until = new Date(options.until);
+      if (!/^\d{4}-\d{2}-\d{2}T/.test(options.until) || Number.isNaN(until.getTime())) throw new UsageError('--until must be an ISO 8601 date-time, e.g. 2026-05-01T12:00:00Z');
+      return run(command, async (s) => {
+        const changed = await s.domain.keypairs.extendGrace(keyId, until, 'cli');
+        s.print(changed, () => `The previous secret of ${keyId} now works until ${when(changed.previousSecret?.endsAt)}.\n`);
+      });
+    });
+
+  keypair.command('retire-when-idle <keyId> <duration>')
+    .description(`end the previous secret early once unused for <duration> (${RETIRE_WHEN_IDLE_NAMES.join(', ')}; counted from now at the earliest), or "off"`)
+    .action((keyId: string, duration: string, _options: unknown, command: Command) => {
+      if (duration !== 'off' && !(RETIRE_WHEN_IDLE_NAMES as string[]).includes(duration)) throw new UsageError(`<duration> must be one of ${RETIRE_WHEN_IDLE_NAMES.join(', ')}, or off`);
+      return run(command, async (s) => {
+        const changed = await s.domain.keypairs.setRetireWhenIdle(keyId, duration === 'off' ? null : duration as RetireWhenIdle, 'cli');
+        s.print(changed, () => `The previous secret of ${keyId} ${duration === 'off' ? 'works until the end of its grace period' : `ends once unused for ${duration}`}: ${when(changed.previousSecret?.endsAt)} at the latest.\n`);
+      });
+    });
 
   keypair.command('regenerate <keyId>')
     .description('after a leak: issue a new secret; the old one stops working at once, the tokens already issued are revoked (also clears a lockout)')
@@ -209,15 +269,24 @@ export function registerKeypairCommands(program: Command, run: Runner): void {
     });
 }
 
-async function rotate(s: Session, keyId: string, grace: GracePeriod, revokeTokens: boolean): Promise<void> {
+/** The list's last column: what needs attention about the secrets ("-": nothing). */
+function secretWarnings(k: KeypairView): string {
+  const notes = [
+    ...(k.previousSecret?.usedSinceRotation ? ['previous still used'] : []),
+    ...(k.endedSecrets.some((e) => e.stillInUse) ? ['ended secret still in use'] : []),
+  ];
+  return notes.join(', ') || '-';
+}
+
+async function rotate(s: Session, keyId: string, grace: GracePeriod, revokeTokens: boolean, retireWhenIdle?: RetireWhenIdle): Promise<void> {
   // Read first to tell the administrator when a rotation cuts short an earlier grace period (docs/architecture.md, Rotation and regeneration).
   const before = await s.domain.keypairs.get(keyId);
   const cutShort = before.secrets.find((secret) => secret.state === 'previous');
-  const issued = await s.domain.keypairs.rotate(keyId, grace, 'cli', { revokeTokens });
+  const issued = await s.domain.keypairs.rotate(keyId, grace, 'cli', { revokeTokens, ...(retireWhenIdle ? { retireWhenIdle } : {}) });
   const previous = issued.keypair.secrets.find((secret) => secret.state === 'previous');
   printIssued(s, issued, grace === '0' ? `Regenerated the secret of ${keyId}` : `Rotated the secret of ${keyId}`);
   s.note(previous
-    ? `The old secret keeps working until ${when(previous.expiresAt)}.`
+    ? `The old secret keeps working until ${when(previous.expiresAt)}${retireWhenIdle ? `, or until no client has used it for ${retireWhenIdle}` : ''}.`
     : 'The old secret has stopped working.');
   if (cutShort && grace !== '0') s.note(`The earlier previous secret (grace until ${when(cutShort.expiresAt)}) has stopped working.`);
   s.note(revokeTokens ? 'The tokens issued before now are revoked.' : 'The tokens issued before now stay valid until they expire.');

@@ -33,6 +33,53 @@ export interface StoredSecret {
   createdAt: Date;
   /** Set on the previous secret during a rotation's grace period; null for the current one. */
   expiresAt: Date | null;
+  /** The secret's last 4 characters, to tell secrets apart (`kps_…AbC9`). Secrets issued before hints existed have none. */
+  hint?: string | null;
+  /** The last authentication with this secret (batched: written at most about once a minute). Absent on older records. */
+  lastUsedAt?: Date | null;
+  /** Authentications with this secret (batched like lastUsedAt). Absent on older records: 0. */
+  useCount?: number;
+  /** On a previous secret: it ends early once unused for this long (retireWhenIdle). */
+  retireWhenIdleMs?: number | null;
+  /** When retireWhenIdle was set: the idle time counts from then at the earliest. */
+  retireWhenIdleSince?: Date | null;
+  /** On a previous secret: when `keypair.previous_secret_still_used` was last audited (at most once a day). */
+  stillUsedAuditedAt?: Date | null;
+}
+
+/**
+ * A secret that no longer authenticates (regenerated, its grace period over,
+ * ended early), kept for `secrets.endedRetentionDays` so that a client still
+ * sending it is recognised: refused like a wrong secret, but not counted
+ * toward the lockout, and reported as "ended secret still in use".
+ */
+export interface EndedSecret {
+  /** HMAC-SHA-256(pepper, secret), base64url, as while it was live. */
+  hash: string;
+  hint: string | null;
+  createdAt: Date;
+  endedAt: Date;
+  /** Its use while it was live. */
+  lastUsedAt: Date | null;
+  useCount: number;
+  /** Presented after it ended: how often, when last, and from which address. */
+  endedUseCount: number;
+  endedLastSeenAt: Date | null;
+  endedLastAddress: string | null;
+  /** When `keypair.ended_secret_used` was last audited for it (at most once a day). */
+  endedAuditedAt: Date | null;
+}
+
+/** One secret's authentications counted in memory since the last write (KeypairStore.recordSecretUsage). */
+export interface SecretUsageBatch {
+  hash: string;
+  /** Successful authentications, and the last one's time. */
+  uses: number;
+  lastUsedAt: Date | null;
+  /** Presentations after the secret ended, the last one's time and source address. */
+  endedUses: number;
+  endedLastSeenAt: Date | null;
+  endedLastAddress: string | null;
 }
 
 /** The counters a keypair keeps for its lockout. */
@@ -128,6 +175,8 @@ export interface KeypairRecord extends LockoutCounters {
   expiredNoticeAt?: Date | null;
   /** Token requests must carry a DPoP proof (RFC 9449); absent on records written before the option: false. */
   dpopRequired?: boolean;
+  /** Secrets that ended within `secrets.endedRetentionDays`, newest first. Absent on older records: none. */
+  endedSecrets?: EndedSecret[];
 }
 
 /** What creating a keypair gives; the store starts the counters, revision and generation at zero. */
@@ -135,7 +184,7 @@ export type NewKeypair = Pick<KeypairRecord, '_id' | 'ownerType' | 'accountId' |
 
 /** Fields an administrative change may set (never the id, the owner or the counters' history alone). */
 export type KeypairChanges = Partial<Pick<KeypairRecord,
-  'name' | 'comment' | 'scopes' | 'enabled' | 'secrets' | 'updatedAt' | 'lastRotatedAt' | 'tokensRevokedAt' | 'expiresAt' | 'expiringNoticeAt' | 'expiredNoticeAt' | 'dpopRequired' | keyof LockoutCounters>>;
+  'name' | 'comment' | 'scopes' | 'enabled' | 'secrets' | 'endedSecrets' | 'updatedAt' | 'lastRotatedAt' | 'tokensRevokedAt' | 'expiresAt' | 'expiringNoticeAt' | 'expiredNoticeAt' | 'dpopRequired' | keyof LockoutCounters>>;
 
 /**
  * A listing's filter: `locked` at `now`, or `enabled` / `disabled` and not locked at `now`;
@@ -248,6 +297,17 @@ export interface KeypairStore {
   resetFailures(keyId: string, now: Date): Promise<void>;
   /** Sets lastUsedAt to `now` unless it is already later than `notBefore`. Best effort, does not publish (authentication does not read it). */
   noteUsed(keyId: string, now: Date, notBefore: Date): Promise<void>;
+  /**
+   * Writes counted secret usage: in the key's write turn, reads the record,
+   * asks `build` for its new `secrets` and `endedSecrets` (null: nothing to
+   * write), and sets them on condition that the revision is still the one read
+   * (incrementing it, so that a rotation racing in another process reads again
+   * rather than overwrite the counts; a few attempts when it lost). Does not publish (authentication reads
+   * only the hashes, which this never changes) but keeps the written record in
+   * this process's cache. Returns the record before and after, or null when
+   * nothing was written (no such key, nothing to write, or it changed meanwhile).
+   */
+  recordSecretUsage(keyId: string, build: (current: KeypairRecord) => Pick<KeypairRecord, 'secrets' | 'endedSecrets'> | null): Promise<{ before: KeypairRecord; after: KeypairRecord } | null>;
 }
 
 /** What a change is about: its key is a key id, an account or environment id, a jti, or a signing key's kid. */

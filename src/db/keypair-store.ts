@@ -236,6 +236,24 @@ export class MongooseKeypairStore implements KeypairStore {
     ), { quiet: true });
   }
 
+  recordSecretUsage(keyId: string, build: (current: KeypairRecord) => Pick<KeypairRecord, 'secrets' | 'endedSecrets'> | null): Promise<{ before: KeypairRecord; after: KeypairRecord } | null> {
+    return this.#serialized(keyId, async () => {
+      for (let attempt = 0; attempt < 3; attempt++) {
+        const before = await this.findById(keyId);
+        if (!before) return null;
+        const next = build(before);
+        if (!next) return null;
+        const after = await this.#model.findOneAndUpdate(
+          { _id: keyId, revision: before.revision },
+          { $set: { secrets: next.secrets, endedSecrets: next.endedSecrets ?? [] }, $inc: { revision: 1 } },
+          { returnDocument: 'after' },
+        ).lean<KeypairRecord>();
+        if (after) return { before, after };
+      }
+      return null;
+    }, { othersNeedIt: () => false, keepHere: (written) => written?.after });
+  }
+
   /**
    * Runs one write of a keypair document after every earlier one (serial-writes.ts),
    * then tells every process's cache (the change feed). `quiet` is for writes

@@ -161,6 +161,22 @@ export class SecretHasher {
     return matched;
   }
 
+  /**
+   * Which of the stored hashes a presented secret matches (-1: none), with the
+   * same cost as matchesAny: one HMAC, every hash compared, no early exit. The
+   * token endpoint needs to know which secret matched (live or ended, and whose
+   * usage to count).
+   */
+  matchIndex(secret: string, storedHashes: readonly string[]): number {
+    const actual = this.#digest(secret);
+    let matched = -1;
+    for (let i = 0; i < storedHashes.length; i++) {
+      const expected = Buffer.from(storedHashes[i]!, 'base64url');
+      if (expected.length === actual.length && timingSafeEqual(expected, actual)) matched = i;
+    }
+    return matched;
+  }
+
   /** The same work as a real comparison, for unknown key ids (docs/architecture.md, Security model). */
   burn(secret: string): void {
     timingSafeEqual(this.#dummy, this.#digest(secret));

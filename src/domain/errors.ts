@@ -1,5 +1,5 @@
 // Errors of the domain layer, with stable codes that the HTTP layers map to statuses.
-export type DomainErrorCode = 'not_found' | 'invalid_input' | 'conflict' | 'forbidden' | 'unauthenticated';
+export type DomainErrorCode = 'not_found' | 'invalid_input' | 'conflict' | 'forbidden' | 'unauthenticated' | 'previous_secret_in_use';
 
 export class DomainError extends Error {
   override name = 'DomainError';

@@ -63,6 +63,7 @@ export function createDomain(options: { stores: Stores; config: KeyportConfig; p
     clock,
     lockout: options.config.lockout,
     revocationFeed,
+    endedRetentionDays: options.config.secrets.endedRetentionDays,
   });
   const webhooks = new WebhookService({ store: stores.webhooks, audit, clock, keyEncryptionKey: options.keyEncryptionKey, policy: options.config.webhooks });
   audit.useOutbox(webhooks);

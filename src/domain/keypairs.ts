@@ -5,15 +5,16 @@ import type { Actor, AuditLog } from './audit.ts';
 import type { Clock } from './clock.ts';
 import { isWellFormedKeyId, isWellFormedSecret, newKeyId, newSecret, type SecretHasher } from './credentials.ts';
 import { DomainError, invalidInput, notFound } from './errors.ts';
-import { COMMENT_MAX, GRACE_PERIODS, type GracePeriod } from './limits.ts';
+import { COMMENT_MAX, GRACE_PERIODS, MAX_GRACE_AFTER_ROTATION_MS, RETIRE_WHEN_IDLE, type GracePeriod, type RetireWhenIdle } from './limits.ts';
 import { validName, type Owner, type OwnerService } from './owners.ts';
 import { FailureCounts } from './failure-counts.ts';
 import { failureWrite, hasFailuresToReset, isLocked, unlockedCounters } from './lockout.ts';
 import type { RevocationFeed } from './revocation-feed.ts';
 import type { ScopeCatalog } from './scope-catalog.ts';
-import { liveSecrets, rotatedSecrets } from './secrets.ts';
+import { endedSecretHashes, endedSecrets, liveSecrets, previousSecret, RECENT_USE_MS, rotatedAt, rotatedSecrets, secretEnd, secretHint, shownHint, withGraceExtended, withPreviousEnded, withRetireWhenIdle, withUsage, type UsageEvent } from './secrets.ts';
+import { SecretUsageCounter } from './secret-usage.ts';
 import { EXPIRING_WINDOW_MS, isExpired, isExpiringSoon, resolveExpiry } from './expiry.ts';
-import type { KeypairChanges, KeypairRecord, KeypairStore } from '../db/contract.ts';
+import type { KeypairChanges, KeypairRecord, KeypairStore, SecretUsageBatch, StoredSecret } from '../db/contract.ts';
 
 export { liveSecrets } from './secrets.ts';
 /** The stored keypair; the name the OAuth layer knows it by. */
@@ -38,7 +39,11 @@ export interface KeypairView {
   lockedUntil: string | null;
   lockedPermanently: boolean;
   failedAttempts: number;
-  secrets: { state: 'current' | 'previous'; createdAt: string; expiresAt: string | null }[];
+  secrets: SecretView[];
+  /** During a grace period: whether the previous secret is still used, and what may be done about it (null: no grace period). */
+  previousSecret: PreviousSecretView | null;
+  /** Secrets that ended within the retention (secrets.endedRetentionDays), newest first; `stillInUse` when presented after they ended. */
+  endedSecrets: EndedSecretView[];
   createdAt: string;
   createdBy: string;
   lastUsedAt: string | null;
@@ -55,13 +60,51 @@ export interface KeypairView {
   dpopRequired: boolean;
 }
 
+export interface SecretView {
+  state: 'current' | 'previous';
+  /** `kps_…AbC9`: the secret's last 4 characters; null for secrets issued before hints existed. */
+  hint: string | null;
+  createdAt: string;
+  /** The end of the grace period (previous secret); null for the current one. */
+  expiresAt: string | null;
+  /** When it stops working: expiresAt, or earlier with retireWhenIdle; null for the current one. */
+  endsAt: string | null;
+  lastUsedAt: string | null;
+  useCount: number;
+  retireWhenIdle: RetireWhenIdle | null;
+}
+
+export interface PreviousSecretView {
+  hint: string | null;
+  lastUsedAt: string | null;
+  /** Used since the rotation: some client has not switched yet. */
+  usedSinceRotation: boolean;
+  /** Used within the last hour: ending it now needs force. */
+  usedInLastHour: boolean;
+  expiresAt: string;
+  endsAt: string;
+  retireWhenIdle: RetireWhenIdle | null;
+  /** The latest end an extension may set (72 hours after the rotation). */
+  extendableUntil: string;
+}
+
+export interface EndedSecretView {
+  hint: string | null;
+  createdAt: string;
+  endedAt: string;
+  lastUsedAt: string | null;
+  useCount: number;
+  /** Presented after it ended ("ended secret still in use"): how often, when last, from which address; null: never. */
+  stillInUse: { count: number; lastSeenAt: string | null; lastAddress: string | null } | null;
+}
+
 /** A keypair with the one secret that was just issued: the only time a secret leaves Keyport. */
 export interface IssuedKeypair {
   keypair: KeypairView;
   secret: string;
 }
 
-export type AuthenticationFailure = 'unknown_key' | 'malformed_secret' | 'wrong_secret' | 'locked' | 'disabled' | 'owner_inactive' | 'expired';
+export type AuthenticationFailure = 'unknown_key' | 'malformed_secret' | 'wrong_secret' | 'locked' | 'disabled' | 'owner_inactive' | 'expired' | 'ended_secret';
 export type AuthenticationResult =
   | { ok: true; keypair: KeypairDoc }
   | { ok: false; reason: AuthenticationFailure };
@@ -92,9 +135,13 @@ export class KeypairService {
   readonly #lastUsedWrites = new Map<string, number>();
   /** Wrong secrets answered and not yet counted (#recordFailure). */
   readonly #failures: FailureCounts<KeypairDoc>;
+  /** Per-secret usage counted in memory, written about once a minute (secret-usage.ts). */
+  readonly #usage: SecretUsageCounter;
+  /** How long ended secrets are recognised. */
+  readonly #endedRetentionMs: number;
   #reportError: (err: unknown, what: string) => void = () => {};
 
-  constructor(deps: { store: KeypairStore; owners: OwnerService; scopes: ScopeCatalog; hasher: SecretHasher; audit: AuditLog; clock: Clock; lockout: KeyportConfig['lockout']; revocationFeed?: RevocationFeed }) {
+  constructor(deps: { store: KeypairStore; owners: OwnerService; scopes: ScopeCatalog; hasher: SecretHasher; audit: AuditLog; clock: Clock; lockout: KeyportConfig['lockout']; revocationFeed?: RevocationFeed; endedRetentionDays?: number }) {
     this.#store = deps.store;
     this.#owners = deps.owners;
     this.#scopes = deps.scopes;
@@ -106,6 +153,11 @@ export class KeypairService {
     this.#failures = new FailureCounts<KeypairDoc>({
       maxInFlight: deps.store.failureWritesInFlight,
       write: (keyId, doc, count) => this.#countFailures(doc, count),
+      onError: (err, what) => this.#reportError(err, what),
+    });
+    this.#endedRetentionMs = (deps.endedRetentionDays ?? 30) * 86_400_000;
+    this.#usage = new SecretUsageCounter({
+      write: (keyId, batches) => this.#writeUsage(keyId, batches),
       onError: (err, what) => this.#reportError(err, what),
     });
   }
@@ -136,10 +188,15 @@ export class KeypairService {
       lockedUntil: locked && !doc.lockedPermanently && doc.lockedUntil ? doc.lockedUntil.toISOString() : null,
       lockedPermanently: doc.lockedPermanently,
       failedAttempts: doc.failedAttempts,
-      secrets: liveSecrets(doc, now).map((s) => ({
-        state: s.expiresAt === null ? 'current' : 'previous',
-        createdAt: s.createdAt.toISOString(),
-        expiresAt: s.expiresAt?.toISOString() ?? null,
+      secrets: liveSecrets(doc, now).map((s) => secretView(s)),
+      previousSecret: previousSecretView(doc, now),
+      endedSecrets: endedSecrets(doc, now, this.#endedRetentionMs).map((e) => ({
+        hint: shownHint(e.hint),
+        createdAt: e.createdAt.toISOString(),
+        endedAt: e.endedAt.toISOString(),
+        lastUsedAt: e.lastUsedAt?.toISOString() ?? null,
+        useCount: e.useCount,
+        stillInUse: e.endedUseCount > 0 ? { count: e.endedUseCount, lastSeenAt: e.endedLastSeenAt?.toISOString() ?? null, lastAddress: e.endedLastAddress } : null,
       })),
       createdAt: doc.createdAt.toISOString(),
       createdBy: doc.createdBy,
@@ -176,7 +233,7 @@ export class KeypairService {
       comment,
       scopes,
       enabled: true,
-      secrets: [{ hash: this.#hasher.hash(secret), createdAt: now, expiresAt: null }],
+      secrets: [{ hash: this.#hasher.hash(secret), createdAt: now, expiresAt: null, hint: secretHint(secret) }],
       createdAt: now,
       createdBy: actor,
       updatedAt: now,
@@ -248,6 +305,7 @@ export class KeypairService {
 
   async get(keyId: string): Promise<KeypairView> {
     await this.failuresCounted(keyId);
+    await this.#usage.flush(keyId);
     return this.view(await this.#load(keyId));
   }
 
@@ -260,6 +318,7 @@ export class KeypairService {
   /** A page of the owner's keypairs; `search` keeps those whose name starts with it (any case) or whose key id it is. */
   async list(owner: Owner, page: { limit: number; offset: number; status?: KeypairListFilter; search?: string }): Promise<{ items: KeypairView[]; total: number }> {
     await this.failuresCounted();
+    await this.#usage.flush();
     const search = page.search?.trim() || undefined;
     const now = this.#clock.now();
     const { records, total } = await this.#store.list(owner, { status: page.status, search, now, expiringBefore: new Date(now.getTime() + EXPIRING_WINDOW_MS), limit: page.limit, offset: page.offset });
@@ -318,20 +377,25 @@ export class KeypairService {
    * `revokeTokens` also ends every token issued so far (the answer to a leaked
    * secret: the leaker's tokens die with it); a planned rotation keeps them.
    */
-  async rotate(keyId: string, grace: GracePeriod, actor: Actor, options: { revokeTokens?: boolean } = {}): Promise<IssuedKeypair> {
+  async rotate(keyId: string, grace: GracePeriod, actor: Actor, options: { revokeTokens?: boolean; retireWhenIdle?: RetireWhenIdle } = {}): Promise<IssuedKeypair> {
     const revokeTokens = options.revokeTokens ?? false;
     if (!Object.hasOwn(GRACE_PERIODS, grace)) throw invalidInput(`grace must be one of ${Object.keys(GRACE_PERIODS).join(', ')}`);
+    if (options.retireWhenIdle !== undefined && !Object.hasOwn(RETIRE_WHEN_IDLE, options.retireWhenIdle)) throw invalidInput(`retireWhenIdle must be one of ${Object.keys(RETIRE_WHEN_IDLE).join(', ')}`);
+    if (options.retireWhenIdle !== undefined && grace === '0') throw invalidInput('retireWhenIdle needs a grace period: a regeneration ends the old secret at once');
     const secret = newSecret();
     const hash = this.#hasher.hash(secret);
     if (!isWellFormedKeyId(keyId)) throw notFound('keypair');
+    // Usage counted here lands on the right secrets whatever the rotation does; written first, it ends with them.
+    await this.#usage.flush(keyId);
+    const rotationOptions = { hint: secretHint(secret), retentionMs: this.#endedRetentionMs, ...(options.retireWhenIdle ? { retireWhenIdleMs: RETIRE_WHEN_IDLE[options.retireWhenIdle] } : {}) };
     let now = this.#clock.now();
-    let rotation = rotatedSecrets([], hash, now, GRACE_PERIODS[grace]);
+    let rotation = rotatedSecrets([], hash, now, GRACE_PERIODS[grace], rotationOptions);
     // Another process may rotate at the same time: the store conditions the write on the
     // revision it read, so two rotations never both keep "their" previous secret.
     const result = await this.#store.rewrite(keyId, (current) => {
       now = this.#clock.now();
-      rotation = rotatedSecrets(current.secrets, hash, now, GRACE_PERIODS[grace]);
-      const set: KeypairChanges = { secrets: rotation.secrets, lastRotatedAt: now, updatedAt: now };
+      rotation = rotatedSecrets(current.secrets, hash, now, GRACE_PERIODS[grace], { ...rotationOptions, endedSecrets: current.endedSecrets ?? [] });
+      const set: KeypairChanges = { secrets: rotation.secrets, endedSecrets: rotation.endedSecrets, lastRotatedAt: now, updatedAt: now };
       if (grace === '0') Object.assign(set, unlockedCounters());
       if (revokeTokens) set.tokensRevokedAt = now;
       return { set, advanceTokenGeneration: revokeTokens };
@@ -345,9 +409,61 @@ export class KeypairService {
       actor,
       action: grace === '0' ? 'keypair.regenerated' : 'keypair.rotated',
       ...this.#target(doc),
-      details: { grace, previousSecretExpiresAt: secrets[1]?.expiresAt?.toISOString() ?? null, endedEarlierPreviousSecret: endedPrevious, unlocked: grace === '0' && isLocked(current, now), revokedTokens: revokeTokens },
+      details: { grace, previousSecretExpiresAt: secrets[1]?.expiresAt?.toISOString() ?? null, endedEarlierPreviousSecret: endedPrevious, unlocked: grace === '0' && isLocked(current, now), revokedTokens: revokeTokens, hint: shownHint(secretHint(secret)), ...(options.retireWhenIdle ? { retireWhenIdle: options.retireWhenIdle } : {}) },
     });
     return { keypair: this.view(doc), secret };
+  }
+
+  /**
+   * Ends the previous secret now, before its grace period is over. Refused
+   * (previous_secret_in_use) when it was used within the last hour, unless
+   * `force`: a client may still depend on it.
+   */
+  async endPreviousSecret(keyId: string, actor: Actor, options: { force?: boolean } = {}): Promise<KeypairView> {
+    const force = options.force ?? false;
+    await this.#usage.flush(keyId);
+    let ended: StoredSecret | null = null;
+    const doc = await this.#rewriteSecrets(keyId, (current, now) => {
+      const next = withPreviousEnded(current, now, this.#endedRetentionMs, { force, lastUsedAt: previousSecret(current, now)?.lastUsedAt ?? null });
+      ended = next.previous;
+      return { secrets: next.secrets, endedSecrets: next.endedSecrets };
+    });
+    const previous = ended as StoredSecret | null;
+    await this.#audit.record({ actor, action: 'keypair.previous_secret_ended', ...this.#target(doc), details: { hint: shownHint(previous?.hint), lastUsedAt: previous?.lastUsedAt?.toISOString() ?? null, expiresAt: previous?.expiresAt?.toISOString() ?? null, force } });
+    return this.view(doc);
+  }
+
+  /** Moves the end of the grace period to `until` (later than now set, at most 72 hours after the rotation). */
+  async extendGrace(keyId: string, until: Date, actor: Actor): Promise<KeypairView> {
+    if (Number.isNaN(until.getTime())) throw invalidInput('until must be a date and time');
+    let before: Date | null = null;
+    const doc = await this.#rewriteSecrets(keyId, (current, now) => {
+      before = previousSecret(current, now)?.expiresAt ?? null;
+      return { secrets: withGraceExtended(current, now, until) };
+    });
+    await this.#audit.record({ actor, action: 'keypair.grace_extended', ...this.#target(doc), details: { from: (before as Date | null)?.toISOString() ?? null, until: until.toISOString(), rotatedAt: rotatedAt(doc)?.toISOString() ?? null } });
+    return this.view(doc);
+  }
+
+  /** Sets (or clears: null) retireWhenIdle on the previous secret: it ends early once unused this long, counted from now at the earliest. */
+  async setRetireWhenIdle(keyId: string, idle: RetireWhenIdle | null, actor: Actor): Promise<KeypairView> {
+    if (idle !== null && !Object.hasOwn(RETIRE_WHEN_IDLE, idle)) throw invalidInput(`retireWhenIdle must be one of ${Object.keys(RETIRE_WHEN_IDLE).join(', ')}, or null`);
+    await this.#usage.flush(keyId);
+    const doc = await this.#rewriteSecrets(keyId, (current, now) => ({ secrets: withRetireWhenIdle(current, now, idle === null ? null : RETIRE_WHEN_IDLE[idle]) }));
+    await this.#audit.record({ actor, action: 'keypair.updated', ...this.#target(doc), details: { retireWhenIdle: idle } });
+    return this.view(doc);
+  }
+
+  /** A rotation-safety change of the secret lists, conditioned on the revision read (as rotate()). */
+  async #rewriteSecrets(keyId: string, build: (current: KeypairDoc, now: Date) => Pick<KeypairChanges, 'secrets' | 'endedSecrets'>): Promise<KeypairDoc> {
+    if (!isWellFormedKeyId(keyId)) throw notFound('keypair');
+    const result = await this.#store.rewrite(keyId, (current) => {
+      const now = this.#clock.now();
+      return { set: { ...build(current, now), updatedAt: now } };
+    }, 5);
+    if (result.outcome === 'not_found') throw notFound('keypair');
+    if (result.outcome === 'conflict') throw new DomainError('conflict', 'the keypair changed meanwhile; try again');
+    return result.after;
   }
 
   async unlock(keyId: string, actor: Actor): Promise<KeypairView> {
@@ -370,12 +486,12 @@ export class KeypairService {
    * `preloaded` is the record the OAuth layer read a moment ago for the same
    * request (null: it found none), so that a token request costs one database read.
    */
-  async authenticate(keyId: string, secret: string, preloaded?: KeypairDoc | null): Promise<AuthenticationResult> {
+  async authenticate(keyId: string, secret: string, preloaded?: KeypairDoc | null, address?: () => string): Promise<AuthenticationResult> {
     const doc = preloaded === null || preloaded?._id === keyId ? preloaded : await this.findForAuthentication(keyId);
-    return this.#check(doc, secret, { afterCounting: false });
+    return this.#check(doc, secret, { afterCounting: false, address });
   }
 
-  async #check(doc: KeypairDoc | null, secret: string, { afterCounting }: { afterCounting: boolean }): Promise<AuthenticationResult> {
+  async #check(doc: KeypairDoc | null, secret: string, { afterCounting, address }: { afterCounting: boolean; address: (() => string) | undefined }): Promise<AuthenticationResult> {
     // A mistyped secret fails its checksum: no hash, no database work, no lockout
     // count; checked first, so that it costs the same for known and unknown key ids.
     if (!isWellFormedSecret(secret)) return { ok: false, reason: doc ? 'malformed_secret' : 'unknown_key' };
@@ -384,12 +500,23 @@ export class KeypairService {
       return { ok: false, reason: 'unknown_key' };
     }
     const now = this.#clock.now();
-    const matches = this.#hasher.matchesAny(secret, liveSecrets(doc, now).map((s) => s.hash));
+    const live = liveSecrets(doc, now);
+    const ended = endedSecretHashes(doc, now, this.#endedRetentionMs);
+    const liveHashes = live.map((s) => s.hash);
+    // One HMAC, compared with the live and the ended hashes alike.
+    const matched = this.#hasher.matchIndex(secret, ended.length ? [...liveHashes, ...ended] : liveHashes);
+    if (matched >= live.length) {
+      // An ended secret: refused exactly like a wrong one, but no guess (whoever
+      // holds it once held a valid secret), so never counted toward the lockout;
+      // noted in memory as "ended secret still in use" instead.
+      this.#usage.endedSeen(doc._id, ended[matched - live.length]!, now, address?.() ?? null);
+      return { ok: false, reason: 'ended_secret' };
+    }
     // Expired: refused like a wrong secret (after the same hashing), and not counted: no guess can succeed.
     if (isExpired(doc, now)) return { ok: false, reason: 'expired' };
     // Locked: refused like a wrong secret, and not counted (a failure never extends a lock).
     if (isLocked(doc, now)) return { ok: false, reason: 'locked' };
-    if (!matches) {
+    if (matched < 0) {
       // Counted after the answer, not before it (#recordFailure).
       this.#recordFailure(doc);
       return { ok: false, reason: 'wrong_secret' };
@@ -399,12 +526,13 @@ export class KeypairService {
     // record as it stands after them decides.
     if (!afterCounting && this.#failures.pending(doc._id)) {
       await this.#failures.counted(doc._id);
-      return this.#check(await this.findForAuthentication(doc._id), secret, { afterCounting: true });
+      return this.#check(await this.findForAuthentication(doc._id), secret, { afterCounting: true, address });
     }
     if (!doc.enabled) return { ok: false, reason: 'disabled' };
     if (!(await this.#owners.isActive(doc))) return { ok: false, reason: 'owner_inactive' };
     if (hasFailuresToReset(doc)) await this.#recordSuccess(doc._id, now);
     this.#noteUse(doc._id, now);
+    this.#usage.used(doc._id, live[matched]!.hash, now);
     return { ok: true, keypair: doc };
   }
 
@@ -438,6 +566,38 @@ export class KeypairService {
    */
   failuresCounted(keyId?: string): Promise<void> {
     return this.#failures.counted(keyId);
+  }
+
+  /** How many days ended secrets are recognised (secrets.endedRetentionDays), for the surfaces to say. */
+  get endedRetentionDays(): number {
+    return this.#endedRetentionMs / 86_400_000;
+  }
+
+  /** Settles once the per-secret usage counted so far in this process is written (of `keyId`, or of every key). */
+  usageRecorded(keyId?: string): Promise<void> {
+    return this.#usage.flush(keyId);
+  }
+
+  /** At shutdown: writes the usage still counted in memory and stops its timer. */
+  close(): Promise<void> {
+    return this.#usage.close();
+  }
+
+  /**
+   * Writes one key's counted usage, merged by secret (secrets.ts, withUsage),
+   * then audits what is due: a previous secret used during its grace period,
+   * an ended secret presented, each at most once a day per secret, by `system`.
+   */
+  async #writeUsage(keyId: string, batches: SecretUsageBatch[]): Promise<void> {
+    const now = this.#clock.now();
+    let events: UsageEvent[] = [];
+    const written = await this.#store.recordSecretUsage(keyId, (current) => {
+      const next = withUsage(current, batches, now, this.#endedRetentionMs);
+      events = next.events;
+      return { secrets: next.secrets, endedSecrets: next.endedSecrets };
+    });
+    if (!written) return;
+    for (const event of events) await this.#audit.record({ actor: 'system', action: event.action, ...this.#target(written.after), details: event.details });
   }
 
   /** Where errors of work done after the answer go (a failure count the database refused): the server's log. */
@@ -497,4 +657,39 @@ export class KeypairService {
     if (!doc) throw notFound('keypair');
     return doc;
   }
+}
+
+function retireWhenIdleName(ms: number | null | undefined): RetireWhenIdle | null {
+  if (!ms) return null;
+  return (Object.keys(RETIRE_WHEN_IDLE) as RetireWhenIdle[]).find((name) => RETIRE_WHEN_IDLE[name] === ms) ?? null;
+}
+
+function secretView(s: StoredSecret): SecretView {
+  return {
+    state: s.expiresAt === null ? 'current' : 'previous',
+    hint: shownHint(s.hint),
+    createdAt: s.createdAt.toISOString(),
+    expiresAt: s.expiresAt?.toISOString() ?? null,
+    endsAt: secretEnd(s)?.toISOString() ?? null,
+    lastUsedAt: s.lastUsedAt?.toISOString() ?? null,
+    useCount: s.useCount ?? 0,
+    retireWhenIdle: retireWhenIdleName(s.retireWhenIdleMs),
+  };
+}
+
+function previousSecretView(doc: KeypairDoc, now: Date): PreviousSecretView | null {
+  const previous = previousSecret(doc, now);
+  const rotation = rotatedAt(doc);
+  if (!previous || !rotation) return null;
+  const lastUsed = previous.lastUsedAt ?? null;
+  return {
+    hint: shownHint(previous.hint),
+    lastUsedAt: lastUsed?.toISOString() ?? null,
+    usedSinceRotation: !!lastUsed && lastUsed > rotation,
+    usedInLastHour: !!lastUsed && now.getTime() - lastUsed.getTime() < RECENT_USE_MS,
+    expiresAt: previous.expiresAt!.toISOString(),
+    endsAt: secretEnd(previous)!.toISOString(),
+    retireWhenIdle: retireWhenIdleName(previous.retireWhenIdleMs),
+    extendableUntil: new Date(rotation.getTime() + MAX_GRACE_AFTER_ROTATION_MS).toISOString(),
+  };
 }

@@ -8,6 +8,16 @@ export type GracePeriod = keyof typeof GRACE_PERIODS;
 export const DEFAULT_GRACE: GracePeriod = '24h';
 /** The grace periods as a list, in the order offered ('0' first). */
 export const GRACE_PERIOD_NAMES = Object.keys(GRACE_PERIODS) as [GracePeriod, ...GracePeriod[]];
+/** A grace period may be extended up to this long after its rotation (the longest grace offered). */
+export const MAX_GRACE_AFTER_ROTATION_MS = GRACE_PERIODS['72h'];
+/**
+ * retireWhenIdle: the previous secret ends early once unused this long. Usage is
+ * written about once a minute per process, so a quarter of an hour is the shortest
+ * that cannot end a secret some worker is still using.
+ */
+export const RETIRE_WHEN_IDLE = { '15m': 900_000, '1h': 3_600_000, '6h': 21_600_000, '24h': 86_400_000 } as const;
+export type RetireWhenIdle = keyof typeof RETIRE_WHEN_IDLE;
+export const RETIRE_WHEN_IDLE_NAMES = Object.keys(RETIRE_WHEN_IDLE) as [RetireWhenIdle, ...RetireWhenIdle[]];
 
 /** Names of accounts, environments and keypairs: 1 to NAME_MAX characters once trimmed. */
 export const NAME_MAX = 100;

@@ -10,6 +10,7 @@ export const DOMAIN_ERROR_STATUSES = {
   conflict: { status: 409, code: 'conflict' },
   forbidden: { status: 403, code: 'forbidden' },
   unauthenticated: { status: 401, code: 'unauthenticated' },
+  previous_secret_in_use: { status: 409, code: 'previous_secret_in_use' },
 } as const satisfies Record<DomainErrorCode, { status: number; code: string }>;
 
 /** The database cannot be reached: nothing was decided, try again after Retry-After. */

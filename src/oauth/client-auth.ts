@@ -109,9 +109,10 @@ export async function authenticateClient(ctx: Context, domain: Domain, body: For
     keyId = postId;
     secret = postSecret;
   }
-  const result = await domain.keypairs.authenticate(keyId, secret);
+  const result = await domain.keypairs.authenticate(keyId, secret, undefined, () => address);
   if (!result.ok) {
-    await throttle.failed(address);
+    // An ended secret is no guess: it does not spend the address's budget (provider.ts, endedSecretRequests).
+    if (result.reason !== 'ended_secret') await throttle.failed(address);
     throw new OAuthError(401, 'invalid_client', 'client authentication failed', { basicChallenge: basic });
   }
   return result.keypair;

@@ -10,6 +10,7 @@ import type { KeypairDoc } from '../db/models/keypair.ts';
 import type { Domain } from '../domain/index.ts';
 import { currentTokenGeneration, type AuthenticationFailure, type AuthenticationResult } from '../domain/keypairs.ts';
 import { httpFailureOf } from '../http/error-statuses.ts';
+import { requestAddress } from './address-throttle.ts';
 import { presentedSecret, spendUnknownKey } from './client-auth.ts';
 import { DPOP_FEATURE, DPOP_SIGNING_ALGS, dpopBinding, shareReplayDetection } from './dpop.ts';
 import { UNAVAILABLE_ERROR } from './oauth-error.ts';
@@ -36,6 +37,18 @@ const GENERATION_FIELD = 'keyport_token_generation';
 
 /** Per-request memo: the keypair record read by Client.find, reused by the secret check. */
 const loadedKeypair = new WeakMap<object, KeypairDoc | null>();
+
+/**
+ * Token requests that presented an ended secret. Their 401 is not charged to the
+ * address's failure budget (src/app.ts): it is no guess, costs no database
+ * write, and must not lock out an updated client behind the same address.
+ */
+const endedSecretRequests = new WeakSet<object>();
+
+/** True when this token request presented an ended secret (see endedSecretRequests). */
+export function presentedEndedSecret(req: object): boolean {
+  return endedSecretRequests.has(req);
+}
 
 export interface ProviderHooks {
   onAuthenticationFailure?(reason: AuthenticationFailure, keyId: string): void;
@@ -254,11 +267,15 @@ export function createProvider(options: { issuer: string; config: KeyportConfig;
     const preloaded = ctx && loadedKeypair.has(ctx) ? loadedKeypair.get(ctx) : undefined;
     let result: AuthenticationResult;
     try {
-      result = await domain.keypairs.authenticate(this.clientId, actual, preloaded);
+      // The address is read only for an ended secret (who still sends it).
+      result = await domain.keypairs.authenticate(this.clientId, actual, preloaded, ctx ? () => requestAddress(ctx.req, config.server.trustProxy) : undefined);
     } catch (err) {
       rethrowForProvider(err);
     }
-    if (!result.ok) hooks?.onAuthenticationFailure?.(result.reason, this.clientId);
+    if (!result.ok) {
+      if (result.reason === 'ended_secret' && ctx) endedSecretRequests.add(ctx.req);
+      hooks?.onAuthenticationFailure?.(result.reason, this.clientId);
+    }
     return result.ok;
   };
 

@@ -12,6 +12,7 @@ const expected: Record<DomainErrorCode, [number, string]> = {
   conflict: [409, 'conflict'],
   forbidden: [403, 'forbidden'],
   unauthenticated: [401, 'unauthenticated'],
+  previous_secret_in_use: [409, 'previous_secret_in_use'],
 };
 
 test('each domain error code has its status and public code', (t) => {

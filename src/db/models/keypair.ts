@@ -1,7 +1,7 @@
 // API keypairs: the OAuth clients of Keyport. The document's _id is the key id.
 import { Schema } from 'mongoose';
 import type { KeypairRecord } from '../contract.ts';
-import type { StoredSecret } from '../contract.ts';
+import type { EndedSecret, StoredSecret } from '../contract.ts';
 
 // The stored shape is the contract's record (src/db/contract.ts): the store hands
 // documents to the domain as they are read, with no copy on the token endpoint's path.
@@ -12,6 +12,26 @@ const storedSecretSchema = new Schema<StoredSecret>({
   hash: { type: String, required: true },
   createdAt: { type: Date, required: true },
   expiresAt: { type: Date, default: null },
+  // Optional: records written before hints and per-secret usage existed lack them.
+  hint: { type: String },
+  lastUsedAt: { type: Date },
+  useCount: { type: Number },
+  retireWhenIdleMs: { type: Number },
+  retireWhenIdleSince: { type: Date },
+  stillUsedAuditedAt: { type: Date },
+}, { _id: false, versionKey: false, strict: 'throw' });
+
+const endedSecretSchema = new Schema<EndedSecret>({
+  hash: { type: String, required: true },
+  hint: { type: String, default: null },
+  createdAt: { type: Date, required: true },
+  endedAt: { type: Date, required: true },
+  lastUsedAt: { type: Date, default: null },
+  useCount: { type: Number, default: 0 },
+  endedUseCount: { type: Number, default: 0 },
+  endedLastSeenAt: { type: Date, default: null },
+  endedLastAddress: { type: String, default: null },
+  endedAuditedAt: { type: Date, default: null },
 }, { _id: false, versionKey: false, strict: 'throw' });
 
 export const keypairSchema = new Schema<KeypairDoc>({
@@ -42,6 +62,7 @@ export const keypairSchema = new Schema<KeypairDoc>({
   expiredNoticeAt: { type: Date, default: null },
   // No default: records written before the option have none, and read as false.
   dpopRequired: { type: Boolean },
+  endedSecrets: { type: [endedSecretSchema], default: undefined },
 }, { versionKey: false, strict: 'throw' });
 // Lists: an owner's keypairs, newest first.
 keypairSchema.index({ accountId: 1, environmentId: 1, createdAt: -1 });

@@ -17,6 +17,7 @@ export const API_ERROR_CODES = [
   'not_found',
   'method_not_allowed',
   'conflict',
+  'previous_secret_in_use',
   'rate_limited',
   'internal_error',
   'database_unavailable',

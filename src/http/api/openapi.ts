@@ -5,6 +5,7 @@ import { z } from 'zod';
 import { API_ERROR_CODES } from './errors.ts';
 import type { ResponseSchema, RouteSpec } from './route-spec.ts';
 import { ID_PATTERNS } from '../../domain/credentials.ts';
+import { RETIRE_WHEN_IDLE_NAMES } from '../../domain/limits.ts';
 import type { IdParam } from './validation.ts';
 
 type Json = Record<string, unknown>;
@@ -68,7 +69,46 @@ const COMPONENT_SCHEMAS: Record<string, Json> = {
       lockedUntil: nullable(time), lockedPermanently: { type: 'boolean' }, failedAttempts: { type: 'integer' },
       secrets: {
         type: 'array',
-        items: { type: 'object', properties: { state: { type: 'string', enum: ['current', 'previous'] }, createdAt: time, expiresAt: nullable(time) } },
+        items: {
+          type: 'object',
+          properties: {
+            state: { type: 'string', enum: ['current', 'previous'] },
+            hint: { ...nullable(str), description: 'the secret\'s last 4 characters, as kps_…AbC9 (null: issued before hints existed); the secret itself is never shown again' },
+            createdAt: time,
+            expiresAt: { ...nullable(time), description: 'the end of the grace period (previous secret)' },
+            endsAt: { ...nullable(time), description: 'when it stops working: expiresAt, or earlier with retireWhenIdle' },
+            lastUsedAt: { ...nullable(time), description: 'last successful use (written about once a minute)' },
+            useCount: { type: 'integer' },
+            retireWhenIdle: nullable({ type: 'string', enum: [...RETIRE_WHEN_IDLE_NAMES] }),
+          },
+        },
+      },
+      previousSecret: {
+        ...nullable({
+          type: 'object',
+          properties: {
+            hint: nullable(str), lastUsedAt: nullable(time),
+            usedSinceRotation: { type: 'boolean', description: 'some client still used it after the rotation' },
+            usedInLastHour: { type: 'boolean', description: 'ending it now needs "force": true' },
+            expiresAt: time, endsAt: time, retireWhenIdle: nullable({ type: 'string', enum: [...RETIRE_WHEN_IDLE_NAMES] }),
+            extendableUntil: { ...time, description: 'the latest end an extension may set (72 hours after the rotation)' },
+          },
+        }),
+        description: 'during a grace period: whether the previous secret is still used (null: no grace period)',
+      },
+      endedSecrets: {
+        type: 'array',
+        description: 'secrets that ended within secrets.endedRetentionDays, newest first (hashes kept, never the secrets)',
+        items: {
+          type: 'object',
+          properties: {
+            hint: nullable(str), createdAt: time, endedAt: time, lastUsedAt: nullable(time), useCount: { type: 'integer' },
+            stillInUse: {
+              ...nullable({ type: 'object', properties: { count: { type: 'integer' }, lastSeenAt: nullable(time), lastAddress: nullable(str) } }),
+              description: '"ended secret still in use": presented after it ended (refused, not counted toward lockout): how often, when last, from which address',
+            },
+          },
+        },
       },
       createdAt: time, createdBy: str, lastUsedAt: nullable(time), lastRotatedAt: nullable(time),
       tokensRevokedAt: { ...nullable(time), description: 'when the tokens issued until then were last revoked (a regeneration or a disable)' },

@@ -9,7 +9,7 @@ import type { Action, TargetRef } from '../../domain/access.ts';
 import type { Domain } from '../../domain/index.ts';
 import { DomainError } from '../../domain/errors.ts';
 import { ID_PATTERNS } from '../../domain/credentials.ts';
-import { DEFAULT_GRACE, type GracePeriod } from '../../domain/limits.ts';
+import { DEFAULT_GRACE, RETIRE_WHEN_IDLE_NAMES, type GracePeriod } from '../../domain/limits.ts';
 import { EXPIRING_WINDOW_DAYS } from '../../domain/expiry.ts';
 import { basePath } from '../public-base.ts';
 import { endSession, newCsrfToken, sessionOf } from '../session/index.ts';
@@ -145,7 +145,7 @@ function keypairAction(name: 'disable' | 'enable' | 'unlock', summary: string): 
 
 const keypairRoutes: RouteSpec[] = [
   defineRoute({
-    method: 'get', path: '/keypairs/:keyId', operationId: 'getKeypair', summary: 'Read a keypair (never its secret)', tag: 'keypairs', auth: true, status: 200, response: 'Keypair', action: 'keypairs.read',
+    method: 'get', path: '/keypairs/:keyId', operationId: 'getKeypair', summary: 'Read a keypair (never its secret): each secret\'s hint (kps_…AbC9) and use, whether the previous secret is still used during a grace period, and ended secrets a client still sends', tag: 'keypairs', auth: true, status: 200, response: 'Keypair', action: 'keypairs.read',
     async handle(ctx, { params }, deps) {
       return (await authorized(ctx, deps, 'keypairs.read', params)).keypair;
     },
@@ -176,12 +176,39 @@ const keypairRoutes: RouteSpec[] = [
   keypairAction('unlock', 'Clear a lockout without changing the secret'),
   defineRoute({
     method: 'post', path: '/keypairs/:keyId/rotate', operationId: 'rotateKeypair',
-    summary: `Issue a new secret (shown this once); the old one works for the grace period (default ${DEFAULT_GRACE}; "0" ends it at once). A planned rotation keeps the tokens already issued; "revokeTokens": true ends them too`,
+    summary: `Issue a new secret (shown this once); the old one works for the grace period (default ${DEFAULT_GRACE}; "0" ends it at once), or until unused for "retireWhenIdle" (${RETIRE_WHEN_IDLE_NAMES.join(', ')}). A planned rotation keeps the tokens already issued; "revokeTokens": true ends them too`,
     tag: 'keypairs', auth: true, body: schemas.rotate, status: 200, response: 'IssuedKeypair', action: 'keypairs.manage', noStore: true,
     async handle(ctx, { params, body: input }, deps) {
       await authorized(ctx, deps, 'keypairs.manage', params);
       const grace: GracePeriod = input.grace ?? DEFAULT_GRACE;
-      return deps.domain.keypairs.rotate(params.keyId!, grace, actorOf(ctx), { revokeTokens: input.revokeTokens ?? false });
+      return deps.domain.keypairs.rotate(params.keyId!, grace, actorOf(ctx), { revokeTokens: input.revokeTokens ?? false, ...(input.retireWhenIdle ? { retireWhenIdle: input.retireWhenIdle } : {}) });
+    },
+  }),
+  defineRoute({
+    method: 'post', path: '/keypairs/:keyId/previous-secret/end', operationId: 'endPreviousSecret',
+    summary: 'End the previous secret now, before its grace period is over (it is still recognised as an ended secret). Refused with 409 previous_secret_in_use when it was used within the last hour, unless "force": true',
+    tag: 'keypairs', auth: true, body: schemas.endPreviousSecret, status: 200, response: 'Keypair', action: 'keypairs.manage',
+    async handle(ctx, { params, body: { force } }, deps) {
+      await authorized(ctx, deps, 'keypairs.manage', params);
+      return deps.domain.keypairs.endPreviousSecret(params.keyId!, actorOf(ctx), { force: force ?? false });
+    },
+  }),
+  defineRoute({
+    method: 'post', path: '/keypairs/:keyId/previous-secret/extend', operationId: 'extendGracePeriod',
+    summary: 'Extend the grace period of the previous secret to "until" (an ISO 8601 date-time later than its current end, at most 72 hours after the rotation)',
+    tag: 'keypairs', auth: true, body: schemas.extendGrace, status: 200, response: 'Keypair', action: 'keypairs.manage',
+    async handle(ctx, { params, body: { until } }, deps) {
+      await authorized(ctx, deps, 'keypairs.manage', params);
+      return deps.domain.keypairs.extendGrace(params.keyId!, new Date(until), actorOf(ctx));
+    },
+  }),
+  defineRoute({
+    method: 'post', path: '/keypairs/:keyId/previous-secret/retire-when-idle', operationId: 'setRetireWhenIdle',
+    summary: `End the previous secret early once it has been unused for "retireWhenIdle" (${RETIRE_WHEN_IDLE_NAMES.join(', ')}; counted from now at the earliest), or null to wait for the end of the grace period`,
+    tag: 'keypairs', auth: true, body: schemas.retireWhenIdle, status: 200, response: 'Keypair', action: 'keypairs.manage',
+    async handle(ctx, { params, body: { retireWhenIdle } }, deps) {
+      await authorized(ctx, deps, 'keypairs.manage', params);
+      return deps.domain.keypairs.setRetireWhenIdle(params.keyId!, retireWhenIdle, actorOf(ctx));
     },
   }),
   defineRoute({

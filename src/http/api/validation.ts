@@ -5,7 +5,7 @@
 import type { Context } from 'koa';
 import { z } from 'zod';
 import type { IdKind } from '../../domain/credentials.ts';
-import { COMMENT_MAX, EMAIL_MAX, GRACE_PERIOD_NAMES, NAME_MAX, PASSWORD_MAX, SCOPE_NAME_MAX, SCOPE_NAME_PATTERN, SCOPES_MAX } from '../../domain/limits.ts';
+import { COMMENT_MAX, EMAIL_MAX, GRACE_PERIOD_NAMES, NAME_MAX, RETIRE_WHEN_IDLE_NAMES, PASSWORD_MAX, SCOPE_NAME_MAX, SCOPE_NAME_PATTERN, SCOPES_MAX } from '../../domain/limits.ts';
 import { MAX_KEYPAIR_LIFETIME_DAYS } from '../../domain/expiry.ts';
 import { WEBHOOK_DESCRIPTION_MAX } from '../../domain/webhooks.ts';
 import { WEBHOOK_URL_MAX } from '../../domain/webhook-urls.ts';
@@ -73,7 +73,10 @@ export const schemas = {
   updateKeypair: z.strictObject({ name: name.optional(), comment: comment.optional(), scopes: scopes.optional(), expiresAt: expiresAt.optional(), dpopRequired: z.boolean().optional() })
     .refine((v) => v.name !== undefined || v.comment !== undefined || v.scopes !== undefined || v.expiresAt !== undefined || v.dpopRequired !== undefined, 'give at least one of name, comment, scopes, expiresAt, dpopRequired'),
   keypairLifetime: z.strictObject({ maxKeypairLifetimeDays: z.number().int().min(1).max(MAX_KEYPAIR_LIFETIME_DAYS).nullable() }),
-  rotate: z.strictObject({ grace: z.enum(GRACE_PERIOD_NAMES).optional(), revokeTokens: z.boolean().optional() }),
+  rotate: z.strictObject({ grace: z.enum(GRACE_PERIOD_NAMES).optional(), revokeTokens: z.boolean().optional(), retireWhenIdle: z.enum(RETIRE_WHEN_IDLE_NAMES).optional() }),
+  endPreviousSecret: z.strictObject({ force: z.boolean().optional() }),
+  extendGrace: z.strictObject({ until: z.iso.datetime({ offset: true }) }),
+  retireWhenIdle: z.strictObject({ retireWhenIdle: z.enum(RETIRE_WHEN_IDLE_NAMES).nullable() }),
   regenerate: z.strictObject({ revokeTokens: z.boolean().optional() }),
   listKeypairs: z.strictObject({
     limit: intParam(1, 100).optional(),

@@ -22,6 +22,8 @@ export const AUDIT_ACTIONS: { value: string; label: string }[] = [
   ['keypair.regenerated', 'Secret regenerated'], ['keypair.disabled', 'Keypair disabled'], ['keypair.enabled', 'Keypair enabled'],
   ['keypair.locked', 'Keypair locked'], ['keypair.unlocked', 'Keypair unlocked'], ['keypair.removed', 'Keypair removed'],
   ['keypair.replaced', 'Keypair replaced'], ['keypair.expiring', 'Keypair expiring within 14 days'], ['keypair.expired', 'Keypair expired'], ['account.updated', 'Account settings changed'],
+  ['keypair.previous_secret_still_used', 'Previous secret still used'], ['keypair.ended_secret_used', 'Ended secret still in use'],
+  ['keypair.previous_secret_ended', 'Previous secret ended'], ['keypair.grace_extended', 'Grace period extended'],
   ['token.revoked', 'Token revoked'], ['membership.granted', 'Member added or role changed'], ['membership.revoked', 'Member removed'],
   ['account.created', 'Account created'], ['account.renamed', 'Account renamed'], ['account.closing', 'Account closing'], ['account.closed', 'Account closed'],
   ['environment.created', 'Environment created'], ['environment.renamed', 'Environment renamed'], ['environment.closing', 'Environment closing'], ['environment.closed', 'Environment closed'],
@@ -70,6 +72,16 @@ export async function describeEvents(domain: Domain, events: AuditEventView[]): 
         parts = [...kp, t(` was locked after ${typeof d.failedAttempts === 'number' ? d.failedAttempts : 'repeated'} wrong secrets`),
           t(d.permanent === true ? ', until an administrator unlocks it' : ` until ${when(d.lockedUntil)}`)];
         break;
+      case 'keypair.previous_secret_still_used':
+        parts = [t(`The previous secret ${str(d.hint) ?? ''} of `), ...kp, t(` is still used during its grace period (last ${when(d.lastUsedAt)}); it ends ${when(d.expiresAt)}`)];
+        break;
+      case 'keypair.ended_secret_used':
+        parts = [t(`An ended secret ${str(d.hint) ?? ''} of `), ...kp, t(` is still in use: presented ${typeof d.count === 'number' ? d.count : 'again'} time(s) since it ended, last ${when(d.lastSeenAt)}${str(d.lastAddress) ? ` from ${str(d.lastAddress)}` : ''}; refused, and not counted toward the lockout`)];
+        break;
+      case 'keypair.previous_secret_ended':
+        parts = [t(`${who} ended the previous secret of `), ...kp, t(d.force === true ? ' early, although it was used within the last hour' : ' early')];
+        break;
+      case 'keypair.grace_extended': parts = [t(`${who} extended the grace period of `), ...kp, t(` to ${when(d.until)}`)]; break;
       case 'token.revoked': parts = [t(`${who} revoked a token of `), ...kp]; break;
       case 'membership.granted': parts = [t(`${who} made ${user} ${str(d.role) ?? 'a member'}`)]; break;
       case 'membership.revoked': parts = [t(`${who} removed ${user} (${str(d.role) ?? 'member'})`)]; break;

@@ -5,7 +5,7 @@ import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { Eta } from 'eta';
 import type { Context } from 'koa';
-import { COMMENT_MAX, DEFAULT_GRACE, EMAIL_MAX, NAME_MAX, PASSWORD_MAX, PASSWORD_MIN } from '../../domain/limits.ts';
+import { COMMENT_MAX, DEFAULT_GRACE, EMAIL_MAX, NAME_MAX, PASSWORD_MAX, PASSWORD_MIN, RETIRE_WHEN_IDLE_NAMES } from '../../domain/limits.ts';
 import { MAX_KEYPAIR_LIFETIME_DAYS } from '../../domain/expiry.ts';
 import { publicPath } from '../public-base.ts';
 
@@ -101,7 +101,7 @@ export interface PageBase {
 export const helpers = { formatTime, formatDay, relativeTime, timeTag, absoluteTimeTag, assetUrl };
 
 /** The domain's limits the forms repeat (maxlength, minlength, the default grace), as `it.limits` in every view. */
-export const FORM_LIMITS = { NAME_MAX, COMMENT_MAX, EMAIL_MAX, PASSWORD_MIN, PASSWORD_MAX, DEFAULT_GRACE, MAX_KEYPAIR_LIFETIME_DAYS } as const;
+export const FORM_LIMITS = { NAME_MAX, COMMENT_MAX, EMAIL_MAX, PASSWORD_MIN, PASSWORD_MAX, DEFAULT_GRACE, MAX_KEYPAIR_LIFETIME_DAYS, RETIRE_WHEN_IDLE_NAMES } as const;
 
 export function render(ctx: Context, view: string, data: PageBase & Record<string, unknown>, options: { status?: number } = {}): void {
   ctx.status = options.status ?? 200;

@@ -6,7 +6,8 @@ import type Router from '@koa/router';
 import type { Context } from 'koa';
 import { DomainError } from '../../../domain/errors.ts';
 import type { KeypairListFilter, KeypairView } from '../../../domain/keypairs.ts';
-import { DEFAULT_GRACE, GRACE_PERIOD_NAMES, GRACE_PERIODS, NAME_MAX, type GracePeriod } from '../../../domain/limits.ts';
+import { DEFAULT_GRACE, GRACE_PERIOD_NAMES, GRACE_PERIODS, NAME_MAX, RETIRE_WHEN_IDLE, type GracePeriod, type RetireWhenIdle } from '../../../domain/limits.ts';
+import { formatTime } from '../render.ts';
 import { authorizeKeypair, authorizeOwner, keypairCrumbs, OWNER_PATHS, type OwnerPage, type RoutedContext } from '../owner-page.ts';
 import { capitalize, field, fields, flash, form, me, onceToken, pageBase, seeOther, signedIn, spend, UI_PREFIX, UiError, type UiDeps } from '../page-helpers.ts';
 import { describeEvents } from '../audit-view.ts';
@@ -112,6 +113,8 @@ export function keypairRoutes(router: Router, deps: UiDeps): void {
     render(ctx, 'keypair', {
       ...base(ctx, `${keypair.name} · API management`, keypairCrumbs(page, keypair)),
       page, section: 'access', keypair,
+      extendChoices: extendChoices(keypair),
+      endedRetentionDays: domain.keypairs.endedRetentionDays,
       scopes: domain.scopes.forLevel(keypair.ownerType),
       values: extra.values ?? { name: keypair.name, comment: keypair.comment, scopes: keypair.scopes, expiresOn: dayOf(keypair.expiresAt), dpopRequired: keypair.dpopRequired },
       maxLifetimeDays: page.account.maxKeypairLifetimeDays,
@@ -138,6 +141,43 @@ export function keypairRoutes(router: Router, deps: UiDeps): void {
     }
     flash(ctx, `Saved ${values.name.trim()}. Scope changes apply to new tokens.`);
     seeOther(ctx, `${UI_PREFIX}/keypairs/${keypair.keyId}`);
+  });
+
+  // ---- rotation safety during a grace period ----
+
+  /** Runs a rotation-safety action; a refusal (in use, out of range, no grace period) shows on the keypair page. */
+  const safetyAction = (path: string, act: (ctx: RoutedContext, keypair: KeypairView) => Promise<string>) => {
+    router.post(`/keypairs/:keyId/previous-secret/${path}`, signedIn, async (ctx) => {
+      const { keypair } = await authorizeKeypair(ctx, domain, 'keypairs.manage');
+      let done: string;
+      try {
+        done = await act(ctx, keypair);
+      } catch (err) {
+        if (err instanceof DomainError && (err.code === 'invalid_input' || err.code === 'conflict' || err.code === 'previous_secret_in_use')) {
+          return keypairPage(ctx, { error: capitalize(err.message.replace('end it with force', 'tick the box')) + '.', status: err.code === 'invalid_input' ? 400 : 409 });
+        }
+        throw err;
+      }
+      flash(ctx, done);
+      seeOther(ctx, `${UI_PREFIX}/keypairs/${keypair.keyId}`);
+    });
+  };
+
+  safetyAction('end', async (ctx, keypair) => {
+    await domain.keypairs.endPreviousSecret(keypair.keyId, me(ctx).access.actor, { force: field(form(ctx), 'force', 10) === 'yes' });
+    return `The previous secret of ${keypair.name} has stopped working.`;
+  });
+  safetyAction('extend', async (ctx, keypair) => {
+    const until = new Date(field(form(ctx), 'until', 40));
+    const changed = await domain.keypairs.extendGrace(keypair.keyId, until, me(ctx).access.actor);
+    return `The previous secret of ${keypair.name} now works until ${formatTime(changed.previousSecret!.endsAt)}.`;
+  });
+  safetyAction('retire-when-idle', async (ctx, keypair) => {
+    const value = field(form(ctx), 'retireWhenIdle', 10);
+    const idle = value === 'off' ? null : Object.hasOwn(RETIRE_WHEN_IDLE, value) ? value as RetireWhenIdle : undefined;
+    if (idle === undefined) throw new DomainError('invalid_input', 'choose how long the previous secret may go unused');
+    await domain.keypairs.setRetireWhenIdle(keypair.keyId, idle, me(ctx).access.actor);
+    return idle ? `The previous secret of ${keypair.name} ends once unused for ${idle}.` : `The previous secret of ${keypair.name} works until the end of its grace period.`;
   });
 
   // Disabling cuts a client off at once and revokes its tokens: it is confirmed on
@@ -190,8 +230,10 @@ export function keypairRoutes(router: Router, deps: UiDeps): void {
     const grace = field(f, 'grace', 10);
     if (!Object.hasOwn(GRACE_PERIODS, grace)) return rotatePage(ctx, { error: 'Choose when the current secret stops working.', status: 400 });
     if (field(f, 'confirm', 10) !== 'yes') return rotatePage(ctx, { error: 'Tick the box to confirm: a rotation cannot be undone.', grace, status: 400 });
+    const retire = field(f, 'retireWhenIdle', 10);
+    if (retire && (!Object.hasOwn(RETIRE_WHEN_IDLE, retire) || grace === '0')) return rotatePage(ctx, { error: grace === '0' ? 'Ending the old secret when idle needs a grace period: rotating immediately ends it now.' : 'Choose how long the old secret may go unused.', grace, status: 400 });
     if (!spend(ctx, field(f, 'once', 100))) return alreadySubmitted(ctx, page, keypair);
-    const issued = await domain.keypairs.rotate(keypair.keyId, grace as GracePeriod, me(ctx).access.actor);
+    const issued = await domain.keypairs.rotate(keypair.keyId, grace as GracePeriod, me(ctx).access.actor, retire ? { retireWhenIdle: retire as RetireWhenIdle } : {});
     secretPage(ctx, page, issued.keypair, issued.secret, grace === '0' ? 'regenerated' : 'rotated');
   });
 
@@ -280,4 +322,16 @@ export function keypairRoutes(router: Router, deps: UiDeps): void {
       : { href: `${page.base}/keypairs`, label: `Back to API management (${page.name})` };
     throw new UiError(409, 'Already submitted', `This form was submitted already, and its secret was shown then: Keyport never shows a secret twice. Go to API management (${page.name}) to see the keypair, or rotate it to get a new secret.`, back);
   }
+}
+
+/** The ends an extension may choose: 24, 48 and 72 hours after the rotation, those later than the current end. */
+function extendChoices(keypair: KeypairView): { value: string; label: string }[] {
+  const previous = keypair.previousSecret;
+  if (!previous) return [];
+  const latest = Date.parse(previous.extendableUntil);
+  const current = Date.parse(previous.expiresAt);
+  return [48, 24, 0]
+    .map((hoursBefore) => new Date(latest - hoursBefore * 3_600_000))
+    .filter((until) => until.getTime() > current)
+    .map((until) => ({ value: until.toISOString(), label: `${formatTime(until.toISOString())} (${72 - (latest - until.getTime()) / 3_600_000} h after the rotation)` }));
 }
