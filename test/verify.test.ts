@@ -404,7 +404,8 @@ test('a token remembered as verified is refused once its key has left the JWKS (
   const issuer = await fakeIssuer(t);
   const [stolen, good] = [await newSigningKey(), await newSigningKey()];
   issuer.publish([stolen.jwk, good.jwk]);
-  const v = createVerifier({ issuer: issuer.url, audience: AUDIENCE, tenants: 'any', jwks: { cacheMaxAgeMs: 50, cooldownMs: 60_000 } });
+  // A JWKS fresh for a second: long enough for the three calls below on a loaded machine, short enough to wait out.
+  const v = createVerifier({ issuer: issuer.url, audience: AUDIENCE, tenants: 'any', jwks: { cacheMaxAgeMs: 1000, cooldownMs: 60_000 } });
   const forever = await tokenOf(issuer, stolen, { exp: Math.floor(Date.now() / 1000) + 10 * 365 * 86_400 });
   const honest = await tokenOf(issuer, good);
   await v.verify(forever);
@@ -413,7 +414,7 @@ test('a token remembered as verified is refused once its key has left the JWKS (
   t.is(issuer.jwksRequests(), 1, 'remembered: no further request while the JWKS is fresh');
 
   issuer.publish([good.jwk]);
-  await sleep(100); // past the JWKS max age
+  await sleep(1100); // past the JWKS max age
   const err = await refused(t, v.verify(forever), 401, 'invalid_token');
   t.true(err.cause instanceof errors.JWKSNoMatchingKey, String(err.cause));
   t.is((await v.verify(honest)).claims.iss, issuer.url, 'tokens of a key still published are still accepted');

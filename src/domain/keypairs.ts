@@ -399,7 +399,8 @@ export class KeypairService {
       if (grace === '0') Object.assign(set, unlockedCounters());
       if (revokeTokens) set.tokensRevokedAt = now;
       return { set, advanceTokenGeneration: revokeTokens };
-    }, 5);
+      // Each lost attempt means another rotation landed: enough attempts for a burst of them from several processes.
+    }, 10);
     if (result.outcome === 'not_found') throw notFound('keypair');
     if (result.outcome === 'conflict') throw new DomainError('conflict', 'the keypair changed during the rotation; try again');
     const { before: current, after: doc } = result;
