@@ -35,6 +35,22 @@ export interface StoredSecret {
   expiresAt: Date | null;
 }
 
+/**
+ * A public key of a key-based keypair (private_key_jwt): clients sign their
+ * token requests with its private key, which Keyport never sees.
+ */
+export interface StoredPublicKey {
+  /** RFC 7638 SHA-256 thumbprint (base64url): the key's id in the API, the CLI and the UI. */
+  thumbprint: string;
+  /** The `kid` assertions may name it by: the uploaded JWK's own kid, else the thumbprint. */
+  kid: string;
+  /** The public JWK members (kty, crv, x, y / n, e), and `alg` when the key is pinned to one. */
+  jwk: Record<string, string>;
+  createdAt: Date;
+  /** Set when the key is retired with a grace period: it authenticates until then. Null while current. */
+  expiresAt: Date | null;
+}
+
 /** The counters a keypair keeps for its lockout. */
 export interface LockoutCounters {
   /** Consecutive wrong secrets since the last success (not counted while locked). */
@@ -116,14 +132,19 @@ export interface KeypairRecord extends LockoutCounters {
   tokenGeneration: number;
   /** When tokens were last revoked this way (null: never). */
   tokensRevokedAt: Date | null;
+  /** Public keys for private_key_jwt, at most 5. Records from before keys existed have none: read as []. */
+  publicKeys?: StoredPublicKey[];
+  /** When each public key (by thumbprint) last authenticated, written at most once a minute per key. Absent: never. */
+  keysLastUsedAt?: Record<string, Date>;
 }
 
 /** What creating a keypair gives; the store starts the counters, revision and generation at zero. */
-export type NewKeypair = Pick<KeypairRecord, '_id' | 'ownerType' | 'accountId' | 'environmentId' | 'name' | 'comment' | 'scopes' | 'enabled' | 'secrets' | 'createdAt' | 'createdBy' | 'updatedAt'>;
+export type NewKeypair = Pick<KeypairRecord, '_id' | 'ownerType' | 'accountId' | 'environmentId' | 'name' | 'comment' | 'scopes' | 'enabled' | 'secrets' | 'createdAt' | 'createdBy' | 'updatedAt'>
+  & Partial<Pick<KeypairRecord, 'publicKeys'>>;
 
 /** Fields an administrative change may set (never the id, the owner or the counters' history alone). */
 export type KeypairChanges = Partial<Pick<KeypairRecord,
-  'name' | 'comment' | 'scopes' | 'enabled' | 'secrets' | 'updatedAt' | 'lastRotatedAt' | 'tokensRevokedAt' | keyof LockoutCounters>>;
+  'name' | 'comment' | 'scopes' | 'enabled' | 'secrets' | 'updatedAt' | 'lastRotatedAt' | 'tokensRevokedAt' | 'publicKeys' | keyof LockoutCounters>>;
 
 /** A listing's filter: `locked` at `now`, or `enabled` / `disabled` and not locked at `now`. */
 export type KeypairListStatus = 'enabled' | 'disabled' | 'locked';
@@ -208,6 +229,8 @@ export interface KeypairStore {
   resetFailures(keyId: string, now: Date): Promise<void>;
   /** Sets lastUsedAt to `now` unless it is already later than `notBefore`. Best effort, does not publish (authentication does not read it). */
   noteUsed(keyId: string, now: Date, notBefore: Date): Promise<void>;
+  /** Sets keysLastUsedAt[thumbprint] and lastUsedAt to `now`. Best effort, does not publish (authentication does not read them). */
+  noteKeyUsed(keyId: string, thumbprint: string, now: Date): Promise<void>;
 }
 
 /** What a change is about: its key is a key id, an account or environment id, a jti, or a signing key's kid. */
@@ -340,6 +363,20 @@ export interface RevocationStore {
   /** Every revocation whose token expires after `now`. */
   unexpired(now: Date): Promise<{ jti: string; expiresAt: Date }[]>;
   /** Deletes the revocations whose token expired before `now` (no TTL indexes on FerretDB v1). */
+  deleteExpired(now: Date): Promise<void>;
+}
+
+/**
+ * Single-use JWT ids (client assertions' jti), shared by every process: an id
+ * is accepted once until its expiry.
+ */
+export interface ReplayStore {
+  /**
+   * Records `id` until `expiresAt`, atomically (a unique index insert); returns
+   * false when it is recorded already and in force at `now` (a replay).
+   */
+  claim(id: string, expiresAt: Date, now: Date): Promise<boolean>;
+  /** Deletes the ids that expired by `now` (no TTL indexes on FerretDB v1). */
   deleteExpired(now: Date): Promise<void>;
 }
 
@@ -488,6 +525,7 @@ export interface Stores {
   memberships: MembershipStore;
   audit: AuditStore;
   revocations: RevocationStore;
+  replays: ReplayStore;
   sessions: SessionStore;
   setupTokens: SetupTokenStore;
   signingKeys: SigningKeyStore;

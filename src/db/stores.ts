@@ -6,6 +6,7 @@ import { PollingChangeFeed } from './change-feed.ts';
 import { MongooseKeypairStore } from './keypair-store.ts';
 import type { Models } from './models/index.ts';
 import { MongooseOwnerStore } from './owner-store.ts';
+import { MongooseReplayStore } from './assertion-replay-store.ts';
 import { MongooseRevocationStore } from './revocation-store.ts';
 import { MongooseSessionStore } from './session-store.ts';
 import { MongooseSetupTokenStore } from './setup-token-store.ts';
@@ -29,6 +30,7 @@ export function createStores(models: Models, options: { embedded: boolean }): St
     memberships: new MongooseMembershipStore(models),
     audit: new MongooseAuditStore(models.AuditEvent),
     revocations: new MongooseRevocationStore(models.RevokedToken),
+    replays: new MongooseReplayStore(models.AssertionReplay),
     sessions: new MongooseSessionStore(models.AdminSession),
     setupTokens: new MongooseSetupTokenStore(models.SetupToken),
     signingKeys: new MongooseSigningKeyStore(models.SigningKey),

@@ -9,8 +9,10 @@ import { Bootstrap } from './bootstrap.ts';
 import { systemClock, type Clock } from './clock.ts';
 import { SecretHasher } from './credentials.ts';
 import { OwnerClosing } from './closing.ts';
+import { KeypairKeyService } from './keypair-keys.ts';
 import { KeypairService } from './keypairs.ts';
 import { OwnerService } from './owners.ts';
+import { ReplayGuard } from './replays.ts';
 import { RevocationList } from './revocations.ts';
 import { ScopeCatalog } from './scope-catalog.ts';
 import { AdminSessionStore } from './sessions.ts';
@@ -22,6 +24,10 @@ export interface Domain {
   owners: OwnerService;
   users: UserService;
   keypairs: KeypairService;
+  /** The public keys of keypairs (private_key_jwt). */
+  keypairKeys: KeypairKeyService;
+  /** Single use of client assertions' jti. */
+  replays: ReplayGuard;
   scopes: ScopeCatalog;
   revocations: RevocationList;
   access: AccessService;
@@ -56,6 +62,8 @@ export function createDomain(options: { stores: Stores; config: KeyportConfig; p
     owners,
     users,
     keypairs,
+    keypairKeys: new KeypairKeyService({ store: stores.keypairs, audit, clock }),
+    replays: new ReplayGuard(stores.replays, clock),
     access: new AccessService({ users, owners, keypairs, audit }),
     closing: new OwnerClosing({ ownerStore: stores.owners, keypairStore: stores.keypairs, owners, keypairs, audit }),
     sessions: new AdminSessionStore(stores.sessions, clock),

@@ -12,6 +12,8 @@ import { failureWrite, hasFailuresToReset, isLocked, unlockedCounters } from './
 import type { ScopeCatalog } from './scope-catalog.ts';
 import { liveSecrets, rotatedSecrets } from './secrets.ts';
 import type { KeypairChanges, KeypairRecord, KeypairStore } from '../db/contract.ts';
+import { parsePublicKeys, publicKeyViews, storedKey, type PublicKeyView } from './keypair-keys.ts';
+import { livePublicKeys } from './public-keys.ts';
 
 export { liveSecrets } from './secrets.ts';
 /** The stored keypair; the name the OAuth layer knows it by. */
@@ -41,6 +43,8 @@ export interface KeypairView {
   lastRotatedAt: string | null;
   /** When the tokens issued so far were last revoked (a regeneration, a disable); null: never. */
   tokensRevokedAt: string | null;
+  /** Public keys for private_key_jwt (current and retiring); [] for a secret-only keypair. */
+  publicKeys: PublicKeyView[];
 }
 
 /** A keypair with the one secret that was just issued: the only time a secret leaves Keyport. */
@@ -49,7 +53,15 @@ export interface IssuedKeypair {
   secret: string;
 }
 
-export type AuthenticationFailure = 'unknown_key' | 'malformed_secret' | 'wrong_secret' | 'locked' | 'disabled' | 'owner_inactive';
+/** A new keypair: with its secret, or (a key-only keypair, created with `secret: false`) with none. */
+export interface CreatedKeypair {
+  keypair: KeypairView;
+  secret: string | null;
+}
+
+export type AuthenticationFailure = 'unknown_key' | 'malformed_secret' | 'wrong_secret' | 'locked' | 'disabled' | 'owner_inactive'
+  /** private_key_jwt: an assertion that failed its checks (signature, claims, replay), or signed by a key no longer live. */
+  | 'bad_assertion' | 'retired_key';
 export type AuthenticationResult =
   | { ok: true; keypair: KeypairDoc }
   | { ok: false; reason: AuthenticationFailure };
@@ -126,16 +138,26 @@ export class KeypairService {
       lastUsedAt: doc.lastUsedAt?.toISOString() ?? null,
       lastRotatedAt: doc.lastRotatedAt?.toISOString() ?? null,
       tokensRevokedAt: doc.tokensRevokedAt?.toISOString() ?? null,
+      publicKeys: publicKeyViews(doc, now),
     };
   }
 
-  async create(ownerRef: { accountId?: string; environmentId?: string }, input: { name: string; comment?: string; scopes?: string[] }, actor: Actor): Promise<IssuedKeypair> {
+  /**
+   * `publicKeys` (JWK or PEM each) make it a key-based keypair too; with
+   * `secret: false` it has no secret at all (then at least one key is needed).
+   */
+  async create(ownerRef: { accountId?: string; environmentId?: string }, input: { name: string; comment?: string; scopes?: string[] }, actor: Actor): Promise<IssuedKeypair>;
+  async create(ownerRef: { accountId?: string; environmentId?: string }, input: { name: string; comment?: string; scopes?: string[]; publicKeys?: unknown[]; secret?: boolean }, actor: Actor): Promise<CreatedKeypair>;
+  async create(ownerRef: { accountId?: string; environmentId?: string }, input: { name: string; comment?: string; scopes?: string[]; publicKeys?: unknown[]; secret?: boolean }, actor: Actor): Promise<CreatedKeypair> {
     const owner = await this.#owners.resolveActiveOwner(ownerRef);
     const name = validName(input.name);
     const comment = this.#validComment(input.comment ?? '');
     const scopes = this.#scopes.assertGrantable(input.scopes ?? [], owner.type);
+    const keys = await parsePublicKeys(input.publicKeys ?? []);
+    const withSecret = input.secret ?? true;
+    if (!withSecret && !keys.length) throw invalidInput('a keypair without a secret needs at least one public key');
     const now = this.#clock.now();
-    const secret = newSecret();
+    const secret = withSecret ? newSecret() : null;
     const doc = await this.#store.insert({
       _id: newKeyId(),
       ownerType: owner.type,
@@ -145,14 +167,15 @@ export class KeypairService {
       comment,
       scopes,
       enabled: true,
-      secrets: [{ hash: this.#hasher.hash(secret), createdAt: now, expiresAt: null }],
+      secrets: secret === null ? [] : [{ hash: this.#hasher.hash(secret), createdAt: now, expiresAt: null }],
+      ...(keys.length ? { publicKeys: keys.map((key) => storedKey(key, now)) } : {}),
       createdAt: now,
       createdBy: actor,
       updatedAt: now,
     });
     // Written first, checked after (OwnerService.afterCreating): never a keypair left in a closed owner.
     await this.#owners.afterCreating(() => this.#owners.resolveActiveOwner(ownerRef), () => this.#store.delete(doc._id));
-    await this.#audit.record({ actor, action: 'keypair.created', ...this.#target(doc), details: { name, scopes } });
+    await this.#audit.record({ actor, action: 'keypair.created', ...this.#target(doc), details: { name, scopes, ...(keys.length ? { publicKeys: keys.map((k) => k.thumbprint), secret: withSecret } : {}) } });
     return { keypair: this.view(doc), secret };
   }
 
@@ -302,6 +325,38 @@ export class KeypairService {
   }
 
   /**
+   * After oidc-provider verified a client assertion (signature, iss/sub, aud,
+   * exp, the alg against the key) with the public key `thumbprint` of `doc`:
+   * the keypair's own rules, as for a secret. A key past its grace period is a
+   * failure and counts toward lockout; a locked key is refused and not counted.
+   */
+  async authenticateWithKey(doc: KeypairDoc, thumbprint: string, options: { afterCounting?: boolean } = {}): Promise<AuthenticationResult> {
+    const now = this.#clock.now();
+    const live = livePublicKeys(doc.publicKeys, now).some((key) => key.thumbprint === thumbprint);
+    if (isLocked(doc, now)) return { ok: false, reason: 'locked' };
+    if (!live) {
+      this.#recordFailure(doc);
+      return { ok: false, reason: 'retired_key' };
+    }
+    if (!options.afterCounting && this.#failures.pending(doc._id)) {
+      await this.#failures.counted(doc._id);
+      const fresh = await this.findForAuthentication(doc._id);
+      if (!fresh) return { ok: false, reason: 'unknown_key' };
+      return this.authenticateWithKey(fresh, thumbprint, { afterCounting: true });
+    }
+    if (!doc.enabled) return { ok: false, reason: 'disabled' };
+    if (!(await this.#owners.isActive(doc))) return { ok: false, reason: 'owner_inactive' };
+    if (hasFailuresToReset(doc)) await this.#recordSuccess(doc._id, now);
+    this.#noteKeyUse(doc._id, thumbprint, now);
+    return { ok: true, keypair: doc };
+  }
+
+  /** A client assertion of this keypair that failed its checks: counted toward lockout like a wrong secret (not while locked). */
+  assertionFailed(doc: KeypairDoc): void {
+    if (!isLocked(doc, this.#clock.now())) this.#recordFailure(doc);
+  }
+
+  /**
    * True when a token of this keypair, of the given token generation (its `gen`
    * claim; tokens from before generations existed count as 0), may still be
    * honoured (introspection, admin API bearer tokens).
@@ -372,6 +427,18 @@ export class KeypairService {
     setImmediate(() => {
       this.#store.noteUsed(keyId, now, new Date(now.getTime() - LAST_USED_INTERVAL_MS))
         .catch(() => { /* best effort: a lost write only makes "last used" a minute older */ });
+    });
+  }
+
+  /** Per key: keysLastUsedAt and lastUsedAt at most once a minute, after the response. */
+  #noteKeyUse(keyId: string, thumbprint: string, now: Date): void {
+    const memo = `${keyId} ${thumbprint}`;
+    const last = this.#lastUsedWrites.get(memo) ?? 0;
+    if (now.getTime() - last < LAST_USED_INTERVAL_MS) return;
+    this.#lastUsedWrites.set(memo, now.getTime());
+    if (this.#lastUsedWrites.size > 100_000) this.#lastUsedWrites.clear();
+    setImmediate(() => {
+      this.#store.noteKeyUsed(keyId, thumbprint, now).catch(() => { /* best effort: a lost write only makes "last used" older */ });
     });
   }
 

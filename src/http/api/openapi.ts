@@ -65,6 +65,19 @@ const COMPONENT_SCHEMAS: Record<string, Json> = {
       },
       createdAt: time, createdBy: str, lastUsedAt: nullable(time), lastRotatedAt: nullable(time),
       tokensRevokedAt: { ...nullable(time), description: 'when the tokens issued until then were last revoked (a regeneration or a disable)' },
+      publicKeys: {
+        type: 'array',
+        description: 'public keys for private_key_jwt (never a private key); retired keys show until their grace period ends',
+        items: {
+          type: 'object',
+          properties: {
+            thumbprint: { ...str, description: 'RFC 7638 SHA-256 JWK thumbprint (base64url): the key\'s id in the API' },
+            kid: { ...str, description: 'the kid an assertion may name (the uploaded JWK\'s kid, else the thumbprint)' },
+            kty: str, crv: nullable(str), algs: { type: 'array', items: str },
+            state: { type: 'string', enum: ['current', 'retiring'] }, createdAt: time, expiresAt: nullable(time), lastUsedAt: nullable(time),
+          },
+        },
+      },
     },
   },
   KeypairPage: {
@@ -75,7 +88,7 @@ const COMPONENT_SCHEMAS: Record<string, Json> = {
   IssuedKeypair: {
     type: 'object',
     required: ['keypair', 'secret'],
-    properties: { keypair: ref('Keypair'), secret: { type: 'string', description: 'the new secret: shown in this response only, never again' } },
+    properties: { keypair: ref('Keypair'), secret: { ...nullable(str), description: 'the new secret: shown in this response only, never again (null for a keypair created without a secret)' } },
   },
   AuditEvent: {
     type: 'object',

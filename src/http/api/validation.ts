@@ -6,6 +6,7 @@ import type { Context } from 'koa';
 import { z } from 'zod';
 import type { IdKind } from '../../domain/credentials.ts';
 import { COMMENT_MAX, EMAIL_MAX, GRACE_PERIOD_NAMES, NAME_MAX, PASSWORD_MAX, SCOPE_NAME_MAX, SCOPE_NAME_PATTERN, SCOPES_MAX } from '../../domain/limits.ts';
+import { PUBLIC_KEY_INPUT_MAX, PUBLIC_KEYS_MAX } from '../../domain/public-keys.ts';
 import { ApiError, validationError } from './errors.ts';
 
 const FORBIDDEN_KEYS = new Set(['__proto__', 'constructor', 'prototype']);
@@ -52,6 +53,8 @@ const name = z.string().trim().min(1, 'must not be empty').max(NAME_MAX);
 const comment = z.string().max(COMMENT_MAX);
 const scope = z.string().min(1).max(SCOPE_NAME_MAX).regex(SCOPE_NAME_PATTERN, 'not a scope name');
 const scopes = z.array(scope).max(SCOPES_MAX);
+/** One public key as uploaded: PEM or JWK text, or a JWK object (src/domain/public-keys.ts checks what it holds). */
+const publicKey = z.union([z.string().min(1).max(PUBLIC_KEY_INPUT_MAX), z.record(z.string(), z.unknown())]);
 const intParam = (min: number, max: number) => z.string().regex(/^\d{1,7}$/, 'must be a whole number').transform(Number).pipe(z.number().int().min(min).max(max));
 
 /** The ids that appear as path parameters; their shapes are ID_PATTERNS (src/domain/credentials.ts). */
@@ -64,7 +67,13 @@ export const schemas = {
   empty: z.strictObject({}),
   named: z.strictObject({ name }),
   addMember: z.strictObject({ email: z.email().max(EMAIL_MAX), role: z.enum(['admin', 'member']) }),
-  createKeypair: z.strictObject({ name, comment: comment.optional(), scopes: scopes.optional() }),
+  createKeypair: z.strictObject({
+    name, comment: comment.optional(), scopes: scopes.optional(),
+    publicKeys: z.array(publicKey).max(PUBLIC_KEYS_MAX).optional().describe('public keys for private_key_jwt: JWK (object or JSON text) or PEM public keys'),
+    secret: z.boolean().optional().describe('false: a key-only keypair, without a secret (needs publicKeys); default true'),
+  }),
+  addPublicKey: z.strictObject({ key: publicKey.describe('a public key: JWK (object or JSON text) or PEM ("-----BEGIN PUBLIC KEY-----")') }),
+  retirePublicKey: z.strictObject({ grace: z.enum(GRACE_PERIOD_NAMES).optional().describe('"0": at once (the default); otherwise the key keeps working this long') }),
   updateKeypair: z.strictObject({ name: name.optional(), comment: comment.optional(), scopes: scopes.optional() })
     .refine((v) => v.name !== undefined || v.comment !== undefined || v.scopes !== undefined, 'give at least one of name, comment, scopes'),
   rotate: z.strictObject({ grace: z.enum(GRACE_PERIOD_NAMES).optional(), revokeTokens: z.boolean().optional() }),
