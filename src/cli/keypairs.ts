@@ -3,6 +3,7 @@ import { Option, type Command } from 'commander';
 import type { IssuedKeypair, KeypairStatus, KeypairView } from '../domain/keypairs.ts';
 import { COMMENT_MAX, DEFAULT_GRACE, GRACE_PERIOD_NAMES, NAME_MAX, type GracePeriod } from '../domain/limits.ts';
 import { UsageError } from './errors.ts';
+import { keyFields, readKeyFile, registerKeypairKeyCommands } from './keypair-keys.ts';
 import { fields, table, when } from './output.ts';
 import { addOwnerOptions, findOwner, ownerRefOf, type OwnerRef } from './owners.ts';
 import type { Runner, Session } from './session.ts';
@@ -34,6 +35,7 @@ function describe(k: KeypairView): string {
     ['status', statusLabel(k)],
     ['scopes', k.scopes.join(' ') || '-'],
     ...secrets,
+    ...keyFields(k),
     ['failed attempts', String(k.failedAttempts)],
     ['created', `${when(k.createdAt)} by ${k.createdBy}`],
     ['last used', when(k.lastUsedAt)],
@@ -77,16 +79,24 @@ export function registerKeypairCommands(program: Command, run: Runner): void {
     .requiredOption('--name <name>', `what uses it, e.g. "ci-deploy" (at most ${NAME_MAX} characters)`)
     .option('--comment <text>', `free text for administrators (at most ${COMMENT_MAX} characters)`)
     .option('--scope <scope>', 'a scope it may request (repeatable; see `keyport scopes`)', collectScopes)
-    .addHelpText('after', '\nExample:\n  keyport keypair create --environment env_… --name ci --scope orders:read --scope orders:write\n')
-    .action((options: { account?: string; environment?: string; name: string; comment?: string; scope?: string[] }, command: Command) => {
+    .option('--public-key <file>', 'a public key for private_key_jwt, JWK or PEM ("-": stdin; repeatable)', (value: string, previous: string[] = []) => [...previous, value])
+    .option('--no-secret', 'a key-only keypair: no secret at all (needs --public-key)')
+    .addHelpText('after', '\nExamples:\n  keyport keypair create --environment env_… --name ci --scope orders:read --scope orders:write\n  keyport keypair create --environment env_… --name ci --scope orders:read --public-key client.pub --no-secret\n')
+    .action((options: { account?: string; environment?: string; name: string; comment?: string; scope?: string[]; publicKey?: string[]; secret: boolean }, command: Command) => {
       const owner = ownerRefOf(options);
+      if (!options.secret && !options.publicKey?.length) throw new UsageError('--no-secret needs at least one --public-key');
       return run(command, async (s) => {
+        const publicKeys = await Promise.all((options.publicKey ?? []).map((file) => readKeyFile(s, file)));
         const issued = await s.domain.keypairs.create(owner, {
           name: options.name,
           scopes: options.scope ?? [],
           ...(options.comment !== undefined ? { comment: options.comment } : {}),
+          ...(publicKeys.length ? { publicKeys } : {}),
+          secret: options.secret,
         }, 'cli');
-        printIssued(s, issued, `Created keypair ${issued.keypair.keyId} (${issued.keypair.name}) for ${ownerLabel(issued.keypair)}`);
+        const headline = `Created keypair ${issued.keypair.keyId} (${issued.keypair.name}) for ${ownerLabel(issued.keypair)}`;
+        if (issued.secret === null) s.print({ keyId: issued.keypair.keyId, secret: null, keypair: issued.keypair }, () => `${headline}, without a secret.\n\n${describe(issued.keypair)}`);
+        else printIssued(s, { keypair: issued.keypair, secret: issued.secret }, headline);
       });
     });
 
@@ -147,6 +157,8 @@ export function registerKeypairCommands(program: Command, run: Runner): void {
     .description('after a leak: issue a new secret; the old one stops working at once, the tokens already issued are revoked (also clears a lockout)')
     .option('--keep-tokens', 'keep the tokens already issued (a planned change, not a leak)')
     .action((keyId: string, options: { keepTokens?: boolean }, command: Command) => run(command, (s) => rotate(s, keyId, '0', !options.keepTokens)));
+
+  registerKeypairKeyCommands(keypair, run);
 
   keypair.command('remove <keyId>')
     .alias('rm')
