@@ -10,6 +10,7 @@ import { calculateJwkThumbprint, exportJWK, SignJWT, type JWK } from 'jose';
 import { accountOwner, ApiClient, createTenant, createUser } from './helpers/api.ts';
 import { startTestKeyport, type TestKeyport } from './helpers/keyport.ts';
 import { basic } from './helpers/oauth.ts';
+import { UiClient } from './helpers/ui.ts';
 
 let tk: TestKeyport;
 let tenant: Awaited<ReturnType<typeof createTenant>>;
@@ -298,4 +299,31 @@ test('discovery advertises private_key_jwt and the accepted algorithms', async (
   const metadata = await (await fetch(`${tk.url}/.well-known/oauth-authorization-server`)).json() as Record<string, string[]>;
   t.true(metadata.token_endpoint_auth_methods_supported!.includes('private_key_jwt'));
   t.deepEqual([...metadata.token_endpoint_auth_signing_alg_values_supported!].sort(), ['ES256', 'ES384', 'EdDSA', 'PS256', 'RS256']);
+});
+
+test('web UI: the keypair page shows its keys by thumbprint; a pasted PEM key is added, a private key refused, a key retired', async (t) => {
+  const created = await admin.post(`/environments/${tenant.productionId}/keypairs`, { name: 'ui keys', scopes: ['orders:read'] });
+  const { keyId } = created.body.keypair;
+  const ui = await UiClient.signIn(tk.url, 'admin@acme.test');
+  const pagePath = `/ui/keypairs/${keyId}`;
+  const before = await ui.get(pagePath);
+  t.is(before.status, 200);
+  t.regex(before.html, /authenticates with its secret only/);
+
+  const pair = generateKeyPairSync('ec', { namedCurve: 'P-256' });
+  const added = await ui.submit(pagePath, `/ui/keypairs/${keyId}/keys`, { key: pair.publicKey.export({ type: 'spki', format: 'pem' }) as string });
+  t.is(added.status, 303, added.html.slice(0, 300));
+  const thumbprint = await calculateJwkThumbprint(pair.publicKey.export({ format: 'jwk' }) as JWK);
+  const after = await ui.get(pagePath);
+  t.true(after.html.includes(`<code>${thumbprint}</code>`), "the thumbprint is shown");
+
+  const refused = await ui.submit(pagePath, `/ui/keypairs/${keyId}/keys`, { key: pair.privateKey.export({ type: 'pkcs8', format: 'pem' }) as string });
+  t.is(refused.status, 400);
+  t.regex(refused.html, /private key/);
+  t.false(refused.html.includes('PRIVATE KEY-----'), 'the private key is not echoed back');
+
+  const retired = await ui.submit(pagePath, `/ui/keypairs/${keyId}/keys/${thumbprint}/retire`, { grace: '0' });
+  t.is(retired.status, 303);
+  t.false((await ui.get(pagePath)).html.includes(`<code>${thumbprint}</code>`), "the key is no longer listed");
+  t.deepEqual((await admin.get(`/keypairs/${keyId}`)).body.publicKeys, []);
 });

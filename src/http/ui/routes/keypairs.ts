@@ -20,6 +20,11 @@ const ROTATE_CHOICES: { value: GracePeriod; label: string }[] = GRACE_PERIOD_NAM
   label: value === '0' ? 'Rotate immediately (the current secret stops working now)' : `Keep the current secret for ${hours(GRACE_PERIODS[value])}`,
 }));
 
+const RETIRE_CHOICES: { value: GracePeriod; label: string }[] = GRACE_PERIOD_NAMES.map((value) => ({
+  value,
+  label: value === '0' ? 'now' : `after ${hours(GRACE_PERIODS[value])}`,
+}));
+
 /** An owner's keypairs, and /ui/keypairs/:keyId with its actions. */
 export function keypairRoutes(router: Router, deps: UiDeps): void {
   const { domain } = deps;
@@ -102,6 +107,7 @@ export function keypairRoutes(router: Router, deps: UiDeps): void {
       values: extra.values ?? { name: keypair.name, comment: keypair.comment, scopes: keypair.scopes },
       error: extra.error ?? null,
       events: await describeEvents(domain, history.items),
+      keyGraceChoices: RETIRE_CHOICES,
     }, { status: extra.status ?? 200 });
   };
 
