@@ -195,7 +195,7 @@ for (const name of KEY_QUICKSTARTS) {
       // A key-only keypair of the API's account (no secret exists to leak), holding the public key.
       const pair = generateKeyPairSync('ec', { namedCurve: 'P-256' });
       const created = await keyport.keyport.domain.keypairs.create({ accountId: good.accountId }, {
-        name: `${name} signer`, scopes: ['orders:read'], secret: false, publicKeys: [pair.publicKey.export({ type: 'spki', format: 'pem' }) as string],
+        name: `${name} signer`, scopes: ['orders:read'], secret: false, publicKeys: [pair.publicKey.export({ type: 'spki', format: 'pem' })],
       }, 'system');
       const keyFile = join(dir, 'client.key');
       writeFileSync(keyFile, pair.privateKey.export({ type: 'pkcs8', format: 'pem' }), { mode: 0o600 });

@@ -4,7 +4,7 @@
 // assertion (replay, audience, expiry, lifetime, iat, alg none, HMAC keyed with
 // the public key, another keypair's key), lockout, retirement with a grace
 // period, and discovery.
-import { createHmac, createPublicKey, generateKeyPairSync, randomUUID, type JsonWebKey, type KeyObject } from 'node:crypto';
+import { createHmac, createPublicKey, generateKeyPairSync, randomUUID, type KeyObject } from 'node:crypto';
 import test from 'ava';
 import { calculateJwkThumbprint, exportJWK, SignJWT, type JWK } from 'jose';
 import { accountOwner, ApiClient, createTenant, createUser } from './helpers/api.ts';
@@ -40,7 +40,7 @@ async function newSigner(alg: 'ES256' | 'ES384' | 'EdDSA' | 'RS256' = 'ES256'): 
   return { privateKey, publicJwk: await exportJWK(publicKey), alg };
 }
 
-const pemOf = (jwk: JWK) => createPublicKey({ key: jwk as JsonWebKey, format: 'jwk' }).export({ type: 'spki', format: 'pem' }) as string;
+const pemOf = (jwk: JWK) => createPublicKey({ key: jwk, format: 'jwk' }).export({ type: 'spki', format: 'pem' }) as string;
 
 const tokenUrl = () => `${tk.url}/oauth/token`;
 
@@ -224,6 +224,13 @@ test('alg none, HS256 keyed with the public key, and another keypair\'s key are 
     t.is((await tokenWith(forged)).status, 401, 'HS256 with the public key');
   }
 
+  // A keypair with a secret and no keys: an HMAC assertion keyed with anything (here the
+  // placeholder oidc-provider is given for secret clients) never authenticates it.
+  const secretOnly = (await admin.post(`/environments/${tenant.productionId}/keypairs`, { name: 'secret only', scopes: ['orders:read'] })).body.keypair.keyId as string;
+  const hsInput = `${b64({ alg: 'HS256' })}.${b64({ ...claims, iss: secretOnly, sub: secretOnly, jti: randomUUID() })}`;
+  const hsForged = `${hsInput}.${createHmac('sha256', 'keyport-verifies-hashed-secrets').update(hsInput).digest('base64url')}`;
+  t.is((await tokenWith(hsForged)).status, 401, 'client_secret_jwt is not accepted');
+
   // Keypair B's key, claiming to be keypair A.
   const otherSigner = await newSigner('ES256');
   await keyOnlyKeypair(otherSigner, 'other');
@@ -313,7 +320,7 @@ test('web UI: the keypair page shows its keys by thumbprint; a pasted PEM key is
   const pair = generateKeyPairSync('ec', { namedCurve: 'P-256' });
   const added = await ui.submit(pagePath, `/ui/keypairs/${keyId}/keys`, { key: pair.publicKey.export({ type: 'spki', format: 'pem' }) as string });
   t.is(added.status, 303, added.html.slice(0, 300));
-  const thumbprint = await calculateJwkThumbprint(pair.publicKey.export({ format: 'jwk' }) as JWK);
+  const thumbprint = await calculateJwkThumbprint(pair.publicKey.export({ format: 'jwk' }));
   const after = await ui.get(pagePath);
   t.true(after.html.includes(`<code>${thumbprint}</code>`), "the thumbprint is shown");
 

@@ -2,7 +2,7 @@
 // upload may be (a JWK or a PEM public key), which keys and algorithms are
 // accepted, and which stored keys are live. No HTTP, no database.
 import { createPublicKey, type KeyObject } from 'node:crypto';
-import { calculateJwkThumbprint, exportJWK, type JWK } from 'jose';
+import { calculateJwkThumbprint, exportJWK } from 'jose';
 import type { StoredPublicKey } from '../db/contract.ts';
 import { invalidInput } from './errors.ts';
 
@@ -81,7 +81,7 @@ async function fromPem(pem: string): Promise<ParsedPublicKey> {
   } catch {
     throw refuse('the PEM public key could not be read');
   }
-  return checked(key, await exportJWK(key) as Record<string, unknown>, null, null);
+  return checked(key, await exportJWK(key), null, null);
 }
 
 async function fromJwk(jwk: Record<string, unknown>): Promise<ParsedPublicKey> {
@@ -93,15 +93,13 @@ async function fromJwk(jwk: Record<string, unknown>): Promise<ParsedPublicKey> {
   const members = publicMembers(jwk);
   let key: KeyObject;
   try {
-    key = createPublicKey({ key: members as JsonWebKeyInput['key'], format: 'jwk' });
+    key = createPublicKey({ key: members, format: 'jwk' });
   } catch {
     throw refuse(`the JWK is not a valid public key (kty RSA, EC P-256/P-384 or OKP Ed25519)`);
   }
   if (jwk.kid !== undefined && (typeof jwk.kid !== 'string' || !/^[\x21-\x7e]{1,200}$/.test(jwk.kid))) throw refuse('kid must be printable ASCII without spaces, at most 200 characters');
-  return checked(key, members, (jwk.alg as AssertionAlg | undefined) ?? null, (jwk.kid as string | undefined) ?? null);
+  return checked(key, members, (jwk.alg as AssertionAlg | undefined) ?? null, (jwk.kid) ?? null);
 }
-
-type JsonWebKeyInput = { key: import('node:crypto').JsonWebKey; format: 'jwk' };
 
 /** The public members a key type has; anything else in the upload is dropped. */
 function publicMembers(jwk: Record<string, unknown>): Record<string, string> {
@@ -126,7 +124,7 @@ async function checked(key: KeyObject, exported: Record<string, unknown>, alg: A
     if (bits < RSA_MIN_BITS) throw refuse(`RSA keys must have at least ${RSA_MIN_BITS} bits (this one has ${bits})`);
   }
   if (alg && !algs.includes(alg)) throw refuse(`alg ${alg} does not belong to this key: it signs with ${algs.join(' or ')}`);
-  const thumbprint = await calculateJwkThumbprint(jwk as JWK, 'sha256');
+  const thumbprint = await calculateJwkThumbprint(jwk, 'sha256');
   return { jwk: alg ? { ...jwk, alg } : jwk, thumbprint, kid: kid ?? thumbprint, alg, algs: alg ? [alg] : [...algs] };
 }
 

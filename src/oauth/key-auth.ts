@@ -32,7 +32,9 @@ export function assertionPresented(): boolean {
 
 /** The client metadata of a keypair's key client: the same keypair, registered for private_key_jwt with its live keys. */
 export function keyClientMetadata(doc: KeypairDoc, base: AdapterPayload): AdapterPayload {
-  const { client_secret: _secretPlaceholder, ...rest } = base;
+  // No client_secret: this client authenticates by its keys only.
+  const rest = { ...base };
+  delete rest.client_secret;
   // Keys past their grace period may still be listed while this client is cached: keyAssertionRules refuses them.
   const keys = livePublicKeys(doc.publicKeys, new Date()).map(verificationJwk);
   return { ...rest, token_endpoint_auth_method: 'private_key_jwt', jwks: { keys: keys.length ? keys : (doc.publicKeys ?? []).map(verificationJwk) } };
