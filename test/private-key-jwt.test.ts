@@ -334,3 +334,24 @@ test('web UI: the keypair page shows its keys by thumbprint; a pasted PEM key is
   t.false((await ui.get(pagePath)).html.includes(`<code>${thumbprint}</code>`), "the key is no longer listed");
   t.deepEqual((await admin.get(`/keypairs/${keyId}`)).body.publicKeys, []);
 });
+
+test('web UI: a key-only keypair from the new-keypair form gets tokens with its key; a pasted private key is refused and not echoed', async (t) => {
+  const ui = await UiClient.signIn(tk.url, 'admin@acme.test');
+  const newPage = `/ui/environments/${tenant.productionId}/keypairs/new`;
+  const action = `/ui/environments/${tenant.productionId}/keypairs`;
+  const signer = await newSigner('ES256');
+  const pair = generateKeyPairSync('ec', { namedCurve: 'P-256' });
+  const refused = await ui.submit(newPage, action, { name: 'ui refused', scopes: ['orders:read'], publicKey: pair.privateKey.export({ type: 'pkcs8', format: 'pem' }) as string, noSecret: 'yes' });
+  t.is(refused.status, 400);
+  t.regex(refused.html, /private key/);
+  t.false(refused.html.includes('PRIVATE KEY-----'));
+
+  const created = await ui.submit(newPage, action, { name: 'ui signer', scopes: ['orders:read'], publicKey: pemOf(signer.publicJwk), noSecret: 'yes' });
+  t.is(created.status, 303, created.html.slice(0, 300));
+  const keyId = /\/ui\/keypairs\/(kp_[0-9A-Za-z]+)/.exec(created.location ?? '')?.[1];
+  t.truthy(keyId);
+  const page = await ui.get(`/ui/keypairs/${keyId}`);
+  t.true(page.html.includes(`<code>${await calculateJwkThumbprint(signer.publicJwk)}</code>`));
+  t.false(page.html.includes('kps_'), 'no secret anywhere');
+  t.is((await tokenWith(await assertion(keyId!, signer))).status, 200);
+});

@@ -11,6 +11,7 @@ import { authorizeKeypair, authorizeOwner, keypairCrumbs, OWNER_PATHS, type Owne
 import { capitalize, field, fields, flash, form, me, onceToken, pageBase, seeOther, signedIn, spend, UI_PREFIX, UiError, type UiDeps } from '../page-helpers.ts';
 import { describeEvents } from '../audit-view.ts';
 import { render } from '../render.ts';
+import { PUBLIC_KEY_INPUT_MAX } from '../../../domain/public-keys.ts';
 
 const PAGE_SIZE = 20;
 const KEYPAIR_STATUSES: KeypairStatus[] = ['enabled', 'disabled', 'locked'];
@@ -57,7 +58,7 @@ export function keypairRoutes(router: Router, deps: UiDeps): void {
       });
     });
 
-    const newKeypairPage = (ctx: Context, page: OwnerPage, extra: { error?: string; warnings?: string[]; values?: { name: string; comment: string; scopes: string[] }; status?: number } = {}) => {
+    const newKeypairPage = (ctx: Context, page: OwnerPage, extra: { error?: string; warnings?: string[]; values?: { name: string; comment: string; scopes: string[]; publicKey?: string; noSecret?: boolean }; status?: number } = {}) => {
       render(ctx, 'keypair-new', {
         ...base(ctx, `New keypair · ${page.name}`, [...page.crumbs, { label: 'API management', href: `${page.base}/keypairs` }, { label: 'New keypair' }]),
         page, section: 'access',
@@ -76,7 +77,7 @@ export function keypairRoutes(router: Router, deps: UiDeps): void {
     router.post(`${path}/keypairs`, signedIn, async (ctx) => {
       const page = await authorizeOwner(ctx, domain, kind, 'keypairs.manage');
       const f = form(ctx);
-      const values = { name: field(f, 'name', 200), comment: field(f, 'comment', 5000), scopes: fields(f, 'scopes') };
+      const values = { name: field(f, 'name', 200), comment: field(f, 'comment', 5000), scopes: fields(f, 'scopes'), publicKey: field(f, 'publicKey', PUBLIC_KEY_INPUT_MAX).trim(), noSecret: field(f, 'noSecret', 10) === 'yes' };
       // A second keypair of the same name, or one without scopes, is most often a
       // slip: ask once (the form again, with a box to tick). The admin API does not ask.
       if (field(f, 'anyway', 10) !== 'yes') {
@@ -88,10 +89,22 @@ export function keypairRoutes(router: Router, deps: UiDeps): void {
       if (!spend(ctx, field(f, 'once', 100))) return alreadySubmitted(ctx, page);
       let issued;
       try {
-        issued = await domain.keypairs.create(kind === 'account' ? { accountId: page.account.id } : { environmentId: page.environment!.id }, values, me(ctx).access.actor);
+        issued = await domain.keypairs.create(kind === 'account' ? { accountId: page.account.id } : { environmentId: page.environment!.id }, {
+          name: values.name, comment: values.comment, scopes: values.scopes,
+          ...(values.publicKey ? { publicKeys: [values.publicKey] } : {}), secret: !values.noSecret,
+        }, me(ctx).access.actor);
       } catch (err) {
-        if (err instanceof DomainError && err.code === 'invalid_input') return newKeypairPage(ctx, page, { error: capitalize(err.message) + '.', values, status: 400 });
+        if (err instanceof DomainError && err.code === 'invalid_input') {
+          // A private key pasted by mistake is not sent back into the page.
+          const shown = /private key/.test(err.message) ? { ...values, publicKey: '' } : values;
+          return newKeypairPage(ctx, page, { error: capitalize(err.message) + '.', values: shown, status: 400 });
+        }
         throw err;
+      }
+      if (issued.secret === null) {
+        // Nothing secret to show once: the keypair's own page, with its key.
+        flash(ctx, `Created ${issued.keypair.name}, without a secret: it authenticates with its public key.`);
+        return seeOther(ctx, `${UI_PREFIX}/keypairs/${issued.keypair.keyId}`);
       }
       secretPage(ctx, page, issued.keypair, issued.secret, 'created');
     });
