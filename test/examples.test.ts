@@ -180,7 +180,7 @@ for (const [name, ecosystem] of Object.entries(ECOSYSTEMS)) {
 }
 
 /** The quickstarts that also authenticate with private_key_jwt (KEYPORT_PRIVATE_KEY_FILE: a PKCS#8 PEM private key). */
-const KEY_QUICKSTARTS = ['node', 'python', 'go'] as const;
+const KEY_QUICKSTARTS = ['node', 'python', 'go', 'java'] as const;
 
 for (const name of KEY_QUICKSTARTS) {
   test(`quickstart with private_key_jwt: ${name}`, async (t) => {
