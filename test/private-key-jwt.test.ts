@@ -178,6 +178,11 @@ test.serial('a replayed assertion is refused, also after a restart (the jti stor
   const replay = await tokenWith(once);
   t.is(replay.status, 401);
   t.deepEqual(replay.body, refusedClient);
+  // The same fresh assertion sent 8 times at once: the database's unique index lets exactly one through.
+  const raced = await assertion(keyId, signer);
+  const statuses = (await Promise.all(Array.from({ length: 8 }, () => tokenWith(raced)))).map((answer) => answer.status).sort();
+  t.deepEqual(statuses, [200, 401, 401, 401, 401, 401, 401, 401]);
+  await admin.post(`/keypairs/${keyId}/unlock`);
   await tk.restart();
   t.is((await tokenWith(once)).status, 401, 'a new process knows the jti');
   t.is((await tokenWith(await assertion(keyId, signer))).status, 200, 'a fresh jti still works');

@@ -13,16 +13,24 @@ export class MongooseReplayStore implements ReplayStore {
   }
 
   async claim(id: string, expiresAt: Date, now: Date): Promise<boolean> {
+    if (await this.#insert(id, expiresAt)) return true;
+    // Taken: by an entry still in force (a replay), or by one that expired and was not swept yet.
+    // That one is deleted and the insert tried once more: the unique _id still decides, so that
+    // of two requests racing for the same id only one can win (a conditional update could not
+    // promise that on FerretDB v1, whose updates are not atomic).
+    const swept = await this.#model.deleteOne({ _id: id, expiresAt: trusted({ $lte: now }) });
+    return swept.deletedCount > 0 && this.#insert(id, expiresAt);
+  }
+
+  /** One insert on the unique _id: true when this call recorded the id. */
+  async #insert(id: string, expiresAt: Date): Promise<boolean> {
     try {
-      // The _id's unique index makes the insert the atomic check, in every process and on every database.
       await this.#model.create({ _id: id, expiresAt });
       return true;
     } catch (err) {
-      if (!isDuplicateKey(err)) throw err;
+      if (isDuplicateKey(err)) return false;
+      throw err;
     }
-    // Taken: by an entry still in force (a replay), or by one that expired and was not swept yet.
-    const reused = await this.#model.updateOne({ _id: id, expiresAt: trusted({ $lte: now }) }, { $set: { expiresAt } });
-    return reused.modifiedCount > 0;
   }
 
   async deleteExpired(now: Date): Promise<void> {
