@@ -2,7 +2,7 @@
 // sharing a running server's embedded database, and on its own when no server runs.
 import anyTest, { type TestFn } from 'ava';
 import { spawn } from 'node:child_process';
-import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -537,5 +537,47 @@ test('the CLI works with no server running: it starts and stops its own embedded
       }
     });
     t.false(stillRunning, 'the FerretDB the CLI started has stopped');
+  }
+});
+
+test('private_key_jwt from the CLI: a key-only keypair from a PEM file, key add (stdin), list, retire; refusals exit non-zero', async (t) => {
+  const { kp } = t.context;
+  const env = cliEnv(kp.config);
+  const seed = await seedWithCli(env);
+  const dir = mkdtempSync(join(tmpdir(), 'keyport-cli-keys-'));
+  try {
+    const { generateKeyPairSync } = await import('node:crypto');
+    const first = generateKeyPairSync('ec', { namedCurve: 'P-256' });
+    const pubPath = join(dir, 'client.pub');
+    writeFileSync(pubPath, first.publicKey.export({ type: 'spki', format: 'pem' }));
+    const created = await cliJson<{ keyId: string; secret: null; keypair: { secrets: unknown[]; publicKeys: { thumbprint: string }[] } }>(env, [
+      'keypair', 'create', '--environment', seed.environmentId, '--name', 'signer', '--scope', 'orders:read', '--public-key', pubPath, '--no-secret',
+    ]);
+    t.is(created.secret, null);
+    t.deepEqual(created.keypair.secrets, []);
+    t.is(created.keypair.publicKeys.length, 1);
+
+    const second = generateKeyPairSync('ed25519');
+    const added = await cliJson<{ key: { thumbprint: string; algs: string[] } }>(env, ['keypair', 'key', 'add', created.keyId, '-'], second.publicKey.export({ type: 'spki', format: 'pem' }) as string);
+    t.deepEqual(added.key.algs, ['EdDSA']);
+    const listed = await runCli(env, ['keypair', 'key', 'list', created.keyId]);
+    t.is(listed.code, 0, listed.stderr);
+    t.true(listed.stdout.includes(added.key.thumbprint) && listed.stdout.includes(created.keypair.publicKeys[0]!.thumbprint));
+
+    const retired = await runCli(env, ['keypair', 'key', 'retire', created.keyId, created.keypair.publicKeys[0]!.thumbprint, '--grace', '24h']);
+    t.is(retired.code, 0, retired.stderr);
+    t.regex(retired.stdout, /stops working 20\d\d-/);
+
+    const privatePath = join(dir, 'client.key');
+    writeFileSync(privatePath, first.privateKey.export({ type: 'pkcs8', format: 'pem' }));
+    const refused = await runCli(env, ['keypair', 'key', 'add', created.keyId, privatePath]);
+    t.not(refused.code, 0);
+    t.regex(refused.stderr, /private key/);
+    t.false(refused.stdout.includes('PRIVATE'), 'the private key is never echoed');
+    const noKey = await runCli(env, ['keypair', 'create', '--environment', seed.environmentId, '--name', 'nothing', '--no-secret']);
+    t.not(noKey.code, 0);
+    t.regex(noKey.stderr, /--no-secret needs at least one --public-key/);
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
   }
 });

@@ -6,7 +6,9 @@
 // audience, on a token of another account than the one the API serves, and on
 // a token without orders:read. Dependencies come from examples/setup.sh (run it first).
 import { spawn, type ChildProcess } from 'node:child_process';
-import { existsSync, readdirSync, statSync } from 'node:fs';
+import { generateKeyPairSync } from 'node:crypto';
+import { existsSync, mkdtempSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import test from 'ava';
@@ -219,6 +221,47 @@ for (const [name, quickstart] of Object.entries(DPOP_QUICKSTARTS)) {
     const plain = await run(ecosystem.command, ecosystem.args, { ...base, KEYPORT_KEY_ID: required.keypair.keyId, KEYPORT_SECRET: required.secret });
     t.not(plain.code, 0, describeRun(plain));
     t.regex(plain.stderr, /invalid_dpop_proof/, describeRun(plain));
+  });
+}
+
+/** The quickstarts that also authenticate with private_key_jwt (KEYPORT_PRIVATE_KEY_FILE: a PKCS#8 PEM private key). */
+const KEY_QUICKSTARTS = ['node', 'python', 'go', 'java'] as const;
+
+for (const name of KEY_QUICKSTARTS) {
+  test(`quickstart with private_key_jwt: ${name}`, async (t) => {
+    const ecosystem = ECOSYSTEMS[name]!;
+    const problem = setupProblem(name, ecosystem);
+    if (problem) {
+      t.fail(problem);
+      return;
+    }
+    const dir = mkdtempSync(join(tmpdir(), 'keyport-quickstart-key-'));
+    try {
+      // A key-only keypair of the API's account (no secret exists to leak), holding the public key.
+      const pair = generateKeyPairSync('ec', { namedCurve: 'P-256' });
+      const created = await keyport.keyport.domain.keypairs.create({ accountId: good.accountId }, {
+        name: `${name} signer`, scopes: ['orders:read'], secret: false, publicKeys: [pair.publicKey.export({ type: 'spki', format: 'pem' })],
+      }, 'system');
+      const keyFile = join(dir, 'client.key');
+      writeFileSync(keyFile, pair.privateKey.export({ type: 'pkcs8', format: 'pem' }), { mode: 0o600 });
+      const base = { KEYPORT_URL: keyport.url, API_URL: api.url, KEYPORT_ACCOUNT: good.accountId, KEYPORT_KEY_ID: created.keypair.keyId };
+
+      const ok = await run(ecosystem.command, ecosystem.args, { ...base, KEYPORT_PRIVATE_KEY_FILE: keyFile });
+      t.is(ok.code, 0, describeRun(ok));
+      t.regex(ok.stdout, /token valid/, describeRun(ok));
+      t.regex(ok.stdout, /GET \/orders -> .*ord_1001/, describeRun(ok));
+      t.true(ok.stdout.includes(created.keypair.keyId), 'the API saw the keypair as the caller');
+
+      // A private key whose public key the keypair does not hold: refused, the API is not called.
+      const strangerFile = join(dir, 'stranger.key');
+      writeFileSync(strangerFile, generateKeyPairSync('ec', { namedCurve: 'P-256' }).privateKey.export({ type: 'pkcs8', format: 'pem' }), { mode: 0o600 });
+      const stranger = await run(ecosystem.command, ecosystem.args, { ...base, KEYPORT_PRIVATE_KEY_FILE: strangerFile });
+      t.not(stranger.code, 0, `another private key must fail: ${describeRun(stranger)}`);
+      t.regex(stranger.stderr, /invalid_client/, describeRun(stranger));
+      t.notRegex(stranger.stdout, /GET \/orders/);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 }
 

@@ -4,11 +4,13 @@
 // disable, remove. Also takes the README's screenshots: into docs/screenshots/
 // with KEYPORT_SCREENSHOTS=1 (so that a test run leaves the checkout clean),
 // otherwise into a temporary directory.
+import { generateKeyPairSync } from 'node:crypto';
 import { mkdirSync, mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import test from 'ava';
+import { calculateJwkThumbprint } from 'jose';
 import { chromium, type Browser, type BrowserContext, type Page } from 'playwright-core';
 import { accountOwner, createTenant, createUser, environmentOwner } from './helpers/api.ts';
 import { startTestKeyport, type TestKeyport } from './helpers/keyport.ts';
@@ -412,4 +414,31 @@ test.serial('dark mode follows the system setting: a dark page with readable tex
     if (what !== 'page') t.true(ratio >= 4.5, `${what}: contrast ${ratio.toFixed(2)} below 4.5`);
   }
   await p.screenshot({ path: `${SHOTS}keypairs-dark.png` });
+});
+
+test.serial('public keys: a key file picked in the browser fills the form; the added key shows by thumbprint', async (t) => {
+  const own = await browser.newContext({ viewport: { width: 1280, height: 900 }, baseURL: tk.url });
+  try {
+    const p = await own.newPage();
+    await p.goto('/ui/sign-in');
+    await p.fill('input[name=email]', EMAIL);
+    await p.fill('input[name=password]', 'correct horse battery staple');
+    await p.click('button:has-text("Sign in")');
+    await p.waitForURL(/\/ui\/accounts$/);
+    const issued = await tk.keyport.domain.keypairs.create({ environmentId: tenant.productionId }, { name: 'browser keys', scopes: ['orders:read'] }, 'system');
+    const keyId = issued.keypair.keyId;
+    await p.goto(`/ui/keypairs/${keyId}`);
+    const { publicKey } = generateKeyPairSync('ed25519');
+    const pem = publicKey.export({ type: 'spki', format: 'pem' }) as string;
+    // The file picker is shown only with JavaScript, which reads the file into the textarea.
+    await p.setInputFiles('input[data-key-file-for]', { name: 'client.pub', mimeType: 'text/plain', buffer: Buffer.from(pem) });
+    await p.waitForFunction('document.getElementById("public-key-text").value.includes("BEGIN PUBLIC KEY")');
+    await p.click('button:has-text("Add key")');
+    await p.waitForURL(new RegExp(`/ui/keypairs/${keyId}$`));
+    const thumbprint = await calculateJwkThumbprint(publicKey.export({ format: 'jwk' }));
+    t.regex(await p.textContent('#public-keys') ?? '', new RegExp(`${thumbprint}[\\s\\S]*OKP Ed25519[\\s\\S]*EdDSA`));
+    t.is((await tk.keyport.domain.keypairs.get(keyId)).publicKeys[0]?.thumbprint, thumbprint);
+  } finally {
+    await own.close();
+  }
 });

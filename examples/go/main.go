@@ -1,5 +1,7 @@
 // Keyport quickstart for Go: get an access token with the client credentials
-// grant (golang.org/x/oauth2/clientcredentials), validate it as a resource
+// grant (golang.org/x/oauth2/clientcredentials), the keypair authenticating with
+// its secret (HTTP Basic) or, when KEYPORT_PRIVATE_KEY_FILE is set, with a JWT
+// signed by its private key (private_key_jwt, built with go-jose), validate it as a resource
 // server would (go-jose: JWKS, ES256 only, typ at+jwt, issuer, audience; then
 // the tenant and the scope), then call the protected API with it. Exits
 // non-zero on any failure.
@@ -7,10 +9,19 @@ package main
 
 import (
 	"context"
+	"crypto"
+	"crypto/ecdsa"
+	"crypto/ed25519"
+	"crypto/rand"
+	"crypto/rsa"
+	"crypto/x509"
+	"encoding/hex"
 	"encoding/json"
+	"encoding/pem"
 	"fmt"
 	"io"
 	"net/http"
+	"net/url"
 	"os"
 	"slices"
 	"strings"
@@ -68,10 +79,57 @@ func getJSON(url string, out any) error {
 	return json.NewDecoder(response.Body).Decode(out)
 }
 
+// clientAssertion signs a private_key_jwt assertion (RFC 7523 §2.2) with the
+// PKCS#8 PEM private key in keyFile: iss = sub = the key id, aud = the token
+// endpoint, a random jti, valid for 60 seconds (Keyport accepts at most 5 minutes).
+func clientAssertion(keyFile, keyID, tokenEndpoint string) (string, error) {
+	data, err := os.ReadFile(keyFile)
+	if err != nil {
+		return "", err
+	}
+	block, _ := pem.Decode(data)
+	if block == nil {
+		return "", fmt.Errorf("%s holds no PEM block", keyFile)
+	}
+	parsed, err := x509.ParsePKCS8PrivateKey(block.Bytes)
+	if err != nil {
+		return "", fmt.Errorf("%s: %w (a PKCS#8 \"PRIVATE KEY\" is expected)", keyFile, err)
+	}
+	var alg jose.SignatureAlgorithm
+	switch key := parsed.(type) {
+	case *ecdsa.PrivateKey:
+		alg = map[string]jose.SignatureAlgorithm{"P-256": jose.ES256, "P-384": jose.ES384}[key.Curve.Params().Name]
+	case ed25519.PrivateKey:
+		alg = jose.EdDSA
+	case *rsa.PrivateKey:
+		alg = jose.RS256
+	}
+	if alg == "" {
+		return "", fmt.Errorf("%s: unsupported key type %T", keyFile, parsed)
+	}
+	signer, err := jose.NewSigner(jose.SigningKey{Algorithm: alg, Key: parsed.(crypto.Signer)}, nil)
+	if err != nil {
+		return "", err
+	}
+	jti := make([]byte, 16)
+	if _, err := rand.Read(jti); err != nil {
+		return "", err
+	}
+	now := time.Now()
+	return jwt.Signed(signer).Claims(jwt.Claims{
+		Issuer:   keyID,
+		Subject:  keyID,
+		Audience: jwt.Audience{tokenEndpoint},
+		ID:       hex.EncodeToString(jti),
+		IssuedAt: jwt.NewNumericDate(now),
+		Expiry:   jwt.NewNumericDate(now.Add(60 * time.Second)),
+	}).Serialize()
+}
+
 func main() {
 	keyportURL := strings.TrimRight(env("KEYPORT_URL", ""), "/")
 	keyID := env("KEYPORT_KEY_ID", "")
-	secret := env("KEYPORT_SECRET", "")
+	keyFile := os.Getenv("KEYPORT_PRIVATE_KEY_FILE")
 	apiURL := strings.TrimRight(env("API_URL", "http://localhost:4000"), "/")
 	audience := env("KEYPORT_AUDIENCE", "https://api.example.com")
 	scope := env("KEYPORT_SCOPE", "orders:read")
@@ -87,13 +145,27 @@ func main() {
 		fail(fmt.Errorf("discovery names issuer %q, expected %q", meta.Issuer, keyportURL))
 	}
 
-	// 2. Client credentials grant, the keypair as HTTP Basic client credentials.
+	// 2. Client credentials grant, the keypair as HTTP Basic client credentials,
+	//    or authenticated by an assertion signed with its private key (x/oauth2
+	//    has no private_key_jwt of its own: the assertion goes in EndpointParams).
 	config := clientcredentials.Config{
-		ClientID:     keyID,
-		ClientSecret: secret,
-		TokenURL:     meta.TokenEndpoint,
-		Scopes:       strings.Fields(scope),
-		AuthStyle:    oauth2.AuthStyleInHeader,
+		ClientID:  keyID,
+		TokenURL:  meta.TokenEndpoint,
+		Scopes:    strings.Fields(scope),
+		AuthStyle: oauth2.AuthStyleInHeader,
+	}
+	if keyFile != "" {
+		assertion, err := clientAssertion(keyFile, keyID, meta.TokenEndpoint)
+		if err != nil {
+			fail(err)
+		}
+		config.AuthStyle = oauth2.AuthStyleInParams
+		config.EndpointParams = url.Values{
+			"client_assertion_type": {"urn:ietf:params:oauth:client-assertion-type:jwt-bearer"},
+			"client_assertion":      {assertion},
+		}
+	} else {
+		config.ClientSecret = env("KEYPORT_SECRET", "")
 	}
 	token, err := config.Token(ctx)
 	if err != nil {
@@ -135,8 +207,10 @@ func main() {
 	}
 	fmt.Printf("token valid: client_id=%s acc=%s aud=%v scope=%s expires=%s\n", extra.ClientID, extra.Account, []string(claims.Audience), extra.Scope, claims.Expiry.Time().UTC().Format(time.RFC3339))
 
-	// 4. Call the protected API: config.Client adds (and renews) the bearer token.
-	response, err := config.Client(ctx).Get(apiURL + "/orders")
+	// 4. Call the protected API with the token validated above. (config.Client
+	//    would request another token, and an assertion is accepted only once: a
+	//    long-running client signs a new one per token request.)
+	response, err := oauth2.NewClient(ctx, oauth2.StaticTokenSource(token)).Get(apiURL + "/orders")
 	if err != nil {
 		fail(err)
 	}

@@ -1,9 +1,14 @@
 // Keyport quickstart for Node.js: get an access token with the client
-// credentials grant (openid-client: RFC 8414 discovery + token request),
+// credentials grant (openid-client: RFC 8414 discovery + token request), the
+// keypair authenticating with its secret (HTTP Basic) or, when
+// KEYPORT_PRIVATE_KEY_FILE is set, with a JWT signed by its private key
+// (private_key_jwt: Keyport holds only the public key),
 // validate it as a resource server would (jose: remote JWKS, ES256 only,
 // typ at+jwt, issuer, audience; then the tenant and the scope), then call the
 // protected API with it. Exits non-zero on any failure.
-import { createRemoteJWKSet, jwtVerify } from 'jose';
+import { createPrivateKey } from 'node:crypto';
+import { readFileSync } from 'node:fs';
+import { createRemoteJWKSet, importPKCS8, jwtVerify } from 'jose';
 import * as client from 'openid-client';
 
 // What GET /orders needs: a token of the account the API serves, with this scope.
@@ -15,10 +20,29 @@ function env(name, fallback) {
   return value;
 }
 
+/** The JWS algorithm a private key signs with (ES256, ES384, EdDSA; RS256 for RSA). */
+function algorithmOf(pem) {
+  const key = createPrivateKey(pem);
+  if (key.asymmetricKeyType === 'ec') return { 'prime256v1': 'ES256', 'secp384r1': 'ES384' }[key.asymmetricKeyDetails.namedCurve];
+  if (key.asymmetricKeyType === 'ed25519') return 'EdDSA';
+  if (key.asymmetricKeyType === 'rsa') return 'RS256';
+  throw new Error(`unsupported private key type ${key.asymmetricKeyType}`);
+}
+
+/** HTTP Basic with the secret, or private_key_jwt with the private key (PKCS#8 PEM) in KEYPORT_PRIVATE_KEY_FILE. */
+async function clientAuthentication() {
+  const keyFile = process.env.KEYPORT_PRIVATE_KEY_FILE;
+  if (!keyFile) return client.ClientSecretBasic(env('KEYPORT_SECRET'));
+  const pem = readFileSync(keyFile, 'utf8');
+  // Not extractable: the key can sign, and nothing in this process can read it back.
+  const key = await importPKCS8(pem, algorithmOf(pem), { extractable: false });
+  // openid-client signs a fresh assertion per request: iss = sub = key id, aud = issuer, a random jti, exp in 60 s.
+  return client.PrivateKeyJwt(key);
+}
+
 async function main() {
   const keyportUrl = new URL(env('KEYPORT_URL'));
   const keyId = env('KEYPORT_KEY_ID');
-  const secret = env('KEYPORT_SECRET');
   const apiUrl = env('API_URL', 'http://localhost:4000').replace(/\/+$/, '');
   const audience = env('KEYPORT_AUDIENCE', 'https://api.example.com');
   const scope = env('KEYPORT_SCOPE', 'orders:read');
@@ -26,7 +50,7 @@ async function main() {
 
   // 1. Discovery (RFC 8414, /.well-known/oauth-authorization-server); openid-client
   //    checks that the document names the same issuer. Plain http is for local use only.
-  const config = await client.discovery(keyportUrl, keyId, undefined, client.ClientSecretBasic(secret), {
+  const config = await client.discovery(keyportUrl, keyId, undefined, await clientAuthentication(), {
     algorithm: 'oauth2',
     ...(keyportUrl.protocol === 'http:' ? { execute: [client.allowInsecureRequests] } : {}),
   });

@@ -4,6 +4,7 @@ import type { IssuedKeypair, KeypairListFilter, KeypairView } from '../domain/ke
 import { EXPIRING_WINDOW_DAYS } from '../domain/expiry.ts';
 import { COMMENT_MAX, DEFAULT_GRACE, GRACE_PERIOD_NAMES, NAME_MAX, RETIRE_WHEN_IDLE_NAMES, type GracePeriod, type RetireWhenIdle } from '../domain/limits.ts';
 import { UsageError } from './errors.ts';
+import { keyFields, readKeyFile, registerKeypairKeyCommands } from './keypair-keys.ts';
 import { fields, table, when } from './output.ts';
 import { addOwnerOptions, findOwner, ownerRefOf, type OwnerRef } from './owners.ts';
 import type { Runner, Session } from './session.ts';
@@ -85,6 +86,7 @@ function describe(k: KeypairView): string {
     ...secrets,
     ...previousSecretState(k),
     ...endedSecretLines(k),
+    ...keyFields(k),
     ['failed attempts', String(k.failedAttempts)],
     ['created', `${when(k.createdAt)} by ${k.createdBy}`],
     ['last used', when(k.lastUsedAt)],
@@ -131,19 +133,27 @@ export function registerKeypairCommands(program: Command, run: Runner): void {
     .option('--scope <scope>', 'a scope it may request (repeatable; see `keyport scopes`)', collectScopes)
     .option('--expires-at <time>', 'when it stops working: 2027-01-31, 2027-01-31T12:00:00Z, or "never" (default: the account\'s maximum keypair lifetime from now, if it has one, else never)')
     .option('--dpop-required', 'its token requests must carry a DPoP proof (RFC 9449): it only gets DPoP-bound tokens')
-    .addHelpText('after', '\nExample:\n  keyport keypair create --environment env_… --name ci --scope orders:read --scope orders:write\n')
-    .action((options: { account?: string; environment?: string; name: string; comment?: string; scope?: string[]; expiresAt?: string; dpopRequired?: boolean }, command: Command) => {
+    .option('--public-key <file>', 'a public key for private_key_jwt, JWK or PEM ("-": stdin; repeatable)', (value: string, previous: string[] = []) => [...previous, value])
+    .option('--no-secret', 'a key-only keypair: no secret at all (needs --public-key)')
+    .addHelpText('after', '\nExamples:\n  keyport keypair create --environment env_… --name ci --scope orders:read --scope orders:write\n  keyport keypair create --environment env_… --name ci --scope orders:read --public-key client.pub --no-secret\n')
+    .action((options: { account?: string; environment?: string; name: string; comment?: string; scope?: string[]; expiresAt?: string; dpopRequired?: boolean; publicKey?: string[]; secret: boolean }, command: Command) => {
       const owner = ownerRefOf(options);
       const expiresAt = options.expiresAt === undefined ? undefined : parseExpiresAt(options.expiresAt);
+      if (!options.secret && !options.publicKey?.length) throw new UsageError('--no-secret needs at least one --public-key');
       return run(command, async (s) => {
+        const publicKeys = await Promise.all((options.publicKey ?? []).map((file) => readKeyFile(s, file)));
         const issued = await s.domain.keypairs.create(owner, {
           name: options.name,
           scopes: options.scope ?? [],
           ...(options.comment !== undefined ? { comment: options.comment } : {}),
           ...(expiresAt !== undefined ? { expiresAt } : {}),
           ...(options.dpopRequired ? { dpopRequired: true } : {}),
+          ...(publicKeys.length ? { publicKeys } : {}),
+          secret: options.secret,
         }, 'cli');
-        printIssued(s, issued, `Created keypair ${issued.keypair.keyId} (${issued.keypair.name}) for ${ownerLabel(issued.keypair)}`);
+        const headline = `Created keypair ${issued.keypair.keyId} (${issued.keypair.name}) for ${ownerLabel(issued.keypair)}`;
+        if (issued.secret === null) s.print({ keyId: issued.keypair.keyId, secret: null, keypair: issued.keypair }, () => `${headline}, without a secret.\n\n${describe(issued.keypair)}`);
+        else printIssued(s, { keypair: issued.keypair, secret: issued.secret }, headline);
       });
     });
 
@@ -255,6 +265,7 @@ export function registerKeypairCommands(program: Command, run: Runner): void {
         s.note(`The old key id ${keyId} has stopped working, and its tokens with it.`);
       });
     });
+  registerKeypairKeyCommands(keypair, run);
 
   keypair.command('remove <keyId>')
     .alias('rm')

@@ -82,6 +82,22 @@ export interface SecretUsageBatch {
   endedLastAddress: string | null;
 }
 
+/**
+ * A public key of a key-based keypair (private_key_jwt): clients sign their
+ * token requests with its private key, which Keyport never sees.
+ */
+export interface StoredPublicKey {
+  /** RFC 7638 SHA-256 thumbprint (base64url): the key's id in the API, the CLI and the UI. */
+  thumbprint: string;
+  /** The `kid` assertions may name it by: the uploaded JWK's own kid, else the thumbprint. */
+  kid: string;
+  /** The public JWK members (kty, crv, x, y / n, e), and `alg` when the key is pinned to one. */
+  jwk: Record<string, string>;
+  createdAt: Date;
+  /** Set when the key is retired with a grace period: it authenticates until then. Null while current. */
+  expiresAt: Date | null;
+}
+
 /** The counters a keypair keeps for its lockout. */
 export interface LockoutCounters {
   /** Consecutive wrong secrets since the last success (not counted while locked). */
@@ -177,14 +193,19 @@ export interface KeypairRecord extends LockoutCounters {
   dpopRequired?: boolean;
   /** Secrets that ended within `secrets.endedRetentionDays`, newest first. Absent on older records: none. */
   endedSecrets?: EndedSecret[];
+  /** Public keys for private_key_jwt, at most 5. Records from before keys existed have none: read as []. */
+  publicKeys?: StoredPublicKey[];
+  /** When each public key (by thumbprint) last authenticated, written at most once a minute per key. Absent: never. */
+  keysLastUsedAt?: Record<string, Date>;
 }
 
 /** What creating a keypair gives; the store starts the counters, revision and generation at zero. */
-export type NewKeypair = Pick<KeypairRecord, '_id' | 'ownerType' | 'accountId' | 'environmentId' | 'name' | 'comment' | 'scopes' | 'enabled' | 'secrets' | 'createdAt' | 'createdBy' | 'updatedAt' | 'expiresAt' | 'dpopRequired'>;
+export type NewKeypair = Pick<KeypairRecord, '_id' | 'ownerType' | 'accountId' | 'environmentId' | 'name' | 'comment' | 'scopes' | 'enabled' | 'secrets' | 'createdAt' | 'createdBy' | 'updatedAt' | 'expiresAt' | 'dpopRequired'>
+  & Partial<Pick<KeypairRecord, 'publicKeys'>>;
 
 /** Fields an administrative change may set (never the id, the owner or the counters' history alone). */
 export type KeypairChanges = Partial<Pick<KeypairRecord,
-  'name' | 'comment' | 'scopes' | 'enabled' | 'secrets' | 'endedSecrets' | 'updatedAt' | 'lastRotatedAt' | 'tokensRevokedAt' | 'expiresAt' | 'expiringNoticeAt' | 'expiredNoticeAt' | 'dpopRequired' | keyof LockoutCounters>>;
+  'name' | 'comment' | 'scopes' | 'enabled' | 'secrets' | 'endedSecrets' | 'updatedAt' | 'lastRotatedAt' | 'tokensRevokedAt' | 'expiresAt' | 'expiringNoticeAt' | 'expiredNoticeAt' | 'dpopRequired' | 'publicKeys' | keyof LockoutCounters>>;
 
 /**
  * A listing's filter: `locked` at `now`, or `enabled` / `disabled` and not locked at `now`;
@@ -308,6 +329,8 @@ export interface KeypairStore {
    * nothing was written (no such key, nothing to write, or it changed meanwhile).
    */
   recordSecretUsage(keyId: string, build: (current: KeypairRecord) => Pick<KeypairRecord, 'secrets' | 'endedSecrets'> | null): Promise<{ before: KeypairRecord; after: KeypairRecord } | null>;
+  /** Sets keysLastUsedAt[thumbprint] and lastUsedAt to `now`. Best effort, does not publish (authentication does not read them). */
+  noteKeyUsed(keyId: string, thumbprint: string, now: Date): Promise<void>;
 }
 
 /** What a change is about: its key is a key id, an account or environment id, a jti, or a signing key's kid. */
@@ -480,6 +503,20 @@ export interface DpopProofStore {
    */
   claim(id: string, expiresAt: Date, now: Date): Promise<boolean>;
   /** Deletes the records that expired before `now` (no TTL indexes on FerretDB v1). */
+  deleteExpired(now: Date): Promise<void>;
+}
+
+/**
+ * Single-use JWT ids (client assertions' jti), shared by every process: an id
+ * is accepted once until its expiry.
+ */
+export interface ReplayStore {
+  /**
+   * Records `id` until `expiresAt`, atomically (a unique index insert); returns
+   * false when it is recorded already and in force at `now` (a replay).
+   */
+  claim(id: string, expiresAt: Date, now: Date): Promise<boolean>;
+  /** Deletes the ids that expired by `now` (no TTL indexes on FerretDB v1). */
   deleteExpired(now: Date): Promise<void>;
 }
 
@@ -702,6 +739,7 @@ export interface Stores {
   audit: AuditStore;
   revocations: RevocationStore;
   revocationEvents: RevocationEventStore;
+  replays: ReplayStore;
   sessions: SessionStore;
   setupTokens: SetupTokenStore;
   signingKeys: SigningKeyStore;

@@ -254,6 +254,14 @@ export class MongooseKeypairStore implements KeypairStore {
     }, { othersNeedIt: () => false, keepHere: (written) => written?.after });
   }
 
+  async noteKeyUsed(keyId: string, thumbprint: string, now: Date): Promise<void> {
+    // Thumbprints are base64url: safe as a field name (no '.', no '$').
+    await this.#serialized(keyId, () => this.#model.updateOne(
+      { _id: keyId },
+      { $set: { [`keysLastUsedAt.${thumbprint}`]: now, lastUsedAt: now } },
+    ), { quiet: true });
+  }
+
   /**
    * Runs one write of a keypair document after every earlier one (serial-writes.ts),
    * then tells every process's cache (the change feed). `quiet` is for writes

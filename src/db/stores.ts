@@ -8,6 +8,7 @@ import { MongooseKeypairStore } from './keypair-store.ts';
 import type { Models } from './models/index.ts';
 import { MongooseOwnerStore } from './owner-store.ts';
 import { MongooseRevocationEventStore } from './revocation-event-store.ts';
+import { MongooseReplayStore } from './assertion-replay-store.ts';
 import { MongooseRevocationStore } from './revocation-store.ts';
 import { MongooseSessionStore } from './session-store.ts';
 import { MongooseSetupTokenStore } from './setup-token-store.ts';
@@ -33,6 +34,7 @@ export function createStores(models: Models, options: { embedded: boolean }): St
     audit: new MongooseAuditStore(models.AuditEvent),
     revocations: new MongooseRevocationStore(models.RevokedToken),
     revocationEvents: new MongooseRevocationEventStore(models.RevocationEvent),
+    replays: new MongooseReplayStore(models.AssertionReplay),
     sessions: new MongooseSessionStore(models.AdminSession),
     setupTokens: new MongooseSetupTokenStore(models.SetupToken),
     signingKeys: new MongooseSigningKeyStore(models.SigningKey),

@@ -10,10 +10,12 @@ import { systemClock, type Clock } from './clock.ts';
 import { SecretHasher } from './credentials.ts';
 import { DpopProofLog } from './dpop-proofs.ts';
 import { OwnerClosing } from './closing.ts';
+import { KeypairKeyService } from './keypair-keys.ts';
 import { KeypairService } from './keypairs.ts';
 import { ExpirySweep } from './expiry.ts';
 import { OwnerService } from './owners.ts';
 import { RevocationFeed } from './revocation-feed.ts';
+import { ReplayGuard } from './replays.ts';
 import { RevocationList } from './revocations.ts';
 import { ScopeCatalog } from './scope-catalog.ts';
 import { AdminSessionStore } from './sessions.ts';
@@ -28,6 +30,10 @@ export interface Domain {
   keypairs: KeypairService;
   /** Audits keypairs that enter the expiring window or expire; servers start() it. */
   expiry: ExpirySweep;
+  /** The public keys of keypairs (private_key_jwt). */
+  keypairKeys: KeypairKeyService;
+  /** Single use of client assertions' jti. */
+  replays: ReplayGuard;
   scopes: ScopeCatalog;
   revocations: RevocationList;
   /** What resource servers that validate offline must refuse (the signed revocation feed). */
@@ -74,6 +80,8 @@ export function createDomain(options: { stores: Stores; config: KeyportConfig; p
     users,
     keypairs,
     expiry: new ExpirySweep({ store: stores.keypairs, audit, clock }),
+    keypairKeys: new KeypairKeyService({ store: stores.keypairs, audit, clock }),
+    replays: new ReplayGuard(stores.replays, clock),
     access: new AccessService({ users, owners, keypairs, audit }),
     closing: new OwnerClosing({ ownerStore: stores.owners, keypairStore: stores.keypairs, owners, keypairs, audit, revocationFeed }),
     sessions: new AdminSessionStore(stores.sessions, clock),

@@ -15,6 +15,8 @@ import { endedSecretHashes, endedSecrets, liveSecrets, previousSecret, RECENT_US
 import { SecretUsageCounter } from './secret-usage.ts';
 import { EXPIRING_WINDOW_MS, isExpired, isExpiringSoon, resolveExpiry } from './expiry.ts';
 import type { KeypairChanges, KeypairRecord, KeypairStore, SecretUsageBatch, StoredSecret } from '../db/contract.ts';
+import { parsePublicKeys, publicKeyViews, storedKey, type PublicKeyView } from './keypair-keys.ts';
+import { livePublicKeys } from './public-keys.ts';
 
 export { liveSecrets } from './secrets.ts';
 /** The stored keypair; the name the OAuth layer knows it by. */
@@ -58,6 +60,8 @@ export interface KeypairView {
   expiringSoon: boolean;
   /** Token requests must carry a DPoP proof (RFC 9449): the keypair only gets sender-constrained tokens. */
   dpopRequired: boolean;
+  /** Public keys for private_key_jwt (current and retiring); [] for a secret-only keypair. */
+  publicKeys: PublicKeyView[];
 }
 
 export interface SecretView {
@@ -104,7 +108,17 @@ export interface IssuedKeypair {
   secret: string;
 }
 
-export type AuthenticationFailure = 'unknown_key' | 'malformed_secret' | 'wrong_secret' | 'locked' | 'disabled' | 'owner_inactive' | 'expired' | 'ended_secret';
+/** A new keypair: with its secret, or (a key-only keypair, created with `secret: false`) with none. */
+export interface CreatedKeypair {
+  keypair: KeypairView;
+  secret: string | null;
+}
+
+export type AuthenticationFailure = 'unknown_key' | 'malformed_secret' | 'wrong_secret' | 'locked' | 'disabled' | 'owner_inactive'
+  /** The keypair's expiresAt has passed; a secret that ended (regenerated, grace over) within the retention, never counted toward lockout. */
+  | 'expired' | 'ended_secret'
+  /** private_key_jwt: an assertion that failed its checks (signature, claims, replay), or signed by a key no longer live. */
+  | 'bad_assertion' | 'retired_key';
 export type AuthenticationResult =
   | { ok: true; keypair: KeypairDoc }
   | { ok: false; reason: AuthenticationFailure };
@@ -207,6 +221,7 @@ export class KeypairService {
       expired: isExpired(doc, now),
       expiringSoon: isExpiringSoon(doc, now),
       dpopRequired: doc.dpopRequired === true,
+      publicKeys: publicKeyViews(doc, now),
     };
   }
 
@@ -214,16 +229,23 @@ export class KeypairService {
    * `expiresAt`: when the keypair stops working (null: never; left out: the
    * account's maximum lifetime from now, or never). Must be in the future and
    * within the account's maximum lifetime (expiry.ts, resolveExpiry).
+   * `publicKeys` (JWK or PEM each) make it a key-based keypair too; with
+   * `secret: false` it has no secret at all (then at least one key is needed).
    */
-  async create(ownerRef: { accountId?: string; environmentId?: string }, input: { name: string; comment?: string; scopes?: string[]; expiresAt?: Date | null; dpopRequired?: boolean }, actor: Actor): Promise<IssuedKeypair> {
+  async create(ownerRef: { accountId?: string; environmentId?: string }, input: { name: string; comment?: string; scopes?: string[]; expiresAt?: Date | null; dpopRequired?: boolean }, actor: Actor): Promise<IssuedKeypair>;
+  async create(ownerRef: { accountId?: string; environmentId?: string }, input: { name: string; comment?: string; scopes?: string[]; expiresAt?: Date | null; dpopRequired?: boolean; publicKeys?: unknown[]; secret?: boolean }, actor: Actor): Promise<CreatedKeypair>;
+  async create(ownerRef: { accountId?: string; environmentId?: string }, input: { name: string; comment?: string; scopes?: string[]; expiresAt?: Date | null; dpopRequired?: boolean; publicKeys?: unknown[]; secret?: boolean }, actor: Actor): Promise<CreatedKeypair> {
     const owner = await this.#owners.resolveActiveOwner(ownerRef);
     const name = validName(input.name);
     const comment = this.#validComment(input.comment ?? '');
     const scopes = this.#scopes.assertGrantable(input.scopes ?? [], owner.type);
     const dpopRequired = validDpopRequired(input.dpopRequired ?? false);
+    const keys = await parsePublicKeys(input.publicKeys ?? []);
+    const withSecret = input.secret ?? true;
+    if (!withSecret && !keys.length) throw invalidInput('a keypair without a secret needs at least one public key');
     const now = this.#clock.now();
     const expiresAt = resolveExpiry(input.expiresAt, await this.#owners.maxKeypairLifetimeDays(owner.accountId), now);
-    const secret = newSecret();
+    const secret = withSecret ? newSecret() : null;
     const doc = await this.#store.insert({
       _id: newKeyId(),
       ownerType: owner.type,
@@ -233,7 +255,8 @@ export class KeypairService {
       comment,
       scopes,
       enabled: true,
-      secrets: [{ hash: this.#hasher.hash(secret), createdAt: now, expiresAt: null, hint: secretHint(secret) }],
+      secrets: secret === null ? [] : [{ hash: this.#hasher.hash(secret), createdAt: now, expiresAt: null, hint: secretHint(secret) }],
+      ...(keys.length ? { publicKeys: keys.map((key) => storedKey(key, now)) } : {}),
       createdAt: now,
       createdBy: actor,
       updatedAt: now,
@@ -242,7 +265,10 @@ export class KeypairService {
     });
     // Written first, checked after (OwnerService.afterCreating): never a keypair left in a closed owner.
     await this.#owners.afterCreating(() => this.#owners.resolveActiveOwner(ownerRef), () => this.#store.delete(doc._id));
-    await this.#audit.record({ actor, action: 'keypair.created', ...this.#target(doc), details: { name, scopes, ...(expiresAt ? { expiresAt: expiresAt.toISOString() } : {}), ...(dpopRequired ? { dpopRequired } : {}) } });
+    await this.#audit.record({
+      actor, action: 'keypair.created', ...this.#target(doc),
+      details: { name, scopes, ...(expiresAt ? { expiresAt: expiresAt.toISOString() } : {}), ...(dpopRequired ? { dpopRequired } : {}), ...(keys.length ? { publicKeys: keys.map((k) => k.thumbprint), secret: withSecret } : {}) },
+    });
     return { keypair: this.view(doc), secret };
   }
 
@@ -251,7 +277,9 @@ export class KeypairService {
    * one's name, comment, scopes, owner and enabled state; the old keypair is
    * deleted (its tokens stop as after a removal). Its expiry date carries over
    * while it is in the future and within the account's maximum lifetime;
-   * otherwise the new keypair gets the expiry a new one gets.
+   * otherwise the new keypair gets the expiry a new one gets. Public keys do not
+   * carry over: a replacement is a fresh credential (a key suspected leaked must
+   * not come along); the new keypair gets a secret, and keys are added again.
    *
    * Without a transaction: the new keypair is written first, then the old one is
    * deleted on condition that it is still the revision read. Of two replacements
@@ -281,7 +309,7 @@ export class KeypairService {
       comment: old.comment,
       scopes: old.scopes,
       enabled: old.enabled,
-      secrets: [{ hash: this.#hasher.hash(secret), createdAt: now, expiresAt: null }],
+      secrets: [{ hash: this.#hasher.hash(secret), createdAt: now, expiresAt: null, hint: secretHint(secret) }],
       createdAt: now,
       createdBy: actor,
       updatedAt: now,
@@ -538,6 +566,40 @@ export class KeypairService {
   }
 
   /**
+   * After oidc-provider verified a client assertion (signature, iss/sub, aud,
+   * exp, the alg against the key) with the public key `thumbprint` of `doc`:
+   * the keypair's own rules, as for a secret. A key past its grace period is a
+   * failure and counts toward lockout; a locked or expired keypair is refused and not counted.
+   */
+  async authenticateWithKey(doc: KeypairDoc, thumbprint: string, options: { afterCounting?: boolean } = {}): Promise<AuthenticationResult> {
+    const now = this.#clock.now();
+    const live = livePublicKeys(doc.publicKeys, now).some((key) => key.thumbprint === thumbprint);
+    // An expired keypair: refused whatever authenticates it, and not counted (as for a secret).
+    if (isExpired(doc, now)) return { ok: false, reason: 'expired' };
+    if (isLocked(doc, now)) return { ok: false, reason: 'locked' };
+    if (!live) {
+      this.#recordFailure(doc);
+      return { ok: false, reason: 'retired_key' };
+    }
+    if (!options.afterCounting && this.#failures.pending(doc._id)) {
+      await this.#failures.counted(doc._id);
+      const fresh = await this.findForAuthentication(doc._id);
+      if (!fresh) return { ok: false, reason: 'unknown_key' };
+      return this.authenticateWithKey(fresh, thumbprint, { afterCounting: true });
+    }
+    if (!doc.enabled) return { ok: false, reason: 'disabled' };
+    if (!(await this.#owners.isActive(doc))) return { ok: false, reason: 'owner_inactive' };
+    if (hasFailuresToReset(doc)) await this.#recordSuccess(doc._id, now);
+    this.#noteKeyUse(doc._id, thumbprint, now);
+    return { ok: true, keypair: doc };
+  }
+
+  /** A client assertion of this keypair that failed its checks: counted toward lockout like a wrong secret (not while locked). */
+  assertionFailed(doc: KeypairDoc): void {
+    if (!isLocked(doc, this.#clock.now())) this.#recordFailure(doc);
+  }
+
+  /**
    * True when a token of this keypair, of the given token generation (its `gen`
    * claim; tokens from before generations existed count as 0), may still be
    * honoured (introspection, admin API bearer tokens).
@@ -640,6 +702,18 @@ export class KeypairService {
     setImmediate(() => {
       this.#store.noteUsed(keyId, now, new Date(now.getTime() - LAST_USED_INTERVAL_MS))
         .catch(() => { /* best effort: a lost write only makes "last used" a minute older */ });
+    });
+  }
+
+  /** Per key: keysLastUsedAt and lastUsedAt at most once a minute, after the response. */
+  #noteKeyUse(keyId: string, thumbprint: string, now: Date): void {
+    const memo = `${keyId} ${thumbprint}`;
+    const last = this.#lastUsedWrites.get(memo) ?? 0;
+    if (now.getTime() - last < LAST_USED_INTERVAL_MS) return;
+    this.#lastUsedWrites.set(memo, now.getTime());
+    if (this.#lastUsedWrites.size > 100_000) this.#lastUsedWrites.clear();
+    setImmediate(() => {
+      this.#store.noteKeyUsed(keyId, thumbprint, now).catch(() => { /* best effort: a lost write only makes "last used" older */ });
     });
   }
 

@@ -13,6 +13,8 @@ import { httpFailureOf } from '../http/error-statuses.ts';
 import { requestAddress } from './address-throttle.ts';
 import { presentedSecret, spendUnknownKey } from './client-auth.ts';
 import { DPOP_FEATURE, DPOP_SIGNING_ALGS, dpopBinding, shareReplayDetection } from './dpop.ts';
+import { ASSERTION_CLOCK_SKEW_SECONDS, assertionPresented, installKeyAuthentication, keyAssertionRules, keyClientMetadata } from './key-auth.ts';
+import { ASSERTION_ALGS } from '../domain/public-keys.ts';
 import { UNAVAILABLE_ERROR } from './oauth-error.ts';
 import { SIGNING_ALG, type SigningMaterial } from './signing-keys.ts';
 
@@ -35,8 +37,9 @@ const ENVIRONMENT_FIELD = 'keyport_environment_id';
 /** The keypair's token generation, copied into every token as `gen` (KeypairDoc.tokenGeneration). */
 const GENERATION_FIELD = 'keyport_token_generation';
 
-/** Per-request memo: the keypair record read by Client.find, reused by the secret check. */
+/** Per-request memo: the keypair record read by Client.find, reused by the secret and key checks. */
 const loadedKeypair = new WeakMap<object, KeypairDoc | null>();
+const recordOfRequest = (ctx: object) => loadedKeypair.get(ctx);
 
 /**
  * Token requests that presented an ended secret. Their 401 is not charged to the
@@ -149,6 +152,9 @@ function buildClientsOncePerRecord(provider: Provider, domain: Domain, hooks: Pr
   // The typings declare no constructor arguments; oidc-provider's own add_client.js passes the metadata.
   const ClientClass = provider.Client as unknown as new (metadata: AdapterPayload) => Client;
   const clientOfRecord = new WeakMap<KeypairDoc, Client>();
+  // A keypair with public keys is a second client too, registered for private_key_jwt
+  // (oidc-provider holds one method per client): used for the requests that carry an assertion.
+  const keyClientOfRecord = new WeakMap<KeypairDoc, Client>();
   provider.Client.find = async (id: string) => {
     if (typeof id !== 'string' || !id.length) return undefined;
     let doc: KeypairDoc | null;
@@ -158,6 +164,14 @@ function buildClientsOncePerRecord(provider: Provider, domain: Domain, hooks: Pr
       rethrowForProvider(err);
     }
     if (!doc) return undefined;
+    if (doc.publicKeys?.length && assertionPresented()) {
+      let keyClient = keyClientOfRecord.get(doc);
+      if (!keyClient) {
+        keyClient = new ClientClass(keyClientMetadata(doc, keypairClientMetadata(doc)));
+        keyClientOfRecord.set(doc, keyClient);
+      }
+      return keyClient;
+    }
     let client = clientOfRecord.get(doc);
     if (!client) {
       client = new ClientClass(keypairClientMetadata(doc));
@@ -199,7 +213,11 @@ export function createProvider(options: { issuer: string; config: KeyportConfig;
       end_session: OAUTH_ROUTES.end_session,
       pushed_authorization_request: OAUTH_ROUTES.pushed_authorization_request,
     },
-    clientAuthMethods: ['client_secret_basic', 'client_secret_post'],
+    clientAuthMethods: ['client_secret_basic', 'client_secret_post', 'private_key_jwt'],
+    // Client assertions (private_key_jwt): asymmetric algorithms only, never `none`, never HMAC.
+    enabledJWA: { clientAuthSigningAlgValues: [...ASSERTION_ALGS], dPoPSigningAlgValues: [...DPOP_SIGNING_ALGS] },
+    clockTolerance: ASSERTION_CLOCK_SKEW_SECONDS,
+    assertJwtClientAuthClaimsAndHeader: keyAssertionRules(domain, recordOfRequest, hooks, rethrowForProvider),
     clientDefaults: {
       grant_types: ['client_credentials'],
       response_types: [],
@@ -228,7 +246,6 @@ export function createProvider(options: { issuer: string; config: KeyportConfig;
         },
       },
     },
-    enabledJWA: { dPoPSigningAlgValues: [...DPOP_SIGNING_ALGS] },
     ttl: { ClientCredentials: tokens.ttlSeconds },
     extraTokenClaims(ctx) {
       const client = ctx.oidc.client as unknown as Record<string, string | number | undefined> | undefined;
@@ -281,6 +298,7 @@ export function createProvider(options: { issuer: string; config: KeyportConfig;
 
   buildClientsOncePerRecord(provider, domain, hooks);
   shareReplayDetection(provider, domain);
+  installKeyAuthentication(provider, domain, recordOfRequest, hooks, rethrowForProvider);
   provider.registerGrantType('client_credentials', clientCredentialsGrant(provider, config, signingKeys.signingKid), ['scope', 'resource']);
   return provider;
 }

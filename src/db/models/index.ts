@@ -1,6 +1,7 @@
 // Registers every model on a connection; one module per model beside this one.
 import type { Connection, Model } from 'mongoose';
 import { adminSessionSchema, type AdminSessionDoc } from './admin-session.ts';
+import { assertionReplaySchema, type AssertionReplayDoc } from './assertion-replay.ts';
 import { auditEventSchema, type AuditEventDoc } from './audit-event.ts';
 import { changeSchema, type ChangeDoc } from './change.ts';
 import { dpopProofSchema, type DpopProofDoc } from './dpop-proof.ts';
@@ -23,6 +24,7 @@ export interface Models {
   SigningKey: Model<SigningKeyDoc>;
   RevokedToken: Model<RevokedTokenDoc>;
   RevocationEvent: Model<RevocationEventDoc>;
+  AssertionReplay: Model<AssertionReplayDoc>;
   AdminSession: Model<AdminSessionDoc>;
   SetupToken: Model<SetupTokenDoc>;
   Change: Model<ChangeDoc>;
@@ -42,6 +44,7 @@ export function registerModels(connection: Connection): Models {
     SigningKey: connection.model<SigningKeyDoc>('SigningKey', signingKeySchema, 'signing_keys'),
     RevokedToken: connection.model<RevokedTokenDoc>('RevokedToken', revokedTokenSchema, 'revoked_tokens'),
     RevocationEvent: connection.model<RevocationEventDoc>('RevocationEvent', revocationEventSchema, 'revocation_events'),
+    AssertionReplay: connection.model<AssertionReplayDoc>('AssertionReplay', assertionReplaySchema, 'assertion_replays'),
     AdminSession: connection.model<AdminSessionDoc>('AdminSession', adminSessionSchema, 'admin_sessions'),
     SetupToken: connection.model<SetupTokenDoc>('SetupToken', setupTokenSchema, 'setup_tokens'),
     Change: connection.model<ChangeDoc>('Change', changeSchema, 'changes'),

@@ -1,7 +1,7 @@
 // API keypairs: the OAuth clients of Keyport. The document's _id is the key id.
 import { Schema } from 'mongoose';
 import type { KeypairRecord } from '../contract.ts';
-import type { EndedSecret, StoredSecret } from '../contract.ts';
+import type { EndedSecret, StoredPublicKey, StoredSecret } from '../contract.ts';
 
 // The stored shape is the contract's record (src/db/contract.ts): the store hands
 // documents to the domain as they are read, with no copy on the token endpoint's path.
@@ -34,6 +34,14 @@ const endedSecretSchema = new Schema<EndedSecret>({
   endedAuditedAt: { type: Date, default: null },
 }, { _id: false, versionKey: false, strict: 'throw' });
 
+const storedPublicKeySchema = new Schema<StoredPublicKey>({
+  thumbprint: { type: String, required: true },
+  kid: { type: String, required: true },
+  jwk: { type: Schema.Types.Mixed, required: true },
+  createdAt: { type: Date, required: true },
+  expiresAt: { type: Date, default: null },
+}, { _id: false, versionKey: false, strict: 'throw' });
+
 export const keypairSchema = new Schema<KeypairDoc>({
   _id: { type: String, required: true },
   ownerType: { type: String, enum: ['account', 'environment'], required: true },
@@ -63,6 +71,9 @@ export const keypairSchema = new Schema<KeypairDoc>({
   // No default: records written before the option have none, and read as false.
   dpopRequired: { type: Boolean },
   endedSecrets: { type: [endedSecretSchema], default: undefined },
+  // No defaults: records written before keys existed lack both, and are read as "no keys".
+  publicKeys: { type: [storedPublicKeySchema], default: undefined },
+  keysLastUsedAt: { type: Schema.Types.Mixed, default: undefined },
 }, { versionKey: false, strict: 'throw' });
 // Lists: an owner's keypairs, newest first.
 keypairSchema.index({ accountId: 1, environmentId: 1, createdAt: -1 });

@@ -116,6 +116,19 @@ const COMPONENT_SCHEMAS: Record<string, Json> = {
       expired: { type: 'boolean', description: 'expiresAt has passed' },
       expiringSoon: { type: 'boolean', description: 'expires within 14 days and has not yet' },
       dpopRequired: { type: 'boolean', description: 'token requests must carry a DPoP proof (RFC 9449); without one they get 400 invalid_dpop_proof' },
+      publicKeys: {
+        type: 'array',
+        description: 'public keys for private_key_jwt (never a private key); retired keys show until their grace period ends',
+        items: {
+          type: 'object',
+          properties: {
+            thumbprint: { ...str, description: 'RFC 7638 SHA-256 JWK thumbprint (base64url): the key\'s id in the API' },
+            kid: { ...str, description: 'the kid an assertion may name (the uploaded JWK\'s kid, else the thumbprint)' },
+            kty: str, crv: nullable(str), algs: { type: 'array', items: str },
+            state: { type: 'string', enum: ['current', 'retiring'] }, createdAt: time, expiresAt: nullable(time), lastUsedAt: nullable(time),
+          },
+        },
+      },
     },
   },
   KeypairPage: {
@@ -126,7 +139,7 @@ const COMPONENT_SCHEMAS: Record<string, Json> = {
   IssuedKeypair: {
     type: 'object',
     required: ['keypair', 'secret'],
-    properties: { keypair: ref('Keypair'), secret: { type: 'string', description: 'the new secret: shown in this response only, never again' } },
+    properties: { keypair: ref('Keypair'), secret: { ...nullable(str), description: 'the new secret: shown in this response only, never again (null for a keypair created without a secret)' } },
   },
   ReplacedKeypair: {
     type: 'object',

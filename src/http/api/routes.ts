@@ -110,10 +110,14 @@ function ownerRoutes(kind: 'account' | 'environment'): RouteSpec[] {
       },
     }),
     defineRoute({
-      method: 'post', path: `${base}/keypairs`, operationId: `create${Kind}Keypair`, summary: `Create a keypair owned by the ${kind}; the response holds its secret, shown this once. "expiresAt" (future; null: never) defaults to the account's maximum keypair lifetime from now, if it has one, and may not exceed it; "dpopRequired": its token requests must carry a DPoP proof`, tag: 'keypairs', auth: true, body: schemas.createKeypair, status: 201, response: 'IssuedKeypair', action: 'keypairs.manage', noStore: true,
+      method: 'post', path: `${base}/keypairs`, operationId: `create${Kind}Keypair`, summary: `Create a keypair owned by the ${kind}; the response holds its secret, shown this once. "expiresAt" (future; null: never) defaults to the account's maximum keypair lifetime from now, if it has one, and may not exceed it; "dpopRequired": its token requests must carry a DPoP proof; with "publicKeys" it also authenticates with private_key_jwt; with "secret": false it has no secret (key-only) and "secret" is null`, tag: 'keypairs', auth: true, body: schemas.createKeypair, status: 201, response: 'IssuedKeypair', action: 'keypairs.manage', noStore: true,
       async handle(ctx, { params, body: input }, deps) {
         await authorized(ctx, deps, 'keypairs.manage', params);
-        return deps.domain.keypairs.create(ownerRef(params), { name: input.name, ...(input.comment !== undefined ? { comment: input.comment } : {}), ...(input.scopes ? { scopes: input.scopes } : {}), ...(input.expiresAt !== undefined ? { expiresAt: input.expiresAt } : {}), ...(input.dpopRequired !== undefined ? { dpopRequired: input.dpopRequired } : {}) }, actorOf(ctx));
+        return deps.domain.keypairs.create(ownerRef(params), {
+          name: input.name, ...(input.comment !== undefined ? { comment: input.comment } : {}), ...(input.scopes ? { scopes: input.scopes } : {}),
+          ...(input.expiresAt !== undefined ? { expiresAt: input.expiresAt } : {}), ...(input.dpopRequired !== undefined ? { dpopRequired: input.dpopRequired } : {}),
+          ...(input.publicKeys ? { publicKeys: input.publicKeys } : {}), ...(input.secret !== undefined ? { secret: input.secret } : {}),
+        }, actorOf(ctx));
       },
     }),
     defineRoute({
@@ -227,6 +231,26 @@ const keypairRoutes: RouteSpec[] = [
     async handle(ctx, { params }, deps) {
       await authorized(ctx, deps, 'keypairs.manage', params);
       return deps.domain.keypairs.replace(params.keyId!, actorOf(ctx));
+    },
+  }),
+  defineRoute({
+    method: 'post', path: '/keypairs/:keyId/keys', operationId: 'addKeypairPublicKey',
+    summary: 'Add a public key for private_key_jwt (JWK or PEM; ES256, ES384, EdDSA, or RSA of at least 2048 bits for RS256/PS256; at most 5 keys). Private, symmetric and small RSA keys are refused with 400',
+    tag: 'keypairs', auth: true, body: schemas.addPublicKey, status: 201, response: 'Keypair', action: 'keypairs.manage',
+    async handle(ctx, { params, body: { key } }, deps) {
+      await authorized(ctx, deps, 'keypairs.manage', params);
+      const { doc } = await deps.domain.keypairKeys.add(params.keyId!, key, actorOf(ctx));
+      return deps.domain.keypairs.view(doc);
+    },
+  }),
+  defineRoute({
+    method: 'post', path: '/keypairs/:keyId/keys/:thumbprint/retire', operationId: 'retireKeypairPublicKey',
+    summary: 'Retire a public key, at once (grace "0", the default) or after a grace period (1h, 3h, 24h, 48h, 72h) during which it still authenticates. A keypair without a secret keeps at least one current key',
+    tag: 'keypairs', auth: true, body: schemas.retirePublicKey, status: 200, response: 'Keypair', action: 'keypairs.manage',
+    async handle(ctx, { params, body: { grace } }, deps) {
+      await authorized(ctx, deps, 'keypairs.manage', params);
+      if (!/^[A-Za-z0-9_-]{43}$/.test(params.thumbprint!)) throw notFoundError('public key');
+      return deps.domain.keypairs.view(await deps.domain.keypairKeys.retire(params.keyId!, params.thumbprint!, grace ?? '0', actorOf(ctx)));
     },
   }),
   defineRoute({

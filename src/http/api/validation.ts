@@ -9,6 +9,7 @@ import { COMMENT_MAX, EMAIL_MAX, GRACE_PERIOD_NAMES, NAME_MAX, RETIRE_WHEN_IDLE_
 import { MAX_KEYPAIR_LIFETIME_DAYS } from '../../domain/expiry.ts';
 import { WEBHOOK_DESCRIPTION_MAX } from '../../domain/webhooks.ts';
 import { WEBHOOK_URL_MAX } from '../../domain/webhook-urls.ts';
+import { PUBLIC_KEY_INPUT_MAX, PUBLIC_KEYS_MAX } from '../../domain/public-keys.ts';
 import { ApiError, validationError } from './errors.ts';
 
 const FORBIDDEN_KEYS = new Set(['__proto__', 'constructor', 'prototype']);
@@ -57,6 +58,8 @@ const scope = z.string().min(1).max(SCOPE_NAME_MAX).regex(SCOPE_NAME_PATTERN, 'n
 const scopes = z.array(scope).max(SCOPES_MAX);
 /** An ISO 8601 date and time with its offset (e.g. 2027-01-31T00:00:00Z), or null for "never". */
 const expiresAt = z.iso.datetime({ offset: true }).transform((value) => new Date(value)).nullable();
+/** One public key as uploaded: PEM or JWK text, or a JWK object (src/domain/public-keys.ts checks what it holds). */
+const publicKey = z.union([z.string().min(1).max(PUBLIC_KEY_INPUT_MAX), z.record(z.string(), z.unknown())]);
 const intParam = (min: number, max: number) => z.string().regex(/^\d{1,7}$/, 'must be a whole number').transform(Number).pipe(z.number().int().min(min).max(max));
 
 /** The ids that appear as path parameters; their shapes are ID_PATTERNS (src/domain/credentials.ts). */
@@ -69,7 +72,13 @@ export const schemas = {
   empty: z.strictObject({}),
   named: z.strictObject({ name }),
   addMember: z.strictObject({ email: z.email().max(EMAIL_MAX), role: z.enum(['admin', 'member']) }),
-  createKeypair: z.strictObject({ name, comment: comment.optional(), scopes: scopes.optional(), expiresAt: expiresAt.optional(), dpopRequired: z.boolean().optional() }),
+  createKeypair: z.strictObject({
+    name, comment: comment.optional(), scopes: scopes.optional(), expiresAt: expiresAt.optional(), dpopRequired: z.boolean().optional(),
+    publicKeys: z.array(publicKey).max(PUBLIC_KEYS_MAX).optional().describe('public keys for private_key_jwt: JWK (object or JSON text) or PEM public keys'),
+    secret: z.boolean().optional().describe('false: a key-only keypair, without a secret (needs publicKeys); default true'),
+  }),
+  addPublicKey: z.strictObject({ key: publicKey.describe('a public key: JWK (object or JSON text) or PEM ("-----BEGIN PUBLIC KEY-----")') }),
+  retirePublicKey: z.strictObject({ grace: z.enum(GRACE_PERIOD_NAMES).optional().describe('"0": at once (the default); otherwise the key keeps working this long') }),
   updateKeypair: z.strictObject({ name: name.optional(), comment: comment.optional(), scopes: scopes.optional(), expiresAt: expiresAt.optional(), dpopRequired: z.boolean().optional() })
     .refine((v) => v.name !== undefined || v.comment !== undefined || v.scopes !== undefined || v.expiresAt !== undefined || v.dpopRequired !== undefined, 'give at least one of name, comment, scopes, expiresAt, dpopRequired'),
   keypairLifetime: z.strictObject({ maxKeypairLifetimeDays: z.number().int().min(1).max(MAX_KEYPAIR_LIFETIME_DAYS).nullable() }),

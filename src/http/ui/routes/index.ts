@@ -12,6 +12,7 @@ import { crossSiteRequest, isStateChanging } from '../../session/index.ts';
 import { capitalize, notFound, pageBase, refererBack, seeOther, session, UI_PREFIX, UiError, type Me, type UiDeps } from '../page-helpers.ts';
 import { render } from '../render.ts';
 import { auditRoutes } from './audit.ts';
+import { keypairKeyRoutes } from './keypair-keys.ts';
 import { keypairRoutes } from './keypairs.ts';
 import { ownerRoutes } from './owners.ts';
 import { sessionRoutes } from './session.ts';
@@ -68,6 +69,7 @@ export function createUiRouter(deps: UiDeps): Router {
   sessionRoutes(router, deps);
   ownerRoutes(router, deps);
   keypairRoutes(router, deps);
+  keypairKeyRoutes(router, deps);
   auditRoutes(router, deps);
   webhookRoutes(router, deps);
   return router;

@@ -12,6 +12,7 @@ import { authorizeKeypair, authorizeOwner, keypairCrumbs, OWNER_PATHS, type Owne
 import { capitalize, field, fields, flash, form, me, onceToken, pageBase, seeOther, signedIn, spend, UI_PREFIX, UiError, type UiDeps } from '../page-helpers.ts';
 import { describeEvents } from '../audit-view.ts';
 import { render } from '../render.ts';
+import { PUBLIC_KEY_INPUT_MAX } from '../../../domain/public-keys.ts';
 
 const PAGE_SIZE = 20;
 const KEYPAIR_STATUSES: KeypairListFilter[] = ['enabled', 'disabled', 'locked', 'expiring', 'expired'];
@@ -30,6 +31,11 @@ const hours = (ms: number) => `${ms / 3_600_000} hour${ms === 3_600_000 ? '' : '
 const ROTATE_CHOICES: { value: GracePeriod; label: string }[] = GRACE_PERIOD_NAMES.map((value) => ({
   value,
   label: value === '0' ? 'Rotate immediately (the current secret stops working now)' : `Keep the current secret for ${hours(GRACE_PERIODS[value])}`,
+}));
+
+const RETIRE_CHOICES: { value: GracePeriod; label: string }[] = GRACE_PERIOD_NAMES.map((value) => ({
+  value,
+  label: value === '0' ? 'now' : `after ${hours(GRACE_PERIODS[value])}`,
 }));
 
 /** An owner's keypairs, and /ui/keypairs/:keyId with its actions. */
@@ -64,7 +70,7 @@ export function keypairRoutes(router: Router, deps: UiDeps): void {
       });
     });
 
-    const newKeypairPage = (ctx: Context, page: OwnerPage, extra: { error?: string; warnings?: string[]; values?: { name: string; comment: string; scopes: string[]; expiresOn: string; dpopRequired?: boolean }; status?: number } = {}) => {
+    const newKeypairPage = (ctx: Context, page: OwnerPage, extra: { error?: string; warnings?: string[]; values?: { name: string; comment: string; scopes: string[]; expiresOn: string; dpopRequired?: boolean; publicKey?: string; noSecret?: boolean }; status?: number } = {}) => {
       render(ctx, 'keypair-new', {
         ...base(ctx, `New keypair · ${page.name}`, [...page.crumbs, { label: 'API management', href: `${page.base}/keypairs` }, { label: 'New keypair' }]),
         page, section: 'access',
@@ -84,7 +90,7 @@ export function keypairRoutes(router: Router, deps: UiDeps): void {
     router.post(`${path}/keypairs`, signedIn, async (ctx) => {
       const page = await authorizeOwner(ctx, domain, kind, 'keypairs.manage');
       const f = form(ctx);
-      const values = { name: field(f, 'name', 200), comment: field(f, 'comment', 5000), scopes: fields(f, 'scopes'), expiresOn: field(f, 'expiresOn', 20), dpopRequired: field(f, 'dpopRequired', 10) === 'yes' };
+      const values = { name: field(f, 'name', 200), comment: field(f, 'comment', 5000), scopes: fields(f, 'scopes'), expiresOn: field(f, 'expiresOn', 20), dpopRequired: field(f, 'dpopRequired', 10) === 'yes', publicKey: field(f, 'publicKey', PUBLIC_KEY_INPUT_MAX).trim(), noSecret: field(f, 'noSecret', 10) === 'yes' };
       // A second keypair of the same name, or one without scopes, is most often a
       // slip: ask once (the form again, with a box to tick). The admin API does not ask.
       if (field(f, 'anyway', 10) !== 'yes') {
@@ -98,10 +104,23 @@ export function keypairRoutes(router: Router, deps: UiDeps): void {
       try {
         // An empty day leaves the expiry to the account's maximum lifetime (or none).
         const expiresAt = values.expiresOn ? expiryOfDay(values.expiresOn) : undefined;
-        issued = await domain.keypairs.create(kind === 'account' ? { accountId: page.account.id } : { environmentId: page.environment!.id }, { ...values, ...(expiresAt ? { expiresAt } : {}) }, me(ctx).access.actor);
+        issued = await domain.keypairs.create(kind === 'account' ? { accountId: page.account.id } : { environmentId: page.environment!.id }, {
+          name: values.name, comment: values.comment, scopes: values.scopes, dpopRequired: values.dpopRequired,
+          ...(expiresAt ? { expiresAt } : {}),
+          ...(values.publicKey ? { publicKeys: [values.publicKey] } : {}), secret: !values.noSecret,
+        }, me(ctx).access.actor);
       } catch (err) {
-        if (err instanceof DomainError && err.code === 'invalid_input') return newKeypairPage(ctx, page, { error: capitalize(err.message) + '.', values, status: 400 });
+        if (err instanceof DomainError && err.code === 'invalid_input') {
+          // A private key pasted by mistake is not sent back into the page.
+          const shown = /private key/.test(err.message) ? { ...values, publicKey: '' } : values;
+          return newKeypairPage(ctx, page, { error: capitalize(err.message) + '.', values: shown, status: 400 });
+        }
         throw err;
+      }
+      if (issued.secret === null) {
+        // Nothing secret to show once: the keypair's own page, with its key.
+        flash(ctx, `Created ${issued.keypair.name}, without a secret: it authenticates with its public key.`);
+        return seeOther(ctx, `${UI_PREFIX}/keypairs/${issued.keypair.keyId}`);
       }
       secretPage(ctx, page, issued.keypair, issued.secret, 'created');
     });
@@ -120,6 +139,7 @@ export function keypairRoutes(router: Router, deps: UiDeps): void {
       maxLifetimeDays: page.account.maxKeypairLifetimeDays,
       error: extra.error ?? null,
       events: await describeEvents(domain, history.items),
+      keyGraceChoices: RETIRE_CHOICES,
     }, { status: extra.status ?? 200 });
   };
 

@@ -135,3 +135,18 @@
   guardConfirm(document);
   guardOnce(document);
 })();
+
+// Public key upload: <input type="file" data-key-file-for="textarea-id"> reads the
+// chosen file into the textarea (the key is pasted there without JavaScript).
+(() => {
+  for (const input of document.querySelectorAll('input[data-key-file-for]')) {
+    const wrapper = input.closest('[data-key-file]');
+    if (wrapper) wrapper.hidden = false;
+    input.addEventListener('change', async () => {
+      const target = document.getElementById(input.dataset.keyFileFor);
+      const file = input.files && input.files[0];
+      if (!target || !file) return;
+      target.value = (await file.text()).slice(0, 16384);
+    });
+  }
+})();

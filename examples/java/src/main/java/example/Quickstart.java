@@ -20,11 +20,20 @@ import com.nimbusds.oauth2.sdk.Scope;
 import com.nimbusds.oauth2.sdk.TokenRequest;
 import com.nimbusds.oauth2.sdk.TokenResponse;
 import com.nimbusds.oauth2.sdk.as.AuthorizationServerMetadata;
+import com.nimbusds.oauth2.sdk.auth.ClientAuthentication;
 import com.nimbusds.oauth2.sdk.auth.ClientSecretBasic;
+import com.nimbusds.oauth2.sdk.auth.PrivateKeyJWT;
 import com.nimbusds.oauth2.sdk.auth.Secret;
 import com.nimbusds.oauth2.sdk.id.ClientID;
 import com.nimbusds.oauth2.sdk.id.Issuer;
 import java.net.URI;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.security.KeyFactory;
+import java.security.PrivateKey;
+import java.security.interfaces.ECPrivateKey;
+import java.security.spec.PKCS8EncodedKeySpec;
+import java.util.Base64;
 import java.net.http.HttpClient;
 import java.net.http.HttpRequest;
 import java.net.http.HttpResponse;
@@ -53,10 +62,34 @@ public final class Quickstart {
     }
   }
 
+  /**
+   * private_key_jwt (RFC 7523 §2.2) with the PKCS#8 PEM private key in keyFile
+   * (EC P-256/P-384 or RSA): Nimbus signs iss = sub = the key id, aud = the
+   * token endpoint, a random jti, exp in 5 minutes (Keyport's longest).
+   */
+  private static ClientAuthentication privateKeyJwt(String keyFile, ClientID clientId, URI tokenEndpoint) throws Exception {
+    String pem = Files.readString(Path.of(keyFile));
+    byte[] der = Base64.getMimeDecoder().decode(pem.replaceAll("-----(BEGIN|END) PRIVATE KEY-----", "").trim());
+    PKCS8EncodedKeySpec spec = new PKCS8EncodedKeySpec(der);
+    PrivateKey key;
+    JWSAlgorithm alg;
+    try {
+      ECPrivateKey ec = (ECPrivateKey) KeyFactory.getInstance("EC").generatePrivate(spec);
+      int bits = ec.getParams().getCurve().getField().getFieldSize();
+      alg = bits == 256 ? JWSAlgorithm.ES256 : bits == 384 ? JWSAlgorithm.ES384 : null;
+      if (alg == null) throw new IllegalStateException("EC keys must be P-256 or P-384");
+      key = ec;
+    } catch (java.security.spec.InvalidKeySpecException notEc) {
+      key = KeyFactory.getInstance("RSA").generatePrivate(spec);
+      alg = JWSAlgorithm.RS256;
+    }
+    return new PrivateKeyJWT(clientId, tokenEndpoint, alg, key, null, null);
+  }
+
   private static void run() throws Exception {
     String keyportUrl = env("KEYPORT_URL", null).replaceAll("/+$", "");
     String keyId = env("KEYPORT_KEY_ID", null);
-    String secret = env("KEYPORT_SECRET", null);
+    String keyFile = System.getenv("KEYPORT_PRIVATE_KEY_FILE");
     String apiUrl = env("API_URL", "http://localhost:4000").replaceAll("/+$", "");
     String audience = env("KEYPORT_AUDIENCE", "https://api.example.com");
     String scope = env("KEYPORT_SCOPE", "orders:read");
@@ -65,10 +98,14 @@ public final class Quickstart {
     // 1. Discovery (RFC 8414): the SDK checks that the document names the same issuer.
     AuthorizationServerMetadata metadata = AuthorizationServerMetadata.resolve(new Issuer(keyportUrl));
 
-    // 2. Client credentials grant, the keypair as HTTP Basic client credentials.
+    // 2. Client credentials grant, the keypair as HTTP Basic client credentials,
+    //    or authenticated by an assertion signed with its private key.
+    ClientAuthentication auth = keyFile != null && !keyFile.isEmpty()
+        ? privateKeyJwt(keyFile, new ClientID(keyId), metadata.getTokenEndpointURI())
+        : new ClientSecretBasic(new ClientID(keyId), new Secret(env("KEYPORT_SECRET", null)));
     TokenRequest request = new TokenRequest(
         metadata.getTokenEndpointURI(),
-        new ClientSecretBasic(new ClientID(keyId), new Secret(secret)),
+        auth,
         new ClientCredentialsGrant(),
         Scope.parse(scope));
     TokenResponse response = TokenResponse.parse(request.toHTTPRequest().send());
