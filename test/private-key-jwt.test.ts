@@ -307,6 +307,20 @@ test('a disabled key-based keypair gets no token', async (t) => {
   t.is((await tokenWith(await assertion(keyId, signer))).status, 401);
 });
 
+test.serial('an expired key-based keypair gets no token, and the refusals are not counted toward lockout', async (t) => {
+  const signer = await newSigner();
+  const keyId = await keyOnlyKeypair(signer, 'expiring');
+  t.is((await admin.patch(`/keypairs/${keyId}`, { expiresAt: new Date(tk.clock.now().getTime() + HOUR).toISOString() })).status, 200);
+  t.is((await tokenWith(await assertion(keyId, signer))).status, 200, 'valid until it expires');
+  tk.clock.advance(2 * HOUR);
+  t.teardown(() => tk.clock.advance(-2 * HOUR));
+  for (let i = 0; i < 6; i++) t.is((await tokenWith(await assertion(keyId, signer))).status, 401);
+  const keypair = await admin.get(`/keypairs/${keyId}`);
+  t.true(keypair.body.expired);
+  t.is(keypair.body.failedAttempts, 0);
+  t.false(keypair.body.locked);
+});
+
 test('discovery advertises private_key_jwt and the accepted algorithms', async (t) => {
   const metadata = await (await fetch(`${tk.url}/.well-known/oauth-authorization-server`)).json() as Record<string, string[]>;
   t.true(metadata.token_endpoint_auth_methods_supported!.includes('private_key_jwt'));
