@@ -494,21 +494,9 @@ export interface RevocationEventStore {
   deleteExpired(now: Date): Promise<void>;
 }
 
-/** DPoP proofs seen at the token endpoint (RFC 9449 §11.1), shared by every process. */
-export interface DpopProofStore {
-  /**
-   * Records a proof id until `expiresAt`, atomically: true when no unexpired
-   * record of it existed at `now` (the proof is new), false for a replay. Two
-   * processes claiming the same id at once never both get true.
-   */
-  claim(id: string, expiresAt: Date, now: Date): Promise<boolean>;
-  /** Deletes the records that expired before `now` (no TTL indexes on FerretDB v1). */
-  deleteExpired(now: Date): Promise<void>;
-}
-
 /**
- * Single-use JWT ids (client assertions' jti), shared by every process: an id
- * is accepted once until its expiry.
+ * Single-use ids (client assertions' jti, DPoP proofs), shared by every process:
+ * an id is accepted once until its expiry.
  */
 export interface ReplayStore {
   /**
@@ -743,6 +731,5 @@ export interface Stores {
   sessions: SessionStore;
   setupTokens: SetupTokenStore;
   signingKeys: SigningKeyStore;
-  dpopProofs: DpopProofStore;
   webhooks: WebhookStore;
 }

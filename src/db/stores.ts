@@ -2,13 +2,12 @@
 // database's models: what createDomain() receives instead of a connection.
 import type { Stores } from './contract.ts';
 import { MongooseAuditStore } from './audit-store.ts';
-import { MongooseDpopProofStore } from './dpop-proof-store.ts';
 import { PollingChangeFeed } from './change-feed.ts';
 import { MongooseKeypairStore } from './keypair-store.ts';
 import type { Models } from './models/index.ts';
 import { MongooseOwnerStore } from './owner-store.ts';
 import { MongooseRevocationEventStore } from './revocation-event-store.ts';
-import { MongooseReplayStore } from './assertion-replay-store.ts';
+import { MongooseReplayStore } from './replay-store.ts';
 import { MongooseRevocationStore } from './revocation-store.ts';
 import { MongooseSessionStore } from './session-store.ts';
 import { MongooseSetupTokenStore } from './setup-token-store.ts';
@@ -34,11 +33,10 @@ export function createStores(models: Models, options: { embedded: boolean }): St
     audit: new MongooseAuditStore(models.AuditEvent),
     revocations: new MongooseRevocationStore(models.RevokedToken),
     revocationEvents: new MongooseRevocationEventStore(models.RevocationEvent),
-    replays: new MongooseReplayStore(models.AssertionReplay),
+    replays: new MongooseReplayStore(models.Replay),
     sessions: new MongooseSessionStore(models.AdminSession),
     setupTokens: new MongooseSetupTokenStore(models.SetupToken),
     signingKeys: new MongooseSigningKeyStore(models.SigningKey),
-    dpopProofs: new MongooseDpopProofStore(models.DpopProof),
     webhooks: new MongooseWebhookStore(models.WebhookEndpoint, models.WebhookDelivery),
   };
 }

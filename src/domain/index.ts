@@ -74,6 +74,7 @@ export function createDomain(options: { stores: Stores; config: KeyportConfig; p
   const webhooks = new WebhookService({ store: stores.webhooks, audit, clock, keyEncryptionKey: options.keyEncryptionKey, policy: options.config.webhooks });
   audit.useOutbox(webhooks);
   const users = new UserService({ users: stores.users, memberships: stores.memberships }, audit, clock);
+  const replays = new ReplayGuard(stores.replays, clock);
   return {
     audit,
     owners,
@@ -81,7 +82,7 @@ export function createDomain(options: { stores: Stores; config: KeyportConfig; p
     keypairs,
     expiry: new ExpirySweep({ store: stores.keypairs, audit, clock }),
     keypairKeys: new KeypairKeyService({ store: stores.keypairs, audit, clock }),
-    replays: new ReplayGuard(stores.replays, clock),
+    replays,
     access: new AccessService({ users, owners, keypairs, audit }),
     closing: new OwnerClosing({ ownerStore: stores.owners, keypairStore: stores.keypairs, owners, keypairs, audit, revocationFeed }),
     sessions: new AdminSessionStore(stores.sessions, clock),
@@ -98,7 +99,7 @@ export function createDomain(options: { stores: Stores; config: KeyportConfig; p
       rotationDays: options.config.signingKeys.rotationDays,
       tokenTtlSeconds: options.config.tokens.ttlSeconds,
     }),
-    dpopProofs: new DpopProofLog({ store: stores.dpopProofs }),
+    dpopProofs: new DpopProofLog({ replays }),
     webhooks,
     changes,
     clock,

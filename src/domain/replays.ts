@@ -1,6 +1,7 @@
-// Single use of client assertions (RFC 7523 §3: a jti is accepted once): the
-// check is one atomic insert in the database, so that every process and worker
-// shares it. Expired ids are swept now and then (FerretDB v1 has no TTL indexes).
+// Single use, shared by every process: a client assertion's jti (RFC 7523 §3)
+// and a DPoP proof (RFC 9449 §11.1) are each accepted once. The check is one
+// atomic insert in the database, so that every process and worker shares it.
+// Expired ids are swept now and then (FerretDB v1 has no TTL indexes).
 import type { ReplayStore } from '../db/contract.ts';
 import type { Clock } from './clock.ts';
 
@@ -16,14 +17,17 @@ export class ReplayGuard {
     this.#clock = clock;
   }
 
-  /** True the first time `id` is seen before `expiresAt`; false for a replay. */
-  async firstUse(id: string, expiresAt: Date): Promise<boolean> {
-    const now = this.#clock.now();
+  /**
+   * True the first time `id` is seen before `expiresAt`; false for a replay.
+   * `now` where the caller judges expiry by another clock than the domain's
+   * (oidc-provider judges a DPoP proof's iat by the real one).
+   */
+  async firstUse(id: string, expiresAt: Date, now: Date = this.#clock.now()): Promise<boolean> {
     const first = await this.#store.claim(id, expiresAt, now);
     if (now.getTime() - this.#lastSweep > SWEEP_EVERY_MS) {
       this.#lastSweep = now.getTime();
       // After the answer: sweeping is housekeeping, not part of the check.
-      setImmediate(() => void this.#store.deleteExpired(this.#clock.now()).catch(() => { /* retried at the next sweep */ }));
+      setImmediate(() => void this.#store.deleteExpired(now).catch(() => { /* retried at the next sweep */ }));
     }
     return first;
   }

@@ -92,7 +92,7 @@ export function keyAssertionRules(domain: Domain, recordOf: RecordOf, hooks: Hoo
  */
 export function installKeyAuthentication(provider: Provider, domain: Domain, recordOf: RecordOf, hooks: Hooks, rethrow: (err: unknown) => never): void {
   provider.ReplayDetection.unique = async (iss: string, jti: string, exp: number) => {
-    const id = createHash('sha256').update(`${iss}\0${jti}`).digest('base64url');
+    const id = `jti:${createHash('sha256').update(`${iss}\0${jti}`).digest('base64url')}`;
     try {
       return await domain.replays.firstUse(id, new Date(exp * 1000));
     } catch (err) {

@@ -1,10 +1,9 @@
 // Registers every model on a connection; one module per model beside this one.
 import type { Connection, Model } from 'mongoose';
 import { adminSessionSchema, type AdminSessionDoc } from './admin-session.ts';
-import { assertionReplaySchema, type AssertionReplayDoc } from './assertion-replay.ts';
+import { replaySchema, type ReplayDoc } from './replay.ts';
 import { auditEventSchema, type AuditEventDoc } from './audit-event.ts';
 import { changeSchema, type ChangeDoc } from './change.ts';
-import { dpopProofSchema, type DpopProofDoc } from './dpop-proof.ts';
 import { keypairSchema, type KeypairDoc } from './keypair.ts';
 import { accountSchema, environmentSchema, type AccountDoc, type EnvironmentDoc } from './owner.ts';
 import { revocationEventSchema, type RevocationEventDoc } from './revocation-event.ts';
@@ -24,11 +23,10 @@ export interface Models {
   SigningKey: Model<SigningKeyDoc>;
   RevokedToken: Model<RevokedTokenDoc>;
   RevocationEvent: Model<RevocationEventDoc>;
-  AssertionReplay: Model<AssertionReplayDoc>;
+  Replay: Model<ReplayDoc>;
   AdminSession: Model<AdminSessionDoc>;
   SetupToken: Model<SetupTokenDoc>;
   Change: Model<ChangeDoc>;
-  DpopProof: Model<DpopProofDoc>;
   WebhookEndpoint: Model<WebhookEndpointDoc>;
   WebhookDelivery: Model<WebhookDeliveryDoc>;
 }
@@ -44,11 +42,10 @@ export function registerModels(connection: Connection): Models {
     SigningKey: connection.model<SigningKeyDoc>('SigningKey', signingKeySchema, 'signing_keys'),
     RevokedToken: connection.model<RevokedTokenDoc>('RevokedToken', revokedTokenSchema, 'revoked_tokens'),
     RevocationEvent: connection.model<RevocationEventDoc>('RevocationEvent', revocationEventSchema, 'revocation_events'),
-    AssertionReplay: connection.model<AssertionReplayDoc>('AssertionReplay', assertionReplaySchema, 'assertion_replays'),
+    Replay: connection.model<ReplayDoc>('Replay', replaySchema, 'replays'),
     AdminSession: connection.model<AdminSessionDoc>('AdminSession', adminSessionSchema, 'admin_sessions'),
     SetupToken: connection.model<SetupTokenDoc>('SetupToken', setupTokenSchema, 'setup_tokens'),
     Change: connection.model<ChangeDoc>('Change', changeSchema, 'changes'),
-    DpopProof: connection.model<DpopProofDoc>('DpopProof', dpopProofSchema, 'dpop_proofs'),
     WebhookEndpoint: connection.model<WebhookEndpointDoc>('WebhookEndpoint', webhookEndpointSchema, 'webhook_endpoints'),
     WebhookDelivery: connection.model<WebhookDeliveryDoc>('WebhookDelivery', webhookDeliverySchema, 'webhook_deliveries'),
   };

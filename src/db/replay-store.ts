@@ -1,14 +1,14 @@
-// Single-use JWT ids behind the ReplayStore contract (src/db/contract.ts).
+// Single-use ids (client assertions, DPoP proofs) behind the ReplayStore contract (src/db/contract.ts).
 import { trusted, type Model } from 'mongoose';
 import type { ReplayStore } from './contract.ts';
-import type { AssertionReplayDoc } from './models/assertion-replay.ts';
+import type { ReplayDoc } from './models/replay.ts';
 
 const isDuplicateKey = (err: unknown) => typeof err === 'object' && err !== null && (err as { code?: unknown }).code === 11000;
 
 export class MongooseReplayStore implements ReplayStore {
-  readonly #model: Model<AssertionReplayDoc>;
+  readonly #model: Model<ReplayDoc>;
 
-  constructor(model: Model<AssertionReplayDoc>) {
+  constructor(model: Model<ReplayDoc>) {
     this.#model = model;
   }
 
