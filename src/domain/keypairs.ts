@@ -1,134 +1,37 @@
 // API keypairs: creation, the keypair lifecycle, and the secret check with
 // lockout that the token endpoint relies on (docs/architecture.md, Keypair lifecycle). No HTTP in here.
+// What the surfaces see of a keypair is built in keypair-views.ts; the rules
+// are plain functions in secrets.ts, lockout.ts, expiry.ts and public-keys.ts.
+//
+// Over 400 lines, for now: the admin lifecycle and the authentication check
+// share two per-key queues (the failure counts and the usage batches: a right
+// secret waits for its key's pending counts, admin reads and rotations wait for
+// both), so they live in one service. The next step splits authentication into
+// its own class over those two queues.
 import type { KeyportConfig } from '../config.ts';
 import type { Actor, AuditLog } from './audit.ts';
 import type { Clock } from './clock.ts';
 import { isWellFormedKeyId, isWellFormedSecret, newKeyId, newSecret, type SecretHasher } from './credentials.ts';
 import { DomainError, invalidInput, notFound } from './errors.ts';
-import { COMMENT_MAX, GRACE_PERIODS, MAX_GRACE_AFTER_ROTATION_MS, RETIRE_WHEN_IDLE, type GracePeriod, type RetireWhenIdle } from './limits.ts';
+import { COMMENT_MAX, GRACE_PERIODS, RETIRE_WHEN_IDLE, type GracePeriod, type RetireWhenIdle } from './limits.ts';
 import { validName, type Owner, type OwnerService } from './owners.ts';
 import { FailureCounts } from './failure-counts.ts';
 import { failureWrite, hasFailuresToReset, isLocked, unlockedCounters } from './lockout.ts';
 import type { RevocationFeed } from './revocation-feed.ts';
 import type { ScopeCatalog } from './scope-catalog.ts';
-import { endedSecretHashes, endedSecrets, liveSecrets, previousSecret, RECENT_USE_MS, rotatedAt, rotatedSecrets, secretEnd, secretHint, shownHint, withGraceExtended, withPreviousEnded, withRetireWhenIdle, withUsage, type UsageEvent } from './secrets.ts';
+import { endedSecretHashes, liveSecrets, previousSecret, rotatedAt, rotatedSecrets, secretHint, shownHint, withGraceExtended, withPreviousEnded, withRetireWhenIdle, withUsage, type UsageEvent } from './secrets.ts';
 import { SecretUsageCounter } from './secret-usage.ts';
-import { EXPIRING_WINDOW_MS, isExpired, isExpiringSoon, resolveExpiry } from './expiry.ts';
-import type { KeypairChanges, KeypairRecord, KeypairStore, SecretUsageBatch, StoredSecret } from '../db/contract.ts';
-import { parsePublicKeys, publicKeyViews, storedKey, type PublicKeyView } from './keypair-keys.ts';
+import { EXPIRING_WINDOW_MS, isExpired, resolveExpiry } from './expiry.ts';
+import type { KeypairChanges, KeypairStore, SecretUsageBatch, StoredSecret } from '../db/contract.ts';
+import { parsePublicKeys, storedKey } from './keypair-keys.ts';
 import { livePublicKeys } from './public-keys.ts';
+import { currentTokenGeneration, keypairView, type AuthenticationResult, type CreatedKeypair, type IssuedKeypair, type KeypairDoc, type KeypairListFilter, type KeypairView } from './keypair-views.ts';
 
 export { liveSecrets } from './secrets.ts';
-/** The stored keypair; the name the OAuth layer knows it by. */
-export type KeypairDoc = KeypairRecord;
-
-
-export type KeypairStatus = 'enabled' | 'disabled' | 'locked';
-/** What a listing may filter on: a status, or `expiring` (within 14 days, not yet expired) / `expired`. */
-export type KeypairListFilter = KeypairStatus | 'expiring' | 'expired';
-
-export interface KeypairView {
-  keyId: string;
-  name: string;
-  comment: string;
-  scopes: string[];
-  ownerType: 'account' | 'environment';
-  accountId: string;
-  environmentId: string | null;
-  status: KeypairStatus;
-  enabled: boolean;
-  locked: boolean;
-  lockedUntil: string | null;
-  lockedPermanently: boolean;
-  failedAttempts: number;
-  secrets: SecretView[];
-  /** During a grace period: whether the previous secret is still used, and what may be done about it (null: no grace period). */
-  previousSecret: PreviousSecretView | null;
-  /** Secrets that ended within the retention (secrets.endedRetentionDays), newest first; `stillInUse` when presented after they ended. */
-  endedSecrets: EndedSecretView[];
-  createdAt: string;
-  createdBy: string;
-  lastUsedAt: string | null;
-  lastRotatedAt: string | null;
-  /** When the tokens issued so far were last revoked (a regeneration, a disable); null: never. */
-  tokensRevokedAt: string | null;
-  /** When the keypair stops authenticating; null: never. */
-  expiresAt: string | null;
-  /** expiresAt has passed: the keypair gets invalid_client and its tokens introspect inactive. */
-  expired: boolean;
-  /** It expires within 14 days (and has not yet). */
-  expiringSoon: boolean;
-  /** Token requests must carry a DPoP proof (RFC 9449): the keypair only gets sender-constrained tokens. */
-  dpopRequired: boolean;
-  /** Public keys for private_key_jwt (current and retiring); [] for a secret-only keypair. */
-  publicKeys: PublicKeyView[];
-}
-
-export interface SecretView {
-  state: 'current' | 'previous';
-  /** `kps_…AbC9`: the secret's last 4 characters; null for secrets issued before hints existed. */
-  hint: string | null;
-  createdAt: string;
-  /** The end of the grace period (previous secret); null for the current one. */
-  expiresAt: string | null;
-  /** When it stops working: expiresAt, or earlier with retireWhenIdle; null for the current one. */
-  endsAt: string | null;
-  lastUsedAt: string | null;
-  useCount: number;
-  retireWhenIdle: RetireWhenIdle | null;
-}
-
-export interface PreviousSecretView {
-  hint: string | null;
-  lastUsedAt: string | null;
-  /** Used since the rotation: some client has not switched yet. */
-  usedSinceRotation: boolean;
-  /** Used within the last hour: ending it now needs force. */
-  usedInLastHour: boolean;
-  expiresAt: string;
-  endsAt: string;
-  retireWhenIdle: RetireWhenIdle | null;
-  /** The latest end an extension may set (72 hours after the rotation). */
-  extendableUntil: string;
-}
-
-export interface EndedSecretView {
-  hint: string | null;
-  createdAt: string;
-  endedAt: string;
-  lastUsedAt: string | null;
-  useCount: number;
-  /** Presented after it ended ("ended secret still in use"): how often, when last, from which address; null: never. */
-  stillInUse: { count: number; lastSeenAt: string | null; lastAddress: string | null } | null;
-}
-
-/** A keypair with the one secret that was just issued: the only time a secret leaves Keyport. */
-export interface IssuedKeypair {
-  keypair: KeypairView;
-  secret: string;
-}
-
-/** A new keypair: with its secret, or (a key-only keypair, created with `secret: false`) with none. */
-export interface CreatedKeypair {
-  keypair: KeypairView;
-  secret: string | null;
-}
-
-export type AuthenticationFailure = 'unknown_key' | 'malformed_secret' | 'wrong_secret' | 'locked' | 'disabled' | 'owner_inactive'
-  /** The keypair's expiresAt has passed; a secret that ended (regenerated, grace over) within the retention, never counted toward lockout. */
-  | 'expired' | 'ended_secret'
-  /** private_key_jwt: an assertion that failed its checks (signature, claims, replay), or signed by a key no longer live. */
-  | 'bad_assertion' | 'retired_key';
-export type AuthenticationResult =
-  | { ok: true; keypair: KeypairDoc }
-  | { ok: false; reason: AuthenticationFailure };
-
+export { currentTokenGeneration, keypairView } from './keypair-views.ts';
+export type { AuthenticationFailure, AuthenticationResult, CreatedKeypair, EndedSecretView, IssuedKeypair, KeypairDoc, KeypairListFilter, KeypairStatus, KeypairView, PreviousSecretView, SecretView } from './keypair-views.ts';
 const LAST_USED_INTERVAL_MS = 60_000;
 
-/** The generation new tokens of this keypair carry (records written before generations existed have none: 0). */
-export function currentTokenGeneration(doc: Pick<KeypairDoc, 'tokenGeneration'>): number {
-  return doc.tokenGeneration ?? 0;
-}
 
 function validDpopRequired(value: unknown): boolean {
   if (typeof value !== 'boolean') throw invalidInput('dpopRequired must be true or false');
@@ -186,43 +89,7 @@ export class KeypairService {
   }
 
   view(doc: KeypairDoc): KeypairView {
-    const now = this.#clock.now();
-    const locked = isLocked(doc, now);
-    return {
-      keyId: doc._id,
-      name: doc.name,
-      comment: doc.comment,
-      scopes: doc.scopes,
-      ownerType: doc.ownerType,
-      accountId: doc.accountId,
-      environmentId: doc.environmentId,
-      status: locked ? 'locked' : doc.enabled ? 'enabled' : 'disabled',
-      enabled: doc.enabled,
-      locked,
-      lockedUntil: locked && !doc.lockedPermanently && doc.lockedUntil ? doc.lockedUntil.toISOString() : null,
-      lockedPermanently: doc.lockedPermanently,
-      failedAttempts: doc.failedAttempts,
-      secrets: liveSecrets(doc, now).map((s) => secretView(s)),
-      previousSecret: previousSecretView(doc, now),
-      endedSecrets: endedSecrets(doc, now, this.#endedRetentionMs).map((e) => ({
-        hint: shownHint(e.hint),
-        createdAt: e.createdAt.toISOString(),
-        endedAt: e.endedAt.toISOString(),
-        lastUsedAt: e.lastUsedAt?.toISOString() ?? null,
-        useCount: e.useCount,
-        stillInUse: e.endedUseCount > 0 ? { count: e.endedUseCount, lastSeenAt: e.endedLastSeenAt?.toISOString() ?? null, lastAddress: e.endedLastAddress } : null,
-      })),
-      createdAt: doc.createdAt.toISOString(),
-      createdBy: doc.createdBy,
-      lastUsedAt: doc.lastUsedAt?.toISOString() ?? null,
-      lastRotatedAt: doc.lastRotatedAt?.toISOString() ?? null,
-      tokensRevokedAt: doc.tokensRevokedAt?.toISOString() ?? null,
-      expiresAt: doc.expiresAt?.toISOString() ?? null,
-      expired: isExpired(doc, now),
-      expiringSoon: isExpiringSoon(doc, now),
-      dpopRequired: doc.dpopRequired === true,
-      publicKeys: publicKeyViews(doc, now),
-    };
+    return keypairView(doc, this.#clock.now(), this.#endedRetentionMs);
   }
 
   /**
@@ -732,39 +599,4 @@ export class KeypairService {
     if (!doc) throw notFound('keypair');
     return doc;
   }
-}
-
-function retireWhenIdleName(ms: number | null | undefined): RetireWhenIdle | null {
-  if (!ms) return null;
-  return (Object.keys(RETIRE_WHEN_IDLE) as RetireWhenIdle[]).find((name) => RETIRE_WHEN_IDLE[name] === ms) ?? null;
-}
-
-function secretView(s: StoredSecret): SecretView {
-  return {
-    state: s.expiresAt === null ? 'current' : 'previous',
-    hint: shownHint(s.hint),
-    createdAt: s.createdAt.toISOString(),
-    expiresAt: s.expiresAt?.toISOString() ?? null,
-    endsAt: secretEnd(s)?.toISOString() ?? null,
-    lastUsedAt: s.lastUsedAt?.toISOString() ?? null,
-    useCount: s.useCount ?? 0,
-    retireWhenIdle: retireWhenIdleName(s.retireWhenIdleMs),
-  };
-}
-
-function previousSecretView(doc: KeypairDoc, now: Date): PreviousSecretView | null {
-  const previous = previousSecret(doc, now);
-  const rotation = rotatedAt(doc);
-  if (!previous || !rotation) return null;
-  const lastUsed = previous.lastUsedAt ?? null;
-  return {
-    hint: shownHint(previous.hint),
-    lastUsedAt: lastUsed?.toISOString() ?? null,
-    usedSinceRotation: !!lastUsed && lastUsed > rotation,
-    usedInLastHour: !!lastUsed && now.getTime() - lastUsed.getTime() < RECENT_USE_MS,
-    expiresAt: previous.expiresAt!.toISOString(),
-    endsAt: secretEnd(previous)!.toISOString(),
-    retireWhenIdle: retireWhenIdleName(previous.retireWhenIdleMs),
-    extendableUntil: new Date(rotation.getTime() + MAX_GRACE_AFTER_ROTATION_MS).toISOString(),
-  };
 }
