@@ -116,6 +116,28 @@ test.serial('disable: the keypair\'s tokens are refused; enabled again, only its
   t.deepEqual(await feedEntry(acme.production.keyId), { gen_below: 2 }, 'the events of one keypair merge: the highest generation');
 });
 
+test.serial('expiry: once the sweep records it, the keypair\'s earlier tokens are refused offline; a new expiry date gives it new tokens, never the old ones back', async (t) => {
+  const acme = await tenant('Expiry');
+  const key = acme.production;
+  const HOUR = 3_600_000;
+  t.is((await admin.patch(`/keypairs/${key.keyId}`, { expiresAt: new Date(tk.clock.now().getTime() + HOUR).toISOString() })).status, 200);
+  const old = await getToken(tk.url, key);
+  await verifierOf(acme.accountId).verify(old);
+
+  tk.clock.advance(2 * HOUR);
+  t.teardown(() => tk.clock.advance(-2 * HOUR));
+  await tk.keyport.domain.expiry.sweep();
+  t.deepEqual(await feedEntry(key.keyId), { gen_below: 1 });
+  await revokedForGood(t, verifierOf(acme.accountId).verify(old));
+  await t.notThrowsAsync(verifierOf(acme.accountId).verify(await getToken(tk.url, acme.staging)), 'another keypair is not affected');
+
+  t.is((await admin.patch(`/keypairs/${key.keyId}`, { expiresAt: new Date(tk.clock.now().getTime() + HOUR).toISOString() })).status, 200);
+  const fresh = await getToken(tk.url, key);
+  const after = verifierOf(acme.accountId);
+  await t.notThrowsAsync(after.verify(fresh), 'a token issued after the new expiry date is accepted');
+  await revokedForGood(t, after.verify(old));
+});
+
 async function feedEntry(keyId: string): Promise<unknown> {
   return (decodeJwt(await (await fetch(`${tk.url}${FEED_PATH}`)).text()).keypairs as Record<string, unknown>)[keyId];
 }

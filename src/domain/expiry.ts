@@ -6,6 +6,7 @@ import type { ExpiryNotice, KeypairRecord, KeypairStore } from '../db/contract.t
 import type { AuditLog } from './audit.ts';
 import type { Clock } from './clock.ts';
 import { invalidInput } from './errors.ts';
+import type { RevocationFeed } from './revocation-feed.ts';
 
 const DAY_MS = 86_400_000;
 /** "Expiring soon": expiring within this many days (the list filter, the badge, keypair.expiring). */
@@ -65,18 +66,25 @@ const BATCH = 200;
  * runs it: each notice is claimed by one conditional update
  * (KeypairStore.markExpiryNotice), so that of several processes sweeping at once
  * exactly one records it. Changing a keypair's expiry date starts its notices over.
+ *
+ * An expiry also ends the tokens issued before it, as a disable does: the
+ * keypair's token generation advances (so that its earlier tokens stay dead if
+ * a new expiry date revives it) and the revocation feed tells offline
+ * validators, within a sweep of the expiry.
  */
 export class ExpirySweep {
   readonly #store: KeypairStore;
   readonly #audit: AuditLog;
   readonly #clock: Clock;
+  readonly #revocationFeed: RevocationFeed | undefined;
   #timer: NodeJS.Timeout | null = null;
   #running: Promise<{ expiring: number; expired: number }> | null = null;
 
-  constructor(deps: { store: KeypairStore; audit: AuditLog; clock: Clock }) {
+  constructor(deps: { store: KeypairStore; audit: AuditLog; clock: Clock; revocationFeed?: RevocationFeed }) {
     this.#store = deps.store;
     this.#audit = deps.audit;
     this.#clock = deps.clock;
+    this.#revocationFeed = deps.revocationFeed;
   }
 
   /** Sweeps every `intervalMs` until stop(); `onError` hears of a sweep that failed (the next one tries again). */
@@ -116,6 +124,7 @@ export class ExpirySweep {
         const doc = await this.#store.markExpiryNotice(keyId, notice, now, horizon);
         if (!doc) continue; // another process recorded it, or the expiry date changed meanwhile
         recorded++;
+        if (notice === 'expired') await this.#endTokens(doc._id, now);
         await this.#audit.record({
           actor: 'system',
           action: `keypair.${notice}`,
@@ -127,5 +136,11 @@ export class ExpirySweep {
       }
       if (due.length < BATCH) return recorded;
     }
+  }
+
+  /** The tokens issued before the expiry: a new generation, and the feed's entry for offline validators. */
+  async #endTokens(keyId: string, now: Date): Promise<void> {
+    const after = await this.#store.change(keyId, { tokensRevokedAt: now, updatedAt: now }, { advanceTokenGeneration: true });
+    if (after) await this.#revocationFeed?.keypairTokensBelow(keyId, after.tokenGeneration ?? 0);
   }
 }

@@ -80,7 +80,7 @@ export function createDomain(options: { stores: Stores; config: KeyportConfig; p
     owners,
     users,
     keypairs,
-    expiry: new ExpirySweep({ store: stores.keypairs, audit, clock }),
+    expiry: new ExpirySweep({ store: stores.keypairs, audit, clock, revocationFeed }),
     keypairKeys: new KeypairKeyService({ store: stores.keypairs, audit, clock }),
     replays,
     access: new AccessService({ users, owners, keypairs, audit }),
