@@ -101,7 +101,7 @@ export async function startKeyport(config: KeyportConfig, options: { clock?: Clo
   const tracing = options.tracing !== undefined ? options.tracing : startTracing(process.env, { version: keyportVersion() });
   const { database, domain } = await openKeyportDomain(config, options.clock, 'server', log, { monitorCommands: tracing !== null });
   if (tracing) {
-    traceKeypairs(tracing, domain.keypairs);
+    traceKeypairs(tracing, domain.keypairAuth);
     traceSigning(tracing);
     traceDatabase(tracing, database.connection.getClient());
     log.info('OpenTelemetry traces are on');
@@ -115,11 +115,11 @@ export async function startKeyport(config: KeyportConfig, options: { clock?: Clo
     else log.warn({ err: { message: err instanceof Error ? err.message : String(err) } }, 'the change feed cannot read the database');
   });
   domain.changes.start();
-  domain.keypairs.onBackgroundError((err, what) => log.error({ err: { message: err instanceof Error ? err.message : String(err) } }, `failed: ${what}`));
+  domain.keypairAuth.onBackgroundError((err, what) => log.error({ err: { message: err instanceof Error ? err.message : String(err) } }, `failed: ${what}`));
   // Every process sweeps: each notice is claimed by one conditional update (src/domain/expiry.ts).
   domain.expiry.start(config.expiry.sweepSeconds * 1000, (err) => log.error({ err: { message: err instanceof Error ? err.message : String(err) } }, 'failed: the keypair expiry sweep'));
   // In the background: the server answers at once, and clients that come first are cached first anyway.
-  domain.keypairs.warmUp().catch(() => { /* only an optimisation: requests read through the cache as usual */ });
+  domain.keypairAuth.warmUp().catch(() => { /* only an optimisation: requests read through the cache as usual */ });
   const server = createServer();
   let stopSigningKeys = () => {};
   try {
@@ -189,8 +189,8 @@ export async function startKeyport(config: KeyportConfig, options: { clock?: Clo
           server.closeIdleConnections();
         });
         // Wrong secrets already answered are counted before the database goes.
-        await domain.keypairs.failuresCounted();
-        await domain.keypairs.close(); // per-secret usage still counted in memory
+        await domain.keypairAuth.failuresCounted();
+        await domain.keypairAuth.close(); // per-secret usage still counted in memory
         await database.close();
         // The last spans go out; a collector that cannot take them must not fail the shutdown.
         await tracing?.shutdown().catch((err: unknown) => log.warn({ err: { message: err instanceof Error ? err.message : String(err) } }, 'could not send the last traces'));

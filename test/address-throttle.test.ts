@@ -35,7 +35,7 @@ test('after its failure budget an address gets 429 slow_down, before any databas
   t.is(introspection.status, 429);
 
   // Throttled requests never reached the keys: their failure counters hold only the six real attempts.
-  await kp.keyport.domain.keypairs.failuresCounted();
+  await kp.keyport.domain.keypairAuth.failuresCounted();
   const docs = await Promise.all(keys.map((k) => kp.keyport.database.models.Keypair.findById(k.keyId).lean()));
   t.is(docs.reduce((sum, doc) => sum + (doc?.failedAttempts ?? 0), 0), 6);
 });

@@ -187,7 +187,7 @@ test('rotation safety from the CLI: hints, whether the previous secret is still 
   const rotated = await cliJson<{ secret: string }>(env, ['keypair', 'rotate', seed.keyId, '--grace', '3h', '--retire-when-idle', '6h']);
   await serverCatchesUp(kp);
   await getToken(kp.url, seed); // a client still on the old secret
-  await kp.keyport.domain.keypairs.usageRecorded(); // the server writes its counts (about once a minute otherwise)
+  await kp.keyport.domain.keypairAuth.usageRecorded(); // the server writes its counts (about once a minute otherwise)
 
   const show = await runCli(env, ['keypair', 'show', seed.keyId]);
   t.is(show.code, 0, show.stderr);
@@ -210,7 +210,7 @@ test('rotation safety from the CLI: hints, whether the previous secret is still 
   t.is(ended.code, 0, ended.stderr);
   await serverCatchesUp(kp);
   t.is((await tokenRequest(kp.url, seed)).status, 401);
-  await kp.keyport.domain.keypairs.usageRecorded();
+  await kp.keyport.domain.keypairAuth.usageRecorded();
   const after = await runCli(env, ['keypair', 'show', seed.keyId]);
   t.regex(after.stdout, new RegExp(`ended secret\\s+${hint(seed.secret)} ended .*STILL IN USE: presented 1 time since, last .* from .*127\\.0\\.0\\.1`));
   t.notRegex(after.stdout, /previous in use/);

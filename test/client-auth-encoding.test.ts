@@ -79,11 +79,11 @@ test('an unknown key id with a percent-encoded secret: the equal-cost check gets
   // spends one HMAC on the presented secret, which it does only for a secret of
   // the right format; an undecoded secret fails the format check and costs
   // nothing, so an unknown key would answer faster than a known one.
-  const keypairs = kp.keyport.domain.keypairs;
-  const original = keypairs.authenticate;
+  const keypairAuth = kp.keyport.domain.keypairAuth;
+  const original = keypairAuth.authenticate;
   const seen: { path: string; keyId: string; secret: string }[] = [];
   let path = '';
-  keypairs.authenticate = function (this: typeof keypairs, keyId, presented, preloaded) {
+  keypairAuth.authenticate = function (this: typeof keypairAuth, keyId, presented, preloaded) {
     if (keyId === unknownId) seen.push({ path, keyId, secret: presented }); // the other tests run meanwhile
     return original.call(this, keyId, presented, preloaded);
   };
@@ -97,7 +97,7 @@ test('an unknown key id with a percent-encoded secret: the equal-cost check gets
     t.is(introspected.status, 401);
     t.is((await introspected.json() as { error: string }).error, 'invalid_client');
   } finally {
-    keypairs.authenticate = original;
+    keypairAuth.authenticate = original;
   }
   t.deepEqual(seen, [
     { path: '/oauth/token', keyId: unknownId, secret },

@@ -254,7 +254,7 @@ test('failed assertions count toward lockout; a locked keypair refuses even a va
   const keyId = await keyOnlyKeypair(signer, 'lockout');
   const stranger = await newSigner();
   for (let i = 0; i < 5; i++) t.is((await tokenWith(await assertion(keyId, stranger))).status, 401);
-  await tk.keyport.domain.keypairs.failuresCounted(keyId);
+  await tk.keyport.domain.keypairAuth.failuresCounted(keyId);
   const read = await admin.get(`/keypairs/${keyId}`);
   t.is(read.body.status, 'locked', JSON.stringify(read.body));
   t.is((await tokenWith(await assertion(keyId, signer))).status, 401, 'locked');

@@ -22,12 +22,16 @@ import { AdminSessionStore } from './sessions.ts';
 import { SigningKeyService } from './signing-keys.ts';
 import { UserService } from './users.ts';
 import { WebhookService } from './webhooks.ts';
+import { KeypairAuthenticator } from './keypair-auth.ts';
 
 export interface Domain {
   audit: AuditLog;
   owners: OwnerService;
   users: UserService;
+  /** The keypair lifecycle: create, edit, rotate, replace, remove (the admin surfaces). */
   keypairs: KeypairService;
+  /** Keypair authentication for the OAuth layer, and the failure counts and usage it writes after each answer. */
+  keypairAuth: KeypairAuthenticator;
   /** Audits keypairs that enter the expiring window or expire; servers start() it. */
   expiry: ExpirySweep;
   /** The public keys of keypairs (private_key_jwt). */
@@ -60,17 +64,10 @@ export function createDomain(options: { stores: Stores; config: KeyportConfig; p
   const scopes = new ScopeCatalog(options.config.scopes);
   const maxTokenLifetimeMs = options.config.tokens.ttlSeconds * 1000;
   const revocationFeed = new RevocationFeed({ events: stores.revocationEvents, tokens: stores.revocations, clock, changes, maxTokenLifetimeMs });
-  const keypairs = new KeypairService({
-    store: stores.keypairs,
-    owners,
-    scopes,
-    hasher: new SecretHasher(options.pepper),
-    audit,
-    clock,
-    lockout: options.config.lockout,
-    revocationFeed,
-    endedRetentionDays: options.config.secrets.endedRetentionDays,
-  });
+  const hasher = new SecretHasher(options.pepper);
+  const endedRetentionDays = options.config.secrets.endedRetentionDays;
+  const keypairAuth = new KeypairAuthenticator({ store: stores.keypairs, owners, hasher, audit, clock, lockout: options.config.lockout, endedRetentionDays });
+  const keypairs = new KeypairService({ store: stores.keypairs, owners, scopes, hasher, audit, clock, auth: keypairAuth, revocationFeed, endedRetentionDays });
   const webhooks = new WebhookService({ store: stores.webhooks, audit, clock, keyEncryptionKey: options.keyEncryptionKey, policy: options.config.webhooks });
   audit.useOutbox(webhooks);
   const users = new UserService({ users: stores.users, memberships: stores.memberships }, audit, clock);
@@ -80,6 +77,7 @@ export function createDomain(options: { stores: Stores; config: KeyportConfig; p
     owners,
     users,
     keypairs,
+    keypairAuth,
     expiry: new ExpirySweep({ store: stores.keypairs, audit, clock, revocationFeed }),
     keypairKeys: new KeypairKeyService({ store: stores.keypairs, audit, clock }),
     replays,

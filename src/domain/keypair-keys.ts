@@ -1,6 +1,6 @@
 // The public keys of a keypair (private_key_jwt): adding one, retiring one now
 // or after a grace period, and how a key shows in a keypair's view. The
-// assertion check itself is KeypairService.authenticateWithKey. No HTTP in here.
+// assertion check itself is KeypairAuthenticator.authenticateWithKey. No HTTP in here.
 import type { KeypairRecord, KeypairStore, StoredPublicKey } from '../db/contract.ts';
 import type { Actor, AuditLog } from './audit.ts';
 import type { Clock } from './clock.ts';

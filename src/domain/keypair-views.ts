@@ -113,6 +113,11 @@ export type AuthenticationResult =
   | { ok: true; keypair: KeypairDoc }
   | { ok: false; reason: AuthenticationFailure };
 
+/** A keypair as the target of an audit event (and of its webhook). */
+export function keypairTarget(doc: Pick<KeypairDoc, '_id' | 'accountId' | 'environmentId'>): { accountId: string; environmentId: string | null; keypairId: string } {
+  return { accountId: doc.accountId, environmentId: doc.environmentId, keypairId: doc._id };
+}
+
 /** The generation new tokens of this keypair carry (records written before generations existed have none: 0). */
 export function currentTokenGeneration(doc: Pick<KeypairDoc, 'tokenGeneration'>): number {
   return doc.tokenGeneration ?? 0;

@@ -1,37 +1,28 @@
-// API keypairs: creation, the keypair lifecycle, and the secret check with
-// lockout that the token endpoint relies on (docs/architecture.md, Keypair lifecycle). No HTTP in here.
-// What the surfaces see of a keypair is built in keypair-views.ts; the rules
-// are plain functions in secrets.ts, lockout.ts, expiry.ts and public-keys.ts.
-//
-// Over 400 lines, for now: the admin lifecycle and the authentication check
-// share two per-key queues (the failure counts and the usage batches: a right
-// secret waits for its key's pending counts, admin reads and rotations wait for
-// both), so they live in one service. The next step splits authentication into
-// its own class over those two queues.
-import type { KeyportConfig } from '../config.ts';
+// API keypairs: creation and the keypair lifecycle that the admin surfaces
+// drive (docs/architecture.md, Keypair lifecycle). No HTTP in here.
+// Authentication, with the failure counts and usage it writes after each
+// answer, is keypair-auth.ts; what the surfaces see of a keypair is built in
+// keypair-views.ts; the rules are plain functions in secrets.ts, lockout.ts,
+// expiry.ts and public-keys.ts.
 import type { Actor, AuditLog } from './audit.ts';
 import type { Clock } from './clock.ts';
-import { isWellFormedKeyId, isWellFormedSecret, newKeyId, newSecret, type SecretHasher } from './credentials.ts';
+import { isWellFormedKeyId, newKeyId, newSecret, type SecretHasher } from './credentials.ts';
 import { DomainError, invalidInput, notFound } from './errors.ts';
 import { COMMENT_MAX, GRACE_PERIODS, RETIRE_WHEN_IDLE, type GracePeriod, type RetireWhenIdle } from './limits.ts';
 import { validName, type Owner, type OwnerService } from './owners.ts';
-import { FailureCounts } from './failure-counts.ts';
-import { failureWrite, hasFailuresToReset, isLocked, unlockedCounters } from './lockout.ts';
+import { isLocked, unlockedCounters } from './lockout.ts';
 import type { RevocationFeed } from './revocation-feed.ts';
 import type { ScopeCatalog } from './scope-catalog.ts';
-import { endedSecretHashes, liveSecrets, previousSecret, rotatedAt, rotatedSecrets, secretHint, shownHint, withGraceExtended, withPreviousEnded, withRetireWhenIdle, withUsage, type UsageEvent } from './secrets.ts';
-import { SecretUsageCounter } from './secret-usage.ts';
+import { previousSecret, rotatedAt, rotatedSecrets, secretHint, shownHint, withGraceExtended, withPreviousEnded, withRetireWhenIdle } from './secrets.ts';
 import { EXPIRING_WINDOW_MS, isExpired, resolveExpiry } from './expiry.ts';
-import type { KeypairChanges, KeypairStore, SecretUsageBatch, StoredSecret } from '../db/contract.ts';
+import type { KeypairChanges, KeypairStore, StoredSecret } from '../db/contract.ts';
 import { parsePublicKeys, storedKey } from './keypair-keys.ts';
-import { livePublicKeys } from './public-keys.ts';
-import { currentTokenGeneration, keypairView, type AuthenticationResult, type CreatedKeypair, type IssuedKeypair, type KeypairDoc, type KeypairListFilter, type KeypairView } from './keypair-views.ts';
+import type { KeypairAuthenticator } from './keypair-auth.ts';
+import { currentTokenGeneration, keypairTarget, keypairView, type CreatedKeypair, type IssuedKeypair, type KeypairDoc, type KeypairListFilter, type KeypairView } from './keypair-views.ts';
 
 export { liveSecrets } from './secrets.ts';
 export { currentTokenGeneration, keypairView } from './keypair-views.ts';
 export type { AuthenticationFailure, AuthenticationResult, CreatedKeypair, EndedSecretView, IssuedKeypair, KeypairDoc, KeypairListFilter, KeypairStatus, KeypairView, PreviousSecretView, SecretView } from './keypair-views.ts';
-const LAST_USED_INTERVAL_MS = 60_000;
-
 
 function validDpopRequired(value: unknown): boolean {
   if (typeof value !== 'boolean') throw invalidInput('dpopRequired must be true or false');
@@ -45,47 +36,28 @@ export class KeypairService {
   readonly #hasher: SecretHasher;
   readonly #audit: AuditLog;
   readonly #clock: Clock;
-  readonly #lockout: KeyportConfig['lockout'];
   /** Told of every revocation of a keypair's tokens, for resource servers that validate offline. */
   readonly #revocationFeed: RevocationFeed | undefined;
-  /** Per key: when lastUsedAt was last written by this process (at most once a minute). */
-  readonly #lastUsedWrites = new Map<string, number>();
-  /** Wrong secrets answered and not yet counted (#recordFailure). */
-  readonly #failures: FailureCounts<KeypairDoc>;
-  /** Per-secret usage counted in memory, written about once a minute (secret-usage.ts). */
-  readonly #usage: SecretUsageCounter;
   /** How long ended secrets are recognised. */
   readonly #endedRetentionMs: number;
-  #reportError: (err: unknown, what: string) => void = () => {};
+  /** The authentication side: its failure counts and usage batches come first where an admin read or change needs them. */
+  readonly #auth: KeypairAuthenticator;
 
-  constructor(deps: { store: KeypairStore; owners: OwnerService; scopes: ScopeCatalog; hasher: SecretHasher; audit: AuditLog; clock: Clock; lockout: KeyportConfig['lockout']; revocationFeed?: RevocationFeed; endedRetentionDays?: number }) {
+  constructor(deps: { store: KeypairStore; owners: OwnerService; scopes: ScopeCatalog; hasher: SecretHasher; audit: AuditLog; clock: Clock; auth: KeypairAuthenticator; revocationFeed?: RevocationFeed; endedRetentionDays?: number }) {
     this.#store = deps.store;
     this.#owners = deps.owners;
     this.#scopes = deps.scopes;
     this.#hasher = deps.hasher;
     this.#audit = deps.audit;
     this.#clock = deps.clock;
-    this.#lockout = deps.lockout;
+    this.#auth = deps.auth;
     this.#revocationFeed = deps.revocationFeed;
-    this.#failures = new FailureCounts<KeypairDoc>({
-      maxInFlight: deps.store.failureWritesInFlight,
-      write: (keyId, doc, count) => this.#countFailures(doc, count),
-      onError: (err, what) => this.#reportError(err, what),
-    });
     this.#endedRetentionMs = (deps.endedRetentionDays ?? 30) * 86_400_000;
-    this.#usage = new SecretUsageCounter({
-      write: (keyId, batches) => this.#writeUsage(keyId, batches),
-      onError: (err, what) => this.#reportError(err, what),
-    });
   }
 
-  /**
-   * Fills the authentication cache with the most recently used keypairs, so that
-   * the first request of each client after a start does not wait for a database
-   * read. Runs in the background at server start.
-   */
-  warmUp(limit = 100_000): Promise<number> {
-    return this.#store.warmUp(limit);
+  /** How many days ended secrets are recognised (secrets.endedRetentionDays), for the surfaces to say. */
+  get endedRetentionDays(): number {
+    return this.#endedRetentionMs / 86_400_000;
   }
 
   view(doc: KeypairDoc): KeypairView {
@@ -133,7 +105,7 @@ export class KeypairService {
     // Written first, checked after (OwnerService.afterCreating): never a keypair left in a closed owner.
     await this.#owners.afterCreating(() => this.#owners.resolveActiveOwner(ownerRef), () => this.#store.delete(doc._id));
     await this.#audit.record({
-      actor, action: 'keypair.created', ...this.#target(doc),
+      actor, action: 'keypair.created', ...keypairTarget(doc),
       details: { name, scopes, ...(expiresAt ? { expiresAt: expiresAt.toISOString() } : {}), ...(dpopRequired ? { dpopRequired } : {}), ...(keys.length ? { publicKeys: keys.map((k) => k.thumbprint), secret: withSecret } : {}) },
     });
     return { keypair: this.view(doc), secret };
@@ -193,27 +165,22 @@ export class KeypairService {
     }
     // The old key id is dead at once: offline validators hear of it like a removal.
     await this.#revocationFeed?.keypairRemoved(gone._id);
-    await this.#audit.record({ actor, action: 'keypair.replaced', ...this.#target(gone), details: { name: gone.name, replacedBy: doc._id } });
-    await this.#audit.record({ actor, action: 'keypair.created', ...this.#target(doc), details: { name: doc.name, scopes: doc.scopes, replaces: old._id, ...(expiresAt ? { expiresAt: expiresAt.toISOString() } : {}) } });
+    await this.#audit.record({ actor, action: 'keypair.replaced', ...keypairTarget(gone), details: { name: gone.name, replacedBy: doc._id } });
+    await this.#audit.record({ actor, action: 'keypair.created', ...keypairTarget(doc), details: { name: doc.name, scopes: doc.scopes, replaces: old._id, ...(expiresAt ? { expiresAt: expiresAt.toISOString() } : {}) } });
     return { keypair: this.view(doc), secret, replaces: old._id };
   }
 
   async get(keyId: string): Promise<KeypairView> {
-    await this.failuresCounted(keyId);
-    await this.#usage.flush(keyId);
+    await this.#auth.failuresCounted(keyId);
+    await this.#auth.usageRecorded(keyId);
     return this.view(await this.#load(keyId));
   }
 
-  /** The raw record, for the OAuth layer (it never leaves the process); served from the in-process cache. */
-  async findForAuthentication(keyId: string): Promise<KeypairDoc | null> {
-    if (!isWellFormedKeyId(keyId)) return null;
-    return this.#store.findCached(keyId);
-  }
 
   /** A page of the owner's keypairs; `search` keeps those whose name starts with it (any case) or whose key id it is. */
   async list(owner: Owner, page: { limit: number; offset: number; status?: KeypairListFilter; search?: string }): Promise<{ items: KeypairView[]; total: number }> {
-    await this.failuresCounted();
-    await this.#usage.flush();
+    await this.#auth.failuresCounted();
+    await this.#auth.usageRecorded();
     const search = page.search?.trim() || undefined;
     const now = this.#clock.now();
     const { records, total } = await this.#store.list(owner, { status: page.status, search, now, expiringBefore: new Date(now.getTime() + EXPIRING_WINDOW_MS), limit: page.limit, offset: page.offset });
@@ -246,7 +213,7 @@ export class KeypairService {
     const changed = Object.fromEntries(Object.entries(set)
       .filter(([k]) => k !== 'updatedAt' && k !== 'expiringNoticeAt' && k !== 'expiredNoticeAt')
       .map(([k, v]) => [k, v instanceof Date ? v.toISOString() : v]));
-    await this.#audit.record({ actor, action: 'keypair.updated', ...this.#target(doc), details: changed });
+    await this.#audit.record({ actor, action: 'keypair.updated', ...keypairTarget(doc), details: changed });
     return this.view(doc);
   }
 
@@ -261,7 +228,7 @@ export class KeypairService {
       : await this.#store.change(keyId, { enabled, updatedAt: now, tokensRevokedAt: now }, { advanceTokenGeneration: true });
     if (!doc) throw notFound('keypair');
     if (!enabled) await this.#revocationFeed?.keypairTokensBelow(doc._id, currentTokenGeneration(doc));
-    await this.#audit.record({ actor, action: enabled ? 'keypair.enabled' : 'keypair.disabled', ...this.#target(doc), ...(enabled ? {} : { details: { revokedTokens: true } }) });
+    await this.#audit.record({ actor, action: enabled ? 'keypair.enabled' : 'keypair.disabled', ...keypairTarget(doc), ...(enabled ? {} : { details: { revokedTokens: true } }) });
     return this.view(doc);
   }
 
@@ -281,7 +248,7 @@ export class KeypairService {
     const hash = this.#hasher.hash(secret);
     if (!isWellFormedKeyId(keyId)) throw notFound('keypair');
     // Usage counted here lands on the right secrets whatever the rotation does; written first, it ends with them.
-    await this.#usage.flush(keyId);
+    await this.#auth.usageRecorded(keyId);
     const rotationOptions = { hint: secretHint(secret), retentionMs: this.#endedRetentionMs, ...(options.retireWhenIdle ? { retireWhenIdleMs: RETIRE_WHEN_IDLE[options.retireWhenIdle] } : {}) };
     let now = this.#clock.now();
     let rotation = rotatedSecrets([], hash, now, GRACE_PERIODS[grace], rotationOptions);
@@ -304,7 +271,7 @@ export class KeypairService {
     await this.#audit.record({
       actor,
       action: grace === '0' ? 'keypair.regenerated' : 'keypair.rotated',
-      ...this.#target(doc),
+      ...keypairTarget(doc),
       details: { grace, previousSecretExpiresAt: secrets[1]?.expiresAt?.toISOString() ?? null, endedEarlierPreviousSecret: endedPrevious, unlocked: grace === '0' && isLocked(current, now), revokedTokens: revokeTokens, hint: shownHint(secretHint(secret)), ...(options.retireWhenIdle ? { retireWhenIdle: options.retireWhenIdle } : {}) },
     });
     return { keypair: this.view(doc), secret };
@@ -317,7 +284,7 @@ export class KeypairService {
    */
   async endPreviousSecret(keyId: string, actor: Actor, options: { force?: boolean } = {}): Promise<KeypairView> {
     const force = options.force ?? false;
-    await this.#usage.flush(keyId);
+    await this.#auth.usageRecorded(keyId);
     let ended: StoredSecret | null = null;
     const doc = await this.#rewriteSecrets(keyId, (current, now) => {
       const next = withPreviousEnded(current, now, this.#endedRetentionMs, { force, lastUsedAt: previousSecret(current, now)?.lastUsedAt ?? null });
@@ -325,7 +292,7 @@ export class KeypairService {
       return { secrets: next.secrets, endedSecrets: next.endedSecrets };
     });
     const previous = ended as StoredSecret | null;
-    await this.#audit.record({ actor, action: 'keypair.previous_secret_ended', ...this.#target(doc), details: { hint: shownHint(previous?.hint), lastUsedAt: previous?.lastUsedAt?.toISOString() ?? null, expiresAt: previous?.expiresAt?.toISOString() ?? null, force } });
+    await this.#audit.record({ actor, action: 'keypair.previous_secret_ended', ...keypairTarget(doc), details: { hint: shownHint(previous?.hint), lastUsedAt: previous?.lastUsedAt?.toISOString() ?? null, expiresAt: previous?.expiresAt?.toISOString() ?? null, force } });
     return this.view(doc);
   }
 
@@ -337,16 +304,16 @@ export class KeypairService {
       before = previousSecret(current, now)?.expiresAt ?? null;
       return { secrets: withGraceExtended(current, now, until) };
     });
-    await this.#audit.record({ actor, action: 'keypair.grace_extended', ...this.#target(doc), details: { from: (before as Date | null)?.toISOString() ?? null, until: until.toISOString(), rotatedAt: rotatedAt(doc)?.toISOString() ?? null } });
+    await this.#audit.record({ actor, action: 'keypair.grace_extended', ...keypairTarget(doc), details: { from: (before as Date | null)?.toISOString() ?? null, until: until.toISOString(), rotatedAt: rotatedAt(doc)?.toISOString() ?? null } });
     return this.view(doc);
   }
 
   /** Sets (or clears: null) retireWhenIdle on the previous secret: it ends early once unused this long, counted from now at the earliest. */
   async setRetireWhenIdle(keyId: string, idle: RetireWhenIdle | null, actor: Actor): Promise<KeypairView> {
     if (idle !== null && !Object.hasOwn(RETIRE_WHEN_IDLE, idle)) throw invalidInput(`retireWhenIdle must be one of ${Object.keys(RETIRE_WHEN_IDLE).join(', ')}, or null`);
-    await this.#usage.flush(keyId);
+    await this.#auth.usageRecorded(keyId);
     const doc = await this.#rewriteSecrets(keyId, (current, now) => ({ secrets: withRetireWhenIdle(current, now, idle === null ? null : RETIRE_WHEN_IDLE[idle]) }));
-    await this.#audit.record({ actor, action: 'keypair.updated', ...this.#target(doc), details: { retireWhenIdle: idle } });
+    await this.#audit.record({ actor, action: 'keypair.updated', ...keypairTarget(doc), details: { retireWhenIdle: idle } });
     return this.view(doc);
   }
 
@@ -365,7 +332,7 @@ export class KeypairService {
   async unlock(keyId: string, actor: Actor): Promise<KeypairView> {
     const doc = await this.#store.change(keyId, { ...unlockedCounters(), updatedAt: this.#clock.now() });
     if (!doc) throw notFound('keypair');
-    await this.#audit.record({ actor, action: 'keypair.unlocked', ...this.#target(doc) });
+    await this.#audit.record({ actor, action: 'keypair.unlocked', ...keypairTarget(doc) });
     return this.view(doc);
   }
 
@@ -373,224 +340,13 @@ export class KeypairService {
     const doc = await this.#store.delete(keyId);
     if (!doc) throw notFound('keypair');
     await this.#revocationFeed?.keypairRemoved(doc._id);
-    await this.#audit.record({ actor, action: 'keypair.removed', ...this.#target(doc), details: { name: doc.name } });
+    await this.#audit.record({ actor, action: 'keypair.removed', ...keypairTarget(doc), details: { name: doc.name } });
   }
 
-  /**
-   * Checks a presented secret. Every failure looks the same to the caller (the
-   * OAuth layer answers invalid_client); the reason is for logs and metrics.
-   * `preloaded` is the record the OAuth layer read a moment ago for the same
-   * request (null: it found none), so that a token request costs one database read.
-   */
-  async authenticate(keyId: string, secret: string, preloaded?: KeypairDoc | null, address?: () => string): Promise<AuthenticationResult> {
-    const doc = preloaded === null || preloaded?._id === keyId ? preloaded : await this.findForAuthentication(keyId);
-    return this.#check(doc, secret, { afterCounting: false, address });
-  }
-
-  async #check(doc: KeypairDoc | null, secret: string, { afterCounting, address }: { afterCounting: boolean; address: (() => string) | undefined }): Promise<AuthenticationResult> {
-    // A mistyped secret fails its checksum: no hash, no database work, no lockout
-    // count; checked first, so that it costs the same for known and unknown key ids.
-    if (!isWellFormedSecret(secret)) return { ok: false, reason: doc ? 'malformed_secret' : 'unknown_key' };
-    if (!doc) {
-      this.#hasher.burn(secret);
-      return { ok: false, reason: 'unknown_key' };
-    }
-    const now = this.#clock.now();
-    const live = liveSecrets(doc, now);
-    const ended = endedSecretHashes(doc, now, this.#endedRetentionMs);
-    const liveHashes = live.map((s) => s.hash);
-    // One HMAC, compared with the live and the ended hashes alike.
-    const matched = this.#hasher.matchIndex(secret, ended.length ? [...liveHashes, ...ended] : liveHashes);
-    if (matched >= live.length) {
-      // An ended secret: refused exactly like a wrong one, but no guess (whoever
-      // holds it once held a valid secret), so never counted toward the lockout;
-      // noted in memory as "ended secret still in use" instead.
-      this.#usage.endedSeen(doc._id, ended[matched - live.length]!, now, address?.() ?? null);
-      return { ok: false, reason: 'ended_secret' };
-    }
-    // Expired: refused like a wrong secret (after the same hashing), and not counted: no guess can succeed.
-    if (isExpired(doc, now)) return { ok: false, reason: 'expired' };
-    // Locked: refused like a wrong secret, and not counted (a failure never extends a lock).
-    if (isLocked(doc, now)) return { ok: false, reason: 'locked' };
-    if (matched < 0) {
-      // Counted after the answer, not before it (#recordFailure).
-      this.#recordFailure(doc);
-      return { ok: false, reason: 'wrong_secret' };
-    }
-    // The right secret while wrong ones are still being counted here: they come
-    // first (they may lock the key, and a success resets the count), then the
-    // record as it stands after them decides.
-    if (!afterCounting && this.#failures.pending(doc._id)) {
-      await this.#failures.counted(doc._id);
-      return this.#check(await this.findForAuthentication(doc._id), secret, { afterCounting: true, address });
-    }
-    if (!doc.enabled) return { ok: false, reason: 'disabled' };
-    if (!(await this.#owners.isActive(doc))) return { ok: false, reason: 'owner_inactive' };
-    if (hasFailuresToReset(doc)) await this.#recordSuccess(doc._id, now);
-    this.#noteUse(doc._id, now);
-    this.#usage.used(doc._id, live[matched]!.hash, now);
-    return { ok: true, keypair: doc };
-  }
-
-  /**
-   * After oidc-provider verified a client assertion (signature, iss/sub, aud,
-   * exp, the alg against the key) with the public key `thumbprint` of `doc`:
-   * the keypair's own rules, as for a secret. A key past its grace period is a
-   * failure and counts toward lockout; a locked or expired keypair is refused and not counted.
-   */
-  async authenticateWithKey(doc: KeypairDoc, thumbprint: string, options: { afterCounting?: boolean } = {}): Promise<AuthenticationResult> {
-    const now = this.#clock.now();
-    const live = livePublicKeys(doc.publicKeys, now).some((key) => key.thumbprint === thumbprint);
-    // An expired keypair: refused whatever authenticates it, and not counted (as for a secret).
-    if (isExpired(doc, now)) return { ok: false, reason: 'expired' };
-    if (isLocked(doc, now)) return { ok: false, reason: 'locked' };
-    if (!live) {
-      this.#recordFailure(doc);
-      return { ok: false, reason: 'retired_key' };
-    }
-    if (!options.afterCounting && this.#failures.pending(doc._id)) {
-      await this.#failures.counted(doc._id);
-      const fresh = await this.findForAuthentication(doc._id);
-      if (!fresh) return { ok: false, reason: 'unknown_key' };
-      return this.authenticateWithKey(fresh, thumbprint, { afterCounting: true });
-    }
-    if (!doc.enabled) return { ok: false, reason: 'disabled' };
-    if (!(await this.#owners.isActive(doc))) return { ok: false, reason: 'owner_inactive' };
-    if (hasFailuresToReset(doc)) await this.#recordSuccess(doc._id, now);
-    this.#noteKeyUse(doc._id, thumbprint, now);
-    return { ok: true, keypair: doc };
-  }
-
-  /** A client assertion of this keypair that failed its checks: counted toward lockout like a wrong secret (not while locked). */
-  assertionFailed(doc: KeypairDoc): void {
-    if (!isLocked(doc, this.#clock.now())) this.#recordFailure(doc);
-  }
-
-  /**
-   * True when a token of this keypair, of the given token generation (its `gen`
-   * claim; tokens from before generations existed count as 0), may still be
-   * honoured (introspection, admin API bearer tokens).
-   */
-  async isUsable(keyId: string, tokenGeneration: number): Promise<boolean> {
-    const doc = await this.findForAuthentication(keyId);
-    return !!doc && doc.enabled && tokenGeneration >= currentTokenGeneration(doc) && !isExpired(doc, this.#clock.now()) && (await this.#owners.isActive(doc));
-  }
-
-  /**
-   * Counts a wrong secret, after the answer rather than before it: the 401 of
-   * an existing key must not wait for a database write that an unknown key id
-   * does not make (that wait told which key ids exist: 1.9 ms against 0.27 ms
-   * at p50), nor hold the connection meanwhile. What must follow the count
-   * still does: the same key's right secret in this process (#check), the
-   * admin reads (failuresCounted) and shutdown. Batching and the writer:
-   * failure-counts.ts.
-   */
-  #recordFailure(doc: KeypairDoc): void {
-    this.#failures.add(doc._id, doc);
-  }
-
-  /**
-   * Settles once every wrong secret recorded so far (of `keyId`, or of any key)
-   * is counted: admin reads show the count and lock that those answers imply,
-   * and close() loses none of them.
-   */
-  failuresCounted(keyId?: string): Promise<void> {
-    return this.#failures.counted(keyId);
-  }
-
-  /** How many days ended secrets are recognised (secrets.endedRetentionDays), for the surfaces to say. */
-  get endedRetentionDays(): number {
-    return this.#endedRetentionMs / 86_400_000;
-  }
-
-  /** Settles once the per-secret usage counted so far in this process is written (of `keyId`, or of every key). */
-  usageRecorded(keyId?: string): Promise<void> {
-    return this.#usage.flush(keyId);
-  }
-
-  /** At shutdown: writes the usage still counted in memory and stops its timer. */
-  close(): Promise<void> {
-    return this.#usage.close();
-  }
-
-  /**
-   * Writes one key's counted usage, merged by secret (secrets.ts, withUsage),
-   * then audits what is due: a previous secret used during its grace period,
-   * an ended secret presented, each at most once a day per secret, by `system`.
-   */
-  async #writeUsage(keyId: string, batches: SecretUsageBatch[]): Promise<void> {
-    const now = this.#clock.now();
-    let events: UsageEvent[] = [];
-    const written = await this.#store.recordSecretUsage(keyId, (current) => {
-      const next = withUsage(current, batches, now, this.#endedRetentionMs);
-      events = next.events;
-      return { secrets: next.secrets, endedSecrets: next.endedSecrets };
-    });
-    if (!written) return;
-    for (const event of events) await this.#audit.record({ actor: 'system', action: event.action, ...this.#target(written.after), details: event.details });
-  }
-
-  /** Where errors of work done after the answer go (a failure count the database refused): the server's log. */
-  onBackgroundError(report: (err: unknown, what: string) => void): void {
-    this.#reportError = report;
-  }
-
-  /**
-   * Counts `count` wrong secrets exactly as if they had come one after another,
-   * and locks the key at the threshold (docs/architecture.md, Lockout). What to
-   * write is the rule (lockout.ts, failureWrite); the store applies it as one
-   * conditional update and asks again when another process changed the counters
-   * meanwhile. A lock is audited, by `system`.
-   */
-  async #countFailures(doc: KeypairDoc, count: number): Promise<void> {
-    const now = this.#clock.now();
-    const counted = await this.#store.countFailures(doc._id, doc, (seen) => failureWrite(seen, this.#lockout, now, count));
-    if (counted.outcome !== 'locked') return;
-    const { write, record } = counted;
-    await this.#audit.record({
-      actor: 'system',
-      action: 'keypair.locked',
-      ...this.#target(record),
-      details: { failedAttempts: write.failedAttempts, permanent: write.permanent, lockedUntil: write.lockedUntil?.toISOString() ?? null, lockNumber: write.permanent ? null : record.temporaryLocks },
-    });
-  }
-
-  /** A success ends a run of failures: the counters start over (a lock in force stays). */
-  async #recordSuccess(keyId: string, now: Date): Promise<void> {
-    await this.#store.resetFailures(keyId, now);
-  }
-
-  /** Writes lastUsedAt at most once a minute per key, after the response (never on the hot path). */
-  #noteUse(keyId: string, now: Date): void {
-    const last = this.#lastUsedWrites.get(keyId) ?? 0;
-    if (now.getTime() - last < LAST_USED_INTERVAL_MS) return;
-    this.#lastUsedWrites.set(keyId, now.getTime());
-    if (this.#lastUsedWrites.size > 100_000) this.#lastUsedWrites.clear();
-    setImmediate(() => {
-      this.#store.noteUsed(keyId, now, new Date(now.getTime() - LAST_USED_INTERVAL_MS))
-        .catch(() => { /* best effort: a lost write only makes "last used" a minute older */ });
-    });
-  }
-
-  /** Per key: keysLastUsedAt and lastUsedAt at most once a minute, after the response. */
-  #noteKeyUse(keyId: string, thumbprint: string, now: Date): void {
-    const memo = `${keyId} ${thumbprint}`;
-    const last = this.#lastUsedWrites.get(memo) ?? 0;
-    if (now.getTime() - last < LAST_USED_INTERVAL_MS) return;
-    this.#lastUsedWrites.set(memo, now.getTime());
-    if (this.#lastUsedWrites.size > 100_000) this.#lastUsedWrites.clear();
-    setImmediate(() => {
-      this.#store.noteKeyUsed(keyId, thumbprint, now).catch(() => { /* best effort: a lost write only makes "last used" older */ });
-    });
-  }
 
   #validComment(comment: unknown): string {
     if (typeof comment !== 'string' || comment.length > COMMENT_MAX) throw invalidInput(`comment must be a string of at most ${COMMENT_MAX} characters`);
     return comment;
-  }
-
-  #target(doc: Pick<KeypairDoc, '_id' | 'accountId' | 'environmentId'>) {
-    return { accountId: doc.accountId, environmentId: doc.environmentId, keypairId: doc._id };
   }
 
   /** Reads the database itself (not the cache): admin views and rotations need the latest state. */

@@ -74,7 +74,7 @@ export function presentedSecret(ctx: KoaContextWithOIDC): string | undefined {
  * call; the token endpoint calls it when oidc-provider finds no client.
  */
 export async function spendUnknownKey(domain: Domain, keyId: string, secret: string): Promise<void> {
-  await domain.keypairs.authenticate(keyId, secret, null);
+  await domain.keypairAuth.authenticate(keyId, secret, null);
 }
 
 export async function authenticateClient(ctx: Context, domain: Domain, body: FormBody, throttle: AddressThrottle): Promise<KeypairDoc> {
@@ -109,7 +109,7 @@ export async function authenticateClient(ctx: Context, domain: Domain, body: For
     keyId = postId;
     secret = postSecret;
   }
-  const result = await domain.keypairs.authenticate(keyId, secret, undefined, () => address);
+  const result = await domain.keypairAuth.authenticate(keyId, secret, undefined, () => address);
   if (!result.ok) {
     // An ended secret is no guess: it does not spend the address's budget (provider.ts, endedSecretRequests).
     if (result.reason !== 'ended_secret') await throttle.failed(address);

@@ -73,7 +73,7 @@ export function keyAssertionRules(domain: Domain, recordOf: RecordOf, hooks: Hoo
     if (!doc || !key) throw new errors.InvalidClientAuth('no key of this keypair signed the assertion');
     let result: AuthenticationResult;
     try {
-      result = await domain.keypairs.authenticateWithKey(doc, key.thumbprint);
+      result = await domain.keypairAuth.authenticateWithKey(doc, key.thumbprint);
     } catch (err) {
       rethrow(err);
     }
@@ -103,7 +103,7 @@ export function installKeyAuthentication(provider: Provider, domain: Domain, rec
     if (err.statusCode !== 401 || counted.has(ctx) || ctx.oidc?.client?.clientAuthMethod !== 'private_key_jwt') return;
     const doc = recordOf(ctx);
     if (!doc) return;
-    domain.keypairs.assertionFailed(doc);
+    domain.keypairAuth.assertionFailed(doc);
     hooks?.onAuthenticationFailure?.('bad_assertion', doc._id);
   });
 }

@@ -84,7 +84,7 @@ function keypairClientMetadata(doc: KeypairDoc): AdapterPayload {
  * oidc-provider answers "client not found" without comparing any secret.
  */
 async function loadKeypairForRequest(domain: Domain, id: string, hooks: ProviderHooks | undefined): Promise<KeypairDoc | null> {
-  const doc = await domain.keypairs.findForAuthentication(id);
+  const doc = await domain.keypairAuth.findForAuthentication(id);
   const ctx = Provider.ctx;
   if (ctx) loadedKeypair.set(ctx, doc);
   if (!doc) {
@@ -285,7 +285,7 @@ export function createProvider(options: { issuer: string; config: KeyportConfig;
     let result: AuthenticationResult;
     try {
       // The address is read only for an ended secret (who still sends it).
-      result = await domain.keypairs.authenticate(this.clientId, actual, preloaded, ctx ? () => requestAddress(ctx.req, config.server.trustProxy) : undefined);
+      result = await domain.keypairAuth.authenticate(this.clientId, actual, preloaded, ctx ? () => requestAddress(ctx.req, config.server.trustProxy) : undefined);
     } catch (err) {
       rethrowForProvider(err);
     }

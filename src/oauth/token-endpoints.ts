@@ -42,7 +42,7 @@ export function tokenEndpointsRouter(domain: Domain, verifier: AccessTokenVerifi
     const sameAccountIntrospector = caller.scopes.includes(INTROSPECT_SCOPE) && claims.acc === caller.accountId;
     if (!own && !sameAccountIntrospector) return;
     if (await domain.revocations.isRevoked(claims.jti)) return;
-    if (!(await domain.keypairs.isUsable(claims.client_id, tokenGenerationOf(claims)))) return;
+    if (!(await domain.keypairAuth.isUsable(claims.client_id, tokenGenerationOf(claims)))) return;
 
     ctx.body = {
       active: true,

@@ -11,7 +11,7 @@ import type { TestClock, TestKeyport } from './keyport.ts';
  * written after their 401, as an admin read would wait for).
  */
 export async function rawKeypair(t: TestKeyport, keyId: string): Promise<KeypairDoc> {
-  await t.keyport.domain.keypairs.failuresCounted();
+  await t.keyport.domain.keypairAuth.failuresCounted();
   const doc = await t.keyport.database.models.Keypair.findById(keyId).lean<KeypairDoc>();
   if (!doc) throw new Error(`keypair ${keyId} is not stored`);
   return doc;
@@ -35,7 +35,7 @@ export function storedHashOf(t: TestKeyport, secret: string): string {
 
 /** Audit events of one keypair with the given action. */
 export async function auditActions(t: TestKeyport, keyId: string, action: string) {
-  await t.keyport.domain.keypairs.failuresCounted(); // a lock's event is written with its count
+  await t.keyport.domain.keypairAuth.failuresCounted(); // a lock's event is written with its count
   const events = (await t.keyport.domain.audit.page({ keypairId: keyId }, { limit: 1000 })).items;
   return events.filter((event) => event.action === action);
 }

@@ -108,7 +108,7 @@ test.serial('two workers on one database: concurrent failures through both are a
   const urls = [counting.url, other.url];
   const statuses = await Promise.all(Array.from({ length: 50 }, (_, i) => statusOf(tokenRequest(urls[i % 2]!, { keyId: key.keyId, secret: wrongSecret() }))));
   t.deepEqual(statuses, statuses.map(() => 401));
-  await other.domain.keypairs.failuresCounted(); // each worker counts its own after answering
+  await other.domain.keypairAuth.failuresCounted(); // each worker counts its own after answering
   t.is((await rawKeypair(counting, key.keyId)).failedAttempts, 50);
 
   const server = t.context.temporary;
@@ -118,7 +118,7 @@ test.serial('two workers on one database: concurrent failures through both are a
   const start = freezeClock(server.clock, new Date());
   const sent = await Promise.all(Array.from({ length: 50 }, (_, i) => statusOf(tokenRequest(i % 2 ? worker.url : server.url, { keyId: locking.keyId, secret: wrongSecret() }))));
   t.deepEqual(sent, sent.map(() => 401));
-  await worker.domain.keypairs.failuresCounted();
+  await worker.domain.keypairAuth.failuresCounted();
   const doc = await rawKeypair(server, locking.keyId);
   t.is(doc.temporaryLocks, 1);
   t.is(doc.failedAttempts, 10);

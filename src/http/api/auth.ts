@@ -35,7 +35,7 @@ async function bearerPrincipal(domain: Domain, verifier: AccessTokenVerifier, he
   // The admin API takes Bearer tokens only: a DPoP-bound token presented as Bearer is a downgrade (RFC 9449 §7.2).
   if (claims.cnf?.jkt !== undefined) throw unauthenticated('the access token is DPoP-bound; the Keyport admin API accepts Bearer tokens only');
   if (await domain.revocations.isRevoked(claims.jti)) throw unauthenticated('the access token is not valid for the Keyport admin API');
-  if (!(await domain.keypairs.isUsable(claims.client_id, tokenGenerationOf(claims)))) throw unauthenticated('the access token is not valid for the Keyport admin API');
+  if (!(await domain.keypairAuth.isUsable(claims.client_id, tokenGenerationOf(claims)))) throw unauthenticated('the access token is not valid for the Keyport admin API');
   const keypair = await domain.keypairs.get(claims.client_id).catch(() => null);
   if (!keypair || keypair.ownerType !== 'account' || keypair.accountId !== claims.acc) throw unauthenticated('the access token is not valid for the Keyport admin API');
   // What the token was granted, still held by the keypair now (scopes removed since then no longer count).
