@@ -14,7 +14,8 @@ import { describeEvents } from '../audit-view.ts';
 import { render } from '../render.ts';
 import { PUBLIC_KEY_INPUT_MAX } from '../../../domain/public-keys.ts';
 
-const PAGE_SIZE = 20;
+/** Rows per page the list offers (the first is the default): small for a quick look, large for a sweep through an account. */
+const PAGE_SIZES = [20, 50, 100] as const;
 const KEYPAIR_STATUSES: KeypairListFilter[] = ['enabled', 'disabled', 'locked', 'expiring', 'expired'];
 const FILTER_LABELS: Record<KeypairListFilter, string> = { enabled: 'Enabled', disabled: 'Disabled', locked: 'Locked', expiring: 'Expiring soon', expired: 'Expired' };
 
@@ -49,15 +50,18 @@ export function keypairRoutes(router: Router, deps: UiDeps): void {
       const page = await authorizeOwner(ctx, domain, kind, 'keypairs.read');
       const status = KEYPAIR_STATUSES.find((s) => s === ctx.query.status);
       const pageNumber = Math.min(100_000, Math.max(1, Number.parseInt(String(ctx.query.page ?? '1'), 10) || 1));
+      // Anything but an offered size is the default: the page never grows past 100 rows on a hand-edited URL.
+      const size = PAGE_SIZES.find((n) => String(n) === ctx.query.size) ?? PAGE_SIZES[0];
       // The search box: a name prefix or a key id (longer text cannot match a name, so it is cut).
       const search = (typeof ctx.query.q === 'string' ? ctx.query.q : '').trim().slice(0, NAME_MAX);
-      const list = await domain.keypairs.list(page.owner, { limit: PAGE_SIZE, offset: (pageNumber - 1) * PAGE_SIZE, ...(status ? { status } : {}), ...(search ? { search } : {}) });
-      const pages = Math.max(1, Math.ceil(list.total / PAGE_SIZE));
+      const list = await domain.keypairs.list(page.owner, { limit: size, offset: (pageNumber - 1) * size, ...(status ? { status } : {}), ...(search ? { search } : {}) });
+      const pages = Math.max(1, Math.ceil(list.total / size));
       const query = (p: number, s = status) => {
         const q = new URLSearchParams();
         if (search) q.set('q', search);
         if (s) q.set('status', s);
         if (p > 1) q.set('page', String(p));
+        if (size !== PAGE_SIZES[0]) q.set('size', String(size));
         const text = q.toString();
         return `${page.base}/keypairs${text ? `?${text}` : ''}`;
       };
@@ -65,6 +69,7 @@ export function keypairRoutes(router: Router, deps: UiDeps): void {
         ...base(ctx, `API management · ${page.name}`, [...page.crumbs, { label: 'Access management', href: `${page.base}/access` }, { label: 'API management' }]),
         page, section: 'access', keypairs: list.items, total: list.total, status: status ?? '', search, pageNumber, pages,
         filters: [{ label: 'All', value: '' }, ...KEYPAIR_STATUSES.map((s) => ({ label: FILTER_LABELS[s], value: s }))].map((f) => ({ ...f, href: query(1, (f.value || undefined) as KeypairListFilter | undefined) })),
+        size, sizes: PAGE_SIZES,
         prevHref: pageNumber > 1 ? query(pageNumber - 1) : null,
         nextHref: pageNumber < pages ? query(pageNumber + 1) : null,
       });
