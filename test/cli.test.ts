@@ -581,3 +581,20 @@ test('private_key_jwt from the CLI: a key-only keypair from a PEM file, key add 
     rmSync(dir, { recursive: true, force: true });
   }
 });
+
+test('keypair usage prints the days the servers wrote: today\'s authentications, zero before; --days is checked', async (t) => {
+  const { kp } = t.context;
+  const env = cliEnv(kp.config);
+  const seeded = await seedWithCli(env);
+  for (let i = 0; i < 3; i++) t.is((await tokenRequest(kp.url, { keyId: seeded.keyId, secret: seeded.secret })).status, 200);
+  await kp.keyport.domain.keypairAuth.usageRecorded(seeded.keyId); // the server's batch, written as its timer would
+  const usage = await cliJson<{ keyId: string; days: { day: string; authenticated: number; failed: number }[] }>(env, ['keypair', 'usage', seeded.keyId, '--days', '3']);
+  t.is(usage.days.length, 3);
+  t.deepEqual(usage.days.map((d) => d.authenticated), [0, 0, 3]);
+  const table = await runCli(env, ['keypair', 'usage', seeded.keyId]);
+  t.is(table.code, 0, table.stderr);
+  t.regex(table.stdout, /DAY\s+AUTHENTICATED\s+FAILED/);
+  const bad = await runCli(env, ['keypair', 'usage', seeded.keyId, '--days', '91']);
+  t.not(bad.code, 0);
+  t.regex(bad.stderr, /--days must be a whole number from 1 to 90/);
+});

@@ -3,6 +3,7 @@ import { Option, type Command } from 'commander';
 import type { IssuedKeypair, KeypairListFilter, KeypairView } from '../domain/keypairs.ts';
 import { EXPIRING_WINDOW_DAYS } from '../domain/expiry.ts';
 import { COMMENT_MAX, DEFAULT_GRACE, GRACE_PERIOD_NAMES, NAME_MAX, RETIRE_WHEN_IDLE_NAMES, type GracePeriod, type RetireWhenIdle } from '../domain/limits.ts';
+import { USAGE_CHART_DAYS, USAGE_RETENTION_DAYS } from '../domain/daily-usage.ts';
 import { UsageError } from './errors.ts';
 import { keyFields, readKeyFile, registerKeypairKeyCommands } from './keypair-keys.ts';
 import { fields, table, when } from './output.ts';
@@ -124,7 +125,7 @@ function simpleChange(keypair: Command, run: Runner, verb: string, description: 
 
 export function registerKeypairCommands(program: Command, run: Runner): void {
   const keypair = program.command('keypair').alias('kp')
-    .summary('API keypairs: create, list, show, edit, disable, enable, unlock, rotate, regenerate, replace, end-previous, extend-grace, retire-when-idle, remove')
+    .summary('API keypairs: create, list, show, usage, edit, disable, enable, unlock, rotate, regenerate, replace, end-previous, extend-grace, retire-when-idle, remove')
     .description('Manage API keypairs: the credentials (OAuth client id + secret) machines exchange for access tokens.\nA secret is printed once, when it is created, rotated or regenerated, and can never be read back.');
 
   addOwnerOptions(keypair.command('create').description('create a keypair and print its secret (once)'), 'a keypair')
@@ -176,6 +177,19 @@ export function registerKeypairCommands(program: Command, run: Runner): void {
       const found = await s.domain.keypairs.get(keyId);
       s.print(found, () => describe(found));
     }));
+
+  keypair.command('usage <keyId>')
+    .description(`authentications and counted failures per UTC day (the servers write them about once a minute), the last ${USAGE_CHART_DAYS} days by default`)
+    .option('--days <n>', `how many days, up to today (1 to ${USAGE_RETENTION_DAYS})`, String(USAGE_CHART_DAYS))
+    .action((keyId: string, options: { days: string }, command: Command) => {
+      const days = Number(options.days);
+      if (!Number.isInteger(days) || days < 1 || days > USAGE_RETENTION_DAYS) throw new UsageError(`--days must be a whole number from 1 to ${USAGE_RETENTION_DAYS}, got "${options.days}"`);
+      return run(command, async (s) => {
+        await s.domain.keypairs.get(keyId); // 404 for an unknown key id, as every keypair command
+        const series = await s.domain.usage.series(keyId, days);
+        s.print({ keyId, days: series }, () => table(['DAY', 'AUTHENTICATED', 'FAILED'], series.map((d) => [d.day, String(d.authenticated), String(d.failed)])));
+      });
+    });
 
   keypair.command('edit <keyId>')
     .description('change the name, comment, scopes, DPoP requirement (these apply to new tokens only) or expiry date')

@@ -494,6 +494,26 @@ export interface RevocationEventStore {
   deleteExpired(now: Date): Promise<void>;
 }
 
+/** A keypair's counts on one UTC day. */
+export interface KeypairUsageDay {
+  /** Midnight UTC of the day. */
+  day: Date;
+  /** Successful client authentications (token requests, and introspection or revocation calls by the keypair). */
+  authenticated: number;
+  /** Failed ones that were counted toward the lockout (wrong secrets, failed assertions). */
+  failed: number;
+}
+
+/** Daily usage per keypair (its 30-day chart), added to by batched writes only. */
+export interface KeypairUsageStore {
+  /** Adds to the day's counts (created at zero), atomically: counts from several processes add up. */
+  add(keyId: string, day: Date, counts: { authenticated?: number; failed?: number }): Promise<void>;
+  /** The counts of each of `days` (midnights UTC), zero for a day without any. */
+  days(keyId: string, days: Date[]): Promise<KeypairUsageDay[]>;
+  /** Deletes the days before `day` (the retention; no TTL indexes on FerretDB v1). */
+  deleteBefore(day: Date): Promise<void>;
+}
+
 /**
  * Single-use ids (client assertions' jti, DPoP proofs), shared by every process:
  * an id is accepted once until its expiry.
@@ -728,6 +748,7 @@ export interface Stores {
   revocations: RevocationStore;
   revocationEvents: RevocationEventStore;
   replays: ReplayStore;
+  keypairUsage: KeypairUsageStore;
   sessions: SessionStore;
   setupTokens: SetupTokenStore;
   signingKeys: SigningKeyStore;

@@ -8,6 +8,7 @@ import type { Models } from './models/index.ts';
 import { MongooseOwnerStore } from './owner-store.ts';
 import { MongooseRevocationEventStore } from './revocation-event-store.ts';
 import { MongooseReplayStore } from './replay-store.ts';
+import { MongooseKeypairUsageStore } from './keypair-usage-store.ts';
 import { MongooseRevocationStore } from './revocation-store.ts';
 import { MongooseSessionStore } from './session-store.ts';
 import { MongooseSetupTokenStore } from './setup-token-store.ts';
@@ -34,6 +35,7 @@ export function createStores(models: Models, options: { embedded: boolean }): St
     revocations: new MongooseRevocationStore(models.RevokedToken),
     revocationEvents: new MongooseRevocationEventStore(models.RevocationEvent),
     replays: new MongooseReplayStore(models.Replay),
+    keypairUsage: new MongooseKeypairUsageStore(models.KeypairUsageDay),
     sessions: new MongooseSessionStore(models.AdminSession),
     setupTokens: new MongooseSetupTokenStore(models.SetupToken),
     signingKeys: new MongooseSigningKeyStore(models.SigningKey),

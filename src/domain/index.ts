@@ -23,6 +23,7 @@ import { SigningKeyService } from './signing-keys.ts';
 import { UserService } from './users.ts';
 import { WebhookService } from './webhooks.ts';
 import { KeypairAuthenticator } from './keypair-auth.ts';
+import { DailyUsage } from './daily-usage.ts';
 
 export interface Domain {
   audit: AuditLog;
@@ -32,6 +33,8 @@ export interface Domain {
   keypairs: KeypairService;
   /** Keypair authentication for the OAuth layer, and the failure counts and usage it writes after each answer. */
   keypairAuth: KeypairAuthenticator;
+  /** Each keypair's authentications and failures per day (its 30-day chart). */
+  usage: DailyUsage;
   /** Audits keypairs that enter the expiring window or expire; servers start() it. */
   expiry: ExpirySweep;
   /** The public keys of keypairs (private_key_jwt). */
@@ -66,7 +69,8 @@ export function createDomain(options: { stores: Stores; config: KeyportConfig; p
   const revocationFeed = new RevocationFeed({ events: stores.revocationEvents, tokens: stores.revocations, clock, changes, maxTokenLifetimeMs });
   const hasher = new SecretHasher(options.pepper);
   const endedRetentionDays = options.config.secrets.endedRetentionDays;
-  const keypairAuth = new KeypairAuthenticator({ store: stores.keypairs, owners, hasher, audit, clock, lockout: options.config.lockout, endedRetentionDays });
+  const usage = new DailyUsage({ store: stores.keypairUsage, clock });
+  const keypairAuth = new KeypairAuthenticator({ store: stores.keypairs, owners, hasher, audit, clock, lockout: options.config.lockout, endedRetentionDays, daily: usage });
   const keypairs = new KeypairService({ store: stores.keypairs, owners, scopes, hasher, audit, clock, auth: keypairAuth, revocationFeed, endedRetentionDays });
   const webhooks = new WebhookService({ store: stores.webhooks, audit, clock, keyEncryptionKey: options.keyEncryptionKey, policy: options.config.webhooks });
   audit.useOutbox(webhooks);
@@ -78,6 +82,7 @@ export function createDomain(options: { stores: Stores; config: KeyportConfig; p
     users,
     keypairs,
     keypairAuth,
+    usage,
     expiry: new ExpirySweep({ store: stores.keypairs, audit, clock, revocationFeed }),
     keypairKeys: new KeypairKeyService({ store: stores.keypairs, audit, clock }),
     replays,

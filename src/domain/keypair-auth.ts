@@ -15,6 +15,7 @@ import type { OwnerService } from './owners.ts';
 import { endedSecretHashes, liveSecrets, withUsage, type UsageEvent } from './secrets.ts';
 import { SecretUsageCounter } from './secret-usage.ts';
 import { isExpired } from './expiry.ts';
+import type { DailyUsage } from './daily-usage.ts';
 import type { KeypairStore, SecretUsageBatch } from '../db/contract.ts';
 import { livePublicKeys } from './public-keys.ts';
 import { currentTokenGeneration, keypairTarget, type AuthenticationResult, type KeypairDoc } from './keypair-views.ts';
@@ -36,10 +37,13 @@ export class KeypairAuthenticator {
   readonly #usage: SecretUsageCounter;
   /** How long ended secrets are recognised. */
   readonly #endedRetentionMs: number;
+  /** Counts per day, for the keypair's usage chart. */
+  readonly #daily: DailyUsage | undefined;
   #reportError: (err: unknown, what: string) => void = () => {};
 
-  constructor(deps: { store: KeypairStore; owners: OwnerService; hasher: SecretHasher; audit: AuditLog; clock: Clock; lockout: KeyportConfig['lockout']; endedRetentionDays?: number }) {
+  constructor(deps: { store: KeypairStore; owners: OwnerService; hasher: SecretHasher; audit: AuditLog; clock: Clock; lockout: KeyportConfig['lockout']; endedRetentionDays?: number; daily?: DailyUsage }) {
     this.#store = deps.store;
+    this.#daily = deps.daily;
     this.#owners = deps.owners;
     this.#hasher = deps.hasher;
     this.#audit = deps.audit;
@@ -217,6 +221,9 @@ export class KeypairAuthenticator {
       events = next.events;
       return { secrets: next.secrets, endedSecrets: next.endedSecrets };
     });
+    // The day's count rides on the same batch: one more write per key and minute at most, none per request.
+    const authenticated = batches.reduce((sum, b) => sum + b.uses, 0);
+    if (authenticated) await this.#daily?.add(keyId, now, { authenticated });
     if (!written) return;
     for (const event of events) await this.#audit.record({ actor: 'system', action: event.action, ...keypairTarget(written.after), details: event.details });
   }
@@ -236,6 +243,7 @@ export class KeypairAuthenticator {
   async #countFailures(doc: KeypairDoc, count: number): Promise<void> {
     const now = this.#clock.now();
     const counted = await this.#store.countFailures(doc._id, doc, (seen) => failureWrite(seen, this.#lockout, now, count));
+    if (counted.outcome !== 'not_counted') await this.#daily?.add(doc._id, now, { failed: count });
     if (counted.outcome !== 'locked') return;
     const { write, record } = counted;
     await this.#audit.record({

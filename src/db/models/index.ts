@@ -2,6 +2,7 @@
 import type { Connection, Model } from 'mongoose';
 import { adminSessionSchema, type AdminSessionDoc } from './admin-session.ts';
 import { replaySchema, type ReplayDoc } from './replay.ts';
+import { keypairUsageDaySchema, type KeypairUsageDayDoc } from './keypair-usage-day.ts';
 import { auditEventSchema, type AuditEventDoc } from './audit-event.ts';
 import { changeSchema, type ChangeDoc } from './change.ts';
 import { keypairSchema, type KeypairDoc } from './keypair.ts';
@@ -24,6 +25,7 @@ export interface Models {
   RevokedToken: Model<RevokedTokenDoc>;
   RevocationEvent: Model<RevocationEventDoc>;
   Replay: Model<ReplayDoc>;
+  KeypairUsageDay: Model<KeypairUsageDayDoc>;
   AdminSession: Model<AdminSessionDoc>;
   SetupToken: Model<SetupTokenDoc>;
   Change: Model<ChangeDoc>;
@@ -43,6 +45,7 @@ export function registerModels(connection: Connection): Models {
     RevokedToken: connection.model<RevokedTokenDoc>('RevokedToken', revokedTokenSchema, 'revoked_tokens'),
     RevocationEvent: connection.model<RevocationEventDoc>('RevocationEvent', revocationEventSchema, 'revocation_events'),
     Replay: connection.model<ReplayDoc>('Replay', replaySchema, 'replays'),
+    KeypairUsageDay: connection.model<KeypairUsageDayDoc>('KeypairUsageDay', keypairUsageDaySchema, 'keypair_usage_days'),
     AdminSession: connection.model<AdminSessionDoc>('AdminSession', adminSessionSchema, 'admin_sessions'),
     SetupToken: connection.model<SetupTokenDoc>('SetupToken', setupTokenSchema, 'setup_tokens'),
     Change: connection.model<ChangeDoc>('Change', changeSchema, 'changes'),

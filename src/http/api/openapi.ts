@@ -131,6 +131,25 @@ const COMPONENT_SCHEMAS: Record<string, Json> = {
       },
     },
   },
+  KeypairUsage: {
+    type: 'object',
+    required: ['days'],
+    properties: {
+      days: {
+        type: 'array',
+        description: 'one entry per UTC day, oldest first, up to today; kept 90 days',
+        items: {
+          type: 'object',
+          required: ['day', 'authenticated', 'failed'],
+          properties: {
+            day: { type: 'string', format: 'date' },
+            authenticated: { type: 'integer', description: 'successful client authentications with a secret (token requests, and introspection or revocation calls by the keypair)' },
+            failed: { type: 'integer', description: 'failed authentications counted toward the lockout (wrong secrets, failed assertions)' },
+          },
+        },
+      },
+    },
+  },
   KeypairPage: {
     type: 'object',
     required: ['items', 'total', 'limit', 'offset'],

@@ -22,7 +22,7 @@ export type Method = 'get' | 'post' | 'put' | 'patch' | 'delete';
 /** Names of response schemas in the OpenAPI document's components. */
 export type ResponseSchema =
   | 'Session' | 'Account' | 'AccountList' | 'Environment' | 'EnvironmentList' | 'Member' | 'MemberList'
-  | 'Keypair' | 'KeypairPage' | 'IssuedKeypair' | 'ReplacedKeypair' | 'AuditPage' | 'OpenApi'
+  | 'Keypair' | 'KeypairPage' | 'KeypairUsage' | 'IssuedKeypair' | 'ReplacedKeypair' | 'AuditPage' | 'OpenApi'
   | 'Webhook' | 'WebhookList' | 'IssuedWebhook' | 'WebhookDelivery' | 'WebhookDeliveryPage';
 
 /** The path parameters, by name (checked against the id patterns before the handler runs). */

@@ -257,6 +257,16 @@ const keypairRoutes: RouteSpec[] = [
     },
   }),
   defineRoute({
+    method: 'get', path: '/keypairs/:keyId/usage', operationId: 'getKeypairUsage', summary: 'Authentications and counted failures per UTC day, for the last ?days= days (default 30, at most 90): the figures behind the keypair page\'s chart, from batched writes (never a write per request)', tag: 'keypairs', auth: true, query: schemas.keypairUsage, status: 200, response: 'KeypairUsage', action: 'keypairs.read',
+    async handle(ctx, { params, query: q }, deps) {
+      await authorized(ctx, deps, 'keypairs.read', params);
+      // Counts still batched in this process are written first, so that the figures include every answer given so far.
+      await deps.domain.keypairAuth.usageRecorded(params.keyId);
+      await deps.domain.keypairAuth.failuresCounted(params.keyId);
+      return { days: await deps.domain.usage.series(params.keyId!, q.days ?? 30) };
+    },
+  }),
+  defineRoute({
     method: 'get', path: '/keypairs/:keyId/audit', operationId: 'listKeypairAudit', summary: 'The audit trail of one keypair, newest first; it stays readable after the keypair is removed (for those who may read its former owner\'s trail)', tag: 'audit', auth: true, query: schemas.listAudit, status: 200, response: 'AuditPage', action: 'audit.read',
     async handle(ctx, { params, query: q }, deps) {
       await authorized(ctx, deps, 'audit.read', params);

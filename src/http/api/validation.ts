@@ -11,6 +11,7 @@ import { WEBHOOK_DESCRIPTION_MAX } from '../../domain/webhooks.ts';
 import { WEBHOOK_URL_MAX } from '../../domain/webhook-urls.ts';
 import { PUBLIC_KEY_INPUT_MAX, PUBLIC_KEYS_MAX } from '../../domain/public-keys.ts';
 import { ApiError, validationError } from './errors.ts';
+import { USAGE_CHART_DAYS, USAGE_RETENTION_DAYS } from '../../domain/daily-usage.ts';
 
 const FORBIDDEN_KEYS = new Set(['__proto__', 'constructor', 'prototype']);
 const MAX_DEPTH = 8;
@@ -93,6 +94,7 @@ export const schemas = {
     status: z.enum(['enabled', 'disabled', 'locked', 'expiring', 'expired']).optional(),
     q: z.string().max(NAME_MAX).optional(),
   }),
+  keypairUsage: z.strictObject({ days: intParam(1, USAGE_RETENTION_DAYS).optional().describe(`how many days, up to today (default ${USAGE_CHART_DAYS}, at most ${USAGE_RETENTION_DAYS})`) }),
   listAudit: z.strictObject({
     limit: intParam(1, 200).optional(),
     cursor: z.string().min(1).max(200).regex(/^[A-Za-z0-9_-]+$/).optional(),

@@ -13,6 +13,7 @@ import { capitalize, field, fields, flash, form, me, onceToken, pageBase, seeOth
 import { describeEvents } from '../audit-view.ts';
 import { render } from '../render.ts';
 import { PUBLIC_KEY_INPUT_MAX } from '../../../domain/public-keys.ts';
+import { usageChart } from '../usage-chart.ts';
 
 /** Rows per page the list offers (the first is the default): small for a quick look, large for a sweep through an account. */
 const PAGE_SIZES = [20, 50, 100] as const;
@@ -134,7 +135,11 @@ export function keypairRoutes(router: Router, deps: UiDeps): void {
   const keypairPage = async (ctx: RoutedContext, extra: { error?: string; values?: { name: string; comment: string; scopes: string[]; expiresOn: string; dpopRequired?: boolean }; status?: number } = {}) => {
     const { keypair, page } = await authorizeKeypair(ctx, domain, 'keypairs.read');
     const history = page.may.audit ? await domain.audit.page({ keypairId: keypair.keyId }, { limit: 10 }) : { items: [] };
+    // The chart's figures include what this process has answered and not yet written (both queues are flushed first).
+    await domain.keypairAuth.usageRecorded(keypair.keyId);
+    const usageDays = await domain.usage.series(keypair.keyId);
     render(ctx, 'keypair', {
+      usage: { ...usageChart(usageDays), first: usageDays[0]?.day ?? '', last: usageDays.at(-1)?.day ?? '' },
       ...base(ctx, `${keypair.name} · API management`, keypairCrumbs(page, keypair)),
       page, section: 'access', keypair,
       extendChoices: extendChoices(keypair),
