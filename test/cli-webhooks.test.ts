@@ -2,14 +2,11 @@
 // added, listed and removed from the terminal; events of CLI changes are
 // queued in the database and delivered by the server; the log and redeliver.
 import test from 'ava';
-import { spawn } from 'node:child_process';
-import { fileURLToPath } from 'node:url';
 import { verifyWebhook } from 'keyport/verify';
 import { startTestKeyport, type TestKeyport } from './helpers/keyport.ts';
 import { startWebhookReceiver, type WebhookReceiver } from './helpers/webhook-receiver.ts';
+import { cliEnv, runCli, type CliResult } from './helpers/cli.ts';
 
-const NODE = fileURLToPath(new URL('../node_modules/.bin/node', import.meta.url));
-const BIN = fileURLToPath(new URL('../bin/keyport.js', import.meta.url));
 
 let tk: TestKeyport;
 let hook: WebhookReceiver;
@@ -23,24 +20,9 @@ test.after.always(async () => {
   await hook?.close();
 });
 
-function cli(args: string[]): Promise<{ code: number | null; stdout: string; stderr: string }> {
-  const env: NodeJS.ProcessEnv = {};
-  for (const [name, value] of Object.entries(process.env)) if (!name.startsWith('KEYPORT_') && name !== 'MONGODB_URI') env[name] = value;
-  env.KEYPORT_DATA_DIR = tk.config.database.dataDir;
-  env.KEYPORT_LOG_LEVEL = 'silent';
-  env.KEYPORT_WEBHOOKS_ALLOW_LOOPBACK = 'true';
-  if (tk.config.database.uri) env.MONGODB_URI = tk.config.database.uri;
-  if (tk.config.secrets.pepper) env.KEYPORT_SECRET_PEPPER = tk.config.secrets.pepper;
-  if (tk.config.secrets.keyEncryptionKey) env.KEYPORT_KEY_ENCRYPTION_KEY = tk.config.secrets.keyEncryptionKey;
-  return new Promise((resolve, reject) => {
-    const child = spawn(NODE, [BIN, ...args], { env, stdio: ['ignore', 'pipe', 'pipe'] });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.on('data', (chunk: Buffer) => { stdout += chunk.toString(); });
-    child.stderr.on('data', (chunk: Buffer) => { stderr += chunk.toString(); });
-    child.on('error', reject);
-    child.on('close', (code) => resolve({ code, stdout, stderr }));
-  });
+/** The CLI against this test's database, allowed to add loopback webhook endpoints like the server. */
+function cli(args: string[]): Promise<CliResult> {
+  return runCli(cliEnv(tk.config, { KEYPORT_WEBHOOKS_ALLOW_LOOPBACK: 'true' }), args);
 }
 
 test('webhook add, list, deliveries, redeliver and remove; the server delivers what CLI changes queue', async (t) => {

@@ -1,26 +1,18 @@
 // The `keyport` CLI as a real process (bin/keyport.js on the project's Node),
 // sharing a running server's embedded database, and on its own when no server runs.
 import anyTest, { type TestFn } from 'ava';
-import { spawn } from 'node:child_process';
 import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { decodeProtectedHeader, type JSONWebKeySet } from 'jose';
-import type { KeyportConfig } from '../src/config.ts';
 import { ApiClient } from './helpers/api.ts';
 import type { RevocationOutcome, RotationOutcome, SigningKeyView } from '../src/domain/signing-keys.ts';
 import { startTestKeyport, type TestKeyport } from './helpers/keyport.ts';
 import { getToken, seedKeypair, tokenRequest } from './helpers/oauth.ts';
+import { cliEnv, cliJson, runCli } from './helpers/cli.ts';
 
 const test = anyTest as TestFn<{ kp: TestKeyport }>;
 
-const NODE = fileURLToPath(new URL('../node_modules/.bin/node', import.meta.url));
-const BIN = fileURLToPath(new URL('../bin/keyport.js', import.meta.url));
-
-interface CliResult { code: number | null; stdout: string; stderr: string }
-
-/** The environment a user would have: only the settings that point at this test's database. */
 /**
  * The CLI is another process: the server learns of its changes through the
  * change feed within one poll (250 ms). Poll once now so that the assertions
@@ -28,41 +20,6 @@ interface CliResult { code: number | null; stdout: string; stderr: string }
  */
 async function serverCatchesUp(kp: TestKeyport): Promise<void> {
   await kp.keyport.domain.changes.poll();
-}
-
-function cliEnv(config: { database: Pick<KeyportConfig['database'], 'dataDir' | 'uri'>; secrets: KeyportConfig['secrets'] }): NodeJS.ProcessEnv {
-  const env: NodeJS.ProcessEnv = {};
-  for (const [name, value] of Object.entries(process.env)) {
-    if (!name.startsWith('KEYPORT_') && name !== 'MONGODB_URI') env[name] = value;
-  }
-  env.KEYPORT_DATA_DIR = config.database.dataDir;
-  env.KEYPORT_LOG_LEVEL = 'silent';
-  // On CI with MongoDB the test server uses MONGODB_URI and fixed secrets: so must the CLI.
-  if (config.database.uri) env.MONGODB_URI = config.database.uri;
-  if (config.secrets.pepper) env.KEYPORT_SECRET_PEPPER = config.secrets.pepper;
-  if (config.secrets.keyEncryptionKey) env.KEYPORT_KEY_ENCRYPTION_KEY = config.secrets.keyEncryptionKey;
-  return env;
-}
-
-function runCli(env: NodeJS.ProcessEnv, args: string[], stdin = ''): Promise<CliResult> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(NODE, [BIN, ...args], { env, stdio: ['pipe', 'pipe', 'pipe'] });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.on('data', (chunk: Buffer) => { stdout += chunk.toString(); });
-    child.stderr.on('data', (chunk: Buffer) => { stderr += chunk.toString(); });
-    const killer = setTimeout(() => child.kill('SIGKILL'), 60_000);
-    child.on('error', reject);
-    child.on('close', (code) => { clearTimeout(killer); resolve({ code, stdout, stderr }); });
-    child.stdin.end(stdin);
-  });
-}
-
-/** Runs a command that must succeed and returns its --json output. */
-async function cliJson<T>(env: NodeJS.ProcessEnv, args: string[], stdin?: string): Promise<T> {
-  const result = await runCli(env, ['--json', ...args], stdin);
-  if (result.code !== 0) throw new Error(`keyport ${args.join(' ')} exited with ${result.code}: ${result.stderr}`);
-  return JSON.parse(result.stdout) as T;
 }
 
 async function seedWithCli(env: NodeJS.ProcessEnv) {

@@ -1,7 +1,5 @@
 // DPoP at the token endpoint (RFC 9449 §5) over HTTP: bound tokens, the proof
 // checks, replay (recorded in the database), and the per-keypair requirement.
-import { spawn } from 'node:child_process';
-import { fileURLToPath } from 'node:url';
 import anyTest, { type TestFn } from 'ava';
 import { createRemoteJWKSet, decodeJwt, jwtVerify, type JWK } from 'jose';
 import { ApiClient, createUser } from './helpers/api.ts';
@@ -10,6 +8,7 @@ import { startTestKeyport, type TestKeyport } from './helpers/keyport.ts';
 import { getToken, introspect, seedKeypair, tokenRequest } from './helpers/oauth.ts';
 import { hiddenFields, textOf, UiClient } from './helpers/ui.ts';
 import { ADMIN_API_RESOURCE } from '../src/http/api/auth.ts';
+import { cliEnv, runCli, type CliResult } from './helpers/cli.ts';
 
 const test = anyTest as TestFn<{ kp: TestKeyport }>;
 
@@ -199,39 +198,22 @@ test('web UI: "Require DPoP" on the new keypair form and the edit form', async (
   t.is((await tokenRequest(kp.url, { keyId, secret })).status, 200);
 });
 
-const NODE = fileURLToPath(new URL('../node_modules/.bin/node', import.meta.url));
-const BIN = fileURLToPath(new URL('../bin/keyport.js', import.meta.url));
-
-function runCli(kp: TestKeyport, args: string[]): Promise<{ code: number | null; stdout: string; stderr: string }> {
-  const env: NodeJS.ProcessEnv = {};
-  for (const [name, value] of Object.entries(process.env)) if (!name.startsWith('KEYPORT_') && name !== 'MONGODB_URI') env[name] = value;
-  Object.assign(env, { KEYPORT_DATA_DIR: kp.config.database.dataDir, KEYPORT_LOG_LEVEL: 'silent' });
-  if (kp.config.database.uri) env.MONGODB_URI = kp.config.database.uri;
-  if (kp.config.secrets.pepper) env.KEYPORT_SECRET_PEPPER = kp.config.secrets.pepper;
-  if (kp.config.secrets.keyEncryptionKey) env.KEYPORT_KEY_ENCRYPTION_KEY = kp.config.secrets.keyEncryptionKey;
-  return new Promise((resolve, reject) => {
-    const child = spawn(NODE, [BIN, ...args], { env, stdio: ['ignore', 'pipe', 'pipe'] });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.on('data', (chunk: Buffer) => { stdout += chunk.toString(); });
-    child.stderr.on('data', (chunk: Buffer) => { stderr += chunk.toString(); });
-    child.on('error', reject);
-    child.on('close', (code) => resolve({ code, stdout, stderr }));
-  });
+function cli(kp: TestKeyport, args: string[]): Promise<CliResult> {
+  return runCli(cliEnv(kp.config), args);
 }
 
 test('CLI: keypair create --dpop-required, show, edit --no-dpop-required', async (t) => {
   const { kp } = t.context;
   const account = await kp.keyport.domain.owners.createAccount({ name: 'CLI DPoP' }, 'system');
-  const created = await runCli(kp, ['--json', 'keypair', 'create', '--account', account.id, '--name', 'edge', '--scope', 'reports:read', '--dpop-required']);
+  const created = await cli(kp, ['--json', 'keypair', 'create', '--account', account.id, '--name', 'edge', '--scope', 'reports:read', '--dpop-required']);
   t.is(created.code, 0, created.stderr);
   const issued = JSON.parse(created.stdout) as { keyId: string; secret: string; keypair: { dpopRequired: boolean } };
   t.true(issued.keypair.dpopRequired);
   await kp.keyport.domain.changes.poll();
   t.is((await oauthError(await tokenRequest(kp.url, issued))).error, 'invalid_dpop_proof');
-  const shown = await runCli(kp, ['keypair', 'show', issued.keyId]);
+  const shown = await cli(kp, ['keypair', 'show', issued.keyId]);
   t.regex(shown.stdout, /DPoP\s+required/);
-  const edited = await runCli(kp, ['--json', 'keypair', 'edit', issued.keyId, '--no-dpop-required']);
+  const edited = await cli(kp, ['--json', 'keypair', 'edit', issued.keyId, '--no-dpop-required']);
   t.is(edited.code, 0, edited.stderr);
   t.false((JSON.parse(edited.stdout) as { dpopRequired: boolean }).dpopRequired);
   await kp.keyport.domain.changes.poll();

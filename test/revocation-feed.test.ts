@@ -2,14 +2,13 @@
 // HTTP: what it publishes and how, each kind of revocation reaching a resource
 // server that validates tokens offline (keyport/verify), the bound the kit
 // states, its refusal of forged feeds, and its caching.
-import { spawn } from 'node:child_process';
-import { fileURLToPath } from 'node:url';
 import test, { type ExecutionContext } from 'ava';
 import { createRemoteJWKSet, decodeJwt, generateKeyPair, jwtVerify, SignJWT } from 'jose';
 import { createVerifier, TokenError, type FetchLike, type TokenErrorCode, type VerifierOptions } from 'keyport/verify';
 import { accountOwner, ApiClient, createTenant, createUser } from './helpers/api.ts';
 import { startTestKeyport, type TestKeyport } from './helpers/keyport.ts';
 import { basic, getToken } from './helpers/oauth.ts';
+import { cliEnv, runCli } from './helpers/cli.ts';
 
 const AUDIENCE = 'https://api.example.com';
 const FEED_PATH = '/oauth/revocations';
@@ -301,28 +300,10 @@ test.serial('an unreachable feed: refused (503) by default, accepted with whenSt
 });
 
 /** The `keyport` CLI as its own process, on the test server's database. */
-function runCli(args: string[]): Promise<{ code: number | null; stderr: string }> {
-  const env: NodeJS.ProcessEnv = {};
-  for (const [name, value] of Object.entries(process.env)) if (!name.startsWith('KEYPORT_') && name !== 'MONGODB_URI') env[name] = value;
-  env.KEYPORT_DATA_DIR = tk.config.database.dataDir;
-  env.KEYPORT_LOG_LEVEL = 'silent';
-  if (tk.config.database.uri) env.MONGODB_URI = tk.config.database.uri;
-  if (tk.config.secrets.pepper) env.KEYPORT_SECRET_PEPPER = tk.config.secrets.pepper;
-  if (tk.config.secrets.keyEncryptionKey) env.KEYPORT_KEY_ENCRYPTION_KEY = tk.config.secrets.keyEncryptionKey;
-  const node = fileURLToPath(new URL('../node_modules/.bin/node', import.meta.url));
-  return new Promise((resolve, reject) => {
-    const child = spawn(node, [fileURLToPath(new URL('../bin/keyport.js', import.meta.url)), ...args], { env, stdio: ['ignore', 'ignore', 'pipe'] });
-    let stderr = '';
-    child.stderr.on('data', (chunk: Buffer) => { stderr += chunk.toString(); });
-    child.on('error', reject);
-    child.on('close', (code) => resolve({ code, stderr }));
-  });
-}
-
 test.serial('the feed comes from the database: a keypair disabled by another process (the CLI) is in the server\'s feed shortly after', async (t) => {
   const acme = await tenant('OtherProcess');
   const live = await getToken(tk.url, acme.own);
-  const disabled = await runCli(['keypair', 'disable', acme.own.keyId]);
+  const disabled = await runCli(cliEnv(tk.config), ['keypair', 'disable', acme.own.keyId]);
   t.is(disabled.code, 0, disabled.stderr);
   const doneAt = Date.now();
   let listed: unknown;
