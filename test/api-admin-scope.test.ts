@@ -1,19 +1,24 @@
 // keyport:admin, the scope for infrastructure as code (the Terraform provider):
-// a token with it manages the account's environments and memberships as well as
-// its keypairs, never the account itself; keyport:manage alone still cannot.
+// a token with it manages the account's environments, memberships and webhook
+// endpoints as well as its keypairs, never the account itself; keyport:manage
+// alone still cannot.
 import test from 'ava';
 import { ADMIN_API_RESOURCE } from '../src/http/api/auth.ts';
 import { accountOwner, ApiClient, createTenant, createUser } from './helpers/api.ts';
 import { startTestKeyport, type TestKeyport } from './helpers/keyport.ts';
 import { getToken } from './helpers/oauth.ts';
+import { startWebhookReceiver, type WebhookReceiver } from './helpers/webhook-receiver.ts';
 
 let tk: TestKeyport;
+let hook: WebhookReceiver;
 
 test.before(async () => {
-  tk = await startTestKeyport();
+  tk = await startTestKeyport({ overrides: { webhooks: { allowLoopback: true, pollMs: 50 } } });
+  hook = await startWebhookReceiver();
 });
 test.after.always(async () => {
   await tk?.close();
+  await hook?.close();
 });
 
 async function tokenClient(accountId: string, scopes: string[]): Promise<ApiClient> {
@@ -63,7 +68,36 @@ test('keyport:manage alone still manages keypairs only: no environments, no memb
   t.is((await api.post(`/environments/${tenant.stagingId}/members`, { email: 'dev2@infra.test', role: 'admin' })).status, 403);
   t.is((await api.get(`/environments/${tenant.stagingId}/members`)).status, 403);
   t.is((await api.post(`/environments/${tenant.stagingId}/close`, {})).status, 403);
+  t.is((await api.post(`/accounts/${tenant.accountId}/webhooks`, { url: hook.url })).status, 403);
+  t.is((await api.get(`/accounts/${tenant.accountId}/webhooks`)).status, 403);
   t.is((await api.post(`/environments/${tenant.stagingId}/keypairs`, { name: 'ok' })).status, 201);
+});
+
+test('a keyport:admin token adds, reads, lists and removes the webhook endpoints of its own account (the Terraform provider\'s keyport_webhook)', async (t) => {
+  const tenant = await createTenant(tk.keyport, 'Hooks');
+  const api = await tokenClient(tenant.accountId, ['keyport:admin']);
+
+  const created = await api.post(`/accounts/${tenant.accountId}/webhooks`, { url: hook.url, description: 'from Terraform' });
+  t.is(created.status, 201, JSON.stringify(created.body));
+  t.regex(created.body.secret, /^whsec_/);
+  const id = created.body.webhook.id as string;
+  t.is(created.body.webhook.description, 'from Terraform');
+  t.is((await api.get(`/webhooks/${id}`)).body.url, hook.url);
+  t.deepEqual((await api.get(`/accounts/${tenant.accountId}/webhooks`)).body.items.map((w: { id: string }) => w.id), [id]);
+  t.is((await api.get(`/webhooks/${id}/deliveries`)).status, 200);
+  // Keyport's own answer to an address it must not call (SSRF), for the provider to show.
+  const refused = await api.post(`/accounts/${tenant.accountId}/webhooks`, { url: 'https://10.0.0.1/hook' });
+  t.is(refused.status, 400);
+  t.regex(refused.body.error.message, /not a public address/);
+
+  t.is((await api.delete(`/webhooks/${id}`)).status, 204);
+  t.is((await api.get(`/webhooks/${id}`)).status, 404);
+  t.deepEqual(await tk.keyport.domain.webhooks.list(tenant.accountId), []);
+
+  // Never another account's: not found.
+  const other = await createTenant(tk.keyport, 'Other hooks');
+  t.is((await api.get(`/accounts/${other.accountId}/webhooks`)).status, 404);
+  t.is((await api.post(`/accounts/${other.accountId}/webhooks`, { url: hook.url })).status, 404);
 });
 
 test('keyport:admin is an account-level scope: an environment keypair cannot hold it', async (t) => {

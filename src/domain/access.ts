@@ -14,7 +14,8 @@
 //   describe: keypairs and the audit trail (read, or read and manage). It never
 //   manages members, renames or closes owners, or creates environments.
 //   keyport:admin (infrastructure as code: the Terraform provider) adds the
-//   account's shape: environments (create, rename, close) and memberships. It is
+//   account's shape: environments (create, rename, close), memberships and
+//   webhook endpoints (where the account's events go, as an account admin). It is
 //   a scope of its own so that no keyport:manage keypair gains these rights
 //   without being granted them; it never closes or renames the account itself.
 // - Accounts are created by operators only: the CLI, and users with the
@@ -85,7 +86,7 @@ const ACCOUNT_ADMIN_ACTIONS: ReadonlySet<Action> = new Set(['owner.close', 'envi
 const TOKEN_ACTIONS: Record<typeof ADMIN_API_SCOPES[number], ReadonlySet<Action>> = {
   [ADMIN_READ_SCOPE]: new Set(['owner.read', 'keypairs.read', 'audit.read']),
   [ADMIN_MANAGE_SCOPE]: new Set(['owner.read', 'keypairs.read', 'audit.read', 'keypairs.manage']),
-  [ADMIN_ACCOUNT_SCOPE]: new Set(['owner.read', 'keypairs.read', 'audit.read', 'keypairs.manage', 'owner.rename', 'owner.close', 'environment.create', 'members.read', 'members.manage']),
+  [ADMIN_ACCOUNT_SCOPE]: new Set(['owner.read', 'keypairs.read', 'audit.read', 'keypairs.manage', 'owner.rename', 'owner.close', 'environment.create', 'members.read', 'members.manage', 'webhooks.read', 'webhooks.manage']),
 };
 
 /**

@@ -285,7 +285,7 @@ export function buildOpenApi(routes: RouteSpec[], prefix: string, serverPath = '
         'Manage API keypairs of accounts and environments.',
         'Authenticate with the admin session (POST /api/v1/session; send the returned CSRF token as X-CSRF-Token on every state-changing request),',
         'or with a Keyport access token (Authorization: Bearer) requested with resource=urn:keyport:admin-api and carrying keyport:read or keyport:manage;',
-        'such a token acts for its keypair\'s account only, on keypairs and the audit trail (keyport:admin adds environments and memberships).',
+        'such a token acts for its keypair\'s account only, on keypairs and the audit trail (keyport:admin adds environments, memberships and webhook endpoints).',
         'Errors are { "error": { "code", "message", "details" } }. 404 also means "not visible to you".',
       ].join(' '),
     },

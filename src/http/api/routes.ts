@@ -294,7 +294,7 @@ async function authorizedWebhook(ctx: Context, deps: ApiDeps, action: Action, we
 
 const webhookRoutes: RouteSpec[] = [
   defineRoute({
-    method: 'get', path: '/accounts/:accountId/webhooks', operationId: 'listWebhooks', summary: 'The webhook endpoints of an account (account admins): every keypair event of the account and its environments is sent to each', tag: 'webhooks', auth: true, status: 200, response: 'WebhookList', action: 'webhooks.read',
+    method: 'get', path: '/accounts/:accountId/webhooks', operationId: 'listWebhooks', summary: 'The webhook endpoints of an account (account admins, keyport:admin tokens): every keypair event of the account and its environments is sent to each', tag: 'webhooks', auth: true, status: 200, response: 'WebhookList', action: 'webhooks.read',
     async handle(ctx, { params }, deps) {
       const { target } = await authorized(ctx, deps, 'webhooks.read', params);
       return { items: await deps.domain.webhooks.list(target.accountId) };
