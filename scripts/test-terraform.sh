@@ -28,7 +28,8 @@ trap cleanup EXIT
 
 # Only this run's settings: none of the machine's KEYPORT_* or MONGODB_URI.
 for name in $(env | grep -oE '^(KEYPORT_[A-Z0-9_]*|MONGODB_URI)=' | tr -d =); do unset "$name"; done
-export KEYPORT_DATA_DIR="$data/keyport" KEYPORT_LOG_LEVEL=warn
+# Loopback webhook receivers (the keyport_webhook tests run theirs in the test process), as in the ava tests.
+export KEYPORT_DATA_DIR="$data/keyport" KEYPORT_LOG_LEVEL=warn KEYPORT_WEBHOOKS_ALLOW_LOOPBACK=true
 mkdir -p "$KEYPORT_DATA_DIR"
 # OpenTofu with no CLI configuration of the machine's (no dev overrides, mirrors or credentials of its own).
 : >"$data/empty.tofurc"

@@ -173,3 +173,45 @@ func (c *Client) SetMember(ctx context.Context, ownerID, email, role string) (*M
 func (c *Client) RemoveMember(ctx context.Context, ownerID, userID string) error {
 	return c.Do(ctx, "DELETE", OwnerPath(ownerID)+"/members/"+url.PathEscape(userID), nil, nil)
 }
+
+// Webhook is a webhook endpoint of an account (never its signing secret).
+type Webhook struct {
+	ID          string   `json:"id"`
+	AccountID   string   `json:"accountId"`
+	URL         string   `json:"url"`
+	Description string   `json:"description"`
+	SecretHint  string   `json:"secretHint"`
+	Events      []string `json:"events"`
+	CreatedAt   string   `json:"createdAt"`
+	CreatedBy   string   `json:"createdBy"`
+}
+
+// IssuedWebhook is a new endpoint with its signing secret, shown this once.
+type IssuedWebhook struct {
+	Webhook Webhook `json:"webhook"`
+	Secret  string  `json:"secret"`
+}
+
+func (c *Client) Webhook(ctx context.Context, id string) (*Webhook, error) {
+	var out Webhook
+	return &out, c.Do(ctx, "GET", "/webhooks/"+url.PathEscape(id), nil, &out)
+}
+
+func (c *Client) Webhooks(ctx context.Context, accountID string) ([]Webhook, error) {
+	var out struct {
+		Items []Webhook `json:"items"`
+	}
+	err := c.Do(ctx, "GET", "/accounts/"+url.PathEscape(accountID)+"/webhooks", nil, &out)
+	return out.Items, err
+}
+
+// CreateWebhook adds an endpoint; Keyport checks the URL (https on a public address unless its settings allow more).
+func (c *Client) CreateWebhook(ctx context.Context, accountID, endpointURL, description string) (*IssuedWebhook, error) {
+	var out IssuedWebhook
+	in := map[string]string{"url": endpointURL, "description": description}
+	return &out, c.Do(ctx, "POST", "/accounts/"+url.PathEscape(accountID)+"/webhooks", in, &out)
+}
+
+func (c *Client) DeleteWebhook(ctx context.Context, id string) error {
+	return c.Do(ctx, "DELETE", "/webhooks/"+url.PathEscape(id), nil, nil)
+}

@@ -1,6 +1,6 @@
 // Package provider is the Keyport provider for OpenTofu and Terraform
-// (terraform-plugin-framework): resources keyport_environment, keyport_keypair
-// and keyport_membership; data sources keyport_account and keyport_keypairs.
+// (terraform-plugin-framework): resources keyport_environment, keyport_keypair,
+// keyport_membership and keyport_webhook; data sources keyport_account and keyport_keypairs.
 package provider
 
 import (
@@ -40,7 +40,7 @@ func (p *keyportProvider) Metadata(_ context.Context, _ provider.MetadataRequest
 
 func (p *keyportProvider) Schema(_ context.Context, _ provider.SchemaRequest, resp *provider.SchemaResponse) {
 	resp.Schema = schema.Schema{
-		Description: "Manages Keyport environments, keypairs and memberships through Keyport's admin API, as an account keypair (client credentials, resource=urn:keyport:admin-api).",
+		Description: "Manages Keyport environments, keypairs, memberships and webhook endpoints through Keyport's admin API, as an account keypair (client credentials, resource=urn:keyport:admin-api).",
 		Attributes: map[string]schema.Attribute{
 			"endpoint": schema.StringAttribute{
 				Optional:    true,
@@ -104,7 +104,7 @@ func (p *keyportProvider) Configure(ctx context.Context, req provider.ConfigureR
 }
 
 func (p *keyportProvider) Resources(_ context.Context) []func() resource.Resource {
-	return []func() resource.Resource{newEnvironmentResource, newKeypairResource, newMembershipResource}
+	return []func() resource.Resource{newEnvironmentResource, newKeypairResource, newMembershipResource, newWebhookResource}
 }
 
 func (p *keyportProvider) DataSources(_ context.Context) []func() datasource.DataSource {
