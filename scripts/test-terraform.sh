@@ -2,9 +2,10 @@
 # The Terraform provider's acceptance tests (terraform-provider-keyport/) against
 # a live Keyport: builds OpenTofu once (scripts/setup-tofu.sh, cached), starts
 # Keyport on a temporary data directory and a free port with its embedded
-# database, creates an account, a keypair with keyport:admin for the provider
-# and two users for the memberships (with the CLI), runs `go test ./...` with
-# TF_ACC=1 and OpenTofu as the CLI, stops Keyport and removes its data.
+# database (loopback webhook receivers allowed), creates an account, a keypair
+# with keyport:admin for the provider and two users for the memberships (with
+# the CLI), runs `go test ./...` with TF_ACC=1 and OpenTofu as the CLI, applies
+# and destroys examples/terraform/, stops Keyport and removes its data.
 # Ends with one line: "N passed, N failed" (Go tests and subtests, from go test -json).
 set -uo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
@@ -77,15 +78,19 @@ example() {
   printf 'provider_installation {\n  dev_overrides { "registry.opentofu.org/keyport/keyport" = "%s" }\n  direct {}\n}\n' "$bin" >"$data/tofurc"
   local run=(env TF_CLI_CONFIG_FILE="$data/tofurc" CHECKPOINT_DISABLE=1 TF_IN_AUTOMATION=1 KEYPORT_URL="$url"
     KEYPORT_CLIENT_ID="$(echo "$issued" | json keypair.keyId)" KEYPORT_CLIENT_SECRET="$(echo "$issued" | json secret)" "$tofu" -chdir="$dir")
-  "${run[@]}" apply -auto-approve -input=false -no-color -var admin_email=tf-admin@keyport.test || return 1
+  # The webhook goes to a loopback port with no receiver: this Keyport allows loopback, and its
+  # deliveries only fail and wait for a retry until the destroy removes the endpoint.
+  local vars=(-var admin_email=tf-admin@keyport.test -var alerts_webhook_url=http://127.0.0.1:9/keyport)
+  "${run[@]}" apply -auto-approve -input=false -no-color "${vars[@]}" || return 1
   local key_id secret
   key_id=$("${run[@]}" output -raw orders_sync_key_id) && secret=$("${run[@]}" output -raw orders_sync_secret) || return 1
+  [[ "$("${run[@]}" output -raw alerts_webhook_secret)" == whsec_* ]] || { echo "the example's webhook has no secret in the state" >&2; return 1; }
   # The keypair it made gets a token with the secret it stored.
   curl -sf -u "$key_id:$secret" -d grant_type=client_credentials "$url/oauth/token" >/dev/null || { echo "the example's keypair got no token" >&2; return 1; }
-  "${run[@]}" destroy -auto-approve -input=false -no-color -var admin_email=tf-admin@keyport.test || return 1
+  "${run[@]}" destroy -auto-approve -input=false -no-color "${vars[@]}" || return 1
   [ "$(curl -s -o /dev/null -w '%{http_code}' -u "$key_id:$secret" -d grant_type=client_credentials "$url/oauth/token")" = 401 ] || { echo "the example's keypair outlived the destroy" >&2; return 1; }
 }
-echo "test-terraform: examples/terraform/main.tf: apply, a token with its keypair, destroy" >&2
+echo "test-terraform: examples/terraform/main.tf: apply, a token with its keypair, its webhook secret, destroy" >&2
 if example >"$data/example.log" 2>&1; then
   echo '{"Action":"pass","Package":"examples/terraform","Test":"examples/terraform/main.tf"}' >>"$results"
 else
