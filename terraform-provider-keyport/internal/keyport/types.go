@@ -197,14 +197,6 @@ func (c *Client) Webhook(ctx context.Context, id string) (*Webhook, error) {
 	return &out, c.Do(ctx, "GET", "/webhooks/"+url.PathEscape(id), nil, &out)
 }
 
-func (c *Client) Webhooks(ctx context.Context, accountID string) ([]Webhook, error) {
-	var out struct {
-		Items []Webhook `json:"items"`
-	}
-	err := c.Do(ctx, "GET", "/accounts/"+url.PathEscape(accountID)+"/webhooks", nil, &out)
-	return out.Items, err
-}
-
 // CreateWebhook adds an endpoint; Keyport checks the URL (https on a public address unless its settings allow more).
 func (c *Client) CreateWebhook(ctx context.Context, accountID, endpointURL, description string) (*IssuedWebhook, error) {
 	var out IssuedWebhook
