@@ -4,7 +4,9 @@
 // shown only to whoever may see the keypair: the admin API, the CLI and the
 // keypair page. Over HTTP against the real server and database; addresses
 // come from X-Forwarded-For behind a trusted proxy.
+import { generateKeyPairSync, randomUUID } from 'node:crypto';
 import { InMemorySpanExporter, SimpleSpanProcessor } from '@opentelemetry/sdk-trace';
+import { exportJWK, SignJWT } from 'jose';
 import anyTest, { type TestFn } from 'ava';
 import { newSecret } from '../src/domain/credentials.ts';
 import { startTracing } from '../src/tracing.ts';
@@ -120,4 +122,24 @@ test('the addresses show on the keypair page and in `keyport keypair show`, and 
   const shown = await runCli(cliEnv(kp.config), ['keypair', 'show', keyId]);
   t.is(shown.code, 0, shown.stderr);
   t.regex(shown.stdout, /failed from\s+203\.0\.113\.99: 1 time, last /);
+});
+
+test('a refused client assertion (private_key_jwt) records its source address too', async (t) => {
+  const { kp } = t.context;
+  const tenant = await createTenant(kp.keyport);
+  const { privateKey, publicKey } = generateKeyPairSync('ec', { namedCurve: 'P-256' });
+  const created = await kp.keyport.domain.keypairs.create({ environmentId: tenant.productionId }, { name: 'signer', scopes: [], publicKeys: [await exportJWK(publicKey)], secret: false }, 'system');
+  const keyId = created.keypair.keyId;
+  const now = Math.floor(Date.now() / 1000);
+  // Signed by the keypair's key, but for another audience: refused, and counted toward the lockout.
+  const assertion = await new SignJWT({ iss: keyId, sub: keyId, aud: 'https://elsewhere.example/token', jti: randomUUID(), iat: now, exp: now + 60 }).setProtectedHeader({ alg: 'ES256' }).sign(privateKey);
+  const response = await fetch(`${kp.url}/oauth/token`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/x-www-form-urlencoded', 'x-forwarded-for': '192.0.2.77' },
+    body: new URLSearchParams({ grant_type: 'client_credentials', client_assertion_type: 'urn:ietf:params:oauth:client-assertion-type:jwt-bearer', client_assertion: assertion }),
+  });
+  t.is(response.status, 401);
+  const shown = await kp.keyport.domain.keypairs.get(keyId);
+  t.is(shown.failedAttempts, 1);
+  t.deepEqual(shown.recentFailures.map((f) => [f.address, f.count]), [['192.0.2.77', 1]]);
 });
