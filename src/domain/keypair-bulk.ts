@@ -113,10 +113,8 @@ function selection(action: BulkAction, keyIds: readonly string[]): string[] {
 function skipReason(err: unknown): string | null {
   if (err instanceof StoreConflictError) return 'busy with another change: try again';
   if (!(err instanceof DomainError)) return null;
-  switch (err.code) {
-    case 'not_found': return 'not found (removed, or not yours to see)';
-    case 'forbidden': return 'you may not manage it';
-    case 'conflict': return `not possible now: ${err.message}`;
-    default: return null;
-  }
+  if (err.code === 'not_found') return 'not found (removed, or not yours to see)';
+  if (err.code === 'forbidden') return 'you may not manage it';
+  if (err.code === 'conflict') return `not possible now: ${err.message}`;
+  return null;
 }
