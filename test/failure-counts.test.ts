@@ -4,6 +4,7 @@
 // with a writer the test controls.
 import test from 'ava';
 import { FailureCounts } from '../src/domain/failure-counts.ts';
+import { FAILURE_SOURCES_KEPT_MS, mergeFailureSources, type FailureSource } from '../src/domain/failure-sources.ts';
 
 interface Write {
   key: string;
@@ -102,4 +103,40 @@ test('a failed write is reported, its waiters are released, and the next batches
   t.like(writer.writes[1], { key: 'kp_b', count: 1 });
   writer.writes[1]!.finish();
   await counts.counted();
+});
+
+test('a batch carries its source addresses to its write: per address a count and the last time, at most 10, the latest', async (t) => {
+  const seen: FailureSource[][] = [];
+  let release!: () => void;
+  const held = new Promise<void>((resolve) => { release = resolve; });
+  const counts = new FailureCounts<string>({ write: async (_key, _record, _count, sources) => { seen.push(sources); await held; }, maxInFlight: 1, onError: () => t.fail() });
+  const at = (minute: number) => new Date(Date.UTC(2026, 10, 30, 12, minute));
+  counts.add('kp_a', 'a', { address: '203.0.113.1', at: at(0) });
+  await turn();
+  counts.add('kp_a', 'a'); // no address known (a caller that gives none): counted, no source
+  for (let i = 0; i < 12; i++) counts.add('kp_a', 'a', { address: `192.0.2.${i}`, at: at(1 + i) });
+  counts.add('kp_a', 'a', { address: '192.0.2.5', at: at(20) });
+  release();
+  await counts.counted('kp_a');
+  t.deepEqual(seen[0], [{ address: '203.0.113.1', count: 1, lastSeenAt: at(0) }]);
+  const second = seen[1]!;
+  t.is(second.length, 10, 'bounded');
+  t.false(second.some((s) => s.address === '192.0.2.0' || s.address === '192.0.2.1'), 'the addresses seen longest ago go first');
+  t.deepEqual(second.find((s) => s.address === '192.0.2.5'), { address: '192.0.2.5', count: 2, lastSeenAt: at(20) });
+});
+
+test('merging a batch into the stored sources adds the counts, drops those older than 24 hours, keeps the newest 10', (t) => {
+  const now = new Date(Date.UTC(2026, 10, 30, 12));
+  const ago = (ms: number) => new Date(now.getTime() - ms);
+  const stored: FailureSource[] = [
+    { address: '203.0.113.1', count: 4, lastSeenAt: ago(60_000) },
+    { address: '203.0.113.2', count: 9, lastSeenAt: ago(FAILURE_SOURCES_KEPT_MS + 1) },
+  ];
+  const merged = mergeFailureSources(stored, [{ address: '203.0.113.1', count: 2, lastSeenAt: now }, { address: '198.51.100.1', count: 1, lastSeenAt: ago(1000) }], now);
+  t.deepEqual(merged, [
+    { address: '203.0.113.1', count: 6, lastSeenAt: now },
+    { address: '198.51.100.1', count: 1, lastSeenAt: ago(1000) },
+  ]);
+  const many = Array.from({ length: 15 }, (_, i) => ({ address: `192.0.2.${i}`, count: 1, lastSeenAt: ago(i * 1000) }));
+  t.deepEqual(mergeFailureSources(undefined, many, now).map((s) => s.address), many.slice(0, 10).map((s) => s.address));
 });

@@ -1,27 +1,49 @@
 // The web UI in a real browser (playwright-core + Debian's chromium) against the
 // real server and database: sign in, create a keypair and read its secret once,
 // get a token with it, rotate with a 24 h grace period (both secrets work),
-// disable, remove. Also takes the README's screenshots: into docs/screenshots/
-// with KEYPORT_SCREENSHOTS=1 (so that a test run leaves the checkout clean),
-// otherwise into a temporary directory.
+// disable, remove; bulk actions. Every page it visits is checked with axe-core
+// (WCAG 2 A and AA rules), in the light and the dark color scheme. Also takes
+// the README's screenshots: into docs/screenshots/ with KEYPORT_SCREENSHOTS=1
+// (so that a test run leaves the checkout clean), otherwise into a temporary directory.
 import { generateKeyPairSync } from 'node:crypto';
-import { mkdirSync, mkdtempSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import test from 'ava';
+import test, { type ExecutionContext } from 'ava';
 import { calculateJwkThumbprint } from 'jose';
 import { chromium, type Browser, type BrowserContext, type Page } from 'playwright-core';
 import { accountOwner, createTenant, createUser, environmentOwner } from './helpers/api.ts';
 import { startTestKeyport, type TestKeyport } from './helpers/keyport.ts';
 import { newSecret } from '../src/domain/credentials.ts';
-import { tokenRequest } from './helpers/oauth.ts';
+import { basic, tokenRequest } from './helpers/oauth.ts';
 
 const CHROMIUM = process.env.KEYPORT_TEST_CHROMIUM ?? '/usr/bin/chromium';
 const SHOTS = process.env.KEYPORT_SCREENSHOTS === '1'
   ? fileURLToPath(new URL('../docs/screenshots/', import.meta.url))
   : `${mkdtempSync(join(tmpdir(), 'keyport-screenshots-'))}/`;
 const EMAIL = 'ada@acme.test';
+const AXE = readFileSync(fileURLToPath(new URL('../node_modules/axe-core/axe.min.js', import.meta.url)), 'utf8');
+
+interface AxeViolation { id: string; impact: string | null; help: string; nodes: { target: string[] }[] }
+
+/**
+ * axe-core on the page as it is now, in the light and the dark color scheme:
+ * no WCAG 2 A or AA violation. Injected through the DevTools protocol (evaluate),
+ * which the page's Content-Security-Policy rightly forbids to a <script> tag.
+ */
+async function assertAccessible(t: ExecutionContext, p: Page, what: string): Promise<void> {
+  if (!(await p.evaluate<boolean>('typeof window.axe === "object"'))) await p.evaluate(AXE);
+  try {
+    for (const colorScheme of ['light', 'dark'] as const) {
+      await p.emulateMedia({ colorScheme });
+      const violations = await p.evaluate<AxeViolation[]>(`axe.run(document, { runOnly: { type: 'tag', values: ['wcag2a', 'wcag2aa'] }, resultTypes: ['violations'] }).then((r) => r.violations.map((v) => ({ id: v.id, impact: v.impact, help: v.help, nodes: v.nodes.map((n) => ({ target: n.target })) })))`);
+      t.deepEqual(violations.map((v) => `${v.id} (${v.impact}): ${v.help} at ${v.nodes.slice(0, 3).map((n) => n.target.join(' ')).join(', ')}`), [], `${what}, ${colorScheme}: axe found violations`);
+    }
+  } finally {
+    await p.emulateMedia({ colorScheme: 'light' });
+  }
+}
 
 let tk: TestKeyport;
 let tenant: Awaited<ReturnType<typeof createTenant>>;
@@ -29,9 +51,12 @@ let browser: Browser;
 let context: BrowserContext;
 let page: Page;
 const created = { keyId: '', secret: '', rotatedSecret: '' };
+/** The keypair locked by wrong secrets from a few addresses (its page shows where they came from). */
+let lockedKeyId = '';
 
 test.before(async () => {
-  tk = await startTestKeyport();
+  // Behind a (pretend) proxy: the wrong secrets below come from a few addresses, as X-Forwarded-For says.
+  tk = await startTestKeyport({ overrides: { server: { trustProxy: true }, webhooks: { allowLoopback: true } } });
   tenant = await createTenant(tk.keyport);
   const { domain } = tk.keyport;
   await createUser(tk.keyport, EMAIL, [[accountOwner(tenant.accountId), 'admin']]);
@@ -43,7 +68,15 @@ test.before(async () => {
   const legacy = await domain.keypairs.create(env, { name: 'legacy importer', comment: 'Replaced by orders sync; keep until June', scopes: ['orders:write'] }, 'system');
   await domain.keypairs.setEnabled(legacy.keypair.keyId, false, 'system');
   const partner = await domain.keypairs.create(env, { name: 'partner webhook', comment: 'Shipping partner callbacks', scopes: ['orders:read', 'orders:write'] }, 'system');
-  for (let i = 0; i < tk.config.lockout.maxFailures; i++) await tokenRequest(tk.url, { keyId: partner.keypair.keyId, secret: newSecret() });
+  lockedKeyId = partner.keypair.keyId;
+  const sources = ['203.0.113.24', '203.0.113.24', '198.51.100.7', '203.0.113.24', '2001:db8::17'];
+  for (let i = 0; i < tk.config.lockout.maxFailures; i++) {
+    await fetch(`${tk.url}/oauth/token`, {
+      method: 'POST',
+      headers: { authorization: basic(lockedKeyId, newSecret()), 'content-type': 'application/x-www-form-urlencoded', 'x-forwarded-for': sources[i % sources.length]! },
+      body: 'grant_type=client_credentials',
+    });
+  }
   const reader = await domain.keypairs.create(env, { name: 'inventory reader', comment: '', scopes: ['orders:read'] }, 'system');
   await tokenRequest(tk.url, { keyId: reader.keypair.keyId, secret: reader.secret });
   await domain.keypairs.create({ accountId: tenant.accountId }, { name: 'terraform', comment: 'Infrastructure automation', scopes: ['keyport:manage'] }, 'system');
@@ -67,10 +100,12 @@ test.serial('sign in', async (t) => {
   await page.goto('/ui/');
   t.regex(page.url(), /\/ui\/sign-in/);
   await page.screenshot({ path: `${SHOTS}sign-in.png` });
+  await assertAccessible(t, page, 'sign-in page');
   await page.fill('input[name=email]', EMAIL);
   await page.fill('input[name=password]', 'not the password');
   await page.click('button:has-text("Sign in")');
   t.regex(await page.textContent('.error') ?? '', /Wrong email or password/);
+  await assertAccessible(t, page, 'sign-in page with its error');
   await page.fill('input[name=password]', 'correct horse battery staple');
   await page.click('button:has-text("Sign in")');
   await page.waitForURL(/\/ui\/accounts$/);
@@ -84,13 +119,17 @@ test.serial('sign in', async (t) => {
 test.serial('navigate to API management and create a keypair in the dialog; the secret is shown once', async (t) => {
   await page.click('a.tile:has-text("Acme")');
   await page.screenshot({ path: `${SHOTS}account.png` });
+  await assertAccessible(t, page, 'account page');
   await page.click('a:has-text("production")');
+  await page.waitForURL(/\/environments\/[^/]+$/);
+  await assertAccessible(t, page, 'environment page');
   await page.click('nav.tabs a:has-text("Access management")');
   await page.click('a.btn:has-text("API management")');
   await page.waitForURL(/\/keypairs$/);
   await page.click('a:has-text("New keypair")');
   const dialog = page.locator('dialog[open]');
   await dialog.waitFor();
+  await assertAccessible(t, page, 'new keypair dialog');
   await dialog.locator('input[name=name]').fill('orders sync');
   await dialog.locator('textarea[name=comment]').fill('Syncs orders to the ERP every 5 minutes');
   await dialog.locator('input[name=scopes][value="orders:read"]').check();
@@ -112,6 +151,7 @@ test.serial('navigate to API management and create a keypair in the dialog; the 
   // (string expressions: the project's type check has no DOM library)
   t.is(await page.evaluate('navigator.clipboard.readText()'), created.secret);
   await page.screenshot({ path: `${SHOTS}secret-once.png` });
+  await assertAccessible(t, page, 'secret page');
 
   // Back to the table: the secret is nowhere, and cannot be read back.
   await page.click('a:has-text("back to API management")');
@@ -122,6 +162,7 @@ test.serial('navigate to API management and create a keypair in the dialog; the 
   await page.goto(`/ui/environments/${tenant.productionId}/keypairs`);
   t.regex(await page.textContent(`tr[data-key-id="${created.keyId}"]`) ?? '', /Enabled/);
   await page.screenshot({ path: `${SHOTS}keypairs.png`, fullPage: true });
+  await assertAccessible(t, page, 'keypair list');
 });
 
 test.serial('the keypair table is compact at 1280 px: one line per keypair, the actions in a row menu', async (t) => {
@@ -144,6 +185,7 @@ test.serial('the keypair table is compact at 1280 px: one line per keypair, the 
   t.true(await menu.isVisible());
   t.deepEqual((await menu.locator('a, button').allTextContents()).map((s) => s.trim()).slice(0, 3), ['Manage', 'Rotate…', 'Regenerate…']);
   await page.screenshot({ path: `${SHOTS}keypairs-menu.png` });
+  await assertAccessible(t, page, 'keypair list with a row menu open');
   await page.keyboard.press('Escape');
   t.false(await menu.isVisible());
 });
@@ -164,6 +206,7 @@ test.serial('rotate with the default 24 h grace period: both secrets work, the r
   t.is(await page.evaluate<string>('document.activeElement.name + "=" + document.activeElement.value'), 'grace=24h', 'the default choice has the focus');
   await dialog.locator('input[name=confirm]').check();
   await page.screenshot({ path: `${SHOTS}rotate-dialog.png` });
+  await assertAccessible(t, page, 'rotate dialog');
   const [response] = await Promise.all([
     page.waitForResponse((r) => r.request().method() === 'POST' && r.url().endsWith('/rotate')),
     dialog.locator('button:has-text("Rotate secret")').click(),
@@ -190,6 +233,7 @@ test.serial('rotate with the default 24 h grace period: both secrets work, the r
   t.is(await page.evaluate<string>('document.activeElement.textContent'), 'Skip to content');
   t.is(await page.locator('span[aria-label]').count(), 0);
   await page.screenshot({ path: `${SHOTS}keypair.png`, fullPage: true });
+  await assertAccessible(t, page, 'keypair page');
 
   // A second rotation during the grace period warns that the older previous secret ends at once.
   await page.goto(`/ui/keypairs/${created.keyId}/rotate`);
@@ -201,6 +245,7 @@ test.serial('rotate with the default 24 h grace period: both secrets work, the r
   const regenerate = page.locator('dialog[open]');
   await regenerate.waitFor();
   t.regex(await regenerate.textContent() ?? '', /Regenerating ends it now/);
+  await assertAccessible(t, page, 'regenerate dialog');
   t.false(await regenerate.locator('input[name=keepTokens]').isChecked());
   await regenerate.locator('a:has-text("Cancel")').click();
   t.is(await page.locator('dialog[open]').count(), 0);
@@ -215,6 +260,7 @@ test.serial('disable: the token request fails; enable again works', async (t) =>
   await dialog.waitFor();
   t.regex(await dialog.textContent() ?? '', /Enable it again to let it get new tokens; the tokens it has now are revoked for good/);
   t.true((await tk.keyport.domain.keypairs.get(created.keyId)).enabled, 'nothing changed before confirming');
+  await assertAccessible(t, page, 'disable dialog');
   await dialog.locator('button:has-text("Disable keypair")').click();
   await page.waitForURL(/\/keypairs$/);
   t.regex(await page.textContent('.flash') ?? '', /disabled/);
@@ -242,6 +288,7 @@ test.serial('remove: type the name to confirm; the keypair is gone', async (t) =
   t.true((await sentence.boundingBox())!.height < 30, 'one line');
   const submit = dialog.locator('button:has-text("Remove keypair")');
   t.true(await submit.isDisabled(), 'disabled until the name is typed');
+  await assertAccessible(t, page, 'remove dialog');
   await dialog.locator('input[name=confirmName]').fill('orders syn');
   t.true(await submit.isDisabled());
   await dialog.locator('input[name=confirmName]').fill('orders sync');
@@ -259,6 +306,7 @@ test.serial('the account audit trail reads as sentences, filters by action, and 
   t.regex(trail, /ada@acme\.test removed orders sync/);
   t.is(await page.locator('table.events th:has-text("Environment")').count(), 1);
   await page.screenshot({ path: `${SHOTS}audit.png`, fullPage: true });
+  await assertAccessible(t, page, 'audit trail');
   await page.selectOption('select[name=action]', 'keypair.removed');
   await page.click('form.filter-form button:has-text("Filter")');
   await page.waitForURL(/action=keypair\.removed/);
@@ -283,6 +331,7 @@ test.serial('an environment admin cannot see the account keypairs', async (t) =>
   const body = await p.textContent('main') ?? '';
   t.regex(body, /Not allowed/);
   t.false(body.includes('terraform'));
+  await assertAccessible(t, p, '403 page');
   // Their own environment works.
   const own = await p.goto(`/ui/environments/${tenant.productionId}/keypairs`);
   t.is(own!.status(), 200);
@@ -293,6 +342,7 @@ test.serial('error pages and breadcrumbs keep their distance from the top bar', 
     `document.querySelector(${JSON.stringify(selector)}).getBoundingClientRect().top - document.querySelector('header.topbar').getBoundingClientRect().bottom`);
   const missing = await page.goto('/ui/keypairs/kp_000000000000000000000000');
   t.is(missing!.status(), 404);
+  await assertAccessible(t, page, '404 page');
   const cardGap = await gapBelowHeader('main .card');
   t.true(cardGap >= 24, `the error card sits apart from the top bar (${cardGap} px)`);
   await page.goto(`/ui/environments/${tenant.productionId}/keypairs`);
@@ -328,6 +378,7 @@ test.serial('usable on a phone: the table becomes cards, without horizontal scro
   const overflow = await p.evaluate<number>('document.documentElement.scrollWidth - document.documentElement.clientWidth');
   t.true(overflow <= 0, `horizontal overflow: ${overflow}px`);
   await p.screenshot({ path: `${SHOTS}keypairs-phone.png` });
+  await assertAccessible(t, p, 'keypair list on a phone');
 
   // The secret page too: the long "back" button wraps instead of running off the card.
   const issued = await tk.keyport.domain.keypairs.create({ environmentId: tenant.productionId }, { name: 'phone check', scopes: [] }, 'system');
@@ -338,6 +389,9 @@ test.serial('usable on a phone: the table becomes cards, without horizontal scro
   await p.waitForSelector('#secret');
   const secretOverflow = await p.evaluate<number>('document.documentElement.scrollWidth - document.documentElement.clientWidth');
   t.true(secretOverflow <= 0, `secret page: horizontal overflow ${secretOverflow}px`);
+  await assertAccessible(t, p, 'secret page on a phone');
+  await p.goto(`/ui/keypairs/${issued.keypair.keyId}`);
+  await assertAccessible(t, p, 'keypair page on a phone');
 });
 
 test.serial('copy buttons: hidden without JavaScript; on plain http away from localhost they select the value and say how to copy', async (t) => {
@@ -441,4 +495,62 @@ test.serial('public keys: a key file picked in the browser fills the form; the a
   } finally {
     await own.close();
   }
+});
+
+test.serial('a locked keypair\'s page shows where its failed attempts came from', async (t) => {
+  await page.goto(`/ui/keypairs/${lockedKeyId}`);
+  const section = page.locator('#failure-sources');
+  const text = await section.textContent() ?? '';
+  t.regex(text, /203\.0\.113\.24\s*6/);
+  t.regex(text, /198\.51\.100\.7\s*2/);
+  t.regex(text, /2001:db8::17\s*2/);
+  await assertAccessible(t, page, 'locked keypair page with its failure sources');
+  await section.screenshot({ path: `${SHOTS}failure-sources.png` });
+});
+
+test.serial('bulk actions: tick keypairs (or every row of the page), one confirmation listing them, a result per keypair', async (t) => {
+  const names = ['batch job 1', 'batch job 2', 'batch job 3'];
+  const ids: string[] = [];
+  for (const name of names) ids.push((await tk.keyport.domain.keypairs.create({ environmentId: tenant.productionId }, { name, comment: 'Retired with the old scheduler', scopes: ['orders:read'] }, 'system')).keypair.keyId);
+  await page.goto(`/ui/environments/${tenant.productionId}/keypairs`);
+  const all = page.locator('input[data-select-all]');
+  const boxes = page.locator('input[name=keyId]');
+  t.true(await all.isVisible(), 'the select-all box shows with JavaScript');
+  await all.check();
+  t.is(await page.locator('input[name=keyId]:checked').count(), await boxes.count());
+  await all.uncheck();
+  t.is(await page.locator('input[name=keyId]:checked').count(), 0);
+  for (const id of ids) await page.locator(`input[name=keyId][value="${id}"]`).check();
+  t.true(await all.evaluate((box) => (box as unknown as { indeterminate: boolean }).indeterminate), 'some rows ticked: the header box says so');
+  await assertAccessible(t, page, 'keypair list with a selection');
+  await page.click('button:has-text("Remove selected")');
+  await page.waitForURL(/\/keypairs\/bulk$/);
+  const listed = await page.textContent('#bulk-selection') ?? '';
+  for (const [i, id] of ids.entries()) t.regex(listed, new RegExp(`${names[i]}\\s*${id}`));
+  const submit = page.locator('button:has-text("Remove 3 keypairs")');
+  t.true(await submit.isDisabled(), 'disabled until the phrase is typed');
+  await page.fill('input[name=confirmText]', 'remove 3 keypairs');
+  t.false(await submit.isDisabled());
+  await assertAccessible(t, page, 'bulk confirmation');
+  await page.screenshot({ path: `${SHOTS}bulk-confirm.png` });
+  await submit.click();
+  await page.waitForURL(/\/keypairs\/bulk\/confirm$/);
+  t.regex(await page.textContent('h1') ?? '', /3 keypairs removed/);
+  await assertAccessible(t, page, 'bulk result');
+  for (const id of ids) await t.throwsAsync(tk.keyport.domain.keypairs.get(id), { message: /not found/ });
+});
+
+test.serial('the access (members) and webhooks pages pass axe too', async (t) => {
+  await page.goto(`/ui/accounts/${tenant.accountId}/access`);
+  await assertAccessible(t, page, 'account access page (members)');
+  await page.goto(`/ui/environments/${tenant.productionId}/access`);
+  await assertAccessible(t, page, 'environment access page (members)');
+  await page.goto(`/ui/accounts/${tenant.accountId}/webhooks`);
+  await assertAccessible(t, page, 'webhooks page, none yet');
+  // An endpoint that refuses connections: its page has a delivery log to show.
+  const { endpoint } = await tk.keyport.domain.webhooks.create(tenant.accountId, { url: 'http://127.0.0.1:9/keyport', description: 'Alerting' }, 'system');
+  await page.goto(`/ui/accounts/${tenant.accountId}/webhooks`);
+  await assertAccessible(t, page, 'webhooks page');
+  await page.goto(`/ui/webhooks/${endpoint.id}`);
+  await assertAccessible(t, page, 'webhook page');
 });

@@ -72,6 +72,11 @@ function endedSecretLines(k: KeypairView): [string, string][] {
     : 'not presented since'}`]);
 }
 
+/** Where the recent failures came from (the last 24 hours), one line per address. */
+function failureSourceLines(k: KeypairView): [string, string][] {
+  return k.recentFailures.map((f): [string, string] => ['failed from', `${f.address}: ${f.count} time${f.count === 1 ? '' : 's'}, last ${when(f.lastSeenAt)}`]);
+}
+
 function describe(k: KeypairView): string {
   const secrets = k.secrets.map((s): [string, string] => s.state === 'current'
     ? ['current secret', `issued ${when(s.createdAt)}, ${secretUse(s)}`]
@@ -89,6 +94,7 @@ function describe(k: KeypairView): string {
     ...endedSecretLines(k),
     ...keyFields(k),
     ['failed attempts', String(k.failedAttempts)],
+    ...failureSourceLines(k),
     ['created', `${when(k.createdAt)} by ${k.createdBy}`],
     ['last used', when(k.lastUsedAt)],
     ['last rotated', when(k.lastRotatedAt)],

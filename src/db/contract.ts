@@ -110,6 +110,20 @@ export interface LockoutCounters {
   lockedPermanently: boolean;
 }
 
+/**
+ * One source address of recent counted failures on a keypair (security context
+ * for its admins): how many, and when the last one came. Kept in a short,
+ * bounded list (src/domain/failure-sources.ts), written by the failure count itself.
+ */
+export interface FailureSource {
+  address: string;
+  count: number;
+  lastSeenAt: Date;
+}
+
+/** What a failure count reads and decides on: the lockout counters and the recent failure sources. */
+export type FailureCounters = LockoutCounters & { failureSources?: FailureSource[] };
+
 
 /**
  * What counting a batch of wrong secrets writes, given the counters it saw.
@@ -124,7 +138,7 @@ export interface LockoutCounters {
  *   `failedAttempts` and lock, permanently or until `lockedUntil` (then one more
  *   temporary lock). Exactly one such write can match, so a key locks once per run.
  */
-export type FailureWrite =
+export type FailureWrite = (
   | { kind: 'increment'; now: Date; by: number; failuresAtLastLock: number; failedAttemptsBelow: number }
   | {
     kind: 'lock';
@@ -134,7 +148,11 @@ export type FailureWrite =
     permanent: boolean;
     /** The end of a temporary lock; null for a permanent one. */
     lockedUntil: Date | null;
-  };
+  }
+) & {
+  /** Either kind: the keypair's failure sources to set in the same update (absent: left as they are). */
+  failureSources?: FailureSource[];
+};
 
 /**
  * True when an increment of `by` began a run of failures (the counters after it
@@ -197,6 +215,8 @@ export interface KeypairRecord extends LockoutCounters {
   publicKeys?: StoredPublicKey[];
   /** When each public key (by thumbprint) last authenticated, written at most once a minute per key. Absent: never. */
   keysLastUsedAt?: Record<string, Date>;
+  /** Source addresses of recent counted failures, newest first, bounded; written with the failure count. Absent on older records: none. */
+  failureSources?: FailureSource[];
 }
 
 /** What creating a keypair gives; the store starts the counters, revision and generation at zero. */
@@ -311,9 +331,10 @@ export interface KeypairStore {
    * (locked) ends it. Publishes when the count began a run of failures or
    * locked the key (or failed); a count in between only updates this
    * process's cached record, so that a burst of wrong secrets does not flood
-   * the change feed.
+   * the change feed. The write also sets the `failureSources` it carries, if
+   * any (no write of its own); a re-read gives `decide` the sources as stored.
    */
-  countFailures(keyId: string, seen: LockoutCounters, decide: (counters: LockoutCounters) => FailureWrite | null): Promise<FailureCountOutcome>;
+  countFailures(keyId: string, seen: FailureCounters, decide: (counters: FailureCounters) => FailureWrite | null): Promise<FailureCountOutcome>;
   /** After a success: failedAttempts, failuresAtLastLock and temporaryLocks to 0, atomically, only while the key is unlocked at `now` (a lock in force stays). Publishes. */
   resetFailures(keyId: string, now: Date): Promise<void>;
   /** Sets lastUsedAt to `now` unless it is already later than `notBefore`. Best effort, does not publish (authentication does not read it). */

@@ -6,7 +6,7 @@ import { LRUCache } from 'lru-cache';
 import { trusted, type Model } from 'mongoose';
 import { readThrough } from './read-through.ts';
 import type { ChangeFeed } from './contract.ts';
-import { beganRun, type FailureWrite, type LockoutCounters } from './contract.ts';
+import { beganRun, type FailureCounters, type FailureWrite } from './contract.ts';
 import type { ExpiryNotice, FailureCountOutcome, KeypairChanges, KeypairListStatus, KeypairRecord, KeypairStore, NewKeypair } from './contract.ts';
 import { SerialWrites } from './serial-writes.ts';
 
@@ -25,7 +25,7 @@ function noticeDue(notice: ExpiryNotice, now: Date, horizon: Date) {
     : { expiresAt: trusted({ $gt: now, $lte: horizon }), expiringNoticeAt: null };
 }
 
-const COUNTER_FIELDS = { failedAttempts: 1, failuresAtLastLock: 1, temporaryLocks: 1, lockedUntil: 1, lockedPermanently: 1 } as const;
+const COUNTER_FIELDS = { failedAttempts: 1, failuresAtLastLock: 1, temporaryLocks: 1, lockedUntil: 1, lockedPermanently: 1, failureSources: 1 } as const;
 
 export class MongooseKeypairStore implements KeypairStore {
   readonly failureWritesInFlight: number;
@@ -180,7 +180,7 @@ export class MongooseKeypairStore implements KeypairStore {
     ).lean<KeypairRecord>(), { quiet: true });
   }
 
-  countFailures(keyId: string, seen: LockoutCounters, decide: (counters: LockoutCounters) => FailureWrite | null): Promise<FailureCountOutcome> {
+  countFailures(keyId: string, seen: FailureCounters, decide: (counters: FailureCounters) => FailureWrite | null): Promise<FailureCountOutcome> {
     return this.#serialized(keyId, () => this.#countFailures(keyId, seen, decide), {
       othersNeedIt: (result) => result.othersMustHear,
       keepHere: (result) => result.record,
@@ -193,15 +193,17 @@ export class MongooseKeypairStore implements KeypairStore {
    * cache must hear of it, and otherwise the record as written, which this
    * process's cache keeps: the next wrong secret of the key then reads nothing.
    */
-  async #countFailures(keyId: string, first: LockoutCounters, decide: (counters: LockoutCounters) => FailureWrite | null): Promise<{ outcome: FailureCountOutcome; othersMustHear: boolean; record?: KeypairRecord }> {
-    let seen: LockoutCounters | null = first;
+  async #countFailures(keyId: string, first: FailureCounters, decide: (counters: FailureCounters) => FailureWrite | null): Promise<{ outcome: FailureCountOutcome; othersMustHear: boolean; record?: KeypairRecord }> {
+    let seen: FailureCounters | null = first;
     for (let attempt = 0; attempt < 10 && seen; attempt++) {
       const write = decide(seen);
       if (!write) break;
+      // The failure sources ride on the count's own update: no write of their own.
+      const sources = write.failureSources ? { failureSources: write.failureSources } : {};
       if (write.kind === 'increment') {
         const counted = await this.#model.findOneAndUpdate(
           { _id: keyId, ...unlockedAt(write.now), failuresAtLastLock: write.failuresAtLastLock, failedAttempts: trusted({ $lt: write.failedAttemptsBelow }) },
-          { $inc: { failedAttempts: write.by } },
+          { $inc: { failedAttempts: write.by }, ...(write.failureSources ? { $set: sources } : {}) },
           // No projection: FerretDB v1 does not implement findAndModify's `fields`.
           { returnDocument: 'after' },
         ).lean<KeypairRecord>();
@@ -211,13 +213,13 @@ export class MongooseKeypairStore implements KeypairStore {
         const locked = await this.#model.findOneAndUpdate(
           { _id: keyId, ...unlockedAt(write.now), ...write.expected },
           write.permanent
-            ? { $set: { failedAttempts, failuresAtLastLock: failedAttempts, lockedPermanently: true } }
-            : { $set: { failedAttempts, failuresAtLastLock: failedAttempts, lockedUntil }, $inc: { temporaryLocks: 1 } },
+            ? { $set: { failedAttempts, failuresAtLastLock: failedAttempts, lockedPermanently: true, ...sources } }
+            : { $set: { failedAttempts, failuresAtLastLock: failedAttempts, lockedUntil, ...sources }, $inc: { temporaryLocks: 1 } },
           { returnDocument: 'after' },
         ).lean<KeypairRecord>();
         if (locked) return { outcome: { outcome: 'locked', write, record: locked }, othersMustHear: true };
       }
-      seen = await this.#model.findById(keyId, COUNTER_FIELDS).lean<LockoutCounters>();
+      seen = await this.#model.findById(keyId, COUNTER_FIELDS).lean<FailureCounters>();
     }
     return { outcome: { outcome: 'not_counted' }, othersMustHear: true }; // locked meanwhile, gone, or still contended: let every cache read it again
   }

@@ -12,15 +12,19 @@
 // at 0.18 of a core; four at a time 7,200-8,700/s at 0.40; a write per
 // request, each answer waiting for its own, 6,000-7,000/s at 0.60.)
 
+import { FailureSourceTally, type FailureSource } from './failure-sources.ts';
+
 interface Batch<R> {
   count: number;
+  /** The batch's source addresses (failure-sources.ts), written by the same write as its count. */
+  sources: FailureSourceTally;
   /** The record the first failure of the batch was checked against. */
   record: R;
   done: Promise<void>;
   finish: () => void;
 }
 
-export type CountWriter<R> = (key: string, record: R, count: number) => Promise<void>;
+export type CountWriter<R> = (key: string, record: R, count: number, sources: FailureSource[]) => Promise<void>;
 
 export class FailureCounts<R> {
   readonly #write: CountWriter<R>;
@@ -38,16 +42,19 @@ export class FailureCounts<R> {
     this.#onError = options.onError;
   }
 
-  /** One more wrong secret of `key`; `record` is what it was checked against. Never waits. */
-  add(key: string, record: R): void {
+  /** One more wrong secret of `key`; `record` is what it was checked against; `source` where it came from, when known. Never waits. */
+  add(key: string, record: R, source?: { address: string; at: Date }): void {
     const waiting = this.#waiting.get(key);
     if (waiting) {
       waiting.count++;
+      if (source) waiting.sources.add(source.address, source.at);
       return;
     }
     let finish!: () => void;
     const done = new Promise<void>((resolve) => { finish = resolve; });
-    this.#waiting.set(key, { count: 1, record, done, finish });
+    const sources = new FailureSourceTally();
+    if (source) sources.add(source.address, source.at);
+    this.#waiting.set(key, { count: 1, sources, record, done, finish });
     // After the answer has gone out: the write's own work (building and sending
     // it) must not delay the 401 either.
     if (!this.#scheduled) {
@@ -89,7 +96,7 @@ export class FailureCounts<R> {
 
   async #runWrite(key: string, batch: Batch<R>): Promise<void> {
     try {
-      await this.#write(key, batch.record, batch.count);
+      await this.#write(key, batch.record, batch.count, batch.sources.sources());
     } catch (err) {
       this.#onError(err, `counting ${batch.count} failed authentication(s) of keypair ${key}`);
     } finally {

@@ -24,6 +24,7 @@ import { UserService } from './users.ts';
 import { WebhookService } from './webhooks.ts';
 import { KeypairAuthenticator } from './keypair-auth.ts';
 import { DailyUsage } from './daily-usage.ts';
+import { KeypairBulk } from './keypair-bulk.ts';
 
 export interface Domain {
   audit: AuditLog;
@@ -46,6 +47,8 @@ export interface Domain {
   /** What resource servers that validate offline must refuse (the signed revocation feed). */
   revocationFeed: RevocationFeed;
   access: AccessService;
+  /** Disable or remove a selection of an owner's keypairs, each checked and audited as a single action. */
+  keypairBulk: KeypairBulk;
   closing: OwnerClosing;
   sessions: AdminSessionStore;
   bootstrap: Bootstrap;
@@ -76,6 +79,7 @@ export function createDomain(options: { stores: Stores; config: KeyportConfig; p
   audit.useOutbox(webhooks);
   const users = new UserService({ users: stores.users, memberships: stores.memberships }, audit, clock);
   const replays = new ReplayGuard(stores.replays, clock);
+  const access = new AccessService({ users, owners, keypairs, audit });
   return {
     audit,
     owners,
@@ -86,7 +90,8 @@ export function createDomain(options: { stores: Stores; config: KeyportConfig; p
     expiry: new ExpirySweep({ store: stores.keypairs, audit, clock, revocationFeed }),
     keypairKeys: new KeypairKeyService({ store: stores.keypairs, audit, clock }),
     replays,
-    access: new AccessService({ users, owners, keypairs, audit }),
+    access,
+    keypairBulk: new KeypairBulk({ access, keypairs }),
     closing: new OwnerClosing({ ownerStore: stores.owners, keypairStore: stores.keypairs, owners, keypairs, audit, revocationFeed }),
     sessions: new AdminSessionStore(stores.sessions, clock),
     scopes,

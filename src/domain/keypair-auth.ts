@@ -11,6 +11,7 @@ import type { Clock } from './clock.ts';
 import { isWellFormedKeyId, isWellFormedSecret, type SecretHasher } from './credentials.ts';
 import { FailureCounts } from './failure-counts.ts';
 import { failureWrite, hasFailuresToReset, isLocked } from './lockout.ts';
+import { mergeFailureSources, type FailureSource } from './failure-sources.ts';
 import type { OwnerService } from './owners.ts';
 import { endedSecretHashes, liveSecrets, withUsage, type UsageEvent } from './secrets.ts';
 import { SecretUsageCounter } from './secret-usage.ts';
@@ -51,7 +52,7 @@ export class KeypairAuthenticator {
     this.#lockout = deps.lockout;
     this.#failures = new FailureCounts<KeypairDoc>({
       maxInFlight: deps.store.failureWritesInFlight,
-      write: (keyId, doc, count) => this.#countFailures(doc, count),
+      write: (keyId, doc, count, sources) => this.#countFailures(doc, count, sources),
       onError: (err, what) => this.#reportError(err, what),
     });
     this.#endedRetentionMs = (deps.endedRetentionDays ?? 30) * 86_400_000;
@@ -114,7 +115,7 @@ export class KeypairAuthenticator {
     if (isLocked(doc, now)) return { ok: false, reason: 'locked' };
     if (matched < 0) {
       // Counted after the answer, not before it (#recordFailure).
-      this.#recordFailure(doc);
+      this.#recordFailure(doc, address, now);
       return { ok: false, reason: 'wrong_secret' };
     }
     // The right secret while wrong ones are still being counted here: they come
@@ -138,21 +139,21 @@ export class KeypairAuthenticator {
    * the keypair's own rules, as for a secret. A key past its grace period is a
    * failure and counts toward lockout; a locked or expired keypair is refused and not counted.
    */
-  async authenticateWithKey(doc: KeypairDoc, thumbprint: string, options: { afterCounting?: boolean } = {}): Promise<AuthenticationResult> {
+  async authenticateWithKey(doc: KeypairDoc, thumbprint: string, options: { afterCounting?: boolean; address?: () => string } = {}): Promise<AuthenticationResult> {
     const now = this.#clock.now();
     const live = livePublicKeys(doc.publicKeys, now).some((key) => key.thumbprint === thumbprint);
     // An expired keypair: refused whatever authenticates it, and not counted (as for a secret).
     if (isExpired(doc, now)) return { ok: false, reason: 'expired' };
     if (isLocked(doc, now)) return { ok: false, reason: 'locked' };
     if (!live) {
-      this.#recordFailure(doc);
+      this.#recordFailure(doc, options.address, now);
       return { ok: false, reason: 'retired_key' };
     }
     if (!options.afterCounting && this.#failures.pending(doc._id)) {
       await this.#failures.counted(doc._id);
       const fresh = await this.findForAuthentication(doc._id);
       if (!fresh) return { ok: false, reason: 'unknown_key' };
-      return this.authenticateWithKey(fresh, thumbprint, { afterCounting: true });
+      return this.authenticateWithKey(fresh, thumbprint, { afterCounting: true, address: options.address });
     }
     if (!doc.enabled) return { ok: false, reason: 'disabled' };
     if (!(await this.#owners.isActive(doc))) return { ok: false, reason: 'owner_inactive' };
@@ -162,8 +163,9 @@ export class KeypairAuthenticator {
   }
 
   /** A client assertion of this keypair that failed its checks: counted toward lockout like a wrong secret (not while locked). */
-  assertionFailed(doc: KeypairDoc): void {
-    if (!isLocked(doc, this.#clock.now())) this.#recordFailure(doc);
+  assertionFailed(doc: KeypairDoc, address?: () => string): void {
+    const now = this.#clock.now();
+    if (!isLocked(doc, now)) this.#recordFailure(doc, address, now);
   }
 
   /**
@@ -183,10 +185,12 @@ export class KeypairAuthenticator {
    * at p50), nor hold the connection meanwhile. What must follow the count
    * still does: the same key's right secret in this process (#check), the
    * admin reads (failuresCounted) and shutdown. Batching and the writer:
-   * failure-counts.ts.
+   * failure-counts.ts. The source address (read only on this path) is kept
+   * with the count, as the keypair's recent failure sources.
    */
-  #recordFailure(doc: KeypairDoc): void {
-    this.#failures.add(doc._id, doc);
+  #recordFailure(doc: KeypairDoc, address: (() => string) | undefined, now: Date): void {
+    const from = address?.();
+    this.#failures.add(doc._id, doc, from ? { address: from, at: now } : undefined);
   }
 
   /**
@@ -240,9 +244,18 @@ export class KeypairAuthenticator {
    * conditional update and asks again when another process changed the counters
    * meanwhile. A lock is audited, by `system`.
    */
-  async #countFailures(doc: KeypairDoc, count: number): Promise<void> {
+  async #countFailures(doc: KeypairDoc, count: number, sources: FailureSource[]): Promise<void> {
     const now = this.#clock.now();
-    const counted = await this.#store.countFailures(doc._id, doc, (seen) => failureWrite(seen, this.#lockout, now, count));
+    // The record as this process last wrote it (the cache keeps it, or reads it
+    // again after a publish), not the one the batch's first failure was checked
+    // against: that may predate the previous count, whose sources a merge into
+    // it would drop. The counters' conditions hold either way.
+    const current = (await this.#store.findCached(doc._id)) ?? doc;
+    const counted = await this.#store.countFailures(doc._id, current, (seen) => {
+      const write = failureWrite(seen, this.#lockout, now, count);
+      // The sources go in the count's own update, merged into those it read (failure-sources.ts).
+      return write && sources.length ? { ...write, failureSources: mergeFailureSources(seen.failureSources, sources, now) } : write;
+    });
     if (counted.outcome !== 'not_counted') await this.#daily?.add(doc._id, now, { failed: count });
     if (counted.outcome !== 'locked') return;
     const { write, record } = counted;

@@ -7,6 +7,7 @@ import { isExpired, isExpiringSoon } from './expiry.ts';
 import { publicKeyViews, type PublicKeyView } from './keypair-keys.ts';
 import { MAX_GRACE_AFTER_ROTATION_MS, RETIRE_WHEN_IDLE, type RetireWhenIdle } from './limits.ts';
 import { isLocked } from './lockout.ts';
+import { failureSourceViews, type FailureSourceView } from './failure-sources.ts';
 import { endedSecrets, liveSecrets, previousSecret, RECENT_USE_MS, rotatedAt, secretEnd, shownHint } from './secrets.ts';
 
 /** The stored keypair; the name the OAuth layer knows it by. */
@@ -52,6 +53,8 @@ export interface KeypairView {
   dpopRequired: boolean;
   /** Public keys for private_key_jwt (current and retiring); [] for a secret-only keypair. */
   publicKeys: PublicKeyView[];
+  /** Source addresses of counted failures within the last 24 hours, newest first, at most 10 (failure-sources.ts). */
+  recentFailures: FailureSourceView[];
 }
 
 export interface SecretView {
@@ -160,6 +163,7 @@ export function keypairView(doc: KeypairDoc, now: Date, endedRetentionMs: number
     expiringSoon: isExpiringSoon(doc, now),
     dpopRequired: doc.dpopRequired === true,
     publicKeys: publicKeyViews(doc, now),
+    recentFailures: failureSourceViews(doc.failureSources, now),
   };
 }
 

@@ -13,6 +13,7 @@ import type { Domain } from '../domain/index.ts';
 import type { AuthenticationFailure, AuthenticationResult } from '../domain/keypairs.ts';
 import { keyAlgs, livePublicKeys, verificationJwk } from '../domain/public-keys.ts';
 import type { StoredPublicKey } from '../db/contract.ts';
+import { requestAddress } from './address-throttle.ts';
 
 /** The longest an assertion may live: exp at most this far ahead (plus the clock skew). */
 export const ASSERTION_MAX_LIFETIME_SECONDS = 300;
@@ -73,7 +74,8 @@ export function keyAssertionRules(domain: Domain, recordOf: RecordOf, hooks: Hoo
     if (!doc || !key) throw new errors.InvalidClientAuth('no key of this keypair signed the assertion');
     let result: AuthenticationResult;
     try {
-      result = await domain.keypairAuth.authenticateWithKey(doc, key.thumbprint);
+      // The address is read only if the key is refused and the failure counted (a recent failure source).
+      result = await domain.keypairAuth.authenticateWithKey(doc, key.thumbprint, { address: () => requestAddress(ctx.req, ctx.app.proxy) });
     } catch (err) {
       rethrow(err);
     }
@@ -103,7 +105,7 @@ export function installKeyAuthentication(provider: Provider, domain: Domain, rec
     if (err.statusCode !== 401 || counted.has(ctx) || ctx.oidc?.client?.clientAuthMethod !== 'private_key_jwt') return;
     const doc = recordOf(ctx);
     if (!doc) return;
-    domain.keypairAuth.assertionFailed(doc);
+    domain.keypairAuth.assertionFailed(doc, () => requestAddress(ctx.req, ctx.app.proxy));
     hooks?.onAuthenticationFailure?.('bad_assertion', doc._id);
   });
 }

@@ -284,7 +284,7 @@ export function createProvider(options: { issuer: string; config: KeyportConfig;
     const preloaded = ctx && loadedKeypair.has(ctx) ? loadedKeypair.get(ctx) : undefined;
     let result: AuthenticationResult;
     try {
-      // The address is read only for an ended secret (who still sends it).
+      // The address is read only for an ended secret (who still sends it) or a counted wrong one (a recent failure source).
       result = await domain.keypairAuth.authenticate(this.clientId, actual, preloaded, ctx ? () => requestAddress(ctx.req, config.server.trustProxy) : undefined);
     } catch (err) {
       rethrowForProvider(err);

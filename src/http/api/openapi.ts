@@ -129,6 +129,11 @@ const COMPONENT_SCHEMAS: Record<string, Json> = {
           },
         },
       },
+      recentFailures: {
+        type: 'array',
+        description: 'source addresses of counted failed authentications (wrong secrets, refused assertions) within the last 24 hours, newest first, at most 10 distinct addresses',
+        items: { type: 'object', properties: { address: str, count: { type: 'integer' }, lastSeenAt: time } },
+      },
     },
   },
   KeypairUsage: {

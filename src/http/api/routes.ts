@@ -152,7 +152,7 @@ function keypairAction(name: 'disable' | 'enable' | 'unlock', summary: string): 
 
 const keypairRoutes: RouteSpec[] = [
   defineRoute({
-    method: 'get', path: '/keypairs/:keyId', operationId: 'getKeypair', summary: 'Read a keypair (never its secret): each secret\'s hint (kps_…AbC9) and use, whether the previous secret is still used during a grace period, and ended secrets a client still sends', tag: 'keypairs', auth: true, status: 200, response: 'Keypair', action: 'keypairs.read',
+    method: 'get', path: '/keypairs/:keyId', operationId: 'getKeypair', summary: 'Read a keypair (never its secret): each secret\'s hint (kps_…AbC9) and use, whether the previous secret is still used during a grace period, ended secrets a client still sends, and the source addresses of recent failed attempts (last 24 hours, at most 10)', tag: 'keypairs', auth: true, status: 200, response: 'Keypair', action: 'keypairs.read',
     async handle(ctx, { params }, deps) {
       return (await authorized(ctx, deps, 'keypairs.read', params)).keypair;
     },

@@ -12,6 +12,7 @@ import { crossSiteRequest, isStateChanging } from '../../session/index.ts';
 import { capitalize, notFound, pageBase, refererBack, seeOther, session, UI_PREFIX, UiError, type Me, type UiDeps } from '../page-helpers.ts';
 import { render } from '../render.ts';
 import { auditRoutes } from './audit.ts';
+import { keypairBulkRoutes } from './keypair-bulk.ts';
 import { keypairKeyRoutes } from './keypair-keys.ts';
 import { keypairRoutes } from './keypairs.ts';
 import { ownerRoutes } from './owners.ts';
@@ -70,6 +71,7 @@ export function createUiRouter(deps: UiDeps): Router {
   ownerRoutes(router, deps);
   keypairRoutes(router, deps);
   keypairKeyRoutes(router, deps);
+  keypairBulkRoutes(router, deps);
   auditRoutes(router, deps);
   webhookRoutes(router, deps);
   return router;

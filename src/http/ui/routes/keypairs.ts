@@ -71,6 +71,9 @@ export function keypairRoutes(router: Router, deps: UiDeps): void {
         page, section: 'access', keypairs: list.items, total: list.total, status: status ?? '', search, pageNumber, pages,
         filters: [{ label: 'All', value: '' }, ...KEYPAIR_STATUSES.map((s) => ({ label: FILTER_LABELS[s], value: s }))].map((f) => ({ ...f, href: query(1, (f.value || undefined) as KeypairListFilter | undefined) })),
         size, sizes: PAGE_SIZES,
+        // Bulk actions: without JavaScript, "select all on this page" is this page again with every box ticked.
+        selectAll: ctx.query.select === 'all',
+        selectAllHref: `${query(pageNumber)}${query(pageNumber).includes('?') ? '&' : '?'}select=all`,
         prevHref: pageNumber > 1 ? query(pageNumber - 1) : null,
         nextHref: pageNumber < pages ? query(pageNumber + 1) : null,
       });

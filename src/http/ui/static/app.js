@@ -131,6 +131,20 @@
   document.addEventListener('keydown', (event) => { if (event.key === 'Escape') closeMenus(null); });
   for (const link of document.querySelectorAll('details.row-menu a[data-dialog]')) link.addEventListener('click', () => closeMenus(null));
 
+  // Bulk selection: the list's header checkbox (hidden without JavaScript, where a link does it) ticks every row of the page.
+  for (const all of document.querySelectorAll('input[data-select-all]')) {
+    const boxes = () => [...document.querySelectorAll(`input[type=checkbox][name=keyId][form="${all.dataset.selectAll}"]`)];
+    const update = () => {
+      const ticked = boxes().filter((b) => b.checked).length;
+      all.checked = ticked > 0 && ticked === boxes().length;
+      all.indeterminate = ticked > 0 && ticked < boxes().length;
+    };
+    all.hidden = false;
+    all.addEventListener('change', () => { for (const box of boxes()) box.checked = all.checked; });
+    for (const box of boxes()) box.addEventListener('change', update);
+    update();
+  }
+
   localizeTimes(document);
   guardConfirm(document);
   guardOnce(document);
