@@ -36,6 +36,8 @@ const ACCOUNT_FIELD = 'keyport_account_id';
 const ENVIRONMENT_FIELD = 'keyport_environment_id';
 /** The keypair's token generation, copied into every token as `gen` (KeypairDoc.tokenGeneration). */
 const GENERATION_FIELD = 'keyport_token_generation';
+/** The keypair's expiry (epoch seconds; absent: none): its tokens expire no later (clientCredentialsGrant). */
+const EXPIRES_AT_FIELD = 'keyport_expires_at';
 
 /** Per-request memo: the keypair record read by Client.find, reused by the secret and key checks. */
 const loadedKeypair = new WeakMap<object, KeypairDoc | null>();
@@ -72,6 +74,7 @@ function keypairClientMetadata(doc: KeypairDoc): AdapterPayload {
     [ACCOUNT_FIELD]: doc.accountId,
     ...(doc.environmentId ? { [ENVIRONMENT_FIELD]: doc.environmentId } : {}),
     [GENERATION_FIELD]: currentTokenGeneration(doc),
+    ...(doc.expiresAt ? { [EXPIRES_AT_FIELD]: Math.floor(doc.expiresAt.getTime() / 1000) } : {}),
     // RFC 9449 §5.2: a token request of this client without a DPoP proof is refused.
     ...(doc.dpopRequired ? { dpop_bound_access_tokens: true } : {}),
   };
@@ -224,7 +227,7 @@ export function createProvider(options: { issuer: string; config: KeyportConfig;
       token_endpoint_auth_method: 'client_secret_basic',
       id_token_signed_response_alg: SIGNING_ALG,
     },
-    extraClientMetadata: { properties: [ACCOUNT_FIELD, ENVIRONMENT_FIELD, GENERATION_FIELD] },
+    extraClientMetadata: { properties: [ACCOUNT_FIELD, ENVIRONMENT_FIELD, GENERATION_FIELD, EXPIRES_AT_FIELD] },
     scopes: config.scopes.map((s) => s.name),
     claims: { openid: ['sub'] },
     responseTypes: ['none'],
@@ -326,6 +329,7 @@ function clientCredentialsGrant(provider: Provider, config: KeyportConfig, signi
 
     const token = new provider.ClientCredentials({ client, scope: requested.join(' ') || undefined });
     token.resourceServer = new provider.ResourceServer(resource, resourceServerInfo(config, resource, signingKid));
+    capAtKeypairExpiry(token, (client as unknown as Record<string, unknown>)[EXPIRES_AT_FIELD], config.tokens.ttlSeconds);
     if (jkt) token.setThumbprint('jkt', jkt);
     ctx.oidc.entity('ClientCredentials', token);
     const value = await token.save();
@@ -337,4 +341,23 @@ function clientCredentialsGrant(provider: Provider, config: KeyportConfig, signi
       scope: token.scope || undefined,
     };
   };
+}
+
+/**
+ * No token outlives its keypair: with an expiry sooner than the token lifetime,
+ * the token's exp is the keypair's expiresAt, so that offline validators refuse
+ * it from that moment without waiting for the expiry sweep and the revocation
+ * feed. The expiry comes with the client (built once per keypair record): no
+ * database read here. A keypair that expires within the current second is
+ * refused as expired: a token for it would already be expired.
+ */
+function capAtKeypairExpiry(token: { iat?: number; exp?: number; expiresIn?: number }, expiresAt: unknown, ttlSeconds: number): void {
+  if (typeof expiresAt !== 'number') return;
+  const now = Math.floor(Date.now() / 1000);
+  const left = expiresAt - now;
+  if (left >= ttlSeconds) return;
+  if (left < 1) throw new errors.InvalidClientAuth('keypair expired');
+  token.iat = now;
+  token.exp = expiresAt;
+  token.expiresIn = left;
 }
