@@ -258,9 +258,11 @@ export function createProvider(options: { issuer: string; config: KeyportConfig;
     },
     discovery: {
       introspection_endpoint: `${issuer}${OAUTH_ROUTES.introspection}`,
-      introspection_endpoint_auth_methods_supported: ['client_secret_basic', 'client_secret_post'],
+      introspection_endpoint_auth_methods_supported: ['client_secret_basic', 'client_secret_post', 'private_key_jwt'],
+      introspection_endpoint_auth_signing_alg_values_supported: [...ASSERTION_ALGS],
       revocation_endpoint: `${issuer}${OAUTH_ROUTES.revocation}`,
-      revocation_endpoint_auth_methods_supported: ['client_secret_basic', 'client_secret_post'],
+      revocation_endpoint_auth_methods_supported: ['client_secret_basic', 'client_secret_post', 'private_key_jwt'],
+      revocation_endpoint_auth_signing_alg_values_supported: [...ASSERTION_ALGS],
       // A Keyport extension (docs/revocation.md): where keyport/verify finds the signed revocation feed.
       keyport_revocation_feed_uri: `${issuer}${OAUTH_ROUTES.revocation_feed}`,
       service_documentation: `${issuer}/`,
