@@ -446,8 +446,17 @@ export interface AuditEventRecord {
 
 /** The audit trail: append-only. */
 export interface AuditStore {
-  /** Appends one event; returns its id. */
-  insert(event: Omit<AuditEventRecord, 'id'>): Promise<string>;
+  /**
+   * Appends one event; returns its id. `webhookPending`: the event is also the
+   * webhook outbox's entry (one write, so that no change is recorded without
+   * its deliveries, nor the other way round): it is listed by
+   * pendingWebhookEvents until webhookQueued.
+   */
+  insert(event: Omit<AuditEventRecord, 'id'>, options?: { webhookPending?: boolean }): Promise<string>;
+  /** Up to `limit` events still marked for webhook deliveries, oldest first. */
+  pendingWebhookEvents(limit: number): Promise<AuditEventRecord[]>;
+  /** Clears an event's webhook mark: its deliveries are written. Idempotent. */
+  webhookQueued(id: string): Promise<void>;
   /**
    * Up to `limit` events matching `filter` (every given field equal; null matches
    * "none"), newest first by (at, id), strictly after `after` in that order.
@@ -732,6 +741,7 @@ export interface WebhookStore {
   endpointsOf(accountId: string): Promise<WebhookEndpointRecord[]>;
   /** Deletes an endpoint and its deliveries; returns the endpoint, or null when there was none. */
   deleteEndpoint(endpointId: string): Promise<WebhookEndpointRecord | null>;
+  /** Inserts deliveries; one whose _id exists already is left as it is (queuing an event again adds nothing). */
   insertDeliveries(deliveries: WebhookDeliveryRecord[]): Promise<void>;
   findDelivery(deliveryId: string): Promise<WebhookDeliveryRecord | null>;
   /** One page of an endpoint's deliveries, newest first (ties by id), strictly older than `before`. */
