@@ -444,7 +444,7 @@ export interface AuditEventRecord {
   details: Record<string, unknown>;
 }
 
-/** The audit trail: append-only. */
+/** The audit trail: append-only (only the webhook mark of an event is ever cleared). */
 export interface AuditStore {
   /**
    * Appends one event; returns its id. `webhookPending`: the event is also the
