@@ -88,7 +88,7 @@ function createOAuthEndpointsApp(parts: AppParts): Koa {
   const app = newKoaApp(parts);
   app.use(renderOAuthErrors);
   app.use(bodyParser({ enableTypes: ['form'], formLimit: '16kb', encoding: 'utf-8' }));
-  const oauth = tokenEndpointsRouter(parts.domain, parts.verifier, parts.addressThrottle);
+  const oauth = tokenEndpointsRouter(parts.domain, parts.verifier, parts.addressThrottle, parts.issuer);
   app.use(oauth.routes()).use(oauth.allowedMethods());
   const feed = revocationFeedRouter(parts.revocationFeed);
   app.use(feed.routes()).use(feed.allowedMethods());

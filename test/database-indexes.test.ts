@@ -51,6 +51,11 @@ test('an owner\'s keypairs and audit events are found through their owner indexe
   t.true(usesIndex(audit), audit);
 });
 
+test('the delivery worker finds the audit events still marked for webhooks through an index, not a scan of the trail', async (t) => {
+  const text = await plan(db(t), 'audit_events', { webhook: 'pending' });
+  t.true(usesIndex(text), text);
+});
+
 test('narrowed queries keep MongoDB\'s matching: an equality matches an array holding the value, and other conditions still apply', async (t) => {
   const scratch = db(t).collection<{ _id: string; owner: unknown; flag?: boolean }>('matching_rules');
   await scratch.createIndex({ owner: 1 });

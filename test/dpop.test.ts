@@ -1,5 +1,6 @@
 // DPoP at the token endpoint (RFC 9449 §5) over HTTP: bound tokens, the proof
 // checks, replay (recorded in the database), and the per-keypair requirement.
+import { createHash } from 'node:crypto';
 import anyTest, { type TestFn } from 'ava';
 import { createRemoteJWKSet, decodeJwt, jwtVerify, type JWK } from 'jose';
 import { ApiClient, createUser } from './helpers/api.ts';
@@ -113,6 +114,21 @@ test('a replayed proof is refused, also after a restart (the record is in the da
   const raced = await dpopProof(key, 'POST', tokenUrl(kp));
   const statuses = await Promise.all(Array.from({ length: 5 }, () => dpopTokenRequest(kp.url, seed, raced).then((r) => r.status)));
   t.deepEqual(statuses.sort(), [200, 400, 400, 400, 400]);
+});
+
+test('a proof dated ahead stays single-use as long as it could be accepted: its replay record (dpop:) lasts until two iat windows from now', async (t) => {
+  const { kp } = t.context;
+  const seed = await seedKeypair(kp.keyport);
+  const key = await dpopKey();
+  const now = Math.floor(Date.now() / 1000);
+  const jti = `ahead-${now}`;
+  // Dated 200 s ahead: within the ±300 s window until 500 s from now.
+  const proof = await dpopProof(key, 'POST', tokenUrl(kp), { claims: { jti, iat: now + 200 } });
+  t.is((await dpopTokenRequest(kp.url, seed, proof)).status, 200);
+  const id = `dpop:${createHash('sha256').update(`${seed.keyId}\n${jti}`).digest('base64url')}`;
+  const record = await kp.keyport.database.connection.db!.collection('replays').findOne({ _id: id as never });
+  t.truthy(record, 'recorded as a DPoP proof of this keypair');
+  t.true((record!.expiresAt as Date).getTime() >= (now + 500) * 1000, `kept until ${(record!.expiresAt as Date).toISOString()}`);
 });
 
 test('dpopRequired: a token request without a proof is refused with invalid_dpop_proof; with one it gets a bound token', async (t) => {

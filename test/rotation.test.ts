@@ -9,7 +9,7 @@ import { DomainError } from '../src/domain/errors.ts';
 import { DEFAULT_GRACE, type GracePeriod } from '../src/domain/limits.ts';
 import { startKeyport, type RunningKeyport } from '../src/keyport.ts';
 import { startTestKeyport, type TestKeyport } from './helpers/keyport.ts';
-import { auditActions, eventually, freezeClock, rawKeypair, storedHashOf } from './helpers/keypair-state.ts';
+import { auditActions, freezeClock, rawKeypair, storedHashOf } from './helpers/keypair-state.ts';
 import { getToken, introspect, seedKeypair, tokenRequest } from './helpers/oauth.ts';
 
 type Context = { server: TestKeyport };
@@ -234,60 +234,32 @@ test.serial('concurrent rotations from two workers on one database keep at most 
   t.is(doc.revision, 10, 'no rotation overwrote another');
 });
 
-test.serial('lastUsedAt is written after a successful token request, and not again within a minute', async (t) => {
+test.serial('lastUsedAt is written with the usage batch (never per request): a refused request is not a use, the batch records its last use, and an older use counted by another process never moves it back', async (t) => {
   const { server } = t.context;
+  const { keypairAuth } = server.keyport.domain;
   const key = await seedKeypair(server.keyport);
   t.is((await rawKeypair(server, key.keyId)).lastUsedAt, null);
   const start = freezeClock(server.clock, new Date());
 
-  // A refused request is not a use.
   await assertRefused(t, server.url, key.keyId, newSecret(), 'wrong secret');
-  await getToken(server.url, key);
-  await eventually(() => rawKeypair(server, key.keyId), (doc) => doc.lastUsedAt !== null);
-  t.deepEqual((await rawKeypair(server, key.keyId)).lastUsedAt, start);
+  await keypairAuth.failuresCounted(key.keyId);
+  await keypairAuth.usageRecorded(key.keyId);
+  t.is((await rawKeypair(server, key.keyId)).lastUsedAt, null, 'a refused request is not a use');
 
-  // 30 s later, in this process: no write is even attempted.
-  const writes = recordLastUsedWrites(server.keyport);
-  t.teardown(writes.restore);
-  freezeClock(server.clock, new Date(start.getTime() + 30_000));
   await getToken(server.url, key);
-  await new Promise((resolve) => setImmediate(resolve));
-  t.is(writes.calls.length, 0);
-  t.deepEqual((await rawKeypair(server, key.keyId)).lastUsedAt, start);
+  t.is((await rawKeypair(server, key.keyId)).lastUsedAt, null, 'nothing written per request');
+  const later = freezeClock(server.clock, new Date(start.getTime() + 30_000));
+  await getToken(server.url, key);
+  await keypairAuth.usageRecorded(key.keyId); // the batch, as the timer writes it
+  t.deepEqual((await rawKeypair(server, key.keyId)).lastUsedAt, later, 'the last use of the batch');
 
-  // Another process (which has not seen the key yet) tries, and the database refuses the early write.
+  // Another process counted a use from before that one: its batch adds the count and leaves lastUsedAt.
   const other = await secondWorker(server);
   t.teardown(() => other.close());
-  const otherWrites = recordLastUsedWrites(other);
-  t.teardown(otherWrites.restore);
+  freezeClock(server.clock, new Date(start.getTime() + 10_000));
   await getToken(other.url, key);
-  await eventually(async () => otherWrites.calls.length, (n) => n === 1);
-  const result = await otherWrites.calls[0] as { matchedCount: number; modifiedCount: number };
-  t.is(result.modifiedCount, 0);
-  t.deepEqual((await rawKeypair(server, key.keyId)).lastUsedAt, start);
-
-  // A minute after the last write, the next use is recorded.
-  const later = freezeClock(server.clock, new Date(start.getTime() + 60_000));
-  await getToken(server.url, key);
-  await eventually(() => rawKeypair(server, key.keyId), (doc) => doc.lastUsedAt?.getTime() === later.getTime());
-  t.is(writes.calls.length, 1);
+  await other.domain.keypairAuth.usageRecorded(key.keyId);
+  const doc = await rawKeypair(server, key.keyId);
+  t.deepEqual(doc.lastUsedAt, later);
+  t.is(doc.secrets[0]!.useCount, 3);
 });
-
-/** Records the lastUsedAt writes a Keyport process sends to the database (each as the promise of its result). */
-function recordLastUsedWrites(keyport: RunningKeyport): { calls: Promise<unknown>[]; restore(): void } {
-  type UpdateOne = (this: unknown, ...args: unknown[]) => { exec(): Promise<unknown> };
-  const model = keyport.database.models.Keypair as unknown as { updateOne: UpdateOne };
-  const original = model.updateOne;
-  const calls: Promise<unknown>[] = [];
-  model.updateOne = function updateOne(this: unknown, ...args: unknown[]) {
-    const query = original.apply(this, args);
-    const update = args[1] as { $set?: Record<string, unknown> } | undefined;
-    if (update?.$set && 'lastUsedAt' in update.$set) {
-      const done = query.exec();
-      calls.push(done);
-      return done as unknown as ReturnType<UpdateOne>;
-    }
-    return query;
-  };
-  return { calls, restore: () => { model.updateOne = original; } };
-}

@@ -204,6 +204,34 @@ test.serial('a pending delivery survives a restart of Keyport', async (t) => {
   t.like(await deliveryWhen(admin, webhook.id, (d) => d.status === 'delivered'), { attempts: 2 });
 });
 
+test.serial('the audit record is the outbox (one write): an event whose deliveries could not be written with it stands marked, and is delivered once from the mark, also after a restart', async (t) => {
+  const { accountId, admin } = await tenantWithAdmin('Outbox');
+  const hook = await receiver();
+  const { webhook, secret } = await addEndpoint(admin, accountId, hook.url);
+  const audit = () => tk.keyport.database.connection.db!.collection('audit_events');
+  // The deliveries cannot be written (as if the process stopped right after the audit record): in the call, and in this process's worker.
+  const model = tk.keyport.database.models.WebhookDelivery;
+  const insertMany = model.insertMany;
+  model.insertMany = (() => Promise.reject(new Error('injected: the deliveries are not written')));
+  let keyId = '';
+  try {
+    const created = await admin.post(`/accounts/${accountId}/keypairs`, { name: 'outboxed' });
+    t.is(created.status, 201, 'the change stands');
+    keyId = created.body.keypair.keyId;
+    t.like(await audit().findOne({ keypairId: keyId, action: 'keypair.created' }), { webhook: 'pending' }, 'its event is marked for delivery, in the same record');
+    t.deepEqual((await admin.get(`/webhooks/${webhook.id}/deliveries`)).body.items, []);
+  } finally {
+    model.insertMany = insertMany;
+  }
+  await tk.restart();
+  const received = verified(await hook.request(1), secret);
+  t.like(received, { type: 'keypair.created', keypairId: keyId, accountId });
+  t.like(await deliveryWhen(admin, webhook.id, (d) => d.status === 'delivered'), { eventId: received.id, attempts: 1 });
+  t.is((await audit().findOne({ keypairId: keyId, action: 'keypair.created' }))?.webhook, undefined, 'the mark is cleared once its deliveries are written');
+  await new Promise((resolve) => setTimeout(resolve, 300));
+  t.is(hook.received.length, 1, 'delivered once');
+});
+
 test.serial('two server processes on one database: one of them delivers (the lease), so each event arrives once', async (t) => {
   const other = await startKeyport({ ...tk.config, server: { ...tk.config.server, port: 0 } }, { clock: tk.clock });
   try {

@@ -22,9 +22,19 @@ export class MongooseAuditStore implements AuditStore {
     this.#model = model;
   }
 
-  async insert(event: Omit<AuditEventRecord, 'id'>): Promise<string> {
-    const doc = await this.#model.create(event);
+  async insert(event: Omit<AuditEventRecord, 'id'>, options: { webhookPending?: boolean } = {}): Promise<string> {
+    const doc = await this.#model.create(options.webhookPending ? { ...event, webhook: 'pending' } : event);
     return String(doc._id);
+  }
+
+  async pendingWebhookEvents(limit: number): Promise<AuditEventRecord[]> {
+    const docs = await this.#model.find({ webhook: 'pending' }).sort({ at: 1, _id: 1 }).limit(limit).lean<AuditEventDoc[]>();
+    return docs.map(record);
+  }
+
+  async webhookQueued(id: string): Promise<void> {
+    if (!this.isEventId(id)) return;
+    await this.#model.updateOne({ _id: new Types.ObjectId(id), webhook: 'pending' }, { $unset: { webhook: 1 } });
   }
 
   async page(filter: AuditQuery, query: { limit: number; after?: { at: Date; id: string } }): Promise<AuditEventRecord[]> {

@@ -70,6 +70,21 @@ export interface EndedSecret {
   endedAuditedAt: Date | null;
 }
 
+/** One public key's successful client assertions counted in memory since the last write (KeypairStore.recordSecretUsage). */
+export interface PublicKeyUsageBatch {
+  thumbprint: string;
+  uses: number;
+  lastUsedAt: Date;
+}
+
+/** What one batch of usage writes to a keypair (KeypairStore.recordSecretUsage). */
+export interface UsageWrite extends Pick<KeypairRecord, 'secrets' | 'endedSecrets'> {
+  /** Raised to this (never lowered): the last successful authentication of the batch, by secret or key. */
+  lastUsedAt: Date | null;
+  /** Per thumbprint, raised likewise: the last assertion each key signed in the batch. */
+  keysLastUsedAt: Record<string, Date>;
+}
+
 /** One secret's authentications counted in memory since the last write (KeypairStore.recordSecretUsage). */
 export interface SecretUsageBatch {
   hash: string;
@@ -246,9 +261,9 @@ export type FailureCountOutcome =
 
 /**
  * The keypairs collection. Every write of one keypair (including the failure
- * counts and lastUsedAt) runs after the earlier writes of the same key, in this
+ * counts and the batched usage) runs after the earlier writes of the same key, in this
  * process and, on a database whose single-document updates are not atomic,
- * across processes (a lease). Every write except lastUsedAt publishes, so no
+ * across processes (a lease). Every write that authentication reads publishes, so no
  * cache keeps a copy older than a change.
  */
 export interface KeypairStore {
@@ -337,21 +352,21 @@ export interface KeypairStore {
   countFailures(keyId: string, seen: FailureCounters, decide: (counters: FailureCounters) => FailureWrite | null): Promise<FailureCountOutcome>;
   /** After a success: failedAttempts, failuresAtLastLock and temporaryLocks to 0, atomically, only while the key is unlocked at `now` (a lock in force stays). Publishes. */
   resetFailures(keyId: string, now: Date): Promise<void>;
-  /** Sets lastUsedAt to `now` unless it is already later than `notBefore`. Best effort, does not publish (authentication does not read it). */
-  noteUsed(keyId: string, now: Date, notBefore: Date): Promise<void>;
   /**
-   * Writes counted secret usage: in the key's write turn, reads the record,
-   * asks `build` for its new `secrets` and `endedSecrets` (null: nothing to
-   * write), and sets them on condition that the revision is still the one read
-   * (incrementing it, so that a rotation racing in another process reads again
-   * rather than overwrite the counts; a few attempts when it lost). Does not publish (authentication reads
-   * only the hashes, which this never changes) but keeps the written record in
-   * this process's cache. Returns the record before and after, or null when
-   * nothing was written (no such key, nothing to write, or it changed meanwhile).
+   * Writes a batch of counted usage as ONE update of the keypair: in the key's
+   * write turn, asks `build` for the record's new `secrets` and `endedSecrets`
+   * and the last uses to raise (`lastUsedAt`, `keysLastUsedAt` per thumbprint;
+   * null: nothing to write), and sets them on condition that the revision is
+   * still the one built from (incrementing it, so that a rotation racing in
+   * another process reads again rather than overwrite the counts). `build`
+   * first gets `cached` (this process's cached record) when given, so that a
+   * batch costs no read; only a lost race reads the record (a few attempts).
+   * Does not publish (authentication reads only the hashes, which this never
+   * changes) but keeps the written record in this process's cache. Returns the
+   * record before and after, or null when nothing was written (no such key,
+   * nothing to write, or it changed meanwhile).
    */
-  recordSecretUsage(keyId: string, build: (current: KeypairRecord) => Pick<KeypairRecord, 'secrets' | 'endedSecrets'> | null): Promise<{ before: KeypairRecord; after: KeypairRecord } | null>;
-  /** Sets keysLastUsedAt[thumbprint] and lastUsedAt to `now`. Best effort, does not publish (authentication does not read them). */
-  noteKeyUsed(keyId: string, thumbprint: string, now: Date): Promise<void>;
+  recordSecretUsage(keyId: string, build: (current: KeypairRecord) => UsageWrite | null, options?: { cached?: KeypairRecord | null }): Promise<{ before: KeypairRecord; after: KeypairRecord } | null>;
 }
 
 /** What a change is about: its key is a key id, an account or environment id, a jti, or a signing key's kid. */
@@ -450,10 +465,19 @@ export interface AuditEventRecord {
   details: Record<string, unknown>;
 }
 
-/** The audit trail: append-only. */
+/** The audit trail: append-only (only the webhook mark of an event is ever cleared). */
 export interface AuditStore {
-  /** Appends one event; returns its id. */
-  insert(event: Omit<AuditEventRecord, 'id'>): Promise<string>;
+  /**
+   * Appends one event; returns its id. `webhookPending`: the event is also the
+   * webhook outbox's entry (one write, so that no change is recorded without
+   * its deliveries, nor the other way round): it is listed by
+   * pendingWebhookEvents until webhookQueued.
+   */
+  insert(event: Omit<AuditEventRecord, 'id'>, options?: { webhookPending?: boolean }): Promise<string>;
+  /** Up to `limit` events still marked for webhook deliveries, oldest first. */
+  pendingWebhookEvents(limit: number): Promise<AuditEventRecord[]>;
+  /** Clears an event's webhook mark: its deliveries are written. Idempotent. */
+  webhookQueued(id: string): Promise<void>;
   /**
    * Up to `limit` events matching `filter` (every given field equal; null matches
    * "none"), newest first by (at, id), strictly after `after` in that order.
@@ -738,6 +762,7 @@ export interface WebhookStore {
   endpointsOf(accountId: string): Promise<WebhookEndpointRecord[]>;
   /** Deletes an endpoint and its deliveries; returns the endpoint, or null when there was none. */
   deleteEndpoint(endpointId: string): Promise<WebhookEndpointRecord | null>;
+  /** Inserts deliveries; one whose _id exists already is left as it is (queuing an event again adds nothing). */
   insertDeliveries(deliveries: WebhookDeliveryRecord[]): Promise<void>;
   findDelivery(deliveryId: string): Promise<WebhookDeliveryRecord | null>;
   /** One page of an endpoint's deliveries, newest first (ties by id), strictly older than `before`. */

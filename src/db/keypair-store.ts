@@ -7,7 +7,7 @@ import { trusted, type Model } from 'mongoose';
 import { readThrough } from './read-through.ts';
 import type { ChangeFeed } from './contract.ts';
 import { beganRun, type FailureCounters, type FailureWrite } from './contract.ts';
-import type { ExpiryNotice, FailureCountOutcome, KeypairChanges, KeypairListStatus, KeypairRecord, KeypairStore, NewKeypair } from './contract.ts';
+import type { ExpiryNotice, FailureCountOutcome, KeypairChanges, KeypairListStatus, KeypairRecord, KeypairStore, NewKeypair, UsageWrite } from './contract.ts';
 import { SerialWrites } from './serial-writes.ts';
 
 /** A fresh filter per query: mongoose casts (and so rewrites) the filter objects it is given. */
@@ -24,6 +24,9 @@ function noticeDue(notice: ExpiryNotice, now: Date, horizon: Date) {
     ? { expiresAt: trusted({ $ne: null, $lte: now }), expiredNoticeAt: null }
     : { expiresAt: trusted({ $gt: now, $lte: horizon }), expiringNoticeAt: null };
 }
+
+/** The later of two times (a last use is never moved back by a batch counted elsewhere earlier). */
+const later = (a: Date | null | undefined, b: Date): Date => (a && a > b ? a : b);
 
 const COUNTER_FIELDS = { failedAttempts: 1, failuresAtLastLock: 1, temporaryLocks: 1, lockedUntil: 1, lockedPermanently: 1, failureSources: 1 } as const;
 
@@ -231,23 +234,22 @@ export class MongooseKeypairStore implements KeypairStore {
     ));
   }
 
-  async noteUsed(keyId: string, now: Date, notBefore: Date): Promise<void> {
-    await this.#serialized(keyId, () => this.#model.updateOne(
-      { _id: keyId, $or: [{ lastUsedAt: null }, { lastUsedAt: trusted({ $lte: notBefore }) }] },
-      { $set: { lastUsedAt: now } },
-    ), { quiet: true });
-  }
-
-  recordSecretUsage(keyId: string, build: (current: KeypairRecord) => Pick<KeypairRecord, 'secrets' | 'endedSecrets'> | null): Promise<{ before: KeypairRecord; after: KeypairRecord } | null> {
+  recordSecretUsage(keyId: string, build: (current: KeypairRecord) => UsageWrite | null, options: { cached?: KeypairRecord | null } = {}): Promise<{ before: KeypairRecord; after: KeypairRecord } | null> {
     return this.#serialized(keyId, async () => {
+      // The cached record first: when no other process wrote the key since, the batch is this one update and nothing else.
+      let before: KeypairRecord | null = options.cached ?? null;
       for (let attempt = 0; attempt < 3; attempt++) {
-        const before = await this.findById(keyId);
+        if (!before || attempt > 0) before = await this.findById(keyId);
         if (!before) return null;
         const next = build(before);
         if (!next) return null;
+        const set: Record<string, unknown> = { secrets: next.secrets, endedSecrets: next.endedSecrets ?? [] };
+        if (next.lastUsedAt) set.lastUsedAt = later(before.lastUsedAt, next.lastUsedAt);
+        // Thumbprints are base64url: safe as a field name (no '.', no '$').
+        for (const [thumbprint, at] of Object.entries(next.keysLastUsedAt)) set[`keysLastUsedAt.${thumbprint}`] = later(before.keysLastUsedAt?.[thumbprint], at);
         const after = await this.#model.findOneAndUpdate(
           { _id: keyId, revision: before.revision },
-          { $set: { secrets: next.secrets, endedSecrets: next.endedSecrets ?? [] }, $inc: { revision: 1 } },
+          { $set: set, $inc: { revision: 1 } },
           { returnDocument: 'after' },
         ).lean<KeypairRecord>();
         if (after) return { before, after };
@@ -256,18 +258,10 @@ export class MongooseKeypairStore implements KeypairStore {
     }, { othersNeedIt: () => false, keepHere: (written) => written?.after });
   }
 
-  async noteKeyUsed(keyId: string, thumbprint: string, now: Date): Promise<void> {
-    // Thumbprints are base64url: safe as a field name (no '.', no '$').
-    await this.#serialized(keyId, () => this.#model.updateOne(
-      { _id: keyId },
-      { $set: { [`keysLastUsedAt.${thumbprint}`]: now, lastUsedAt: now } },
-    ), { quiet: true });
-  }
-
   /**
    * Runs one write of a keypair document after every earlier one (serial-writes.ts),
    * then tells every process's cache (the change feed). `quiet` is for writes
-   * that authentication does not read (lastUsedAt). `othersNeedIt` decides from
+   * that authentication does not read (the expiry notices). `othersNeedIt` decides from
    * the write's result whether other processes must hear of it; this process's
    * cache then drops the record, or keeps the one `keepHere` returns, the record
    * as the write left it (a failed write publishes everywhere).

@@ -43,7 +43,15 @@ export class MongooseWebhookStore implements WebhookStore {
   }
 
   async insertDeliveries(deliveries: WebhookDeliveryRecord[]): Promise<void> {
-    if (deliveries.length) await this.#deliveries.insertMany(deliveries);
+    if (!deliveries.length) return;
+    try {
+      // Unordered: the deliveries not there yet are inserted even when others are.
+      await this.#deliveries.insertMany(deliveries, { ordered: false });
+    } catch (err) {
+      const writeErrors = (err as { writeErrors?: unknown[] }).writeErrors;
+      if (isDuplicateKey(err) && (!writeErrors || writeErrors.every(isDuplicateKey))) return;
+      throw err;
+    }
   }
 
   findDelivery(deliveryId: string): Promise<WebhookDeliveryRecord | null> {

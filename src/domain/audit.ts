@@ -18,9 +18,15 @@ export interface AuditEntry {
 /** An audit event as the surfaces show it: the stored record with its time as ISO 8601. */
 export type AuditEventView = Omit<AuditEventRecord, 'at'> & { at: string };
 
-/** Takes every recorded event (it picks those it wants): the webhook outbox. */
+/**
+ * The webhook outbox, fed by the audit trail: an event it wants is recorded
+ * with a pending mark (one write), and its deliveries are derived from it.
+ */
 export interface AuditOutbox {
-  enqueue(event: AuditEventRecord): Promise<void>;
+  /** Whether this event is to be delivered (a webhook event of an account with endpoints). */
+  wants(event: Omit<AuditEventRecord, 'id'>): Promise<boolean>;
+  /** Writes the deliveries of an event recorded with the mark, then clears the mark. */
+  queue(event: AuditEventRecord): Promise<void>;
 }
 
 export class AuditLog {
@@ -51,9 +57,24 @@ export class AuditLog {
       keypairId: entry.keypairId ?? null,
       details: entry.details ?? {},
     };
-    const id = await this.#store.insert(event);
-    // Queued in the same call, before the change's caller has its answer: no change returns with its event unqueued.
-    if (this.#outbox) await this.#outbox.enqueue({ id, ...event });
+    const outbox = this.#outbox;
+    const pending = outbox ? await outbox.wants(event) : false;
+    // The record is the outbox entry too (a mark on it): one write, so that no
+    // crash or error can keep an event without its deliveries, or the other way round.
+    const id = await this.#store.insert(event, { webhookPending: pending });
+    // Its deliveries at once, so that they are in the log when the change's
+    // caller has its answer; if that fails, the delivery worker writes them from the mark.
+    if (pending) await outbox!.queue({ id, ...event }).catch(() => { /* the mark stays: the worker queues it */ });
+  }
+
+  /** Events recorded with the webhook mark whose deliveries are still to be written, oldest first. */
+  pendingWebhookEvents(limit: number): Promise<AuditEventRecord[]> {
+    return this.#store.pendingWebhookEvents(limit);
+  }
+
+  /** The event's deliveries are written: its mark is cleared. */
+  webhookQueued(id: string): Promise<void> {
+    return this.#store.webhookQueued(id);
   }
 
   /**

@@ -2,8 +2,9 @@
 // ended secrets a stale client may still send), the check after a client
 // assertion, whether a token may still be honoured, and the per-key queues that
 // follow the answers: failure counts toward the lockout (failure-counts.ts) and
-// per-secret usage (secret-usage.ts), both written after the answer, never on
-// the token endpoint's path. The admin lifecycle (keypairs.ts) waits for these
+// usage per secret and per public key with the keypair's lastUsedAt
+// (secret-usage.ts), both written after the answer, never on the token
+// endpoint's path. The admin lifecycle (keypairs.ts) waits for these
 // queues where it must show or change what they write. No HTTP in here.
 import type { KeyportConfig } from '../config.ts';
 import type { AuditLog } from './audit.ts';
@@ -14,14 +15,12 @@ import { failureWrite, hasFailuresToReset, isLocked } from './lockout.ts';
 import { mergeFailureSources, type FailureSource } from './failure-sources.ts';
 import type { OwnerService } from './owners.ts';
 import { endedSecretHashes, liveSecrets, withUsage, type UsageEvent } from './secrets.ts';
-import { SecretUsageCounter } from './secret-usage.ts';
+import { SecretUsageCounter, type KeypairUsageBatch } from './secret-usage.ts';
 import { isExpired } from './expiry.ts';
 import type { DailyUsage } from './daily-usage.ts';
-import type { KeypairStore, SecretUsageBatch } from '../db/contract.ts';
+import type { KeypairStore } from '../db/contract.ts';
 import { livePublicKeys } from './public-keys.ts';
 import { currentTokenGeneration, keypairTarget, type AuthenticationResult, type KeypairDoc } from './keypair-views.ts';
-
-const LAST_USED_INTERVAL_MS = 60_000;
 
 export class KeypairAuthenticator {
   readonly #store: KeypairStore;
@@ -30,11 +29,9 @@ export class KeypairAuthenticator {
   readonly #audit: AuditLog;
   readonly #clock: Clock;
   readonly #lockout: KeyportConfig['lockout'];
-  /** Per key: when lastUsedAt was last written by this process (at most once a minute). */
-  readonly #lastUsedWrites = new Map<string, number>();
   /** Wrong secrets answered and not yet counted (#recordFailure). */
   readonly #failures: FailureCounts<KeypairDoc>;
-  /** Per-secret usage counted in memory, written about once a minute (secret-usage.ts). */
+  /** Usage per secret and per public key counted in memory, written about once a minute with lastUsedAt (secret-usage.ts). */
   readonly #usage: SecretUsageCounter;
   /** How long ended secrets are recognised. */
   readonly #endedRetentionMs: number;
@@ -57,7 +54,7 @@ export class KeypairAuthenticator {
     });
     this.#endedRetentionMs = (deps.endedRetentionDays ?? 30) * 86_400_000;
     this.#usage = new SecretUsageCounter({
-      write: (keyId, batches) => this.#writeUsage(keyId, batches),
+      write: (keyId, usage) => this.#writeUsage(keyId, usage),
       onError: (err, what) => this.#reportError(err, what),
     });
   }
@@ -128,7 +125,6 @@ export class KeypairAuthenticator {
     if (!doc.enabled) return { ok: false, reason: 'disabled' };
     if (!(await this.#owners.isActive(doc))) return { ok: false, reason: 'owner_inactive' };
     if (hasFailuresToReset(doc)) await this.#recordSuccess(doc._id, now);
-    this.#noteUse(doc._id, now);
     this.#usage.used(doc._id, live[matched]!.hash, now);
     return { ok: true, keypair: doc };
   }
@@ -158,7 +154,7 @@ export class KeypairAuthenticator {
     if (!doc.enabled) return { ok: false, reason: 'disabled' };
     if (!(await this.#owners.isActive(doc))) return { ok: false, reason: 'owner_inactive' };
     if (hasFailuresToReset(doc)) await this.#recordSuccess(doc._id, now);
-    this.#noteKeyUse(doc._id, thumbprint, now);
+    this.#usage.keyUsed(doc._id, thumbprint, now);
     return { ok: true, keypair: doc };
   }
 
@@ -202,7 +198,7 @@ export class KeypairAuthenticator {
     return this.#failures.counted(keyId);
   }
 
-  /** Settles once the per-secret usage counted so far in this process is written (of `keyId`, or of every key). */
+  /** Settles once the usage counted so far in this process is written (of `keyId`, or of every key). */
   usageRecorded(keyId?: string): Promise<void> {
     return this.#usage.flush(keyId);
   }
@@ -213,20 +209,27 @@ export class KeypairAuthenticator {
   }
 
   /**
-   * Writes one key's counted usage, merged by secret (secrets.ts, withUsage),
-   * then audits what is due: a previous secret used during its grace period,
-   * an ended secret presented, each at most once a day per secret, by `system`.
+   * Writes one key's counted usage as one update of the keypair (secrets.ts,
+   * withUsage, merges it by secret; the last uses of its public keys and of
+   * the keypair ride along), built from the cached record so that it costs no
+   * read; adds the day's successful authentications, by secret or by key; then
+   * audits what is due: a previous secret used during its grace period, an
+   * ended secret presented, each at most once a day per secret, by `system`.
    */
-  async #writeUsage(keyId: string, batches: SecretUsageBatch[]): Promise<void> {
+  async #writeUsage(keyId: string, usage: KeypairUsageBatch): Promise<void> {
     const now = this.#clock.now();
     let events: UsageEvent[] = [];
+    const uses = [...usage.secrets.map((b) => b.lastUsedAt), ...usage.keys.map((k) => k.lastUsedAt)];
+    const lastUsedAt = uses.reduce<Date | null>((last, at) => (at && (!last || at > last) ? at : last), null);
     const written = await this.#store.recordSecretUsage(keyId, (current) => {
-      const next = withUsage(current, batches, now, this.#endedRetentionMs);
+      const next = withUsage(current, usage.secrets, now, this.#endedRetentionMs);
       events = next.events;
-      return { secrets: next.secrets, endedSecrets: next.endedSecrets };
-    });
+      // A key removed since its use gets no entry back.
+      const keysLastUsedAt = Object.fromEntries(usage.keys.filter((k) => current.publicKeys?.some((p) => p.thumbprint === k.thumbprint)).map((k) => [k.thumbprint, k.lastUsedAt]));
+      return { secrets: next.secrets, endedSecrets: next.endedSecrets, lastUsedAt, keysLastUsedAt };
+    }, { cached: await this.#store.findCached(keyId) });
     // The day's count rides on the same batch: one more write per key and minute at most, none per request.
-    const authenticated = batches.reduce((sum, b) => sum + b.uses, 0);
+    const authenticated = usage.secrets.reduce((sum, b) => sum + b.uses, 0) + usage.keys.reduce((sum, k) => sum + k.uses, 0);
     if (authenticated) await this.#daily?.add(keyId, now, { authenticated });
     if (!written) return;
     for (const event of events) await this.#audit.record({ actor: 'system', action: event.action, ...keypairTarget(written.after), details: event.details });
@@ -270,29 +273,5 @@ export class KeypairAuthenticator {
   /** A success ends a run of failures: the counters start over (a lock in force stays). */
   async #recordSuccess(keyId: string, now: Date): Promise<void> {
     await this.#store.resetFailures(keyId, now);
-  }
-
-  /** Writes lastUsedAt at most once a minute per key, after the response (never on the hot path). */
-  #noteUse(keyId: string, now: Date): void {
-    const last = this.#lastUsedWrites.get(keyId) ?? 0;
-    if (now.getTime() - last < LAST_USED_INTERVAL_MS) return;
-    this.#lastUsedWrites.set(keyId, now.getTime());
-    if (this.#lastUsedWrites.size > 100_000) this.#lastUsedWrites.clear();
-    setImmediate(() => {
-      this.#store.noteUsed(keyId, now, new Date(now.getTime() - LAST_USED_INTERVAL_MS))
-        .catch(() => { /* best effort: a lost write only makes "last used" a minute older */ });
-    });
-  }
-
-  /** Per key: keysLastUsedAt and lastUsedAt at most once a minute, after the response. */
-  #noteKeyUse(keyId: string, thumbprint: string, now: Date): void {
-    const memo = `${keyId} ${thumbprint}`;
-    const last = this.#lastUsedWrites.get(memo) ?? 0;
-    if (now.getTime() - last < LAST_USED_INTERVAL_MS) return;
-    this.#lastUsedWrites.set(memo, now.getTime());
-    if (this.#lastUsedWrites.size > 100_000) this.#lastUsedWrites.clear();
-    setImmediate(() => {
-      this.#store.noteKeyUsed(keyId, thumbprint, now).catch(() => { /* best effort: a lost write only makes "last used" older */ });
-    });
   }
 }

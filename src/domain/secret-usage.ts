@@ -1,21 +1,30 @@
-// Per-secret usage counted in memory and written in batches: successful
-// authentications of each live secret, and presentations of ended secrets.
-// The token endpoint only adds to a map (no database work, no promise); a
-// timer writes each key's counts about once a minute, as lastUsedAt is
-// written, and admin reads write a key's counts first so that they show them.
-import type { SecretUsageBatch } from '../db/contract.ts';
+// Usage counted in memory and written in batches: successful authentications
+// of each live secret and of each public key (private_key_jwt), and
+// presentations of ended secrets. The token endpoint only adds to a map (no
+// database work, no promise); a timer writes each key's counts about once a
+// minute, as ONE update of the keypair that also carries its lastUsedAt, and
+// admin reads write a key's counts first so that they show them.
+import type { PublicKeyUsageBatch, SecretUsageBatch } from '../db/contract.ts';
 
 export const USAGE_FLUSH_INTERVAL_MS = 60_000;
 /** Keys with unwritten counts beyond which counting waits for the next write (a flood of distinct keys cannot grow memory without bound). */
 const MAX_PENDING_KEYS = 100_000;
 
-export type UsageWriter = (keyId: string, batches: SecretUsageBatch[]) => Promise<void>;
+/** One keypair's counts since its last write. */
+export interface KeypairUsageBatch {
+  secrets: SecretUsageBatch[];
+  keys: PublicKeyUsageBatch[];
+}
+
+export type UsageWriter = (keyId: string, usage: KeypairUsageBatch) => Promise<void>;
+
+type Pending = { secrets: Map<string, SecretUsageBatch>; keys: Map<string, PublicKeyUsageBatch> };
 
 export class SecretUsageCounter {
   readonly #write: UsageWriter;
   readonly #onError: (err: unknown, what: string) => void;
-  /** Counts not yet written: key id → secret hash → batch. */
-  #pending = new Map<string, Map<string, SecretUsageBatch>>();
+  /** Counts not yet written: key id → secret hash (or key thumbprint) → batch. */
+  #pending = new Map<string, Pending>();
   /** Writes under way, by key: a key's next write waits for it. */
   readonly #writing = new Map<string, Promise<void>>();
   #timer: NodeJS.Timeout | null = null;
@@ -27,17 +36,23 @@ export class SecretUsageCounter {
     this.#timer.unref();
   }
 
-  #batch(keyId: string, hash: string): SecretUsageBatch | null {
+  #ofKey(keyId: string): Pending | null {
     let ofKey = this.#pending.get(keyId);
     if (!ofKey) {
       if (this.#pending.size >= MAX_PENDING_KEYS) return null;
-      ofKey = new Map();
+      ofKey = { secrets: new Map(), keys: new Map() };
       this.#pending.set(keyId, ofKey);
     }
-    let batch = ofKey.get(hash);
+    return ofKey;
+  }
+
+  #batch(keyId: string, hash: string): SecretUsageBatch | null {
+    const ofKey = this.#ofKey(keyId);
+    if (!ofKey) return null;
+    let batch = ofKey.secrets.get(hash);
     if (!batch) {
       batch = { hash, uses: 0, lastUsedAt: null, endedUses: 0, endedLastSeenAt: null, endedLastAddress: null };
-      ofKey.set(hash, batch);
+      ofKey.secrets.set(hash, batch);
     }
     return batch;
   }
@@ -61,9 +76,21 @@ export class SecretUsageCounter {
     }
   }
 
+  /** A successful client assertion signed with the public key `thumbprint`. */
+  keyUsed(keyId: string, thumbprint: string, at: Date): void {
+    const ofKey = this.#ofKey(keyId);
+    if (!ofKey) return;
+    const batch = ofKey.keys.get(thumbprint);
+    if (!batch) ofKey.keys.set(thumbprint, { thumbprint, uses: 1, lastUsedAt: at });
+    else {
+      batch.uses++;
+      if (at > batch.lastUsedAt) batch.lastUsedAt = at;
+    }
+  }
+
   /** The last use of a secret counted here and not yet written (null: none). */
   pendingLastUse(keyId: string, hash: string): Date | null {
-    return this.#pending.get(keyId)?.get(hash)?.lastUsedAt ?? null;
+    return this.#pending.get(keyId)?.secrets.get(hash)?.lastUsedAt ?? null;
   }
 
   /** Writes the counts of `keyId` (or of every key) counted so far; settles once written or reported. Never rejects. */
@@ -79,9 +106,9 @@ export class SecretUsageCounter {
     this.#pending.delete(keyId);
     const run = before.then(async () => {
       try {
-        await this.#write(keyId, [...ofKey.values()]);
+        await this.#write(keyId, { secrets: [...ofKey.secrets.values()], keys: [...ofKey.keys.values()] });
       } catch (err) {
-        this.#onError(err, `writing the secret usage of keypair ${keyId}`);
+        this.#onError(err, `writing the usage of keypair ${keyId}`);
       }
     });
     this.#writing.set(keyId, run);

@@ -1,14 +1,18 @@
 // Webhooks: an account's endpoints, and the deliveries of its keypair events
 // to them (docs/architecture.md, Webhooks).
 //
-// Deliveries come from the audit trail: when the AuditLog records a keypair
-// action that is a webhook event, it hands the event to enqueue() before the
-// domain call that made the change returns, and enqueue() writes one delivery
-// per endpoint of the account into the database (an outbox). The delivery
-// worker (src/webhooks/worker.ts) sends from there, so an event survives a
+// Deliveries come from the audit trail, which is the outbox: a keypair action
+// that is a webhook event of an account with endpoints is recorded with a
+// pending mark, in the one insert of the audit record. queue() then writes one
+// delivery per endpoint (ids derived from the event and the endpoint, so that
+// writing them twice adds nothing) and clears the mark: at once, before the
+// domain call that made the change returns, and otherwise (a crash, a database
+// error in between) by the delivery worker from the marked events. The worker
+// (src/webhooks/worker.ts) sends from the deliveries, so an event survives a
 // restart, and the requests that made it never wait for a receiver.
 import type { Actor, AuditLog, AuditOutbox } from './audit.ts';
 import type { Clock } from './clock.ts';
+import { createHash } from 'node:crypto';
 import { randomBase62 } from './credentials.ts';
 import { invalidInput, notFound } from './errors.ts';
 import { openText, sealText } from './sealed.ts';
@@ -107,6 +111,16 @@ function deliveryView(doc: WebhookDeliveryRecord): WebhookDeliveryView {
     redeliveryOf: doc.redeliveryOf,
     payload: JSON.parse(doc.body),
   };
+}
+
+const BASE62 = '0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz';
+/** Pending marked events the worker queues per poll at most. */
+const PENDING_EVENTS_PER_POLL = 100;
+
+/** The id of an event's delivery to an endpoint: the same each time it is derived, so that a delivery is written once however often its event is queued. */
+function deliveryIdOf(eventId: string, endpointId: string): string {
+  const digest = createHash('sha256').update(`${eventId}\0${endpointId}`).digest();
+  return `whd_${Array.from(digest.subarray(0, 20), (byte) => BASE62[byte % 62]).join('')}`;
 }
 
 /** The delay before retry number `attempts` (1: the first retry): base, 2 × base, 4 × base…, at most an hour. */
@@ -215,12 +229,33 @@ export class WebhookService implements AuditOutbox {
     return deliveryView(copy);
   }
 
-  /** The outbox (AuditLog.record): one delivery per endpoint of the event's account. */
-  async enqueue(event: AuditEventRecord): Promise<void> {
-    if (!WEBHOOK_EVENT_TYPES.has(event.action) || !event.accountId) return;
-    const endpoints = await this.#store.endpointsOf(event.accountId);
-    if (!endpoints.length) return;
-    const body = JSON.stringify({
+  /** The outbox (AuditLog.record): a webhook event of an account that has endpoints is recorded with the pending mark. */
+  async wants(event: Omit<AuditEventRecord, 'id'>): Promise<boolean> {
+    if (!WEBHOOK_EVENT_TYPES.has(event.action) || !event.accountId) return false;
+    return (await this.#store.endpointsOf(event.accountId)).length > 0;
+  }
+
+  /** One delivery per endpoint of the event's account (written once, however often this runs), then the event's mark cleared. */
+  async queue(event: AuditEventRecord): Promise<void> {
+    const endpoints = event.accountId && WEBHOOK_EVENT_TYPES.has(event.action) ? await this.#store.endpointsOf(event.accountId) : [];
+    if (endpoints.length) {
+      const body = this.#body(event);
+      const now = this.#clock.now();
+      await this.#store.insertDeliveries(endpoints.map((e) => this.#newDelivery(e._id, e.accountId, event.id, event.action, body, now, deliveryIdOf(event.id, e._id))));
+    }
+    await this.#audit.webhookQueued(event.id);
+    if (endpoints.length) this.#notify();
+  }
+
+  /** For the delivery worker, under its lease: queues the marked events whose deliveries were not written when they were recorded. */
+  async queuePending(): Promise<number> {
+    const events = await this.#audit.pendingWebhookEvents(PENDING_EVENTS_PER_POLL);
+    for (const event of events) await this.queue(event);
+    return events.length;
+  }
+
+  #body(event: AuditEventRecord): string {
+    return JSON.stringify({
       id: event.id,
       type: event.action,
       createdAt: event.at.toISOString(),
@@ -230,9 +265,6 @@ export class WebhookService implements AuditOutbox {
       actor: event.actor,
       data: event.details,
     });
-    const now = this.#clock.now();
-    await this.#store.insertDeliveries(endpoints.map((e) => this.#newDelivery(e._id, e.accountId, event.id, event.action, body, now)));
-    this.#notify();
   }
 
   /** Called after deliveries were queued in this process (the worker then looks at once, rather than at its next poll). */
@@ -290,9 +322,9 @@ export class WebhookService implements AuditOutbox {
     return this.#store.releaseWorkerLease(holder);
   }
 
-  #newDelivery(endpointId: string, accountId: string, eventId: string, type: string, body: string, now: Date): WebhookDeliveryRecord {
+  #newDelivery(endpointId: string, accountId: string, eventId: string, type: string, body: string, now: Date, id = `whd_${randomBase62(20)}`): WebhookDeliveryRecord {
     return {
-      _id: `whd_${randomBase62(20)}`,
+      _id: id,
       endpointId,
       accountId,
       eventId,

@@ -2,13 +2,15 @@
 // authenticates keypairs: the HTTP Basic parser and the credentials a request
 // presents, used by oidc-provider's hooks at the token endpoint (provider.ts),
 // and the whole check for the endpoints Keyport serves itself (introspection,
-// revocation): HTTP Basic or client_id/client_secret in the form body, never
-// both, never in the query string.
+// revocation): HTTP Basic, client_id/client_secret in the form body, or a
+// client assertion (assertion-auth.ts); one of them only, never a secret in
+// the query string.
 import type { Context } from 'koa';
 import type { KoaContextWithOIDC } from 'oidc-provider';
 import type { Domain } from '../domain/index.ts';
 import type { KeypairDoc } from '../db/models/keypair.ts';
 import { requestAddress, throttledResponse, type AddressThrottle } from './address-throttle.ts';
+import { ASSERTION_TYPE, authenticateAssertion } from './assertion-auth.ts';
 import { invalidRequest, OAuthError } from './oauth-error.ts';
 
 /** A parsed form body: the parser turns `a[b]=c` into nested objects and repeats into arrays. */
@@ -77,7 +79,13 @@ export async function spendUnknownKey(domain: Domain, keyId: string, secret: str
   await domain.keypairAuth.authenticate(keyId, secret, null);
 }
 
-export async function authenticateClient(ctx: Context, domain: Domain, body: FormBody, throttle: AddressThrottle): Promise<KeypairDoc> {
+/**
+ * The keypair that authenticates the request: with a secret (HTTP Basic or
+ * client_secret_post) or with a client assertion (private_key_jwt, whose `aud`
+ * must be one of `assertionAudiences`). Any failure is 401 invalid_client and
+ * spends the address's budget (an ended secret excepted).
+ */
+export async function authenticateClient(ctx: Context, domain: Domain, body: FormBody, throttle: AddressThrottle, assertionAudiences: string[]): Promise<KeypairDoc> {
   const address = requestAddress(ctx.req, ctx.app.proxy);
   const wait = throttle.retryAfter(address);
   if (wait) {
@@ -90,6 +98,19 @@ export async function authenticateClient(ctx: Context, domain: Domain, body: For
   const header = ctx.get('Authorization');
   const postId = formParam(body, 'client_id');
   const postSecret = formParam(body, 'client_secret');
+  const assertionType = formParam(body, 'client_assertion_type');
+  const assertion = formParam(body, 'client_assertion');
+  if (assertionType !== undefined || assertion !== undefined) {
+    if (header !== '' || postSecret !== undefined) throw invalidRequest('client authentication must only be provided using one mechanism');
+    if (assertionType !== ASSERTION_TYPE) throw invalidRequest(`client_assertion_type must be ${ASSERTION_TYPE}`);
+    if (!assertion) throw invalidRequest('client_assertion must be provided with client_assertion_type');
+    const keypair = await authenticateAssertion(domain, assertion, { clientId: postId, audiences: assertionAudiences });
+    if (!keypair) {
+      await throttle.failed(address);
+      throw new OAuthError(401, 'invalid_client', 'client authentication failed');
+    }
+    return keypair;
+  }
   let keyId: string;
   let secret: string;
   const basic = header !== '';

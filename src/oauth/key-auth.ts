@@ -20,6 +20,11 @@ export const ASSERTION_MAX_LIFETIME_SECONDS = 300;
 /** Clock skew allowed between client and server, on exp, nbf and iat. */
 export const ASSERTION_CLOCK_SKEW_SECONDS = 15;
 
+/** The replay store's id of an assertion's jti (hashed with its issuer): the same at every endpoint that takes assertions. */
+export function assertionReplayId(iss: string, jti: string): string {
+  return `jti:${createHash('sha256').update(`${iss}\0${jti}`).digest('base64url')}`;
+}
+
 /** Requests whose assertion failed on a rule of the keypair that the domain counted (or must not count) already. */
 const counted = new WeakSet<object>();
 
@@ -94,9 +99,8 @@ export function keyAssertionRules(domain: Domain, recordOf: RecordOf, hooks: Hoo
  */
 export function installKeyAuthentication(provider: Provider, domain: Domain, recordOf: RecordOf, hooks: Hooks, rethrow: (err: unknown) => never): void {
   provider.ReplayDetection.unique = async (iss: string, jti: string, exp: number) => {
-    const id = `jti:${createHash('sha256').update(`${iss}\0${jti}`).digest('base64url')}`;
     try {
-      return await domain.replays.firstUse(id, new Date(exp * 1000));
+      return await domain.replays.firstUse(assertionReplayId(iss, jti), new Date(exp * 1000));
     } catch (err) {
       return rethrow(err);
     }

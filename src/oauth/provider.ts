@@ -12,7 +12,7 @@ import { currentTokenGeneration, type AuthenticationFailure, type Authentication
 import { httpFailureOf } from '../http/error-statuses.ts';
 import { requestAddress } from './address-throttle.ts';
 import { presentedSecret, spendUnknownKey } from './client-auth.ts';
-import { DPOP_FEATURE, DPOP_SIGNING_ALGS, dpopBinding, shareReplayDetection } from './dpop.ts';
+import { DPOP_FEATURE, DPOP_SIGNING_ALGS, dpopBinding } from './dpop.ts';
 import { ASSERTION_CLOCK_SKEW_SECONDS, assertionPresented, installKeyAuthentication, keyAssertionRules, keyClientMetadata } from './key-auth.ts';
 import { ASSERTION_ALGS } from '../domain/public-keys.ts';
 import { UNAVAILABLE_ERROR } from './oauth-error.ts';
@@ -36,6 +36,8 @@ const ACCOUNT_FIELD = 'keyport_account_id';
 const ENVIRONMENT_FIELD = 'keyport_environment_id';
 /** The keypair's token generation, copied into every token as `gen` (KeypairDoc.tokenGeneration). */
 const GENERATION_FIELD = 'keyport_token_generation';
+/** The keypair's expiry (epoch seconds; absent: none): its tokens expire no later (clientCredentialsGrant). */
+const EXPIRES_AT_FIELD = 'keyport_expires_at';
 
 /** Per-request memo: the keypair record read by Client.find, reused by the secret and key checks. */
 const loadedKeypair = new WeakMap<object, KeypairDoc | null>();
@@ -72,6 +74,7 @@ function keypairClientMetadata(doc: KeypairDoc): AdapterPayload {
     [ACCOUNT_FIELD]: doc.accountId,
     ...(doc.environmentId ? { [ENVIRONMENT_FIELD]: doc.environmentId } : {}),
     [GENERATION_FIELD]: currentTokenGeneration(doc),
+    ...(doc.expiresAt ? { [EXPIRES_AT_FIELD]: Math.floor(doc.expiresAt.getTime() / 1000) } : {}),
     // RFC 9449 §5.2: a token request of this client without a DPoP proof is refused.
     ...(doc.dpopRequired ? { dpop_bound_access_tokens: true } : {}),
   };
@@ -224,7 +227,7 @@ export function createProvider(options: { issuer: string; config: KeyportConfig;
       token_endpoint_auth_method: 'client_secret_basic',
       id_token_signed_response_alg: SIGNING_ALG,
     },
-    extraClientMetadata: { properties: [ACCOUNT_FIELD, ENVIRONMENT_FIELD, GENERATION_FIELD] },
+    extraClientMetadata: { properties: [ACCOUNT_FIELD, ENVIRONMENT_FIELD, GENERATION_FIELD, EXPIRES_AT_FIELD] },
     scopes: config.scopes.map((s) => s.name),
     claims: { openid: ['sub'] },
     responseTypes: ['none'],
@@ -255,9 +258,11 @@ export function createProvider(options: { issuer: string; config: KeyportConfig;
     },
     discovery: {
       introspection_endpoint: `${issuer}${OAUTH_ROUTES.introspection}`,
-      introspection_endpoint_auth_methods_supported: ['client_secret_basic', 'client_secret_post'],
+      introspection_endpoint_auth_methods_supported: ['client_secret_basic', 'client_secret_post', 'private_key_jwt'],
+      introspection_endpoint_auth_signing_alg_values_supported: [...ASSERTION_ALGS],
       revocation_endpoint: `${issuer}${OAUTH_ROUTES.revocation}`,
-      revocation_endpoint_auth_methods_supported: ['client_secret_basic', 'client_secret_post'],
+      revocation_endpoint_auth_methods_supported: ['client_secret_basic', 'client_secret_post', 'private_key_jwt'],
+      revocation_endpoint_auth_signing_alg_values_supported: [...ASSERTION_ALGS],
       // A Keyport extension (docs/revocation.md): where keyport/verify finds the signed revocation feed.
       keyport_revocation_feed_uri: `${issuer}${OAUTH_ROUTES.revocation_feed}`,
       service_documentation: `${issuer}/`,
@@ -297,9 +302,8 @@ export function createProvider(options: { issuer: string; config: KeyportConfig;
   };
 
   buildClientsOncePerRecord(provider, domain, hooks);
-  shareReplayDetection(provider, domain);
   installKeyAuthentication(provider, domain, recordOfRequest, hooks, rethrowForProvider);
-  provider.registerGrantType('client_credentials', clientCredentialsGrant(provider, config, signingKeys.signingKid), ['scope', 'resource']);
+  provider.registerGrantType('client_credentials', clientCredentialsGrant(provider, domain, config, signingKeys.signingKid), ['scope', 'resource']);
   return provider;
 }
 
@@ -308,11 +312,11 @@ export function createProvider(options: { issuer: string; config: KeyportConfig;
  * no `scope` ⇒ every scope of the keypair; any scope outside them ⇒ invalid_scope.
  * With a DPoP proof the token is bound to its key (RFC 9449, dpop.ts).
  */
-function clientCredentialsGrant(provider: Provider, config: KeyportConfig, signingKid: string) {
+function clientCredentialsGrant(provider: Provider, domain: Domain, config: KeyportConfig, signingKid: string) {
   return async function keyportClientCredentials(ctx: KoaContextWithOIDC) {
     const client = ctx.oidc.client!;
     // Checked first, as oidc-provider's own grant does; no await without a DPoP header.
-    const binding = dpopBinding(provider, ctx, client.dpopBoundAccessTokens === true);
+    const binding = dpopBinding(domain, ctx, client.dpopBoundAccessTokens === true);
     const jkt = binding && await binding;
     const allowed = new Set((client.scope ?? '').split(' ').filter(Boolean));
     const param = ctx.oidc.params?.scope;
@@ -326,6 +330,7 @@ function clientCredentialsGrant(provider: Provider, config: KeyportConfig, signi
 
     const token = new provider.ClientCredentials({ client, scope: requested.join(' ') || undefined });
     token.resourceServer = new provider.ResourceServer(resource, resourceServerInfo(config, resource, signingKid));
+    capAtKeypairExpiry(token, (client as unknown as Record<string, unknown>)[EXPIRES_AT_FIELD], config.tokens.ttlSeconds);
     if (jkt) token.setThumbprint('jkt', jkt);
     ctx.oidc.entity('ClientCredentials', token);
     const value = await token.save();
@@ -337,4 +342,23 @@ function clientCredentialsGrant(provider: Provider, config: KeyportConfig, signi
       scope: token.scope || undefined,
     };
   };
+}
+
+/**
+ * No token outlives its keypair: with an expiry sooner than the token lifetime,
+ * the token's exp is the keypair's expiresAt, so that offline validators refuse
+ * it from that moment without waiting for the expiry sweep and the revocation
+ * feed. The expiry comes with the client (built once per keypair record): no
+ * database read here. A keypair that expires within the current second is
+ * refused as expired: a token for it would already be expired.
+ */
+function capAtKeypairExpiry(token: { iat?: number; exp?: number; expiresIn?: number }, expiresAt: unknown, ttlSeconds: number): void {
+  if (typeof expiresAt !== 'number') return;
+  const now = Math.floor(Date.now() / 1000);
+  const left = expiresAt - now;
+  if (left >= ttlSeconds) return;
+  if (left < 1) throw new errors.InvalidClientAuth('keypair expired');
+  token.iat = now;
+  token.exp = expiresAt;
+  token.expiresIn = left;
 }

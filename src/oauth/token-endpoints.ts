@@ -26,12 +26,19 @@ function requiredToken(body: FormBody): string {
   return token;
 }
 
-export function tokenEndpointsRouter(domain: Domain, verifier: AccessTokenVerifier, throttle: AddressThrottle): Router {
+/**
+ * `issuer`: what a client assertion's aud may name, besides the endpoint
+ * called: the issuer or the token endpoint, as at the token endpoint.
+ */
+export function tokenEndpointsRouter(domain: Domain, verifier: AccessTokenVerifier, throttle: AddressThrottle, issuer: string): Router {
   const router = new Router();
+  const audiences = (endpoint: string) => [issuer, `${issuer}${OAUTH_ROUTES.token}`, `${issuer}${endpoint}`];
+  const introspectionAudiences = audiences(OAUTH_ROUTES.introspection);
+  const revocationAudiences = audiences(OAUTH_ROUTES.revocation);
 
   router.post(OAUTH_ROUTES.introspection, renderOAuthErrors, async (ctx) => {
     const body = formBody(ctx);
-    const caller = await authenticateClient(ctx, domain, body, throttle);
+    const caller = await authenticateClient(ctx, domain, body, throttle, introspectionAudiences);
     const token = requiredToken(body);
     noStore(ctx);
     ctx.body = { active: false };
@@ -64,7 +71,7 @@ export function tokenEndpointsRouter(domain: Domain, verifier: AccessTokenVerifi
 
   router.post(OAUTH_ROUTES.revocation, renderOAuthErrors, async (ctx) => {
     const body = formBody(ctx);
-    const caller = await authenticateClient(ctx, domain, body, throttle);
+    const caller = await authenticateClient(ctx, domain, body, throttle, revocationAudiences);
     const token = requiredToken(body);
     noStore(ctx);
     ctx.status = 200;

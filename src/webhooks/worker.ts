@@ -82,6 +82,8 @@ export class WebhookWorker {
     try {
       this.#leader = await this.#webhooks.holdWorkerLease(this.#holder, new Date(Date.now() + LEASE_MS));
       if (!this.#leader) return;
+      // Events recorded with the webhook mark whose deliveries were not written then (a crash or an error in between).
+      await this.#webhooks.queuePending();
       while (!this.#stopped && this.#inFlight.size < this.#settings.maxConcurrent) {
         const due = await this.#webhooks.nextDue([...this.#inFlight.keys()]);
         if (!due) break;
