@@ -98,6 +98,28 @@ export interface StoredPublicKey {
   expiresAt: Date | null;
 }
 
+/**
+ * A trust rule of a keypair (federated workload identity): an OIDC token of an
+ * external issuer whose claims match the rule authenticates the keypair.
+ */
+export interface StoredTrustRule {
+  /** `tr_` + random: the rule's id in the API, the CLI and the UI. */
+  id: string;
+  /** The token's `iss`, exactly; on the instance's allow-list (federation.issuers) when the rule was added. */
+  issuer: string;
+  /** The token's `sub`: exact, or a prefix followed by one trailing `*`. */
+  subject: string;
+  /** A value the token's `aud` must hold. */
+  audience: string;
+  /**
+   * Further claims the token must have, each equal to `value`. `name` is a
+   * claim's name, or a path into nested claims with '/' (`kubernetes.io/namespace`).
+   * A list rather than an object: claim names may hold '.' and '$'.
+   */
+  claims: { name: string; value: string }[];
+  createdAt: Date;
+}
+
 /** The counters a keypair keeps for its lockout. */
 export interface LockoutCounters {
   /** Consecutive wrong secrets since the last success (not counted while locked). */
@@ -197,6 +219,10 @@ export interface KeypairRecord extends LockoutCounters {
   publicKeys?: StoredPublicKey[];
   /** When each public key (by thumbprint) last authenticated, written at most once a minute per key. Absent: never. */
   keysLastUsedAt?: Record<string, Date>;
+  /** Trust rules for federated workload identity, at most 10. Absent on older records: none. */
+  trustRules?: StoredTrustRule[];
+  /** When each trust rule (by id) last authenticated, written at most once a minute per rule. Absent: never. */
+  trustRulesLastUsedAt?: Record<string, Date>;
 }
 
 /** What creating a keypair gives; the store starts the counters, revision and generation at zero. */
@@ -205,7 +231,7 @@ export type NewKeypair = Pick<KeypairRecord, '_id' | 'ownerType' | 'accountId' |
 
 /** Fields an administrative change may set (never the id, the owner or the counters' history alone). */
 export type KeypairChanges = Partial<Pick<KeypairRecord,
-  'name' | 'comment' | 'scopes' | 'enabled' | 'secrets' | 'endedSecrets' | 'updatedAt' | 'lastRotatedAt' | 'tokensRevokedAt' | 'expiresAt' | 'expiringNoticeAt' | 'expiredNoticeAt' | 'dpopRequired' | 'publicKeys' | keyof LockoutCounters>>;
+  'name' | 'comment' | 'scopes' | 'enabled' | 'secrets' | 'endedSecrets' | 'updatedAt' | 'lastRotatedAt' | 'tokensRevokedAt' | 'expiresAt' | 'expiringNoticeAt' | 'expiredNoticeAt' | 'dpopRequired' | 'publicKeys' | 'trustRules' | keyof LockoutCounters>>;
 
 /**
  * A listing's filter: `locked` at `now`, or `enabled` / `disabled` and not locked at `now`;
@@ -331,6 +357,8 @@ export interface KeypairStore {
   recordSecretUsage(keyId: string, build: (current: KeypairRecord) => Pick<KeypairRecord, 'secrets' | 'endedSecrets'> | null): Promise<{ before: KeypairRecord; after: KeypairRecord } | null>;
   /** Sets keysLastUsedAt[thumbprint] and lastUsedAt to `now`. Best effort, does not publish (authentication does not read them). */
   noteKeyUsed(keyId: string, thumbprint: string, now: Date): Promise<void>;
+  /** Sets trustRulesLastUsedAt[ruleId] and lastUsedAt to `now`. Best effort, does not publish (authentication does not read them). */
+  noteTrustRuleUsed(keyId: string, ruleId: string, now: Date): Promise<void>;
 }
 
 /** What a change is about: its key is a key id, an account or environment id, a jti, or a signing key's kid. */

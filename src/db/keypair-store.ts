@@ -262,6 +262,14 @@ export class MongooseKeypairStore implements KeypairStore {
     ), { quiet: true });
   }
 
+  async noteTrustRuleUsed(keyId: string, ruleId: string, now: Date): Promise<void> {
+    // Rule ids are `tr_` + base62: safe as a field name (no '.', no '$').
+    await this.#serialized(keyId, () => this.#model.updateOne(
+      { _id: keyId },
+      { $set: { [`trustRulesLastUsedAt.${ruleId}`]: now, lastUsedAt: now } },
+    ), { quiet: true });
+  }
+
   /**
    * Runs one write of a keypair document after every earlier one (serial-writes.ts),
    * then tells every process's cache (the change feed). `quiet` is for writes

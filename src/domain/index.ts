@@ -11,6 +11,7 @@ import { SecretHasher } from './credentials.ts';
 import { DpopProofLog } from './dpop-proofs.ts';
 import { OwnerClosing } from './closing.ts';
 import { KeypairKeyService } from './keypair-keys.ts';
+import { KeypairTrustService } from './keypair-trust.ts';
 import { KeypairService } from './keypairs.ts';
 import { ExpirySweep } from './expiry.ts';
 import { OwnerService } from './owners.ts';
@@ -39,6 +40,8 @@ export interface Domain {
   expiry: ExpirySweep;
   /** The public keys of keypairs (private_key_jwt). */
   keypairKeys: KeypairKeyService;
+  /** The trust rules of keypairs (federated workload identity). */
+  keypairTrust: KeypairTrustService;
   /** Single use of client assertions' jti. */
   replays: ReplayGuard;
   scopes: ScopeCatalog;
@@ -85,6 +88,7 @@ export function createDomain(options: { stores: Stores; config: KeyportConfig; p
     usage,
     expiry: new ExpirySweep({ store: stores.keypairs, audit, clock, revocationFeed }),
     keypairKeys: new KeypairKeyService({ store: stores.keypairs, audit, clock }),
+    keypairTrust: new KeypairTrustService({ store: stores.keypairs, audit, clock, issuers: options.config.federation.issuers }),
     replays,
     access: new AccessService({ users, owners, keypairs, audit }),
     closing: new OwnerClosing({ ownerStore: stores.owners, keypairStore: stores.keypairs, owners, keypairs, audit, revocationFeed }),

@@ -161,6 +161,31 @@ export class KeypairAuthenticator {
     return { ok: true, keypair: doc };
   }
 
+  /**
+   * After src/oauth/federated-auth.ts verified an external OIDC token and
+   * trust-rules.ts matched it to the rule `ruleId` of `doc`: the keypair's own
+   * rules, as for a key (expired and locked refused and not counted; disabled,
+   * owner inactive). A success resets the failure count and notes the rule's use.
+   */
+  async authenticateWithTrustRule(doc: KeypairDoc, ruleId: string, options: { afterCounting?: boolean } = {}): Promise<AuthenticationResult> {
+    const now = this.#clock.now();
+    if (isExpired(doc, now)) return { ok: false, reason: 'expired' };
+    if (isLocked(doc, now)) return { ok: false, reason: 'locked' };
+    if (!options.afterCounting && this.#failures.pending(doc._id)) {
+      await this.#failures.counted(doc._id);
+      const fresh = await this.findForAuthentication(doc._id);
+      if (!fresh) return { ok: false, reason: 'unknown_key' };
+      // The rule may have been removed meanwhile: then nothing trusts the token any more.
+      if (!fresh.trustRules?.some((rule) => rule.id === ruleId)) return { ok: false, reason: 'bad_assertion' };
+      return this.authenticateWithTrustRule(fresh, ruleId, { afterCounting: true });
+    }
+    if (!doc.enabled) return { ok: false, reason: 'disabled' };
+    if (!(await this.#owners.isActive(doc))) return { ok: false, reason: 'owner_inactive' };
+    if (hasFailuresToReset(doc)) await this.#recordSuccess(doc._id, now);
+    this.#noteTrustRuleUse(doc._id, ruleId, now);
+    return { ok: true, keypair: doc };
+  }
+
   /** A client assertion of this keypair that failed its checks: counted toward lockout like a wrong secret (not while locked). */
   assertionFailed(doc: KeypairDoc): void {
     if (!isLocked(doc, this.#clock.now())) this.#recordFailure(doc);
@@ -268,6 +293,18 @@ export class KeypairAuthenticator {
     setImmediate(() => {
       this.#store.noteUsed(keyId, now, new Date(now.getTime() - LAST_USED_INTERVAL_MS))
         .catch(() => { /* best effort: a lost write only makes "last used" a minute older */ });
+    });
+  }
+
+  /** Per trust rule: trustRulesLastUsedAt and lastUsedAt at most once a minute, after the response. */
+  #noteTrustRuleUse(keyId: string, ruleId: string, now: Date): void {
+    const memo = `${keyId} ${ruleId}`;
+    const last = this.#lastUsedWrites.get(memo) ?? 0;
+    if (now.getTime() - last < LAST_USED_INTERVAL_MS) return;
+    this.#lastUsedWrites.set(memo, now.getTime());
+    if (this.#lastUsedWrites.size > 100_000) this.#lastUsedWrites.clear();
+    setImmediate(() => {
+      this.#store.noteTrustRuleUsed(keyId, ruleId, now).catch(() => { /* best effort: a lost write only makes "last used" older */ });
     });
   }
 

@@ -5,6 +5,7 @@
 import type { KeypairRecord, StoredSecret } from '../db/contract.ts';
 import { isExpired, isExpiringSoon } from './expiry.ts';
 import { publicKeyViews, type PublicKeyView } from './keypair-keys.ts';
+import { trustRuleViews, type TrustRuleView } from './trust-rules.ts';
 import { MAX_GRACE_AFTER_ROTATION_MS, RETIRE_WHEN_IDLE, type RetireWhenIdle } from './limits.ts';
 import { isLocked } from './lockout.ts';
 import { endedSecrets, liveSecrets, previousSecret, RECENT_USE_MS, rotatedAt, secretEnd, shownHint } from './secrets.ts';
@@ -52,6 +53,8 @@ export interface KeypairView {
   dpopRequired: boolean;
   /** Public keys for private_key_jwt (current and retiring); [] for a secret-only keypair. */
   publicKeys: PublicKeyView[];
+  /** Trust rules for federated workload identity; [] when it trusts no external issuer. */
+  trustRules: TrustRuleView[];
 }
 
 export interface SecretView {
@@ -108,7 +111,12 @@ export type AuthenticationFailure = 'unknown_key' | 'malformed_secret' | 'wrong_
   /** The keypair's expiresAt has passed; a secret that ended (regenerated, grace over) within the retention, never counted toward lockout. */
   | 'expired' | 'ended_secret'
   /** private_key_jwt: an assertion that failed its checks (signature, claims, replay), or signed by a key no longer live. */
-  | 'bad_assertion' | 'retired_key';
+  | 'bad_assertion' | 'retired_key'
+  /**
+   * Federated workload identity: a token of an issuer not on federation.issuers;
+   * a verified token that no trust rule matches; the issuer's keys could not be fetched (not counted).
+   */
+  | 'untrusted_issuer' | 'federation_mismatch' | 'issuer_unavailable';
 export type AuthenticationResult =
   | { ok: true; keypair: KeypairDoc }
   | { ok: false; reason: AuthenticationFailure };
@@ -160,6 +168,7 @@ export function keypairView(doc: KeypairDoc, now: Date, endedRetentionMs: number
     expiringSoon: isExpiringSoon(doc, now),
     dpopRequired: doc.dpopRequired === true,
     publicKeys: publicKeyViews(doc, now),
+    trustRules: trustRuleViews(doc),
   };
 }
 

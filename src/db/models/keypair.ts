@@ -1,7 +1,7 @@
 // API keypairs: the OAuth clients of Keyport. The document's _id is the key id.
 import { Schema } from 'mongoose';
 import type { KeypairRecord } from '../contract.ts';
-import type { EndedSecret, StoredPublicKey, StoredSecret } from '../contract.ts';
+import type { EndedSecret, StoredPublicKey, StoredSecret, StoredTrustRule } from '../contract.ts';
 
 // The stored shape is the contract's record (src/db/contract.ts): the store hands
 // documents to the domain as they are read, with no copy on the token endpoint's path.
@@ -42,6 +42,15 @@ const storedPublicKeySchema = new Schema<StoredPublicKey>({
   expiresAt: { type: Date, default: null },
 }, { _id: false, versionKey: false, strict: 'throw' });
 
+const storedTrustRuleSchema = new Schema<StoredTrustRule>({
+  id: { type: String, required: true },
+  issuer: { type: String, required: true },
+  subject: { type: String, required: true },
+  audience: { type: String, required: true },
+  claims: { type: [new Schema({ name: { type: String, required: true }, value: { type: String, required: true } }, { _id: false, versionKey: false, strict: 'throw' })], default: [] },
+  createdAt: { type: Date, required: true },
+}, { _id: false, versionKey: false, strict: 'throw' });
+
 export const keypairSchema = new Schema<KeypairDoc>({
   _id: { type: String, required: true },
   ownerType: { type: String, enum: ['account', 'environment'], required: true },
@@ -74,6 +83,9 @@ export const keypairSchema = new Schema<KeypairDoc>({
   // No defaults: records written before keys existed lack both, and are read as "no keys".
   publicKeys: { type: [storedPublicKeySchema], default: undefined },
   keysLastUsedAt: { type: Schema.Types.Mixed, default: undefined },
+  // No defaults: records written before trust rules existed lack both, and are read as "no rules".
+  trustRules: { type: [storedTrustRuleSchema], default: undefined },
+  trustRulesLastUsedAt: { type: Schema.Types.Mixed, default: undefined },
 }, { versionKey: false, strict: 'throw' });
 // Lists: an owner's keypairs, newest first.
 keypairSchema.index({ accountId: 1, environmentId: 1, createdAt: -1 });

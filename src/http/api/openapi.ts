@@ -129,6 +129,7 @@ const COMPONENT_SCHEMAS: Record<string, Json> = {
           },
         },
       },
+      trustRules: { type: 'array', items: ref('TrustRule'), description: 'trust rules for federated workload identity (secretless)' },
     },
   },
   KeypairUsage: {
@@ -154,6 +155,27 @@ const COMPONENT_SCHEMAS: Record<string, Json> = {
     type: 'object',
     required: ['items', 'total', 'limit', 'offset'],
     properties: { items: { type: 'array', items: ref('Keypair') }, total: { type: 'integer' }, limit: { type: 'integer' }, offset: { type: 'integer' } },
+  },
+  TrustRule: {
+    type: 'object',
+    description: 'A trust rule: an OIDC token of an external issuer (GitHub Actions, Kubernetes…) that matches it authenticates the keypair (client_assertion, jwt-bearer)',
+    required: ['id', 'issuer', 'subject', 'subjectMatch', 'audience', 'claims', 'createdAt', 'lastUsedAt'],
+    properties: {
+      id: str, issuer: str,
+      subject: { ...str, description: 'the token\'s "sub": exact, or a prefix followed by a trailing "*"' },
+      subjectMatch: { type: 'string', enum: ['exact', 'prefix'] },
+      audience: { ...str, description: 'a value the token\'s "aud" must hold' },
+      claims: { type: 'object', additionalProperties: str, description: 'further claims the token must have, each equal to the string' },
+      createdAt: time, lastUsedAt: nullable(time),
+    },
+  },
+  TrustRuleList: {
+    type: 'object',
+    required: ['issuers', 'rules'],
+    properties: {
+      issuers: { type: 'array', items: str, description: 'the issuers this instance trusts (federation.issuers): a rule may name only these' },
+      rules: { type: 'array', items: ref('TrustRule') },
+    },
   },
   IssuedKeypair: {
     type: 'object',

@@ -257,6 +257,34 @@ const keypairRoutes: RouteSpec[] = [
     },
   }),
   defineRoute({
+    method: 'get', path: '/keypairs/:keyId/trust-rules', operationId: 'listKeypairTrustRules',
+    summary: 'The keypair\'s trust rules (federated workload identity), and the issuers this instance trusts (a rule may name only these)',
+    tag: 'keypairs', auth: true, status: 200, response: 'TrustRuleList', action: 'keypairs.read',
+    async handle(ctx, { params }, deps) {
+      await authorized(ctx, deps, 'keypairs.read', params);
+      const view = await deps.domain.keypairs.get(params.keyId!);
+      return { issuers: deps.domain.keypairTrust.issuers, rules: view.trustRules };
+    },
+  }),
+  defineRoute({
+    method: 'post', path: '/keypairs/:keyId/trust-rules', operationId: 'addKeypairTrustRule',
+    summary: 'Trust OIDC tokens of an external issuer (GitHub Actions, Kubernetes…): a token whose iss is the issuer, whose sub matches the subject (exact, or a prefix with a trailing "*"), whose aud holds the audience and whose claims equal the given ones gets this keypair\'s tokens, sent as client_assertion (jwt-bearer) with client_id = the key id. At most 10 rules; an issuer not on the instance\'s federation.issuers is refused with 400',
+    tag: 'keypairs', auth: true, body: schemas.addTrustRule, status: 201, response: 'TrustRule', action: 'keypairs.manage',
+    async handle(ctx, { params, body }, deps) {
+      await authorized(ctx, deps, 'keypairs.manage', params);
+      return (await deps.domain.keypairTrust.add(params.keyId!, body, actorOf(ctx))).rule;
+    },
+  }),
+  defineRoute({
+    method: 'delete', path: '/keypairs/:keyId/trust-rules/:ruleId', operationId: 'removeKeypairTrustRule',
+    summary: 'Remove a trust rule at once: tokens that matched only it no longer authenticate the keypair (tokens issued already stay valid until they expire)',
+    tag: 'keypairs', auth: true, status: 204, action: 'keypairs.manage',
+    async handle(ctx, { params }, deps) {
+      await authorized(ctx, deps, 'keypairs.manage', params);
+      await deps.domain.keypairTrust.remove(params.keyId!, params.ruleId!, actorOf(ctx));
+    },
+  }),
+  defineRoute({
     method: 'get', path: '/keypairs/:keyId/usage', operationId: 'getKeypairUsage', summary: 'Authentications and counted failures per UTC day, for the last ?days= days (default 30, at most 90): the figures behind the keypair page\'s chart, from batched writes (never a write per request)', tag: 'keypairs', auth: true, query: schemas.keypairUsage, status: 200, response: 'KeypairUsage', action: 'keypairs.read',
     async handle(ctx, { params, query: q }, deps) {
       await authorized(ctx, deps, 'keypairs.read', params);
