@@ -24,8 +24,8 @@ export interface TrustRuleInput {
   issuer: string;
   subject: string;
   audience: string;
-  /** Claim name (or path) → the exact string it must equal. */
-  claims?: Record<string, string>;
+  /** Claim name (or path, with '/') and the exact string it must equal. A list: claim names may hold '.'. */
+  claims?: { name: string; value: string }[];
 }
 
 export interface TrustRuleView {
@@ -35,7 +35,7 @@ export interface TrustRuleView {
   /** exact: `sub` equals subject; prefix: subject ends with `*` and `sub` starts with what precedes it. */
   subjectMatch: 'exact' | 'prefix';
   audience: string;
-  claims: Record<string, string>;
+  claims: { name: string; value: string }[];
   createdAt: string;
   lastUsedAt: string | null;
 }
@@ -65,15 +65,15 @@ export function checkTrustRule(input: TrustRuleInput, allowedIssuers: readonly s
   if (star !== -1 && star !== subject.length - 1) throw invalidInput('subject may hold "*" only once, as its last character (a prefix match)');
   if (subject === '*') throw invalidInput('subject "*" would trust every workload of the issuer: give the exact subject, or a prefix such as "repo:acme/api:*"');
   const audience = text(input.audience, 'audience');
-  const given = input.claims ?? {};
-  if (typeof given !== 'object' || Array.isArray(given)) throw invalidInput('claims must be an object of claim name → value');
-  const entries = Object.entries(given);
-  if (entries.length > TRUST_RULE_CLAIMS_MAX) throw invalidInput(`a rule holds at most ${TRUST_RULE_CLAIMS_MAX} claim conditions`);
-  const claims = entries.map(([name, value]) => {
-    if (!CLAIM_PATH_PATTERN.test(name)) throw invalidInput(`claim name "${name.slice(0, 80)}" is not valid: letters, digits and _ . : -, with "/" into nested claims (e.g. kubernetes.io/namespace)`);
+  const given = input.claims ?? [];
+  if (!Array.isArray(given)) throw invalidInput('claims must be a list of {"name", "value"}');
+  if (given.length > TRUST_RULE_CLAIMS_MAX) throw invalidInput(`a rule holds at most ${TRUST_RULE_CLAIMS_MAX} claim conditions`);
+  const claims = given.map(({ name, value }) => {
+    if (typeof name !== 'string' || !CLAIM_PATH_PATTERN.test(name)) throw invalidInput(`claim name "${String(name).slice(0, 80)}" is not valid: letters, digits and _ . : -, with "/" into nested claims (e.g. kubernetes.io/namespace)`);
     if (RESERVED_CLAIMS.has(name)) throw invalidInput(`claim "${name}" cannot be a condition: use the rule's issuer, subject and audience`);
-    return { name, value: text(value, `claims.${name}`) };
+    return { name, value: text(value, `the value of claim ${name}`) };
   }).sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
+  if (claims.some((c, i) => i > 0 && claims[i - 1]!.name === c.name)) throw invalidInput('each claim may have one condition');
   return { issuer, subject, audience, claims };
 }
 
@@ -146,7 +146,7 @@ export function trustRuleViews(doc: { trustRules?: StoredTrustRule[]; trustRules
     subject: rule.subject,
     subjectMatch: rule.subject.endsWith('*') ? 'prefix' : 'exact',
     audience: rule.audience,
-    claims: Object.fromEntries(rule.claims.map((c) => [c.name, c.value])),
+    claims: rule.claims.map((c) => ({ name: c.name, value: c.value })),
     createdAt: rule.createdAt.toISOString(),
     lastUsedAt: doc.trustRulesLastUsedAt?.[rule.id]?.toISOString() ?? null,
   }));

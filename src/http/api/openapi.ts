@@ -165,7 +165,7 @@ const COMPONENT_SCHEMAS: Record<string, Json> = {
       subject: { ...str, description: 'the token\'s "sub": exact, or a prefix followed by a trailing "*"' },
       subjectMatch: { type: 'string', enum: ['exact', 'prefix'] },
       audience: { ...str, description: 'a value the token\'s "aud" must hold' },
-      claims: { type: 'object', additionalProperties: str, description: 'further claims the token must have, each equal to the string' },
+      claims: { type: 'array', items: { type: 'object', required: ['name', 'value'], properties: { name: str, value: str } }, description: 'further claims the token must have, each equal to its value; a name with "/" reaches into nested claims (kubernetes.io/namespace)' },
       createdAt: time, lastUsedAt: nullable(time),
     },
   },

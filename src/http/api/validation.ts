@@ -4,7 +4,7 @@
 // operators and prototype keys anywhere, before anything reaches a query.
 import type { Context } from 'koa';
 import { z } from 'zod';
-import { TRUST_RULE_VALUE_MAX } from '../../domain/trust-rules.ts';
+import { TRUST_RULE_CLAIMS_MAX, TRUST_RULE_VALUE_MAX } from '../../domain/trust-rules.ts';
 import type { IdKind } from '../../domain/credentials.ts';
 import { COMMENT_MAX, EMAIL_MAX, GRACE_PERIOD_NAMES, NAME_MAX, RETIRE_WHEN_IDLE_NAMES, PASSWORD_MAX, SCOPE_NAME_MAX, SCOPE_NAME_PATTERN, SCOPES_MAX } from '../../domain/limits.ts';
 import { MAX_KEYPAIR_LIFETIME_DAYS } from '../../domain/expiry.ts';
@@ -84,7 +84,8 @@ export const schemas = {
     issuer: z.string().min(1).max(TRUST_RULE_VALUE_MAX).describe('the external issuer, exactly as its tokens write "iss"; must be on the instance\'s federation.issuers'),
     subject: z.string().min(1).max(TRUST_RULE_VALUE_MAX).describe('the token\'s "sub": exact, or a prefix ending in one "*" (e.g. "repo:acme/api:*")'),
     audience: z.string().min(1).max(TRUST_RULE_VALUE_MAX).describe('a value the token\'s "aud" must hold'),
-    claims: z.record(z.string().max(300), z.string().max(TRUST_RULE_VALUE_MAX)).optional().describe('further claims, each equal to the given string (e.g. {"repository": "acme/api", "ref": "refs/heads/main"}); "/" reaches into nested claims ("kubernetes.io/namespace")'),
+    claims: z.array(z.strictObject({ name: z.string().min(1).max(300), value: z.string().min(1).max(TRUST_RULE_VALUE_MAX) })).max(TRUST_RULE_CLAIMS_MAX).optional()
+      .describe('further claims, each equal to the given string (e.g. [{"name": "repository", "value": "acme/api"}]); "/" reaches into nested claims ("kubernetes.io/namespace")'),
   }),
   retirePublicKey: z.strictObject({ grace: z.enum(GRACE_PERIOD_NAMES).optional().describe('"0": at once (the default); otherwise the key keeps working this long') }),
   updateKeypair: z.strictObject({ name: name.optional(), comment: comment.optional(), scopes: scopes.optional(), expiresAt: expiresAt.optional(), dpopRequired: z.boolean().optional() })
