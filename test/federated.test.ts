@@ -10,6 +10,7 @@ import test from 'ava';
 import { decodeJwt, exportJWK, SignJWT } from 'jose';
 import { accountOwner, ApiClient, createTenant, createUser } from './helpers/api.ts';
 import { startTestKeyport, type TestKeyport } from './helpers/keyport.ts';
+import { cliEnv, cliJson, runCli } from './helpers/cli.ts';
 import { basic } from './helpers/oauth.ts';
 import { LocalOidcIssuer } from './helpers/oidc-issuer.ts';
 
@@ -258,4 +259,35 @@ test('private_key_jwt still works beside federation (its iss is the key id)', as
   });
   t.is(answer.status, 200);
   t.is((await exchange(keyId, await issuer.mint())).status, 200);
+});
+
+test('the CLI adds, lists and removes trust rules (issuers from the same configuration as the server\'s)', async (t) => {
+  const { keyId } = await keypair('cli');
+  const env = cliEnv(tk.config, { KEYPORT_FEDERATION_ISSUERS: `${issuer.url},${down.url}` });
+  const added = await cliJson<{ id: string; claims: { name: string; value: string }[] }>(env, [
+    'keypair', 'trust', 'add', keyId, '--issuer', issuer.url, '--subject', 'repo:acme/api:*', '--audience', 'keyport', '--claim', 'repository=acme/api', '--claim', 'kubernetes.io/namespace=prod',
+  ]);
+  t.deepEqual(added.claims, [{ name: 'kubernetes.io/namespace', value: 'prod' }, { name: 'repository', value: 'acme/api' }]);
+  await tk.keyport.domain.changes.poll(); // the server hears of the CLI's change as its change feed would tell it
+  t.is((await exchange(keyId, await issuer.mint({ claims: { repository: 'acme/api', 'kubernetes.io': { namespace: 'prod' } } }))).status, 200);
+
+  const listed = await runCli(env, ['keypair', 'trust', 'list', keyId]);
+  t.is(listed.code, 0, listed.stderr);
+  t.true(listed.stdout.includes(added.id) && listed.stdout.includes('repository=acme/api'));
+  const shown = await runCli(env, ['keypair', 'show', keyId]);
+  t.regex(shown.stdout, new RegExp(`trust rule\\s+${added.id}: ${issuer.url.replace(/[.]/g, '\\.')} sub repo:acme/api:\\*`));
+
+  const refusedIssuer = await runCli(env, ['keypair', 'trust', 'add', keyId, '--issuer', rogue.url, '--subject', 'x', '--audience', 'keyport']);
+  t.not(refusedIssuer.code, 0);
+  t.regex(refusedIssuer.stderr, /not on this instance's list of trusted issuers/);
+  const badClaim = await runCli(env, ['keypair', 'trust', 'add', keyId, '--issuer', issuer.url, '--subject', 'x', '--audience', 'keyport', '--claim', 'novalue']);
+  t.not(badClaim.code, 0);
+  t.regex(badClaim.stderr, /--claim must be name=value/);
+
+  const removed = await runCli(env, ['keypair', 'trust', 'remove', keyId, added.id]);
+  t.is(removed.code, 0, removed.stderr);
+  await tk.keyport.domain.changes.poll();
+  t.like(await exchange(keyId, await issuer.mint({ claims: { repository: 'acme/api', 'kubernetes.io': { namespace: 'prod' } } })), { status: 401, body: refused });
+  const audit = await admin.get(`/keypairs/${keyId}/audit`);
+  t.true(audit.body.items.some((e: { action: string; actor: string }) => e.action === 'keypair.trust_removed' && e.actor === 'cli'));
 });

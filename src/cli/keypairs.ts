@@ -6,6 +6,7 @@ import { COMMENT_MAX, DEFAULT_GRACE, GRACE_PERIOD_NAMES, NAME_MAX, RETIRE_WHEN_I
 import { USAGE_CHART_DAYS, USAGE_RETENTION_DAYS } from '../domain/daily-usage.ts';
 import { UsageError } from './errors.ts';
 import { keyFields, readKeyFile, registerKeypairKeyCommands } from './keypair-keys.ts';
+import { registerKeypairTrustCommands, trustFields } from './keypair-trust.ts';
 import { fields, table, when } from './output.ts';
 import { addOwnerOptions, findOwner, ownerRefOf, type OwnerRef } from './owners.ts';
 import type { Runner, Session } from './session.ts';
@@ -88,6 +89,7 @@ function describe(k: KeypairView): string {
     ...previousSecretState(k),
     ...endedSecretLines(k),
     ...keyFields(k),
+    ...trustFields(k),
     ['failed attempts', String(k.failedAttempts)],
     ['created', `${when(k.createdAt)} by ${k.createdBy}`],
     ['last used', when(k.lastUsedAt)],
@@ -280,6 +282,7 @@ export function registerKeypairCommands(program: Command, run: Runner): void {
       });
     });
   registerKeypairKeyCommands(keypair, run);
+  registerKeypairTrustCommands(keypair, run);
 
   keypair.command('remove <keyId>')
     .alias('rm')
