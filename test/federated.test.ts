@@ -13,6 +13,7 @@ import { startTestKeyport, type TestKeyport } from './helpers/keyport.ts';
 import { cliEnv, cliJson, runCli } from './helpers/cli.ts';
 import { basic } from './helpers/oauth.ts';
 import { LocalOidcIssuer } from './helpers/oidc-issuer.ts';
+import { UiClient } from './helpers/ui.ts';
 
 const ASSERTION_TYPE = 'urn:ietf:params:oauth:client-assertion-type:jwt-bearer';
 const SUBJECT = 'repo:acme/api:ref:refs/heads/main';
@@ -290,4 +291,34 @@ test('the CLI adds, lists and removes trust rules (issuers from the same configu
   t.like(await exchange(keyId, await issuer.mint({ claims: { repository: 'acme/api', 'kubernetes.io': { namespace: 'prod' } } })), { status: 401, body: refused });
   const audit = await admin.get(`/keypairs/${keyId}/audit`);
   t.true(audit.body.items.some((e: { action: string; actor: string }) => e.action === 'keypair.trust_removed' && e.actor === 'cli'));
+});
+
+test('the web UI lists, adds and removes trust rules; a refused rule renders a 400 page and changes nothing', async (t) => {
+  const { keyId } = await keypair('ui');
+  const ui = await UiClient.signIn(tk.url, 'admin@acme.test');
+  const page = await ui.get(`/ui/keypairs/${keyId}`);
+  t.is(page.status, 200);
+  t.regex(page.html, /id="trust-rules"/);
+  t.regex(page.html, /No trust rules/);
+  t.true(page.html.includes(`<option value="${issuer.url}">`), 'the allow-list is the choice of issuers');
+
+  const added = await ui.submit(`/ui/keypairs/${keyId}`, `/ui/keypairs/${keyId}/trust-rules`, { issuer: issuer.url, subject: 'repo:acme/api:*', audience: 'keyport', claims: 'repository=acme/api\r\nkubernetes.io/namespace=prod\r\n' });
+  t.is(added.status, 303);
+  const [rule] = (await admin.get(`/keypairs/${keyId}/trust-rules`)).body.rules;
+  t.deepEqual(rule.claims, [{ name: 'kubernetes.io/namespace', value: 'prod' }, { name: 'repository', value: 'acme/api' }]);
+  const shown = await ui.get(`/ui/keypairs/${keyId}`);
+  t.true(shown.html.includes('<code>repository=acme/api</code>'));
+  t.true(shown.html.includes(`/ui/keypairs/${keyId}/trust-rules/${rule.id}/remove`));
+
+  const rogueRule = await ui.submit(`/ui/keypairs/${keyId}`, `/ui/keypairs/${keyId}/trust-rules`, { issuer: rogue.url, subject: 'x', audience: 'keyport' });
+  t.is(rogueRule.status, 400);
+  t.regex(rogueRule.html, /not on this instance(&#39;|')s list of trusted issuers/);
+  const badClaims = await ui.submit(`/ui/keypairs/${keyId}`, `/ui/keypairs/${keyId}/trust-rules`, { issuer: issuer.url, subject: 'y', audience: 'keyport', claims: 'no equals sign' });
+  t.is(badClaims.status, 400);
+  t.regex(badClaims.html, /name=value/);
+  t.is((await admin.get(`/keypairs/${keyId}/trust-rules`)).body.rules.length, 1);
+
+  const removed = await ui.submit(`/ui/keypairs/${keyId}`, `/ui/keypairs/${keyId}/trust-rules/${rule.id}/remove`);
+  t.is(removed.status, 303);
+  t.is((await admin.get(`/keypairs/${keyId}/trust-rules`)).body.rules.length, 0);
 });

@@ -13,6 +13,7 @@ import { capitalize, notFound, pageBase, refererBack, seeOther, session, UI_PREF
 import { render } from '../render.ts';
 import { auditRoutes } from './audit.ts';
 import { keypairKeyRoutes } from './keypair-keys.ts';
+import { keypairTrustRoutes } from './keypair-trust.ts';
 import { keypairRoutes } from './keypairs.ts';
 import { ownerRoutes } from './owners.ts';
 import { sessionRoutes } from './session.ts';
@@ -70,6 +71,7 @@ export function createUiRouter(deps: UiDeps): Router {
   ownerRoutes(router, deps);
   keypairRoutes(router, deps);
   keypairKeyRoutes(router, deps);
+  keypairTrustRoutes(router, deps);
   auditRoutes(router, deps);
   webhookRoutes(router, deps);
   return router;
