@@ -139,7 +139,7 @@ export class FederatedTokenChecker {
     const now = Math.floor(Date.now() / 1000);
     if (payload.exp! > now + FEDERATED_MAX_LIFETIME_SECONDS + FEDERATED_CLOCK_SKEW_SECONDS) return { ok: false, reason: 'bad_assertion', detail: `exp must be at most ${FEDERATED_MAX_LIFETIME_SECONDS} seconds ahead` };
     if (payload.iat !== undefined && payload.iat > now + FEDERATED_CLOCK_SKEW_SECONDS) return { ok: false, reason: 'bad_assertion', detail: 'iat must not be in the future' };
-    const match = matchTrustRule(doc.trustRules, payload as Record<string, unknown>);
+    const match = matchTrustRule(doc.trustRules, payload);
     if ('mismatch' in match) return { ok: false, reason: 'federation_mismatch', detail: match.mismatch };
     // Single use: by jti where the issuer sets one (checked last, so that a token refused above spends nothing);
     // otherwise a bounded age.

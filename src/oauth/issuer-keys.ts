@@ -164,7 +164,9 @@ async function usableKey(jwk: unknown): Promise<IssuerKey | null> {
   if (typeof jwk !== 'object' || jwk === null || Array.isArray(jwk)) return null;
   try {
     const parsed = await parsePublicKey(jwk);
-    const { alg: _alg, ...members } = parsed.jwk;
+    // The public members only: node's JWK import takes no `alg`.
+    const members: Record<string, string> = { ...parsed.jwk };
+    delete members.alg;
     const kid = typeof (jwk as { kid?: unknown }).kid === 'string' ? (jwk as { kid: string }).kid : null;
     return { kid, algs: parsed.algs, key: createPublicKey({ key: members, format: 'jwk' }) };
   } catch {

@@ -43,24 +43,25 @@ export class LocalOidcIssuer {
     const { privateKey, publicKey } = generateKeyPairSync('ec', { namedCurve: 'P-256' });
     const kid = randomUUID();
     const jwk: JWK = { ...(await exportJWK(publicKey)), kid, alg: 'ES256', use: 'sig' };
-    let issuer: LocalOidcIssuer | undefined;
+    // Set once the server listens (the handler runs only after that).
+    const self: { issuer?: LocalOidcIssuer } = {};
     const server = createServer((req, res) => {
       const url = new URL(req.url ?? '/', 'http://localhost');
       const send = (status: number, body: unknown) => {
         res.writeHead(status, { 'content-type': 'application/json' });
         res.end(JSON.stringify(body));
       };
-      if (!issuer!.up) return send(503, { error: 'down' });
+      if (!self.issuer!.up) return send(503, { error: 'down' });
       if (url.pathname === '/.well-known/openid-configuration') {
-        return send(200, { issuer: issuer!.url, jwks_uri: `${issuer!.url}/jwks`, id_token_signing_alg_values_supported: ['ES256'], response_types_supported: ['id_token'], subject_types_supported: ['public'] });
+        return send(200, { issuer: self.issuer!.url, jwks_uri: `${self.issuer!.url}/jwks`, id_token_signing_alg_values_supported: ['ES256'], response_types_supported: ['id_token'], subject_types_supported: ['public'] });
       }
       if (url.pathname === '/jwks') {
-        issuer!.jwksFetches += 1;
+        self.issuer!.jwksFetches += 1;
         return send(200, { keys: [jwk] });
       }
       if (url.pathname === '/token') {
         const claims = Object.fromEntries([...url.searchParams].filter(([name]) => !['audience', 'sub', 'expires_in'].includes(name)));
-        void issuer!.mint({ sub: url.searchParams.get('sub') ?? undefined, aud: url.searchParams.get('audience') ?? undefined, claims, expiresIn: Number(url.searchParams.get('expires_in') ?? 300) })
+        void self.issuer!.mint({ sub: url.searchParams.get('sub') ?? undefined, aud: url.searchParams.get('audience') ?? undefined, claims, expiresIn: Number(url.searchParams.get('expires_in') ?? 300) })
           .then((value) => send(200, { value }));
         return;
       }
@@ -72,8 +73,8 @@ export class LocalOidcIssuer {
     });
     const address = server.address();
     if (typeof address !== 'object' || !address) throw new Error('no address');
-    issuer = new LocalOidcIssuer(`http://127.0.0.1:${address.port}`, server, privateKey, kid);
-    return issuer;
+    self.issuer = new LocalOidcIssuer(`http://127.0.0.1:${address.port}`, server, privateKey, kid);
+    return self.issuer;
   }
 
   /** A workload token: iss, sub, aud, iat, exp, jti by default, signed ES256 with the issuer's key. */

@@ -18,6 +18,6 @@ test('KEYPORT_FEDERATION_ISSUERS lists the trusted issuers, kept exactly as writ
 test('an issuer that is not an http(s) URL, or has a query or credentials, stops the start with the setting named', (t) => {
   for (const bad of ['not a url', 'ftp://example.com', 'https://example.com/?x=1', 'https://user:pw@example.com']) {
     const err = t.throws(() => loadConfig(env({ KEYPORT_FEDERATION_ISSUERS: bad })));
-    t.regex(err!.message, /federation\.issuers\.0/, bad);
+    t.regex(err.message, /federation\.issuers\.0/, bad);
   }
 });
