@@ -103,3 +103,22 @@ test('a redirect is not followed; a discovery document naming another issuer is 
     server.close();
   }
 });
+
+test('a fetch is bounded in time and in size', async (t) => {
+  const slow = createServer(() => { /* never answers */ });
+  await new Promise<void>((resolve) => slow.listen(0, '127.0.0.1', resolve));
+  const slowAddress = slow.address();
+  const big = await jsonServer((path, self) => (path === '/.well-known/openid-configuration'
+    ? [200, { issuer: self, jwks_uri: `${self}/jwks` }]
+    : [200, { keys: [], padding: 'x'.repeat(300 * 1024) }]));
+  try {
+    const keys = new IssuerKeys({ ...policy, fetchTimeoutMs: 300 });
+    const slowUrl = `http://127.0.0.1:${typeof slowAddress === 'object' && slowAddress ? slowAddress.port : 0}`;
+    await t.throwsAsync(keys.keysFor(slowUrl, undefined), { instanceOf: IssuerUnavailable, message: /did not answer within 300 ms/ });
+    await t.throwsAsync(keys.keysFor(big.url, undefined), { instanceOf: IssuerUnavailable, message: /sent more than 262144 bytes/ });
+  } finally {
+    slow.closeAllConnections();
+    slow.close();
+    big.server.close();
+  }
+});
