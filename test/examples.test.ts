@@ -276,9 +276,12 @@ for (const name of KEY_QUICKSTARTS) {
 // the API; a keypair whose rule names another subject is refused (invalid_client).
 test('federated example: shell (examples/federated/run.sh)', async (t) => {
   const issuer = `http://127.0.0.1:${issuerPort}`;
-  const secretless = await keyport.keyport.domain.keypairs.create({ accountId: good.accountId }, { name: 'ci secretless', scopes: ['orders:read'], secret: false, publicKeys: [generateKeyPairSync('ec', { namedCurve: 'P-256' }).publicKey.export({ type: 'spki', format: 'pem' })] }, 'system');
+  const secretless = await keyport.keyport.domain.keypairs.create({ accountId: good.accountId }, {
+    name: 'ci secretless', scopes: ['orders:read'], secret: false,
+    trustRules: [{ issuer, subject: 'repo:acme/api:ref:refs/heads/main', audience: 'keyport', claims: [{ name: 'repository', value: 'acme/api' }] }],
+  }, 'system');
+  t.is(secretless.secret, null);
   const keyId = secretless.keypair.keyId;
-  await keyport.keyport.domain.keypairTrust.add(keyId, { issuer, subject: 'repo:acme/api:ref:refs/heads/main', audience: 'keyport', claims: [{ name: 'repository', value: 'acme/api' }] }, 'system');
   const base = { KEYPORT_URL: keyport.url, API_URL: api.url, ISSUER_PORT: String(issuerPort), KEYPORT_KEY_ID: keyId };
   const script = join(examples, 'federated/run.sh');
 

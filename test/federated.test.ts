@@ -322,3 +322,27 @@ test('the web UI lists, adds and removes trust rules; a refused rule renders a 4
   t.is(removed.status, 303);
   t.is((await admin.get(`/keypairs/${keyId}/trust-rules`)).body.rules.length, 0);
 });
+
+test('a keypair created with trust rules and without a secret or key: secretless from the start; its last rule stays until another way in exists', async (t) => {
+  const created = await admin.post(`/environments/${tenant.productionId}/keypairs`, {
+    name: 'secretless', scopes: ['orders:read'], secret: false, trustRules: [{ issuer: issuer.url, subject: SUBJECT, audience: 'keyport' }],
+  });
+  t.is(created.status, 201, JSON.stringify(created.body));
+  t.is(created.body.secret, null);
+  t.deepEqual(created.body.keypair.secrets, []);
+  t.is(created.body.keypair.trustRules.length, 1);
+  const keyId = created.body.keypair.keyId;
+  t.is((await exchange(keyId, await issuer.mint())).status, 200);
+  const last = await admin.delete(`/keypairs/${keyId}/trust-rules/${created.body.keypair.trustRules[0].id}`);
+  t.is(last.status, 409);
+  t.regex(last.body.error.message, /last trust rule of a keypair without a secret or key/);
+
+  const nothing = await admin.post(`/environments/${tenant.productionId}/keypairs`, { name: 'nothing', secret: false });
+  t.is(nothing.status, 400);
+  t.regex(nothing.body.error.message, /needs at least one public key or trust rule/);
+  const untrusted = await admin.post(`/environments/${tenant.productionId}/keypairs`, { name: 'rogue', secret: false, trustRules: [{ issuer: rogue.url, subject: SUBJECT, audience: 'keyport' }] });
+  t.is(untrusted.status, 400);
+  t.regex(untrusted.body.error.message, /not on this instance's list of trusted issuers/);
+  const list = await admin.get(`/environments/${tenant.productionId}/keypairs?q=rogue`);
+  t.is(list.body.items.length, 0, 'nothing was created');
+});

@@ -227,7 +227,7 @@ export interface KeypairRecord extends LockoutCounters {
 
 /** What creating a keypair gives; the store starts the counters, revision and generation at zero. */
 export type NewKeypair = Pick<KeypairRecord, '_id' | 'ownerType' | 'accountId' | 'environmentId' | 'name' | 'comment' | 'scopes' | 'enabled' | 'secrets' | 'createdAt' | 'createdBy' | 'updatedAt' | 'expiresAt' | 'dpopRequired'>
-  & Partial<Pick<KeypairRecord, 'publicKeys'>>;
+  & Partial<Pick<KeypairRecord, 'publicKeys' | 'trustRules'>>;
 
 /** Fields an administrative change may set (never the id, the owner or the counters' history alone). */
 export type KeypairChanges = Partial<Pick<KeypairRecord,

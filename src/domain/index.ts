@@ -74,7 +74,7 @@ export function createDomain(options: { stores: Stores; config: KeyportConfig; p
   const endedRetentionDays = options.config.secrets.endedRetentionDays;
   const usage = new DailyUsage({ store: stores.keypairUsage, clock });
   const keypairAuth = new KeypairAuthenticator({ store: stores.keypairs, owners, hasher, audit, clock, lockout: options.config.lockout, endedRetentionDays, daily: usage });
-  const keypairs = new KeypairService({ store: stores.keypairs, owners, scopes, hasher, audit, clock, auth: keypairAuth, revocationFeed, endedRetentionDays });
+  const keypairs = new KeypairService({ store: stores.keypairs, owners, scopes, hasher, audit, clock, auth: keypairAuth, revocationFeed, endedRetentionDays, trustIssuers: options.config.federation.issuers });
   const webhooks = new WebhookService({ store: stores.webhooks, audit, clock, keyEncryptionKey: options.keyEncryptionKey, policy: options.config.webhooks });
   audit.useOutbox(webhooks);
   const users = new UserService({ users: stores.users, memberships: stores.memberships }, audit, clock);

@@ -6,9 +6,28 @@ import type { KeypairRecord, KeypairStore, StoredTrustRule } from '../db/contrac
 import type { Actor, AuditLog } from './audit.ts';
 import type { Clock } from './clock.ts';
 import { isWellFormedKeyId } from './credentials.ts';
-import { DomainError, notFound } from './errors.ts';
+import { DomainError, invalidInput, notFound } from './errors.ts';
 import { keypairTarget } from './keypair-views.ts';
+import { livePublicKeys } from './public-keys.ts';
 import { checkTrustRule, newTrustRuleId, sameTrust, TRUST_RULE_ID_PATTERN, TRUST_RULES_MAX, trustRuleViews, type TrustRuleInput, type TrustRuleView } from './trust-rules.ts';
+
+/** The rules a new keypair starts with (KeypairService.create): each checked, no duplicates, at most 10. */
+export function initialTrustRules(inputs: readonly TrustRuleInput[], issuers: readonly string[], now: Date): StoredTrustRule[] {
+  if (inputs.length > TRUST_RULES_MAX) throw invalidInput(`a keypair holds at most ${TRUST_RULES_MAX} trust rules`);
+  const rules: StoredTrustRule[] = [];
+  for (const [i, input] of inputs.entries()) {
+    let checked;
+    try {
+      checked = checkTrustRule(input, issuers);
+    } catch (err) {
+      if (err instanceof DomainError && inputs.length > 1) throw invalidInput(`trust rule ${i + 1}: ${err.message}`);
+      throw err;
+    }
+    if (rules.some((rule) => sameTrust(rule, checked))) throw invalidInput(`trust rule ${i + 1} is given twice`);
+    rules.push({ id: newTrustRuleId(), ...checked, createdAt: now });
+  }
+  return rules;
+}
 
 export class KeypairTrustService {
   readonly #store: KeypairStore;
@@ -52,6 +71,10 @@ export class KeypairTrustService {
       const rules = current.trustRules ?? [];
       removed = rules.find((rule) => rule.id === ruleId);
       if (!removed) throw notFound('trust rule');
+      // As for keys: a keypair without a secret and without a key keeps a way to authenticate.
+      if (rules.length === 1 && !current.secrets.some((s) => s.expiresAt === null) && !livePublicKeys(current.publicKeys, this.#clock.now()).some((k) => k.expiresAt === null)) {
+        throw new DomainError('conflict', 'this is the last trust rule of a keypair without a secret or key: add another rule or a key first');
+      }
       return rules.filter((rule) => rule !== removed);
     });
     const gone = removed!;

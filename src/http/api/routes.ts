@@ -113,13 +113,14 @@ function ownerRoutes(kind: 'account' | 'environment'): RouteSpec[] {
       },
     }),
     defineRoute({
-      method: 'post', path: `${base}/keypairs`, operationId: `create${Kind}Keypair`, summary: `Create a keypair owned by the ${kind}; the response holds its secret, shown this once. "expiresAt" (future; null: never) defaults to the account's maximum keypair lifetime from now, if it has one, and may not exceed it; "dpopRequired": its token requests must carry a DPoP proof; with "publicKeys" it also authenticates with private_key_jwt; with "secret": false it has no secret (key-only) and "secret" is null`, tag: 'keypairs', auth: true, body: schemas.createKeypair, status: 201, response: 'IssuedKeypair', action: 'keypairs.manage', noStore: true,
+      method: 'post', path: `${base}/keypairs`, operationId: `create${Kind}Keypair`, summary: `Create a keypair owned by the ${kind}; the response holds its secret, shown this once. "expiresAt" (future; null: never) defaults to the account's maximum keypair lifetime from now, if it has one, and may not exceed it; "dpopRequired": its token requests must carry a DPoP proof; with "publicKeys" it also authenticates with private_key_jwt, with "trustRules" with workload tokens of trusted issuers (secretless); with "secret": false it has no secret (it then needs keys or trust rules) and "secret" is null`, tag: 'keypairs', auth: true, body: schemas.createKeypair, status: 201, response: 'IssuedKeypair', action: 'keypairs.manage', noStore: true,
       async handle(ctx, { params, body: input }, deps) {
         await authorized(ctx, deps, 'keypairs.manage', params);
         return deps.domain.keypairs.create(ownerRef(params), {
           name: input.name, ...(input.comment !== undefined ? { comment: input.comment } : {}), ...(input.scopes ? { scopes: input.scopes } : {}),
           ...(input.expiresAt !== undefined ? { expiresAt: input.expiresAt } : {}), ...(input.dpopRequired !== undefined ? { dpopRequired: input.dpopRequired } : {}),
           ...(input.publicKeys ? { publicKeys: input.publicKeys } : {}), ...(input.secret !== undefined ? { secret: input.secret } : {}),
+          ...(input.trustRules ? { trustRules: input.trustRules } : {}),
         }, actorOf(ctx));
       },
     }),
