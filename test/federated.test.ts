@@ -346,3 +346,19 @@ test('a keypair created with trust rules and without a secret or key: secretless
   const list = await admin.get(`/environments/${tenant.productionId}/keypairs?q=rogue`);
   t.is(list.body.items.length, 0, 'nothing was created');
 });
+
+test('the CLI creates a keypair without a secret from --trust-rule; bad JSON and bad rules exit non-zero', async (t) => {
+  const env = cliEnv(tk.config, { KEYPORT_FEDERATION_ISSUERS: issuer.url });
+  const rule = JSON.stringify({ issuer: issuer.url, subject: SUBJECT, audience: 'keyport', claims: [{ name: 'repository', value: 'acme/api' }] });
+  const created = await cliJson<{ keyId: string; secret: null; keypair: { trustRules: { id: string }[] } }>(env, ['keypair', 'create', '--environment', tenant.productionId, '--name', 'cli secretless', '--scope', 'orders:read', '--no-secret', '--trust-rule', rule]);
+  t.is(created.secret, null);
+  t.is(created.keypair.trustRules.length, 1);
+  await tk.keyport.domain.changes.poll();
+  t.is((await exchange(created.keyId, await issuer.mint({ claims: { repository: 'acme/api' } }))).status, 200);
+  const badJson = await runCli(env, ['keypair', 'create', '--environment', tenant.productionId, '--name', 'x', '--no-secret', '--trust-rule', '{nope']);
+  t.not(badJson.code, 0);
+  t.regex(badJson.stderr, /--trust-rule must be JSON/);
+  const badClaims = await runCli(env, ['keypair', 'create', '--environment', tenant.productionId, '--name', 'x', '--no-secret', '--trust-rule', JSON.stringify({ issuer: issuer.url, subject: SUBJECT, audience: 'keyport', claims: [null] })]);
+  t.not(badClaims.code, 0);
+  t.regex(badClaims.stderr, /each claim condition is/);
+});

@@ -4,7 +4,7 @@
 // same configuration as the server's (KEYPORT_FEDERATION_ISSUERS).
 import type { Command } from 'commander';
 import type { KeypairView } from '../domain/keypairs.ts';
-import type { TrustRuleView } from '../domain/trust-rules.ts';
+import type { TrustRuleInput, TrustRuleView } from '../domain/trust-rules.ts';
 import { UsageError } from './errors.ts';
 import { fields, table, when } from './output.ts';
 import type { Runner } from './session.ts';
@@ -21,6 +21,18 @@ function collectClaim(value: string, previous: { name: string; value: string }[]
   const equals = value.indexOf('=');
   if (equals < 1) throw new UsageError(`--claim must be name=value, got "${value}"`);
   return [...previous, { name: value.slice(0, equals), value: value.slice(equals + 1) }];
+}
+
+/** `keypair create --trust-rule <json>`, repeatable: the domain checks what the rule says. */
+export function collectTrustRule(value: string, previous: TrustRuleInput[] = []): TrustRuleInput[] {
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(value);
+  } catch {
+    throw new UsageError('--trust-rule must be JSON: {"issuer": "…", "subject": "…", "audience": "…", "claims": [{"name": "…", "value": "…"}]}');
+  }
+  if (!parsed || typeof parsed !== 'object' || Array.isArray(parsed)) throw new UsageError('--trust-rule must be a JSON object with issuer, subject and audience');
+  return [...previous, parsed as TrustRuleInput];
 }
 
 export function registerKeypairTrustCommands(keypair: Command, run: Runner): void {

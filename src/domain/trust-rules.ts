@@ -68,7 +68,9 @@ export function checkTrustRule(input: TrustRuleInput, allowedIssuers: readonly s
   const given = input.claims ?? [];
   if (!Array.isArray(given)) throw invalidInput('claims must be a list of {"name", "value"}');
   if (given.length > TRUST_RULE_CLAIMS_MAX) throw invalidInput(`a rule holds at most ${TRUST_RULE_CLAIMS_MAX} claim conditions`);
-  const claims = given.map(({ name, value }) => {
+  const claims = given.map((condition: unknown) => {
+    if (!condition || typeof condition !== 'object') throw invalidInput('each claim condition is {"name", "value"}');
+    const { name, value } = condition as { name?: unknown; value?: unknown };
     if (typeof name !== 'string' || !CLAIM_PATH_PATTERN.test(name)) throw invalidInput(`claim name "${String(name).slice(0, 80)}" is not valid: letters, digits and _ . : -, with "/" into nested claims (e.g. kubernetes.io/namespace)`);
     if (RESERVED_CLAIMS.has(name)) throw invalidInput(`claim "${name}" cannot be a condition: use the rule's issuer, subject and audience`);
     return { name, value: text(value, `the value of claim ${name}`) };
