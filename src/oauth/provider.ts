@@ -14,7 +14,7 @@ import { requestAddress } from './address-throttle.ts';
 import { presentedSecret, spendUnknownKey } from './client-auth.ts';
 import { DPOP_FEATURE, DPOP_SIGNING_ALGS, dpopBinding, shareReplayDetection } from './dpop.ts';
 import { ASSERTION_CLOCK_SKEW_SECONDS, assertionPresented, installKeyAuthentication, keyAssertionRules, keyClientMetadata } from './key-auth.ts';
-import { federatedAssertionOf, installFederatedDetection, type FederatedTokenChecker } from './federated-auth.ts';
+import { federatedAssertionOf, installFederatedDetection, type FederatedAssertion, type FederatedTokenChecker } from './federated-auth.ts';
 import { ASSERTION_ALGS } from '../domain/public-keys.ts';
 import { UNAVAILABLE_ERROR } from './oauth-error.ts';
 import { SIGNING_ALG, type SigningMaterial } from './signing-keys.ts';
@@ -203,7 +203,7 @@ function buildClientsOncePerRecord(provider: Provider, domain: Domain, hooks: Pr
  * when the issuer's keys could not be fetched: no guess, and the client can only
  * retry (its error_description says so).
  */
-async function authenticateFederated(domain: Domain, federation: FederatedTokenChecker, doc: KeypairDoc, assertion: Parameters<FederatedTokenChecker['check']>[1], hooks: ProviderHooks | undefined): Promise<void> {
+async function authenticateFederated(domain: Domain, federation: FederatedTokenChecker, doc: KeypairDoc, assertion: FederatedAssertion, hooks: ProviderHooks | undefined): Promise<void> {
   let result: AuthenticationResult;
   try {
     const outcome = await federation.check(doc, assertion);
