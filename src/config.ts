@@ -24,6 +24,11 @@ const issuerUrl = z.url({ protocol: /^https?$/, error: 'must be an http:// or ht
   })
   .transform((value) => value.replace(/\/+$/, ''));
 
+/** An external issuer as its tokens write `iss`: kept as written (the comparison is exact). */
+const federationIssuer = z.url({ protocol: /^https?$/, error: 'must be an https:// URL (http:// only on loopback, with federation.allowLoopback)' })
+  .max(512)
+  .refine((value) => !/[?#]/.test(value) && !/^[a-z]+:\/\/[^/]*@/i.test(value), 'must have no query, fragment, user name or password');
+
 const scopeName = z.string().regex(SCOPE_NAME_PATTERN, 'a scope is printable ASCII without spaces, quotes or backslashes');
 
 const configSchema = z.strictObject({
@@ -111,6 +116,20 @@ const configSchema = z.strictObject({
     /** How often the delivery worker looks for due deliveries. */
     pollMs: z.number().int().min(10).max(60_000),
   }),
+  federation: z.strictObject({
+    /**
+     * The external OIDC issuers (GitHub Actions, a Kubernetes cluster, GitLab…)
+     * whose tokens keypairs may trust, written exactly as their tokens' `iss`.
+     * Empty: federated workload identity is off.
+     */
+    issuers: z.array(federationIssuer).max(100),
+    /** Issuers on loopback addresses, over http too: tests and local development only. */
+    allowLoopback: z.boolean(),
+    /** Issuers on private networks (an in-cluster Kubernetes issuer); still https only. */
+    allowPrivateNetworks: z.boolean(),
+    /** How long fetching an issuer's discovery document or JWKS may take. */
+    fetchTimeoutMs: z.number().int().min(100).max(30_000),
+  }),
 }).superRefine((config, ctx) => {
   if (!config.tokens.resources.includes(config.tokens.defaultAudience)) {
     ctx.addIssue({ code: 'custom', path: ['tokens', 'defaultAudience'], message: 'must be one of tokens.resources' });
@@ -162,6 +181,10 @@ export const ENVIRONMENT_VARIABLES: Record<string, { path: string[]; type: 'stri
   KEYPORT_WEBHOOKS_RETRY_FOR_HOURS: { path: ['webhooks', 'retryForHours'], type: 'int' },
   KEYPORT_WEBHOOKS_MAX_CONCURRENT: { path: ['webhooks', 'maxConcurrent'], type: 'int' },
   KEYPORT_WEBHOOKS_POLL_MS: { path: ['webhooks', 'pollMs'], type: 'int' },
+  KEYPORT_FEDERATION_ISSUERS: { path: ['federation', 'issuers'], type: 'list' },
+  KEYPORT_FEDERATION_ALLOW_LOOPBACK: { path: ['federation', 'allowLoopback'], type: 'boolean' },
+  KEYPORT_FEDERATION_ALLOW_PRIVATE_NETWORKS: { path: ['federation', 'allowPrivateNetworks'], type: 'boolean' },
+  KEYPORT_FEDERATION_FETCH_TIMEOUT_MS: { path: ['federation', 'fetchTimeoutMs'], type: 'int' },
 };
 
 export class ConfigError extends Error {

@@ -18,6 +18,7 @@ import { LoginThrottle } from './db/sign-in-throttle.ts';
 import { createLogger, flushLog, type Logger } from './log.ts';
 import { AddressThrottle } from './oauth/address-throttle.ts';
 import { createProvider } from './oauth/provider.ts';
+import { FederatedTokenChecker } from './oauth/federated-auth.ts';
 import { RevocationFeedPublisher } from './oauth/revocation-feed.ts';
 import { SigningKeyRing } from './oauth/signing-keys.ts';
 import { resolveServerSecrets } from './server-secrets.ts';
@@ -132,6 +133,8 @@ export async function startKeyport(config: KeyportConfig, options: { clock?: Clo
     const issuer = issuerOf(config, port);
     // In cluster mode the primary has done this before forking (src/cluster.ts).
     const setupUrl = cluster.isWorker ? null : await runBootstrap(domain, log, { issuer, console: config.log.level !== 'silent' });
+    // One for every provider built for new signing keys: the issuers' keys it caches outlive them.
+    const federation = new FederatedTokenChecker({ issuers: config.federation.issuers, policy: config.federation, replays: domain.replays });
     const signingKeys = new SigningKeyRing({
       domain,
       initial: initialKeys,
@@ -143,6 +146,7 @@ export async function startKeyport(config: KeyportConfig, options: { clock?: Clo
         domain,
         signingKeys: material,
         hooks: { onAuthenticationFailure: (reason) => metrics.authenticationFailures.inc({ reason }) },
+        federation,
       }),
     });
     stopSigningKeys = () => signingKeys.stop();

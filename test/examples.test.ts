@@ -14,6 +14,7 @@ import { fileURLToPath } from 'node:url';
 import test from 'ava';
 import { getToken, seedKeypair } from './helpers/oauth.ts';
 import { startTestKeyport, type TestKeyport } from './helpers/keyport.ts';
+import { freePort } from '../src/net-ports.ts';
 
 const root = fileURLToPath(new URL('..', import.meta.url));
 const examples = join(root, 'examples');
@@ -119,8 +120,12 @@ function startApi(issuer: string, account: string): Promise<{ url: string; child
   });
 }
 
+/** Where examples/federated/run.sh starts its local OIDC issuer: trusted by this test's Keyport. */
+let issuerPort: number;
+
 test.before(async () => {
-  keyport = await startTestKeyport();
+  issuerPort = await freePort();
+  keyport = await startTestKeyport({ overrides: { federation: { issuers: [`http://127.0.0.1:${issuerPort}`], allowLoopback: true } } });
   good = await seedKeypair(keyport.keyport, { scopes: ['orders:read', 'orders:write'] });
   // Wrong-secret runs use a keypair of their own, so that their failures never lock `good`.
   const other = await seedKeypair(keyport.keyport, { scopes: ['orders:read'] });
@@ -264,6 +269,34 @@ for (const name of KEY_QUICKSTARTS) {
     }
   });
 }
+
+// The federated (secretless) shell example: it starts the local OIDC issuer,
+// mints a workload token, exchanges it with curl for a token of a keypair that
+// has no secret at all, sees the same token refused a second time, and calls
+// the API; a keypair whose rule names another subject is refused (invalid_client).
+test('federated example: shell (examples/federated/run.sh)', async (t) => {
+  const issuer = `http://127.0.0.1:${issuerPort}`;
+  const secretless = await keyport.keyport.domain.keypairs.create({ accountId: good.accountId }, {
+    name: 'ci secretless', scopes: ['orders:read'], secret: false,
+    trustRules: [{ issuer, subject: 'repo:acme/api:ref:refs/heads/main', audience: 'keyport', claims: [{ name: 'repository', value: 'acme/api' }] }],
+  }, 'system');
+  t.is(secretless.secret, null);
+  const keyId = secretless.keypair.keyId;
+  const base = { KEYPORT_URL: keyport.url, API_URL: api.url, ISSUER_PORT: String(issuerPort), KEYPORT_KEY_ID: keyId };
+  const script = join(examples, 'federated/run.sh');
+
+  const ok = await run('bash', [script], base);
+  t.is(ok.code, 0, describeRun(ok));
+  t.regex(ok.stdout, new RegExp(`token valid: .*"client_id":"${keyId}"`), describeRun(ok));
+  t.regex(ok.stdout, /replay refused: invalid_client/, describeRun(ok));
+  t.regex(ok.stdout, /GET \/orders -> .*ord_1001/, describeRun(ok));
+  t.log(`federated: ${ok.ms} ms`);
+
+  const otherBranch = await run('bash', [script], { ...base, SUBJECT: 'repo:acme/api:ref:refs/heads/feature' });
+  t.not(otherBranch.code, 0, describeRun(otherBranch));
+  t.regex(otherBranch.stderr, /token request: HTTP 401 .*invalid_client/, describeRun(otherBranch));
+  t.notRegex(otherBranch.stdout, /GET \/orders/);
+});
 
 // The demo API itself, as the quickstarts' checks would be skipped by a client that calls it directly.
 test('the demo API refuses a token of another account (403 wrong_tenant) and one without the scope (403 insufficient_scope)', async (t) => {

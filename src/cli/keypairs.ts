@@ -6,6 +6,8 @@ import { COMMENT_MAX, DEFAULT_GRACE, GRACE_PERIOD_NAMES, NAME_MAX, RETIRE_WHEN_I
 import { USAGE_CHART_DAYS, USAGE_RETENTION_DAYS } from '../domain/daily-usage.ts';
 import { UsageError } from './errors.ts';
 import { keyFields, readKeyFile, registerKeypairKeyCommands } from './keypair-keys.ts';
+import { collectTrustRule, registerKeypairTrustCommands, trustFields } from './keypair-trust.ts';
+import type { TrustRuleInput } from '../domain/trust-rules.ts';
 import { fields, table, when } from './output.ts';
 import { addOwnerOptions, findOwner, ownerRefOf, type OwnerRef } from './owners.ts';
 import type { Runner, Session } from './session.ts';
@@ -93,6 +95,7 @@ function describe(k: KeypairView): string {
     ...previousSecretState(k),
     ...endedSecretLines(k),
     ...keyFields(k),
+    ...trustFields(k),
     ['failed attempts', String(k.failedAttempts)],
     ...failureSourceLines(k),
     ['created', `${when(k.createdAt)} by ${k.createdBy}`],
@@ -141,12 +144,13 @@ export function registerKeypairCommands(program: Command, run: Runner): void {
     .option('--expires-at <time>', 'when it stops working: 2027-01-31, 2027-01-31T12:00:00Z, or "never" (default: the account\'s maximum keypair lifetime from now, if it has one, else never)')
     .option('--dpop-required', 'its token requests must carry a DPoP proof (RFC 9449): it only gets DPoP-bound tokens')
     .option('--public-key <file>', 'a public key for private_key_jwt, JWK or PEM ("-": stdin; repeatable)', (value: string, previous: string[] = []) => [...previous, value])
-    .option('--no-secret', 'a key-only keypair: no secret at all (needs --public-key)')
-    .addHelpText('after', '\nExamples:\n  keyport keypair create --environment env_… --name ci --scope orders:read --scope orders:write\n  keyport keypair create --environment env_… --name ci --scope orders:read --public-key client.pub --no-secret\n')
-    .action((options: { account?: string; environment?: string; name: string; comment?: string; scope?: string[]; expiresAt?: string; dpopRequired?: boolean; publicKey?: string[]; secret: boolean }, command: Command) => {
+    .option('--trust-rule <json>', 'a trust rule for federated workload identity, as JSON: {"issuer", "subject", "audience", "claims": [{"name", "value"}]} (repeatable; see `keypair trust add`)', collectTrustRule)
+    .option('--no-secret', 'no secret at all (needs --public-key or --trust-rule)')
+    .addHelpText('after', '\nExamples:\n  keyport keypair create --environment env_… --name ci --scope orders:read --scope orders:write\n  keyport keypair create --environment env_… --name ci --scope orders:read --public-key client.pub --no-secret\n  keyport keypair create --environment env_… --name ci --scope orders:read --no-secret \\\n    --trust-rule \'{"issuer":"https://token.actions.githubusercontent.com","subject":"repo:acme/api:ref:refs/heads/main","audience":"https://keyport.example.com"}\'\n')
+    .action((options: { account?: string; environment?: string; name: string; comment?: string; scope?: string[]; expiresAt?: string; dpopRequired?: boolean; publicKey?: string[]; trustRule?: TrustRuleInput[]; secret: boolean }, command: Command) => {
       const owner = ownerRefOf(options);
       const expiresAt = options.expiresAt === undefined ? undefined : parseExpiresAt(options.expiresAt);
-      if (!options.secret && !options.publicKey?.length) throw new UsageError('--no-secret needs at least one --public-key');
+      if (!options.secret && !options.publicKey?.length && !options.trustRule?.length) throw new UsageError('--no-secret needs at least one --public-key or --trust-rule');
       return run(command, async (s) => {
         const publicKeys = await Promise.all((options.publicKey ?? []).map((file) => readKeyFile(s, file)));
         const issued = await s.domain.keypairs.create(owner, {
@@ -156,6 +160,7 @@ export function registerKeypairCommands(program: Command, run: Runner): void {
           ...(expiresAt !== undefined ? { expiresAt } : {}),
           ...(options.dpopRequired ? { dpopRequired: true } : {}),
           ...(publicKeys.length ? { publicKeys } : {}),
+          ...(options.trustRule?.length ? { trustRules: options.trustRule } : {}),
           secret: options.secret,
         }, 'cli');
         const headline = `Created keypair ${issued.keypair.keyId} (${issued.keypair.name}) for ${ownerLabel(issued.keypair)}`;
@@ -286,6 +291,7 @@ export function registerKeypairCommands(program: Command, run: Runner): void {
       });
     });
   registerKeypairKeyCommands(keypair, run);
+  registerKeypairTrustCommands(keypair, run);
 
   keypair.command('remove <keyId>')
     .alias('rm')

@@ -77,12 +77,21 @@ export interface PublicKeyUsageBatch {
   lastUsedAt: Date;
 }
 
+/** One trust rule's successful federated exchanges counted in memory since the last write (KeypairStore.recordSecretUsage). */
+export interface TrustRuleUsageBatch {
+  ruleId: string;
+  uses: number;
+  lastUsedAt: Date;
+}
+
 /** What one batch of usage writes to a keypair (KeypairStore.recordSecretUsage). */
 export interface UsageWrite extends Pick<KeypairRecord, 'secrets' | 'endedSecrets'> {
   /** Raised to this (never lowered): the last successful authentication of the batch, by secret or key. */
   lastUsedAt: Date | null;
   /** Per thumbprint, raised likewise: the last assertion each key signed in the batch. */
   keysLastUsedAt: Record<string, Date>;
+  /** Per trust rule id, raised likewise: the last exchange each rule admitted in the batch. */
+  trustRulesLastUsedAt: Record<string, Date>;
 }
 
 /** One secret's authentications counted in memory since the last write (KeypairStore.recordSecretUsage). */
@@ -111,6 +120,28 @@ export interface StoredPublicKey {
   createdAt: Date;
   /** Set when the key is retired with a grace period: it authenticates until then. Null while current. */
   expiresAt: Date | null;
+}
+
+/**
+ * A trust rule of a keypair (federated workload identity): an OIDC token of an
+ * external issuer whose claims match the rule authenticates the keypair.
+ */
+export interface StoredTrustRule {
+  /** `tr_` + random: the rule's id in the API, the CLI and the UI. */
+  id: string;
+  /** The token's `iss`, exactly; on the instance's allow-list (federation.issuers) when the rule was added. */
+  issuer: string;
+  /** The token's `sub`: exact, or a prefix followed by one trailing `*`. */
+  subject: string;
+  /** A value the token's `aud` must hold. */
+  audience: string;
+  /**
+   * Further claims the token must have, each equal to `value`. `name` is a
+   * claim's name, or a path into nested claims with '/' (`kubernetes.io/namespace`).
+   * A list rather than an object: claim names may hold '.' and '$'.
+   */
+  claims: { name: string; value: string }[];
+  createdAt: Date;
 }
 
 /** The counters a keypair keeps for its lockout. */
@@ -232,15 +263,19 @@ export interface KeypairRecord extends LockoutCounters {
   keysLastUsedAt?: Record<string, Date>;
   /** Source addresses of recent counted failures, newest first, bounded; written with the failure count. Absent on older records: none. */
   failureSources?: FailureSource[];
+  /** Trust rules for federated workload identity, at most 10. Absent on older records: none. */
+  trustRules?: StoredTrustRule[];
+  /** When each trust rule (by id) last authenticated, written at most once a minute per rule. Absent: never. */
+  trustRulesLastUsedAt?: Record<string, Date>;
 }
 
 /** What creating a keypair gives; the store starts the counters, revision and generation at zero. */
 export type NewKeypair = Pick<KeypairRecord, '_id' | 'ownerType' | 'accountId' | 'environmentId' | 'name' | 'comment' | 'scopes' | 'enabled' | 'secrets' | 'createdAt' | 'createdBy' | 'updatedAt' | 'expiresAt' | 'dpopRequired'>
-  & Partial<Pick<KeypairRecord, 'publicKeys'>>;
+  & Partial<Pick<KeypairRecord, 'publicKeys' | 'trustRules'>>;
 
 /** Fields an administrative change may set (never the id, the owner or the counters' history alone). */
 export type KeypairChanges = Partial<Pick<KeypairRecord,
-  'name' | 'comment' | 'scopes' | 'enabled' | 'secrets' | 'endedSecrets' | 'updatedAt' | 'lastRotatedAt' | 'tokensRevokedAt' | 'expiresAt' | 'expiringNoticeAt' | 'expiredNoticeAt' | 'dpopRequired' | 'publicKeys' | keyof LockoutCounters>>;
+  'name' | 'comment' | 'scopes' | 'enabled' | 'secrets' | 'endedSecrets' | 'updatedAt' | 'lastRotatedAt' | 'tokensRevokedAt' | 'expiresAt' | 'expiringNoticeAt' | 'expiredNoticeAt' | 'dpopRequired' | 'publicKeys' | 'trustRules' | keyof LockoutCounters>>;
 
 /**
  * A listing's filter: `locked` at `now`, or `enabled` / `disabled` and not locked at `now`;
@@ -355,7 +390,8 @@ export interface KeypairStore {
   /**
    * Writes a batch of counted usage as ONE update of the keypair: in the key's
    * write turn, asks `build` for the record's new `secrets` and `endedSecrets`
-   * and the last uses to raise (`lastUsedAt`, `keysLastUsedAt` per thumbprint;
+   * and the last uses to raise (`lastUsedAt`, `keysLastUsedAt` per thumbprint,
+   * `trustRulesLastUsedAt` per rule;
    * null: nothing to write), and sets them on condition that the revision is
    * still the one built from (incrementing it, so that a rotation racing in
    * another process reads again rather than overwrite the counts). `build`

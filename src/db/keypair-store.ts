@@ -247,6 +247,8 @@ export class MongooseKeypairStore implements KeypairStore {
         if (next.lastUsedAt) set.lastUsedAt = later(before.lastUsedAt, next.lastUsedAt);
         // Thumbprints are base64url: safe as a field name (no '.', no '$').
         for (const [thumbprint, at] of Object.entries(next.keysLastUsedAt)) set[`keysLastUsedAt.${thumbprint}`] = later(before.keysLastUsedAt?.[thumbprint], at);
+        // Rule ids are `tr_` + base62: safe as a field name too.
+        for (const [ruleId, at] of Object.entries(next.trustRulesLastUsedAt)) set[`trustRulesLastUsedAt.${ruleId}`] = later(before.trustRulesLastUsedAt?.[ruleId], at);
         const after = await this.#model.findOneAndUpdate(
           { _id: keyId, revision: before.revision },
           { $set: set, $inc: { revision: 1 } },

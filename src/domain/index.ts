@@ -11,6 +11,7 @@ import { SecretHasher } from './credentials.ts';
 import { DpopProofLog } from './dpop-proofs.ts';
 import { OwnerClosing } from './closing.ts';
 import { KeypairKeyService } from './keypair-keys.ts';
+import { KeypairTrustService } from './keypair-trust.ts';
 import { KeypairService } from './keypairs.ts';
 import { ExpirySweep } from './expiry.ts';
 import { OwnerService } from './owners.ts';
@@ -40,6 +41,8 @@ export interface Domain {
   expiry: ExpirySweep;
   /** The public keys of keypairs (private_key_jwt). */
   keypairKeys: KeypairKeyService;
+  /** The trust rules of keypairs (federated workload identity). */
+  keypairTrust: KeypairTrustService;
   /** Single use of client assertions' jti. */
   replays: ReplayGuard;
   scopes: ScopeCatalog;
@@ -74,7 +77,7 @@ export function createDomain(options: { stores: Stores; config: KeyportConfig; p
   const endedRetentionDays = options.config.secrets.endedRetentionDays;
   const usage = new DailyUsage({ store: stores.keypairUsage, clock });
   const keypairAuth = new KeypairAuthenticator({ store: stores.keypairs, owners, hasher, audit, clock, lockout: options.config.lockout, endedRetentionDays, daily: usage });
-  const keypairs = new KeypairService({ store: stores.keypairs, owners, scopes, hasher, audit, clock, auth: keypairAuth, revocationFeed, endedRetentionDays });
+  const keypairs = new KeypairService({ store: stores.keypairs, owners, scopes, hasher, audit, clock, auth: keypairAuth, revocationFeed, endedRetentionDays, trustIssuers: options.config.federation.issuers });
   const webhooks = new WebhookService({ store: stores.webhooks, audit, clock, keyEncryptionKey: options.keyEncryptionKey, policy: options.config.webhooks });
   audit.useOutbox(webhooks);
   const users = new UserService({ users: stores.users, memberships: stores.memberships }, audit, clock);
@@ -89,6 +92,7 @@ export function createDomain(options: { stores: Stores; config: KeyportConfig; p
     usage,
     expiry: new ExpirySweep({ store: stores.keypairs, audit, clock, revocationFeed }),
     keypairKeys: new KeypairKeyService({ store: stores.keypairs, audit, clock }),
+    keypairTrust: new KeypairTrustService({ store: stores.keypairs, audit, clock, issuers: options.config.federation.issuers }),
     replays,
     access,
     keypairBulk: new KeypairBulk({ access, keypairs }),

@@ -158,6 +158,31 @@ export class KeypairAuthenticator {
     return { ok: true, keypair: doc };
   }
 
+  /**
+   * After src/oauth/federated-auth.ts verified an external OIDC token and
+   * trust-rules.ts matched it to the rule `ruleId` of `doc`: the keypair's own
+   * rules, as for a key (expired and locked refused and not counted; disabled,
+   * owner inactive). A success resets the failure count and notes the rule's use.
+   */
+  async authenticateWithTrustRule(doc: KeypairDoc, ruleId: string, options: { afterCounting?: boolean } = {}): Promise<AuthenticationResult> {
+    const now = this.#clock.now();
+    if (isExpired(doc, now)) return { ok: false, reason: 'expired' };
+    if (isLocked(doc, now)) return { ok: false, reason: 'locked' };
+    if (!options.afterCounting && this.#failures.pending(doc._id)) {
+      await this.#failures.counted(doc._id);
+      const fresh = await this.findForAuthentication(doc._id);
+      if (!fresh) return { ok: false, reason: 'unknown_key' };
+      // The rule may have been removed meanwhile: then nothing trusts the token any more.
+      if (!fresh.trustRules?.some((rule) => rule.id === ruleId)) return { ok: false, reason: 'bad_assertion' };
+      return this.authenticateWithTrustRule(fresh, ruleId, { afterCounting: true });
+    }
+    if (!doc.enabled) return { ok: false, reason: 'disabled' };
+    if (!(await this.#owners.isActive(doc))) return { ok: false, reason: 'owner_inactive' };
+    if (hasFailuresToReset(doc)) await this.#recordSuccess(doc._id, now);
+    this.#usage.ruleUsed(doc._id, ruleId, now);
+    return { ok: true, keypair: doc };
+  }
+
   /** A client assertion of this keypair that failed its checks: counted toward lockout like a wrong secret (not while locked). */
   assertionFailed(doc: KeypairDoc, address?: () => string): void {
     const now = this.#clock.now();
@@ -219,17 +244,18 @@ export class KeypairAuthenticator {
   async #writeUsage(keyId: string, usage: KeypairUsageBatch): Promise<void> {
     const now = this.#clock.now();
     let events: UsageEvent[] = [];
-    const uses = [...usage.secrets.map((b) => b.lastUsedAt), ...usage.keys.map((k) => k.lastUsedAt)];
+    const uses = [...usage.secrets.map((b) => b.lastUsedAt), ...usage.keys.map((k) => k.lastUsedAt), ...usage.rules.map((r) => r.lastUsedAt)];
     const lastUsedAt = uses.reduce<Date | null>((last, at) => (at && (!last || at > last) ? at : last), null);
     const written = await this.#store.recordSecretUsage(keyId, (current) => {
       const next = withUsage(current, usage.secrets, now, this.#endedRetentionMs);
       events = next.events;
       // A key removed since its use gets no entry back.
       const keysLastUsedAt = Object.fromEntries(usage.keys.filter((k) => current.publicKeys?.some((p) => p.thumbprint === k.thumbprint)).map((k) => [k.thumbprint, k.lastUsedAt]));
-      return { secrets: next.secrets, endedSecrets: next.endedSecrets, lastUsedAt, keysLastUsedAt };
+      const trustRulesLastUsedAt = Object.fromEntries(usage.rules.filter((r) => current.trustRules?.some((rule) => rule.id === r.ruleId)).map((r) => [r.ruleId, r.lastUsedAt]));
+      return { secrets: next.secrets, endedSecrets: next.endedSecrets, lastUsedAt, keysLastUsedAt, trustRulesLastUsedAt };
     }, { cached: await this.#store.findCached(keyId) });
     // The day's count rides on the same batch: one more write per key and minute at most, none per request.
-    const authenticated = usage.secrets.reduce((sum, b) => sum + b.uses, 0) + usage.keys.reduce((sum, k) => sum + k.uses, 0);
+    const authenticated = [...usage.secrets, ...usage.keys, ...usage.rules].reduce((sum, batch) => sum + batch.uses, 0);
     if (authenticated) await this.#daily?.add(keyId, now, { authenticated });
     if (!written) return;
     for (const event of events) await this.#audit.record({ actor: 'system', action: event.action, ...keypairTarget(written.after), details: event.details });

@@ -101,7 +101,8 @@ export class KeypairKeyService {
       const end = new Date(now.getTime() + GRACE_PERIODS[grace]);
       endsAt = key.expiresAt && key.expiresAt < end ? key.expiresAt : end;
       const othersCurrent = live.some((k) => k !== key && k.expiresAt === null);
-      const hasSecret = current.secrets.some((s) => s.expiresAt === null);
+      // A trust rule is a way in too (federated workload identity).
+      const hasSecret = current.secrets.some((s) => s.expiresAt === null) || !!current.trustRules?.length;
       if (key.expiresAt === null && !othersCurrent && !hasSecret) {
         throw new DomainError('conflict', 'this is the keypair\'s last current key and it has no secret: add the new key first, then retire this one');
       }

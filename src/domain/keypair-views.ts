@@ -5,6 +5,7 @@
 import type { KeypairRecord, StoredSecret } from '../db/contract.ts';
 import { isExpired, isExpiringSoon } from './expiry.ts';
 import { publicKeyViews, type PublicKeyView } from './keypair-keys.ts';
+import { trustRuleViews, type TrustRuleView } from './trust-rules.ts';
 import { MAX_GRACE_AFTER_ROTATION_MS, RETIRE_WHEN_IDLE, type RetireWhenIdle } from './limits.ts';
 import { isLocked } from './lockout.ts';
 import { failureSourceViews, type FailureSourceView } from './failure-sources.ts';
@@ -55,6 +56,8 @@ export interface KeypairView {
   publicKeys: PublicKeyView[];
   /** Source addresses of counted failures within the last 24 hours, newest first, at most 10 (failure-sources.ts). */
   recentFailures: FailureSourceView[];
+  /** Trust rules for federated workload identity; [] when it trusts no external issuer. */
+  trustRules: TrustRuleView[];
 }
 
 export interface SecretView {
@@ -111,7 +114,12 @@ export type AuthenticationFailure = 'unknown_key' | 'malformed_secret' | 'wrong_
   /** The keypair's expiresAt has passed; a secret that ended (regenerated, grace over) within the retention, never counted toward lockout. */
   | 'expired' | 'ended_secret'
   /** private_key_jwt: an assertion that failed its checks (signature, claims, replay), or signed by a key no longer live. */
-  | 'bad_assertion' | 'retired_key';
+  | 'bad_assertion' | 'retired_key'
+  /**
+   * Federated workload identity: a token of an issuer not on federation.issuers;
+   * a verified token that no trust rule matches; the issuer's keys could not be fetched (not counted).
+   */
+  | 'untrusted_issuer' | 'federation_mismatch' | 'issuer_unavailable';
 export type AuthenticationResult =
   | { ok: true; keypair: KeypairDoc }
   | { ok: false; reason: AuthenticationFailure };
@@ -164,6 +172,7 @@ export function keypairView(doc: KeypairDoc, now: Date, endedRetentionMs: number
     dpopRequired: doc.dpopRequired === true,
     publicKeys: publicKeyViews(doc, now),
     recentFailures: failureSourceViews(doc.failureSources, now),
+    trustRules: trustRuleViews(doc),
   };
 }
 

@@ -17,6 +17,8 @@ import { previousSecret, rotatedAt, rotatedSecrets, secretHint, shownHint, withG
 import { EXPIRING_WINDOW_MS, isExpired, resolveExpiry } from './expiry.ts';
 import type { KeypairChanges, KeypairStore, StoredSecret } from '../db/contract.ts';
 import { parsePublicKeys, storedKey } from './keypair-keys.ts';
+import { initialTrustRules } from './keypair-trust.ts';
+import type { TrustRuleInput } from './trust-rules.ts';
 import type { KeypairAuthenticator } from './keypair-auth.ts';
 import { currentTokenGeneration, keypairTarget, keypairView, type CreatedKeypair, type IssuedKeypair, type KeypairDoc, type KeypairListFilter, type KeypairView } from './keypair-views.ts';
 
@@ -40,10 +42,13 @@ export class KeypairService {
   readonly #revocationFeed: RevocationFeed | undefined;
   /** How long ended secrets are recognised. */
   readonly #endedRetentionMs: number;
+  /** The issuers a trust rule may name (federation.issuers). */
+  readonly #trustIssuers: readonly string[];
   /** The authentication side: its failure counts and usage batches come first where an admin read or change needs them. */
   readonly #auth: KeypairAuthenticator;
 
-  constructor(deps: { store: KeypairStore; owners: OwnerService; scopes: ScopeCatalog; hasher: SecretHasher; audit: AuditLog; clock: Clock; auth: KeypairAuthenticator; revocationFeed?: RevocationFeed; endedRetentionDays?: number }) {
+  constructor(deps: { store: KeypairStore; owners: OwnerService; scopes: ScopeCatalog; hasher: SecretHasher; audit: AuditLog; clock: Clock; auth: KeypairAuthenticator; revocationFeed?: RevocationFeed; endedRetentionDays?: number; trustIssuers?: readonly string[] }) {
+    this.#trustIssuers = deps.trustIssuers ?? [];
     this.#store = deps.store;
     this.#owners = deps.owners;
     this.#scopes = deps.scopes;
@@ -69,11 +74,12 @@ export class KeypairService {
    * account's maximum lifetime from now, or never). Must be in the future and
    * within the account's maximum lifetime (expiry.ts, resolveExpiry).
    * `publicKeys` (JWK or PEM each) make it a key-based keypair too; with
-   * `secret: false` it has no secret at all (then at least one key is needed).
+   * `secret: false` it has no secret at all (then at least one key or trust rule is needed).
+   * `trustRules` (keypair-trust.ts) let workloads of trusted issuers authenticate it.
    */
   async create(ownerRef: { accountId?: string; environmentId?: string }, input: { name: string; comment?: string; scopes?: string[]; expiresAt?: Date | null; dpopRequired?: boolean }, actor: Actor): Promise<IssuedKeypair>;
-  async create(ownerRef: { accountId?: string; environmentId?: string }, input: { name: string; comment?: string; scopes?: string[]; expiresAt?: Date | null; dpopRequired?: boolean; publicKeys?: unknown[]; secret?: boolean }, actor: Actor): Promise<CreatedKeypair>;
-  async create(ownerRef: { accountId?: string; environmentId?: string }, input: { name: string; comment?: string; scopes?: string[]; expiresAt?: Date | null; dpopRequired?: boolean; publicKeys?: unknown[]; secret?: boolean }, actor: Actor): Promise<CreatedKeypair> {
+  async create(ownerRef: { accountId?: string; environmentId?: string }, input: { name: string; comment?: string; scopes?: string[]; expiresAt?: Date | null; dpopRequired?: boolean; publicKeys?: unknown[]; secret?: boolean; trustRules?: TrustRuleInput[] }, actor: Actor): Promise<CreatedKeypair>;
+  async create(ownerRef: { accountId?: string; environmentId?: string }, input: { name: string; comment?: string; scopes?: string[]; expiresAt?: Date | null; dpopRequired?: boolean; publicKeys?: unknown[]; secret?: boolean; trustRules?: TrustRuleInput[] }, actor: Actor): Promise<CreatedKeypair> {
     const owner = await this.#owners.resolveActiveOwner(ownerRef);
     const name = validName(input.name);
     const comment = this.#validComment(input.comment ?? '');
@@ -81,8 +87,9 @@ export class KeypairService {
     const dpopRequired = validDpopRequired(input.dpopRequired ?? false);
     const keys = await parsePublicKeys(input.publicKeys ?? []);
     const withSecret = input.secret ?? true;
-    if (!withSecret && !keys.length) throw invalidInput('a keypair without a secret needs at least one public key');
     const now = this.#clock.now();
+    const trustRules = initialTrustRules(input.trustRules ?? [], this.#trustIssuers, now);
+    if (!withSecret && !keys.length && !trustRules.length) throw invalidInput('a keypair without a secret needs at least one public key or trust rule');
     const expiresAt = resolveExpiry(input.expiresAt, await this.#owners.maxKeypairLifetimeDays(owner.accountId), now);
     const secret = withSecret ? newSecret() : null;
     const doc = await this.#store.insert({
@@ -96,6 +103,7 @@ export class KeypairService {
       enabled: true,
       secrets: secret === null ? [] : [{ hash: this.#hasher.hash(secret), createdAt: now, expiresAt: null, hint: secretHint(secret) }],
       ...(keys.length ? { publicKeys: keys.map((key) => storedKey(key, now)) } : {}),
+      ...(trustRules.length ? { trustRules } : {}),
       createdAt: now,
       createdBy: actor,
       updatedAt: now,
@@ -106,7 +114,7 @@ export class KeypairService {
     await this.#owners.afterCreating(() => this.#owners.resolveActiveOwner(ownerRef), () => this.#store.delete(doc._id));
     await this.#audit.record({
       actor, action: 'keypair.created', ...keypairTarget(doc),
-      details: { name, scopes, ...(expiresAt ? { expiresAt: expiresAt.toISOString() } : {}), ...(dpopRequired ? { dpopRequired } : {}), ...(keys.length ? { publicKeys: keys.map((k) => k.thumbprint), secret: withSecret } : {}) },
+      details: { name, scopes, ...(expiresAt ? { expiresAt: expiresAt.toISOString() } : {}), ...(dpopRequired ? { dpopRequired } : {}), ...(keys.length ? { publicKeys: keys.map((k) => k.thumbprint), secret: withSecret } : {}), ...(trustRules.length ? { trustRules: trustRules.map((r) => r.id), secret: withSecret } : {}) },
     });
     return { keypair: this.view(doc), secret };
   }

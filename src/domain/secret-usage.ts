@@ -1,10 +1,11 @@
 // Usage counted in memory and written in batches: successful authentications
-// of each live secret and of each public key (private_key_jwt), and
+// of each live secret, of each public key (private_key_jwt) and of each trust
+// rule (federated workload identity), and
 // presentations of ended secrets. The token endpoint only adds to a map (no
 // database work, no promise); a timer writes each key's counts about once a
 // minute, as ONE update of the keypair that also carries its lastUsedAt, and
 // admin reads write a key's counts first so that they show them.
-import type { PublicKeyUsageBatch, SecretUsageBatch } from '../db/contract.ts';
+import type { PublicKeyUsageBatch, SecretUsageBatch, TrustRuleUsageBatch } from '../db/contract.ts';
 
 export const USAGE_FLUSH_INTERVAL_MS = 60_000;
 /** Keys with unwritten counts beyond which counting waits for the next write (a flood of distinct keys cannot grow memory without bound). */
@@ -14,11 +15,12 @@ const MAX_PENDING_KEYS = 100_000;
 export interface KeypairUsageBatch {
   secrets: SecretUsageBatch[];
   keys: PublicKeyUsageBatch[];
+  rules: TrustRuleUsageBatch[];
 }
 
 export type UsageWriter = (keyId: string, usage: KeypairUsageBatch) => Promise<void>;
 
-type Pending = { secrets: Map<string, SecretUsageBatch>; keys: Map<string, PublicKeyUsageBatch> };
+type Pending = { secrets: Map<string, SecretUsageBatch>; keys: Map<string, PublicKeyUsageBatch>; rules: Map<string, TrustRuleUsageBatch> };
 
 export class SecretUsageCounter {
   readonly #write: UsageWriter;
@@ -40,7 +42,7 @@ export class SecretUsageCounter {
     let ofKey = this.#pending.get(keyId);
     if (!ofKey) {
       if (this.#pending.size >= MAX_PENDING_KEYS) return null;
-      ofKey = { secrets: new Map(), keys: new Map() };
+      ofKey = { secrets: new Map(), keys: new Map(), rules: new Map() };
       this.#pending.set(keyId, ofKey);
     }
     return ofKey;
@@ -79,13 +81,13 @@ export class SecretUsageCounter {
   /** A successful client assertion signed with the public key `thumbprint`. */
   keyUsed(keyId: string, thumbprint: string, at: Date): void {
     const ofKey = this.#ofKey(keyId);
-    if (!ofKey) return;
-    const batch = ofKey.keys.get(thumbprint);
-    if (!batch) ofKey.keys.set(thumbprint, { thumbprint, uses: 1, lastUsedAt: at });
-    else {
-      batch.uses++;
-      if (at > batch.lastUsedAt) batch.lastUsedAt = at;
-    }
+    if (ofKey) countUse(ofKey.keys, thumbprint, at, () => ({ thumbprint, uses: 0, lastUsedAt: at }));
+  }
+
+  /** A successful federated exchange admitted by the trust rule `ruleId`. */
+  ruleUsed(keyId: string, ruleId: string, at: Date): void {
+    const ofKey = this.#ofKey(keyId);
+    if (ofKey) countUse(ofKey.rules, ruleId, at, () => ({ ruleId, uses: 0, lastUsedAt: at }));
   }
 
   /** The last use of a secret counted here and not yet written (null: none). */
@@ -106,7 +108,7 @@ export class SecretUsageCounter {
     this.#pending.delete(keyId);
     const run = before.then(async () => {
       try {
-        await this.#write(keyId, { secrets: [...ofKey.secrets.values()], keys: [...ofKey.keys.values()] });
+        await this.#write(keyId, { secrets: [...ofKey.secrets.values()], keys: [...ofKey.keys.values()], rules: [...ofKey.rules.values()] });
       } catch (err) {
         this.#onError(err, `writing the usage of keypair ${keyId}`);
       }
@@ -124,4 +126,15 @@ export class SecretUsageCounter {
     this.#timer = null;
     await this.flush();
   }
+}
+
+/** One more use of a key or rule in its batch (made by `create` on the first), keeping the latest time. */
+function countUse<Batch extends { uses: number; lastUsedAt: Date }>(batches: Map<string, Batch>, id: string, at: Date, create: () => Batch): void {
+  let batch = batches.get(id);
+  if (!batch) {
+    batch = create();
+    batches.set(id, batch);
+  }
+  batch.uses++;
+  if (at > batch.lastUsedAt) batch.lastUsedAt = at;
 }

@@ -14,6 +14,7 @@ import { requestAddress } from './address-throttle.ts';
 import { presentedSecret, spendUnknownKey } from './client-auth.ts';
 import { DPOP_FEATURE, DPOP_SIGNING_ALGS, dpopBinding } from './dpop.ts';
 import { ASSERTION_CLOCK_SKEW_SECONDS, assertionPresented, installKeyAuthentication, keyAssertionRules, keyClientMetadata } from './key-auth.ts';
+import { federatedAssertionOf, installFederatedDetection, type FederatedAssertion, type FederatedTokenChecker } from './federated-auth.ts';
 import { ASSERTION_ALGS } from '../domain/public-keys.ts';
 import { UNAVAILABLE_ERROR } from './oauth-error.ts';
 import { SIGNING_ALG, type SigningMaterial } from './signing-keys.ts';
@@ -150,7 +151,7 @@ function adapterFactory() {
  * with it when the keypair changes (the domain replaces the record) or leaves
  * the domain's cache.
  */
-function buildClientsOncePerRecord(provider: Provider, domain: Domain, hooks: ProviderHooks | undefined): void {
+function buildClientsOncePerRecord(provider: Provider, domain: Domain, hooks: ProviderHooks | undefined, federation: FederatedTokenChecker | undefined): void {
   type Client = InstanceType<Provider['Client']>;
   // The typings declare no constructor arguments; oidc-provider's own add_client.js passes the metadata.
   const ClientClass = provider.Client as unknown as new (metadata: AdapterPayload) => Client;
@@ -158,6 +159,9 @@ function buildClientsOncePerRecord(provider: Provider, domain: Domain, hooks: Pr
   // A keypair with public keys is a second client too, registered for private_key_jwt
   // (oidc-provider holds one method per client): used for the requests that carry an assertion.
   const keyClientOfRecord = new WeakMap<KeypairDoc, Client>();
+  // A keypair authenticated by a federated token here, before oidc-provider's own check, is a
+  // third: one oidc-provider asks nothing more of (its method reads 'none'; the metadata stays valid).
+  const federatedClientOfRecord = new WeakMap<KeypairDoc, Client>();
   provider.Client.find = async (id: string) => {
     if (typeof id !== 'string' || !id.length) return undefined;
     let doc: KeypairDoc | null;
@@ -167,6 +171,17 @@ function buildClientsOncePerRecord(provider: Provider, domain: Domain, hooks: Pr
       rethrowForProvider(err);
     }
     if (!doc) return undefined;
+    const federated = federation && federatedAssertionOf(Provider.ctx);
+    if (federated) {
+      await authenticateFederated(domain, federation, doc, federated, hooks);
+      let federatedClient = federatedClientOfRecord.get(doc);
+      if (!federatedClient) {
+        federatedClient = new ClientClass(keypairClientMetadata(doc));
+        Object.defineProperty(federatedClient, 'clientAuthMethod', { value: 'none' });
+        federatedClientOfRecord.set(doc, federatedClient);
+      }
+      return federatedClient;
+    }
     if (doc.publicKeys?.length && assertionPresented()) {
       let keyClient = keyClientOfRecord.get(doc);
       if (!keyClient) {
@@ -182,6 +197,34 @@ function buildClientsOncePerRecord(provider: Provider, domain: Domain, hooks: Pr
     }
     return client;
   };
+}
+
+/**
+ * A federated token (federated-auth.ts) for `doc`: checked against its trust
+ * rules, then the keypair's own state. A failure is invalid_client and counts
+ * toward the keypair's lockout like a failed private_key_jwt assertion, except
+ * when the issuer's keys could not be fetched: no guess, and the client can only
+ * retry (its error_description says so).
+ */
+async function authenticateFederated(domain: Domain, federation: FederatedTokenChecker, doc: KeypairDoc, assertion: FederatedAssertion, hooks: ProviderHooks | undefined): Promise<void> {
+  let result: AuthenticationResult;
+  try {
+    const outcome = await federation.check(doc, assertion);
+    if (!outcome.ok) {
+      if (outcome.reason !== 'issuer_unavailable') domain.keypairAuth.assertionFailed(doc);
+      hooks?.onAuthenticationFailure?.(outcome.reason, doc._id);
+      const refused = new errors.InvalidClientAuth(outcome.detail);
+      if (outcome.reason === 'issuer_unavailable') refused.error_description = 'the issuer\'s signing keys could not be fetched; try again later';
+      throw refused;
+    }
+    result = await domain.keypairAuth.authenticateWithTrustRule(doc, outcome.ruleId);
+  } catch (err) {
+    rethrowForProvider(err);
+  }
+  if (!result.ok) {
+    hooks?.onAuthenticationFailure?.(result.reason, doc._id);
+    throw new errors.InvalidClientAuth(`keypair refused: ${result.reason}`);
+  }
 }
 
 /** `signingKid`: the key that signs; the keystore also holds the published keys that do not. */
@@ -200,8 +243,8 @@ export function resourceServerInfo(config: KeyportConfig, resource: string, sign
  * publishes all of them at /oauth/jwks. Its keys are fixed once built: the
  * SigningKeyRing (signing-keys.ts) builds another when they change.
  */
-export function createProvider(options: { issuer: string; config: KeyportConfig; domain: Domain; signingKeys: SigningMaterial; hooks?: ProviderHooks }): Provider {
-  const { issuer, config, domain, signingKeys, hooks } = options;
+export function createProvider(options: { issuer: string; config: KeyportConfig; domain: Domain; signingKeys: SigningMaterial; hooks?: ProviderHooks; federation?: FederatedTokenChecker }): Provider {
+  const { issuer, config, domain, signingKeys, hooks, federation } = options;
   const { tokens } = config;
 
   const configuration: Configuration = {
@@ -301,7 +344,9 @@ export function createProvider(options: { issuer: string; config: KeyportConfig;
     return result.ok;
   };
 
-  buildClientsOncePerRecord(provider, domain, hooks);
+  // Without trusted issuers the federated path is not there at all: secrets pay nothing for it.
+  buildClientsOncePerRecord(provider, domain, hooks, federation?.enabled ? federation : undefined);
+  installFederatedDetection(provider, federation?.enabled === true);
   installKeyAuthentication(provider, domain, recordOfRequest, hooks, rethrowForProvider);
   provider.registerGrantType('client_credentials', clientCredentialsGrant(provider, domain, config, signingKeys.signingKid), ['scope', 'resource']);
   return provider;

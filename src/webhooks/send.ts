@@ -14,7 +14,8 @@ const USER_AGENT = 'Keyport-Webhooks/1';
 /** The receiver's answer is not used: read this much at most, then drop the connection. */
 const MAX_RESPONSE_BYTES = 64 * 1024;
 
-function guardedLookup(protocol: string, policy: WebhookUrlPolicy): LookupFunction {
+/** A DNS lookup that refuses addresses the policy does not allow (also used to fetch federated issuers' keys). */
+export function guardedLookup(protocol: string, policy: WebhookUrlPolicy): LookupFunction {
   return ((hostname: string, options: LookupOptions, callback: (err: NodeJS.ErrnoException | null, address: string | LookupAddress[], family?: number) => void) => {
     dnsLookup(hostname, { ...options, all: true }, (err, addresses) => {
       if (err) return callback(err, []);

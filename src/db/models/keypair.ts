@@ -1,7 +1,7 @@
 // API keypairs: the OAuth clients of Keyport. The document's _id is the key id.
 import { Schema } from 'mongoose';
 import type { KeypairRecord } from '../contract.ts';
-import type { EndedSecret, FailureSource, StoredPublicKey, StoredSecret } from '../contract.ts';
+import type { EndedSecret, FailureSource, StoredPublicKey, StoredSecret, StoredTrustRule } from '../contract.ts';
 
 // The stored shape is the contract's record (src/db/contract.ts): the store hands
 // documents to the domain as they are read, with no copy on the token endpoint's path.
@@ -48,6 +48,15 @@ const failureSourceSchema = new Schema<FailureSource>({
   lastSeenAt: { type: Date, required: true },
 }, { _id: false, versionKey: false, strict: 'throw' });
 
+const storedTrustRuleSchema = new Schema<StoredTrustRule>({
+  id: { type: String, required: true },
+  issuer: { type: String, required: true },
+  subject: { type: String, required: true },
+  audience: { type: String, required: true },
+  claims: { type: [new Schema({ name: { type: String, required: true }, value: { type: String, required: true } }, { _id: false, versionKey: false, strict: 'throw' })], default: [] },
+  createdAt: { type: Date, required: true },
+}, { _id: false, versionKey: false, strict: 'throw' });
+
 export const keypairSchema = new Schema<KeypairDoc>({
   _id: { type: String, required: true },
   ownerType: { type: String, enum: ['account', 'environment'], required: true },
@@ -82,6 +91,9 @@ export const keypairSchema = new Schema<KeypairDoc>({
   keysLastUsedAt: { type: Schema.Types.Mixed, default: undefined },
   // No default: records from before failure sources existed have none.
   failureSources: { type: [failureSourceSchema], default: undefined },
+  // No defaults: records written before trust rules existed lack both, and are read as "no rules".
+  trustRules: { type: [storedTrustRuleSchema], default: undefined },
+  trustRulesLastUsedAt: { type: Schema.Types.Mixed, default: undefined },
 }, { versionKey: false, strict: 'throw' });
 // Lists: an owner's keypairs, newest first.
 keypairSchema.index({ accountId: 1, environmentId: 1, createdAt: -1 });

@@ -134,6 +134,7 @@ const COMPONENT_SCHEMAS: Record<string, Json> = {
         description: 'source addresses of counted failed authentications (wrong secrets, refused assertions) within the last 24 hours, newest first, at most 10 distinct addresses',
         items: { type: 'object', properties: { address: str, count: { type: 'integer' }, lastSeenAt: time } },
       },
+      trustRules: { type: 'array', items: ref('TrustRule'), description: 'trust rules for federated workload identity (secretless)' },
     },
   },
   KeypairUsage: {
@@ -159,6 +160,27 @@ const COMPONENT_SCHEMAS: Record<string, Json> = {
     type: 'object',
     required: ['items', 'total', 'limit', 'offset'],
     properties: { items: { type: 'array', items: ref('Keypair') }, total: { type: 'integer' }, limit: { type: 'integer' }, offset: { type: 'integer' } },
+  },
+  TrustRule: {
+    type: 'object',
+    description: 'A trust rule: an OIDC token of an external issuer (GitHub Actions, Kubernetes…) that matches it authenticates the keypair (client_assertion, jwt-bearer)',
+    required: ['id', 'issuer', 'subject', 'subjectMatch', 'audience', 'claims', 'createdAt', 'lastUsedAt'],
+    properties: {
+      id: str, issuer: str,
+      subject: { ...str, description: 'the token\'s "sub": exact, or a prefix followed by a trailing "*"' },
+      subjectMatch: { type: 'string', enum: ['exact', 'prefix'] },
+      audience: { ...str, description: 'a value the token\'s "aud" must hold' },
+      claims: { type: 'array', items: { type: 'object', required: ['name', 'value'], properties: { name: str, value: str } }, description: 'further claims the token must have, each equal to its value; a name with "/" reaches into nested claims (kubernetes.io/namespace)' },
+      createdAt: time, lastUsedAt: nullable(time),
+    },
+  },
+  TrustRuleList: {
+    type: 'object',
+    required: ['issuers', 'rules'],
+    properties: {
+      issuers: { type: 'array', items: str, description: 'the issuers this instance trusts (federation.issuers): a rule may name only these' },
+      rules: { type: 'array', items: ref('TrustRule') },
+    },
   },
   IssuedKeypair: {
     type: 'object',

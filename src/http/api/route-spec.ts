@@ -23,7 +23,8 @@ export type Method = 'get' | 'post' | 'put' | 'patch' | 'delete';
 export type ResponseSchema =
   | 'Session' | 'Account' | 'AccountList' | 'Environment' | 'EnvironmentList' | 'Member' | 'MemberList'
   | 'Keypair' | 'KeypairPage' | 'KeypairUsage' | 'IssuedKeypair' | 'ReplacedKeypair' | 'AuditPage' | 'OpenApi'
-  | 'Webhook' | 'WebhookList' | 'IssuedWebhook' | 'WebhookDelivery' | 'WebhookDeliveryPage';
+  | 'Webhook' | 'WebhookList' | 'IssuedWebhook' | 'WebhookDelivery' | 'WebhookDeliveryPage'
+  | 'TrustRule' | 'TrustRuleList';
 
 /** The path parameters, by name (checked against the id patterns before the handler runs). */
 export type Params = Record<string, string>;

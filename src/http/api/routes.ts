@@ -113,13 +113,14 @@ function ownerRoutes(kind: 'account' | 'environment'): RouteSpec[] {
       },
     }),
     defineRoute({
-      method: 'post', path: `${base}/keypairs`, operationId: `create${Kind}Keypair`, summary: `Create a keypair owned by the ${kind}; the response holds its secret, shown this once. "expiresAt" (future; null: never) defaults to the account's maximum keypair lifetime from now, if it has one, and may not exceed it; "dpopRequired": its token requests must carry a DPoP proof; with "publicKeys" it also authenticates with private_key_jwt; with "secret": false it has no secret (key-only) and "secret" is null`, tag: 'keypairs', auth: true, body: schemas.createKeypair, status: 201, response: 'IssuedKeypair', action: 'keypairs.manage', noStore: true,
+      method: 'post', path: `${base}/keypairs`, operationId: `create${Kind}Keypair`, summary: `Create a keypair owned by the ${kind}; the response holds its secret, shown this once. "expiresAt" (future; null: never) defaults to the account's maximum keypair lifetime from now, if it has one, and may not exceed it; "dpopRequired": its token requests must carry a DPoP proof; with "publicKeys" it also authenticates with private_key_jwt, with "trustRules" with workload tokens of trusted issuers (secretless); with "secret": false it has no secret (it then needs keys or trust rules) and "secret" is null`, tag: 'keypairs', auth: true, body: schemas.createKeypair, status: 201, response: 'IssuedKeypair', action: 'keypairs.manage', noStore: true,
       async handle(ctx, { params, body: input }, deps) {
         await authorized(ctx, deps, 'keypairs.manage', params);
         return deps.domain.keypairs.create(ownerRef(params), {
           name: input.name, ...(input.comment !== undefined ? { comment: input.comment } : {}), ...(input.scopes ? { scopes: input.scopes } : {}),
           ...(input.expiresAt !== undefined ? { expiresAt: input.expiresAt } : {}), ...(input.dpopRequired !== undefined ? { dpopRequired: input.dpopRequired } : {}),
           ...(input.publicKeys ? { publicKeys: input.publicKeys } : {}), ...(input.secret !== undefined ? { secret: input.secret } : {}),
+          ...(input.trustRules ? { trustRules: input.trustRules } : {}),
         }, actorOf(ctx));
       },
     }),
@@ -254,6 +255,34 @@ const keypairRoutes: RouteSpec[] = [
       await authorized(ctx, deps, 'keypairs.manage', params);
       if (!/^[A-Za-z0-9_-]{43}$/.test(params.thumbprint!)) throw notFoundError('public key');
       return deps.domain.keypairs.view(await deps.domain.keypairKeys.retire(params.keyId!, params.thumbprint!, grace ?? '0', actorOf(ctx)));
+    },
+  }),
+  defineRoute({
+    method: 'get', path: '/keypairs/:keyId/trust-rules', operationId: 'listKeypairTrustRules',
+    summary: 'The keypair\'s trust rules (federated workload identity), and the issuers this instance trusts (a rule may name only these)',
+    tag: 'keypairs', auth: true, status: 200, response: 'TrustRuleList', action: 'keypairs.read',
+    async handle(ctx, { params }, deps) {
+      await authorized(ctx, deps, 'keypairs.read', params);
+      const view = await deps.domain.keypairs.get(params.keyId!);
+      return { issuers: deps.domain.keypairTrust.issuers, rules: view.trustRules };
+    },
+  }),
+  defineRoute({
+    method: 'post', path: '/keypairs/:keyId/trust-rules', operationId: 'addKeypairTrustRule',
+    summary: 'Trust OIDC tokens of an external issuer (GitHub Actions, Kubernetes…): a token whose iss is the issuer, whose sub matches the subject (exact, or a prefix with a trailing "*"), whose aud holds the audience and whose claims equal the given ones gets this keypair\'s tokens, sent as client_assertion (jwt-bearer) with client_id = the key id. At most 10 rules; an issuer not on the instance\'s federation.issuers is refused with 400',
+    tag: 'keypairs', auth: true, body: schemas.addTrustRule, status: 201, response: 'TrustRule', action: 'keypairs.manage',
+    async handle(ctx, { params, body }, deps) {
+      await authorized(ctx, deps, 'keypairs.manage', params);
+      return (await deps.domain.keypairTrust.add(params.keyId!, body, actorOf(ctx))).rule;
+    },
+  }),
+  defineRoute({
+    method: 'delete', path: '/keypairs/:keyId/trust-rules/:ruleId', operationId: 'removeKeypairTrustRule',
+    summary: 'Remove a trust rule at once: tokens that matched only it no longer authenticate the keypair (tokens issued already stay valid until they expire)',
+    tag: 'keypairs', auth: true, status: 204, action: 'keypairs.manage',
+    async handle(ctx, { params }, deps) {
+      await authorized(ctx, deps, 'keypairs.manage', params);
+      await deps.domain.keypairTrust.remove(params.keyId!, params.ruleId!, actorOf(ctx));
     },
   }),
   defineRoute({

@@ -4,6 +4,7 @@
 // operators and prototype keys anywhere, before anything reaches a query.
 import type { Context } from 'koa';
 import { z } from 'zod';
+import { TRUST_RULE_CLAIMS_MAX, TRUST_RULE_VALUE_MAX, TRUST_RULES_MAX } from '../../domain/trust-rules.ts';
 import type { IdKind } from '../../domain/credentials.ts';
 import { COMMENT_MAX, EMAIL_MAX, GRACE_PERIOD_NAMES, NAME_MAX, RETIRE_WHEN_IDLE_NAMES, PASSWORD_MAX, SCOPE_NAME_MAX, SCOPE_NAME_PATTERN, SCOPES_MAX } from '../../domain/limits.ts';
 import { MAX_KEYPAIR_LIFETIME_DAYS } from '../../domain/expiry.ts';
@@ -66,6 +67,15 @@ const intParam = (min: number, max: number) => z.string().regex(/^\d{1,7}$/, 'mu
 /** The ids that appear as path parameters; their shapes are ID_PATTERNS (src/domain/credentials.ts). */
 export type IdParam = Exclude<IdKind, 'membershipId'>;
 
+/** A trust rule (federated workload identity): src/domain/trust-rules.ts checks what it says. */
+const trustRule = z.strictObject({
+  issuer: z.string().min(1).max(TRUST_RULE_VALUE_MAX).describe('the external issuer, exactly as its tokens write "iss"; must be on the instance\'s federation.issuers'),
+  subject: z.string().min(1).max(TRUST_RULE_VALUE_MAX).describe('the token\'s "sub": exact, or a prefix ending in one "*" (e.g. "repo:acme/api:*")'),
+  audience: z.string().min(1).max(TRUST_RULE_VALUE_MAX).describe('a value the token\'s "aud" must hold'),
+  claims: z.array(z.strictObject({ name: z.string().min(1).max(300), value: z.string().min(1).max(TRUST_RULE_VALUE_MAX) })).max(TRUST_RULE_CLAIMS_MAX).optional()
+    .describe('further claims, each equal to the given string (e.g. [{"name": "repository", "value": "acme/api"}]); "/" reaches into nested claims ("kubernetes.io/namespace")'),
+});
+
 // ---- bodies ----------------------------------------------------------------
 
 export const schemas = {
@@ -76,9 +86,11 @@ export const schemas = {
   createKeypair: z.strictObject({
     name, comment: comment.optional(), scopes: scopes.optional(), expiresAt: expiresAt.optional(), dpopRequired: z.boolean().optional(),
     publicKeys: z.array(publicKey).max(PUBLIC_KEYS_MAX).optional().describe('public keys for private_key_jwt: JWK (object or JSON text) or PEM public keys'),
-    secret: z.boolean().optional().describe('false: a key-only keypair, without a secret (needs publicKeys); default true'),
+    secret: z.boolean().optional().describe('false: a keypair without a secret (needs publicKeys or trustRules); default true'),
+    trustRules: z.array(trustRule).max(TRUST_RULES_MAX).optional().describe('trust rules for federated workload identity (secretless): OIDC tokens of trusted issuers that authenticate the keypair'),
   }),
   addPublicKey: z.strictObject({ key: publicKey.describe('a public key: JWK (object or JSON text) or PEM ("-----BEGIN PUBLIC KEY-----")') }),
+  addTrustRule: trustRule,
   retirePublicKey: z.strictObject({ grace: z.enum(GRACE_PERIOD_NAMES).optional().describe('"0": at once (the default); otherwise the key keeps working this long') }),
   updateKeypair: z.strictObject({ name: name.optional(), comment: comment.optional(), scopes: scopes.optional(), expiresAt: expiresAt.optional(), dpopRequired: z.boolean().optional() })
     .refine((v) => v.name !== undefined || v.comment !== undefined || v.scopes !== undefined || v.expiresAt !== undefined || v.dpopRequired !== undefined, 'give at least one of name, comment, scopes, expiresAt, dpopRequired'),

@@ -14,6 +14,7 @@ import { render } from '../render.ts';
 import { auditRoutes } from './audit.ts';
 import { keypairBulkRoutes } from './keypair-bulk.ts';
 import { keypairKeyRoutes } from './keypair-keys.ts';
+import { keypairTrustRoutes } from './keypair-trust.ts';
 import { keypairRoutes } from './keypairs.ts';
 import { ownerRoutes } from './owners.ts';
 import { sessionRoutes } from './session.ts';
@@ -72,6 +73,7 @@ export function createUiRouter(deps: UiDeps): Router {
   keypairRoutes(router, deps);
   keypairKeyRoutes(router, deps);
   keypairBulkRoutes(router, deps);
+  keypairTrustRoutes(router, deps);
   auditRoutes(router, deps);
   webhookRoutes(router, deps);
   return router;

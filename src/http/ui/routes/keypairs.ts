@@ -153,6 +153,7 @@ export function keypairRoutes(router: Router, deps: UiDeps): void {
       error: extra.error ?? null,
       events: await describeEvents(domain, history.items),
       keyGraceChoices: RETIRE_CHOICES,
+      trustIssuers: domain.keypairTrust.issuers,
     }, { status: extra.status ?? 200 });
   };
 
