@@ -67,3 +67,30 @@ test.serial(`the same DPoP proof sent ${AT_ONCE} times at once, ${ROUNDS} rounds
     t.deepEqual(tally(answers), { 200: 1, '400 invalid_dpop_proof': AT_ONCE - 1 }, `round ${round}`);
   }
 });
+
+test.serial('a client assertion and a DPoP proof with the same jti are each first used: separate records, not one', async (t) => {
+  const { privateKey, publicKey } = generateKeyPairSync('ec', { namedCurve: 'P-256' });
+  const seed = await seedKeypair(tk.keyport);
+  const issued = await tk.keyport.domain.keypairs.create({ environmentId: seed.environmentId }, { name: 'signer-dpop', scopes: ['orders:read'], secret: false, publicKeys: [await exportJWK(publicKey)] }, 'system');
+  const { keyId } = issued.keypair;
+  const jti = randomUUID();
+  const now = Math.floor(Date.now() / 1000);
+  const clientAssertion = await new SignJWT({ iss: keyId, sub: keyId, aud: `${tk.url}/oauth/token`, jti, iat: now, exp: now + 120 }).setProtectedHeader({ alg: 'ES256' }).sign(privateKey);
+  const key = await dpopKey();
+  const proof = await dpopProof(key, 'POST', `${tk.url}/oauth/token`, { claims: { jti } });
+  const answer = await answerOf(await fetch(`${tk.url}/oauth/token`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/x-www-form-urlencoded', dpop: proof },
+    body: new URLSearchParams({ grant_type: 'client_credentials', client_assertion_type: ASSERTION_TYPE, client_assertion: clientAssertion }),
+  }));
+  t.is(answer.status, 200, JSON.stringify(answer.body));
+  t.is(answer.body.token_type, 'DPoP');
+  // Each is still single use on its own.
+  const again = await answerOf(await fetch(`${tk.url}/oauth/token`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/x-www-form-urlencoded', dpop: proof },
+    body: new URLSearchParams({ grant_type: 'client_credentials', client_assertion_type: ASSERTION_TYPE, client_assertion: await assertion(keyId, privateKey) }),
+  }));
+  t.is(again.status, 400);
+  t.is(again.body.error, 'invalid_dpop_proof');
+});

@@ -5,7 +5,7 @@
 import type Provider from 'oidc-provider';
 import { errors, type Configuration, type KoaContextWithOIDC } from 'oidc-provider';
 import { CHALLENGE_OK_WINDOW } from 'oidc-provider/lib/helpers/challenge.js';
-import validateDpop, { checkDpopReplay } from 'oidc-provider/lib/helpers/validate_dpop.js';
+import validateDpop from 'oidc-provider/lib/helpers/validate_dpop.js';
 import type { Domain } from '../domain/index.ts';
 
 /** The proof algorithms accepted (and advertised as dpop_signing_alg_values_supported): oidc-provider's default set, asymmetric only. */
@@ -14,7 +14,7 @@ export const DPOP_SIGNING_ALGS = ['ES256', 'Ed25519', 'EdDSA'] as const;
 /**
  * No server nonces: with them every client's first token request would be
  * answered use_dpop_nonce and sent again. A proof is instead accepted within
- * oidc-provider's iat window (±300 s) and only once (shareReplayDetection).
+ * oidc-provider's iat window (±300 s) and only once (dpopReplayCheck).
  */
 export const DPOP_FEATURE: NonNullable<NonNullable<Configuration['features']>['dPoP']> = {
   enabled: true,
@@ -22,17 +22,27 @@ export const DPOP_FEATURE: NonNullable<NonNullable<Configuration['features']>['d
   allowReplay: false,
 };
 
+/** Whether a keypair presents a DPoP proof's jti for the first time (false: a replay). */
+export type DpopReplayCheck = (clientId: string, jti: string) => Promise<boolean>;
+
 /**
  * oidc-provider records proof ids through its adapter, which Keyport leaves
  * empty (tokens are JWTs, never stored): a replayed proof would pass, and
  * in-memory records would not reach the other workers. The record goes to the
- * database instead, in one atomic claim. It is kept one iat window longer than
- * oidc-provider asks (`exp` = now + window), because a proof dated up to a
- * window ahead stays acceptable until a window after its iat.
+ * database instead, in one atomic claim. Not through provider.ReplayDetection,
+ * which client assertions use (key-auth.ts): a proof keeps its own ids (`dpop:`)
+ * and its own lifetime, kept two iat windows ahead, because a proof dated up to a
+ * window ahead stays acceptable until a window after its iat. An unavailable
+ * database is `rethrow`n (503), never taken for a replay.
  */
-export function shareReplayDetection(provider: Provider, domain: Domain): void {
-  provider.ReplayDetection.unique = async (clientId: string, jti: string, exp: number) =>
-    domain.dpopProofs.firstUse(clientId, jti, new Date((exp + CHALLENGE_OK_WINDOW) * 1000));
+export function dpopReplayCheck(domain: Domain, rethrow: (err: unknown) => never): DpopReplayCheck {
+  return async (clientId, jti) => {
+    try {
+      return await domain.dpopProofs.firstUse(clientId, jti, new Date(Date.now() + 2 * CHALLENGE_OK_WINDOW * 1000));
+    } catch (err) {
+      return rethrow(err);
+    }
+  };
 }
 
 /**
@@ -41,14 +51,14 @@ export function shareReplayDetection(provider: Provider, domain: Domain): void {
  * without one. A request without DPoP costs a header lookup, nothing more:
  * no await, no database.
  */
-export function dpopBinding(provider: Provider, ctx: KoaContextWithOIDC, requiredByClient: boolean): Promise<string> | undefined {
+export function dpopBinding(provider: Provider, ctx: KoaContextWithOIDC, requiredByClient: boolean, firstUse: DpopReplayCheck): Promise<string> | undefined {
   if (!ctx.get('DPoP')) {
     if (requiredByClient) throw new errors.InvalidDpopProof('this keypair requires DPoP: send a DPoP proof (RFC 9449) with the token request');
     return undefined;
   }
   return (async () => {
-    const proof = await validateDpop(provider, ctx);
-    await checkDpopReplay(provider, ctx, proof, ctx.oidc.client!.clientId, errors.InvalidDpopProof);
-    return proof!.thumbprint;
+    const proof = (await validateDpop(provider, ctx))!;
+    if (!(await firstUse(ctx.oidc.client!.clientId, proof.jti))) throw new errors.InvalidDpopProof('DPoP proof JWT Replay detected');
+    return proof.thumbprint;
   })();
 }

@@ -9,8 +9,6 @@ declare module 'oidc-provider/lib/helpers/validate_dpop.js' {
   export interface DpopProofResult { thumbprint: string; jti: string; iat: number }
   /** Checks the request's DPoP header (signature, typ, alg, htm, htu, iat window, nonce); undefined without one. Throws InvalidDpopProof. */
   export default function validateDpop(provider: Provider, ctx: KoaContextWithOIDC, accessToken?: string): Promise<DpopProofResult | undefined>;
-  /** Refuses a proof whose jti this client already presented (through provider.ReplayDetection.unique). */
-  export function checkDpopReplay(provider: Provider, ctx: KoaContextWithOIDC, dPoP: DpopProofResult | undefined, clientId: string, ErrorClass?: new (description: string) => Error): Promise<void>;
 }
 
 declare module 'oidc-provider/lib/helpers/challenge.js' {

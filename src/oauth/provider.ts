@@ -12,7 +12,7 @@ import { currentTokenGeneration, type AuthenticationFailure, type Authentication
 import { httpFailureOf } from '../http/error-statuses.ts';
 import { requestAddress } from './address-throttle.ts';
 import { presentedSecret, spendUnknownKey } from './client-auth.ts';
-import { DPOP_FEATURE, DPOP_SIGNING_ALGS, dpopBinding, shareReplayDetection } from './dpop.ts';
+import { DPOP_FEATURE, DPOP_SIGNING_ALGS, dpopBinding, dpopReplayCheck, type DpopReplayCheck } from './dpop.ts';
 import { ASSERTION_CLOCK_SKEW_SECONDS, assertionPresented, installKeyAuthentication, keyAssertionRules, keyClientMetadata } from './key-auth.ts';
 import { ASSERTION_ALGS } from '../domain/public-keys.ts';
 import { UNAVAILABLE_ERROR } from './oauth-error.ts';
@@ -297,9 +297,8 @@ export function createProvider(options: { issuer: string; config: KeyportConfig;
   };
 
   buildClientsOncePerRecord(provider, domain, hooks);
-  shareReplayDetection(provider, domain);
   installKeyAuthentication(provider, domain, recordOfRequest, hooks, rethrowForProvider);
-  provider.registerGrantType('client_credentials', clientCredentialsGrant(provider, config, signingKeys.signingKid), ['scope', 'resource']);
+  provider.registerGrantType('client_credentials', clientCredentialsGrant(provider, config, signingKeys.signingKid, dpopReplayCheck(domain, rethrowForProvider)), ['scope', 'resource']);
   return provider;
 }
 
@@ -308,11 +307,11 @@ export function createProvider(options: { issuer: string; config: KeyportConfig;
  * no `scope` ⇒ every scope of the keypair; any scope outside them ⇒ invalid_scope.
  * With a DPoP proof the token is bound to its key (RFC 9449, dpop.ts).
  */
-function clientCredentialsGrant(provider: Provider, config: KeyportConfig, signingKid: string) {
+function clientCredentialsGrant(provider: Provider, config: KeyportConfig, signingKid: string, dpopFirstUse: DpopReplayCheck) {
   return async function keyportClientCredentials(ctx: KoaContextWithOIDC) {
     const client = ctx.oidc.client!;
     // Checked first, as oidc-provider's own grant does; no await without a DPoP header.
-    const binding = dpopBinding(provider, ctx, client.dpopBoundAccessTokens === true);
+    const binding = dpopBinding(provider, ctx, client.dpopBoundAccessTokens === true, dpopFirstUse);
     const jkt = binding && await binding;
     const allowed = new Set((client.scope ?? '').split(' ').filter(Boolean));
     const param = ctx.oidc.params?.scope;
