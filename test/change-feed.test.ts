@@ -168,6 +168,25 @@ test('an invalidation racing a cache load gives the fresh value, not an error', 
   t.deepEqual(cache.get('kp'), { version: 2 });
 });
 
+test('invalidations landing during every load (a burst of writes to one key) still give the fresh value, not an error', async (t) => {
+  const { LRUCache } = await import('lru-cache');
+  const { fetchThrough } = await import('../src/db/read-through.ts');
+  let version = 0;
+  const cache = new LRUCache<string, { version: number }>({
+    max: 10,
+    fetchMethod: async () => {
+      const seen = ++version;
+      // Another write to the key lands while this load runs: the change feed deletes the entry.
+      setTimeout(() => cache.delete('kp'), 1);
+      await new Promise((r) => setTimeout(r, 10));
+      return { version: seen };
+    },
+  });
+  const loaded = await fetchThrough(cache, 'kp');
+  t.truthy(loaded);
+  t.is(loaded!.version, version, 'the value of the last load, which began after every earlier change');
+});
+
 test('a cached read: fresh entries at once, stale ones from the old copy while one reload runs, deleted ones loaded again', async (t) => {
   const { LRUCache } = await import('lru-cache');
   const { readThrough } = await import('../src/db/read-through.ts');

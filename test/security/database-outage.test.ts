@@ -3,13 +3,16 @@
 // Retry-After (an OAuth JSON error at the OAuth endpoints), tokens of keypairs
 // already in the cache are still issued, and everything works again without a
 // restart of Keyport, on the data written before.
+import { generateKeyPairSync, randomUUID } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { createServer, type Server } from 'node:net';
 import { join } from 'node:path';
 import anyTest, { type TestFn } from 'ava';
+import { exportJWK, SignJWT } from 'jose';
 import { openKeyportDomain } from '../../src/keyport.ts';
 import { accountOwner, ApiClient, createUser } from '../helpers/api.ts';
 import { startTestKeyport, type TestKeyport } from '../helpers/keyport.ts';
+import { dpopKey, dpopProof, dpopTokenRequest } from '../helpers/dpop.ts';
 import { basic, getToken, seedKeypair, tokenRequest } from '../helpers/oauth.ts';
 import { UiClient } from '../helpers/ui.ts';
 
@@ -107,6 +110,18 @@ test.serial('while the database is down, requests that need it get 503 with Retr
   const written = await api.patch(`/accounts/${seed.accountId}`, { name: 'Renamed before the outage' });
   t.is(written.status, 200);
   await getToken(kp.url, seed); // now in the cache
+  const signer = generateKeyPairSync('ec', { namedCurve: 'P-256' });
+  const keyOnly = (await kp.keyport.domain.keypairs.create({ accountId: seed.accountId }, { name: 'signer', scopes: ['orders:read'], secret: false, publicKeys: [await exportJWK(signer.publicKey)] }, 'system')).keypair.keyId;
+  const withAssertion = async () => fetch(`${kp.url}/oauth/token`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/x-www-form-urlencoded' },
+    body: new URLSearchParams({
+      grant_type: 'client_credentials',
+      client_assertion_type: 'urn:ietf:params:oauth:client-assertion-type:jwt-bearer',
+      client_assertion: await new SignJWT({ iss: keyOnly, sub: keyOnly, aud: `${kp.url}/oauth/token`, jti: randomUUID(), exp: Math.floor(Date.now() / 1000) + 60 }).setProtectedHeader({ alg: 'ES256' }).sign(signer.privateKey),
+    }),
+  });
+  t.is((await withAssertion()).status, 200); // now in the cache
   const uncached = await seedKeypair(kp.keyport);
   const restartsBefore = await restartCount(kp.url);
   let cli: ReturnType<typeof openKeyportDomain> | undefined;
@@ -130,6 +145,15 @@ test.serial('while the database is down, requests that need it get 503 with Retr
     t.true(token.ms < FAST_MS, `token endpoint answered in ${Math.round(token.ms)} ms`);
 
     t.is((await tokenRequest(kp.url, seed)).status, 200, 'a keypair in the cache needs no database');
+    // A client assertion's jti must be recorded as used: without the database that cannot be done, and it is no replay either.
+    const assertionDuringOutage = await withAssertion();
+    t.is(assertionDuringOutage.status, 503);
+    t.like(await assertionDuringOutage.json(), { error: 'temporarily_unavailable' });
+    // A DPoP proof must be recorded as used: without the database that cannot be done, and it is no replay either.
+    const proofDuringOutage = await dpopTokenRequest(kp.url, seed, await dpopProof(await dpopKey(), 'POST', `${kp.url}/oauth/token`));
+    t.is(proofDuringOutage.status, 503);
+    t.regex(proofDuringOutage.headers.get('retry-after') ?? '', /^[1-9]\d*$/);
+    t.like(await proofDuringOutage.json(), { error: 'temporarily_unavailable' });
 
     const introspection = await timed(() => fetch(`${kp.url}/oauth/introspect`, {
       method: 'POST',

@@ -55,20 +55,42 @@ export function me(ctx: Context): Me {
 // ---- forms -------------------------------------------------------------------
 
 export type Form = Record<string, unknown>;
+/** Each request's form, parsed once. */
+const parsedForms = new WeakMap<object, Form>();
+/**
+ * The posted form as a browser sends it: each name with its value, or with its
+ * values in order when repeated (checkboxes). Read from the raw body, not from
+ * the body parser's qs result, which turns more than 20 repeated fields into an
+ * object and reads dots and brackets in names as nesting; the body parser's
+ * formLimit bounds the size. Anything but a urlencoded form reads as empty.
+ */
 export function form(ctx: Context): Form {
-  const body = (ctx.request as unknown as { body?: unknown }).body;
-  return body && typeof body === 'object' && !Array.isArray(body) ? (body as Form) : {};
+  const known = parsedForms.get(ctx.request);
+  if (known) return known;
+  // No prototype: a field named __proto__ is a field like any other.
+  const parsed: Record<string, string | string[]> = Object.create(null);
+  const raw = (ctx.request as unknown as { rawBody?: unknown }).rawBody;
+  if (typeof raw === 'string' && ctx.request.is('application/x-www-form-urlencoded')) {
+    for (const [name, value] of new URLSearchParams(raw)) {
+      const seen = parsed[name];
+      if (seen === undefined) parsed[name] = value;
+      else if (Array.isArray(seen)) seen.push(value);
+      else parsed[name] = [seen, value];
+    }
+  }
+  parsedForms.set(ctx.request, parsed);
+  return parsed;
 }
-/** A single text field; anything else (an array, an object) reads as empty. */
+/** A single text field; anything else (a repeated field) reads as empty. */
 export function field(f: Form, name: string, max = 2000): string {
   const value = Object.hasOwn(f, name) ? f[name] : undefined;
   return typeof value === 'string' && value.length <= max ? value : '';
 }
-/** A repeated field (checkboxes). */
+/** A repeated field (checkboxes): every value sent, in order; the caller checks them. */
 export function fields(f: Form, name: string): string[] {
   const value = Object.hasOwn(f, name) ? f[name] : undefined;
   const list = Array.isArray(value) ? value : value === undefined ? [] : [value];
-  return list.filter((v): v is string => typeof v === 'string' && v.length <= 200).slice(0, 100);
+  return list.filter((v): v is string => typeof v === 'string');
 }
 
 /** Redirects to an app path ('/ui/accounts'), under the issuer's path. */

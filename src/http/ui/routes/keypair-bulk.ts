@@ -7,21 +7,14 @@ import type Router from '@koa/router';
 import { DomainError } from '../../../domain/errors.ts';
 import { BULK_ACTIONS, BULK_MAX, type BulkAction } from '../../../domain/keypair-bulk.ts';
 import { authorizeOwner, OWNER_PATHS, type OwnerPage, type RoutedContext } from '../owner-page.ts';
-import { capitalize, field, form, me, pageBase, signedIn, UiError, type UiDeps } from '../page-helpers.ts';
+import { capitalize, field, fields, form, me, pageBase, signedIn, UiError, type UiDeps } from '../page-helpers.ts';
 import { render } from '../render.ts';
 
 /** What a remove must be confirmed with: as deliberate as typing a keypair's name for one. */
 export const removePhrase = (count: number) => `remove ${count} keypair${count === 1 ? '' : 's'}`;
 
-/**
- * The posted key ids, as sent, read from the raw form: the parsed body turns more
- * than 20 repeated fields into an object (qs's arrayLimit), and a page of the list
- * holds up to 100. A larger selection than BULK_MAX is refused, not cut.
- */
-function postedKeyIds(ctx: RoutedContext): string[] {
-  const raw = (ctx.request as unknown as { rawBody?: unknown }).rawBody;
-  return typeof raw === 'string' ? new URLSearchParams(raw).getAll('keyId').map((v) => v.slice(0, 200)) : [];
-}
+/** The posted key ids, as sent (a page of the list holds up to 100); a larger selection than BULK_MAX is refused, not cut. */
+const postedKeyIds = (ctx: RoutedContext): string[] => fields(form(ctx), 'keyId').map((v) => v.slice(0, 200));
 
 export function keypairBulkRoutes(router: Router, deps: UiDeps): void {
   const { domain } = deps;
