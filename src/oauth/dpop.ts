@@ -64,8 +64,10 @@ export async function checkDpopProof(proof: string, request: { method: string; u
  * no await, no database. A proof is accepted once per keypair: its record is
  * kept until a proof dated up to a window ahead could no longer be accepted
  * (now + two windows), in the database, so that no process takes it again.
+ * An error of the database goes to `rethrow` (503 while it is unreachable):
+ * it must never be taken for a replay, nor become a 500.
  */
-export function dpopBinding(domain: Domain, ctx: KoaContextWithOIDC, requiredByClient: boolean): Promise<string> | undefined {
+export function dpopBinding(domain: Domain, ctx: KoaContextWithOIDC, requiredByClient: boolean, rethrow: (err: unknown) => never): Promise<string> | undefined {
   const proof = ctx.get('DPoP');
   if (!proof) {
     if (requiredByClient) throw new errors.InvalidDpopProof('this keypair requires DPoP: send a DPoP proof (RFC 9449) with the token request');
@@ -74,7 +76,12 @@ export function dpopBinding(domain: Domain, ctx: KoaContextWithOIDC, requiredByC
   return (async () => {
     const now = Math.floor(Date.now() / 1000);
     const checked = await checkDpopProof(proof, { method: ctx.method, url: ctx.oidc.urlFor('token') }, now);
-    const first = await domain.dpopProofs.firstUse(ctx.oidc.client!.clientId, checked.jti, new Date((now + 2 * DPOP_IAT_WINDOW_SECONDS) * 1000));
+    let first: boolean;
+    try {
+      first = await domain.dpopProofs.firstUse(ctx.oidc.client!.clientId, checked.jti, new Date((now + 2 * DPOP_IAT_WINDOW_SECONDS) * 1000));
+    } catch (err) {
+      rethrow(err);
+    }
     if (!first) throw new errors.InvalidDpopProof('DPoP proof JWT Replay detected');
     return checked.thumbprint;
   })();

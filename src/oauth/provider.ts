@@ -361,7 +361,7 @@ function clientCredentialsGrant(provider: Provider, domain: Domain, config: Keyp
   return async function keyportClientCredentials(ctx: KoaContextWithOIDC) {
     const client = ctx.oidc.client!;
     // Checked first, as oidc-provider's own grant does; no await without a DPoP header.
-    const binding = dpopBinding(domain, ctx, client.dpopBoundAccessTokens === true);
+    const binding = dpopBinding(domain, ctx, client.dpopBoundAccessTokens === true, rethrowForProvider);
     const jkt = binding && await binding;
     const allowed = new Set((client.scope ?? '').split(' ').filter(Boolean));
     const param = ctx.oidc.params?.scope;
