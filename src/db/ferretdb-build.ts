@@ -28,7 +28,7 @@ import { fileURLToPath } from 'node:url';
 export const FERRETDB_MODULE = 'github.com/FerretDB/FerretDB';
 export const FERRETDB_VERSION = 'v1.24.2';
 /** Bumped whenever SOURCE_PATCHES change, so that no cached binary of older patches is reused. */
-const KEYPORT_PATCH_LEVEL = 'keyport.4';
+const KEYPORT_PATCH_LEVEL = 'keyport.5';
 /**
  * The patch level from which updates, findAndModify and deletes are atomic (see
  * KEYPORT_ATOMIC_WRITES_GO). The build writes it into FerretDB's version
@@ -121,6 +121,308 @@ func keyportPrefilter(filter *types.Document) (string, []any) {
 	}
 
 	return " WHERE " + strings.Join(conditions, " AND "), args
+}
+`;
+
+/**
+ * Sorted, limited pages served by an index (issue 16: lists of 100 000 keypairs).
+ * FerretDB v1 pushes a limit down only for a query with no filter and no sort,
+ * and a sort only on $natural: a page of a large list made it decode, sort and
+ * count every match in Go. A find whose comment carries "keyport:exact" (a
+ * declaration by Keyport that every top-level field it names is present and
+ * scalar in every document) gets its sort on top-level fields ending with _id,
+ * and its limit, run by SQLite, but only when keyportExactConditions translates
+ * the whole filter exactly; anything else falls back to the narrowing above.
+ * The handler still filters, sorts and limits what SQLite returns, so the SQL
+ * only has to return exactly the right first rows in the right order.
+ */
+const KEYPORT_EXACT_GO = `// Added by Keyport's build of FerretDB v1.24.2 (src/db/ferretdb-build.ts in Keyport).
+
+package sqlite
+
+import (
+	"fmt"
+	"regexp"
+	"strings"
+	"time"
+
+	"github.com/FerretDB/FerretDB/internal/backends/sqlite/metadata"
+	"github.com/FerretDB/FerretDB/internal/handler/sjson"
+	"github.com/FerretDB/FerretDB/internal/types"
+	"github.com/FerretDB/FerretDB/internal/util/must"
+)
+
+// keyportOrderedString matches the strings whose JSON text sorts as the string
+// does (bytewise): no character that JSON escapes and none below '#', so that
+// the closing quote sorts before any character a longer string continues with.
+var keyportOrderedString = regexp.MustCompile(\`^[A-Za-z0-9_.:-]*$\`)
+
+// keyportQuery returns the WHERE clause and its arguments, and, for an exact
+// query (the handler sets exactSort and exactLimit only for a find whose
+// comment carries "keyport:exact"), the ORDER BY clause and the LIMIT to
+// append. The sort and limit are pushed down only when the whole filter
+// translates to SQL exactly: SQLite must return exactly the first rows, in
+// order, that the handler would have kept after filtering and sorting all of
+// them. Otherwise the query is only narrowed (keyportPrefilter), as before.
+func keyportQuery(filter, sort, exactSort *types.Document, exactLimit int64) (string, []any, string, int64) {
+	if exactSort.Len() > 0 && exactLimit > 0 && sort.Len() == 0 {
+		if orderBy, ok := keyportOrderBy(exactSort); ok {
+			if conditions, args, ok := keyportExactConditions(filter); ok {
+				where := ""
+				if len(conditions) > 0 {
+					where = " WHERE " + strings.Join(conditions, " AND ")
+				}
+
+				return where, args, orderBy, exactLimit
+			}
+		}
+	}
+
+	where, args := keyportPrefilter(filter)
+
+	return where, args, "", 0
+}
+
+// keyportOrderBy translates a sort on top-level fields that ends with _id (a
+// total order, so that ties cannot pick different rows than the handler would).
+func keyportOrderBy(sort *types.Document) (string, bool) {
+	keys := sort.Keys()
+	if len(keys) == 0 || keys[len(keys)-1] != "_id" {
+		return "", false
+	}
+
+	terms := make([]string, 0, len(keys))
+
+	for _, key := range keys {
+		if !keyportPlainField.MatchString(key) {
+			return "", false
+		}
+
+		var direction int64
+
+		switch v := must.NotFail(sort.Get(key)).(type) {
+		case int64:
+			direction = v
+		case int32:
+			direction = int64(v)
+		case float64:
+			direction = int64(v)
+		default:
+			return "", false
+		}
+
+		switch direction {
+		case 1:
+			terms = append(terms, keyportPath(key))
+		case -1:
+			terms = append(terms, keyportPath(key)+" DESC")
+		default:
+			return "", false
+		}
+	}
+
+	return " ORDER BY " + strings.Join(terms, ", "), true
+}
+
+// keyportPath is a top-level field as FerretDB writes index columns, so that
+// SQLite uses an index on the field (for _id: the same as metadata.IDColumn).
+func keyportPath(key string) string {
+	return fmt.Sprintf(\`%s->'%s'\`, metadata.DefaultColumn, key)
+}
+
+// keyportExactConditions translates a filter to SQL conditions selecting exactly
+// the documents MongoDB would match, given what "keyport:exact" declares: every
+// top-level field the query names is present in every document, holding a
+// scalar (a string, a boolean, a date or null), never an array or a document.
+// Supported: equality to a plain string, ObjectID, boolean or null; $gt, $gte,
+// $lt, $lte on an ordered string or a date; $exists; $and and $or of those.
+func keyportExactConditions(filter *types.Document) ([]string, []any, bool) {
+	keys := filter.Keys()
+	seen := make(map[string]bool, len(keys))
+
+	var conditions []string
+	var args []any
+
+	for _, key := range keys {
+		if seen[key] {
+			return nil, nil, false
+		}
+
+		seen[key] = true
+		value := must.NotFail(filter.Get(key))
+
+		var condition string
+		var conditionArgs []any
+		var ok bool
+
+		switch {
+		case key == "$and" || key == "$or":
+			condition, conditionArgs, ok = keyportExactLogical(key, value)
+		case keyportPlainField.MatchString(key):
+			condition, conditionArgs, ok = keyportExactField(key, value)
+		}
+
+		if !ok {
+			return nil, nil, false
+		}
+
+		conditions = append(conditions, condition)
+		args = append(args, conditionArgs...)
+	}
+
+	return conditions, args, true
+}
+
+func keyportExactLogical(operator string, value any) (string, []any, bool) {
+	array, ok := value.(*types.Array)
+	if !ok || array.Len() == 0 {
+		return "", nil, false
+	}
+
+	parts := make([]string, 0, array.Len())
+
+	var args []any
+
+	for i := 0; i < array.Len(); i++ {
+		doc, ok := must.NotFail(array.Get(i)).(*types.Document)
+		if !ok {
+			return "", nil, false
+		}
+
+		conditions, conditionArgs, ok := keyportExactConditions(doc)
+		if !ok {
+			return "", nil, false
+		}
+
+		if len(conditions) == 0 {
+			conditions = []string{"1"} // {} matches every document
+		}
+
+		parts = append(parts, "("+strings.Join(conditions, " AND ")+")")
+		args = append(args, conditionArgs...)
+	}
+
+	separator := " AND "
+	if operator == "$or" {
+		separator = " OR "
+	}
+
+	return "(" + strings.Join(parts, separator) + ")", args, true
+}
+
+func keyportExactField(key string, value any) (string, []any, bool) {
+	path := keyportPath(key)
+
+	switch v := value.(type) {
+	case string:
+		if !keyportPlainString.MatchString(v) {
+			return "", nil, false
+		}
+	case types.ObjectID, bool, types.NullType:
+		// Their JSON text is the same whoever writes it.
+	case *types.Document:
+		return keyportExactOperators(path, key, v)
+	default:
+		return "", nil, false
+	}
+
+	return path + " = ?", []any{string(must.NotFail(sjson.MarshalSingleValue(value)))}, true
+}
+
+var keyportComparisons = map[string]string{"$gt": ">", "$gte": ">=", "$lt": "<", "$lte": "<="}
+
+func keyportExactOperators(path, key string, operators *types.Document) (string, []any, bool) {
+	if operators.Len() == 0 {
+		return "", nil, false
+	}
+
+	var conditions []string
+	var args []any
+
+	for _, operator := range operators.Keys() {
+		value := must.NotFail(operators.Get(operator))
+
+		if operator == "$exists" {
+			exists, ok := value.(bool)
+			if !ok {
+				return "", nil, false
+			}
+
+			if exists {
+				conditions = append(conditions, path+" IS NOT NULL")
+			} else {
+				conditions = append(conditions, path+" IS NULL")
+			}
+
+			continue
+		}
+
+		comparison, ok := keyportComparisons[operator]
+		if !ok {
+			return "", nil, false
+		}
+
+		switch v := value.(type) {
+		case string:
+			if !keyportOrderedString.MatchString(v) {
+				return "", nil, false
+			}
+
+			// On the JSON text, where the index is; only strings (MongoDB compares
+			// within a type): their JSON text is the one starting with a quote.
+			conditions = append(conditions, fmt.Sprintf(\`(%s %s ? AND %s >= '"' AND %s < '#')\`, path, comparison, path, path))
+			args = append(args, string(must.NotFail(sjson.MarshalSingleValue(v))))
+		case time.Time:
+			// sjson stores a date as its milliseconds since the epoch, a JSON number:
+			// ->> reads it as an integer, and null or a missing field as NULL (no match).
+			conditions = append(conditions, fmt.Sprintf(\`%s->>'%s' %s ?\`, metadata.DefaultColumn, key, comparison))
+			args = append(args, v.UnixMilli())
+		default:
+			return "", nil, false
+		}
+	}
+
+	return "(" + strings.Join(conditions, " AND ") + ")", args, true
+}
+`;
+
+/** The handler's side of KEYPORT_EXACT_GO: which finds (and explains of finds) ask for it. */
+const KEYPORT_EXACT_HANDLER_GO = `// Added by Keyport's build of FerretDB v1.24.2 (src/db/ferretdb-build.ts in Keyport).
+
+package handler
+
+import (
+	"strings"
+
+	"github.com/FerretDB/FerretDB/internal/types"
+)
+
+// keyportExactMarker, in a find's comment, declares that every top-level field
+// the query names is present in every document and holds a scalar: the backend
+// may then run the sort and the limit in SQL when it can translate the whole
+// filter exactly. MongoDB ignores the comment (it only shows in its logs and profiler).
+const keyportExactMarker = "keyport:exact"
+
+// keyportExact returns the sort and the limit (skip included: the handler still
+// skips) that the backend may push down, or nothing.
+func keyportExact(disabled bool, comment string, sort *types.Document, limit, skip int64) (*types.Document, int64) {
+	if disabled || !strings.Contains(comment, keyportExactMarker) || sort.Len() == 0 || limit <= 0 || skip < 0 {
+		return nil, 0
+	}
+
+	return sort, limit + skip
+}
+
+// keyportExplainComment is the comment of an explained find.
+func keyportExplainComment(command *types.Document) string {
+	if command == nil || !command.Has("comment") {
+		return ""
+	}
+
+	comment, _ := command.Get("comment")
+	s, _ := comment.(string)
+
+	return s
 }
 `;
 
@@ -263,19 +565,72 @@ export const SOURCE_PATCHES: readonly SourcePatch[] = [
     // returned document in Go (FilterIterator/FilterDocument), so a superset is enough.
     file: 'internal/backends/sqlite/collection.go',
     find: upstreamIdPushdown(''),
-    replace: '	whereClause, args = keyportPrefilter(params.Filter)',
+    replace: '	whereClause, args, keyportOrder, keyportLimit := keyportQuery(params.Filter, params.Sort, params.KeyportSort, params.KeyportLimit)',
     occurrences: 1,
   },
   {
     // The same in `explain`, so that it shows what queries do.
     file: 'internal/backends/sqlite/collection.go',
     find: upstreamIdPushdown('			filterPushdown = true\n'),
-    replace: '	whereClause, args = keyportPrefilter(params.Filter)\n	filterPushdown = whereClause != ""',
+    replace: '	whereClause, args, keyportOrder, keyportLimit := keyportQuery(params.Filter, params.Sort, params.KeyportSort, params.KeyportLimit)\n	filterPushdown = whereClause != ""',
     occurrences: 1,
   },
   {
     file: 'internal/backends/sqlite/keyport_prefilter.go',
     create: KEYPORT_PREFILTER_GO,
+  },
+  {
+    // The pushed-down sort and limit of an exact find (KEYPORT_EXACT_GO): two
+    // fields of the backend's query (and explain) parameters, which other
+    // backends ignore (the handler sorts and limits anyway).
+    file: 'internal/backends/collection.go',
+    find: '\tOnlyRecordIDs bool\n\tComment       string\n}\n',
+    replace: '\tOnlyRecordIDs bool\n\tComment       string\n\n\tKeyportSort  *types.Document\n\tKeyportLimit int64\n}\n',
+    occurrences: 1,
+  },
+  {
+    file: 'internal/backends/collection.go',
+    find: 'type ExplainParams struct {\n\tFilter *types.Document\n\tSort   *types.Document\n\tLimit  int64\n}\n',
+    replace: 'type ExplainParams struct {\n\tFilter *types.Document\n\tSort   *types.Document\n\tLimit  int64\n\n\tKeyportSort  *types.Document\n\tKeyportLimit int64\n}\n',
+    occurrences: 1,
+  },
+  {
+    file: 'internal/backends/sqlite/collection.go',
+    find: '\tq += prepareOrderByClause(params.Sort)\n\n\tif params.Limit != 0 {\n\t\tq += ` LIMIT ?`\n\t\targs = append(args, params.Limit)\n\t}\n',
+    replace: '\tq += prepareOrderByClause(params.Sort) + keyportOrder\n\n\tif params.Limit != 0 {\n\t\tq += ` LIMIT ?`\n\t\targs = append(args, params.Limit)\n\t}\n\n\tif keyportLimit != 0 {\n\t\tq += ` LIMIT ?`\n\t\targs = append(args, keyportLimit)\n\t}\n',
+    occurrences: 1,
+  },
+  {
+    file: 'internal/backends/sqlite/collection.go',
+    find: '\torderByClause := prepareOrderByClause(params.Sort)\n',
+    replace: '\torderByClause := prepareOrderByClause(params.Sort) + keyportOrder\n',
+    occurrences: 1,
+  },
+  {
+    file: 'internal/backends/sqlite/collection.go',
+    find: '\t\targs = append(args, params.Limit)\n\t\tlimitPushdown = true\n\t}\n',
+    replace: '\t\targs = append(args, params.Limit)\n\t\tlimitPushdown = true\n\t}\n\n\tif keyportLimit != 0 {\n\t\tq += ` LIMIT ?`\n\t\targs = append(args, keyportLimit)\n\t\tlimitPushdown = true\n\t}\n',
+    occurrences: 1,
+  },
+  {
+    file: 'internal/backends/sqlite/keyport_exact.go',
+    create: KEYPORT_EXACT_GO,
+  },
+  {
+    file: 'internal/handler/keyport_exact.go',
+    create: KEYPORT_EXACT_HANDLER_GO,
+  },
+  {
+    file: 'internal/handler/msg_find.go',
+    find: '\th.L.DebugContext(ctx, fmt.Sprintf("Converted %+v for %+v to %+v.", params, cInfo, qp))\n',
+    replace: '\tqp.KeyportSort, qp.KeyportLimit = keyportExact(h.DisablePushdown, qp.Comment, params.Sort, params.Limit, params.Skip)\n\n\th.L.DebugContext(ctx, fmt.Sprintf("Converted %+v for %+v to %+v.", params, cInfo, qp))\n',
+    occurrences: 1,
+  },
+  {
+    file: 'internal/handler/msg_explain.go',
+    find: '\tres, err := coll.Explain(connCtx, qp)\n',
+    replace: '\tif !params.Aggregate {\n\t\tqp.KeyportSort, qp.KeyportLimit = keyportExact(h.DisablePushdown, keyportExplainComment(params.Command), params.Sort, params.Limit, params.Skip)\n\t}\n\n\tres, err := coll.Explain(connCtx, qp)\n',
+    occurrences: 1,
   },
   {
     // resource.Track, a leak detector, records the stack of every tracked object
