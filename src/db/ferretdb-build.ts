@@ -141,14 +141,18 @@ const KEYPORT_EXACT_GO = `// Added by Keyport's build of FerretDB v1.24.2 (src/d
 package sqlite
 
 import (
+	"context"
 	"fmt"
 	"regexp"
 	"strings"
 	"time"
 
+	"github.com/FerretDB/FerretDB/internal/backends"
 	"github.com/FerretDB/FerretDB/internal/backends/sqlite/metadata"
 	"github.com/FerretDB/FerretDB/internal/handler/sjson"
 	"github.com/FerretDB/FerretDB/internal/types"
+	"github.com/FerretDB/FerretDB/internal/util/fsql"
+	"github.com/FerretDB/FerretDB/internal/util/lazyerrors"
 	"github.com/FerretDB/FerretDB/internal/util/must"
 )
 
@@ -181,6 +185,39 @@ func keyportQuery(filter, sort, exactSort *types.Document, exactLimit int64) (st
 	where, args := keyportPrefilter(filter)
 
 	return where, args, "", 0
+}
+
+// keyportCount answers an exact count (the handler sets KeyportCountLimit only
+// for a count whose comment carries "keyport:exact") in SQLite, up to the limit,
+// when the whole filter translates exactly; ok is false otherwise, and the
+// count runs as upstream's (every matching document decoded and filtered in Go).
+func keyportCount(ctx context.Context, db *fsql.DB, table string, params *backends.QueryParams) (*backends.QueryResult, bool, error) {
+	if params.KeyportCountLimit <= 0 || params.Sort.Len() != 0 {
+		return nil, false, nil
+	}
+
+	conditions, args, ok := keyportExactConditions(params.Filter)
+	if !ok {
+		return nil, false, nil
+	}
+
+	where := ""
+	if len(conditions) > 0 {
+		where = " WHERE " + strings.Join(conditions, " AND ")
+	}
+
+	q := fmt.Sprintf(\`SELECT count(*) FROM (SELECT 1 FROM %q%s LIMIT ?)\`, table, where)
+
+	var n int64
+	if err := db.QueryRowContext(ctx, q, append(args, params.KeyportCountLimit)...).Scan(&n); err != nil {
+		return nil, false, lazyerrors.Error(err)
+	}
+
+	return &backends.QueryResult{
+		Iter:           newQueryIterator(ctx, nil, params.OnlyRecordIDs),
+		KeyportCount:   n,
+		KeyportCounted: true,
+	}, true, nil
 }
 
 // keyportOrderBy translates a sort on top-level fields that ends with _id (a
@@ -339,6 +376,13 @@ func keyportExactOperators(path, key string, operators *types.Document) (string,
 	var conditions []string
 	var args []any
 
+	// Which sides of a string range have a bound: the JSON text of a string bound
+	// is itself a string's (from '"' up to, not including, '#'), so a side without
+	// one gets that as its bound, to keep other types out (MongoDB compares within
+	// a type); a side with one gets nothing more, so that SQLite bounds its index
+	// range by the value and not by the wider constant.
+	var stringLower, stringUpper, stringRange bool
+
 	for _, operator := range operators.Keys() {
 		value := must.NotFail(operators.Get(operator))
 
@@ -368,10 +412,12 @@ func keyportExactOperators(path, key string, operators *types.Document) (string,
 				return "", nil, false
 			}
 
-			// On the JSON text, where the index is; only strings (MongoDB compares
-			// within a type): their JSON text is the one starting with a quote.
-			conditions = append(conditions, fmt.Sprintf(\`(%s %s ? AND %s >= '"' AND %s < '#')\`, path, comparison, path, path))
+			// On the JSON text, where the index is.
+			conditions = append(conditions, fmt.Sprintf(\`%s %s ?\`, path, comparison))
 			args = append(args, string(must.NotFail(sjson.MarshalSingleValue(v))))
+			stringRange = true
+			stringLower = stringLower || operator == "$gt" || operator == "$gte"
+			stringUpper = stringUpper || operator == "$lt" || operator == "$lte"
 		case time.Time:
 			// sjson stores a date as its milliseconds since the epoch, a JSON number:
 			// ->> reads it as an integer, and null or a missing field as NULL (no match).
@@ -380,6 +426,14 @@ func keyportExactOperators(path, key string, operators *types.Document) (string,
 		default:
 			return "", nil, false
 		}
+	}
+
+	if stringRange && !stringLower {
+		conditions = append(conditions, path+\` >= '"'\`)
+	}
+
+	if stringRange && !stringUpper {
+		conditions = append(conditions, path+\` < '#'\`)
 	}
 
 	return "(" + strings.Join(conditions, " AND ") + ")", args, true
@@ -411,6 +465,16 @@ func keyportExact(disabled bool, comment string, sort *types.Document, limit, sk
 	}
 
 	return sort, limit + skip
+}
+
+// keyportCountLimit returns the limit (skip included: the handler skips) under
+// which the backend may count an exact count itself, or 0.
+func keyportCountLimit(disabled bool, comment string, limit, skip int64) int64 {
+	if disabled || !strings.Contains(comment, keyportExactMarker) || limit <= 0 || skip < 0 {
+		return 0
+	}
+
+	return limit + skip
 }
 
 // keyportExplainComment is the comment of an explained find.
@@ -585,7 +649,33 @@ export const SOURCE_PATCHES: readonly SourcePatch[] = [
     // backends ignore (the handler sorts and limits anyway).
     file: 'internal/backends/collection.go',
     find: '\tOnlyRecordIDs bool\n\tComment       string\n}\n',
-    replace: '\tOnlyRecordIDs bool\n\tComment       string\n\n\tKeyportSort  *types.Document\n\tKeyportLimit int64\n}\n',
+    replace: '\tOnlyRecordIDs bool\n\tComment       string\n\n\tKeyportSort       *types.Document\n\tKeyportLimit      int64\n\tKeyportCountLimit int64\n}\n',
+    occurrences: 1,
+  },
+  {
+    // An exact count answered by SQLite (keyportCount): the count, instead of documents.
+    file: 'internal/backends/collection.go',
+    find: 'type QueryResult struct {\n\tIter types.DocumentsIterator\n}\n',
+    replace: 'type QueryResult struct {\n\tIter types.DocumentsIterator\n\n\tKeyportCount   int64\n\tKeyportCounted bool\n}\n',
+    occurrences: 1,
+  },
+  {
+    file: 'internal/backends/sqlite/collection.go',
+    find: '\tq := prepareSelectClause(meta.TableName, params.Comment, meta.Capped(), params.OnlyRecordIDs)\n',
+    replace: '\tif res, ok, err := keyportCount(ctx, db, meta.TableName, params); ok || err != nil {\n\t\treturn res, err\n\t}\n\n\tq := prepareSelectClause(meta.TableName, params.Comment, meta.Capped(), params.OnlyRecordIDs)\n',
+    occurrences: 1,
+  },
+  {
+    // The count command's comment, which upstream parses and drops, tells an exact count.
+    file: 'internal/handler/common/count.go',
+    find: '\tComment        string          `ferretdb:"comment,ignored"`\n',
+    replace: '\tComment        string          `ferretdb:"comment,opt"`\n',
+    occurrences: 1,
+  },
+  {
+    file: 'internal/handler/msg_count.go',
+    find: '\tqueryRes, err := c.Query(connCtx, &qp)\n\tif err != nil {\n\t\treturn nil, lazyerrors.Error(err)\n\t}\n',
+    replace: '\tqp.KeyportCountLimit = keyportCountLimit(h.DisablePushdown, params.Comment, params.Limit, params.Skip)\n\n\tqueryRes, err := c.Query(connCtx, &qp)\n\tif err != nil {\n\t\treturn nil, lazyerrors.Error(err)\n\t}\n\n\tif queryRes.KeyportCounted {\n\t\tqueryRes.Iter.Close()\n\n\t\treturn documentOpMsg(must.NotFail(types.NewDocument("n", int32(max(0, queryRes.KeyportCount-params.Skip)), "ok", float64(1))))\n\t}\n',
     occurrences: 1,
   },
   {

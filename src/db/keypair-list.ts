@@ -116,18 +116,12 @@ export async function findPage(model: Model<KeypairRecord>, owner: Owner, query:
 
 /**
  * How many keypairs match, counted up to `cap + 1` (more than `cap` is all
- * that is told), read from the same index as a page: the ids of the first
- * `cap + 1` matches, never a scan of the owner's keypairs.
+ * that is told): a `count` command with a limit, which MongoDB answers from
+ * the index and Keyport's FerretDB build in SQLite (never a decode of the owner's keypairs).
  */
 export async function countUpTo(model: Model<KeypairRecord>, owner: Owner, query: Omit<KeypairPageQuery, 'sort' | 'limit' | 'offset' | 'after' | 'before'>, cap: number): Promise<number> {
-  const field = query.namePrefix !== undefined ? 'nameKey' : 'createdKey';
-  const found = await model.find(filterOf(owner, query), { _id: 1 })
-    .sort({ [field]: 1, _id: 1 })
-    .limit(cap + 1)
-    .comment(EXACT_QUERY)
-    .lean<{ _id: string }[]>()
-    .exec();
-  return found.length;
+  const answer = await model.db.db!.command({ count: model.collection.collectionName, query: filterOf(owner, query), limit: cap + 1, comment: EXACT_QUERY });
+  return Number(answer.n);
 }
 
 /**
