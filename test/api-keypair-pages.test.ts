@@ -37,7 +37,8 @@ async function walk(base: string, query: string): Promise<Page[]> {
   }
 }
 
-const NAMES = ['delta', 'Alpha', 'charlie', 'échelon', 'bravo', 'ALPHA two', 'Zulu', '"quoted"', 'alpha'];
+// The last two are as long as a name may be, in characters of 4 and (lowercased) 3 bytes: their cursors are the longest.
+const NAMES = ['delta', 'Alpha', 'charlie', 'échelon', 'bravo', 'ALPHA two', 'Zulu', '"quoted"', 'alpha', '😀'.repeat(50), 'İ'.repeat(100)];
 
 async function environmentWithKeypairs(name: string): Promise<{ base: string; created: { keyId: string; name: string }[] }> {
   const env = await tk.keyport.domain.owners.createEnvironment(tenant.accountId, { name }, 'system');

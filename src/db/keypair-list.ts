@@ -32,7 +32,8 @@ export const LIST_SORTS: Record<KeypairListSort, { field: 'nameKey' | 'createdKe
 };
 
 const KEY_PATTERNS: Record<'nameKey' | 'createdKey', RegExp> = {
-  nameKey: /^(?:[0-9a-f]{2}){0,400}\.[A-Za-z0-9_]{1,64}$/,
+  // A name of NAME_MAX UTF-16 units is at most 300 UTF-8 bytes, and lowercasing may lengthen it: room for 1200.
+  nameKey: /^(?:[0-9a-f]{2}){0,1200}\.[A-Za-z0-9_]{1,64}$/,
   createdKey: /^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z\.[A-Za-z0-9_]{1,64}$/,
 };
 

@@ -55,7 +55,7 @@ const BAD_CURSOR = 'cursor is not one this list returned: pass the "next" or "pr
 export function decodeCursor(cursor: string): Position {
   let body: unknown;
   try {
-    if (!/^[A-Za-z0-9_-]{1,2000}$/.test(cursor)) throw new Error('not base64url');
+    if (!/^[A-Za-z0-9_-]{1,4096}$/.test(cursor)) throw new Error('not base64url');
     body = JSON.parse(Buffer.from(cursor, 'base64url').toString('utf8'));
   } catch {
     throw invalidInput(BAD_CURSOR, { field: 'cursor' });

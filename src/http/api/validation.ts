@@ -95,7 +95,7 @@ export const schemas = {
     status: z.enum(['enabled', 'disabled', 'locked', 'expiring', 'expired']).optional(),
     q: z.string().max(NAME_MAX).optional(),
     sort: z.enum(KEYPAIR_SORTS).optional().describe('-created: newest first (the default), created: oldest first, name: name A to Z (any case), -name: Z to A; with q the default is name'),
-    cursor: z.string().max(2000).optional().describe('the "next" or "previous" of a page: the page after (or before) it, in the same order and with the same filters'),
+    cursor: z.string().max(4096).optional().describe('the "next" or "previous" of a page: the page after (or before) it, in the same order and with the same filters'),
   }),
   keypairUsage: z.strictObject({ days: intParam(1, USAGE_RETENTION_DAYS).optional().describe(`how many days, up to today (default ${USAGE_CHART_DAYS}, at most ${USAGE_RETENTION_DAYS})`) }),
   listAudit: z.strictObject({
