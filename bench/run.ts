@@ -595,7 +595,7 @@ async function main(): Promise<void> {
         const minted = await expectStatus(keyport, { method: 'POST', path: '/oauth/token', headers: { authorization: basic(reader.keypair.keyId, reader.secret), 'content-type': FORM }, body: tokenBody }, 200, 'an admin API token');
         const headers = { authorization: `Bearer ${minted.access_token as string}` };
         const path = `/api/v1/accounts/${owner.accountId}/keypairs?limit=${LISTING_LIMIT}`;
-        const middleCursor = encodeCursor({ sort: '-created', after: listKeys(middle).createdKey! });
+        const middleCursor = encodeCursor({ sort: '-created', after: listKeys(middle).createdKey });
         // "bench " and two characters of a key id, in any case: about one keypair in 1,296 (36²) matches.
         const prefix = middle.name.slice(0, 8);
         const kinds: { name: string; path: string; expect: (items: { keyId: string; name: string }[]) => boolean }[] = [

@@ -12,7 +12,9 @@
 // A few more edits to that copy (SOURCE_PATCHES) make v1.24.2's SQLite backend
 // narrow queries in SQLite: by the _id index, which it never used (every read,
 // update and delete of one keypair scanned the table: 1.3 ms at 100 keypairs,
-// 384 ms at 100 000), and by simple equalities before decoding documents in Go.
+// 384 ms at 100 000), and by simple equalities before decoding documents in Go;
+// and run the sort, limit and count of the finds and counts Keyport marks as
+// exact in SQLite, through an index (KEYPORT_EXACT_GO: the keypair lists).
 // Others make its updates atomic, as MongoDB's are (below, KEYPORT_ATOMIC_WRITES_GO),
 // turn off a leak detector meant for its debug builds, and let it stop with
 // the process that started it (KEYPORT_STOP_WITH_PARENT_GO).

@@ -64,7 +64,7 @@ export function statusFilter(status: KeypairListStatus | undefined, now: Date, e
     case 'locked': return { $or: [{ lockedPermanently: true }, { lockedUntil: trusted({ $gt: now }) }] };
     case 'disabled': return { enabled: false }; // locked or not: a lock must not hide that a key is disabled
     case 'enabled': return { enabled: true, lockedPermanently: false, $or: [{ lockedUntil: null }, { lockedUntil: trusted({ $lte: now }) }] };
-    default: return {};
+    case undefined: return {};
   }
 }
 
