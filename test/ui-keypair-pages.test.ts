@@ -122,4 +122,7 @@ test(`past ${TOTAL_CAP} keypairs the list and the tabs say "more than"`, async (
   const next = link(enabled.html, 'next')!;
   t.regex(next, /\?status=enabled&page=2&size=50&cursor=/);
   t.is(names((await ui.get(next)).html).length, 50);
+  // The access page counts the same way.
+  t.regex((await ui.get(`/ui/accounts/${account.id}/access`)).html, new RegExp(`<strong>${TOTAL_CAP}\\+</strong> keypairs`));
+  t.regex((await ui.get(`/ui/accounts/${t.context.accountId}/access`)).html, /<strong>25<\/strong> keypairs/);
 });
