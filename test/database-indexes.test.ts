@@ -219,6 +219,24 @@ test('keypairs written before the list keys existed get them when the database o
   t.deepEqual((await findPage(model, owner, { sort: 'name', namePrefix: 'old', limit: 5, now: new Date() })).map((d) => d._id), [key.keyId]);
 });
 
+test('a server that starts on keypairs of an older Keyport writes their list keys, in the background', async (t) => {
+  const own = await startTestKeyport();
+  try {
+    const key = await seedKeypair(own.keyport, { name: 'Upgraded' });
+    await own.keyport.database.models.Keypair.collection.updateOne({ _id: key.keyId as never }, { $unset: { nameKey: '', createdKey: '' } });
+    await own.restart();
+    const model = own.keyport.database.models.Keypair;
+    let doc = await model.findById(key.keyId).lean<KeypairRecord>();
+    for (let i = 0; i < 100 && !doc?.nameKey; i++) {
+      await new Promise((resolve) => setTimeout(resolve, 50));
+      doc = await model.findById(key.keyId).lean<KeypairRecord>();
+    }
+    t.deepEqual({ nameKey: doc!.nameKey, createdKey: doc!.createdKey }, listKeys(doc!));
+  } finally {
+    await own.close();
+  }
+});
+
 test('a renamed keypair moves to its new place in name order', async (t) => {
   const { keyport } = t.context.kp;
   const key = await seedKeypair(keyport, { name: 'aaa first' });

@@ -2,7 +2,6 @@
 import mongoose, { type Connection } from 'mongoose';
 import type { KeyportConfig } from '../config.ts';
 import type { Logger } from '../log.ts';
-import { fillInListKeys } from './keypair-list.ts';
 import { startEmbeddedFerretdb, type DatabaseRole, type EmbeddedDatabase } from './embedded-ferretdb.ts';
 import { registerModels, type Models } from './models/index.ts';
 import { databaseUnavailable } from './unavailable.ts';
@@ -96,9 +95,6 @@ export async function openDatabase(config: KeyportConfig, options: { role?: Data
   }
   const models = registerModels(connection);
   await Promise.all(Object.values(models).map((model) => model.createIndexes()));
-  // Keypairs written before the lists' sort keys existed get them before anything lists (keypair-list.ts).
-  const filled = await fillInListKeys(models.Keypair);
-  if (filled > 0) options.log?.info({ keypairs: filled }, 'wrote the list sort keys of keypairs written by an older Keyport');
   const pingTimeoutMs = config.database.serverSelectionTimeoutMs;
   return {
     connection,

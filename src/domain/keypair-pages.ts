@@ -115,11 +115,20 @@ async function pageAt(store: KeypairStore, owner: { accountId: string; environme
   return { records, next, previous };
 }
 
-/** Counts of the list's tabs (every status, and all), each up to TOTAL_CAP; `search` as in a page. */
-export async function countKeypairTabs(store: KeypairStore, owner: { accountId: string; environmentId: string | null }, statuses: readonly KeypairListFilter[], search: string | undefined, when: { now: Date; expiringBefore: Date }, cap = TOTAL_CAP): Promise<Record<KeypairListFilter | 'all', { count: number; exact: boolean }>> {
+/**
+ * Counts of the list's tabs (all, and each status), each up to `cap`; `search` as in
+ * a page. A status count walks the owner's keypairs in the index until it has
+ * `cap + 1` matches, so a rare status of a large owner would read all of them:
+ * past `cap` keypairs in all, the status tabs are not counted (null).
+ */
+export async function countKeypairTabs(store: KeypairStore, owner: { accountId: string; environmentId: string | null }, statuses: readonly KeypairListFilter[], search: string | undefined, when: { now: Date; expiringBefore: Date }, cap = TOTAL_CAP): Promise<Record<KeypairListFilter | 'all', { count: number; exact: boolean } | null>> {
   const trimmed = search?.trim() || undefined;
   const narrowed = trimmed ? (isWellFormedKeyId(trimmed) && (await store.countUpTo(owner, { now: when.now, keyId: trimmed }, 1)) > 0 ? { keyId: trimmed } : { namePrefix: trimmed }) : {};
-  const tabs = [undefined, ...statuses] as const;
-  const counts = await Promise.all(tabs.map((status) => store.countUpTo(owner, { now: when.now, expiringBefore: when.expiringBefore, ...narrowed, ...(status ? { status } : {}) }, cap)));
-  return Object.fromEntries(tabs.map((status, i) => [status ?? 'all', { count: Math.min(counts[i]!, cap), exact: counts[i]! <= cap }])) as Record<KeypairListFilter | 'all', { count: number; exact: boolean }>;
+  const count = async (status?: KeypairListFilter) => {
+    const n = await store.countUpTo(owner, { now: when.now, expiringBefore: when.expiringBefore, ...narrowed, ...(status ? { status } : {}) }, cap);
+    return { count: Math.min(n, cap), exact: n <= cap };
+  };
+  const all = await count();
+  const perStatus = all.exact ? await Promise.all(statuses.map((status) => count(status))) : statuses.map(() => null);
+  return Object.fromEntries([['all', all], ...statuses.map((status, i) => [status, perStatus[i]])]) as Record<KeypairListFilter | 'all', { count: number; exact: boolean } | null>;
 }

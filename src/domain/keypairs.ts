@@ -204,6 +204,11 @@ export class KeypairService {
     return countKeypairTabs(this.#store, owner, statuses, search, this.#listTimes());
   }
 
+  /** Writes the list sort keys into keypairs an older Keyport wrote (they are missing from later pages and searches until then); returns how many. */
+  fillInListKeys(): Promise<number> {
+    return this.#store.fillInListKeys();
+  }
+
   #listTimes(): { now: Date; expiringBefore: Date } {
     const now = this.#clock.now();
     return { now, expiringBefore: new Date(now.getTime() + EXPIRING_WINDOW_MS) };

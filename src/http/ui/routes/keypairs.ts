@@ -79,7 +79,7 @@ export function keypairRoutes(router: Router, deps: UiDeps): void {
         const text = q.toString();
         return `${page.base}/keypairs${text ? `?${text}` : ''}`;
       };
-      const countLabel = (c: { count: number; exact: boolean }) => (c.exact ? String(c.count) : `${c.count}+`);
+      const countLabel = (c: { count: number; exact: boolean } | null) => (c === null ? null : c.exact ? String(c.count) : `${c.count}+`);
       // A column header sorts by it; a second click on the sorted column turns the order round.
       const sortLink = (column: 'name' | 'created') => {
         const ascending = column === 'name' ? 'name' : 'created';

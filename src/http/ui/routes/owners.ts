@@ -59,7 +59,7 @@ export function ownerRoutes(router: Router, deps: UiDeps): void {
         domain.keypairs.countTabs(page.owner, []),
         domain.users.listMembers(page.owner),
       ]);
-      const keypairCount = counts.all.exact ? counts.all.count : `${counts.all.count}+`;
+      const keypairCount = counts.all!.exact ? counts.all!.count : `${counts.all!.count}+`;
       render(ctx, 'access', {
         ...base(ctx, `Access management · ${page.name}`, [...page.crumbs, { label: 'Access management' }]),
         page, section: 'access', keypairCount, members, member,
