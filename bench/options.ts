@@ -24,8 +24,8 @@ export interface BenchOptions {
   hotKeys: number;
   /** KEYPORT_WORKERS of the cluster figure (token requests at the largest connection count, first scale). */
   clusterWorkers: number;
-  /** Keypairs in the one account whose first page the listing figure reads. */
-  listSize: number;
+  /** Keypairs in each listed account (one account per size, smallest first): the listing figure reads pages of each. */
+  listSizes: number[];
   figures: Set<Figure>;
   /** Keyport's log level during the run (the server default is info). */
   keyportLogLevel: string;
@@ -56,7 +56,7 @@ const HELP = `npm run bench [-- flags]   (every flag also works as an environmen
   --scales=L         BENCH_SCALES            keypairs in the database per step (default 100,10000,100000)
   --hot-keys=N       BENCH_HOT_KEYS          distinct keypairs the requests use (default 50)
   --cluster-workers=N BENCH_CLUSTER_WORKERS  KEYPORT_WORKERS of the cluster figure (default: the number of cores)
-  --list-size=N      BENCH_LIST_SIZE         keypairs in the listed account (default 10000)
+  --list-size=L      BENCH_LIST_SIZE         keypairs in each listed account, comma-separated (default 100,10000,100000; quick 100,10000)
   --good-rate=N      BENCH_GOOD_RATE         attack figure: good token requests per second, from 4 addresses (default 200)
   --attack-rates=L   BENCH_ATTACK_RATES      attack figure: each attacker's requests per second per run; "full" = as fast as it can
                                              (default full,1000)
@@ -127,7 +127,7 @@ export function readOptions(argv: string[] = process.argv.slice(2), env: NodeJS.
   const scales = list(pick(values.scales, 'BENCH_SCALES') ?? (quick ? '100,10000' : '100,10000,100000'), 'BENCH_SCALES').map(Math.round).sort((a, b) => a - b);
   const hotKeys = Math.round(positive(pick(values['hot-keys'], 'BENCH_HOT_KEYS') ?? '50', 'BENCH_HOT_KEYS'));
   const clusterWorkers = Math.round(positive(pick(values['cluster-workers'], 'BENCH_CLUSTER_WORKERS') ?? String(availableParallelism()), 'BENCH_CLUSTER_WORKERS'));
-  const listSize = Math.round(positive(pick(values['list-size'], 'BENCH_LIST_SIZE') ?? '10000', 'BENCH_LIST_SIZE'));
+  const listSizes = list(pick(values['list-size'], 'BENCH_LIST_SIZE') ?? (quick ? '100,10000' : '100,10000,100000'), 'BENCH_LIST_SIZE').map(Math.round).sort((a, b) => a - b);
   const onlyRaw = pick(values.only, 'BENCH_ONLY');
   const figures = new Set<Figure>(onlyRaw ? onlyRaw.split(',').map((s) => s.trim()) as Figure[] : ALL_FIGURES);
   for (const f of figures) if (!ALL_FIGURES.includes(f)) throw new Error(`BENCH_ONLY: unknown figure "${f}" (known: ${ALL_FIGURES.join(', ')})`);
@@ -143,7 +143,7 @@ export function readOptions(argv: string[] = process.argv.slice(2), env: NodeJS.
     scales,
     hotKeys,
     clusterWorkers,
-    listSize,
+    listSizes,
     figures,
     keyportLogLevel: pick(values['log-level'], 'BENCH_KEYPORT_LOG_LEVEL') ?? 'info',
     cpuProfDir: pick(values['cpu-prof'], 'BENCH_CPU_PROF') ?? null,

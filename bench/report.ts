@@ -47,7 +47,7 @@ export interface BenchResults {
   tokenFormat: Record<'keyport' | 'baseline', { header: Record<string, unknown>; claims: string[]; bytes: number }> | null;
   points: PairedPoint[];
   jwtValidation: (LoopResult & { label: string })[];
-  listing: { listSize: number; keypairsInDatabase: number; limit: number; via: string; results: LoopResult[] } | null;
+  listing: { limit: number; via: string; sizes: { listSize: number; keypairsInDatabase: number; results: { name: string; result: LoopResult }[] }[] } | null;
   /** Per scale: the keypair read behind each token request, alone (in-process), and its query plan. */
   keypairReads: { keypairs: number; plan: string; result: LoopResult }[];
   /**
@@ -243,8 +243,10 @@ export function renderResults(results: BenchResults, markdown: boolean): string 
   }
   if (results.listing) {
     const l = results.listing;
-    h(`Admin listing — first page of ${l.limit} in an account of ${int(l.listSize)} keypairs (${int(l.keypairsInDatabase)} in the database)`);
-    out.push(loopTable('listing', l.results.map((result) => ({ name: l.via, result })), markdown));
+    h(`Admin listing — pages of ${l.limit} over ${l.via} (targets: p50 ≤ 50 ms, p99 ≤ 150 ms at every size)`);
+    out.push(table(['keypairs in the account', 'in the database', 'request', 'in flight', 'per second', 'p50 ms', 'p99 ms'], l.sizes.flatMap((size) => size.results.map(({ name, result }) => [
+      int(size.listSize), int(size.keypairsInDatabase), name, String(result.concurrency), rate(result.perSecond), ms(result.latencyMs.p50), ms(result.latencyMs.p99),
+    ])), markdown));
   }
   if (Object.keys(results.queriesPerRequest).length) {
     h('Database operations per request (counted in the Keyport process)');

@@ -21,6 +21,8 @@ import { ADMIN_API_RESOURCE, loadConfig } from '../src/config.ts';
 import type { Database } from '../src/db/connection.ts';
 import type { Domain } from '../src/domain/index.ts';
 import { newKeyId, newSecret, SecretHasher } from '../src/domain/credentials.ts';
+import { encodeCursor } from '../src/domain/keypair-pages.ts';
+import { listKeys } from '../src/db/keypair-list.ts';
 import { runAttack } from './attack.ts';
 import { openKeyportDomain } from '../src/keyport.ts';
 import { resolveServerSecrets } from '../src/server-secrets.ts';
@@ -199,7 +201,7 @@ function benchEnvironment(): { env: NodeJS.ProcessEnv; dataDir: string | null; d
 function countSteps(): number {
   const f = options.figures;
   const perScale = (f.has('token') ? options.connections.length : 0) + (f.has('wrong') ? 1 : 0) + (f.has('introspect') ? 1 : 0);
-  return perScale * options.scales.length * 2 * options.rounds + (f.has('cluster') ? 2 * options.rounds : 0) + (f.has('tracing') ? 2 * options.rounds : 0) + (f.has('wrong') ? 1 : 0) + (f.has('attack') ? options.attackRates.length : 0) + (f.has('db') ? options.scales.length : 0) + (f.has('jwt') ? 6 : 0) + (f.has('list') ? 2 : 0);
+  return perScale * options.scales.length * 2 * options.rounds + (f.has('cluster') ? 2 * options.rounds : 0) + (f.has('tracing') ? 2 * options.rounds : 0) + (f.has('wrong') ? 1 : 0) + (f.has('attack') ? options.attackRates.length : 0) + (f.has('db') ? options.scales.length : 0) + (f.has('jwt') ? 6 : 0) + (f.has('list') ? options.listSizes.length * 4 : 0);
 }
 
 // ---- the run
@@ -576,35 +578,53 @@ async function main(): Promise<void> {
     });
 
     if (options.figures.has('list')) await attempt('admin listing', async () => {
-      const seedStarted = performance.now();
-      const owner = await seeder.seedListAccount(options.listSize, (done, target) => {
-        checkInterrupted();
-        progress.status(`seeding the listed account: ${int(done)} / ${int(target)}`);
-      });
-      progress.note(`seeded an account with ${int(options.listSize)} keypairs in ${((performance.now() - seedStarted) / 1000).toFixed(1)} s`);
-      // An automation keypair of that account with keyport:read, and a token for the admin API.
-      const reader = await opened.domain.keypairs.create({ accountId: owner.accountId }, { name: 'bench admin reader', scopes: ['keyport:read'] }, 'cli');
-      const tokenBody = new URLSearchParams({ grant_type: 'client_credentials', resource: ADMIN_API_RESOURCE }).toString();
-      const minted = await expectStatus(keyport, { method: 'POST', path: '/oauth/token', headers: { authorization: basic(reader.keypair.keyId, reader.secret), 'content-type': FORM }, body: tokenBody }, 200, 'an admin API token');
-      const request: LoadRequest = { method: 'GET', path: `/api/v1/accounts/${owner.accountId}/keypairs?limit=${LISTING_LIMIT}`, headers: { authorization: `Bearer ${minted.access_token as string}` } };
-      const page = await expectStatus(keyport, request, 200, 'the admin listing');
-      if ((page.items as unknown[]).length !== LISTING_LIMIT) throw new Error(`the admin listing returned ${(page.items as unknown[]).length} keypairs, expected ${LISTING_LIMIT}`);
-      // At least 20 s: on the embedded FerretDB a page of this account takes over a second of
-      // database CPU, so a short point would count only a few pages. One connection on FerretDB:
-      // there 4 pages at once all passed autocannon's 10 s timeout (none completed in 20 s).
-      for (const connections of dataDir ? [1] : [1, 8]) {
-        progress.step(`admin listing · GET /api/v1/accounts/:id/keypairs · ${connections} conn`);
-        const result = await runLoad(
-          { url: keyport.url, connections, duration: Math.max(options.duration, 20), warmup: options.warmup, requests: [request] },
-          { server: keyport.pid, database: servers.databasePid },
-          progress.tick,
-        );
-        const bad = result.requests - (result.statusCodes['200'] ?? 0);
-        if (bad > 0) throw new Error(`the admin listing answered ${JSON.stringify(result.statusCodes)}`);
-        progress.stepDone(`${int(result.rps)} pages/s, p50 ${result.latencyMs.p50} ms, p99 ${result.latencyMs.p99} ms`);
-        results.listing ??= { listSize: options.listSize + 1, keypairsInDatabase: seeder.total + options.listSize + 1, limit: LISTING_LIMIT, via: 'GET /api/v1/accounts/:id/keypairs (bearer token)', results: [] };
-        results.listing.results.push({ concurrency: connections, operations: result.requests, seconds: result.seconds, perSecond: result.rps, latencyMs: { p50: result.latencyMs.p50, p99: result.latencyMs.p99 } });
-        checkInterrupted();
+      // One account per size, smallest first; each is read as an admin client reads it: the first
+      // page, a page from the middle by cursor, a name-prefix search and a key-id search.
+      let seededForListing = 0;
+      for (const listSize of options.listSizes) {
+        const seedStarted = performance.now();
+        const { owner, middle } = await seeder.seedListAccount(listSize, (done, target) => {
+          checkInterrupted();
+          progress.status(`seeding the listed account: ${int(done)} / ${int(target)}`);
+        });
+        seededForListing += listSize + 1;
+        progress.note(`seeded an account with ${int(listSize)} keypairs in ${((performance.now() - seedStarted) / 1000).toFixed(1)} s`);
+        // An automation keypair of that account with keyport:read, and a token for the admin API.
+        const reader = await opened.domain.keypairs.create({ accountId: owner.accountId }, { name: 'bench admin reader', scopes: ['keyport:read'] }, 'cli');
+        const tokenBody = new URLSearchParams({ grant_type: 'client_credentials', resource: ADMIN_API_RESOURCE }).toString();
+        const minted = await expectStatus(keyport, { method: 'POST', path: '/oauth/token', headers: { authorization: basic(reader.keypair.keyId, reader.secret), 'content-type': FORM }, body: tokenBody }, 200, 'an admin API token');
+        const headers = { authorization: `Bearer ${minted.access_token as string}` };
+        const path = `/api/v1/accounts/${owner.accountId}/keypairs?limit=${LISTING_LIMIT}`;
+        const middleCursor = encodeCursor({ sort: '-created', after: listKeys(middle).createdKey });
+        // "bench " and two characters of a key id, in any case: about one keypair in 1,296 (36²) matches.
+        const prefix = middle.name.slice(0, 8);
+        const kinds: { name: string; path: string; expect: (items: { keyId: string; name: string }[]) => boolean }[] = [
+          { name: 'first page', path, expect: (items) => items.length === Math.min(LISTING_LIMIT, listSize + 1) },
+          { name: 'a page from the middle (cursor)', path: `${path}&cursor=${middleCursor}`, expect: (items) => items.length === Math.min(LISTING_LIMIT, Math.floor(listSize / 2)) },
+          { name: 'name-prefix search', path: `${path}&q=${encodeURIComponent(prefix)}`, expect: (items) => items.length > 0 && items.every((k) => k.name.toLowerCase().startsWith(prefix.toLowerCase())) },
+          { name: 'key-id search', path: `${path}&q=${middle._id}`, expect: (items) => items.length === 1 && items[0]!.keyId === middle._id },
+        ];
+        for (const kind of kinds) {
+          const request: LoadRequest = { method: 'GET', path: kind.path, headers };
+          const page = await expectStatus(keyport, request, 200, `the admin listing (${kind.name})`);
+          if (!kind.expect(page.items as { keyId: string; name: string }[])) throw new Error(`the admin listing (${kind.name}) returned ${(page.items as unknown[]).length} keypairs, not what was expected`);
+          for (const connections of dataDir ? [1] : [1, 8]) {
+            progress.step(`admin listing · ${int(listSize)} keypairs · ${kind.name} · ${connections} conn`);
+            const result = await runLoad(
+              { url: keyport.url, connections, duration: options.duration, warmup: options.warmup, requests: [request] },
+              { server: keyport.pid, database: servers.databasePid },
+              progress.tick,
+            );
+            const bad = result.requests - (result.statusCodes['200'] ?? 0);
+            if (bad > 0) throw new Error(`the admin listing answered ${JSON.stringify(result.statusCodes)}`);
+            progress.stepDone(`${int(result.rps)} pages/s, p50 ${result.latencyMs.p50} ms, p99 ${result.latencyMs.p99} ms`);
+            results.listing ??= { limit: LISTING_LIMIT, via: 'GET /api/v1/accounts/:id/keypairs (bearer token)', sizes: [] };
+            let entry = results.listing.sizes.find((x) => x.listSize === listSize + 1);
+            if (!entry) results.listing.sizes.push(entry = { listSize: listSize + 1, keypairsInDatabase: seeder.total + seededForListing, results: [] });
+            entry.results.push({ name: kind.name, result: { concurrency: connections, operations: result.requests, seconds: result.seconds, perSecond: result.rps, latencyMs: { p50: result.latencyMs.p50, p99: result.latencyMs.p99 } } });
+            checkInterrupted();
+          }
+        }
       }
     });
     results.complete = true;
@@ -646,7 +666,7 @@ function addNotes(r: BenchResults): void {
   notes.push('Before the points at each scale, each of the hot keypairs makes one token request: the bench seeds the database behind the running server, so its in-process keypair cache starts cold (a server started on an existing database warms it by itself).');
   notes.push(`Keyport runs src/main.ts with KEYPORT_LOG_LEVEL=${options.keyportLogLevel} (logs to /dev/null), KEYPORT_LOCKOUT_MAX_FAILURES=${BENCH_MAX_FAILURES} so that keys do not lock, and KEYPORT_LOCKOUT_MAX_FAILURES_PER_ADDRESS=1000000000, since all the load comes from one address (in production an address gets 100 failures a minute, then 429 slow_down before any database work): the wrong-secret figure measures the counted path: each wrong secret is answered at once and counted just after, one atomic database update per batch of a key's failures, one such write at a time (other processes hear of a key's failures when a run begins or the key locks); wrong secrets are well-formed (valid checksum) and spread over up to ${WRONG_POOL} keypairs other than the hot ones (every keypair where there are fewer others), whose counters are reset before each point. "failures counted / sent" should match: sent counts the responses of the warm-up and of the point, counted is read from the database once it stops moving after the point, so requests still in flight when the warm-up and the point ended add up to twice the connection count. "keys locked" above 0 means some keys reached the threshold, after which their failures were refused without being counted: that row overstates the counted path.`);
   notes.push('Baseline introspection: oidc-provider 9 refuses to introspect JWT access tokens, so the baseline answers POST /oauth/introspect with a middleware doing the static client check plus jose jwtVerify: Keyport\'s work minus its database reads.');
-  if (r.listing) notes.push(`Admin listing: GET /api/v1/accounts/:id/keypairs?limit=${LISTING_LIMIT} over HTTP (autocannon), with a bearer token of a keyport:read keypair of the listed account; "in flight" is the connection count.`);
+  if (r.listing) notes.push(`Admin listing: GET /api/v1/accounts/:id/keypairs?limit=${LISTING_LIMIT} over HTTP (autocannon), with a bearer token of a keyport:read keypair of the listed account; newest first; "a page from the middle" follows a cursor at the account's middle keypair; the name-prefix search ("bench " and two characters, any case) matches about one keypair in 1,296 and is read in name order; each response also counts the matches up to 1,000 ("total"); "in flight" is the connection count.`);
   if (options.cpuProfDir) notes.push(`V8 CPU profiles of the Keyport and baseline processes were written to ${options.cpuProfDir}/keyport and /baseline (node bench/profile-summary.ts, or Chrome DevTools).`);
   const loaded = r.machine.loadAverage.start[0]! > 0.5 || (r.machine.loadAverage.end?.[0] ?? 0) > r.machine.cores;
   if (loaded) notes.push(`The machine was not idle (load average ${r.machine.loadAverage.start[0]} at start, ${r.machine.loadAverage.end?.[0]} at end): other work competes for the ${r.machine.cores} cores; compare ratios rather than absolute figures.`);

@@ -13,6 +13,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import type { ChangeFeed } from '../src/db/contract.ts';
 import { newId, newKeyId, newSecret, type SecretHasher } from '../src/domain/credentials.ts';
 import type { Owner } from '../src/domain/owners.ts';
+import { listKeys } from '../src/db/keypair-list.ts';
 
 export interface SeededKey {
   keyId: string;
@@ -42,12 +43,14 @@ function prng(seed: number): () => number {
 }
 
 function keypairDoc(keyId: string, hash: string, owner: Owner, createdAt: Date): KeypairDoc {
+  const name = `bench ${keyId.slice(3, 11)}`;
   return {
+    ...listKeys({ _id: keyId, name, createdAt }), // as the store writes them (src/db/keypair-list.ts)
     _id: keyId,
     ownerType: owner.type,
     accountId: owner.accountId,
     environmentId: owner.environmentId,
-    name: `bench ${keyId.slice(3, 11)}`,
+    name,
     comment: '',
     scopes: owner.type === 'account' ? ACCOUNT_SCOPES : ENVIRONMENT_SCOPES,
     enabled: true,
@@ -144,19 +147,21 @@ export class Seeder {
   }
 
   /** One account with `size` account keypairs, for the listing figure (not part of `keys`). */
-  async seedListAccount(size: number, progress?: (done: number, target: number) => void): Promise<Owner> {
+  async seedListAccount(size: number, progress?: (done: number, target: number) => void): Promise<{ owner: Owner; middle: KeypairDoc }> {
     const account = accountDoc('bench listing account', this.#nextDate());
     await this.#models.Account.insertMany([account], { lean: true });
     const owner: Owner = { type: 'account', accountId: account._id, environmentId: null };
+    let middle: KeypairDoc | undefined;
     for (let done = 0; done < size;) {
       const batch: KeypairDoc[] = [];
       for (const end = Math.min(size, done + BATCH); done < end; done++) {
         batch.push(keypairDoc(newKeyId(), this.#hasher.hash(newSecret()), owner, this.#nextDate()));
+        if (done === Math.floor(size / 2)) middle = batch.at(-1);
       }
       await this.#models.Keypair.insertMany(batch, { lean: true, ordered: true });
       progress?.(done, size);
     }
-    return owner;
+    return { owner, middle: middle! };
   }
 
   /** Clears the failure counters and locks of `keys` (between wrong-secret points). Bypasses the API on purpose. */

@@ -121,6 +121,11 @@ export async function startKeyport(config: KeyportConfig, options: { clock?: Clo
   domain.expiry.start(config.expiry.sweepSeconds * 1000, (err) => log.error({ err: { message: err instanceof Error ? err.message : String(err) } }, 'failed: the keypair expiry sweep'));
   // In the background: the server answers at once, and clients that come first are cached first anyway.
   domain.keypairAuth.warmUp().catch(() => { /* only an optimisation: requests read through the cache as usual */ });
+  // In the background: one pass over the keypairs (SQLite reads each of them on the embedded database), needed only after an upgrade.
+  domain.keypairs.fillInListKeys().then(
+    (filled) => { if (filled > 0) log.info({ keypairs: filled }, 'wrote the list sort keys of keypairs written by an older Keyport'); },
+    (err: unknown) => log.error({ err: { message: err instanceof Error ? err.message : String(err) } }, 'failed: writing the list sort keys of older keypairs'),
+  );
   const server = createServer();
   let stopSigningKeys = () => {};
   try {

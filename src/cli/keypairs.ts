@@ -1,6 +1,7 @@
 // The keypair commands: the keypair lifecycle (docs/architecture.md, Keypair lifecycle) from a terminal or a script.
 import { Option, type Command } from 'commander';
 import type { IssuedKeypair, KeypairListFilter, KeypairView } from '../domain/keypairs.ts';
+import { KEYPAIR_SORTS, type KeypairPageRequest, type KeypairSort } from '../domain/keypair-pages.ts';
 import { EXPIRING_WINDOW_DAYS } from '../domain/expiry.ts';
 import { COMMENT_MAX, DEFAULT_GRACE, GRACE_PERIOD_NAMES, NAME_MAX, RETIRE_WHEN_IDLE_NAMES, type GracePeriod, type RetireWhenIdle } from '../domain/limits.ts';
 import { USAGE_CHART_DAYS, USAGE_RETENTION_DAYS } from '../domain/daily-usage.ts';
@@ -112,15 +113,27 @@ function printIssued(s: Session, issued: IssuedKeypair, headline: string): void 
   s.note('Store the secret now: it is shown only this once and cannot be read back.');
 }
 
-async function listAll(s: Session, ref: OwnerRef, status: KeypairListFilter | undefined): Promise<KeypairView[]> {
+type ListOptions = { status?: KeypairListFilter; sort?: KeypairSort; search?: string };
+
+/** Every keypair of the owner, page by page, each page after the cursor of the one before. */
+async function listAll(s: Session, ref: OwnerRef, options: ListOptions): Promise<KeypairView[]> {
   const owner = await findOwner(s.domain, ref);
   const items: KeypairView[] = [];
+  let cursor: string | undefined;
   for (;;) {
-    const page = await s.domain.keypairs.list(owner, { limit: PAGE, offset: items.length, ...(status ? { status } : {}) });
+    const page = await s.domain.keypairs.listPage(owner, { limit: PAGE, ...listRequest(options), ...(cursor ? { cursor } : {}) });
     items.push(...page.items);
-    if (page.items.length < PAGE || items.length >= page.total) return items;
+    if (!page.next) return items;
+    cursor = page.next;
   }
 }
+
+function listRequest(options: ListOptions): Omit<KeypairPageRequest, 'limit'> {
+  return { ...(options.status ? { status: options.status } : {}), ...(options.sort ? { sort: options.sort } : {}), ...(options.search ? { search: options.search } : {}) };
+}
+
+const keypairTable = (items: KeypairView[]) => table(['KEY ID', 'NAME', 'STATUS', 'SCOPES', 'SECRET', 'CREATED', 'LAST USED', 'LAST ROTATED', 'EXPIRES', 'SECRET USE'],
+  items.map((k) => [k.keyId, k.name, k.status, k.scopes.join(' ') || '-', k.secrets.find((x) => x.state === 'current')?.hint ?? '-', when(k.createdAt), when(k.lastUsedAt), when(k.lastRotatedAt), k.expiresAt ? expiryLabel(k) : '-', secretWarnings(k)]));
 
 /** `keyport keypair <verb> KEY_ID` for the changes that return the keypair. */
 function simpleChange(keypair: Command, run: Runner, verb: string, description: string, change: (s: Session, keyId: string) => Promise<KeypairView>, done: string): void {
@@ -171,14 +184,24 @@ export function registerKeypairCommands(program: Command, run: Runner): void {
 
   addOwnerOptions(keypair.command('list').description("list an account's or an environment's keypairs (never their secrets)"), 'keypairs')
     .addOption(new Option('--status <status>', `only keypairs in this state (expiring: within ${EXPIRING_WINDOW_DAYS} days, not yet expired)`).choices(['enabled', 'disabled', 'locked', 'expiring', 'expired']))
-    .action((options: { account?: string; environment?: string; status?: KeypairListFilter }, command: Command) => {
+    .addOption(new Option('--sort <order>', 'newest first (-created, the default), oldest first (created), name A to Z (name) or Z to A (-name); a search defaults to name').choices([...KEYPAIR_SORTS]))
+    .option('--search <text>', 'only keypairs whose name starts with it (any case), or the one with that key id')
+    .option('--limit <n>', `one page of at most n keypairs (1 to ${PAGE}) and the cursor of the next, instead of every keypair`)
+    .option('--cursor <cursor>', 'the page after (or before) the one that printed it (with --limit)')
+    .action((options: { account?: string; environment?: string; limit?: string; cursor?: string } & ListOptions, command: Command) => {
       const owner = ownerRefOf(options);
+      const limit = options.limit === undefined ? undefined : Number(options.limit);
+      if (limit !== undefined && (!Number.isInteger(limit) || limit < 1 || limit > PAGE)) throw new UsageError(`--limit must be a whole number from 1 to ${PAGE}, got "${options.limit}"`);
+      if (options.cursor !== undefined && limit === undefined) throw new UsageError('--cursor reads one page: give --limit too');
       return run(command, async (s) => {
-        const items = await listAll(s, owner, options.status);
-        s.print(items, () => items.length
-          ? table(['KEY ID', 'NAME', 'STATUS', 'SCOPES', 'SECRET', 'CREATED', 'LAST USED', 'LAST ROTATED', 'EXPIRES', 'SECRET USE'],
-            items.map((k) => [k.keyId, k.name, k.status, k.scopes.join(' ') || '-', k.secrets.find((x) => x.state === 'current')?.hint ?? '-', when(k.createdAt), when(k.lastUsedAt), when(k.lastRotatedAt), k.expiresAt ? expiryLabel(k) : '-', secretWarnings(k)]))
-          : 'No keypairs.\n');
+        if (limit === undefined) {
+          const items = await listAll(s, owner, options);
+          s.print(items, () => items.length ? keypairTable(items) : 'No keypairs.\n');
+          return;
+        }
+        const page = await s.domain.keypairs.listPage(await findOwner(s.domain, owner), { limit, ...listRequest(options), ...(options.cursor !== undefined ? { cursor: options.cursor } : {}) });
+        const total = page.totalIsExact ? String(page.total) : `more than ${page.total}`;
+        s.print(page, () => (page.items.length ? keypairTable(page.items) : 'No keypairs.\n') + `\n${total} in all.` + (page.next ? ` Next page: --cursor ${page.next}` : '') + '\n');
       });
     });
 

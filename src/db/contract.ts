@@ -267,6 +267,9 @@ export interface KeypairRecord extends LockoutCounters {
   trustRules?: StoredTrustRule[];
   /** When each trust rule (by id) last authenticated, written at most once a minute per rule. Absent: never. */
   trustRulesLastUsedAt?: Record<string, Date>;
+  /** Sort keys of the keypair lists (src/db/keypair-list.ts), written by the store; records of an older Keyport get them at the next start. */
+  nameKey?: string;
+  createdKey?: string;
 }
 
 /** What creating a keypair gives; the store starts the counters, revision and generation at zero. */
@@ -282,6 +285,26 @@ export type KeypairChanges = Partial<Pick<KeypairRecord,
  * `expiring`: expiresAt after `now` and at most `expiringBefore`; `expired`: expiresAt at or before `now`.
  */
 export type KeypairListStatus = 'enabled' | 'disabled' | 'locked' | 'expiring' | 'expired';
+
+/** The orders of a keypair list: name A–Z (any case; `-name`: Z–A), created oldest first (`-created`: newest first). */
+export type KeypairListSort = 'name' | '-name' | 'created' | '-created';
+
+/**
+ * A keyset page (KeypairStore.listPage): after the sort key `after` or before `before`
+ * (a cursor), or `offset` rows in; `namePrefix` (any case) or `keyId` narrow it.
+ */
+export interface KeypairPageQuery {
+  sort: KeypairListSort;
+  status?: KeypairListStatus;
+  namePrefix?: string;
+  keyId?: string;
+  now: Date;
+  expiringBefore?: Date;
+  after?: string;
+  before?: string;
+  offset?: number;
+  limit: number;
+}
 
 /** Which expiry notice the sweep records (KeypairStore.expiryNoticesDue, markExpiryNotice). */
 export type ExpiryNotice = 'expiring' | 'expired';
@@ -319,6 +342,15 @@ export interface KeypairStore {
   warmUp(limit: number): Promise<number>;
   /** One page of an owner's keypairs, newest first (ties by id), and how many match in all. Status: enabled = enabled and not locked at `now`; disabled = not enabled, locked or not; locked = locked at `now`, enabled or not. `search`: only keypairs whose name starts with it (any case; taken literally) or whose key id is exactly it. */
   list(owner: { accountId: string; environmentId: string | null }, query: { status?: KeypairListStatus; search?: string; now: Date; expiringBefore?: Date; limit: number; offset: number }): Promise<{ records: KeypairRecord[]; total: number }>;
+  /**
+   * Up to `limit + 1` of an owner's keypairs in `query.sort` order (one more than
+   * a page: whether another follows), read through an index on both databases.
+   */
+  listPage(owner: { accountId: string; environmentId: string | null }, query: KeypairPageQuery): Promise<KeypairRecord[]>;
+  /** How many keypairs match, counted only up to `cap + 1` (through the same index: never a scan). */
+  countUpTo(owner: { accountId: string; environmentId: string | null }, query: Omit<KeypairPageQuery, 'sort' | 'limit' | 'offset' | 'after' | 'before'>, cap: number): Promise<number>;
+  /** Writes the list sort keys into records that lack them (written before they existed); returns how many. */
+  fillInListKeys(): Promise<number>;
   /** Whether the owner has a keypair of this name (compared case-insensitively): the web UI asks before adding a second one. */
   existsWithName(owner: { accountId: string; environmentId: string | null }, name: string): Promise<boolean>;
   /** Key ids of keypairs of an account (every environment's too) or of one environment, at most `limit` (for closing). */

@@ -12,7 +12,9 @@
 // A few more edits to that copy (SOURCE_PATCHES) make v1.24.2's SQLite backend
 // narrow queries in SQLite: by the _id index, which it never used (every read,
 // update and delete of one keypair scanned the table: 1.3 ms at 100 keypairs,
-// 384 ms at 100 000), and by simple equalities before decoding documents in Go.
+// 384 ms at 100 000), and by simple equalities before decoding documents in Go;
+// and run the sort, limit and count of the finds and counts Keyport marks as
+// exact in SQLite, through an index (KEYPORT_EXACT_GO: the keypair lists).
 // Others make its updates atomic, as MongoDB's are (below, KEYPORT_ATOMIC_WRITES_GO),
 // turn off a leak detector meant for its debug builds, and let it stop with
 // the process that started it (KEYPORT_STOP_WITH_PARENT_GO).
@@ -28,7 +30,7 @@ import { fileURLToPath } from 'node:url';
 export const FERRETDB_MODULE = 'github.com/FerretDB/FerretDB';
 export const FERRETDB_VERSION = 'v1.24.2';
 /** Bumped whenever SOURCE_PATCHES change, so that no cached binary of older patches is reused. */
-const KEYPORT_PATCH_LEVEL = 'keyport.4';
+const KEYPORT_PATCH_LEVEL = 'keyport.5';
 /**
  * The patch level from which updates, findAndModify and deletes are atomic (see
  * KEYPORT_ATOMIC_WRITES_GO). The build writes it into FerretDB's version
@@ -121,6 +123,372 @@ func keyportPrefilter(filter *types.Document) (string, []any) {
 	}
 
 	return " WHERE " + strings.Join(conditions, " AND "), args
+}
+`;
+
+/**
+ * Sorted, limited pages served by an index (issue 16: lists of 100 000 keypairs).
+ * FerretDB v1 pushes a limit down only for a query with no filter and no sort,
+ * and a sort only on $natural: a page of a large list made it decode, sort and
+ * count every match in Go. A find whose comment carries "keyport:exact" (a
+ * declaration by Keyport that every top-level field it names is present and
+ * scalar in every document) gets its sort on top-level fields ending with _id,
+ * and its limit, run by SQLite, but only when keyportExactConditions translates
+ * the whole filter exactly; anything else falls back to the narrowing above.
+ * The handler still filters, sorts and limits what SQLite returns, so the SQL
+ * only has to return exactly the right first rows in the right order.
+ */
+const KEYPORT_EXACT_GO = `// Added by Keyport's build of FerretDB v1.24.2 (src/db/ferretdb-build.ts in Keyport).
+
+package sqlite
+
+import (
+	"context"
+	"fmt"
+	"regexp"
+	"strings"
+	"time"
+
+	"github.com/FerretDB/FerretDB/internal/backends"
+	"github.com/FerretDB/FerretDB/internal/backends/sqlite/metadata"
+	"github.com/FerretDB/FerretDB/internal/handler/sjson"
+	"github.com/FerretDB/FerretDB/internal/types"
+	"github.com/FerretDB/FerretDB/internal/util/fsql"
+	"github.com/FerretDB/FerretDB/internal/util/lazyerrors"
+	"github.com/FerretDB/FerretDB/internal/util/must"
+)
+
+// keyportOrderedString matches the strings whose JSON text sorts as the string
+// does (bytewise): no character that JSON escapes and none below '#', so that
+// the closing quote sorts before any character a longer string continues with.
+var keyportOrderedString = regexp.MustCompile(\`^[A-Za-z0-9_.:-]*$\`)
+
+// keyportQuery returns the WHERE clause and its arguments, and, for an exact
+// query (the handler sets exactSort and exactLimit only for a find whose
+// comment carries "keyport:exact"), the ORDER BY clause and the LIMIT to
+// append. The sort and limit are pushed down only when the whole filter
+// translates to SQL exactly: SQLite must return exactly the first rows, in
+// order, that the handler would have kept after filtering and sorting all of
+// them. Otherwise the query is only narrowed (keyportPrefilter), as before.
+func keyportQuery(filter, sort, exactSort *types.Document, exactLimit int64) (string, []any, string, int64) {
+	if exactSort.Len() > 0 && exactLimit > 0 && sort.Len() == 0 {
+		if orderBy, ok := keyportOrderBy(exactSort); ok {
+			if conditions, args, ok := keyportExactConditions(filter); ok {
+				where := ""
+				if len(conditions) > 0 {
+					where = " WHERE " + strings.Join(conditions, " AND ")
+				}
+
+				return where, args, orderBy, exactLimit
+			}
+		}
+	}
+
+	where, args := keyportPrefilter(filter)
+
+	return where, args, "", 0
+}
+
+// keyportCount answers an exact count (the handler sets KeyportCountLimit only
+// for a count whose comment carries "keyport:exact") in SQLite, up to the limit,
+// when the whole filter translates exactly; ok is false otherwise, and the
+// count runs as upstream's (every matching document decoded and filtered in Go).
+func keyportCount(ctx context.Context, db *fsql.DB, table string, params *backends.QueryParams) (*backends.QueryResult, bool, error) {
+	if params.KeyportCountLimit <= 0 || params.Sort.Len() != 0 {
+		return nil, false, nil
+	}
+
+	conditions, args, ok := keyportExactConditions(params.Filter)
+	if !ok {
+		return nil, false, nil
+	}
+
+	where := ""
+	if len(conditions) > 0 {
+		where = " WHERE " + strings.Join(conditions, " AND ")
+	}
+
+	q := fmt.Sprintf(\`SELECT count(*) FROM (SELECT 1 FROM %q%s LIMIT ?)\`, table, where)
+
+	var n int64
+	if err := db.QueryRowContext(ctx, q, append(args, params.KeyportCountLimit)...).Scan(&n); err != nil {
+		return nil, false, lazyerrors.Error(err)
+	}
+
+	return &backends.QueryResult{
+		Iter:           newQueryIterator(ctx, nil, params.OnlyRecordIDs),
+		KeyportCount:   n,
+		KeyportCounted: true,
+	}, true, nil
+}
+
+// keyportOrderBy translates a sort on top-level fields that ends with _id (a
+// total order, so that ties cannot pick different rows than the handler would).
+func keyportOrderBy(sort *types.Document) (string, bool) {
+	keys := sort.Keys()
+	if len(keys) == 0 || keys[len(keys)-1] != "_id" {
+		return "", false
+	}
+
+	terms := make([]string, 0, len(keys))
+
+	for _, key := range keys {
+		if !keyportPlainField.MatchString(key) {
+			return "", false
+		}
+
+		var direction int64
+
+		switch v := must.NotFail(sort.Get(key)).(type) {
+		case int64:
+			direction = v
+		case int32:
+			direction = int64(v)
+		case float64:
+			direction = int64(v)
+		default:
+			return "", false
+		}
+
+		switch direction {
+		case 1:
+			terms = append(terms, keyportPath(key))
+		case -1:
+			terms = append(terms, keyportPath(key)+" DESC")
+		default:
+			return "", false
+		}
+	}
+
+	return " ORDER BY " + strings.Join(terms, ", "), true
+}
+
+// keyportPath is a top-level field as FerretDB writes index columns, so that
+// SQLite uses an index on the field (for _id: the same as metadata.IDColumn).
+func keyportPath(key string) string {
+	return fmt.Sprintf(\`%s->'%s'\`, metadata.DefaultColumn, key)
+}
+
+// keyportExactConditions translates a filter to SQL conditions selecting exactly
+// the documents MongoDB would match, given what "keyport:exact" declares: every
+// top-level field the query names is present in every document, holding a
+// scalar (a string, a boolean, a date or null), never an array or a document.
+// Supported: equality to a plain string, ObjectID, boolean or null; $gt, $gte,
+// $lt, $lte on an ordered string or a date; $exists; $and and $or of those.
+func keyportExactConditions(filter *types.Document) ([]string, []any, bool) {
+	keys := filter.Keys()
+	seen := make(map[string]bool, len(keys))
+
+	var conditions []string
+	var args []any
+
+	for _, key := range keys {
+		if seen[key] {
+			return nil, nil, false
+		}
+
+		seen[key] = true
+		value := must.NotFail(filter.Get(key))
+
+		var condition string
+		var conditionArgs []any
+		var ok bool
+
+		switch {
+		case key == "$and" || key == "$or":
+			condition, conditionArgs, ok = keyportExactLogical(key, value)
+		case keyportPlainField.MatchString(key):
+			condition, conditionArgs, ok = keyportExactField(key, value)
+		}
+
+		if !ok {
+			return nil, nil, false
+		}
+
+		conditions = append(conditions, condition)
+		args = append(args, conditionArgs...)
+	}
+
+	return conditions, args, true
+}
+
+func keyportExactLogical(operator string, value any) (string, []any, bool) {
+	array, ok := value.(*types.Array)
+	if !ok || array.Len() == 0 {
+		return "", nil, false
+	}
+
+	parts := make([]string, 0, array.Len())
+
+	var args []any
+
+	for i := 0; i < array.Len(); i++ {
+		doc, ok := must.NotFail(array.Get(i)).(*types.Document)
+		if !ok {
+			return "", nil, false
+		}
+
+		conditions, conditionArgs, ok := keyportExactConditions(doc)
+		if !ok {
+			return "", nil, false
+		}
+
+		if len(conditions) == 0 {
+			conditions = []string{"1"} // {} matches every document
+		}
+
+		parts = append(parts, "("+strings.Join(conditions, " AND ")+")")
+		args = append(args, conditionArgs...)
+	}
+
+	separator := " AND "
+	if operator == "$or" {
+		separator = " OR "
+	}
+
+	return "(" + strings.Join(parts, separator) + ")", args, true
+}
+
+func keyportExactField(key string, value any) (string, []any, bool) {
+	path := keyportPath(key)
+
+	switch v := value.(type) {
+	case string:
+		if !keyportPlainString.MatchString(v) {
+			return "", nil, false
+		}
+	case types.ObjectID, bool, types.NullType:
+		// Their JSON text is the same whoever writes it.
+	case *types.Document:
+		return keyportExactOperators(path, key, v)
+	default:
+		return "", nil, false
+	}
+
+	return path + " = ?", []any{string(must.NotFail(sjson.MarshalSingleValue(value)))}, true
+}
+
+var keyportComparisons = map[string]string{"$gt": ">", "$gte": ">=", "$lt": "<", "$lte": "<="}
+
+func keyportExactOperators(path, key string, operators *types.Document) (string, []any, bool) {
+	if operators.Len() == 0 {
+		return "", nil, false
+	}
+
+	var conditions []string
+	var args []any
+
+	// Which sides of a string range have a bound: the JSON text of a string bound
+	// is itself a string's (from '"' up to, not including, '#'), so a side without
+	// one gets that as its bound, to keep other types out (MongoDB compares within
+	// a type); a side with one gets nothing more, so that SQLite bounds its index
+	// range by the value and not by the wider constant.
+	var stringLower, stringUpper, stringRange bool
+
+	for _, operator := range operators.Keys() {
+		value := must.NotFail(operators.Get(operator))
+
+		if operator == "$exists" {
+			exists, ok := value.(bool)
+			if !ok {
+				return "", nil, false
+			}
+
+			if exists {
+				conditions = append(conditions, path+" IS NOT NULL")
+			} else {
+				conditions = append(conditions, path+" IS NULL")
+			}
+
+			continue
+		}
+
+		comparison, ok := keyportComparisons[operator]
+		if !ok {
+			return "", nil, false
+		}
+
+		switch v := value.(type) {
+		case string:
+			if !keyportOrderedString.MatchString(v) {
+				return "", nil, false
+			}
+
+			// On the JSON text, where the index is.
+			conditions = append(conditions, fmt.Sprintf(\`%s %s ?\`, path, comparison))
+			args = append(args, string(must.NotFail(sjson.MarshalSingleValue(v))))
+			stringRange = true
+			stringLower = stringLower || operator == "$gt" || operator == "$gte"
+			stringUpper = stringUpper || operator == "$lt" || operator == "$lte"
+		case time.Time:
+			// sjson stores a date as its milliseconds since the epoch, a JSON number:
+			// ->> reads it as an integer, and null or a missing field as NULL (no match).
+			conditions = append(conditions, fmt.Sprintf(\`%s->>'%s' %s ?\`, metadata.DefaultColumn, key, comparison))
+			args = append(args, v.UnixMilli())
+		default:
+			return "", nil, false
+		}
+	}
+
+	if stringRange && !stringLower {
+		conditions = append(conditions, path+\` >= '"'\`)
+	}
+
+	if stringRange && !stringUpper {
+		conditions = append(conditions, path+\` < '#'\`)
+	}
+
+	return "(" + strings.Join(conditions, " AND ") + ")", args, true
+}
+`;
+
+/** The handler's side of KEYPORT_EXACT_GO: which finds (and explains of finds) ask for it. */
+const KEYPORT_EXACT_HANDLER_GO = `// Added by Keyport's build of FerretDB v1.24.2 (src/db/ferretdb-build.ts in Keyport).
+
+package handler
+
+import (
+	"strings"
+
+	"github.com/FerretDB/FerretDB/internal/types"
+)
+
+// keyportExactMarker, in a find's comment, declares that every top-level field
+// the query names is present in every document and holds a scalar: the backend
+// may then run the sort and the limit in SQL when it can translate the whole
+// filter exactly. MongoDB ignores the comment (it only shows in its logs and profiler).
+const keyportExactMarker = "keyport:exact"
+
+// keyportExact returns the sort and the limit (skip included: the handler still
+// skips) that the backend may push down, or nothing.
+func keyportExact(disabled bool, comment string, sort *types.Document, limit, skip int64) (*types.Document, int64) {
+	if disabled || !strings.Contains(comment, keyportExactMarker) || sort.Len() == 0 || limit <= 0 || skip < 0 {
+		return nil, 0
+	}
+
+	return sort, limit + skip
+}
+
+// keyportCountLimit returns the limit (skip included: the handler skips) under
+// which the backend may count an exact count itself, or 0.
+func keyportCountLimit(disabled bool, comment string, limit, skip int64) int64 {
+	if disabled || !strings.Contains(comment, keyportExactMarker) || limit <= 0 || skip < 0 {
+		return 0
+	}
+
+	return limit + skip
+}
+
+// keyportExplainComment is the comment of an explained find.
+func keyportExplainComment(command *types.Document) string {
+	if command == nil || !command.Has("comment") {
+		return ""
+	}
+
+	comment, _ := command.Get("comment")
+	s, _ := comment.(string)
+
+	return s
 }
 `;
 
@@ -263,19 +631,98 @@ export const SOURCE_PATCHES: readonly SourcePatch[] = [
     // returned document in Go (FilterIterator/FilterDocument), so a superset is enough.
     file: 'internal/backends/sqlite/collection.go',
     find: upstreamIdPushdown(''),
-    replace: '	whereClause, args = keyportPrefilter(params.Filter)',
+    replace: '	whereClause, args, keyportOrder, keyportLimit := keyportQuery(params.Filter, params.Sort, params.KeyportSort, params.KeyportLimit)',
     occurrences: 1,
   },
   {
     // The same in `explain`, so that it shows what queries do.
     file: 'internal/backends/sqlite/collection.go',
     find: upstreamIdPushdown('			filterPushdown = true\n'),
-    replace: '	whereClause, args = keyportPrefilter(params.Filter)\n	filterPushdown = whereClause != ""',
+    replace: '	whereClause, args, keyportOrder, keyportLimit := keyportQuery(params.Filter, params.Sort, params.KeyportSort, params.KeyportLimit)\n	filterPushdown = whereClause != ""',
     occurrences: 1,
   },
   {
     file: 'internal/backends/sqlite/keyport_prefilter.go',
     create: KEYPORT_PREFILTER_GO,
+  },
+  {
+    // The pushed-down sort and limit of an exact find (KEYPORT_EXACT_GO): two
+    // fields of the backend's query (and explain) parameters, which other
+    // backends ignore (the handler sorts and limits anyway).
+    file: 'internal/backends/collection.go',
+    find: '\tOnlyRecordIDs bool\n\tComment       string\n}\n',
+    replace: '\tOnlyRecordIDs bool\n\tComment       string\n\n\tKeyportSort       *types.Document\n\tKeyportLimit      int64\n\tKeyportCountLimit int64\n}\n',
+    occurrences: 1,
+  },
+  {
+    // An exact count answered by SQLite (keyportCount): the count, instead of documents.
+    file: 'internal/backends/collection.go',
+    find: 'type QueryResult struct {\n\tIter types.DocumentsIterator\n}\n',
+    replace: 'type QueryResult struct {\n\tIter types.DocumentsIterator\n\n\tKeyportCount   int64\n\tKeyportCounted bool\n}\n',
+    occurrences: 1,
+  },
+  {
+    file: 'internal/backends/sqlite/collection.go',
+    find: '\tq := prepareSelectClause(meta.TableName, params.Comment, meta.Capped(), params.OnlyRecordIDs)\n',
+    replace: '\tif res, ok, err := keyportCount(ctx, db, meta.TableName, params); ok || err != nil {\n\t\treturn res, err\n\t}\n\n\tq := prepareSelectClause(meta.TableName, params.Comment, meta.Capped(), params.OnlyRecordIDs)\n',
+    occurrences: 1,
+  },
+  {
+    // The count command's comment, which upstream parses and drops, tells an exact count.
+    file: 'internal/handler/common/count.go',
+    find: '\tComment        string          `ferretdb:"comment,ignored"`\n',
+    replace: '\tComment        string          `ferretdb:"comment,opt"`\n',
+    occurrences: 1,
+  },
+  {
+    file: 'internal/handler/msg_count.go',
+    find: '\tqueryRes, err := c.Query(connCtx, &qp)\n\tif err != nil {\n\t\treturn nil, lazyerrors.Error(err)\n\t}\n',
+    replace: '\tqp.KeyportCountLimit = keyportCountLimit(h.DisablePushdown, params.Comment, params.Limit, params.Skip)\n\n\tqueryRes, err := c.Query(connCtx, &qp)\n\tif err != nil {\n\t\treturn nil, lazyerrors.Error(err)\n\t}\n\n\tif queryRes.KeyportCounted {\n\t\tqueryRes.Iter.Close()\n\n\t\treturn documentOpMsg(must.NotFail(types.NewDocument("n", int32(max(0, queryRes.KeyportCount-params.Skip)), "ok", float64(1))))\n\t}\n',
+    occurrences: 1,
+  },
+  {
+    file: 'internal/backends/collection.go',
+    find: 'type ExplainParams struct {\n\tFilter *types.Document\n\tSort   *types.Document\n\tLimit  int64\n}\n',
+    replace: 'type ExplainParams struct {\n\tFilter *types.Document\n\tSort   *types.Document\n\tLimit  int64\n\n\tKeyportSort  *types.Document\n\tKeyportLimit int64\n}\n',
+    occurrences: 1,
+  },
+  {
+    file: 'internal/backends/sqlite/collection.go',
+    find: '\tq += prepareOrderByClause(params.Sort)\n\n\tif params.Limit != 0 {\n\t\tq += ` LIMIT ?`\n\t\targs = append(args, params.Limit)\n\t}\n',
+    replace: '\tq += prepareOrderByClause(params.Sort) + keyportOrder\n\n\tif params.Limit != 0 {\n\t\tq += ` LIMIT ?`\n\t\targs = append(args, params.Limit)\n\t}\n\n\tif keyportLimit != 0 {\n\t\tq += ` LIMIT ?`\n\t\targs = append(args, keyportLimit)\n\t}\n',
+    occurrences: 1,
+  },
+  {
+    file: 'internal/backends/sqlite/collection.go',
+    find: '\torderByClause := prepareOrderByClause(params.Sort)\n',
+    replace: '\torderByClause := prepareOrderByClause(params.Sort) + keyportOrder\n',
+    occurrences: 1,
+  },
+  {
+    file: 'internal/backends/sqlite/collection.go',
+    find: '\t\targs = append(args, params.Limit)\n\t\tlimitPushdown = true\n\t}\n',
+    replace: '\t\targs = append(args, params.Limit)\n\t\tlimitPushdown = true\n\t}\n\n\tif keyportLimit != 0 {\n\t\tq += ` LIMIT ?`\n\t\targs = append(args, keyportLimit)\n\t\tlimitPushdown = true\n\t}\n',
+    occurrences: 1,
+  },
+  {
+    file: 'internal/backends/sqlite/keyport_exact.go',
+    create: KEYPORT_EXACT_GO,
+  },
+  {
+    file: 'internal/handler/keyport_exact.go',
+    create: KEYPORT_EXACT_HANDLER_GO,
+  },
+  {
+    file: 'internal/handler/msg_find.go',
+    find: '\th.L.DebugContext(ctx, fmt.Sprintf("Converted %+v for %+v to %+v.", params, cInfo, qp))\n',
+    replace: '\tqp.KeyportSort, qp.KeyportLimit = keyportExact(h.DisablePushdown, qp.Comment, params.Sort, params.Limit, params.Skip)\n\n\th.L.DebugContext(ctx, fmt.Sprintf("Converted %+v for %+v to %+v.", params, cInfo, qp))\n',
+    occurrences: 1,
+  },
+  {
+    file: 'internal/handler/msg_explain.go',
+    find: '\tres, err := coll.Explain(connCtx, qp)\n',
+    replace: '\tif !params.Aggregate {\n\t\tqp.KeyportSort, qp.KeyportLimit = keyportExact(h.DisablePushdown, keyportExplainComment(params.Command), params.Sort, params.Limit, params.Skip)\n\t}\n\n\tres, err := coll.Explain(connCtx, qp)\n',
+    occurrences: 1,
   },
   {
     // resource.Track, a leak detector, records the stack of every tracked object

@@ -7,8 +7,9 @@ import { trusted, type Model } from 'mongoose';
 import { readThrough } from './read-through.ts';
 import type { ChangeFeed } from './contract.ts';
 import { beganRun, type FailureCounters, type FailureWrite } from './contract.ts';
-import type { ExpiryNotice, FailureCountOutcome, KeypairChanges, KeypairListStatus, KeypairRecord, KeypairStore, NewKeypair, UsageWrite } from './contract.ts';
+import type { ExpiryNotice, FailureCountOutcome, KeypairChanges, KeypairListStatus, KeypairPageQuery, KeypairRecord, KeypairStore, NewKeypair, UsageWrite } from './contract.ts';
 import { SerialWrites } from './serial-writes.ts';
+import { countUpTo, fillInListKeys, findPage, listKeys, nameKey, statusFilter } from './keypair-list.ts';
 
 /** A fresh filter per query: mongoose casts (and so rewrites) the filter objects it is given. */
 function unlockedAt(now: Date) {
@@ -27,6 +28,11 @@ function noticeDue(notice: ExpiryNotice, now: Date, horizon: Date) {
 
 /** The later of two times (a last use is never moved back by a batch counted elsewhere earlier). */
 const later = (a: Date | null | undefined, b: Date): Date => (a && a > b ? a : b);
+
+/** A change of name also changes the keypair's place in name order (keypair-list.ts). */
+function withNameKey(keyId: string, set: KeypairChanges): KeypairChanges & { nameKey?: string } {
+  return set.name === undefined ? set : { ...set, nameKey: nameKey(set.name, keyId) };
+}
 
 const COUNTER_FIELDS = { failedAttempts: 1, failuresAtLastLock: 1, temporaryLocks: 1, lockedUntil: 1, lockedPermanently: 1, failureSources: 1 } as const;
 
@@ -98,20 +104,7 @@ export class MongooseKeypairStore implements KeypairStore {
   }
 
   async list(owner: { accountId: string; environmentId: string | null }, query: { status?: KeypairListStatus; search?: string; now: Date; expiringBefore?: Date; limit: number; offset: number }): Promise<{ records: KeypairRecord[]; total: number }> {
-    const filter: Record<string, unknown> = { accountId: owner.accountId, environmentId: owner.environmentId };
-    if (query.status === 'expiring') {
-      filter.expiresAt = trusted({ $gt: query.now, $lte: query.expiringBefore ?? query.now });
-    } else if (query.status === 'expired') {
-      filter.expiresAt = trusted({ $ne: null, $lte: query.now });
-    } else if (query.status === 'locked') {
-      filter.$or = [{ lockedPermanently: true }, { lockedUntil: trusted({ $gt: query.now }) }];
-    } else if (query.status === 'disabled') {
-      filter.enabled = false; // locked or not: a lock must not hide that a key is disabled
-    } else if (query.status === 'enabled') {
-      filter.enabled = true;
-      filter.lockedPermanently = false;
-      filter.$or = [{ lockedUntil: null }, { lockedUntil: trusted({ $lte: query.now }) }];
-    }
+    const filter: Record<string, unknown> = { accountId: owner.accountId, environmentId: owner.environmentId, ...statusFilter(query.status, query.now, query.expiringBefore) };
     // In $and: the status filters use $or already.
     if (query.search) filter.$and = [{ $or: [{ name: trusted({ $regex: `^${escapeRegExp(query.search)}`, $options: 'i' }) }, { _id: query.search }] }];
     const [records, total] = await Promise.all([
@@ -119,6 +112,18 @@ export class MongooseKeypairStore implements KeypairStore {
       this.#model.countDocuments(filter),
     ]);
     return { records, total };
+  }
+
+  listPage(owner: { accountId: string; environmentId: string | null }, query: KeypairPageQuery): Promise<KeypairRecord[]> {
+    return findPage(this.#model, owner, query);
+  }
+
+  countUpTo(owner: { accountId: string; environmentId: string | null }, query: Omit<KeypairPageQuery, 'sort' | 'limit' | 'offset' | 'after' | 'before'>, cap: number): Promise<number> {
+    return countUpTo(this.#model, owner, query, cap);
+  }
+
+  fillInListKeys(): Promise<number> {
+    return fillInListKeys(this.#model);
   }
 
   async existsWithName(owner: { accountId: string; environmentId: string | null }, name: string): Promise<boolean> {
@@ -132,7 +137,7 @@ export class MongooseKeypairStore implements KeypairStore {
   }
 
   async insert(keypair: NewKeypair): Promise<KeypairRecord> {
-    const doc = await this.#model.create(keypair);
+    const doc = await this.#model.create({ ...keypair, ...listKeys(keypair) });
     await this.#changed(doc._id); // clears "no such key" answers cached before it existed
     return doc.toObject();
   }
@@ -140,7 +145,7 @@ export class MongooseKeypairStore implements KeypairStore {
   change(keyId: string, set: KeypairChanges, options: { advanceTokenGeneration?: boolean; ifRevision?: number } = {}): Promise<KeypairRecord | null> {
     const filter = options.ifRevision === undefined ? { _id: keyId } : { _id: keyId, revision: options.ifRevision };
     const inc = options.advanceTokenGeneration ? { revision: 1, tokenGeneration: 1 } : { revision: 1 };
-    return this.#serialized(keyId, () => this.#model.findOneAndUpdate(filter, { $set: set, $inc: inc }, { returnDocument: 'after' }).lean<KeypairRecord>());
+    return this.#serialized(keyId, () => this.#model.findOneAndUpdate(filter, { $set: withNameKey(keyId, set), $inc: inc }, { returnDocument: 'after' }).lean<KeypairRecord>());
   }
 
   rewrite(keyId: string, build: (current: KeypairRecord) => { set: KeypairChanges; advanceTokenGeneration?: boolean }, attempts: number): Promise<{ outcome: 'changed'; before: KeypairRecord; after: KeypairRecord } | { outcome: 'not_found' } | { outcome: 'conflict' }> {
@@ -151,7 +156,7 @@ export class MongooseKeypairStore implements KeypairStore {
         const { set, advanceTokenGeneration } = build(before);
         const after = await this.#model.findOneAndUpdate(
           { _id: keyId, revision: before.revision },
-          { $set: set, $inc: advanceTokenGeneration ? { revision: 1, tokenGeneration: 1 } : { revision: 1 } },
+          { $set: withNameKey(keyId, set), $inc: advanceTokenGeneration ? { revision: 1, tokenGeneration: 1 } : { revision: 1 } },
           { returnDocument: 'after' },
         ).lean<KeypairRecord>();
         if (after) return { outcome: 'changed' as const, before, after };

@@ -20,6 +20,7 @@ import { parsePublicKeys, storedKey } from './keypair-keys.ts';
 import { initialTrustRules } from './keypair-trust.ts';
 import type { TrustRuleInput } from './trust-rules.ts';
 import type { KeypairAuthenticator } from './keypair-auth.ts';
+import { countKeypairTabs, readKeypairPage, type KeypairPage, type KeypairPageRequest } from './keypair-pages.ts';
 import { currentTokenGeneration, keypairTarget, keypairView, type CreatedKeypair, type IssuedKeypair, type KeypairDoc, type KeypairListFilter, type KeypairView } from './keypair-views.ts';
 
 export { liveSecrets } from './secrets.ts';
@@ -193,6 +194,32 @@ export class KeypairService {
     const now = this.#clock.now();
     const { records, total } = await this.#store.list(owner, { status: page.status, search, now, expiringBefore: new Date(now.getTime() + EXPIRING_WINDOW_MS), limit: page.limit, offset: page.offset });
     return { items: records.map((doc) => this.view(doc)), total };
+  }
+
+  /**
+   * A page of the owner's keypairs in one of KEYPAIR_SORTS, by cursor (or offset),
+   * read through an index however many keypairs the owner has (keypair-pages.ts).
+   */
+  async listPage(owner: Owner, request: KeypairPageRequest): Promise<Omit<KeypairPage, 'records'> & { items: KeypairView[] }> {
+    await this.#auth.failuresCounted();
+    await this.#auth.usageRecorded();
+    const { records, ...page } = await readKeypairPage(this.#store, owner, request, this.#listTimes());
+    return { items: records.map((doc) => this.view(doc)), ...page };
+  }
+
+  /** How many keypairs each filter tab holds (and all), each counted up to a cap. */
+  countTabs(owner: Owner, statuses: readonly KeypairListFilter[], search?: string): ReturnType<typeof countKeypairTabs> {
+    return countKeypairTabs(this.#store, owner, statuses, search, this.#listTimes());
+  }
+
+  /** Writes the list sort keys into keypairs an older Keyport wrote (they are missing from later pages and searches until then); returns how many. */
+  fillInListKeys(): Promise<number> {
+    return this.#store.fillInListKeys();
+  }
+
+  #listTimes(): { now: Date; expiringBefore: Date } {
+    const now = this.#clock.now();
+    return { now, expiringBefore: new Date(now.getTime() + EXPIRING_WINDOW_MS) };
   }
 
   /** Whether the owner has a keypair of this name already, ignoring case and the spaces around it (the web UI asks before a second one). */

@@ -94,8 +94,13 @@ export const keypairSchema = new Schema<KeypairDoc>({
   // No defaults: records written before trust rules existed lack both, and are read as "no rules".
   trustRules: { type: [storedTrustRuleSchema], default: undefined },
   trustRulesLastUsedAt: { type: Schema.Types.Mixed, default: undefined },
+  // The lists' sort keys (src/db/keypair-list.ts). No default: older records get them at the next start.
+  nameKey: { type: String },
+  createdKey: { type: String },
 }, { versionKey: false, strict: 'throw' });
-// Lists: an owner's keypairs, newest first.
-keypairSchema.index({ accountId: 1, environmentId: 1, createdAt: -1 });
+// Lists (src/db/keypair-list.ts): an owner's keypairs in name or creation order, one
+// index per order (read forwards or backwards), the owner's equalities first.
+keypairSchema.index({ accountId: 1, environmentId: 1, nameKey: 1, _id: 1 });
+keypairSchema.index({ accountId: 1, environmentId: 1, createdKey: 1, _id: 1 });
 // The expiry sweep: keypairs with an expiry date (most have none).
 keypairSchema.index({ expiresAt: 1 });

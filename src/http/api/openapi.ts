@@ -6,6 +6,7 @@ import { API_ERROR_CODES } from './errors.ts';
 import type { ResponseSchema, RouteSpec } from './route-spec.ts';
 import { ID_PATTERNS } from '../../domain/credentials.ts';
 import { RETIRE_WHEN_IDLE_NAMES } from '../../domain/limits.ts';
+import { KEYPAIR_SORTS, TOTAL_CAP } from '../../domain/keypair-pages.ts';
 import type { IdParam } from './validation.ts';
 
 type Json = Record<string, unknown>;
@@ -158,8 +159,17 @@ const COMPONENT_SCHEMAS: Record<string, Json> = {
   },
   KeypairPage: {
     type: 'object',
-    required: ['items', 'total', 'limit', 'offset'],
-    properties: { items: { type: 'array', items: ref('Keypair') }, total: { type: 'integer' }, limit: { type: 'integer' }, offset: { type: 'integer' } },
+    required: ['items', 'total', 'totalIsExact', 'limit', 'offset', 'sort', 'next', 'previous'],
+    properties: {
+      items: { type: 'array', items: ref('Keypair') },
+      total: { type: 'integer', description: `how many keypairs match, counted up to ${TOTAL_CAP}` },
+      totalIsExact: { type: 'boolean', description: `false: more than "total" match (counts stop at ${TOTAL_CAP})` },
+      limit: { type: 'integer' },
+      offset: { type: 'integer' },
+      sort: { type: 'string', enum: [...KEYPAIR_SORTS] },
+      next: { ...nullable(str), description: 'pass as ?cursor= for the next page; null on the last page' },
+      previous: { ...nullable(str), description: 'pass as ?cursor= for the page before; null on the first page' },
+    },
   },
   TrustRule: {
     type: 'object',

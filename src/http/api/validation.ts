@@ -13,6 +13,7 @@ import { WEBHOOK_URL_MAX } from '../../domain/webhook-urls.ts';
 import { PUBLIC_KEY_INPUT_MAX, PUBLIC_KEYS_MAX } from '../../domain/public-keys.ts';
 import { ApiError, validationError } from './errors.ts';
 import { USAGE_CHART_DAYS, USAGE_RETENTION_DAYS } from '../../domain/daily-usage.ts';
+import { KEYPAIR_SORTS } from '../../domain/keypair-pages.ts';
 
 const FORBIDDEN_KEYS = new Set(['__proto__', 'constructor', 'prototype']);
 const MAX_DEPTH = 8;
@@ -105,6 +106,8 @@ export const schemas = {
     offset: intParam(0, 1_000_000).optional(),
     status: z.enum(['enabled', 'disabled', 'locked', 'expiring', 'expired']).optional(),
     q: z.string().max(NAME_MAX).optional(),
+    sort: z.enum(KEYPAIR_SORTS).optional().describe('-created: newest first (the default), created: oldest first, name: name A to Z (any case), -name: Z to A; with q the default is name'),
+    cursor: z.string().max(4096).optional().describe('the "next" or "previous" of a page: the page after (or before) it, in the same order and with the same filters'),
   }),
   keypairUsage: z.strictObject({ days: intParam(1, USAGE_RETENTION_DAYS).optional().describe(`how many days, up to today (default ${USAGE_CHART_DAYS}, at most ${USAGE_RETENTION_DAYS})`) }),
   listAudit: z.strictObject({

@@ -130,29 +130,34 @@ func (c *Client) DeleteKeypair(ctx context.Context, keyID string) error {
 	return c.Do(ctx, "DELETE", "/keypairs/"+url.PathEscape(keyID), nil, nil)
 }
 
-// Keypairs lists every keypair of an owner (all pages), optionally filtered by status and name prefix.
+// Keypairs lists every keypair of an owner (all pages, following the "next" cursors), optionally filtered by status and name prefix.
 func (c *Client) Keypairs(ctx context.Context, ownerID, status, query string) ([]Keypair, error) {
 	const pageSize = 100
 	var all []Keypair
-	for offset := 0; ; offset += pageSize {
-		params := url.Values{"limit": {strconv.Itoa(pageSize)}, "offset": {strconv.Itoa(offset)}}
+	cursor := ""
+	for {
+		params := url.Values{"limit": {strconv.Itoa(pageSize)}}
 		if status != "" {
 			params.Set("status", status)
 		}
 		if query != "" {
 			params.Set("q", query)
 		}
+		if cursor != "" {
+			params.Set("cursor", cursor)
+		}
 		var page struct {
 			Items []Keypair `json:"items"`
-			Total int       `json:"total"`
+			Next  *string   `json:"next"`
 		}
 		if err := c.Do(ctx, "GET", OwnerPath(ownerID)+"/keypairs?"+params.Encode(), nil, &page); err != nil {
 			return nil, err
 		}
 		all = append(all, page.Items...)
-		if len(page.Items) < pageSize || len(all) >= page.Total {
+		if page.Next == nil || *page.Next == "" {
 			return all, nil
 		}
+		cursor = *page.Next
 	}
 }
 

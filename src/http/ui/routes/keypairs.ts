@@ -14,6 +14,7 @@ import { describeEvents } from '../audit-view.ts';
 import { render } from '../render.ts';
 import { PUBLIC_KEY_INPUT_MAX } from '../../../domain/public-keys.ts';
 import { usageChart } from '../usage-chart.ts';
+import { KEYPAIR_SORTS, type KeypairSort } from '../../../domain/keypair-pages.ts';
 
 /** Rows per page the list offers (the first is the default): small for a quick look, large for a sweep through an account. */
 const PAGE_SIZES = [20, 50, 100] as const;
@@ -55,27 +56,50 @@ export function keypairRoutes(router: Router, deps: UiDeps): void {
       const size = PAGE_SIZES.find((n) => String(n) === ctx.query.size) ?? PAGE_SIZES[0];
       // The search box: a name prefix or a key id (longer text cannot match a name, so it is cut).
       const search = (typeof ctx.query.q === 'string' ? ctx.query.q : '').trim().slice(0, NAME_MAX);
-      const list = await domain.keypairs.list(page.owner, { limit: size, offset: (pageNumber - 1) * size, ...(status ? { status } : {}), ...(search ? { search } : {}) });
-      const pages = Math.max(1, Math.ceil(list.total / size));
-      const query = (p: number, s = status) => {
+      const sort = KEYPAIR_SORTS.find((x) => x === ctx.query.sort);
+      // Next and Previous carry a cursor (one indexed read, however long the list); ?page= alone is an offset (old links).
+      const cursor = typeof ctx.query.cursor === 'string' ? ctx.query.cursor : undefined;
+      const request = { limit: size, ...(cursor ? { cursor } : { offset: (pageNumber - 1) * size }), ...(sort ? { sort } : {}), ...(status ? { status } : {}), ...(search ? { search } : {}) };
+      const [list, counts] = await Promise.all([
+        domain.keypairs.listPage(page.owner, request).catch((err: unknown) => {
+          if (err instanceof DomainError && err.code === 'invalid_input') throw new UiError(400, 'This page link is not valid', `${capitalize(err.message)}.`, { href: `${page.base}/keypairs`, label: 'Back to the first page' });
+          throw err;
+        }),
+        domain.keypairs.countTabs(page.owner, KEYPAIR_STATUSES, search || undefined),
+      ]);
+      const pages = list.totalIsExact ? Math.max(1, Math.ceil(list.total / size)) : null;
+      const query = (p: number, options: { status?: KeypairListFilter | undefined; sort?: KeypairSort | undefined; cursor?: string } = { status, sort }) => {
         const q = new URLSearchParams();
         if (search) q.set('q', search);
-        if (s) q.set('status', s);
+        if (options.status) q.set('status', options.status);
+        if (options.sort) q.set('sort', options.sort);
         if (p > 1) q.set('page', String(p));
         if (size !== PAGE_SIZES[0]) q.set('size', String(size));
+        if (options.cursor) q.set('cursor', options.cursor);
         const text = q.toString();
         return `${page.base}/keypairs${text ? `?${text}` : ''}`;
       };
+      const withParam = (href: string, name: string, value: string) => `${href}${href.includes('?') ? '&' : '?'}${name}=${encodeURIComponent(value)}`;
+      const countLabel = (c: { count: number; exact: boolean } | null) => (c === null ? null : c.exact ? String(c.count) : `${c.count}+`);
+      // A column header sorts by it; a second click on the sorted column turns the order round.
+      const sortLink = (column: 'name' | 'created') => {
+        const ascending = column === 'name' ? 'name' : 'created';
+        const descending = column === 'name' ? '-name' : '-created';
+        const current = list.sort === ascending ? 'ascending' : list.sort === descending ? 'descending' : null;
+        const next = current === null ? (column === 'name' ? ascending : descending) : current === 'ascending' ? descending : ascending;
+        return { href: query(1, { status, sort: next }), ariaSort: current ?? 'none' };
+      };
       render(ctx, 'keypairs', {
         ...base(ctx, `API management · ${page.name}`, [...page.crumbs, { label: 'Access management', href: `${page.base}/access` }, { label: 'API management' }]),
-        page, section: 'access', keypairs: list.items, total: list.total, status: status ?? '', search, pageNumber, pages,
-        filters: [{ label: 'All', value: '' }, ...KEYPAIR_STATUSES.map((s) => ({ label: FILTER_LABELS[s], value: s }))].map((f) => ({ ...f, href: query(1, (f.value || undefined) as KeypairListFilter | undefined) })),
-        size, sizes: PAGE_SIZES,
+        page, section: 'access', keypairs: list.items, total: list.total, totalIsExact: list.totalIsExact, status: status ?? '', search, pageNumber, pages,
+        filters: [{ label: 'All', value: '' }, ...KEYPAIR_STATUSES.map((s) => ({ label: FILTER_LABELS[s], value: s }))].map((f) => ({ ...f, count: countLabel(counts[(f.value || 'all') as KeypairListFilter | 'all']), href: query(1, { status: (f.value || undefined) as KeypairListFilter | undefined, sort }) })),
+        size, sizes: PAGE_SIZES, sort: sort ?? '',
+        sortName: sortLink('name'), sortCreated: sortLink('created'),
         // Bulk actions: without JavaScript, "select all on this page" is this page again with every box ticked.
         selectAll: ctx.query.select === 'all',
-        selectAllHref: `${query(pageNumber)}${query(pageNumber).includes('?') ? '&' : '?'}select=all`,
-        prevHref: pageNumber > 1 ? query(pageNumber - 1) : null,
-        nextHref: pageNumber < pages ? query(pageNumber + 1) : null,
+        selectAllHref: withParam(query(pageNumber, { status, sort, ...(cursor ? { cursor } : {}) }), 'select', 'all'),
+        prevHref: list.previous ? query(pageNumber - 1, { status, sort, cursor: list.previous }) : null,
+        nextHref: list.next ? query(pageNumber + 1, { status, sort, cursor: list.next }) : null,
       });
     });
 
