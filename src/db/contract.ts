@@ -290,14 +290,25 @@ export type KeypairListStatus = 'enabled' | 'disabled' | 'locked' | 'expiring' |
 export type KeypairListSort = 'name' | '-name' | 'created' | '-created';
 
 /**
+ * Whose keypairs a list reads: one owner's (`environmentId` null: the account's
+ * own), or, with `acrossEnvironments`, every keypair of the account, its own and
+ * all its environments' in one list.
+ */
+export type KeypairListScope = { accountId: string; environmentId: string | null } | { accountId: string; acrossEnvironments: true };
+
+/**
  * A keyset page (KeypairStore.listPage): after the sort key `after` or before `before`
  * (a cursor), or `offset` rows in; `namePrefix` (any case) or `keyId` narrow it.
+ * With `commentContains`, a keypair whose comment holds that text (any case)
+ * matches as well as one whose name starts with `namePrefix`: not index-bound,
+ * so asked only of small lists (src/domain/keypair-pages.ts).
  */
 export interface KeypairPageQuery {
   sort: KeypairListSort;
   status?: KeypairListStatus;
   namePrefix?: string;
   keyId?: string;
+  commentContains?: string;
   now: Date;
   expiringBefore?: Date;
   after?: string;
@@ -346,9 +357,9 @@ export interface KeypairStore {
    * Up to `limit + 1` of an owner's keypairs in `query.sort` order (one more than
    * a page: whether another follows), read through an index on both databases.
    */
-  listPage(owner: { accountId: string; environmentId: string | null }, query: KeypairPageQuery): Promise<KeypairRecord[]>;
+  listPage(owner: KeypairListScope, query: KeypairPageQuery): Promise<KeypairRecord[]>;
   /** How many keypairs match, counted only up to `cap + 1` (through the same index: never a scan). */
-  countUpTo(owner: { accountId: string; environmentId: string | null }, query: Omit<KeypairPageQuery, 'sort' | 'limit' | 'offset' | 'after' | 'before'>, cap: number): Promise<number>;
+  countUpTo(owner: KeypairListScope, query: Omit<KeypairPageQuery, 'sort' | 'limit' | 'offset' | 'after' | 'before'>, cap: number): Promise<number>;
   /** Writes the list sort keys into records that lack them (written before they existed); returns how many. */
   fillInListKeys(): Promise<number>;
   /** Whether the owner has a keypair of this name (compared case-insensitively): the web UI asks before adding a second one. */

@@ -5,7 +5,7 @@
 // embedded FerretDB, Keyport's build runs their sort and limit in SQLite when
 // the find is marked EXACT_QUERY (src/db/ferretdb-build.ts, KEYPORT_EXACT_GO).
 import { trusted, type Model } from 'mongoose';
-import type { KeypairListSort, KeypairListStatus, KeypairPageQuery, KeypairRecord } from './contract.ts';
+import type { KeypairListScope, KeypairListSort, KeypairListStatus, KeypairPageQuery, KeypairRecord } from './contract.ts';
 
 /**
  * The comment that tells Keyport's FerretDB build a find may be sorted and
@@ -68,7 +68,15 @@ export function statusFilter(status: KeypairListStatus | undefined, now: Date, e
   }
 }
 
-type Owner = { accountId: string; environmentId: string | null };
+type Owner = KeypairListScope;
+
+/** The list's owner equalities: the account alone across its environments, else the account and the environment (null: the account's own). */
+function ownerFilter(owner: Owner): Record<string, unknown> {
+  return 'acrossEnvironments' in owner ? { accountId: owner.accountId } : { accountId: owner.accountId, environmentId: owner.environmentId };
+}
+
+/** Text as a literal in a regular expression: a search matches only itself. */
+export const escapeRegExp = (text: string) => text.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
 type Bounds = { $gt?: string; $gte?: string; $lt?: string; $lte?: string };
 
 /** Adds bounds on one field, keeping the tighter one where two name the same operator. */
@@ -82,12 +90,17 @@ function tighten(into: Bounds, add: Bounds): Bounds {
 }
 
 function filterOf(owner: Owner, query: Omit<KeypairPageQuery, 'sort' | 'limit' | 'offset'>, cursor?: { field: string; bounds: Bounds }): Record<string, unknown> {
-  const filter: Record<string, unknown> = { accountId: owner.accountId, environmentId: owner.environmentId, ...statusFilter(query.status, query.now, query.expiringBefore) };
+  const filter: Record<string, unknown> = { ...ownerFilter(owner), ...statusFilter(query.status, query.now, query.expiringBefore) };
   if (query.keyId !== undefined) filter._id = query.keyId;
   const bounds: Record<string, Bounds> = {};
   if (query.namePrefix !== undefined) {
     const prefix = hexOf(query.namePrefix);
-    bounds.nameKey = { $gte: prefix, $lt: `${prefix}g` }; // 'g' sorts after every hex digit and '.'
+    const range = { $gte: prefix, $lt: `${prefix}g` }; // 'g' sorts after every hex digit and '.'
+    if (query.commentContains === undefined) bounds.nameKey = range;
+    // In $and: a status filter may hold an $or already. A regular expression is not
+    // translated by the exact pushdown, so such a find is filtered in FerretDB (Go), after
+    // the owner's equalities narrowed it in SQLite: it is only asked of small lists.
+    else filter.$and = [{ $or: [{ nameKey: trusted(range) }, { comment: trusted({ $regex: escapeRegExp(query.commentContains), $options: 'i' }) }] }];
   }
   if (cursor) bounds[cursor.field] = tighten(bounds[cursor.field] ?? {}, cursor.bounds);
   for (const [field, range] of Object.entries(bounds)) filter[field] = trusted(range);

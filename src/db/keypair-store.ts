@@ -7,17 +7,15 @@ import { trusted, type Model } from 'mongoose';
 import { readThrough } from './read-through.ts';
 import type { ChangeFeed } from './contract.ts';
 import { beganRun, type FailureCounters, type FailureWrite } from './contract.ts';
-import type { ExpiryNotice, FailureCountOutcome, KeypairChanges, KeypairListStatus, KeypairPageQuery, KeypairRecord, KeypairStore, NewKeypair, UsageWrite } from './contract.ts';
+import type { ExpiryNotice, FailureCountOutcome, KeypairChanges, KeypairListScope, KeypairListStatus, KeypairPageQuery, KeypairRecord, KeypairStore, NewKeypair, UsageWrite } from './contract.ts';
 import { SerialWrites } from './serial-writes.ts';
-import { countUpTo, fillInListKeys, findPage, listKeys, nameKey, statusFilter } from './keypair-list.ts';
+import { countUpTo, escapeRegExp, fillInListKeys, findPage, listKeys, nameKey, statusFilter } from './keypair-list.ts';
 
 /** A fresh filter per query: mongoose casts (and so rewrites) the filter objects it is given. */
 function unlockedAt(now: Date) {
   return { lockedPermanently: false, $or: [{ lockedUntil: null }, { lockedUntil: trusted({ $lte: now }) }] };
 }
 
-/** A name as a literal in a regular expression: names are free text, and must match only themselves. */
-const escapeRegExp = (text: string) => text.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
 
 /** A fresh filter per query: which keypairs an expiry notice is due for (contract: expiryNoticesDue). */
 function noticeDue(notice: ExpiryNotice, now: Date, horizon: Date) {
@@ -114,11 +112,11 @@ export class MongooseKeypairStore implements KeypairStore {
     return { records, total };
   }
 
-  listPage(owner: { accountId: string; environmentId: string | null }, query: KeypairPageQuery): Promise<KeypairRecord[]> {
+  listPage(owner: KeypairListScope, query: KeypairPageQuery): Promise<KeypairRecord[]> {
     return findPage(this.#model, owner, query);
   }
 
-  countUpTo(owner: { accountId: string; environmentId: string | null }, query: Omit<KeypairPageQuery, 'sort' | 'limit' | 'offset' | 'after' | 'before'>, cap: number): Promise<number> {
+  countUpTo(owner: KeypairListScope, query: Omit<KeypairPageQuery, 'sort' | 'limit' | 'offset' | 'after' | 'before'>, cap: number): Promise<number> {
     return countUpTo(this.#model, owner, query, cap);
   }
 

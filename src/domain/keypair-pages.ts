@@ -2,7 +2,7 @@
 // the opaque cursors that carry a page's position, and totals counted only up
 // to a cap. Each page is one indexed read however many keypairs the owner has
 // (src/db/keypair-list.ts); an offset still works, for small lists and old clients.
-import type { KeypairListSort, KeypairPageQuery, KeypairRecord, KeypairStore } from '../db/contract.ts';
+import type { KeypairListScope, KeypairListSort, KeypairPageQuery, KeypairRecord, KeypairStore } from '../db/contract.ts';
 import { isListKey, LIST_SORTS, listKeys } from '../db/keypair-list.ts';
 import { isWellFormedKeyId } from './credentials.ts';
 import { invalidInput } from './errors.ts';
@@ -19,6 +19,14 @@ export type KeypairSort = (typeof KEYPAIR_SORTS)[number];
  */
 export const TOTAL_CAP = 1000;
 
+/**
+ * A search also looks into comments (any case, anywhere in the text) only in
+ * lists of at most this many keypairs: no index serves "a comment that holds
+ * this text", so the database reads each of the list's keypairs to answer it.
+ * Larger lists are searched by name prefix and key id, and say so (`searchedComments`).
+ */
+export const COMMENT_SEARCH_MAX = TOTAL_CAP;
+
 export interface KeypairPageRequest {
   limit: number;
   /** Default: newest first, or name order for a search. */
@@ -27,7 +35,7 @@ export interface KeypairPageRequest {
   cursor?: string;
   offset?: number;
   status?: KeypairListFilter;
-  /** A key id (that keypair, if the owner has it), else a name prefix in any case. */
+  /** A key id (that keypair, if the owner has it), else a name prefix in any case, or text in the comment (lists up to COMMENT_SEARCH_MAX). */
   search?: string;
 }
 
@@ -41,6 +49,8 @@ export interface KeypairPage {
   /** How many keypairs match, up to TOTAL_CAP; `totalIsExact` false: more than that. */
   total: number;
   totalIsExact: boolean;
+  /** A search looked into comments too (false: no search, a key id found, or a list of more than COMMENT_SEARCH_MAX keypairs). */
+  searchedComments: boolean;
 }
 
 type Position = { sort: KeypairSort; after?: string; before?: string };
@@ -74,7 +84,17 @@ function keyOf(record: KeypairRecord, sort: KeypairSort): string {
   return record[field] ?? listKeys(record)[field];
 }
 
-export async function readKeypairPage(store: KeypairStore, owner: { accountId: string; environmentId: string | null }, request: KeypairPageRequest, when: { now: Date; expiringBefore: Date }): Promise<KeypairPage> {
+/** Whether the list is small enough for a search to look into comments (counted through the index, up to the limit). */
+async function commentsSearchable(store: KeypairStore, owner: KeypairListScope, now: Date): Promise<boolean> {
+  return (await store.countUpTo(owner, { now }, COMMENT_SEARCH_MAX)) <= COMMENT_SEARCH_MAX;
+}
+
+/** What a search (not a key id found) narrows a list to: a name prefix, and the comment in a small list. */
+async function textSearch(store: KeypairStore, owner: KeypairListScope, search: string, now: Date): Promise<{ namePrefix: string; commentContains?: string }> {
+  return (await commentsSearchable(store, owner, now)) ? { namePrefix: search, commentContains: search } : { namePrefix: search };
+}
+
+export async function readKeypairPage(store: KeypairStore, owner: KeypairListScope, request: KeypairPageRequest, when: { now: Date; expiringBefore: Date }): Promise<KeypairPage> {
   const position = request.cursor !== undefined ? decodeCursor(request.cursor) : undefined;
   if (position && request.sort !== undefined && request.sort !== position.sort) {
     throw invalidInput(`cursor belongs to the list in sort order "${position.sort}": ask with sort=${position.sort}, or without the cursor`, { field: 'cursor' });
@@ -87,16 +107,16 @@ export async function readKeypairPage(store: KeypairStore, owner: { accountId: s
   if (search && isWellFormedKeyId(search)) {
     const byId = { ...base, keyId: search };
     const records = await store.listPage(owner, { ...byId, limit: request.limit });
-    if (records.length > 0) return { records, sort, next: null, previous: null, total: records.length, totalIsExact: true };
+    if (records.length > 0) return { records, sort, next: null, previous: null, total: records.length, totalIsExact: true, searchedComments: false };
   }
-  const query = search ? { ...base, namePrefix: search } : base;
+  const query = search ? { ...base, ...(await textSearch(store, owner, search, when.now)) } : base;
   const counting = store.countUpTo(owner, query, TOTAL_CAP);
   const { records, next, previous } = await pageAt(store, owner, { ...query, limit: request.limit }, position, request.offset ?? 0);
   const counted = await counting;
-  return { records, sort, next, previous, total: Math.min(counted, TOTAL_CAP), totalIsExact: counted <= TOTAL_CAP };
+  return { records, sort, next, previous, total: Math.min(counted, TOTAL_CAP), totalIsExact: counted <= TOTAL_CAP, searchedComments: query.commentContains !== undefined };
 }
 
-async function pageAt(store: KeypairStore, owner: { accountId: string; environmentId: string | null }, query: KeypairPageQuery, position: Position | undefined, offset: number): Promise<Pick<KeypairPage, 'records' | 'next' | 'previous'>> {
+async function pageAt(store: KeypairStore, owner: KeypairListScope, query: KeypairPageQuery, position: Position | undefined, offset: number): Promise<Pick<KeypairPage, 'records' | 'next' | 'previous'>> {
   const { sort, limit } = query;
   if (position?.before !== undefined) {
     const rows = await store.listPage(owner, { ...query, before: position.before });
@@ -121,9 +141,9 @@ async function pageAt(store: KeypairStore, owner: { accountId: string; environme
  * `cap + 1` matches, so a rare status of a large owner would read all of them:
  * past `cap` keypairs in all, the status tabs are not counted (null).
  */
-export async function countKeypairTabs(store: KeypairStore, owner: { accountId: string; environmentId: string | null }, statuses: readonly KeypairListFilter[], search: string | undefined, when: { now: Date; expiringBefore: Date }, cap = TOTAL_CAP): Promise<Record<KeypairListFilter | 'all', { count: number; exact: boolean } | null>> {
+export async function countKeypairTabs(store: KeypairStore, owner: KeypairListScope, statuses: readonly KeypairListFilter[], search: string | undefined, when: { now: Date; expiringBefore: Date }, cap = TOTAL_CAP): Promise<Record<KeypairListFilter | 'all', { count: number; exact: boolean } | null>> {
   const trimmed = search?.trim() || undefined;
-  const narrowed = trimmed ? (isWellFormedKeyId(trimmed) && (await store.countUpTo(owner, { now: when.now, keyId: trimmed }, 1)) > 0 ? { keyId: trimmed } : { namePrefix: trimmed }) : {};
+  const narrowed = trimmed ? (isWellFormedKeyId(trimmed) && (await store.countUpTo(owner, { now: when.now, keyId: trimmed }, 1)) > 0 ? { keyId: trimmed } : await textSearch(store, owner, trimmed, when.now)) : {};
   const count = async (status?: KeypairListFilter) => {
     const n = await store.countUpTo(owner, { now: when.now, expiringBefore: when.expiringBefore, ...narrowed, ...(status ? { status } : {}) }, cap);
     return { count: Math.min(n, cap), exact: n <= cap };

@@ -15,7 +15,7 @@ import type { RevocationFeed } from './revocation-feed.ts';
 import type { ScopeCatalog } from './scope-catalog.ts';
 import { previousSecret, rotatedAt, rotatedSecrets, secretHint, shownHint, withGraceExtended, withPreviousEnded, withRetireWhenIdle } from './secrets.ts';
 import { EXPIRING_WINDOW_MS, isExpired, resolveExpiry } from './expiry.ts';
-import type { KeypairChanges, KeypairStore, StoredSecret } from '../db/contract.ts';
+import type { KeypairChanges, KeypairListScope, KeypairStore, StoredSecret } from '../db/contract.ts';
 import { parsePublicKeys, storedKey } from './keypair-keys.ts';
 import { initialTrustRules } from './keypair-trust.ts';
 import type { TrustRuleInput } from './trust-rules.ts';
@@ -26,6 +26,9 @@ import { currentTokenGeneration, keypairTarget, keypairView, type CreatedKeypair
 export { liveSecrets } from './secrets.ts';
 export { currentTokenGeneration, keypairView } from './keypair-views.ts';
 export type { AuthenticationFailure, AuthenticationResult, CreatedKeypair, EndedSecretView, IssuedKeypair, KeypairDoc, KeypairListFilter, KeypairStatus, KeypairView, PreviousSecretView, SecretView } from './keypair-views.ts';
+
+/** A keypair in the account-wide list: with its environment (null: one of the account's own). */
+export type AccountWideKeypairView = KeypairView & { environment: { id: string; name: string } | null };
 
 function validDpopRequired(value: unknown): boolean {
   if (typeof value !== 'boolean') throw invalidInput('dpopRequired must be true or false');
@@ -207,8 +210,23 @@ export class KeypairService {
     return { items: records.map((doc) => this.view(doc)), ...page };
   }
 
-  /** How many keypairs each filter tab holds (and all), each counted up to a cap. */
-  countTabs(owner: Owner, statuses: readonly KeypairListFilter[], search?: string): ReturnType<typeof countKeypairTabs> {
+  /**
+   * A page of every keypair of the account, its own and all its environments'
+   * (the account-wide view): one list through the account's own indexes, each
+   * keypair with its environment (null: the account's own).
+   */
+  async listAcrossEnvironments(accountId: string, request: KeypairPageRequest): Promise<Omit<KeypairPage, 'records'> & { items: AccountWideKeypairView[] }> {
+    await this.#auth.failuresCounted();
+    await this.#auth.usageRecorded();
+    const { records, ...page } = await readKeypairPage(this.#store, { accountId, acrossEnvironments: true }, request, this.#listTimes());
+    // The account's environments in one read (closed ones have no keypairs left) for their names.
+    const names = records.some((doc) => doc.environmentId) ? new Map((await this.#owners.listEnvironments(accountId)).map((env) => [env.id, env.name])) : new Map<string, string>();
+    const items = records.map((doc) => ({ ...this.view(doc), environment: doc.environmentId ? { id: doc.environmentId, name: names.get(doc.environmentId) ?? doc.environmentId } : null }));
+    return { items, ...page };
+  }
+
+  /** How many keypairs each filter tab holds (and all), each counted up to a cap; across the account's environments with `acrossEnvironments`. */
+  countTabs(owner: KeypairListScope, statuses: readonly KeypairListFilter[], search?: string): ReturnType<typeof countKeypairTabs> {
     return countKeypairTabs(this.#store, owner, statuses, search, this.#listTimes());
   }
 

@@ -102,5 +102,8 @@ export const keypairSchema = new Schema<KeypairDoc>({
 // index per order (read forwards or backwards), the owner's equalities first.
 keypairSchema.index({ accountId: 1, environmentId: 1, nameKey: 1, _id: 1 });
 keypairSchema.index({ accountId: 1, environmentId: 1, createdKey: 1, _id: 1 });
+// The account-wide list (the account's keypairs and its environments' in one): the account alone, then the sort key.
+keypairSchema.index({ accountId: 1, nameKey: 1, _id: 1 });
+keypairSchema.index({ accountId: 1, createdKey: 1, _id: 1 });
 // The expiry sweep: keypairs with an expiry date (most have none).
 keypairSchema.index({ expiresAt: 1 });

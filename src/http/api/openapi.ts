@@ -6,7 +6,7 @@ import { API_ERROR_CODES } from './errors.ts';
 import type { ResponseSchema, RouteSpec } from './route-spec.ts';
 import { ID_PATTERNS } from '../../domain/credentials.ts';
 import { RETIRE_WHEN_IDLE_NAMES } from '../../domain/limits.ts';
-import { KEYPAIR_SORTS, TOTAL_CAP } from '../../domain/keypair-pages.ts';
+import { COMMENT_SEARCH_MAX, KEYPAIR_SORTS, TOTAL_CAP } from '../../domain/keypair-pages.ts';
 import type { IdParam } from './validation.ts';
 
 type Json = Record<string, unknown>;
@@ -159,11 +159,20 @@ const COMPONENT_SCHEMAS: Record<string, Json> = {
   },
   KeypairPage: {
     type: 'object',
-    required: ['items', 'total', 'totalIsExact', 'limit', 'offset', 'sort', 'next', 'previous'],
+    required: ['items', 'total', 'totalIsExact', 'searchedComments', 'limit', 'offset', 'sort', 'next', 'previous'],
     properties: {
-      items: { type: 'array', items: ref('Keypair') },
+      items: {
+        type: 'array',
+        items: {
+          allOf: [ref('Keypair'), {
+            type: 'object',
+            properties: { environment: { ...nullable({ type: 'object', required: ['id', 'name'], properties: { id: str, name: str } }), description: 'with ?include=environments only: the keypair\'s environment, null for one of the account\'s own' } },
+          }],
+        },
+      },
       total: { type: 'integer', description: `how many keypairs match, counted up to ${TOTAL_CAP}` },
       totalIsExact: { type: 'boolean', description: `false: more than "total" match (counts stop at ${TOTAL_CAP})` },
+      searchedComments: { type: 'boolean', description: `whether ?q= also looked into comments: only in lists of at most ${COMMENT_SEARCH_MAX} keypairs (false without q, and when q found a key id)` },
       limit: { type: 'integer' },
       offset: { type: 'integer' },
       sort: { type: 'string', enum: [...KEYPAIR_SORTS] },

@@ -14,7 +14,7 @@ import { DomainError } from '../../domain/errors.ts';
 import { ID_PATTERNS } from '../../domain/credentials.ts';
 import { DEFAULT_GRACE, RETIRE_WHEN_IDLE_NAMES, type GracePeriod } from '../../domain/limits.ts';
 import { EXPIRING_WINDOW_DAYS } from '../../domain/expiry.ts';
-import { TOTAL_CAP } from '../../domain/keypair-pages.ts';
+import { COMMENT_SEARCH_MAX, TOTAL_CAP } from '../../domain/keypair-pages.ts';
 import { basePath } from '../public-base.ts';
 import { endSession, newCsrfToken, sessionOf } from '../session/index.ts';
 import { apiState, requireCaller } from './auth.ts';
@@ -104,13 +104,17 @@ function ownerRoutes(kind: 'account' | 'environment'): RouteSpec[] {
       },
     }),
     defineRoute({
-      method: 'get', path: `${base}/keypairs`, operationId: `list${Kind}Keypairs`, summary: `List the keypairs of an ${kind}, newest first or in ?sort= order (pages by cursor: follow "next" with ?cursor=, or by ?offset= for small lists; "total" counts up to ${TOTAL_CAP}, and "totalIsExact": false means more; ?status=enabled: enabled and not locked, disabled: disabled whether locked or not, locked: locked whether enabled or not, expiring: expiring within ${EXPIRING_WINDOW_DAYS} days and not yet expired, expired: past their expiresAt; ?q=: names starting with it, in any case, or the keypair with that key id)`, tag: 'keypairs', auth: true, query: schemas.listKeypairs, status: 200, response: 'KeypairPage', action: 'keypairs.read',
+      method: 'get', path: `${base}/keypairs`, operationId: `list${Kind}Keypairs`, summary: `List the keypairs of an ${kind}, newest first or in ?sort= order (pages by cursor: follow "next" with ?cursor=, or by ?offset= for small lists; "total" counts up to ${TOTAL_CAP}, and "totalIsExact": false means more; ?status=enabled: enabled and not locked, disabled: disabled whether locked or not, locked: locked whether enabled or not, expiring: expiring within ${EXPIRING_WINDOW_DAYS} days and not yet expired, expired: past their expiresAt; ?q=: names starting with it, in any case, or the keypair with that key id, and in lists of at most ${COMMENT_SEARCH_MAX} keypairs also comments holding it, in any case ("searchedComments" says whether they were searched)${kind === 'account' ? '; ?include=environments: every keypair of the account, its own and all its environments\', in one list, each with its "environment" (null: the account\'s own); this needs rights on the account itself, not only on an environment' : ''})`, tag: 'keypairs', auth: true, query: kind === 'account' ? schemas.listAccountKeypairs : schemas.listKeypairs, status: 200, response: 'KeypairPage', action: 'keypairs.read',
       async handle(ctx, { params, query: q }, deps) {
         const { owner } = await authorized(ctx, deps, 'keypairs.read', params);
         const limit = q.limit ?? 50;
         const offset = q.offset ?? 0;
-        const page = await deps.domain.keypairs.listPage(owner, { limit, offset, ...(q.status ? { status: q.status } : {}), ...(q.q ? { search: q.q } : {}), ...(q.sort ? { sort: q.sort } : {}), ...(q.cursor !== undefined ? { cursor: q.cursor } : {}) });
-        return { items: page.items, total: page.total, totalIsExact: page.totalIsExact, limit, offset, sort: page.sort, next: page.next, previous: page.previous };
+        const request = { limit, offset, ...(q.status ? { status: q.status } : {}), ...(q.q ? { search: q.q } : {}), ...(q.sort ? { sort: q.sort } : {}), ...(q.cursor !== undefined ? { cursor: q.cursor } : {}) };
+        // The account-wide view is authorized on the account: an environment's admin is refused as for the account's own keypairs.
+        const page = 'include' in q && q.include === 'environments'
+          ? await deps.domain.keypairs.listAcrossEnvironments(owner.accountId, request)
+          : await deps.domain.keypairs.listPage(owner, request);
+        return { items: page.items, total: page.total, totalIsExact: page.totalIsExact, searchedComments: page.searchedComments, limit, offset, sort: page.sort, next: page.next, previous: page.previous };
       },
     }),
     defineRoute({

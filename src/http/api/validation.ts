@@ -68,6 +68,16 @@ const intParam = (min: number, max: number) => z.string().regex(/^\d{1,7}$/, 'mu
 /** The ids that appear as path parameters; their shapes are ID_PATTERNS (src/domain/credentials.ts). */
 export type IdParam = Exclude<IdKind, 'membershipId'>;
 
+/** The query of a keypair list (an account's takes one more: listAccountKeypairs). */
+const listKeypairsShape = {
+  limit: intParam(1, 100).optional(),
+  offset: intParam(0, 1_000_000).optional(),
+  status: z.enum(['enabled', 'disabled', 'locked', 'expiring', 'expired']).optional(),
+  q: z.string().max(NAME_MAX).optional(),
+  sort: z.enum(KEYPAIR_SORTS).optional().describe('-created: newest first (the default), created: oldest first, name: name A to Z (any case), -name: Z to A; with q the default is name'),
+  cursor: z.string().max(4096).optional().describe('the "next" or "previous" of a page: the page after (or before) it, in the same order and with the same filters'),
+};
+
 /** A trust rule (federated workload identity): src/domain/trust-rules.ts checks what it says. */
 const trustRule = z.strictObject({
   issuer: z.string().min(1).max(TRUST_RULE_VALUE_MAX).describe('the external issuer, exactly as its tokens write "iss"; must be on the instance\'s federation.issuers'),
@@ -101,13 +111,11 @@ export const schemas = {
   extendGrace: z.strictObject({ until: z.iso.datetime({ offset: true }) }),
   retireWhenIdle: z.strictObject({ retireWhenIdle: z.enum(RETIRE_WHEN_IDLE_NAMES).nullable() }),
   regenerate: z.strictObject({ revokeTokens: z.boolean().optional() }),
-  listKeypairs: z.strictObject({
-    limit: intParam(1, 100).optional(),
-    offset: intParam(0, 1_000_000).optional(),
-    status: z.enum(['enabled', 'disabled', 'locked', 'expiring', 'expired']).optional(),
-    q: z.string().max(NAME_MAX).optional(),
-    sort: z.enum(KEYPAIR_SORTS).optional().describe('-created: newest first (the default), created: oldest first, name: name A to Z (any case), -name: Z to A; with q the default is name'),
-    cursor: z.string().max(4096).optional().describe('the "next" or "previous" of a page: the page after (or before) it, in the same order and with the same filters'),
+  listKeypairs: z.strictObject(listKeypairsShape),
+  // An account's list may take in its environments' keypairs too (the account-wide view).
+  listAccountKeypairs: z.strictObject({
+    ...listKeypairsShape,
+    include: z.literal('environments').optional().describe('environments: every keypair of the account, its own and all its environments\', in one list; each item then has "environment" ({id, name}, null for the account\'s own)'),
   }),
   keypairUsage: z.strictObject({ days: intParam(1, USAGE_RETENTION_DAYS).optional().describe(`how many days, up to today (default ${USAGE_CHART_DAYS}, at most ${USAGE_RETENTION_DAYS})`) }),
   listAudit: z.strictObject({
