@@ -118,6 +118,32 @@ test('keypair list pages, later pages, searches and tab filters are read in orde
   }
 });
 
+test('the account-wide list (the account and its environments in one) reads its pages, searches and tabs in order from the account\'s own indexes, sorted and limited by the database', async (t) => {
+  const key = await seedKeypair(t.context.kp.keyport);
+  const ferretdb = t.context.kp.keyport.database.kind === 'ferretdb';
+  const owner = { accountId: key.accountId, acrossEnvironments: true as const };
+  for (const { what, query } of LIST_PLAN_QUERIES) {
+    const { filter, sort, limit } = pageQuery(owner, { ...query, now: new Date() });
+    t.deepEqual(Object.keys(filter).filter((field) => field === 'accountId' || field === 'environmentId'), ['accountId'], what);
+    const explained = await explainFind(db(t), { filter, sort, limit, comment: EXACT_QUERY });
+    t.true(usesIndex(explained.text), `${what}: ${explained.text}`);
+    t.false(/TEMP B-TREE|"stage":"SORT"/.test(explained.text), `${what}: ${explained.text}`);
+    if (ferretdb) {
+      t.true(explained.sortPushdown, `${what}: sort pushed down`);
+      t.true(explained.limitPushdown, `${what}: limit pushed down`);
+    }
+  }
+});
+
+test('a search in comments (small lists only) still narrows by the owner through an index, though the database filters the comments itself', async (t) => {
+  const key = await seedKeypair(t.context.kp.keyport);
+  for (const owner of [{ accountId: key.accountId, environmentId: key.environmentId }, { accountId: key.accountId, acrossEnvironments: true as const }]) {
+    const { filter, sort, limit } = pageQuery(owner, { sort: 'name', limit: 20, namePrefix: 'ledger', commentContains: 'ledger', now: new Date() });
+    const explained = await explainFind(db(t), { filter, sort, limit, comment: EXACT_QUERY });
+    t.true(usesIndex(explained.text), explained.text);
+  }
+});
+
 test('without the exact marker, FerretDB keeps sorting and limiting in Go (the pushdown is opt-in)', async (t) => {
   if (t.context.kp.keyport.database.kind !== 'ferretdb') return t.pass('MongoDB: the comment changes nothing');
   const key = await seedKeypair(t.context.kp.keyport);
@@ -145,6 +171,23 @@ test('every keypair list query has a matching index in the model: the owner\'s e
       return same || reversed;
     });
     t.true(served, `no index serves the owner's equalities then ${JSON.stringify(sort)}`);
+  }
+});
+
+test('every account-wide list query has a matching index in the model: the account, then the sort key and _id in order', (t) => {
+  const indexes = keypairSchema.indexes().map(([keys]) => Object.entries(keys as Record<string, number>));
+  const owner = { accountId: 'acc_x', acrossEnvironments: true as const };
+  for (const sort of (Object.keys(LIST_SORTS) as KeypairListSort[]).flatMap((order) => [
+    pageQuery(owner, { sort: order, limit: 20, now: new Date() }).sort,
+    pageQuery(owner, { sort: order, limit: 20, now: new Date(), before: 'x' }).sort,
+  ])) {
+    const sortFields = Object.entries(sort);
+    const served = indexes.some((index) => {
+      if (index.length !== 1 + sortFields.length || index[0]![0] !== 'accountId') return false;
+      const rest = index.slice(1);
+      return rest.every(([field, dir], i) => field === sortFields[i]![0] && dir === sortFields[i]![1]) || rest.every(([field, dir], i) => field === sortFields[i]![0] && dir === -sortFields[i]![1]);
+    });
+    t.true(served, `no index serves the account then ${JSON.stringify(sort)}`);
   }
 });
 
