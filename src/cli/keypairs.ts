@@ -1,7 +1,7 @@
 // The keypair commands: the keypair lifecycle (docs/architecture.md, Keypair lifecycle) from a terminal or a script.
 import { Option, type Command } from 'commander';
-import type { IssuedKeypair, KeypairListFilter, KeypairView } from '../domain/keypairs.ts';
-import { KEYPAIR_SORTS, type KeypairPageRequest, type KeypairSort } from '../domain/keypair-pages.ts';
+import type { AccountWideKeypairView, IssuedKeypair, KeypairListFilter, KeypairView } from '../domain/keypairs.ts';
+import { COMMENT_SEARCH_MAX, KEYPAIR_SORTS, type KeypairPageRequest, type KeypairSort } from '../domain/keypair-pages.ts';
 import { EXPIRING_WINDOW_DAYS } from '../domain/expiry.ts';
 import { COMMENT_MAX, DEFAULT_GRACE, GRACE_PERIOD_NAMES, NAME_MAX, RETIRE_WHEN_IDLE_NAMES, type GracePeriod, type RetireWhenIdle } from '../domain/limits.ts';
 import { USAGE_CHART_DAYS, USAGE_RETENTION_DAYS } from '../domain/daily-usage.ts';
@@ -12,6 +12,8 @@ import type { TrustRuleInput } from '../domain/trust-rules.ts';
 import { fields, table, when } from './output.ts';
 import { addOwnerOptions, findOwner, ownerRefOf, type OwnerRef } from './owners.ts';
 import type { Runner, Session } from './session.ts';
+import type { Owner } from '../domain/owners.ts';
+import { isWellFormedKeyId } from '../domain/credentials.ts';
 
 const PAGE = 200;
 
@@ -113,17 +115,23 @@ function printIssued(s: Session, issued: IssuedKeypair, headline: string): void 
   s.note('Store the secret now: it is shown only this once and cannot be read back.');
 }
 
-type ListOptions = { status?: KeypairListFilter; sort?: KeypairSort; search?: string };
+type ListOptions = { status?: KeypairListFilter; sort?: KeypairSort; search?: string; allEnvironments?: boolean };
+type ListedPage = Omit<Awaited<ReturnType<Session['domain']['keypairs']['listPage']>>, 'items'> & { items: (KeypairView & { environment?: AccountWideKeypairView['environment'] })[] };
 
-/** Every keypair of the owner, page by page, each page after the cursor of the one before. */
-async function listAll(s: Session, ref: OwnerRef, options: ListOptions): Promise<KeypairView[]> {
+/** One page of the owner's keypairs, or with --all-environments of every keypair of the account and its environments. */
+function readPage(s: Session, owner: Owner, options: ListOptions, request: KeypairPageRequest): Promise<ListedPage> {
+  return options.allEnvironments ? s.domain.keypairs.listAcrossEnvironments(owner.accountId, request) : s.domain.keypairs.listPage(owner, request);
+}
+
+/** Every keypair of the list, page by page, each page after the cursor of the one before. */
+async function listAll(s: Session, ref: OwnerRef, options: ListOptions): Promise<{ items: ListedPage['items']; searchedComments: boolean }> {
   const owner = await findOwner(s.domain, ref);
-  const items: KeypairView[] = [];
+  const items: ListedPage['items'] = [];
   let cursor: string | undefined;
   for (;;) {
-    const page = await s.domain.keypairs.listPage(owner, { limit: PAGE, ...listRequest(options), ...(cursor ? { cursor } : {}) });
+    const page = await readPage(s, owner, options, { limit: PAGE, ...listRequest(options), ...(cursor ? { cursor } : {}) });
     items.push(...page.items);
-    if (!page.next) return items;
+    if (!page.next) return { items, searchedComments: page.searchedComments };
     cursor = page.next;
   }
 }
@@ -132,8 +140,17 @@ function listRequest(options: ListOptions): Omit<KeypairPageRequest, 'limit'> {
   return { ...(options.status ? { status: options.status } : {}), ...(options.sort ? { sort: options.sort } : {}), ...(options.search ? { search: options.search } : {}) };
 }
 
-const keypairTable = (items: KeypairView[]) => table(['KEY ID', 'NAME', 'STATUS', 'SCOPES', 'SECRET', 'CREATED', 'LAST USED', 'LAST ROTATED', 'EXPIRES', 'SECRET USE'],
-  items.map((k) => [k.keyId, k.name, k.status, k.scopes.join(' ') || '-', k.secrets.find((x) => x.state === 'current')?.hint ?? '-', when(k.createdAt), when(k.lastUsedAt), when(k.lastRotatedAt), k.expiresAt ? expiryLabel(k) : '-', secretWarnings(k)]));
+const KEYPAIR_COLUMNS = ['KEY ID', 'NAME', 'STATUS', 'SCOPES', 'SECRET', 'CREATED', 'LAST USED', 'LAST ROTATED', 'EXPIRES', 'SECRET USE'];
+const keypairRow = (k: KeypairView) => [k.keyId, k.name, k.status, k.scopes.join(' ') || '-', k.secrets.find((x) => x.state === 'current')?.hint ?? '-', when(k.createdAt), when(k.lastUsedAt), when(k.lastRotatedAt), k.expiresAt ? expiryLabel(k) : '-', secretWarnings(k)];
+/** The list as a table; across environments with an ENVIRONMENT column after the name ("-": the account's own). */
+const keypairTable = (items: ListedPage['items'], acrossEnvironments = false) => acrossEnvironments
+  ? table([...KEYPAIR_COLUMNS.slice(0, 2), 'ENVIRONMENT', ...KEYPAIR_COLUMNS.slice(2)], items.map((k) => { const row = keypairRow(k); return [...row.slice(0, 2), k.environment ? `${k.environment.name} (${k.environment.id})` : '-', ...row.slice(2)]; }))
+  : table(KEYPAIR_COLUMNS, items.map(keypairRow));
+
+/** Said on stderr when a search could not look into comments (a list of more than COMMENT_SEARCH_MAX keypairs). */
+function commentSearchNote(s: Session, options: ListOptions, searchedComments: boolean): void {
+  if (options.search?.trim() && !searchedComments && !isWellFormedKeyId(options.search.trim())) s.note(`Comments were not searched: that is done in lists of at most ${COMMENT_SEARCH_MAX} keypairs; this search matched names starting with the text and key ids only.`);
+}
 
 /** `keyport keypair <verb> KEY_ID` for the changes that return the keypair. */
 function simpleChange(keypair: Command, run: Runner, verb: string, description: string, change: (s: Session, keyId: string) => Promise<KeypairView>, done: string): void {
@@ -185,23 +202,27 @@ export function registerKeypairCommands(program: Command, run: Runner): void {
   addOwnerOptions(keypair.command('list').description("list an account's or an environment's keypairs (never their secrets)"), 'keypairs')
     .addOption(new Option('--status <status>', `only keypairs in this state (expiring: within ${EXPIRING_WINDOW_DAYS} days, not yet expired)`).choices(['enabled', 'disabled', 'locked', 'expiring', 'expired']))
     .addOption(new Option('--sort <order>', 'newest first (-created, the default), oldest first (created), name A to Z (name) or Z to A (-name); a search defaults to name').choices([...KEYPAIR_SORTS]))
-    .option('--search <text>', 'only keypairs whose name starts with it (any case), or the one with that key id')
+    .option('--search <text>', `only keypairs whose name starts with it (any case), or the one with that key id; in lists of at most ${COMMENT_SEARCH_MAX} keypairs also those whose comment holds it (any case)`)
+    .option('--all-environments', 'with --account: every keypair of the account, its own and all its environments\', in one list with an ENVIRONMENT column')
     .option('--limit <n>', `one page of at most n keypairs (1 to ${PAGE}) and the cursor of the next, instead of every keypair`)
     .option('--cursor <cursor>', 'the page after (or before) the one that printed it (with --limit)')
     .action((options: { account?: string; environment?: string; limit?: string; cursor?: string } & ListOptions, command: Command) => {
       const owner = ownerRefOf(options);
+      if (options.allEnvironments && options.environment) throw new UsageError('--all-environments lists an account with its environments: give --account, not --environment');
       const limit = options.limit === undefined ? undefined : Number(options.limit);
       if (limit !== undefined && (!Number.isInteger(limit) || limit < 1 || limit > PAGE)) throw new UsageError(`--limit must be a whole number from 1 to ${PAGE}, got "${options.limit}"`);
       if (options.cursor !== undefined && limit === undefined) throw new UsageError('--cursor reads one page: give --limit too');
       return run(command, async (s) => {
         if (limit === undefined) {
-          const items = await listAll(s, owner, options);
-          s.print(items, () => items.length ? keypairTable(items) : 'No keypairs.\n');
+          const { items, searchedComments } = await listAll(s, owner, options);
+          s.print(items, () => items.length ? keypairTable(items, options.allEnvironments) : 'No keypairs.\n');
+          commentSearchNote(s, options, searchedComments);
           return;
         }
-        const page = await s.domain.keypairs.listPage(await findOwner(s.domain, owner), { limit, ...listRequest(options), ...(options.cursor !== undefined ? { cursor: options.cursor } : {}) });
+        const page = await readPage(s, await findOwner(s.domain, owner), options, { limit, ...listRequest(options), ...(options.cursor !== undefined ? { cursor: options.cursor } : {}) });
         const total = page.totalIsExact ? String(page.total) : `more than ${page.total}`;
-        s.print(page, () => (page.items.length ? keypairTable(page.items) : 'No keypairs.\n') + `\n${total} in all.` + (page.next ? ` Next page: --cursor ${page.next}` : '') + '\n');
+        commentSearchNote(s, options, page.searchedComments);
+        s.print(page, () => (page.items.length ? keypairTable(page.items, options.allEnvironments) : 'No keypairs.\n') + `\n${total} in all.` + (page.next ? ` Next page: --cursor ${page.next}` : '') + '\n');
       });
     });
 
