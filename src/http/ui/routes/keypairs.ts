@@ -14,7 +14,8 @@ import { describeEvents } from '../audit-view.ts';
 import { render } from '../render.ts';
 import { PUBLIC_KEY_INPUT_MAX } from '../../../domain/public-keys.ts';
 import { usageChart } from '../usage-chart.ts';
-import { KEYPAIR_SORTS, type KeypairSort } from '../../../domain/keypair-pages.ts';
+import { COMMENT_SEARCH_MAX, KEYPAIR_SORTS, type KeypairSort } from '../../../domain/keypair-pages.ts';
+import { isWellFormedKeyId } from '../../../domain/credentials.ts';
 
 /** Rows per page the list offers (the first is the default): small for a quick look, large for a sweep through an account. */
 const PAGE_SIZES = [20, 50, 100] as const;
@@ -60,17 +61,21 @@ export function keypairRoutes(router: Router, deps: UiDeps): void {
       // Next and Previous carry a cursor (one indexed read, however long the list); ?page= alone is an offset (old links).
       const cursor = typeof ctx.query.cursor === 'string' ? ctx.query.cursor : undefined;
       const request = { limit: size, ...(cursor ? { cursor } : { offset: (pageNumber - 1) * size }), ...(sort ? { sort } : {}), ...(status ? { status } : {}), ...(search ? { search } : {}) };
+      // An account's page may list every keypair of the account and its environments in one (?include=environments).
+      const acrossEnvironments = kind === 'account' && ctx.query.include === 'environments';
       const [list, counts] = await Promise.all([
-        domain.keypairs.listPage(page.owner, request).catch((err: unknown) => {
+        (acrossEnvironments ? domain.keypairs.listAcrossEnvironments(page.account.id, request) : domain.keypairs.listPage(page.owner, request)).catch((err: unknown) => {
           if (err instanceof DomainError && err.code === 'invalid_input') throw new UiError(400, 'This page link is not valid', `${capitalize(err.message)}.`, { href: `${page.base}/keypairs`, label: 'Back to the first page' });
           throw err;
         }),
-        domain.keypairs.countTabs(page.owner, KEYPAIR_STATUSES, search || undefined),
+        domain.keypairs.countTabs(acrossEnvironments ? { accountId: page.account.id, acrossEnvironments: true } : page.owner, KEYPAIR_STATUSES, search || undefined),
       ]);
       const pages = list.totalIsExact ? Math.max(1, Math.ceil(list.total / size)) : null;
-      const query = (p: number, options: { status?: KeypairListFilter | undefined; sort?: KeypairSort | undefined; cursor?: string } = { status, sort }) => {
+      const query = (p: number, options: { status?: KeypairListFilter | undefined; sort?: KeypairSort | undefined; cursor?: string; search?: string } = { status, sort }) => {
         const q = new URLSearchParams();
-        if (search) q.set('q', search);
+        if (acrossEnvironments) q.set('include', 'environments');
+        const searched = options.search ?? search;
+        if (searched) q.set('q', searched);
         if (options.status) q.set('status', options.status);
         if (options.sort) q.set('sort', options.sort);
         if (p > 1) q.set('page', String(p));
@@ -90,7 +95,7 @@ export function keypairRoutes(router: Router, deps: UiDeps): void {
         return { href: query(1, { status, sort: next }), ariaSort: current ?? 'none' };
       };
       render(ctx, 'keypairs', {
-        ...base(ctx, `API management · ${page.name}`, [...page.crumbs, { label: 'Access management', href: `${page.base}/access` }, { label: 'API management' }]),
+        ...base(ctx, `API management${acrossEnvironments ? ', all environments' : ''} · ${page.name}`, [...page.crumbs, { label: 'Access management', href: `${page.base}/access` }, { label: acrossEnvironments ? 'API management, all environments' : 'API management' }]),
         page, section: 'access', keypairs: list.items, total: list.total, totalIsExact: list.totalIsExact, status: status ?? '', search, pageNumber, pages,
         filters: [{ label: 'All', value: '' }, ...KEYPAIR_STATUSES.map((s) => ({ label: FILTER_LABELS[s], value: s }))].map((f) => ({ ...f, count: countLabel(counts[(f.value || 'all') as KeypairListFilter | 'all']), href: query(1, { status: (f.value || undefined) as KeypairListFilter | undefined, sort }) })),
         size, sizes: PAGE_SIZES, sort: sort ?? '',
@@ -98,6 +103,11 @@ export function keypairRoutes(router: Router, deps: UiDeps): void {
         // Bulk actions: without JavaScript, "select all on this page" is this page again with every box ticked.
         selectAll: ctx.query.select === 'all',
         selectAllHref: withParam(query(pageNumber, { status, sort, ...(cursor ? { cursor } : {}) }), 'select', 'all'),
+        clearSearchHref: query(1, { status, sort, search: '' }),
+        acrossEnvironments, ownListHref: `${page.base}/keypairs`, acrossHref: `${page.base}/keypairs?include=environments`,
+        // Said when a search could not look into comments (a list past COMMENT_SEARCH_MAX keypairs); not when it found a key id.
+        commentsNotSearched: Boolean(search) && !list.searchedComments && !isWellFormedKeyId(search),
+        commentSearchMax: COMMENT_SEARCH_MAX,
         prevHref: list.previous ? query(pageNumber - 1, { status, sort, cursor: list.previous }) : null,
         nextHref: list.next ? query(pageNumber + 1, { status, sort, cursor: list.next }) : null,
       });
