@@ -554,3 +554,20 @@ test.serial('the access (members) and webhooks pages pass axe too', async (t) =>
   await page.goto(`/ui/webhooks/${endpoint.id}`);
   await assertAccessible(t, page, 'webhook page');
 });
+
+test.serial('the account\'s "All environments" list shows each keypair\'s environment, searches comments, and passes axe', async (t) => {
+  await page.goto(`/ui/accounts/${tenant.accountId}/keypairs`);
+  await page.click('a:has-text("All environments")');
+  await page.waitForURL(/\/keypairs\?include=environments$/);
+  const rows = page.locator('table.keypairs tbody tr');
+  const terraform = rows.filter({ hasText: 'terraform' });
+  t.regex(await terraform.locator('td[data-label=Environment]').textContent() ?? '', /the account's own/);
+  const billing = rows.filter({ hasText: 'billing export' });
+  t.is((await billing.locator('td[data-label=Environment]').textContent())?.trim(), 'production');
+  t.is(await page.locator('#bulk').count(), 0, 'no bulk actions across environments');
+  await assertAccessible(t, page, 'account-wide keypair list');
+  await page.fill('input[name=q]', 'warehouse');
+  await page.click('button:has-text("Search")');
+  await page.waitForURL(/include=environments&q=warehouse/);
+  t.deepEqual(await page.locator('table.keypairs tbody td[data-label=Name] a').allTextContents(), ['billing export']);
+});
