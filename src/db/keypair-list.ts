@@ -77,6 +77,7 @@ function ownerFilter(owner: Owner): Record<string, unknown> {
 
 /** Text as a literal in a regular expression: a search matches only itself. */
 export const escapeRegExp = (text: string) => text.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
+
 type Bounds = { $gt?: string; $gte?: string; $lt?: string; $lte?: string };
 
 /** Adds bounds on one field, keeping the tighter one where two name the same operator. */

@@ -16,7 +16,6 @@ function unlockedAt(now: Date) {
   return { lockedPermanently: false, $or: [{ lockedUntil: null }, { lockedUntil: trusted({ $lte: now }) }] };
 }
 
-
 /** A fresh filter per query: which keypairs an expiry notice is due for (contract: expiryNoticesDue). */
 function noticeDue(notice: ExpiryNotice, now: Date, horizon: Date) {
   return notice === 'expired'
