@@ -50,7 +50,7 @@ test('no-JS flow: sign in, create a keypair with a plain form POST, read its sec
   // Resubmitting the same form (browser refresh) never issues a second secret.
   const again = await ui.post(`/ui/environments/${tenant.productionId}/keypairs`, { ...hidden, name: 'orders sync', scopes: ['orders:read'] });
   t.is(again.status, 409);
-  const list = await tk.keyport.domain.keypairs.list(environmentOwner(tenant.accountId, tenant.productionId), { limit: 100, offset: 0 });
+  const list = await tk.keyport.domain.keypairs.listPage(environmentOwner(tenant.accountId, tenant.productionId), { limit: 100 });
   t.is(list.items.filter((k) => k.name === 'orders sync').length, 1);
 
   // The table lists it, without the secret.
@@ -104,7 +104,7 @@ test('a POST without the CSRF token, or with a wrong one, or cross-site, is reje
   const ui = await UiClient.signIn(tk.url, 'admin@acme.test');
   const action = `/ui/environments/${tenant.stagingId}/keypairs`;
   const hidden = hiddenFields((await ui.get(`${action}/new`)).html, action);
-  const before = (await tk.keyport.domain.keypairs.list(environmentOwner(tenant.accountId, tenant.stagingId), { limit: 1, offset: 0 })).total;
+  const before = (await tk.keyport.domain.keypairs.listPage(environmentOwner(tenant.accountId, tenant.stagingId), { limit: 1 })).total;
 
   const none = await ui.post(action, { once: hidden.once!, name: 'csrf-less' });
   t.is(none.status, 403);
@@ -131,7 +131,7 @@ test('a POST without the CSRF token, or with a wrong one, or cross-site, is reje
   const signOut = await ui.post('/ui/sign-out', {});
   t.is(signOut.status, 403);
 
-  const after = (await tk.keyport.domain.keypairs.list(environmentOwner(tenant.accountId, tenant.stagingId), { limit: 1, offset: 0 })).total;
+  const after = (await tk.keyport.domain.keypairs.listPage(environmentOwner(tenant.accountId, tenant.stagingId), { limit: 1 })).total;
   t.is(after, before);
   // With the token it works (the same session), from Keyport's own origin too (confirmed: no scope); and
   // with Origin: null from Keyport's own pages, as browsers send it under their no-referrer policy.
@@ -629,7 +629,7 @@ test('a keypair named like another of its owner, or without scopes, and an envir
   await domain.keypairs.create({ environmentId: tenant.productionId }, { name: 'nightly (a+b)', scopes: ['orders:read'] }, 'system');
   const ui = await UiClient.signIn(tk.url, 'admin@acme.test');
   const action = `/ui/environments/${env.id}/keypairs`;
-  const count = async (name: string) => (await domain.keypairs.list(owner, { limit: 100, offset: 0 })).items.filter((k) => k.name === name).length;
+  const count = async (name: string) => (await domain.keypairs.listPage(owner, { limit: 100 })).items.filter((k) => k.name === name).length;
 
   // Same name (any case, spaces around): the form again, with the question and the values kept; nothing created.
   const asked = await ui.submit(`${action}/new`, action, { name: ' ci DEPLOY ', scopes: ['orders:write'] });

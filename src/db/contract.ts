@@ -351,8 +351,6 @@ export interface KeypairStore {
   findById(keyId: string): Promise<KeypairRecord | null>;
   /** Fills the cache with the `limit` most recently used keypairs (keys changed meanwhile are skipped); returns how many it cached. */
   warmUp(limit: number): Promise<number>;
-  /** One page of an owner's keypairs, newest first (ties by id), and how many match in all. Status: enabled = enabled and not locked at `now`; disabled = not enabled, locked or not; locked = locked at `now`, enabled or not. `search`: only keypairs whose name starts with it (any case; taken literally) or whose key id is exactly it. */
-  list(owner: { accountId: string; environmentId: string | null }, query: { status?: KeypairListStatus; search?: string; now: Date; expiringBefore?: Date; limit: number; offset: number }): Promise<{ records: KeypairRecord[]; total: number }>;
   /**
    * Up to `limit + 1` of an owner's keypairs in `query.sort` order (one more than
    * a page: whether another follows), read through an index on both databases.

@@ -57,7 +57,7 @@ export function isListKey(sort: KeypairListSort, key: string): boolean {
  * translates (an expired key's `expiresAt: {$lte: now}` needs no `$ne: null`:
  * a date comparison never matches null, in MongoDB as in the pushdown).
  */
-export function statusFilter(status: KeypairListStatus | undefined, now: Date, expiringBefore: Date | undefined): Record<string, unknown> {
+function statusFilter(status: KeypairListStatus | undefined, now: Date, expiringBefore: Date | undefined): Record<string, unknown> {
   switch (status) {
     case 'expiring': return { expiresAt: trusted({ $gt: now, $lte: expiringBefore ?? now }) };
     case 'expired': return { expiresAt: trusted({ $lte: now }) };

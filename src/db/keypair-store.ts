@@ -7,9 +7,9 @@ import { trusted, type Model } from 'mongoose';
 import { readThrough } from './read-through.ts';
 import type { ChangeFeed } from './contract.ts';
 import { beganRun, type FailureCounters, type FailureWrite } from './contract.ts';
-import type { ExpiryNotice, FailureCountOutcome, KeypairChanges, KeypairListScope, KeypairListStatus, KeypairPageQuery, KeypairRecord, KeypairStore, NewKeypair, UsageWrite } from './contract.ts';
+import type { ExpiryNotice, FailureCountOutcome, KeypairChanges, KeypairListScope, KeypairPageQuery, KeypairRecord, KeypairStore, NewKeypair, UsageWrite } from './contract.ts';
 import { SerialWrites } from './serial-writes.ts';
-import { countUpTo, escapeRegExp, fillInListKeys, findPage, listKeys, nameKey, statusFilter } from './keypair-list.ts';
+import { countUpTo, escapeRegExp, fillInListKeys, findPage, listKeys, nameKey } from './keypair-list.ts';
 
 /** A fresh filter per query: mongoose casts (and so rewrites) the filter objects it is given. */
 function unlockedAt(now: Date) {
@@ -98,17 +98,6 @@ export class MongooseKeypairStore implements KeypairStore {
     } finally {
       this.#changedDuringWarmUp = null;
     }
-  }
-
-  async list(owner: { accountId: string; environmentId: string | null }, query: { status?: KeypairListStatus; search?: string; now: Date; expiringBefore?: Date; limit: number; offset: number }): Promise<{ records: KeypairRecord[]; total: number }> {
-    const filter: Record<string, unknown> = { accountId: owner.accountId, environmentId: owner.environmentId, ...statusFilter(query.status, query.now, query.expiringBefore) };
-    // In $and: the status filters use $or already.
-    if (query.search) filter.$and = [{ $or: [{ name: trusted({ $regex: `^${escapeRegExp(query.search)}`, $options: 'i' }) }, { _id: query.search }] }];
-    const [records, total] = await Promise.all([
-      this.#model.find(filter).sort({ createdAt: -1, _id: 1 }).skip(query.offset).limit(query.limit).lean<KeypairRecord[]>(),
-      this.#model.countDocuments(filter),
-    ]);
-    return { records, total };
   }
 
   listPage(owner: KeypairListScope, query: KeypairPageQuery): Promise<KeypairRecord[]> {

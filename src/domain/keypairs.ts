@@ -189,16 +189,6 @@ export class KeypairService {
   }
 
 
-  /** A page of the owner's keypairs; `search` keeps those whose name starts with it (any case) or whose key id it is. */
-  async list(owner: Owner, page: { limit: number; offset: number; status?: KeypairListFilter; search?: string }): Promise<{ items: KeypairView[]; total: number }> {
-    await this.#auth.failuresCounted();
-    await this.#auth.usageRecorded();
-    const search = page.search?.trim() || undefined;
-    const now = this.#clock.now();
-    const { records, total } = await this.#store.list(owner, { status: page.status, search, now, expiringBefore: new Date(now.getTime() + EXPIRING_WINDOW_MS), limit: page.limit, offset: page.offset });
-    return { items: records.map((doc) => this.view(doc)), total };
-  }
-
   /**
    * A page of the owner's keypairs in one of KEYPAIR_SORTS, by cursor (or offset),
    * read through an index however many keypairs the owner has (keypair-pages.ts).

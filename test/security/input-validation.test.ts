@@ -25,7 +25,7 @@ async function snapshot() {
   const { domain, database } = tk.keyport;
   const owner = accountOwner(tenant.accountId);
   return JSON.stringify({
-    keypairs: await domain.keypairs.list(owner, { limit: 100, offset: 0 }),
+    keypairs: await domain.keypairs.listPage(owner, { limit: 100 }),
     raw: await database.models.Keypair.find({}).sort({ _id: 1 }).lean(),
     account: await domain.owners.getAccount(tenant.accountId),
     environments: await domain.owners.listEnvironments(tenant.accountId),
